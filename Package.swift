@@ -1,0 +1,37 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers, bottom to top (see Docs/ARCHITECTURE.md):
+//   CCSV, CZlib   C system libraries (libcsv, zlib): module maps and shim headers only
+//   DeidCSV       the one module with unsafe code: streaming CSV read/write, gzip, atomic output
+//   DeidKit       the domain library: profiling, role suggestion, sample data; no pointers
+//   deid          the thin command-line tool, one file per subcommand
+let package = Package(
+    name: "deid",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "deid", targets: ["deid"]),
+        .executable(name: "deid-sample", targets: ["deid-sample"]),
+        .library(name: "DeidKit", targets: ["DeidKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CCSV", path: "Sources/CCSV", providers: [.apt(["libcsv-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "DeidCSV", dependencies: ["CCSV", "CZlib"]),
+        .target(name: "DeidKit", dependencies: ["DeidCSV"]),
+        .executableTarget(
+            name: "deid",
+            dependencies: ["DeidKit", "DeidCSV", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "deid-sample",
+            dependencies: ["DeidKit", "DeidCSV", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "deid-bench", dependencies: ["DeidCSV"], path: "Benchmarks/deid-bench"),
+        .testTarget(name: "DeidCSVTests", dependencies: ["DeidCSV"]),
+        .testTarget(name: "DeidKitTests", dependencies: ["DeidKit", "DeidCSV", "Yams"]),
+        .testTarget(name: "CLITests", dependencies: ["DeidCSV", "Yams"]),
+    ]
+)

@@ -1,0 +1,108 @@
+/// Where in an input a problem was found. Never carries a cell value: the input is personal data.
+public struct InputPosition: Sendable, Equatable, CustomStringConvertible {
+    /// The name the user gave for the input (`meters.csv`, or `<stdin>`).
+    public var source: String
+    /// The 1-based physical line, counting quoted line breaks, where the problem starts.
+    public var line: Int?
+    /// The 1-based data record number (the header is not counted).
+    public var record: Int?
+    /// The column name, from the header, when the problem is in one field.
+    public var column: String?
+    /// The 0-based field index within the record, for the reader to name the column.
+    var fieldIndex: Int?
+
+    public init(source: String, line: Int? = nil, record: Int? = nil, column: String? = nil) {
+        self.source = source
+        self.line = line
+        self.record = record
+        self.column = column
+    }
+
+    /// `meters.csv:1205`, or just `meters.csv` when no line is known.
+    public var description: String {
+        if let line { return "\(source):\(line)" }
+        return source
+    }
+}
+
+/// An error while reading or writing CSV or gzip data. The message names a position and the
+/// kind of problem, never the data.
+public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong.
+    public enum Kind: Sendable, Equatable {
+        case cannotOpen(reason: String)
+        case readFailed(reason: String)
+        case truncatedGzip
+        case corruptGzip(reason: String)
+        case emptyInput
+        case emptyColumnName(index: Int)
+        case duplicateColumnName(name: String, index: Int, firstIndex: Int)
+        case invalidHeaderEncoding
+        case fieldCountMismatch(found: Int, expected: Int)
+        case malformedQuote
+        case unterminatedQuote
+        case fieldTooLarge(limit: Int)
+        case recordTooLarge(limit: Int)
+        case invalidUTF8
+        case outOfMemory
+        case writeFailed(reason: String)
+        case wouldOverwriteInput(output: String)
+        case unknownColumn(name: String)
+    }
+
+    public var kind: Kind
+    public var position: InputPosition
+
+    public init(_ kind: Kind, at position: InputPosition) {
+        self.kind = kind
+        self.position = position
+    }
+
+    /// The message without the position prefix.
+    public var message: String {
+        let record = position.record.map { "record \($0)" }
+        let column = position.column.map { "column '\($0)'" }
+        let place = [record, column].compactMap { $0 }.joined(separator: ", ")
+        let at = place.isEmpty ? "" : "\(place): "
+        switch kind {
+        case .cannotOpen(let reason): return "cannot open: \(reason)"
+        case .readFailed(let reason): return "read failed: \(reason)"
+        case .truncatedGzip: return "the gzip stream is truncated (unexpected end of compressed data)"
+        case .corruptGzip(let reason): return "the gzip stream is corrupt (\(reason))"
+        case .emptyInput: return "the input is empty: there is no header row"
+        case .emptyColumnName(let index): return "the header's column \(index) has an empty name"
+        case .duplicateColumnName(let name, let index, let firstIndex):
+            return "the header's column \(index) repeats the name '\(name)' of column \(firstIndex)"
+        case .invalidHeaderEncoding: return "the header row is not valid UTF-8"
+        case .fieldCountMismatch(let found, let expected):
+            return "\(record ?? "a record") has \(found) field\(found == 1 ? "" : "s"); the header has \(expected)"
+        case .malformedQuote:
+            return "\(at)malformed quoting (a quote inside an unquoted field, or text after a closing quote)"
+        case .unterminatedQuote:
+            return "\(at)a quoted field is not closed before the end of the input"
+        case .fieldTooLarge(let limit):
+            return "\(at)a field is larger than the limit of \(ByteCount(limit)) (an unclosed quote?)"
+        case .recordTooLarge(let limit):
+            return "\(at)the record is larger than the limit of \(ByteCount(limit))"
+        case .invalidUTF8: return "\(at)the field is not valid UTF-8"
+        case .outOfMemory: return "\(at)out of memory while parsing"
+        case .writeFailed(let reason): return "write failed: \(reason)"
+        case .wouldOverwriteInput(let output): return "refusing to write '\(output)': it is the input file"
+        case .unknownColumn(let name): return "no column named '\(name)' in the header"
+        }
+    }
+
+    /// `meters.csv:1205: error: record 1204 has 7 fields; the header has 8`
+    public var description: String { "\(position): error: \(message)" }
+}
+
+/// A byte count printed for people: `16 MiB`, `512 KiB`, `300 B`.
+struct ByteCount: CustomStringConvertible {
+    var value: Int
+    init(_ value: Int) { self.value = value }
+    var description: String {
+        if value >= 1 << 20, value % (1 << 20) == 0 { return "\(value >> 20) MiB" }
+        if value >= 1 << 10, value % (1 << 10) == 0 { return "\(value >> 10) KiB" }
+        return "\(value) B"
+    }
+}

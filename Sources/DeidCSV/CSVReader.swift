@@ -1,0 +1,421 @@
+import CCSV
+
+/// How to read a CSV input.
+public struct CSVReadOptions: Sendable {
+    /// The field delimiter; nil detects it from the header line.
+    public var delimiter: CSVDelimiter?
+    /// The largest field accepted, in bytes. A runaway quote becomes an error, not a crash.
+    public var maxFieldBytes: Int
+    /// The largest record accepted, in bytes (all its fields together).
+    public var maxRecordBytes: Int
+    /// How many bytes are read from the input and handed to libcsv at a time.
+    public var chunkSize: Int
+
+    public init(delimiter: CSVDelimiter? = nil, maxFieldBytes: Int = 16 << 20,
+                maxRecordBytes: Int = 16 << 20, chunkSize: Int = 1 << 20) {
+        self.delimiter = delimiter
+        self.maxFieldBytes = maxFieldBytes
+        self.maxRecordBytes = maxRecordBytes
+        self.chunkSize = chunkSize
+    }
+}
+
+/// A streaming CSV reader on libcsv. One reader owns one libcsv parser.
+///
+/// The input is read in chunks and pushed through libcsv's callbacks, which copy each field out
+/// at once into a batch of records; `readRecord(into:)` pulls records from that batch into a
+/// caller-owned `CSVRecord`. Memory is bounded by the chunk size plus the largest record.
+///
+/// Dialect: RFC 4180 quoting (doubled quotes, quoted delimiters and line breaks), LF, CRLF or CR
+/// line ends, a leading UTF-8 byte-order mark is removed, blank lines are skipped, spaces are
+/// kept byte for byte. Strict: a stray quote is an error with its position.
+public final class CSVReader {
+    /// The column names from the first row.
+    public private(set) var header = CSVHeader.empty
+    /// The delimiter in use (given or detected).
+    public let delimiter: CSVDelimiter
+    /// The input, for progress reports.
+    public let source: InputSource
+    /// The options the reader was opened with.
+    public let options: CSVReadOptions
+
+    private let parser: UnsafeMutablePointer<csv_parser>
+    private let state: UnsafeMutablePointer<ParserState>
+    private let chunk: UnsafeMutableRawBufferPointer
+    private var cursor = 0
+    private var reachedEnd = false
+    private var pendingError: CSVError?
+    private var recordsRead = 0
+    /// Records handed out so far, the header included.
+    private var recordsDelivered = 0
+
+    /// Opens a reader on `source` and reads the header row.
+    public init(source: InputSource, options: CSVReadOptions = CSVReadOptions()) throws {
+        self.source = source
+        self.options = options
+        parser = .allocate(capacity: 1)
+        state = .allocate(capacity: 1)
+        state.initialize(to: ParserState(maxFieldBytes: options.maxFieldBytes, maxRecordBytes: options.maxRecordBytes))
+        chunk = .allocate(byteCount: max(options.chunkSize, 1), alignment: 16)
+        // csv_init only fails on allocation failure.
+        csv_init(parser, UInt8(CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL))
+        csv_set_space_func(parser, deid_csv_no_space)  // keep spaces and tabs around fields
+
+        // Look at the first line to remove a byte-order mark and detect the delimiter.
+        var prefix: [UInt8] = []
+        var prefixEnded = false
+        while !CSVReader.containsUnquotedLineEnd(prefix) && prefix.count < (1 << 20) {
+            let count: Int
+            do { count = try source.read(into: chunk) } catch {
+                CSVReader.release(parser: parser, state: state, chunk: chunk)
+                throw error
+            }
+            if count == 0 { prefixEnded = true; break }
+            prefix.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
+        }
+        if prefix.starts(with: [0xEF, 0xBB, 0xBF]) { prefix.removeFirst(3) }
+        delimiter = options.delimiter ?? CSVDelimiter.detect(headerLine: prefix)
+        csv_set_delim(parser, delimiter.rawValue)
+
+        var first = CSVRecord()
+        reachedEnd = prefixEnded
+        ingest {
+            try prefix.withUnsafeBytes { try CSVReader.feed($0, parser: parser, state: state, source: source) }
+            if prefixEnded { try CSVReader.finish(parser: parser, state: state, source: source) }
+        }
+        do {
+            // The header is record 0; its errors have no record number.
+            guard try nextBatchedRecord(into: &first, countsAsData: false) else {
+                throw CSVError(.emptyInput, at: InputPosition(source: source.displayName))
+            }
+            var names: [String] = []
+            for index in 0..<first.count {
+                guard first.isValidUTF8(at: index) else {
+                    throw CSVError(.invalidHeaderEncoding, at: InputPosition(source: source.displayName, line: first.line))
+                }
+                names.append(first.string(at: index))
+            }
+            header = try CSVHeader(names: names, source: source.displayName)
+            if let field = pendingError?.position.fieldIndex, field < header.count {
+                pendingError?.position.column = header.names[field]
+            }
+        } catch {
+            CSVReader.release(parser: parser, state: state, chunk: chunk)
+            throw error
+        }
+    }
+
+    deinit { CSVReader.release(parser: parser, state: state, chunk: chunk) }
+
+    private static func release(parser: UnsafeMutablePointer<csv_parser>, state: UnsafeMutablePointer<ParserState>,
+                                chunk: UnsafeMutableRawBufferPointer) {
+        csv_free(parser)
+        parser.deallocate()
+        state.pointee.free()
+        state.deinitialize(count: 1)
+        state.deallocate()
+        chunk.deallocate()
+    }
+
+    /// Reads the next data record into `record`, reusing its storage. Returns false at the end.
+    /// Throws a `CSVError` with the record's position when it is malformed; records before a
+    /// malformed one are all delivered first.
+    public func readRecord(into record: inout CSVRecord) throws -> Bool {
+        guard try nextBatchedRecord(into: &record, countsAsData: true) else { return false }
+        if record.count != header.count {
+            throw CSVError(.fieldCountMismatch(found: record.count, expected: header.count),
+                           at: InputPosition(source: source.displayName, line: record.line, record: record.number))
+        }
+        return true
+    }
+
+    /// Data records read so far.
+    public var recordCount: Int { recordsRead }
+
+    /// Throws `invalidUTF8` with the field's position unless every field of `columns` in `record`
+    /// is valid UTF-8.
+    public func validateUTF8(_ record: CSVRecord, columns: [Int]) throws {
+        for column in columns where !record.isValidUTF8(at: column) {
+            throw CSVError(.invalidUTF8, at: InputPosition(source: source.displayName, line: record.line,
+                                                           record: record.number, column: header.names[column]))
+        }
+    }
+
+    // MARK: - Batches
+
+    private func nextBatchedRecord(into record: inout CSVRecord, countsAsData: Bool) throws -> Bool {
+        while cursor >= state.pointee.deliverableRecords {
+            if let pendingError { throw pendingError }
+            if reachedEnd { return false }
+            try refill()
+        }
+        state.pointee.copyRecord(at: cursor, into: &record)
+        cursor += 1
+        recordsDelivered += 1
+        if countsAsData {
+            recordsRead += 1
+            record.number = recordsRead
+        } else {
+            record.number = 0
+        }
+        return true
+    }
+
+    /// Drops the delivered records and parses chunks until at least one more record is complete,
+    /// an error is found, or the input ends.
+    private func refill() throws {
+        state.pointee.compact(delivered: cursor)
+        cursor = 0
+        while state.pointee.deliverableRecords == 0 && !reachedEnd && pendingError == nil {
+            ingest {
+                let count = try source.read(into: chunk)
+                if count == 0 {
+                    reachedEnd = true
+                    try CSVReader.finish(parser: parser, state: state, source: source)
+                } else {
+                    try CSVReader.feed(UnsafeRawBufferPointer(rebasing: chunk[0..<count]), parser: parser,
+                                       state: state, source: source)
+                }
+            }
+        }
+    }
+
+    /// Runs a parsing step; an error is kept until the records before it have been delivered,
+    /// so that records and errors are the same whatever the chunking.
+    private func ingest(_ step: () throws -> Void) {
+        do { try step() } catch {
+            var failure = error as? CSVError
+                ?? CSVError(.readFailed(reason: "\(error)"), at: InputPosition(source: source.displayName))
+            if failure.position.line != nil {
+                // Index of the failing record among all records; the header is record 0.
+                let index = recordsDelivered + state.pointee.deliverableRecords - cursor
+                failure.position.record = index == 0 ? nil : index
+            }
+            if let field = failure.position.fieldIndex, field < header.count {
+                failure.position.column = header.names[field]
+            }
+            pendingError = failure
+        }
+    }
+
+    private static func feed(_ buffer: UnsafeRawBufferPointer, parser: UnsafeMutablePointer<csv_parser>,
+                             state: UnsafeMutablePointer<ParserState>, source: InputSource) throws {
+        do {
+            guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+            let parsed = csv_parse(parser, base, buffer.count, fieldCallback, recordCallback, state)
+            if let violation = state.pointee.violation { throw state.pointee.error(violation, source: source) }
+            if parsed != buffer.count {
+                let kind: CSVError.Kind = csv_error(parser) == CSV_ENOMEM ? .outOfMemory : .malformedQuote
+                throw state.pointee.error(kind, source: source)
+            }
+            // A field still open (an unclosed quote) grows libcsv's buffer: stop it at the limit.
+            if csv_get_buffer_size(parser) > state.pointee.maxFieldBytes + 4096 {
+                throw state.pointee.error(.fieldTooLarge(limit: state.pointee.maxFieldBytes), source: source)
+            }
+            if state.pointee.partialRecordBytes > state.pointee.maxRecordBytes {
+                throw state.pointee.error(.recordTooLarge(limit: state.pointee.maxRecordBytes), source: source)
+            }
+        }
+    }
+
+    private static func finish(parser: UnsafeMutablePointer<csv_parser>, state: UnsafeMutablePointer<ParserState>,
+                               source: InputSource) throws {
+        if csv_fini(parser, fieldCallback, recordCallback, state) != 0 {
+            throw state.pointee.error(.unterminatedQuote, source: source)
+        }
+        if let violation = state.pointee.violation { throw state.pointee.error(violation, source: source) }
+    }
+
+    private static func containsUnquotedLineEnd(_ bytes: [UInt8]) -> Bool {
+        var quoted = false
+        for byte in bytes {
+            if byte == 0x22 { quoted.toggle() } else if !quoted && (byte == 0x0A || byte == 0x0D) { return true }
+        }
+        return false
+    }
+}
+
+// MARK: - libcsv callbacks
+
+/// A growable buffer of trivial values in raw memory: appends without uniqueness checks or
+/// reference counting, for the callbacks' hot path.
+struct RawBuffer<Element: BitwiseCopyable> {
+    private(set) var base: UnsafeMutablePointer<Element>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    func free() { base.deallocate() }
+
+    subscript(index: Int) -> Element {
+        get { base[index] }
+        nonmutating set { base[index] = newValue }
+    }
+
+    mutating func reserve(_ extra: Int) {
+        guard count + extra > capacity else { return }
+        var newCapacity = capacity * 2
+        while newCapacity < count + extra { newCapacity *= 2 }
+        let grown = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
+        grown.update(from: base, count: count)
+        base.deallocate()
+        base = grown
+        capacity = newCapacity
+    }
+
+    @inline(__always) mutating func append(_ value: Element) {
+        if count == capacity { reserve(1) }
+        base[count] = value
+        count += 1
+    }
+
+    @inline(__always) mutating func append(_ values: UnsafePointer<Element>, count extra: Int) {
+        reserve(extra)
+        (base + count).update(from: values, count: extra)
+        count += extra
+    }
+
+    /// Removes the first `prefix` elements, moving the rest to the front.
+    mutating func removeFirst(_ prefix: Int) {
+        guard prefix > 0 else { return }
+        base.update(from: base + prefix, count: count - prefix)
+        count -= prefix
+    }
+
+    mutating func removeAll() { count = 0 }
+}
+
+/// The parser's state, reached from libcsv's callbacks through the `void *data` argument.
+struct ParserState {
+    /// Complete records not yet delivered, then the partial record being parsed.
+    var bytes = RawBuffer<UInt8>(capacity: 1 << 20)
+    /// The end offset in `bytes` of each field.
+    var fieldEnds = RawBuffer<Int>(capacity: 1 << 16)
+    /// For each complete record: the index in `fieldEnds` one past its last field.
+    var recordFieldEnds = RawBuffer<Int>(capacity: 1 << 14)
+    var recordLines = RawBuffer<Int>(capacity: 1 << 14)
+    /// Where the partial record starts, in `fieldEnds` and in `bytes`.
+    var partialFieldStart = 0
+    var partialByteStart = 0
+    /// The physical line at the start of the partial record.
+    var line = 1
+    var newlinesInPartial = 0
+    var lastTerminatorWasCR = false
+    let maxFieldBytes: Int
+    let maxRecordBytes: Int
+    /// A limit exceeded inside a callback, and where.
+    var violation: CSVError.Kind?
+    var violationRecordCount = Int.max
+
+    init(maxFieldBytes: Int, maxRecordBytes: Int) {
+        self.maxFieldBytes = maxFieldBytes
+        self.maxRecordBytes = maxRecordBytes
+    }
+
+    func free() {
+        bytes.free()
+        fieldEnds.free()
+        recordFieldEnds.free()
+        recordLines.free()
+    }
+
+    /// Records that may be handed out: all complete ones, or those before a limit violation.
+    var deliverableRecords: Int { min(recordFieldEnds.count, violationRecordCount) }
+
+    var partialRecordBytes: Int { bytes.count - partialByteStart }
+
+    /// An error at the current parse position: the field being parsed in the partial record.
+    mutating func error(_ kind: CSVError.Kind, source: InputSource) -> CSVError {
+        var position = InputPosition(source: source.displayName, line: line + newlinesInPartial)
+        position.fieldIndex = fieldEnds.count - partialFieldStart
+        return CSVError(kind, at: position)
+    }
+
+    mutating func copyRecord(at index: Int, into record: inout CSVRecord) {
+        let fieldStart = index == 0 ? 0 : recordFieldEnds[index - 1]
+        let fieldEnd = recordFieldEnds[index]
+        let byteStart = fieldStart == 0 ? 0 : fieldEnds[fieldStart - 1]
+        let byteEnd = fieldEnds[fieldEnd - 1]
+        let source = bytes.base + byteStart
+        let fieldBase = fieldEnds.base
+        record.fill(byteCount: byteEnd - byteStart, fieldCount: fieldEnd - fieldStart) { bytes, ends in
+            bytes.baseAddress?.update(from: source, count: bytes.count)
+            for offset in 0..<ends.count { ends[offset] = fieldBase[fieldStart + offset] - byteStart }
+        }
+        record.line = recordLines[index]
+    }
+
+    /// Forgets the delivered records (all complete ones) and moves the partial record to the front.
+    mutating func compact(delivered: Int) {
+        precondition(delivered == recordFieldEnds.count || delivered == 0, "compact only after a whole batch")
+        guard delivered > 0 else { return }
+        let byteShift = partialByteStart
+        bytes.removeFirst(byteShift)
+        fieldEnds.removeFirst(partialFieldStart)
+        for index in 0..<fieldEnds.count { fieldEnds[index] -= byteShift }
+        recordFieldEnds.removeAll()
+        recordLines.removeAll()
+        partialFieldStart = 0
+        partialByteStart = 0
+    }
+}
+
+private let fieldCallback: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Void = {
+    field, length, context in
+    let state = context.unsafelyUnwrapped.assumingMemoryBound(to: ParserState.self)
+    guard state.pointee.violation == nil else { return }
+    var newlines = 0
+    if length > 0, let field {
+        let buffer = UnsafeRawBufferPointer(start: field, count: length)
+        var lineBreak = false
+        for byte in buffer { lineBreak = lineBreak || byte == 0x0A || byte == 0x0D }
+        if lineBreak {
+            // Count LF, CR LF and a lone CR once each.
+            var previous: UInt8 = 0
+            for byte in buffer {
+                if byte == 0x0D || (byte == 0x0A && previous != 0x0D) { newlines += 1 }
+                previous = byte
+            }
+        }
+        if length > state.pointee.maxFieldBytes {
+            state.pointee.violation = .fieldTooLarge(limit: state.pointee.maxFieldBytes)
+        } else if state.pointee.partialRecordBytes + length > state.pointee.maxRecordBytes {
+            state.pointee.violation = .recordTooLarge(limit: state.pointee.maxRecordBytes)
+        }
+        if state.pointee.violation != nil {
+            // Deliver the records before this one; the error points at the start of this field.
+            state.pointee.violationRecordCount = state.pointee.recordFieldEnds.count
+            return
+        }
+        state.pointee.bytes.append(buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: length)
+    }
+    state.pointee.fieldEnds.append(state.pointee.bytes.count)
+    state.pointee.newlinesInPartial += newlines
+}
+
+private let recordCallback: @convention(c) (Int32, UnsafeMutableRawPointer?) -> Void = { terminator, context in
+    let state = context.unsafelyUnwrapped.assumingMemoryBound(to: ParserState.self)
+    guard state.pointee.violation == nil else { return }
+    if state.pointee.fieldEnds.count == state.pointee.partialFieldStart {
+        // A blank line (reported because of CSV_REPALL_NL): count it, skip it. The LF of a CR LF
+        // pair arrives as a blank line right after the CR that ended the previous line.
+        if terminator == 0x0A && state.pointee.lastTerminatorWasCR {
+            state.pointee.lastTerminatorWasCR = false
+        } else if terminator >= 0 {
+            state.pointee.line += 1
+            state.pointee.lastTerminatorWasCR = terminator == 0x0D
+        }
+        return
+    }
+    state.pointee.recordLines.append(state.pointee.line)
+    state.pointee.recordFieldEnds.append(state.pointee.fieldEnds.count)
+    state.pointee.partialFieldStart = state.pointee.fieldEnds.count
+    state.pointee.partialByteStart = state.pointee.bytes.count
+    state.pointee.line += state.pointee.newlinesInPartial + (terminator >= 0 ? 1 : 0)
+    state.pointee.newlinesInPartial = 0
+    state.pointee.lastTerminatorWasCR = terminator == 0x0D
+}

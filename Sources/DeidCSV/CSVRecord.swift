@@ -1,0 +1,94 @@
+/// One CSV record: its fields' bytes stored contiguously, reused from record to record.
+///
+/// A reader fills a caller-owned record (`CSVReader.readRecord(into:)`), so a loop over a file
+/// allocates nothing per record once the storage has grown to the largest record.
+public struct CSVRecord: Sendable {
+    /// The fields' bytes, one after the other.
+    @usableFromInline var bytes: [UInt8] = []
+    /// `fieldEnds[i]` is the end offset in `bytes` of field `i`.
+    @usableFromInline var fieldEnds: [Int] = []
+    /// The 1-based physical line on which the record starts.
+    public internal(set) var line: Int = 0
+    /// The 1-based number of the record among the data records (the header is record 0).
+    public internal(set) var number: Int = 0
+
+    public init() {}
+
+    /// Builds a record from field values (for writers and tests).
+    public init(fields: [String]) {
+        for field in fields { append(field: Array(field.utf8)) }
+    }
+
+    /// The number of fields.
+    @inlinable public var count: Int { fieldEnds.count }
+
+    /// The bytes of field `index`, as a slice of the record's storage (no copy).
+    @inlinable public subscript(index: Int) -> ArraySlice<UInt8> {
+        let start = index == 0 ? 0 : fieldEnds[index - 1]
+        return bytes[start..<fieldEnds[index]]
+    }
+
+    /// The length of field `index` in bytes.
+    @inlinable public func length(of index: Int) -> Int {
+        fieldEnds[index] - (index == 0 ? 0 : fieldEnds[index - 1])
+    }
+
+    /// Field `index` decoded as UTF-8, with invalid sequences replaced (for display and tests;
+    /// use `validateUTF8` where invalid input must be an error).
+    public func string(at index: Int) -> String {
+        String(decoding: self[index], as: UTF8.self)
+    }
+
+    /// All fields as strings.
+    public var strings: [String] { (0..<count).map(string(at:)) }
+
+    /// Removes all fields, keeping the storage.
+    public mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        fieldEnds.removeAll(keepingCapacity: true)
+    }
+
+    /// Appends a field.
+    public mutating func append<Bytes: Collection>(field: Bytes) where Bytes.Element == UInt8 {
+        bytes.append(contentsOf: field)
+        fieldEnds.append(bytes.count)
+    }
+
+    /// Resizes the storage to `byteCount` bytes and `fieldCount` fields and lets `body` fill both.
+    mutating func fill(byteCount: Int, fieldCount: Int,
+                       _ body: (UnsafeMutableBufferPointer<UInt8>, UnsafeMutableBufferPointer<Int>) -> Void) {
+        if bytes.count != byteCount {
+            if bytes.count > byteCount {
+                bytes.removeLast(bytes.count - byteCount)
+            } else {
+                bytes.append(contentsOf: repeatElement(0, count: byteCount - bytes.count))
+            }
+        }
+        if fieldEnds.count != fieldCount {
+            if fieldEnds.count > fieldCount {
+                fieldEnds.removeLast(fieldEnds.count - fieldCount)
+            } else {
+                fieldEnds.append(contentsOf: repeatElement(0, count: fieldCount - fieldEnds.count))
+            }
+        }
+        bytes.withUnsafeMutableBufferPointer { byteBuffer in
+            fieldEnds.withUnsafeMutableBufferPointer { endBuffer in body(byteBuffer, endBuffer) }
+        }
+    }
+
+    /// True when field `index` is valid UTF-8.
+    /// - Complexity: O(length of the field).
+    public func isValidUTF8(at index: Int) -> Bool {
+        let field = self[index]
+        var high: UInt8 = 0
+        for byte in field { high |= byte }
+        if high < 0x80 { return true }
+        return field.withUnsafeBufferPointer { String(validating: $0, as: UTF8.self) != nil }
+    }
+}
+
+extension CSVRecord: Equatable {
+    public static func == (lhs: CSVRecord, rhs: CSVRecord) -> Bool {
+        lhs.bytes == rhs.bytes && lhs.fieldEnds == rhs.fieldEnds
+    }
+}

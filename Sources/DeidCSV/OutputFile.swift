@@ -1,0 +1,185 @@
+import CZlib
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where output goes: a file written atomically, or standard output.
+///
+/// A file is written to a temporary file beside the destination and renamed into place by
+/// `commit()`. If the run fails, `abandon()` (or deinit, or an interrupt handled by
+/// `InterruptCleanup`) removes the temporary file: a failed run leaves no partial output.
+public final class OutputFile {
+    /// The name used in messages.
+    public let displayName: String
+    /// The final path, nil for standard output.
+    public let destination: String?
+    private let temporaryPath: String?
+    private var fd: Int32
+    private var gzip: gzFile?
+    private var committed = false
+    private var closed = false
+    /// True when the output is gzip-compressed.
+    public let isCompressed: Bool
+
+    /// Opens `path` for writing, or standard output when `path` is `-`.
+    /// - Parameters:
+    ///   - compress: gzip the output; nil means: when the name ends in `.gz`.
+    ///   - compressionLevel: zlib level 1 (fastest) to 9 (smallest).
+    ///   - inputs: files that must not be overwritten (the inputs of the run).
+    public init(path: String, compress: Bool? = nil, compressionLevel: Int = 6, protecting inputs: [FileIdentity] = []) throws {
+        let useGzip = compress ?? path.hasSuffix(".gz")
+        isCompressed = useGzip
+        if path == "-" {
+            displayName = "<stdout>"
+            destination = nil
+            temporaryPath = nil
+            fd = dup(1)
+        } else {
+            displayName = path
+            destination = path
+            if let existing = FileIdentity.of(path: path), inputs.contains(existing) {
+                throw CSVError(.wouldOverwriteInput(output: path), at: InputPosition(source: path))
+            }
+            let (directory, base) = OutputFile.split(path)
+            var template = Array("\(directory)/.\(base).deid-tmp-XXXXXX".utf8CString)
+            fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            guard fd >= 0 else {
+                throw CSVError(.cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: path))
+            }
+            let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            temporaryPath = temporary
+            TemporaryFiles.register(temporary)
+        }
+        guard fd >= 0 else {
+            throw CSVError(.cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: displayName))
+        }
+        if useGzip {
+            let mode = "wb\(min(max(compressionLevel, 1), 9))"
+            guard let file = gzdopen(fd, mode) else {
+                abandon()
+                throw CSVError(.cannotOpen(reason: "zlib could not open the stream"), at: InputPosition(source: displayName))
+            }
+            gzbuffer(file, 1 << 20)
+            gzip = file
+        }
+    }
+
+    deinit { if !committed { abandon() } }
+
+    /// Writes all of `buffer`.
+    func write(_ buffer: UnsafeRawBufferPointer) throws {
+        guard var base = buffer.baseAddress, buffer.count > 0 else { return }
+        if let gzip {
+            let written = gzwrite(gzip, base, UInt32(buffer.count))
+            if written != buffer.count { throw failure(gzipReason()) }
+            return
+        }
+        var remaining = buffer.count
+        while remaining > 0 {
+            let written = Glibc.write(fd, base, remaining)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw failure(String(cString: strerror(errno)), broken: errno == EPIPE)
+            }
+            remaining -= written
+            base += written
+        }
+    }
+
+    /// Writes text as UTF-8.
+    public func write(text: String) throws {
+        var copy = text
+        try copy.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Flushes, closes and renames the temporary file into place.
+    public func commit() throws {
+        precondition(!committed, "commit twice")
+        try closeStream()
+        if let temporaryPath, let destination {
+            var mask = umask(0)
+            umask(mask)
+            mask = 0o666 & ~mask
+            chmod(temporaryPath, mask)
+            if rename(temporaryPath, destination) != 0 {
+                let reason = String(cString: strerror(errno))
+                unlink(temporaryPath)
+                TemporaryFiles.unregister(temporaryPath)
+                throw CSVError(.writeFailed(reason: reason), at: InputPosition(source: displayName))
+            }
+            TemporaryFiles.unregister(temporaryPath)
+        }
+        committed = true
+    }
+
+    /// Closes and removes the temporary file; the destination is untouched.
+    public func abandon() {
+        if !closed {
+            closed = true
+            if let gzip { gzclose_w(gzip) } else { close(fd) }
+        }
+        if let temporaryPath {
+            unlink(temporaryPath)
+            TemporaryFiles.unregister(temporaryPath)
+        }
+    }
+
+    private func closeStream() throws {
+        guard !closed else { return }
+        closed = true
+        if let gzip {
+            let status = gzclose_w(gzip)
+            if status != Z_OK { throw failure("zlib could not finish the stream (code \(status))") }
+        } else {
+            if temporaryPath != nil, fsync(fd) != 0, errno != EINVAL {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw failure(reason)
+            }
+            if close(fd) != 0 { throw failure(String(cString: strerror(errno))) }
+        }
+    }
+
+    private func gzipReason() -> String {
+        guard let gzip else { return "unknown" }
+        var code: Int32 = 0
+        let text = gzerror(gzip, &code)
+        if code == Z_ERRNO { return String(cString: strerror(errno)) }
+        return text.map { String(cString: $0) } ?? "unknown"
+    }
+
+    private func failure(_ reason: String, broken: Bool = false) -> Error {
+        if broken { return BrokenPipe() }
+        return CSVError(.writeFailed(reason: reason), at: InputPosition(source: displayName))
+    }
+
+    private static func split(_ path: String) -> (directory: String, base: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let directory = String(path[..<slash])
+        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
+    }
+}
+
+/// The reader of our output went away (`deid ... | head`): stop quietly.
+public struct BrokenPipe: Error, Sendable {
+    public init() {}
+}
+
+/// Temporary output files that must not outlive an interrupted run.
+public enum TemporaryFiles {
+    private static let paths = Mutex<Set<String>>([])
+
+    static func register(_ path: String) { paths.withLock { _ = $0.insert(path) } }
+    static func unregister(_ path: String) { paths.withLock { _ = $0.remove(path) } }
+
+    /// Removes every registered temporary file (from a signal handler's queue, before exiting).
+    public static func removeAll() {
+        paths.withLock { set in
+            for path in set { unlink(path) }
+            set.removeAll()
+        }
+    }
+}

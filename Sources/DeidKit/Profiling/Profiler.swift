@@ -1,0 +1,154 @@
+import DeidCSV
+
+/// Settings of a profiling pass.
+public struct ProfileOptions: Sendable {
+    /// Distinct values counted exactly per column before switching to a HyperLogLog estimate.
+    public var exactDistinctLimit: Int = 100_000
+    /// Bytes of distinct values kept per column for exact counting.
+    public var exactDistinctBytes: Int = 8 << 20
+    /// Memory for tracking which columns determine which (one value of A, one value of B), in bytes.
+    public var dependencyBudgetBytes: Int = 32 << 20
+
+    public init() {}
+}
+
+/// Profiles a CSV input in one streaming pass: per column its type, empty count, distinct count
+/// and a suggested de-identification role with the reason.
+///
+/// Memory is bounded by the options (distinct values kept per column and the dependency
+/// budget), whatever the size of the input.
+public struct Profiler {
+    private let header: CSVHeader
+    private let options: ProfileOptions
+    private var columns: [ColumnStatistics]
+    private var rows = 0
+    /// Per column: the hash of every other column at the first row of each distinct value
+    /// (value index * columnCount + other column), while the value index is below `dependencyLimit`.
+    private var firstHashes: [[UInt64]]
+    /// Per column: the columns it still determines (each of its values has one value there).
+    private var determines: [[Int]]
+    private let dependencyLimit: Int
+    private var rowHashes: [UInt64]
+    private var valueIndexes: [Int]
+
+    public init(header: CSVHeader, options: ProfileOptions = ProfileOptions()) {
+        self.header = header
+        self.options = options
+        let count = header.count
+        columns = (0..<count).map { _ in
+            ColumnStatistics(distinct: DistinctValues(exactLimit: options.exactDistinctLimit,
+                                                      byteLimit: options.exactDistinctBytes))
+        }
+        dependencyLimit = count < 2 ? 0 : min(options.exactDistinctLimit, options.dependencyBudgetBytes / (8 * count * count))
+        firstHashes = Array(repeating: [], count: count)
+        determines = (0..<count).map { column in (0..<count).filter { $0 != column } }
+        rowHashes = Array(repeating: 0, count: count)
+        valueIndexes = Array(repeating: -1, count: count)
+    }
+
+    /// Takes in one record (with the header's field count).
+    public mutating func add(_ record: CSVRecord) {
+        rows += 1
+        let count = header.count
+        for column in 0..<count {
+            if record.length(of: column) == 0 {
+                columns[column].empty += 1
+                rowHashes[column] = 0
+                valueIndexes[column] = -1
+                continue
+            }
+            let hash = record.fieldHash(at: column)
+            rowHashes[column] = hash
+            switch columns[column].distinct.insert(record, field: column, hash: hash) {
+            case .new(let index):
+                columns[column].classify(record[column])
+                columns[column].totalLength += record.length(of: column)
+                valueIndexes[column] = index
+            case .repeated(let index):
+                valueIndexes[column] = index
+            case .uncounted:
+                columns[column].classify(record[column])
+                columns[column].totalLength += record.length(of: column)
+                valueIndexes[column] = -1
+            }
+        }
+        trackDependencies()
+    }
+
+    /// Keeps, for each column A, the columns B such that each value of A came with one value of B.
+    private mutating func trackDependencies() {
+        let count = header.count
+        for column in 0..<count where !determines[column].isEmpty {
+            let index = valueIndexes[column]
+            if index < 0 || index >= dependencyLimit {
+                // Empty, or beyond what is tracked: the dependency cannot be shown.
+                if index >= dependencyLimit || !columns[column].distinct.isExact { determines[column] = [] }
+                continue
+            }
+            let base = index * count
+            if base == firstHashes[column].count {
+                firstHashes[column].append(contentsOf: rowHashes)
+                continue
+            }
+            var kept = 0
+            var targets = determines[column]
+            for target in targets where firstHashes[column][base + target] == rowHashes[target] {
+                targets[kept] = target
+                kept += 1
+            }
+            if kept != targets.count {
+                targets.removeLast(targets.count - kept)
+                determines[column] = targets
+                if targets.isEmpty { firstHashes[column] = [] }
+            }
+        }
+    }
+
+    /// The profile of everything added so far.
+    public func finish(source: String, delimiter: CSVDelimiter, compressed: Bool) -> FileProfile {
+        let facts = (0..<header.count).map { column in
+            ColumnFacts(name: header.names[column], statistics: columns[column], rows: rows,
+                        determines: Set(determines[column].map { header.names[$0] }),
+                        dependencyKnown: columns[column].distinct.isExact && columns[column].distinct.count <= dependencyLimit)
+        }
+        let advice = RoleAdvisor(columns: facts, rows: rows).advise()
+        let profiles = facts.enumerated().map { offset, fact in
+            ColumnProfile(name: fact.name, type: fact.type, empty: fact.statistics.empty,
+                          distinct: fact.statistics.distinct.count, distinctExact: fact.statistics.distinct.isExact,
+                          format: fact.type == .timestamp || fact.type == .date ? fact.statistics.temporalFormat : nil,
+                          minimum: fact.statistics.minimum.isFinite ? fact.statistics.minimum : nil,
+                          maximum: fact.statistics.maximum.isFinite ? fact.statistics.maximum : nil,
+                          role: advice.roles[offset].role, reason: advice.roles[offset].reason)
+        }
+        return FileProfile(file: source, delimiter: delimiter.name, compressed: compressed, rows: rows,
+                           entity: advice.entity, columns: profiles)
+    }
+}
+
+/// A column's statistics with what the role advisor needs beside them.
+struct ColumnFacts {
+    var name: String
+    var statistics: ColumnStatistics
+    var rows: Int
+    /// Names of the columns this one determines (one value there for each value here).
+    var determines: Set<String>
+    /// False when the column had too many values for dependencies to be tracked.
+    var dependencyKnown: Bool
+    var hint: ColumnNameHint
+    var type: ColumnType
+
+    init(name: String, statistics: ColumnStatistics, rows: Int, determines: Set<String>, dependencyKnown: Bool) {
+        self.name = name
+        self.statistics = statistics
+        self.rows = rows
+        self.determines = determines
+        self.dependencyKnown = dependencyKnown
+        self.hint = ColumnNameHint.of(name)
+        self.type = statistics.type(rows: rows)
+    }
+
+    var nonEmpty: Int { rows - statistics.empty }
+    var distinct: Int { statistics.distinct.count }
+    /// Values repeat: there are at least 10% more values than distinct values.
+    var repeats: Bool { distinct > 0 && nonEmpty * 10 >= distinct * 11 }
+}

@@ -1,0 +1,68 @@
+/// A starter policy in the `deid` policy format (version 1; see Docs/POLICY.md when it lands):
+/// every column named, with the suggested role and the reason as a comment. Identifiers get a
+/// technique so that the policy is complete: direct identifiers are dropped, the entity column
+/// is pseudonymized under a key read from the environment.
+public struct StarterPolicy {
+    public var profile: FileProfile
+    /// The dataset name written into the policy.
+    public var datasetName: String
+
+    public init(profile: FileProfile, datasetName: String) {
+        self.profile = profile
+        self.datasetName = datasetName
+    }
+
+    /// The YAML text.
+    public func yaml() -> String {
+        var lines = [
+            "# Starter policy written by `deid profile` from \(comment(profile.file)).",
+            "# Every column of the file is listed: review each role and technique before publishing.",
+            "version: 1",
+            "dataset:",
+            "  name: \(quoted(datasetName))",
+        ]
+        if let entity = profile.entity { lines.append("entity: \(quoted(entity))") }
+        lines.append("columns:")
+        for column in profile.columns {
+            let role: String
+            var technique = ""
+            switch column.role {
+            case .identifier:
+                role = "identifier"
+                technique = ", drop: true"
+            case .entity:
+                role = "identifier"
+                technique = ", pseudonymize: { key: \"env:DEID_KEY\", length: 16 }"
+            case .quasiIdentifier: role = "quasi_identifier"
+            case .sensitive: role = "sensitive"
+            case .insensitive, .timestamp: role = "insensitive"
+            }
+            let note = column.role == .timestamp || column.role == .entity ? "\(column.role.rawValue): \(column.reason)" : column.reason
+            lines.append("  \(quoted(column.name)): { role: \(role)\(technique) }  # \(comment(note))")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A YAML double-quoted scalar (JSON escapes are valid YAML).
+    private func quoted(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            default:
+                if scalar.value < 0x20 { result += String(format: "\\u%04X", scalar.value) } else { result.unicodeScalars.append(scalar) }
+            }
+        }
+        return result + "\""
+    }
+
+    private func comment(_ text: String) -> String {
+        String(text.map { $0.isNewline ? " " : $0 })
+    }
+}
+
+import Foundation

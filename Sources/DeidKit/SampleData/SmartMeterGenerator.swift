@@ -1,0 +1,162 @@
+import DeidCSV
+
+/// Generates a realistic raw smart-meter extract: one row per household and half hour, with
+/// the household's direct identifiers (customer name, e-mail), quasi-identifiers (UK-style
+/// postcode, dwelling type, occupants), tariff, and a kWh reading with a daily and seasonal
+/// shape. The same settings give the same bytes on every run and machine.
+public struct SmartMeterGenerator: Sendable {
+    /// Settings.
+    public struct Settings: Sendable, Equatable {
+        public var households: Int
+        public var days: Int
+        /// First day, as days since 1970-01-01.
+        public var startDay: Int
+        public var seed: UInt64
+
+        public init(households: Int, days: Int, startDay: Int = SmartMeterGenerator.day(year: 2013, month: 1, day: 1), seed: UInt64) {
+            self.households = households
+            self.days = days
+            self.startDay = startDay
+            self.seed = seed
+        }
+    }
+
+    public static let columns = ["meter_id", "customer_name", "email", "postcode", "dwelling_type",
+                                 "occupants", "tariff", "reading_time", "kwh"]
+
+    struct Household {
+        var fields: [[UInt8]]  // the seven fixed columns
+        var occupants: Int
+        var timeOfUse: Bool
+        var scale: Double
+        var phase: Double
+    }
+
+    public let settings: Settings
+
+    public init(settings: Settings) {
+        precondition(settings.households > 0 && settings.households <= 900_000, "1 to 900,000 households")
+        precondition(settings.days > 0, "at least one day")
+        self.settings = settings
+    }
+
+    /// Rows the generator writes (the header excluded).
+    public var rowCount: Int { settings.households * settings.days * 48 }
+
+    /// Writes the header and every row.
+    public func write(to writer: CSVWriter) throws {
+        var random = SeededRandom(seed: settings.seed)
+        let households = (0..<settings.households).map { makeHousehold($0, random: &random) }
+        try writer.write(fields: SmartMeterGenerator.columns)
+        let times: [[UInt8]] = (0..<48).map { Array(String(format2(($0 / 2)) + ":" + ($0 % 2 == 0 ? "00" : "30") + ":00").utf8) }
+        var dates: [[UInt8]] = []
+        var seasons: [Double] = []
+        for offset in 0..<settings.days {
+            let (year, month, day) = SmartMeterGenerator.civil(settings.startDay + offset)
+            dates.append(Array("\(year)-\(format2(month))-\(format2(day)) ".utf8))
+            let dayOfYear = Double(settings.startDay + offset - SmartMeterGenerator.day(year: year, month: 1, day: 1))
+            seasons.append(1 + 0.35 * cos(2 * Double.pi * (dayOfYear - 15) / 365.25))
+        }
+        var stamp: [UInt8] = []
+        var reading: [UInt8] = []
+        for household in households {
+            for day in 0..<settings.days {
+                let weekend = (settings.startDay + day + 3) % 7 >= 5  // 1970-01-01 was a Thursday
+                for slot in 0..<48 {
+                    for field in household.fields { writer.writeField(field) }
+                    stamp.removeAll(keepingCapacity: true)
+                    stamp.append(contentsOf: dates[day])
+                    stamp.append(contentsOf: times[slot])
+                    writer.writeField(stamp)
+                    if random.unit() < 0.0005 {
+                        writer.writeField(EmptyCollection<UInt8>())  // a missed reading
+                    } else {
+                        let kwh = load(household, slot: slot, season: seasons[day], weekend: weekend, random: &random)
+                        reading.removeAll(keepingCapacity: true)
+                        SmartMeterGenerator.appendThousandths(Int((kwh * 1000).rounded()), to: &reading)
+                        writer.writeField(reading)
+                    }
+                    try writer.endRecord()
+                }
+            }
+        }
+    }
+
+    /// Half-hourly energy in kWh: base load, a morning and an evening peak, more in winter and
+    /// at weekends, time-of-use households shifting load into the night, and noise with spikes.
+    private func load(_ household: Household, slot: Int, season: Double, weekend: Bool,
+                      random: inout SeededRandom) -> Double {
+        let hour = Double(slot) / 2 + household.phase
+        func bump(_ center: Double, _ width: Double) -> Double { exp(-((hour - center) * (hour - center)) / (2 * width * width)) }
+        var shape = 0.06 + 0.025 * Double(household.occupants)
+        shape += 0.18 * bump(7.5, 1.0) * (weekend ? 0.6 : 1)
+        shape += (weekend ? 0.12 : 0.04) * bump(13, 2.5)
+        shape += 0.32 * bump(19, 1.8) * (household.timeOfUse ? 0.7 : 1)
+        if household.timeOfUse && (hour < 5 || hour >= 23.5) { shape += 0.12 }
+        var value = shape * season * household.scale * (0.75 + 0.5 * random.unit())
+        if random.unit() < 0.02 { value += 0.4 + random.unit() }  // kettle, oven, shower
+        return max(value, 0.001)
+    }
+
+    private func makeHousehold(_ index: Int, random: inout SeededRandom) -> Household {
+        let first = SampleNames.first[random.integer(in: 0...(SampleNames.first.count - 1))]
+        let last = SampleNames.last[random.integer(in: 0...(SampleNames.last.count - 1))]
+        let meter = "MTR-" + String(String((index * 104_729 + Int(settings.seed % 1000) * 7919) % 1_000_000 + 1_000_000).dropFirst())
+        let emailLocal = (first + "." + last).lowercased().filter { $0.isLetter || $0 == "." }
+        let domain = ["example.com", "example.org", "example.net"][random.integer(in: 0...2)]
+        let email = "\(emailLocal)\(random.integer(in: 1...99))@\(domain)"
+        let area = SampleNames.postcodeAreas[random.integer(in: 0...(SampleNames.postcodeAreas.count - 1))]
+        let letters = Array("ABDEFGHJLNPQRSTUWXYZ")
+        let postcode = "\(area)\(random.integer(in: 1...20)) \(random.integer(in: 1...9))"
+            + "\(letters[random.integer(in: 0...(letters.count - 1))])\(letters[random.integer(in: 0...(letters.count - 1))])"
+        let dwelling: String = random.pick([("detached", 0.16), ("semi-detached", 0.24), ("terraced", 0.26),
+                                            ("flat, purpose-built", 0.22), ("flat, converted", 0.07), ("bungalow", 0.05)])
+        let occupants: Int = random.pick([(1, 0.29), (2, 0.35), (3, 0.16), (4, 0.13), (5, 0.05), (6, 0.02)])
+        let timeOfUse = random.unit() < 0.25
+        let scale = 0.6 + random.unit() * random.unit() * 1.6
+        let phase = (random.unit() - 0.5) * 1.5
+        let fields = [meter, "\(first) \(last)", email, postcode, dwelling, "\(occupants)", timeOfUse ? "ToU" : "Std"]
+        return Household(fields: fields.map { Array($0.utf8) }, occupants: occupants, timeOfUse: timeOfUse,
+                         scale: scale, phase: phase)
+    }
+
+    static func appendThousandths(_ value: Int, to bytes: inout [UInt8]) {
+        let whole = value / 1000, fraction = value % 1000
+        bytes.append(contentsOf: String(whole).utf8)
+        bytes.append(0x2E)
+        bytes.append(UInt8(0x30 + fraction / 100))
+        bytes.append(UInt8(0x30 + fraction / 10 % 10))
+        bytes.append(UInt8(0x30 + fraction % 10))
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date.
+    public static func day(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The date of a day number (days since 1970-01-01).
+    public static func civil(_ days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
+
+private func format2(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,81 @@
+import ArgumentParser
+import DeidCSV
+@preconcurrency import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a command with `deid`'s exit-code contract: 0 success, 1 a privacy gate refused, 2 bad
+/// usage or bad input. Errors go to stderr as `deid: FILE:LINE: error: ...`; a closed pipe on
+/// stdout ends the run quietly; an interrupt removes temporary output files.
+enum CommandRunner {
+    static func run<Command: ParsableCommand>(_ type: Command.Type) -> Never {
+        signal(SIGPIPE, SIG_IGN)
+        Interrupts.install()
+        do {
+            var command = try type.parseAsRoot()
+            try command.run()
+            exit(0)
+        } catch let error as CSVError {
+            Diagnostics.error("\(error)")
+            exit(2)
+        } catch let error as CommandFailure {
+            Diagnostics.error(error.message)
+            exit(2)
+        } catch is BrokenPipe {
+            exit(0)
+        } catch {
+            let code = type.exitCode(for: error)
+            if code == .success { type.exit(withError: error) }
+            if let exitCode = error as? ExitCode { exit(exitCode.rawValue) }
+            Diagnostics.error(type.fullMessage(for: error))
+            exit(2)
+        }
+    }
+}
+
+/// A failure to report as it is, with exit code 2.
+struct CommandFailure: Error {
+    var message: String
+}
+
+/// Writes messages for people to stderr.
+enum Diagnostics {
+    static func error(_ message: String) {
+        let text = message.hasPrefix("deid") || message.hasPrefix("Error:") || message.hasPrefix("Usage:")
+            ? message : "deid: \(message)"
+        write(text + "\n")
+    }
+
+    static func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+    }
+
+    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: remove temporary output files, then exit 128 + signal.
+enum Interrupts {
+    nonisolated(unsafe) private static let sources: [DispatchSourceSignal] = [SIGINT, SIGTERM, SIGHUP].map { number in
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler {
+            TemporaryFiles.removeAll()
+            if Diagnostics.stderrIsTerminal { Diagnostics.write("\n") }
+            Diagnostics.write("deid: interrupted; no output was written\n")
+            exit(128 + number)
+        }
+        source.resume()
+        return source
+    }
+
+    static func install() { _ = sources }
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+import DeidCSV
+
+@main
+struct Deid: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deid",
+        abstract: "De-identify CSV and gzip-compressed CSV files for open-data publishing.",
+        discussion: """
+            Exit codes: 0 success; 1 a privacy gate refused; 2 bad usage or bad input (nothing written).
+            Errors name a position (file:line, record, column), never a cell value.
+            """,
+        version: "0.1.0",
+        subcommands: [ProfileCommand.self, ConvertCommand.self])
+
+    static func main() { CommandRunner.run(Deid.self) }
+}

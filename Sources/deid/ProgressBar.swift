@@ -1,0 +1,49 @@
+import DeidCSV
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A progress line on stderr, shown only when stderr is a terminal, at most ten times a second.
+final class ProgressBar {
+    private let label: String
+    private let enabled: Bool
+    private var lastDraw = 0.0
+    private let start: Double
+    private var drawn = false
+
+    init(label: String, enabled: Bool = Diagnostics.stderrIsTerminal) {
+        self.label = label
+        self.enabled = enabled
+        start = ProgressBar.now()
+    }
+
+    func update(bytesRead: Int, totalBytes: Int?) {
+        guard enabled else { return }
+        let now = ProgressBar.now()
+        guard now - lastDraw >= 0.1 else { return }
+        lastDraw = now
+        let megabytes = Double(bytesRead) / 1e6
+        let rate = megabytes / max(now - start, 1e-3)
+        var line = "\r\(label)"
+        if let totalBytes, totalBytes > 0 {
+            let fraction = min(Double(bytesRead) / Double(totalBytes), 1)
+            let filled = Int(fraction * 30)
+            line += " [" + String(repeating: "#", count: filled) + String(repeating: " ", count: 30 - filled) + "]"
+            line += " \(Int(fraction * 100))%"
+        }
+        line += " \(Int(megabytes)) MB, \(Int(rate)) MB/s   "
+        Diagnostics.write(line)
+        drawn = true
+    }
+
+    func finish() {
+        guard drawn else { return }
+        Diagnostics.write("\r\u{1B}[K")
+    }
+
+    private static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
