@@ -23,6 +23,11 @@ public struct InputPosition: Sendable, Equatable, CustomStringConvertible {
         if let line { return "\(source):\(line)" }
         return source
     }
+
+    /// Positions are equal when what they tell people is equal.
+    public static func == (lhs: InputPosition, rhs: InputPosition) -> Bool {
+        lhs.source == rhs.source && lhs.line == rhs.line && lhs.record == rhs.record && lhs.column == rhs.column
+    }
 }
 
 /// An error while reading or writing CSV or gzip data. The message names a position and the

@@ -33,7 +33,7 @@ public final class CSVReader {
     /// The column names from the first row.
     public private(set) var header = CSVHeader.empty
     /// The delimiter in use (given or detected).
-    public let delimiter: CSVDelimiter
+    public private(set) var delimiter = CSVDelimiter.comma
     /// The input, for progress reports.
     public let source: InputSource
     /// The options the reader was opened with.
@@ -65,11 +65,8 @@ public final class CSVReader {
         var prefix: [UInt8] = []
         var prefixEnded = false
         while !CSVReader.containsUnquotedLineEnd(prefix) && prefix.count < (1 << 20) {
-            let count: Int
-            do { count = try source.read(into: chunk) } catch {
-                CSVReader.release(parser: parser, state: state, chunk: chunk)
-                throw error
-            }
+            // Every stored property is set by now, so a throw runs deinit, which frees the parser.
+            let count = try source.read(into: chunk)
             if count == 0 { prefixEnded = true; break }
             prefix.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
         }
@@ -83,32 +80,24 @@ public final class CSVReader {
             try prefix.withUnsafeBytes { try CSVReader.feed($0, parser: parser, state: state, source: source) }
             if prefixEnded { try CSVReader.finish(parser: parser, state: state, source: source) }
         }
-        do {
-            // The header is record 0; its errors have no record number.
-            guard try nextBatchedRecord(into: &first, countsAsData: false) else {
-                throw CSVError(.emptyInput, at: InputPosition(source: source.displayName))
+        // The header is record 0; its errors have no record number.
+        guard try nextBatchedRecord(into: &first, countsAsData: false) else {
+            throw CSVError(.emptyInput, at: InputPosition(source: source.displayName))
+        }
+        var names: [String] = []
+        for index in 0..<first.count {
+            guard first.isValidUTF8(at: index) else {
+                throw CSVError(.invalidHeaderEncoding, at: InputPosition(source: source.displayName, line: first.line))
             }
-            var names: [String] = []
-            for index in 0..<first.count {
-                guard first.isValidUTF8(at: index) else {
-                    throw CSVError(.invalidHeaderEncoding, at: InputPosition(source: source.displayName, line: first.line))
-                }
-                names.append(first.string(at: index))
-            }
-            header = try CSVHeader(names: names, source: source.displayName)
-            if let field = pendingError?.position.fieldIndex, field < header.count {
-                pendingError?.position.column = header.names[field]
-            }
-        } catch {
-            CSVReader.release(parser: parser, state: state, chunk: chunk)
-            throw error
+            names.append(first.string(at: index))
+        }
+        header = try CSVHeader(names: names, source: source.displayName)
+        if let field = pendingError?.position.fieldIndex, field < header.count {
+            pendingError?.position.column = header.names[field]
         }
     }
 
-    deinit { CSVReader.release(parser: parser, state: state, chunk: chunk) }
-
-    private static func release(parser: UnsafeMutablePointer<csv_parser>, state: UnsafeMutablePointer<ParserState>,
-                                chunk: UnsafeMutableRawBufferPointer) {
+    deinit {
         csv_free(parser)
         parser.deallocate()
         state.pointee.free()

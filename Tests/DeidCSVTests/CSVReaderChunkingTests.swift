@@ -1,0 +1,180 @@
+import DeidCSV
+import Testing
+
+/// One input and what reading it must give. Lines are physical lines (quoted line breaks
+/// count); record numbers exclude the header.
+struct ReaderFixture: Sendable, CustomTestStringConvertible {
+    var name: String
+    var text: [UInt8]
+    var header: [String]
+    /// (line, fields) of each record.
+    var rows: [(Int, [String])]
+    var error: CSVError?
+    var options = CSVReadOptions()
+
+    var testDescription: String { name }
+
+    init(_ name: String, _ text: String, header: [String], rows: [(Int, [String])], error: CSVError? = nil,
+         options: CSVReadOptions = CSVReadOptions()) {
+        self.init(name, Array(text.utf8), header: header, rows: rows, error: error, options: options)
+    }
+
+    init(_ name: String, _ bytes: [UInt8], header: [String], rows: [(Int, [String])], error: CSVError? = nil,
+         options: CSVReadOptions = CSVReadOptions()) {
+        self.name = name
+        self.text = bytes
+        self.header = header
+        self.rows = rows
+        self.error = error
+        self.options = options
+    }
+
+    var expected: ReadOutcome {
+        ReadOutcome(header: header,
+                    rows: rows.enumerated().map { .init(fields: $1.1, line: $1.0, number: $0 + 1) },
+                    error: error)
+    }
+}
+
+private func at(_ line: Int?, record: Int? = nil, column: String? = nil) -> InputPosition {
+    InputPosition(source: "fixture.csv", line: line, record: record, column: column)
+}
+
+let readerFixtures: [ReaderFixture] = [
+    ReaderFixture("plain LF", "a,b\n1,2\n3,4\n", header: ["a", "b"], rows: [(2, ["1", "2"]), (3, ["3", "4"])]),
+    ReaderFixture("CRLF", "a,b\r\n1,2\r\n3,4\r\n", header: ["a", "b"], rows: [(2, ["1", "2"]), (3, ["3", "4"])]),
+    ReaderFixture("CR only", "a,b\r1,2\r3,4", header: ["a", "b"], rows: [(2, ["1", "2"]), (3, ["3", "4"])]),
+    ReaderFixture("no final newline", "a,b\n1,2", header: ["a", "b"], rows: [(2, ["1", "2"])]),
+    ReaderFixture("byte-order mark", [0xEF, 0xBB, 0xBF] + Array("id,kwh\n7,0.5\n".utf8), header: ["id", "kwh"],
+                  rows: [(2, ["7", "0.5"])]),
+    // Records: line 2 holds a quoted comma and a doubled quote; the record on line 3 spans
+    // lines 3-5 (an LF and a CR LF inside quotes); the next starts on line 6.
+    ReaderFixture("quoting", "name,note\n\"Smith, J\",\"say \"\"hi\"\"\"\n\"multi\nline\r\nfield\",x\nlast,\"\"\n",
+                  header: ["name", "note"],
+                  rows: [(2, ["Smith, J", "say \"hi\""]), (3, ["multi\nline\r\nfield", "x"]), (6, ["last", ""])]),
+    ReaderFixture("blank lines are skipped but counted", "a,b\n\n1,2\r\n\r\n\n3,4\n\n",
+                  header: ["a", "b"], rows: [(3, ["1", "2"]), (6, ["3", "4"])]),
+    ReaderFixture("spaces are data", "a,b\n 1 ,\t2\t\n", header: ["a", "b"], rows: [(2, [" 1 ", "\t2\t"])]),
+    ReaderFixture("empty fields", "a,b,c\n,,\n1,,3\n", header: ["a", "b", "c"], rows: [(2, ["", "", ""]), (3, ["1", "", "3"])]),
+    ReaderFixture("one column, empty value quoted", "a\n\"\"\nx\n", header: ["a"], rows: [(2, [""]), (3, ["x"])]),
+    ReaderFixture("semicolon detected", "a;b;c\n1;2,5;3\n", header: ["a", "b", "c"], rows: [(2, ["1", "2,5", "3"])]),
+    ReaderFixture("tab detected", "a\tb\n1\t2\n", header: ["a", "b"], rows: [(2, ["1", "2"])]),
+    ReaderFixture("pipe detected", "a|b\n1|2\n", header: ["a", "b"], rows: [(2, ["1", "2"])]),
+    ReaderFixture("quoted delimiter in header does not count", "\"a;b\",c\n1,2\n", header: ["a;b", "c"], rows: [(2, ["1", "2"])]),
+    ReaderFixture("header only", "a,b\n", header: ["a", "b"], rows: []),
+    ReaderFixture("UTF-8 text", "名前,city\nJosé,Zürich\n", header: ["名前", "city"], rows: [(2, ["José", "Zürich"])]),
+    // Errors: every record before the bad one is delivered, then the error with its position.
+    ReaderFixture("too few fields", "a,b,c\n1,2,3\nSECRET,9\n4,5,6\n", header: ["a", "b", "c"], rows: [(2, ["1", "2", "3"])],
+                  error: CSVError(.fieldCountMismatch(found: 2, expected: 3), at: at(3, record: 2))),
+    ReaderFixture("too many fields after a quoted newline", "a,b\n\"x\ny\",1\n1,2,SECRET\n", header: ["a", "b"],
+                  rows: [(2, ["x\ny", "1"])],
+                  error: CSVError(.fieldCountMismatch(found: 3, expected: 2), at: at(4, record: 2))),
+    ReaderFixture("quote inside an unquoted field", "a,b\n1,2\n3,SE\"CRET\n", header: ["a", "b"], rows: [(2, ["1", "2"])],
+                  error: CSVError(.malformedQuote, at: at(3, record: 2, column: "b"))),
+    ReaderFixture("text after a closing quote", "a,b\n\"SECRET\"x,1\n", header: ["a", "b"], rows: [],
+                  error: CSVError(.malformedQuote, at: at(2, record: 1, column: "a"))),
+    ReaderFixture("unterminated quote at end of file", "a,b\n1,2\n3,\"SECRET\nmore\n", header: ["a", "b"],
+                  rows: [(2, ["1", "2"])],
+                  error: CSVError(.unterminatedQuote, at: at(3, record: 2, column: "b"))),
+    ReaderFixture("field over the limit", "a,b\n1,2\n3,SECRETSECRETSECRET\n", header: ["a", "b"], rows: [(2, ["1", "2"])],
+                  error: CSVError(.fieldTooLarge(limit: 16), at: at(3, record: 2, column: "b")),
+                  options: CSVReadOptions(maxFieldBytes: 16, maxRecordBytes: 1 << 20)),
+    ReaderFixture("record over the limit", "a,b,c\n1,2,3\nSECRET,SECRET,SECRET\n", header: ["a", "b", "c"],
+                  rows: [(2, ["1", "2", "3"])],
+                  error: CSVError(.recordTooLarge(limit: 14), at: at(3, record: 2, column: "c")),
+                  options: CSVReadOptions(maxFieldBytes: 1 << 20, maxRecordBytes: 14)),
+    ReaderFixture("empty input", "", header: [], rows: [], error: CSVError(.emptyInput, at: at(nil))),
+    ReaderFixture("only blank lines", "\n\r\n\n", header: [], rows: [], error: CSVError(.emptyInput, at: at(nil))),
+    ReaderFixture("duplicate column name", "id,kwh,id\n1,2,3\n", header: [], rows: [],
+                  error: CSVError(.duplicateColumnName(name: "id", index: 3, firstIndex: 1), at: at(1))),
+    ReaderFixture("empty column name", "id,,kwh\n1,2,3\n", header: [], rows: [],
+                  error: CSVError(.emptyColumnName(index: 2), at: at(1))),
+    ReaderFixture("header not UTF-8", [0x69, 0x64, 0xFF, 0x2C, 0x62, 0x0A], header: [], rows: [],
+                  error: CSVError(.invalidHeaderEncoding, at: at(1))),
+    ReaderFixture("unterminated quote in the header", "a,\"b\n", header: [], rows: [],
+                  error: CSVError(.unterminatedQuote, at: at(1))),
+]
+
+@Suite("CSVReader in every chunking")
+struct CSVReaderChunkingTests {
+    @Test("whole input", arguments: readerFixtures)
+    func wholeInput(_ fixture: ReaderFixture) {
+        let outcome = readAll(fixture.text, options: fixture.options)
+        #expect(outcome == fixture.expected, "\(outcome)")
+    }
+
+    @Test("one byte at a time", arguments: readerFixtures)
+    func oneByteAtATime(_ fixture: ReaderFixture) {
+        #expect(readAll(fixture.text, chunkSizes: [1], options: fixture.options) == fixture.expected)
+    }
+
+    @Test("every two-way split", arguments: readerFixtures)
+    func everyTwoWaySplit(_ fixture: ReaderFixture) {
+        for split in 1..<max(fixture.text.count, 2) {
+            let outcome = readAll(fixture.text, chunkSizes: [split, fixture.text.count + 1], options: fixture.options)
+            #expect(outcome == fixture.expected, "split at \(split): \(outcome)")
+        }
+    }
+
+    @Test("random chunks", arguments: readerFixtures)
+    func randomChunks(_ fixture: ReaderFixture) {
+        var random = TestRandom(seed: 20261129)
+        for trial in 0..<50 {
+            let sizes = (0..<8).map { _ in Int.random(in: 1...7, using: &random) }
+            let outcome = readAll(fixture.text, chunkSizes: sizes, options: fixture.options)
+            #expect(outcome == fixture.expected, "trial \(trial), chunk sizes \(sizes): \(outcome)")
+        }
+    }
+
+    @Test("messages never contain cell values", arguments: readerFixtures.filter { $0.error != nil })
+    func messagesHideValues(_ fixture: ReaderFixture) throws {
+        let error = try #require(readAll(fixture.text, options: fixture.options).error)
+        #expect(!error.description.contains("SECRET"))
+        #expect(error.description.hasPrefix("fixture.csv"))
+    }
+}
+
+@Suite("CSVReader messages")
+struct CSVReaderMessageTests {
+    @Test func fieldCountMessageNamesLineAndRecord() {
+        let error = CSVError(.fieldCountMismatch(found: 7, expected: 8),
+                             at: InputPosition(source: "meters.csv", line: 1205, record: 1204))
+        #expect(error.description == "meters.csv:1205: error: record 1204 has 7 fields; the header has 8")
+    }
+
+    @Test func explicitDelimiterOverridesDetection() {
+        let outcome = readAll(Array("a;b,c\n1;2,3\n".utf8), options: CSVReadOptions(delimiter: .comma))
+        #expect(outcome.header == ["a;b", "c"])
+        #expect(outcome.rows.map(\.fields) == [["1;2", "3"]])
+    }
+
+    @Test func validateUTF8NamesTheColumn() throws {
+        let bytes = Array("id,name\n1,ok\n2,".utf8) + [0xC3, 0x28] + [0x0A]
+        let reader = try CSVReader(source: InputSource(bytes: bytes, displayName: "people.csv"))
+        var record = CSVRecord()
+        #expect(try reader.readRecord(into: &record))
+        try reader.validateUTF8(record, columns: [0, 1])
+        #expect(try reader.readRecord(into: &record))
+        #expect(throws: CSVError(.invalidUTF8, at: InputPosition(source: "people.csv", line: 3, record: 2, column: "name"))) {
+            try reader.validateUTF8(record, columns: [0, 1])
+        }
+    }
+
+    @Test func largeFieldWithinTheLimitIsRead() {
+        let big = String(repeating: "x", count: 3 << 20)
+        let outcome = readAll(Array("a,b\n1,\"\(big)\"\n".utf8), chunkSizes: [65536])
+        #expect(outcome.error == nil)
+        #expect(outcome.rows.first?.fields[1].count == 3 << 20)
+    }
+
+    @Test func runawayQuoteStopsAtTheLimitWithItsLine() {
+        // An unclosed quote on line 3 swallows the rest of a long input: the reader stops near
+        // the limit instead of buffering everything.
+        let tail = String(repeating: "1,2\n", count: 200_000)
+        let text = "a,b\n1,2\n3,\"oops\n" + tail
+        let outcome = readAll(Array(text.utf8), chunkSizes: [4096],
+                              options: CSVReadOptions(maxFieldBytes: 64 << 10, maxRecordBytes: 1 << 20))
+        #expect(outcome.rows.count == 1)
+        #expect(outcome.error == CSVError(.fieldTooLarge(limit: 64 << 10), at: InputPosition(source: "fixture.csv", line: 3, record: 2, column: "b")))
+    }
+}

@@ -1,0 +1,136 @@
+import DeidCSV
+import Testing
+
+@Suite("gzip input and atomic output")
+struct GzipAndOutputTests {
+    static let text = "id,kwh\n" + (1...5000).map { "m\($0 % 37),\(Double($0) / 1000)\n" }.joined()
+
+    func reading(_ path: String) -> ReadOutcome {
+        var outcome = ReadOutcome()
+        do {
+            let reader = try CSVReader(source: InputSource(path: path))
+            outcome.header = reader.header.names
+            var record = CSVRecord()
+            while try reader.readRecord(into: &record) {
+                outcome.rows.append(.init(fields: record.strings, line: record.line, number: record.number))
+            }
+        } catch let error as CSVError {
+            outcome.error = error
+        } catch {
+            Issue.record("\(error)")
+        }
+        return outcome
+    }
+
+    @Test func gzipIsRecognisedByContentNotName() throws {
+        let directory = try TemporaryDirectory()
+        let plain = try directory.write("data.csv", Array(Self.text.utf8))
+        try run("/bin/gzip", ["-k", plain])
+        // A gzip file called .csv, and a plain file called .gz.
+        try run("/bin/mv", [directory.file("data.csv.gz"), directory.file("compressed.csv")])
+        let fakeGzip = try directory.write("plain.gz", Array(Self.text.utf8))
+        let expected = reading(plain)
+        #expect(expected.rows.count == 5000 && expected.error == nil)
+        #expect(reading(directory.file("compressed.csv")) == expected)
+        #expect(reading(fakeGzip) == expected)
+        let source = try InputSource(path: directory.file("compressed.csv"))
+        _ = try CSVReader(source: source)
+        #expect(source.isCompressed)
+    }
+
+    @Test func concatenatedMembersDecodeInFull() throws {
+        let directory = try TemporaryDirectory()
+        let first = try directory.write("a.csv", Array("id,kwh\n1,0.5\n".utf8))
+        let second = try directory.write("b.csv", Array("2,0.7\n3,0.9\n".utf8))
+        try run("/bin/gzip", [first, second])
+        let joined = try directory.read("a.csv.gz") + directory.read("b.csv.gz")
+        let path = try directory.write("joined.csv.gz", joined)
+        #expect(reading(path).rows.map(\.fields) == [["1", "0.5"], ["2", "0.7"], ["3", "0.9"]])
+    }
+
+    @Test func truncatedGzipIsAnErrorNotAShortRead() throws {
+        let directory = try TemporaryDirectory()
+        try run("/bin/gzip", [try directory.write("data.csv", Array(Self.text.utf8))])
+        let whole = try directory.read("data.csv.gz")
+        for cut in [whole.count - 4, whole.count / 2, 30] {
+            let path = try directory.write("cut\(cut).csv.gz", Array(whole[0..<cut]))
+            let outcome = reading(path)
+            #expect(outcome.error == CSVError(.truncatedGzip, at: InputPosition(source: path)), "cut at \(cut)")
+            #expect(outcome.rows.count < 5000)
+        }
+    }
+
+    @Test func corruptGzipIsAnError() throws {
+        let directory = try TemporaryDirectory()
+        try run("/bin/gzip", [try directory.write("data.csv", Array(Self.text.utf8))])
+        var bytes = try directory.read("data.csv.gz")
+        // Damage the checksum at the end: every byte decodes, but the data check fails.
+        bytes[bytes.count - 6] ^= 0xFF
+        let path = try directory.write("bad.csv.gz", bytes)
+        let outcome = reading(path)
+        guard case .corruptGzip = outcome.error?.kind else {
+            Issue.record("expected corrupt gzip, got \(outcome)")
+            return
+        }
+    }
+
+    @Test func gzipOutputReadsBackAndGunzips() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("out.csv.gz")
+        let writer = CSVWriter(output: try OutputFile(path: path))
+        try writer.write(fields: ["id", "note"])
+        try writer.write(fields: ["1", "a,b"])
+        try writer.finish()
+        #expect(try run("/bin/gzip", ["-t", path]) == 0)
+        #expect(reading(path).rows.map(\.fields) == [["1", "a,b"]])
+    }
+
+    @Test func abandonedOutputLeavesNothing() throws {
+        let directory = try TemporaryDirectory()
+        let output = try OutputFile(path: directory.file("out.csv"))
+        try output.write(text: "partial")
+        #expect(try directory.listing().count == 1)  // the temporary file, hidden
+        #expect(try directory.listing()[0].hasPrefix(".out.csv.deid-tmp-"))
+        output.abandon()
+        #expect(try directory.listing().isEmpty)
+    }
+
+    @Test func outputIsInvisibleUntilCommitted() throws {
+        let directory = try TemporaryDirectory()
+        _ = try directory.write("out.csv", Array("old\n".utf8))
+        do {
+            let output = try OutputFile(path: directory.file("out.csv"))
+            try output.write(text: "new\n")
+            #expect(try directory.read("out.csv") == Array("old\n".utf8))
+            try output.commit()
+        }
+        #expect(try directory.read("out.csv") == Array("new\n".utf8))
+        #expect(try directory.listing() == ["out.csv"])
+        do {
+            // Dropped without commit: the old file stays, the temporary file goes.
+            let output = try OutputFile(path: directory.file("out.csv"))
+            try output.write(text: "newer\n")
+        }
+        #expect(try directory.read("out.csv") == Array("new\n".utf8))
+        #expect(try directory.listing() == ["out.csv"])
+    }
+
+    @Test func refusesToOverwriteTheInput() throws {
+        let directory = try TemporaryDirectory()
+        let input = try directory.write("in.csv", Array("a\n1\n".utf8))
+        let identity = try #require(FileIdentity.of(path: input))
+        // The same file under another name (a relative path through "..") is still refused.
+        let other = directory.path + "/../" + directory.path.split(separator: "/").last! + "/in.csv"
+        #expect(throws: CSVError(.wouldOverwriteInput(output: other), at: InputPosition(source: other))) {
+            _ = try OutputFile(path: other, protecting: [identity])
+        }
+        #expect(try directory.read("in.csv") == Array("a\n1\n".utf8))
+        #expect(try directory.listing() == ["in.csv"])
+    }
+
+    @Test func missingInputNamesTheFile() {
+        #expect(throws: CSVError(.cannotOpen(reason: "No such file or directory"), at: InputPosition(source: "/no/such.csv"))) {
+            _ = try InputSource(path: "/no/such.csv")
+        }
+    }
+}
