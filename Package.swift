@@ -30,8 +30,9 @@ let package = Package(
             name: "deid-sample",
             dependencies: ["DeidKit", "DeidCSV", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "deid-bench", dependencies: ["DeidCSV"], path: "Benchmarks/deid-bench"),
-        .testTarget(name: "DeidCSVTests", dependencies: ["DeidCSV"]),
-        .testTarget(name: "DeidKitTests", dependencies: ["DeidKit", "DeidCSV", "Yams"]),
-        .testTarget(name: "CLITests", dependencies: ["DeidCSV", "Yams"]),
+        .target(name: "DeidTestSupport", dependencies: ["DeidCSV"], path: "Tests/TestSupport"),
+        .testTarget(name: "DeidCSVTests", dependencies: ["DeidCSV", "DeidTestSupport"]),
+        .testTarget(name: "DeidKitTests", dependencies: ["DeidKit", "DeidCSV", "DeidTestSupport", "Yams"]),
+        .testTarget(name: "CLITests", dependencies: ["DeidCSV", "DeidTestSupport", "Yams", "deid", "deid-sample"]),
     ]
 )

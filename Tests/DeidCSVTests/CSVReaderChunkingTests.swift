@@ -1,3 +1,4 @@
+import DeidTestSupport
 import DeidCSV
 import Testing
 

@@ -1,3 +1,4 @@
+import DeidTestSupport
 import DeidCSV
 import Testing
 
@@ -55,7 +56,7 @@ struct CSVRoundTripTests {
         let directory = try TemporaryDirectory()
         for dataset in ["arx_adult/adult.csv", "nyc_taxi_2013/trip_data_2013-01_sample.csv",
                         "lcl_smartmeter/lcl_2013_10households_jan.csv"] {
-            let path = try SharedData.path(dataset)
+            let path = try Paths.shared(dataset)
             let original = try CSVReader(source: InputSource(path: path))
             let output = directory.file("copy.csv")
             let writer = CSVWriter(output: try OutputFile(path: output), delimiter: original.delimiter)
@@ -79,24 +80,3 @@ struct CSVRoundTripTests {
     }
 }
 
-/// The real datasets beside the project (`../shared/datasets`). A missing file fails the test.
-enum SharedData {
-    static let root: String = {
-        var url = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
-        url = "/" + url
-        return url + "/../shared/datasets"
-    }()
-
-    static func path(_ relative: String) throws -> String {
-        let path = "\(root)/\(relative)"
-        guard FileIdentity.of(path: path) != nil else {
-            throw MissingDataset(path: path)
-        }
-        return path
-    }
-
-    struct MissingDataset: Error, CustomStringConvertible {
-        var path: String
-        var description: String { "missing dataset \(path): tests need ../shared/datasets beside the project" }
-    }
-}

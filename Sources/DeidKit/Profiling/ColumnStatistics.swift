@@ -62,7 +62,11 @@ struct ColumnStatistics {
         }
         let nonEmpty = rows - empty
         let count = distinct.count
-        if distinct.isExact && (count <= 20 || (count <= 1000 && count * 5 <= nonEmpty)) { return .categorical }
+        // Categorical: few values, each repeated (on average twice for up to 20 values, five
+        // times for up to 1,000).
+        if distinct.isExact && ((count <= 20 && count * 2 <= nonEmpty) || (count <= 1000 && count * 5 <= nonEmpty)) {
+            return .categorical
+        }
         return .text
     }
 
