@@ -34,7 +34,9 @@ extension FileProfile {
         } else {
             lines.append("entity: none found (each row is taken to be one individual)")
         }
-        lines.append("~ marks an estimate (HyperLogLog) where a column had too many values to count exactly.")
+        if columns.contains(where: { !$0.distinctExact }) {
+            lines.append("~ marks an estimate (HyperLogLog): the column had too many values to count exactly.")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

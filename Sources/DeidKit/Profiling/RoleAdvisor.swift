@@ -71,7 +71,7 @@ struct RoleAdvisor {
             return (.quasiIdentifier, "values are UK postcodes")
         }
         if column.type == .timestamp || column.type == .date {
-            return (.timestamp, "\(column.type == .date ? "dates" : "timestamps") (\(statistics.temporalFormat ?? "mixed format")): generalize them to the coarsest unit the release needs")
+            return (.timestamp, "\(column.type == .date ? "dates" : "timestamps"): generalize them to the coarsest unit the release needs")
         }
         if case .sensitive(let what) = column.hint {
             return (.sensitive, "the name says \(what)")
