@@ -43,6 +43,20 @@ public final class OutputFile {
             if let existing = FileIdentity.of(path: path), inputs.contains(existing) {
                 throw CSVError(.wouldOverwriteInput(output: path), at: InputPosition(source: path))
             }
+            var info = stat()
+            if stat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+                // A device or a pipe (/dev/null, /dev/stdout, a FIFO): write to it directly.
+                if (info.st_mode & S_IFMT) == S_IFDIR {
+                    throw CSVError(.cannotOpen(reason: "it is a directory"), at: InputPosition(source: path))
+                }
+                temporaryPath = nil
+                fd = open(path, O_WRONLY | O_CLOEXEC)
+                guard fd >= 0 else {
+                    throw CSVError(.cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: path))
+                }
+                if useGzip { try openGzip(level: compressionLevel) }
+                return
+            }
             let (directory, base) = OutputFile.split(path)
             var template = Array("\(directory)/.\(base).deid-tmp-XXXXXX".utf8CString)
             fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
@@ -56,15 +70,16 @@ public final class OutputFile {
         guard fd >= 0 else {
             throw CSVError(.cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: displayName))
         }
-        if useGzip {
-            let mode = "wb\(min(max(compressionLevel, 1), 9))"
-            guard let file = gzdopen(fd, mode) else {
-                abandon()
-                throw CSVError(.cannotOpen(reason: "zlib could not open the stream"), at: InputPosition(source: displayName))
-            }
-            gzbuffer(file, 1 << 20)
-            gzip = file
+        if useGzip { try openGzip(level: compressionLevel) }
+    }
+
+    private func openGzip(level: Int) throws {
+        guard let file = gzdopen(fd, "wb\(min(max(level, 1), 9))") else {
+            abandon()
+            throw CSVError(.cannotOpen(reason: "zlib could not open the stream"), at: InputPosition(source: displayName))
         }
+        gzbuffer(file, 1 << 20)
+        gzip = file
     }
 
     deinit { if !committed { abandon() } }
