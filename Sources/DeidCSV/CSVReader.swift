@@ -1,4 +1,9 @@
 import CCSV
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// How to read a CSV input.
 public struct CSVReadOptions: Sendable {
@@ -42,12 +47,23 @@ public final class CSVReader {
     private let parser: UnsafeMutablePointer<csv_parser>
     private let state: UnsafeMutablePointer<ParserState>
     private let chunk: UnsafeMutableRawBufferPointer
-    private var cursor = 0
     private var reachedEnd = false
     private var pendingError: CSVError?
-    private var recordsRead = 0
-    /// Records handed out so far, the header included.
-    private var recordsDelivered = 0
+    // The delivery counters (next record in the batch, data records read, records handed out
+    // with the header) live in `state`: as stored properties of this class they would be
+    // checked for exclusive access at run time on every record.
+    private var cursor: Int {
+        get { state.pointee.cursor }
+        set { state.pointee.cursor = newValue }
+    }
+    private var recordsRead: Int {
+        get { state.pointee.recordsRead }
+        set { state.pointee.recordsRead = newValue }
+    }
+    private var recordsDelivered: Int {
+        get { state.pointee.recordsDelivered }
+        set { state.pointee.recordsDelivered = newValue }
+    }
 
     /// Opens a reader on `source` and reads the header row.
     public init(source: InputSource, options: CSVReadOptions = CSVReadOptions()) throws {
@@ -92,6 +108,7 @@ public final class CSVReader {
             names.append(first.string(at: index))
         }
         header = try CSVHeader(names: names, source: source.displayName)
+        state.pointee.headerFieldCount = names.count
         if let field = pendingError?.position.fieldIndex, field < header.count {
             pendingError?.position.column = header.names[field]
         }
@@ -111,8 +128,8 @@ public final class CSVReader {
     /// malformed one are all delivered first.
     public func readRecord(into record: inout CSVRecord) throws -> Bool {
         guard try nextBatchedRecord(into: &record, countsAsData: true) else { return false }
-        if record.count != header.count {
-            throw CSVError(.fieldCountMismatch(found: record.count, expected: header.count),
+        if record.count != state.pointee.headerFieldCount {
+            throw CSVError(.fieldCountMismatch(found: record.count, expected: state.pointee.headerFieldCount),
                            at: InputPosition(source: source.displayName, line: record.line, record: record.number))
         }
         return true
@@ -191,6 +208,11 @@ public final class CSVReader {
                              state: UnsafeMutablePointer<ParserState>, source: InputSource) throws {
         do {
             guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+            // A field can hold a line break only if it was quoted, and its closing quote is in
+            // this chunk or ends the previous one: without a quote in either, skip the scan.
+            let hasQuote = memchr(base, 0x22, buffer.count) != nil
+            state.pointee.mayHoldLineBreaks = hasQuote || state.pointee.previousChunkHadQuote
+            state.pointee.previousChunkHadQuote = hasQuote
             let parsed = csv_parse(parser, base, buffer.count, fieldCallback, recordCallback, state)
             if let violation = state.pointee.violation { throw state.pointee.error(violation, source: source) }
             if parsed != buffer.count {
@@ -209,6 +231,7 @@ public final class CSVReader {
 
     private static func finish(parser: UnsafeMutablePointer<csv_parser>, state: UnsafeMutablePointer<ParserState>,
                                source: InputSource) throws {
+        state.pointee.mayHoldLineBreaks = state.pointee.previousChunkHadQuote
         if csv_fini(parser, fieldCallback, recordCallback, state) != 0 {
             throw state.pointee.error(.unterminatedQuote, source: source)
         }
@@ -245,8 +268,11 @@ struct RawBuffer<Element: BitwiseCopyable> {
         nonmutating set { base[index] = newValue }
     }
 
-    mutating func reserve(_ extra: Int) {
-        guard count + extra > capacity else { return }
+    @inline(__always) mutating func reserve(_ extra: Int) {
+        if count &+ extra > capacity { grow(toHold: extra) }
+    }
+
+    @inline(never) private mutating func grow(toHold extra: Int) {
         var newCapacity = capacity * 2
         while newCapacity < count + extra { newCapacity *= 2 }
         let grown = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
@@ -266,6 +292,27 @@ struct RawBuffer<Element: BitwiseCopyable> {
         reserve(extra)
         (base + count).update(from: values, count: extra)
         count += extra
+    }
+
+    /// Appends bytes; copies of up to 16 bytes are done inline with two overlapping loads and
+    /// stores, which stay inside both ranges, instead of a call to memmove.
+    @inline(__always) mutating func appendBytes(_ source: UnsafeRawPointer, count extra: Int) where Element == UInt8 {
+        reserve(extra)
+        let target = UnsafeMutableRawPointer(base + count)
+        if extra >= 8 && extra <= 16 {
+            let head = source.loadUnaligned(as: UInt64.self)
+            let tail = source.loadUnaligned(fromByteOffset: extra - 8, as: UInt64.self)
+            target.storeBytes(of: head, as: UInt64.self)
+            target.storeBytes(of: tail, toByteOffset: extra - 8, as: UInt64.self)
+        } else if extra >= 4 && extra < 8 {
+            let head = source.loadUnaligned(as: UInt32.self)
+            let tail = source.loadUnaligned(fromByteOffset: extra - 4, as: UInt32.self)
+            target.storeBytes(of: head, as: UInt32.self)
+            target.storeBytes(of: tail, toByteOffset: extra - 4, as: UInt32.self)
+        } else {
+            target.copyMemory(from: source, byteCount: extra)
+        }
+        count &+= extra
     }
 
     /// Removes the first `prefix` elements, moving the rest to the front.
@@ -290,15 +337,34 @@ struct ParserState {
     /// Where the partial record starts, in `fieldEnds` and in `bytes`.
     var partialFieldStart = 0
     var partialByteStart = 0
+    /// The next complete record to hand out; data records and all records handed out so far.
+    var cursor = 0
+    var recordsRead = 0
+    var recordsDelivered = 0
+    /// The header's field count, which every data record must have.
+    var headerFieldCount = 0
     /// The physical line at the start of the partial record.
     var line = 1
     var newlinesInPartial = 0
     var lastTerminatorWasCR = false
+    /// False while no quote was seen in this chunk or the one before: no field can then hold a
+    /// line break, and the per-field scan is skipped.
+    var mayHoldLineBreaks = true
+    var previousChunkHadQuote = false
     let maxFieldBytes: Int
     let maxRecordBytes: Int
     /// A limit exceeded inside a callback, and where.
     var violation: CSVError.Kind?
+    var hasViolation = false
     var violationRecordCount = Int.max
+
+    /// Stops taking fields: records before this one are delivered, then the error, which points
+    /// at the start of the offending field. (The field's line breaks are not yet counted.)
+    mutating func flagViolation(_ kind: CSVError.Kind) {
+        violation = kind
+        hasViolation = true
+        violationRecordCount = recordFieldEnds.count
+    }
 
     init(maxFieldBytes: Int, maxRecordBytes: Int) {
         self.maxFieldBytes = maxFieldBytes
@@ -331,9 +397,10 @@ struct ParserState {
         let byteEnd = fieldEnds[fieldEnd - 1]
         let source = bytes.base + byteStart
         let fieldBase = fieldEnds.base
-        record.fill(byteCount: byteEnd - byteStart, fieldCount: fieldEnd - fieldStart) { bytes, ends in
-            bytes.baseAddress?.update(from: source, count: bytes.count)
-            for offset in 0..<ends.count { ends[offset] = fieldBase[fieldStart + offset] - byteStart }
+        let byteCount = byteEnd - byteStart
+        record.fill(byteCount: byteCount, fieldCount: fieldEnd - fieldStart) { bytes, ends in
+            bytes.update(from: source, count: byteCount)
+            for offset in 0..<ends.count { ends[offset] = fieldBase[fieldStart &+ offset] &- byteStart }
         }
         record.line = recordLines[index]
     }
@@ -356,39 +423,33 @@ struct ParserState {
 private let fieldCallback: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Void = {
     field, length, context in
     let state = context.unsafelyUnwrapped.assumingMemoryBound(to: ParserState.self)
-    guard state.pointee.violation == nil else { return }
-    var newlines = 0
+    guard !state.pointee.hasViolation else { return }
     if length > 0, let field {
         let buffer = UnsafeRawBufferPointer(start: field, count: length)
-        var lineBreak = false
-        for byte in buffer { lineBreak = lineBreak || byte == 0x0A || byte == 0x0D }
-        if lineBreak {
+        var newlines = 0
+        if state.pointee.mayHoldLineBreaks && ByteScan.containsLineBreak(buffer) {
             // Count LF, CR LF and a lone CR once each.
             var previous: UInt8 = 0
             for byte in buffer {
-                if byte == 0x0D || (byte == 0x0A && previous != 0x0D) { newlines += 1 }
+                if byte == 0x0D || (byte == 0x0A && previous != 0x0D) { newlines &+= 1 }
                 previous = byte
             }
         }
-        if length > state.pointee.maxFieldBytes {
-            state.pointee.violation = .fieldTooLarge(limit: state.pointee.maxFieldBytes)
-        } else if state.pointee.partialRecordBytes + length > state.pointee.maxRecordBytes {
-            state.pointee.violation = .recordTooLarge(limit: state.pointee.maxRecordBytes)
-        }
-        if state.pointee.violation != nil {
-            // Deliver the records before this one; the error points at the start of this field.
-            state.pointee.violationRecordCount = state.pointee.recordFieldEnds.count
+        if length > state.pointee.maxFieldBytes || state.pointee.partialRecordBytes &+ length > state.pointee.maxRecordBytes {
+            state.pointee.flagViolation(length > state.pointee.maxFieldBytes
+                ? .fieldTooLarge(limit: state.pointee.maxFieldBytes)
+                : .recordTooLarge(limit: state.pointee.maxRecordBytes))
             return
         }
-        state.pointee.bytes.append(buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: length)
+        state.pointee.bytes.appendBytes(field, count: length)
+        state.pointee.newlinesInPartial &+= newlines
     }
     state.pointee.fieldEnds.append(state.pointee.bytes.count)
-    state.pointee.newlinesInPartial += newlines
 }
 
 private let recordCallback: @convention(c) (Int32, UnsafeMutableRawPointer?) -> Void = { terminator, context in
     let state = context.unsafelyUnwrapped.assumingMemoryBound(to: ParserState.self)
-    guard state.pointee.violation == nil else { return }
+    guard !state.pointee.hasViolation else { return }
     if state.pointee.fieldEnds.count == state.pointee.partialFieldStart {
         // A blank line (reported because of CSV_REPALL_NL): count it, skip it. The LF of a CR LF
         // pair arrives as a blank line right after the CR that ended the previous line.

@@ -3,7 +3,7 @@
 /// A reader fills a caller-owned record (`CSVReader.readRecord(into:)`), so a loop over a file
 /// allocates nothing per record once the storage has grown to the largest record.
 public struct CSVRecord: Sendable {
-    /// The fields' bytes, one after the other.
+    /// The fields' bytes, one after the other; storage past the last field's end is unused.
     @usableFromInline var bytes: [UInt8] = []
     /// `fieldEnds[i]` is the end offset in `bytes` of field `i`.
     @usableFromInline var fieldEnds: [Int] = []
@@ -42,6 +42,9 @@ public struct CSVRecord: Sendable {
     /// All fields as strings.
     public var strings: [String] { (0..<count).map(string(at:)) }
 
+    /// The bytes in use: the end of the last field.
+    @usableFromInline var usedBytes: Int { fieldEnds.last ?? 0 }
+
     /// Removes all fields, keeping the storage.
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
@@ -50,20 +53,17 @@ public struct CSVRecord: Sendable {
 
     /// Appends a field.
     public mutating func append<Bytes: Collection>(field: Bytes) where Bytes.Element == UInt8 {
+        bytes.removeSubrange(usedBytes...)
         bytes.append(contentsOf: field)
         fieldEnds.append(bytes.count)
     }
 
-    /// Resizes the storage to `byteCount` bytes and `fieldCount` fields and lets `body` fill both.
+    /// Resizes the record to `byteCount` bytes and `fieldCount` fields and lets `body` fill both.
+    /// The byte storage only grows (its tail past the last field is unused), so a loop over a
+    /// file resizes nothing once the largest record has been seen.
     mutating func fill(byteCount: Int, fieldCount: Int,
-                       _ body: (UnsafeMutableBufferPointer<UInt8>, UnsafeMutableBufferPointer<Int>) -> Void) {
-        if bytes.count != byteCount {
-            if bytes.count > byteCount {
-                bytes.removeLast(bytes.count - byteCount)
-            } else {
-                bytes.append(contentsOf: repeatElement(0, count: byteCount - bytes.count))
-            }
-        }
+                       _ body: (UnsafeMutablePointer<UInt8>, UnsafeMutableBufferPointer<Int>) -> Void) {
+        if bytes.count < byteCount { bytes.append(contentsOf: repeatElement(0, count: byteCount - bytes.count)) }
         if fieldEnds.count != fieldCount {
             if fieldEnds.count > fieldCount {
                 fieldEnds.removeLast(fieldEnds.count - fieldCount)
@@ -72,7 +72,7 @@ public struct CSVRecord: Sendable {
             }
         }
         bytes.withUnsafeMutableBufferPointer { byteBuffer in
-            fieldEnds.withUnsafeMutableBufferPointer { endBuffer in body(byteBuffer, endBuffer) }
+            fieldEnds.withUnsafeMutableBufferPointer { endBuffer in body(byteBuffer.baseAddress!, endBuffer) }
         }
     }
 
@@ -89,6 +89,6 @@ public struct CSVRecord: Sendable {
 
 extension CSVRecord: Equatable {
     public static func == (lhs: CSVRecord, rhs: CSVRecord) -> Bool {
-        lhs.bytes == rhs.bytes && lhs.fieldEnds == rhs.fieldEnds
+        lhs.fieldEnds == rhs.fieldEnds && lhs.bytes[..<lhs.usedBytes] == rhs.bytes[..<rhs.usedBytes]
     }
 }

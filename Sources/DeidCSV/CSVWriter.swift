@@ -3,69 +3,52 @@
 /// Records end in LF unless told otherwise. Output is buffered in 1 MiB blocks.
 public final class CSVWriter {
     private let output: OutputFile
-    private let delimiter: UInt8
-    private let lineEnding: [UInt8]
-    private var buffer: [UInt8] = []
-    private let flushThreshold = 1 << 20
-    private var fieldsInRecord = 0
-    /// Needs quoting: delimiter, quote, CR, LF.
-    private var special = [Bool](repeating: false, count: 256)
+    /// The hot state lives behind a pointer: a class's stored properties would be checked for
+    /// exclusive access at run time on every field.
+    private let core: UnsafeMutablePointer<WriterCore>
 
     /// - Parameters:
     ///   - crlf: end records with CR LF instead of LF.
     public init(output: OutputFile, delimiter: CSVDelimiter = .comma, crlf: Bool = false) {
         self.output = output
-        self.delimiter = delimiter.rawValue
-        self.lineEnding = crlf ? [0x0D, 0x0A] : [0x0A]
-        for byte in [delimiter.rawValue, 0x22, 0x0D, 0x0A] { special[Int(byte)] = true }
-        buffer.reserveCapacity(flushThreshold + 4096)
+        core = .allocate(capacity: 1)
+        core.initialize(to: WriterCore(delimiter: delimiter.rawValue, crlf: crlf))
+    }
+
+    deinit {
+        core.pointee.buffer.free()
+        core.deinitialize(count: 1)
+        core.deallocate()
     }
 
     /// Appends one field of the current record.
     public func writeField<Bytes: Collection>(_ field: Bytes) where Bytes.Element == UInt8 {
-        if fieldsInRecord > 0 { buffer.append(delimiter) }
-        fieldsInRecord += 1
-        var needsQuotes = false
-        for byte in field where special[Int(byte)] {
-            needsQuotes = true
-            break
+        if field.withContiguousStorageIfAvailable({ core.pointee.append(field: UnsafeRawBufferPointer($0)) }) == nil {
+            Array(field).withUnsafeBytes { core.pointee.append(field: $0) }
         }
-        if !needsQuotes {
-            buffer.append(contentsOf: field)
-            return
-        }
-        buffer.append(0x22)
-        for byte in field {
-            if byte == 0x22 { buffer.append(0x22) }
-            buffer.append(byte)
-        }
-        buffer.append(0x22)
     }
 
     /// Appends one field given as text.
     public func writeField(_ field: String) {
         var text = field
-        text.withUTF8 { writeField($0) }
+        text.withUTF8 { core.pointee.append(field: UnsafeRawBufferPointer($0)) }
     }
 
     /// Ends the current record.
     public func endRecord() throws {
-        if fieldsInRecord == 1 && buffer.count == recordStart {
-            // A single empty field would read back as a blank line, which readers skip.
-            buffer.append(contentsOf: [0x22, 0x22])
-        }
-        buffer.append(contentsOf: lineEnding)
-        fieldsInRecord = 0
-        recordStart = buffer.count
-        if buffer.count >= flushThreshold { try flush() }
+        if core.pointee.endRecord() { try flush() }
     }
-
-    /// Where the current record starts in `buffer`.
-    private var recordStart = 0
 
     /// Writes a whole record.
     public func write(record: CSVRecord) throws {
-        for index in 0..<record.count { writeField(record[index]) }
+        let core = self.core
+        record.bytes.withUnsafeBytes { bytes in
+            var start = 0
+            for end in record.fieldEnds {
+                core.pointee.append(field: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                start = end
+            }
+        }
         try endRecord()
     }
 
@@ -77,14 +60,61 @@ public final class CSVWriter {
 
     /// Writes out everything buffered.
     public func flush() throws {
-        try buffer.withUnsafeBytes { try output.write($0) }
-        buffer.removeAll(keepingCapacity: true)
-        recordStart = 0
+        try output.write(UnsafeRawBufferPointer(start: core.pointee.buffer.base, count: core.pointee.buffer.count))
+        core.pointee.buffer.removeAll()
+        core.pointee.recordStart = 0
     }
 
     /// Flushes and commits the output (renames it into place).
     public func finish() throws {
         try flush()
         try output.commit()
+    }
+}
+
+/// The writer's buffer and record state.
+struct WriterCore {
+    var buffer = RawBuffer<UInt8>(capacity: (1 << 20) + (64 << 10))
+    let delimiter: UInt8
+    let crlf: Bool
+    var fieldsInRecord = 0
+    /// Where the current record starts in `buffer`.
+    var recordStart = 0
+    let flushThreshold = 1 << 20
+
+    init(delimiter: UInt8, crlf: Bool) {
+        self.delimiter = delimiter
+        self.crlf = crlf
+    }
+
+    mutating func append(field: UnsafeRawBufferPointer) {
+        if fieldsInRecord > 0 { buffer.append(delimiter) }
+        fieldsInRecord &+= 1
+        guard let base = field.baseAddress, field.count > 0 else { return }
+        if !ByteScan.needsQuoting(field, delimiter: delimiter) {
+            buffer.append(base.assumingMemoryBound(to: UInt8.self), count: field.count)
+            return
+        }
+        buffer.reserve(field.count * 2 + 2)
+        buffer.append(0x22)
+        for byte in field {
+            if byte == 0x22 { buffer.append(0x22) }
+            buffer.append(byte)
+        }
+        buffer.append(0x22)
+    }
+
+    /// Ends the record; true when the buffer should be flushed.
+    mutating func endRecord() -> Bool {
+        if fieldsInRecord == 1 && buffer.count == recordStart {
+            // A single empty field would read back as a blank line, which readers skip.
+            buffer.append(0x22)
+            buffer.append(0x22)
+        }
+        if crlf { buffer.append(0x0D) }
+        buffer.append(0x0A)
+        fieldsInRecord = 0
+        recordStart = buffer.count
+        return buffer.count >= flushThreshold
     }
 }

@@ -1,0 +1,55 @@
+/// Word-at-a-time byte tests ("SWAR": eight bytes per step) for the hot paths that look at every
+/// byte of every field: is there a line break (reader), does the field need quotes (writer).
+enum ByteScan {
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highs: UInt64 = 0x8080_8080_8080_8080
+    private static let lineFeeds: UInt64 = 0x0A * ones
+    private static let returns: UInt64 = 0x0D * ones
+    private static let quotes: UInt64 = 0x22 * ones
+
+    /// Nonzero high bits where a byte of `word` equals the byte repeated in `needle`.
+    @inline(__always)
+    private static func equalBytes(_ word: UInt64, _ needle: UInt64) -> UInt64 {
+        let difference = word ^ needle
+        return (difference &- ones) & ~difference
+    }
+
+    @inline(__always)
+    private static func scan(_ buffer: UnsafeRawBufferPointer, _ test: (UInt64) -> Bool, _ byteTest: (UInt8) -> Bool) -> Bool {
+        let count = buffer.count
+        guard let base = buffer.baseAddress else { return false }
+        if count < 8 {
+            if count >= 4 {
+                // Two overlapping 4-byte loads make one word to test.
+                let low = UInt64(base.loadUnaligned(as: UInt32.self))
+                let high = UInt64(base.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self))
+                return test(low | high << 32)
+            }
+            for offset in 0..<count where byteTest(base.load(fromByteOffset: offset, as: UInt8.self)) { return true }
+            return false
+        }
+        var offset = 0
+        while offset + 8 <= count {
+            if test(base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) { return true }
+            offset += 8
+        }
+        // The last, overlapping word covers the tail.
+        return offset < count && test(base.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+    }
+
+    /// True when `buffer` holds a CR or an LF.
+    @inline(__always)
+    static func containsLineBreak(_ buffer: UnsafeRawBufferPointer) -> Bool {
+        scan(buffer, { (equalBytes($0, lineFeeds) | equalBytes($0, returns)) & highs != 0 },
+             { $0 == 0x0A || $0 == 0x0D })
+    }
+
+    /// True when `buffer` holds the delimiter, a quote, a CR or an LF: a field that must be quoted.
+    @inline(__always)
+    static func needsQuoting(_ buffer: UnsafeRawBufferPointer, delimiter: UInt8) -> Bool {
+        let delimiters = UInt64(delimiter) &* ones
+        return scan(buffer, {
+            (equalBytes($0, lineFeeds) | equalBytes($0, returns) | equalBytes($0, quotes) | equalBytes($0, delimiters)) & highs != 0
+        }, { $0 == 0x0A || $0 == 0x0D || $0 == 0x22 || $0 == delimiter })
+    }
+}
