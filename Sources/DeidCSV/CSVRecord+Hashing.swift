@@ -16,6 +16,30 @@ extension CSVRecord {
         }
     }
 
+    /// True when field `index` holds exactly the bytes `storage[range]`.
+    @inlinable public func field(_ index: Int, equals storage: [UInt8], in range: Range<Int>) -> Bool {
+        let start = index == 0 ? 0 : fieldEnds[index - 1]
+        let end = fieldEnds[index]
+        guard end - start == range.count else { return false }
+        return bytes.withUnsafeBytes { raw in
+            storage.withUnsafeBytes { memcmpEqual(UnsafeRawBufferPointer(rebasing: raw[start..<end]),
+                                                  UnsafeRawBufferPointer(rebasing: $0[range])) }
+        }
+    }
+
+    /// True when field `index` of this record and of `other` hold the same bytes.
+    @inlinable public func field(_ index: Int, equalsFieldOf other: CSVRecord) -> Bool {
+        let start = index == 0 ? 0 : fieldEnds[index - 1]
+        let end = fieldEnds[index]
+        let otherStart = index == 0 ? 0 : other.fieldEnds[index - 1]
+        let otherEnd = other.fieldEnds[index]
+        guard end - start == otherEnd - otherStart else { return false }
+        return bytes.withUnsafeBytes { raw in
+            other.bytes.withUnsafeBytes { memcmpEqual(UnsafeRawBufferPointer(rebasing: raw[start..<end]),
+                                                      UnsafeRawBufferPointer(rebasing: $0[otherStart..<otherEnd])) }
+        }
+    }
+
     /// True when field `index` holds exactly `other`'s bytes.
     @inlinable public func field(_ index: Int, equals other: ArraySlice<UInt8>) -> Bool {
         let start = index == 0 ? 0 : fieldEnds[index - 1]

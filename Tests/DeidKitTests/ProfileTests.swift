@@ -48,6 +48,31 @@ struct ProfileTests {
         #expect(result["value"]?.role == .sensitive)
     }
 
+    @Test func rowOrderDoesNotChangeTheProfile() throws {
+        // Runs of repeated values (and empties) take the profiler's previous-row shortcut;
+        // shuffled, the same rows take the lookup path. Both must give the same profile.
+        var random = SeededRandom(seed: 11)
+        var rows: [String] = []
+        for household in 0..<40 {
+            let size = random.integer(in: 1...5)
+            let band = ["", "A", "B"][random.integer(in: 0...2)]
+            for slot in 0..<30 {
+                let kwh = random.unit() < 0.1 ? "" : "\(random.integer(in: 0...40)).\(random.integer(in: 0...9))"
+                rows.append("H\(household),\(size),\(band),2013-01-0\(slot % 9 + 1) 00:00:00,\(kwh)")
+            }
+        }
+        let header = "household_id,occupants,band,reading_time,kwh\n"
+        let ordered = try profileText(header + rows.joined(separator: "\n") + "\n")
+        var shuffled = rows
+        shuffled.shuffle(using: &random)
+        let reordered = try profileText(header + shuffled.joined(separator: "\n") + "\n")
+        #expect(ordered == reordered)
+        #expect(ordered["band"]?.empty == rows.filter { $0.contains(",,2013") }.count)
+        #expect(ordered["kwh"]?.empty == rows.filter { $0.hasSuffix(":00,") }.count)
+        #expect(ordered.entity == "household_id")
+        #expect(ordered["occupants"]?.role == .quasiIdentifier)
+    }
+
     @Test func patternsFindIdentifiersUnderOpaqueNames() throws {
         var rows = ["c1,c2,c3,c4"]
         let names = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Mary Somerville", "Charles Babbage"]

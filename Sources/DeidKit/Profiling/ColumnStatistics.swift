@@ -19,6 +19,8 @@ struct ColumnStatistics {
     var timestamps = 0
     /// The date/time formats every temporal value so far agrees with.
     var temporalFormats: Set<String>?
+    /// The last format intersected into `temporalFormats`: the same format again changes nothing.
+    var lastTemporalFormat: String?
     var emails = 0
     var phones = 0
     var personNames = 0
@@ -41,8 +43,11 @@ struct ColumnStatistics {
         if let format = shape.temporalFormat {
             temporal += 1
             if shape.isTimestamp { timestamps += 1 }
-            let options = Set(format.split(separator: "|").map(String.init))
-            temporalFormats = temporalFormats.map { $0.intersection(options) } ?? options
+            if format != lastTemporalFormat {
+                let options = Set(format.split(separator: "|").map(String.init))
+                temporalFormats = temporalFormats.map { $0.intersection(options) } ?? options
+                lastTemporalFormat = format
+            }
         }
         if shape.isEmail { emails += 1 }
         if shape.isPhone { phones += 1 }

@@ -2,7 +2,7 @@ import DeidCSV
 
 /// Counts the distinct values of one column: exactly (each value stored, compared byte for
 /// byte) up to `exactLimit` values or `byteLimit` bytes of values, then by a HyperLogLog
-/// estimate, which is fed from the first row so that it is complete when it takes over.
+/// estimate, which is given every value counted so far when it takes over.
 ///
 /// Each exactly-counted value gets a dense index (0, 1, 2...) in order of first appearance,
 /// which lets a caller keep per-value state in plain arrays.
@@ -15,8 +15,6 @@ public struct DistinctValues: Sendable {
     private var hashes: [UInt64] = []   // by value index
     private var ends: [Int] = []        // by value index: end offset in `storage`
     private var storage: [UInt8] = []
-    /// Occurrences of each value, by value index.
-    public private(set) var occurrences: [Int] = []
     private var sketch = HyperLogLog()
     /// False once the exact limits were passed.
     public private(set) var isExact = true
@@ -39,8 +37,10 @@ public struct DistinctValues: Sendable {
 
     /// Counts field `field` of `record`, whose hash is `hash`.
     public mutating func insert(_ record: CSVRecord, field: Int, hash: UInt64) -> Insertion {
-        sketch.insert(hash: hash)
-        guard isExact else { return .uncounted }
+        guard isExact else {
+            sketch.insert(hash: hash)
+            return .uncounted
+        }
         let mask = slots.count - 1
         var slot = Int(truncatingIfNeeded: hash) & mask
         while true {
@@ -49,27 +49,27 @@ public struct DistinctValues: Sendable {
             let index = entry - 1
             if hashes[index] == hash {
                 let start = index == 0 ? 0 : ends[index - 1]
-                if record.field(field, equals: storage[start..<ends[index]]) {
-                    occurrences[index] += 1
+                if record.field(field, equals: storage, in: start..<ends[index]) {
                     return .repeated(index)
                 }
             }
             slot = (slot + 1) & mask
         }
         if hashes.count >= exactLimit || storage.count + record.length(of: field) > byteLimit {
+            // The sketch takes over: it gets every value counted so far, then this one.
+            for known in hashes { sketch.insert(hash: known) }
+            sketch.insert(hash: hash)
             isExact = false
             slots = []
             hashes = []
             ends = []
             storage = []
-            occurrences = []
             return .uncounted
         }
         let index = hashes.count
         hashes.append(hash)
         storage.append(contentsOf: record[field])
         ends.append(storage.count)
-        occurrences.append(1)
         slots[slot] = Int32(index + 1)
         if hashes.count * 2 > slots.count { grow() }
         return .new(index)

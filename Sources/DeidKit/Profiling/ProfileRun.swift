@@ -1,20 +1,27 @@
 import DeidCSV
 
 /// Profiles a whole input: reads every record, checks that each field is valid UTF-8 (profiling
-/// reads every column as text), and reports progress every `progressInterval` records.
+/// reads every column as text; each distinct value is checked when first seen), and reports
+/// progress every `progressInterval` records.
 /// - Complexity: one pass over the input; memory bounded by `ProfileOptions`.
 public func profile(reader: CSVReader, options: ProfileOptions = ProfileOptions(),
                     progressInterval: Int = 1 << 16,
                     progress: ((_ bytesRead: Int, _ totalBytes: Int?) -> Void)? = nil) throws -> FileProfile {
     var profiler = Profiler(header: reader.header, options: options)
+    // Two records, swapped each row, so the profiler can compare a row with the one before
+    // without copying either.
     var record = CSVRecord()
-    let allColumns = Array(0..<reader.header.count)
+    var previous = CSVRecord()
+    var hasPrevious = false
     while try reader.readRecord(into: &record) {
-        try reader.validateUTF8(record, columns: allColumns)
-        profiler.add(record)
+        profiler.add(record, previous: hasPrevious ? previous : nil)
+        // A value seen before was validated then; only new values need the UTF-8 check.
+        try reader.validateUTF8(record, columns: profiler.columnsWithNewValues)
         if let progress, record.number % progressInterval == 0 {
             progress(reader.source.bytesConsumed, reader.source.totalBytes)
         }
+        swap(&record, &previous)
+        hasPrevious = true
     }
     return profiler.finish(source: reader.source.displayName, delimiter: reader.delimiter,
                            compressed: reader.source.isCompressed)

@@ -29,7 +29,10 @@ public struct Profiler {
     private var determines: [[Int]]
     private let dependencyLimit: Int
     private var rowHashes: [UInt64]
+    /// Per column, the value index in the current row (or `emptyValue`, `uncountedValue`).
     private var valueIndexes: [Int]
+    /// Per column, whether the current row's value differs from the previous row's.
+    private var changed: [Bool]
 
     public init(header: CSVHeader, options: ProfileOptions = ProfileOptions()) {
         self.header = header
@@ -43,18 +46,33 @@ public struct Profiler {
         firstHashes = Array(repeating: [], count: count)
         determines = (0..<count).map { column in (0..<count).filter { $0 != column } }
         rowHashes = Array(repeating: 0, count: count)
-        valueIndexes = Array(repeating: -1, count: count)
+        valueIndexes = Array(repeating: Profiler.emptyValue, count: count)
+        changed = Array(repeating: true, count: count)
     }
 
-    /// Takes in one record (with the header's field count).
-    public mutating func add(_ record: CSVRecord) {
+    /// Columns whose value in the last added record had not been seen before (or could no
+    /// longer be checked): the only fields a caller needs to validate, since a repeated value
+    /// was validated when first seen.
+    public private(set) var columnsWithNewValues: [Int] = []
+
+    /// Takes in one record (with the header's field count). `previous`, the record added just
+    /// before, lets values repeated from one row to the next (a household's attributes over its
+    /// readings) skip hashing and lookup.
+    public mutating func add(_ record: CSVRecord, previous: CSVRecord? = nil) {
         rows += 1
+        columnsWithNewValues.removeAll(keepingCapacity: true)
         let count = header.count
         for column in 0..<count {
+            if let previous, record.field(column, equalsFieldOf: previous) {
+                changed[column] = false
+                if valueIndexes[column] == Profiler.emptyValue { columns[column].empty += 1 }
+                continue
+            }
+            changed[column] = true
             if record.length(of: column) == 0 {
                 columns[column].empty += 1
                 rowHashes[column] = 0
-                valueIndexes[column] = -1
+                valueIndexes[column] = Profiler.emptyValue
                 continue
             }
             let hash = record.fieldHash(at: column)
@@ -64,25 +82,32 @@ public struct Profiler {
                 columns[column].classify(record[column])
                 columns[column].totalLength += record.length(of: column)
                 valueIndexes[column] = index
+                columnsWithNewValues.append(column)
             case .repeated(let index):
                 valueIndexes[column] = index
             case .uncounted:
                 columns[column].classify(record[column])
                 columns[column].totalLength += record.length(of: column)
-                valueIndexes[column] = -1
+                valueIndexes[column] = Profiler.uncountedValue
+                columnsWithNewValues.append(column)
             }
         }
         trackDependencies()
     }
+
+    private static let emptyValue = -1
+    private static let uncountedValue = -2
 
     /// Keeps, for each column A, the columns B such that each value of A came with one value of B.
     private mutating func trackDependencies() {
         let count = header.count
         for column in 0..<count where !determines[column].isEmpty {
             let index = valueIndexes[column]
-            if index < 0 || index >= dependencyLimit {
-                // Empty, or beyond what is tracked: the dependency cannot be shown.
-                if index >= dependencyLimit || !columns[column].distinct.isExact { determines[column] = [] }
+            if index == Profiler.emptyValue { continue }
+            if index == Profiler.uncountedValue || index >= dependencyLimit {
+                // Beyond what is tracked: the dependency cannot be shown.
+                determines[column] = []
+                firstHashes[column] = []
                 continue
             }
             let base = index * count
@@ -90,16 +115,12 @@ public struct Profiler {
                 firstHashes[column].append(contentsOf: rowHashes)
                 continue
             }
-            var kept = 0
-            var targets = determines[column]
-            for target in targets where firstHashes[column][base + target] == rowHashes[target] {
-                targets[kept] = target
-                kept += 1
-            }
-            if kept != targets.count {
-                targets.removeLast(targets.count - kept)
-                determines[column] = targets
-                if targets.isEmpty { firstHashes[column] = [] }
+            // The same value as the row before, with the same targets: nothing new to learn.
+            if !changed[column] && !determines[column].contains(where: { changed[$0] }) { continue }
+            let holds = determines[column].allSatisfy { firstHashes[column][base + $0] == rowHashes[$0] }
+            if !holds {
+                determines[column] = determines[column].filter { firstHashes[column][base + $0] == rowHashes[$0] }
+                if determines[column].isEmpty { firstHashes[column] = [] }
             }
         }
     }
