@@ -61,7 +61,7 @@ public struct CSVRecord: Sendable {
     /// Resizes the record to `byteCount` bytes and `fieldCount` fields and lets `body` fill both.
     /// The byte storage only grows (its tail past the last field is unused), so a loop over a
     /// file resizes nothing once the largest record has been seen.
-    mutating func fill(byteCount: Int, fieldCount: Int,
+    @inline(__always) mutating func fill(byteCount: Int, fieldCount: Int,
                        _ body: (UnsafeMutablePointer<UInt8>, UnsafeMutableBufferPointer<Int>) -> Void) {
         if bytes.count < byteCount { bytes.append(contentsOf: repeatElement(0, count: byteCount - bytes.count)) }
         if fieldEnds.count != fieldCount {
