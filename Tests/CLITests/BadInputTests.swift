@@ -31,6 +31,7 @@ let badInputs: [BadInput] = [
              expected: "dup.csv:1: error: the header's column 3 repeats the name 'id' of column 1"),
     BadInput(name: "empty file", file: "empty.csv", bytes: [], expected: "empty.csv: error: the input is empty"),
     BadInput(name: "truncated gzip", file: "cut.csv.gz", bytes: [], expected: "cut.csv.gz: error: the gzip stream is truncated"),
+    BadInput(name: "corrupt gzip", file: "bad.csv.gz", bytes: [], expected: "bad.csv.gz: error: the gzip stream is corrupt"),
 ]
 
 @Suite("Bad input: exit 2, a position, no value, no output")
@@ -40,8 +41,13 @@ struct BadInputTests {
             let plain = "id,kwh\n" + (0..<20_000).map { "SECRET\($0),0.\($0)\n" }.joined()
             _ = try directory.write("whole.csv", Array(plain.utf8))
             try run("/bin/gzip", [directory.file("whole.csv")])
-            let whole = try directory.read("whole.csv.gz")
-            _ = try directory.write(input.file, Array(whole[0..<(whole.count * 2 / 3)]))
+            var whole = try directory.read("whole.csv.gz")
+            if input.file.hasPrefix("cut") {
+                whole = Array(whole[0..<(whole.count * 2 / 3)])
+            } else {
+                whole[whole.count - 6] ^= 0xFF  // the CRC: every byte decodes, the check fails
+            }
+            _ = try directory.write(input.file, whole)
             try FileManager.default.removeItem(atPath: directory.file("whole.csv.gz"))
         } else {
             _ = try directory.write(input.file, input.bytes)
