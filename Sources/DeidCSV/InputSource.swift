@@ -89,6 +89,14 @@ public final class InputSource {
         backing = .closed
     }
 
+    /// How far a read has come: the share of the file consumed and the bytes decoded so far.
+    public var progress: InputProgress {
+        InputProgress(consumed: bytesConsumed, total: totalBytes, decoded: bytesDecoded)
+    }
+
+    /// Bytes handed out so far (after decompression).
+    public private(set) var bytesDecoded = 0
+
     /// Bytes consumed from the underlying file so far (compressed bytes for gzip).
     public var bytesConsumed: Int {
         switch backing {
@@ -106,6 +114,12 @@ public final class InputSource {
 
     /// Reads up to `buffer.count` bytes; returns 0 at the end of the input.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let count = try readBacking(into: buffer)
+        bytesDecoded += count
+        return count
+    }
+
+    private func readBacking(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         switch backing {
         case .closed:
             return 0
@@ -138,5 +152,21 @@ public final class InputSource {
             }
             return Int(count)
         }
+    }
+}
+
+/// Progress through an input, for progress bars.
+public struct InputProgress: Sendable, Equatable {
+    /// Bytes consumed from the file (compressed bytes for gzip).
+    public var consumed: Int
+    /// The file's size, when known (not for a pipe).
+    public var total: Int?
+    /// Bytes decoded so far: the CSV text read.
+    public var decoded: Int
+
+    /// The share of the input consumed, from 0 to 1, when the size is known.
+    public var fraction: Double? {
+        guard let total, total > 0 else { return nil }
+        return min(Double(consumed) / Double(total), 1)
     }
 }

@@ -55,7 +55,7 @@ struct ConvertCommand: ParsableCommand {
         while try reader.readRecord(into: &record) {
             try writer.write(record: record)
             if record.number & 0xFFFF == 0 {
-                progress.update(bytesRead: reader.source.bytesConsumed, totalBytes: reader.source.totalBytes)
+                progress.update(reader.source.progress)
             }
         }
         try writer.finish()

@@ -46,7 +46,7 @@ struct ProfileCommand: ParsableCommand {
         let progress = ProgressBar(label: "profiling \(reader.source.displayName)")
         let result: FileProfile
         do {
-            result = try profile(reader: reader, options: options) { progress.update(bytesRead: $0, totalBytes: $1) }
+            result = try profile(reader: reader, options: options) { progress.update($0) }
             progress.finish()
         } catch {
             progress.finish()

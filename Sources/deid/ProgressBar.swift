@@ -17,21 +17,22 @@ final class ProgressBar {
         start = ProgressBar.now()
     }
 
-    func update(bytesRead: Int, totalBytes: Int?) {
+    /// Redraws the line: the share of the file consumed (when its size is known), the CSV
+    /// megabytes read and their rate.
+    func update(_ progress: InputProgress) {
         guard enabled else { return }
         let now = ProgressBar.now()
         guard now - lastDraw >= 0.1 else { return }
         lastDraw = now
-        let megabytes = Double(bytesRead) / 1e6
+        let megabytes = Double(progress.decoded) / 1e6
         let rate = megabytes / max(now - start, 1e-3)
         var line = "\r\(label)"
-        if let totalBytes, totalBytes > 0 {
-            let fraction = min(Double(bytesRead) / Double(totalBytes), 1)
+        if let fraction = progress.fraction {
             let filled = Int(fraction * 30)
             line += " [" + String(repeating: "#", count: filled) + String(repeating: " ", count: 30 - filled) + "]"
             line += " \(Int(fraction * 100))%"
         }
-        line += " \(Int(megabytes)) MB, \(Int(rate)) MB/s   "
+        line += " \(Int(megabytes)) MB read, \(Int(rate)) MB/s   "
         Diagnostics.write(line)
         drawn = true
     }

@@ -111,9 +111,11 @@ struct ProfileTests {
         let bytes = Array(rows.joined(separator: "\n").utf8)
         let reader = try CSVReader(source: InputSource(bytes: bytes, chunkSizes: [512]))
         var reports: [Int] = []
-        _ = try profile(reader: reader, progressInterval: 100) { read, total in
-            reports.append(read)
-            #expect(total == bytes.count)
+        _ = try profile(reader: reader, progressInterval: 100) { progress in
+            reports.append(progress.consumed)
+            #expect(progress.total == bytes.count)
+            #expect(progress.decoded == progress.consumed)  // not compressed
+            #expect(progress.fraction.map { $0 > 0 && $0 <= 1 } == true)
         }
         #expect(reports.count == 10)
         #expect(reports == reports.sorted() && reports.last! <= bytes.count && reports.first! > 0)

@@ -6,7 +6,7 @@ import DeidCSV
 /// - Complexity: one pass over the input; memory bounded by `ProfileOptions`.
 public func profile(reader: CSVReader, options: ProfileOptions = ProfileOptions(),
                     progressInterval: Int = 1 << 16,
-                    progress: ((_ bytesRead: Int, _ totalBytes: Int?) -> Void)? = nil) throws -> FileProfile {
+                    progress: ((InputProgress) -> Void)? = nil) throws -> FileProfile {
     var profiler = Profiler(header: reader.header, options: options)
     // Two records, swapped each row, so the profiler can compare a row with the one before
     // without copying either.
@@ -18,7 +18,7 @@ public func profile(reader: CSVReader, options: ProfileOptions = ProfileOptions(
         // A value seen before was validated then; only new values need the UTF-8 check.
         try reader.validateUTF8(record, columns: profiler.columnsWithNewValues)
         if let progress, record.number % progressInterval == 0 {
-            progress(reader.source.bytesConsumed, reader.source.totalBytes)
+            progress(reader.source.progress)
         }
         swap(&record, &previous)
         hasPrevious = true
