@@ -6,22 +6,7 @@ import Testing
 struct GzipAndOutputTests {
     static let text = "id,kwh\n" + (1...5000).map { "m\($0 % 37),\(Double($0) / 1000)\n" }.joined()
 
-    func reading(_ path: String) -> ReadOutcome {
-        var outcome = ReadOutcome()
-        do {
-            let reader = try CSVReader(source: InputSource(path: path))
-            outcome.header = reader.header.names
-            var record = CSVRecord()
-            while try reader.readRecord(into: &record) {
-                outcome.rows.append(.init(fields: record.strings, line: record.line, number: record.number))
-            }
-        } catch let error as CSVError {
-            outcome.error = error
-        } catch {
-            Issue.record("\(error)")
-        }
-        return outcome
-    }
+    func reading(_ path: String) -> ReadOutcome { readAll(path: path) }
 
     @Test func gzipIsRecognisedByContentNotName() throws {
         let directory = try TemporaryDirectory()

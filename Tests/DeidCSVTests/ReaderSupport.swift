@@ -22,12 +22,20 @@ struct ReadOutcome: Equatable, CustomStringConvertible {
 /// Reads `bytes` to the end, handing them to the reader in `chunkSizes`.
 func readAll(_ bytes: [UInt8], chunkSizes: [Int] = [1 << 20], options: CSVReadOptions = CSVReadOptions(),
              name: String = "fixture.csv") -> ReadOutcome {
+    var readOptions = options
+    readOptions.chunkSize = min(options.chunkSize, chunkSizes.max() ?? 1)
+    return readAll(options: readOptions) { InputSource(bytes: bytes, chunkSizes: chunkSizes, displayName: name) }
+}
+
+/// Reads a file (or any source) to the end.
+func readAll(path: String) -> ReadOutcome {
+    readAll(options: CSVReadOptions()) { try InputSource(path: path) }
+}
+
+private func readAll(options: CSVReadOptions, source: () throws -> InputSource) -> ReadOutcome {
     var outcome = ReadOutcome()
     do {
-        var readOptions = options
-        readOptions.chunkSize = min(options.chunkSize, chunkSizes.max() ?? 1)
-        let reader = try CSVReader(source: InputSource(bytes: bytes, chunkSizes: chunkSizes, displayName: name),
-                                   options: readOptions)
+        let reader = try CSVReader(source: source(), options: options)
         outcome.header = reader.header.names
         var record = CSVRecord()
         while try reader.readRecord(into: &record) {
@@ -40,4 +48,3 @@ func readAll(_ bytes: [UInt8], chunkSizes: [Int] = [1 << 20], options: CSVReadOp
     }
     return outcome
 }
-
