@@ -37,6 +37,7 @@ test: deps
 
 # Speed and memory on a generated ~1 GB file (see Benchmarks/README.md); not part of `test`.
 bench: deps
+	@command -v /usr/bin/time >/dev/null || { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq time; }
 	Benchmarks/run.sh
 
 clean:

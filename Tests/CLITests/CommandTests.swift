@@ -60,6 +60,19 @@ struct CommandTests {
         #expect(try directory.listing() == ["back.csv", "copy.csv.gz"])
     }
 
+    @Test func devicesAreWrittenDirectly() throws {
+        // /dev/null is not a regular file: no temporary file beside it, no rename.
+        let directory = try TemporaryDirectory()
+        let result = try CLI.run(["convert", CommandTests.sample, "-o", "/dev/null"], in: directory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        let toStdout = try CLI.run(["convert", CommandTests.sample, "-o", "/dev/stdout"], in: directory.path)
+        #expect(toStdout.status == 0)
+        #expect(Array(toStdout.stdout.utf8) == (try TemporaryDirectory.readFile(CommandTests.sample)))
+        let toDirectory = try CLI.run(["convert", CommandTests.sample, "-o", directory.path], in: directory.path)
+        #expect(toDirectory.status == 2)
+        #expect(toDirectory.stderr.contains("error: cannot open: it is a directory"))
+    }
+
     @Test func brokenPipeEndsQuietly() throws {
         let directory = try TemporaryDirectory()
         let result = try CLI.shell("deid convert '\(CommandTests.sample)' | head -n 2", in: directory.path)
