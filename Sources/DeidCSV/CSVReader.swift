@@ -17,7 +17,7 @@ public struct CSVReadOptions: Sendable {
     public var chunkSize: Int
 
     public init(delimiter: CSVDelimiter? = nil, maxFieldBytes: Int = 16 << 20,
-                maxRecordBytes: Int = 16 << 20, chunkSize: Int = 1 << 20) {
+                maxRecordBytes: Int = 16 << 20, chunkSize: Int = 128 << 10) {
         self.delimiter = delimiter
         self.maxFieldBytes = maxFieldBytes
         self.maxRecordBytes = maxRecordBytes
