@@ -11,6 +11,7 @@ public struct InputPosition: Sendable, Equatable, CustomStringConvertible {
     /// The 0-based field index within the record, for the reader to name the column.
     var fieldIndex: Int?
 
+    /// A position; give what is known.
     public init(source: String, line: Int? = nil, record: Int? = nil, column: String? = nil) {
         self.source = source
         self.line = line
@@ -55,9 +56,12 @@ public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case unknownColumn(name: String)
     }
 
+    /// The kind of problem.
     public var kind: Kind
+    /// Where it was found.
     public var position: InputPosition
 
+    /// An error of `kind` at `position`.
     public init(_ kind: Kind, at position: InputPosition) {
         self.kind = kind
         self.position = position

@@ -16,6 +16,7 @@ public struct CSVReadOptions: Sendable {
     /// How many bytes are read from the input and handed to libcsv at a time.
     public var chunkSize: Int
 
+    /// The defaults: delimiter detected, 16 MiB limits, 128 KiB chunks.
     public init(delimiter: CSVDelimiter? = nil, maxFieldBytes: Int = 16 << 20,
                 maxRecordBytes: Int = 16 << 20, chunkSize: Int = 128 << 10) {
         self.delimiter = delimiter

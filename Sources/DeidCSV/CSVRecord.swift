@@ -88,6 +88,7 @@ public struct CSVRecord: Sendable {
 }
 
 extension CSVRecord: Equatable {
+    /// Records are equal when their fields are (positions are not compared).
     public static func == (lhs: CSVRecord, rhs: CSVRecord) -> Bool {
         lhs.fieldEnds == rhs.fieldEnds && lhs.bytes[..<lhs.usedBytes] == rhs.bytes[..<rhs.usedBytes]
     }

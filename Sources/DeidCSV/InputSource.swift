@@ -7,7 +7,9 @@ import Darwin
 
 /// The identity of a file on disk (device and inode), used to refuse writing over an input.
 public struct FileIdentity: Sendable, Hashable {
+    /// The device the file is on (`st_dev`).
     public var device: UInt64
+    /// The file's inode number (`st_ino`).
     public var inode: UInt64
 
     /// The identity of the file at `path`, or nil when it does not exist.

@@ -19,6 +19,7 @@ public struct DistinctValues: Sendable {
     /// False once the exact limits were passed.
     public private(set) var isExact = true
 
+    /// A counter that is exact up to `exactLimit` values or `byteLimit` bytes of values.
     public init(exactLimit: Int = 100_000, byteLimit: Int = 8 << 20) {
         self.exactLimit = exactLimit
         self.byteLimit = byteLimit

@@ -12,19 +12,25 @@ public enum SuggestedRole: String, Sendable, Codable, CaseIterable {
 
 /// The profile of one column.
 public struct ColumnProfile: Sendable, Codable, Equatable {
+    /// The column name from the header.
     public var name: String
+    /// The inferred type.
     public var type: ColumnType
     /// Empty fields.
     public var empty: Int
     /// Distinct non-empty values (exact, or an estimate when `distinctExact` is false).
     public var distinct: Int
+    /// True when `distinct` was counted exactly.
     public var distinctExact: Bool
     /// The strftime-style format of a timestamp or date column.
     public var format: String?
     /// The smallest and largest numeric values, for numeric columns.
     public var minimum: Double?
+    /// The largest numeric value.
     public var maximum: Double?
+    /// The suggested role.
     public var role: SuggestedRole
+    /// Why that role, in words.
     public var reason: String
 
     enum CodingKeys: String, CodingKey {
@@ -35,8 +41,11 @@ public struct ColumnProfile: Sendable, Codable, Equatable {
 
 /// The profile of a file: the `--json` output of `deid profile`.
 public struct FileProfile: Sendable, Codable, Equatable {
+    /// The input's name as given.
     public var file: String
+    /// The delimiter: comma, semicolon, tab or pipe.
     public var delimiter: String
+    /// True when the input was gzip.
     public var compressed: Bool
     /// Records, the header excluded.
     public var rows: Int

@@ -6,6 +6,7 @@ public struct HyperLogLog: Sendable, Equatable {
     public let precision: Int
     private var registers: [UInt8]
 
+    /// An empty sketch with 2^`precision` registers.
     public init(precision: Int = 14) {
         precondition((4...18).contains(precision), "precision must be 4...18")
         self.precision = precision

@@ -34,6 +34,7 @@ public struct Profiler {
     /// Per column, whether the current row's value differs from the previous row's.
     private var changed: [Bool]
 
+    /// A profiler for records with `header`'s columns.
     public init(header: CSVHeader, options: ProfileOptions = ProfileOptions()) {
         self.header = header
         self.options = options

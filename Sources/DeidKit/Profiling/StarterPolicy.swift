@@ -3,10 +3,12 @@
 /// technique so that the policy is complete: direct identifiers are dropped, the entity column
 /// is pseudonymized under a key read from the environment.
 public struct StarterPolicy {
+    /// The profile the policy is written from.
     public var profile: FileProfile
     /// The dataset name written into the policy.
     public var datasetName: String
 
+    /// A starter policy for `profile`, naming the dataset `datasetName`.
     public init(profile: FileProfile, datasetName: String) {
         self.profile = profile
         self.datasetName = datasetName

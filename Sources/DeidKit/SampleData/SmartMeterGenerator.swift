@@ -7,12 +7,16 @@ import DeidCSV
 public struct SmartMeterGenerator: Sendable {
     /// Settings.
     public struct Settings: Sendable, Equatable {
+        /// Households, each with its own meter.
         public var households: Int
+        /// Days of readings, 48 a day.
         public var days: Int
         /// First day, as days since 1970-01-01.
         public var startDay: Int
+        /// The seed: same settings, same bytes.
         public var seed: UInt64
 
+        /// Settings starting on 2013-01-01 unless `startDay` says otherwise.
         public init(households: Int, days: Int, startDay: Int = SmartMeterGenerator.day(year: 2013, month: 1, day: 1), seed: UInt64) {
             self.households = households
             self.days = days
@@ -21,6 +25,7 @@ public struct SmartMeterGenerator: Sendable {
         }
     }
 
+    /// The header the generator writes.
     public static let columns = ["meter_id", "customer_name", "email", "postcode", "dwelling_type",
                                  "occupants", "tariff", "reading_time", "kwh"]
 
@@ -32,8 +37,10 @@ public struct SmartMeterGenerator: Sendable {
         var phase: Double
     }
 
+    /// What to generate.
     public let settings: Settings
 
+    /// A generator for `settings`.
     public init(settings: Settings) {
         precondition(settings.households > 0 && settings.households <= 900_000, "1 to 900,000 households")
         precondition(settings.days > 0, "at least one day")
