@@ -53,7 +53,6 @@ public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case outOfMemory
         case writeFailed(reason: String)
         case wouldOverwriteInput(output: String)
-        case unknownColumn(name: String)
     }
 
     /// The kind of problem.
@@ -97,7 +96,6 @@ public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case .outOfMemory: return "\(at)out of memory while parsing"
         case .writeFailed(let reason): return "write failed: \(reason)"
         case .wouldOverwriteInput(let output): return "refusing to write '\(output)': it is the input file"
-        case .unknownColumn(let name): return "no column named '\(name)' in the header"
         }
     }
 
