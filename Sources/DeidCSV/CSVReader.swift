@@ -214,6 +214,7 @@ public final class CSVReader {
             let hasQuote = memchr(base, 0x22, buffer.count) != nil
             state.pointee.mayHoldLineBreaks = hasQuote || state.pointee.previousChunkHadQuote
             state.pointee.previousChunkHadQuote = hasQuote
+            state.pointee.reserveForCallbacks(bytes: buffer.count, pendingField: parser.pointee.entry_pos)
             let parsed = csv_parse(parser, base, buffer.count, fieldCallback, recordCallback, state)
             if let violation = state.pointee.violation { throw state.pointee.error(violation, source: source) }
             if parsed != buffer.count {
@@ -233,6 +234,7 @@ public final class CSVReader {
     private static func finish(parser: UnsafeMutablePointer<csv_parser>, state: UnsafeMutablePointer<ParserState>,
                                source: InputSource) throws {
         state.pointee.mayHoldLineBreaks = state.pointee.previousChunkHadQuote
+        state.pointee.reserveForCallbacks(bytes: 0, pendingField: parser.pointee.entry_pos)
         if csv_fini(parser, fieldCallback, recordCallback, state) != 0 {
             throw state.pointee.error(.unterminatedQuote, source: source)
         }
@@ -303,6 +305,16 @@ struct ParserState {
         recordLines.free()
     }
 
+    /// Makes room for everything the callbacks can add while libcsv parses `bytes` more bytes
+    /// with a field of `pendingField` bytes already open, so that they append unchecked: at most
+    /// all those bytes, one field and one record per byte, and one more of each at the end.
+    mutating func reserveForCallbacks(bytes count: Int, pendingField: Int) {
+        bytes.reserve(count + pendingField)
+        fieldEnds.reserve(count + 1)
+        recordFieldEnds.reserve(count + 1)
+        recordLines.reserve(count + 1)
+    }
+
     /// Records that may be handed out: all complete ones, or those before a limit violation.
     var deliverableRecords: Int { min(recordFieldEnds.count, violationRecordCount) }
 
@@ -366,10 +378,10 @@ private let fieldCallback: @convention(c) (UnsafeMutableRawPointer?, Int, Unsafe
                 : .recordTooLarge(limit: state.pointee.maxRecordBytes))
             return
         }
-        state.pointee.bytes.appendBytes(field, count: length)
+        state.pointee.bytes.appendBytesReserved(field, count: length)
         state.pointee.newlinesInPartial &+= newlines
     }
-    state.pointee.fieldEnds.append(state.pointee.bytes.count)
+    state.pointee.fieldEnds.appendReserved(state.pointee.bytes.count)
 }
 
 private let recordCallback: @convention(c) (Int32, UnsafeMutableRawPointer?) -> Void = { terminator, context in
@@ -386,8 +398,8 @@ private let recordCallback: @convention(c) (Int32, UnsafeMutableRawPointer?) -> 
         }
         return
     }
-    state.pointee.recordLines.append(state.pointee.line)
-    state.pointee.recordFieldEnds.append(state.pointee.fieldEnds.count)
+    state.pointee.recordLines.appendReserved(state.pointee.line)
+    state.pointee.recordFieldEnds.appendReserved(state.pointee.fieldEnds.count)
     state.pointee.partialFieldStart = state.pointee.fieldEnds.count
     state.pointee.partialByteStart = state.pointee.bytes.count
     state.pointee.line += state.pointee.newlinesInPartial + (terminator >= 0 ? 1 : 0)
