@@ -10,7 +10,9 @@ import Darwin
 ///
 /// A file is written to a temporary file beside the destination and renamed into place by
 /// `commit()`. If the run fails, `abandon()` (or deinit, or an interrupt handled by
-/// `InterruptCleanup`) removes the temporary file: a failed run leaves no partial output.
+/// the CLI's interrupt handler, through `TemporaryFiles.removeAll()`) removes the temporary
+/// file: a failed run leaves no partial output. Devices and pipes (`/dev/null`, a FIFO) are
+/// written directly.
 public final class OutputFile {
     /// The name used in messages.
     public let displayName: String
