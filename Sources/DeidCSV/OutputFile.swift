@@ -9,7 +9,7 @@ import Darwin
 /// Where output goes: a file written atomically, or standard output.
 ///
 /// A file is written to a temporary file beside the destination and renamed into place by
-/// `commit()`. If the run fails, `abandon()` (or deinit, or an interrupt handled by
+/// `commit()`. If the run fails, `abandon()` (or deinit, or on an interrupt
 /// the CLI's interrupt handler, through `TemporaryFiles.removeAll()`) removes the temporary
 /// file: a failed run leaves no partial output. Devices and pipes (`/dev/null`, a FIFO) are
 /// written directly.
