@@ -9,8 +9,8 @@ struct ProfileCommand: ParsableCommand {
         discussion: """
             The first thing to run on a new file. One streaming pass, in bounded memory: distinct
             values are counted exactly up to --exact-distinct per column, then estimated
-            (HyperLogLog, about 1% error). Memory: at most about 32 MB plus 12 MB per column,
-            whatever the file size (a 1 GB, 9-column file profiles in under 30 MB).
+            (HyperLogLog, about 1% error). Memory: at most about 300 MB however large or wide
+            the file (a 1 GB, 9-column file profiles in under 30 MB).
 
             Suggested roles: identifier (drop or pseudonymize), quasi_identifier, sensitive,
             insensitive, entity (the column naming the household or person that records belong

@@ -97,6 +97,18 @@ struct ProfileTests {
         #expect(result["v"]?.distinctExact == true && result["v"]?.distinct == 3)
     }
 
+    @Test func wideFilesShareTheExactCountingBudget() throws {
+        // A 1 MiB budget over 4 columns leaves each about 4,700 exact values: past that, an estimate.
+        var rows = ["a,b,c,d"]
+        for index in 0..<10_000 { rows.append("v\(index),\(index % 7),x,y") }
+        var options = ProfileOptions()
+        options.exactDistinctBudgetBytes = 1 << 20
+        let result = try profileText(rows.joined(separator: "\n") + "\n", options: options)
+        #expect(result["a"]?.distinctExact == false)
+        #expect(abs((result["a"]?.distinct ?? 0) - 10_000) < 300)
+        #expect(result["b"]?.distinctExact == true && result["b"]?.distinct == 7)
+    }
+
     @Test func invalidUTF8IsAnErrorWithItsPosition() throws {
         let bytes = Array("id,name\n1,ok\n2,SECRET".utf8) + [0xFF] + Array("\n".utf8)
         let reader = try CSVReader(source: InputSource(bytes: bytes, displayName: "people.csv"))

@@ -6,6 +6,9 @@ public struct ProfileOptions: Sendable {
     public var exactDistinctLimit: Int = 100_000
     /// Bytes of distinct values kept per column for exact counting.
     public var exactDistinctBytes: Int = 8 << 20
+    /// Memory for exact counting in all columns together: a wide file gets less per column
+    /// (each distinct value costs its bytes plus about 28 bytes of index).
+    public var exactDistinctBudgetBytes: Int = 256 << 20
     /// Memory for tracking which columns determine which (one value of A, one value of B), in bytes.
     public var dependencyBudgetBytes: Int = 32 << 20
 
@@ -39,9 +42,11 @@ public struct Profiler {
         self.header = header
         self.options = options
         let count = header.count
+        let share = options.exactDistinctBudgetBytes / max(count, 1)
+        let byteLimit = min(options.exactDistinctBytes, share / 2)
+        let exactLimit = max(1, min(options.exactDistinctLimit, share / 2 / 28))
         columns = (0..<count).map { _ in
-            ColumnStatistics(distinct: DistinctValues(exactLimit: options.exactDistinctLimit,
-                                                      byteLimit: options.exactDistinctBytes))
+            ColumnStatistics(distinct: DistinctValues(exactLimit: exactLimit, byteLimit: byteLimit))
         }
         dependencyLimit = count < 2 ? 0 : min(options.exactDistinctLimit, options.dependencyBudgetBytes / (8 * count * count))
         firstHashes = Array(repeating: [], count: count)
