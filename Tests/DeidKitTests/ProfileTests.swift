@@ -97,6 +97,13 @@ struct ProfileTests {
         #expect(result["v"]?.distinctExact == true && result["v"]?.distinct == 3)
     }
 
+    @Test func headerOnly() throws {
+        let result = try profileText("id,kwh\n")
+        #expect(result.rows == 0)
+        #expect(result.columns.map(\.type) == [.empty, .empty])
+        #expect(result.columns.allSatisfy { $0.reason == "the file has no records" && $0.distinct == 0 })
+    }
+
     @Test func wideFilesShareTheExactCountingBudget() throws {
         // A 1 MiB budget over 4 columns leaves each about 4,700 exact values: past that, an estimate.
         var rows = ["a,b,c,d"]

@@ -86,6 +86,9 @@ struct RoleAdvisor {
            columns[entity].determines.contains(column.name) {
             return (.quasiIdentifier, "a fixed attribute of each \(columns[entity].name): it can single out entities in combination")
         }
-        return (.insensitive, column.type == .empty ? "every value is empty" : "no identifying name or pattern found")
+        if column.type == .empty {
+            return (.insensitive, rows == 0 ? "the file has no records" : "every value is empty")
+        }
+        return (.insensitive, "no identifying name or pattern found")
     }
 }
