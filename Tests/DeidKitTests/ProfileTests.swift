@@ -98,7 +98,7 @@ struct ProfileTests {
     }
 
     @Test func headerOnly() throws {
-        let result = try profileText("id,kwh\n")
+        let result = try profileText("a,b\n")
         #expect(result.rows == 0)
         #expect(result.columns.map(\.type) == [.empty, .empty])
         #expect(result.columns.allSatisfy { $0.reason == "the file has no records" && $0.distinct == 0 })
