@@ -49,30 +49,9 @@ struct RawBuffer<Element: BitwiseCopyable> {
         count += extra
     }
 
-    /// Appends bytes; copies of up to 16 bytes are done inline with two overlapping loads and
-    /// stores, which stay inside both ranges, instead of a call to memmove.
-    @inline(__always) mutating func appendBytes(_ source: UnsafeRawPointer, count extra: Int) where Element == UInt8 {
-        reserve(extra)
-        let target = UnsafeMutableRawPointer(base + count)
-        if extra >= 8 && extra <= 16 {
-            let head = source.loadUnaligned(as: UInt64.self)
-            let tail = source.loadUnaligned(fromByteOffset: extra - 8, as: UInt64.self)
-            target.storeBytes(of: head, as: UInt64.self)
-            target.storeBytes(of: tail, toByteOffset: extra - 8, as: UInt64.self)
-        } else if extra >= 4 && extra < 8 {
-            let head = source.loadUnaligned(as: UInt32.self)
-            let tail = source.loadUnaligned(fromByteOffset: extra - 4, as: UInt32.self)
-            target.storeBytes(of: head, as: UInt32.self)
-            target.storeBytes(of: tail, toByteOffset: extra - 4, as: UInt32.self)
-        } else {
-            target.copyMemory(from: source, byteCount: extra)
-        }
-        count &+= extra
-    }
-
-    /// `appendBytes` without a capacity check: the caller reserved room beforehand.
-    /// Appends bytes; copies of up to 16 bytes are done inline with two overlapping loads and
-    /// stores, which stay inside both ranges, instead of a call to memmove.
+    /// Appends bytes without a capacity check: the caller reserved room beforehand. Copies of up
+    /// to 16 bytes are done inline with two overlapping loads and stores, which stay inside both
+    /// ranges, instead of a call to memmove.
     @inline(__always) mutating func appendBytesReserved(_ source: UnsafeRawPointer, count extra: Int) where Element == UInt8 {
         let target = UnsafeMutableRawPointer(base + count)
         if extra >= 8 && extra <= 16 {
