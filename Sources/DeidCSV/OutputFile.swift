@@ -1,4 +1,5 @@
 import CZlib
+@preconcurrency import Dispatch
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -197,6 +198,24 @@ public enum TemporaryFiles {
         paths.withLock { set in
             for path in set { unlink(path) }
             set.removeAll()
+        }
+    }
+
+    nonisolated(unsafe) private static var signalSources: [DispatchSourceSignal] = []
+
+    /// On SIGINT, SIGTERM or SIGHUP: removes every temporary output file, calls `report` with
+    /// the signal number, and exits with 128 + that number. Call once, at start-up.
+    public static func removeAllOnInterrupt(report: @escaping @Sendable (Int32) -> Void) {
+        signalSources = [SIGINT, SIGTERM, SIGHUP].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                removeAll()
+                report(number)
+                exit(128 + number)
+            }
+            source.resume()
+            return source
         }
     }
 }

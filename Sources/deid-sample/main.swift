@@ -50,6 +50,7 @@ struct SampleCommand: ParsableCommand {
 }
 
 signal(SIGPIPE, SIG_IGN)
+TemporaryFiles.removeAllOnInterrupt { _ in FileHandleError.print("deid-sample: interrupted; no output was written") }
 do {
     var command = try SampleCommand.parseAsRoot()
     try command.run()

@@ -1,6 +1,5 @@
 import ArgumentParser
 import DeidCSV
-@preconcurrency import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +10,10 @@ import Glibc
 enum CommandRunner {
     static func run<Command: ParsableCommand>(_ type: Command.Type) -> Never {
         signal(SIGPIPE, SIG_IGN)
-        Interrupts.install()
+        TemporaryFiles.removeAllOnInterrupt { _ in
+            if Diagnostics.stderrIsTerminal { Diagnostics.write("\n") }
+            Diagnostics.write("deid: interrupted; no output was written\n")
+        }
         do {
             var command = try type.parseAsRoot()
             try command.run()
@@ -60,22 +62,4 @@ enum Diagnostics {
     }
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
-}
-
-/// On SIGINT, SIGTERM or SIGHUP: remove temporary output files, then exit 128 + signal.
-enum Interrupts {
-    nonisolated(unsafe) private static let sources: [DispatchSourceSignal] = [SIGINT, SIGTERM, SIGHUP].map { number in
-        signal(number, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler {
-            TemporaryFiles.removeAll()
-            if Diagnostics.stderrIsTerminal { Diagnostics.write("\n") }
-            Diagnostics.write("deid: interrupted; no output was written\n")
-            exit(128 + number)
-        }
-        source.resume()
-        return source
-    }
-
-    static func install() { _ = sources }
 }

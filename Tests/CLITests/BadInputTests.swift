@@ -115,6 +115,26 @@ struct BadInputTests {
         #expect(unknown.status == 2)
     }
 
+    @Test func interruptedGeneratorLeavesNoPartialOutput() throws {
+        let directory = try TemporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binDirectory + "/deid-sample")
+        process.arguments = ["--households", "3000", "--days", "365", "-o", "big.csv"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
+        process.standardError = Pipe()
+        try process.run()
+        var waited = 0
+        while try directory.listing().isEmpty && waited < 600 {
+            usleep(50_000)
+            waited += 1
+        }
+        #expect(try directory.listing().first?.hasPrefix(".big.csv.deid-tmp-") == true)
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 128 + SIGTERM)
+        #expect(try directory.listing().isEmpty)
+    }
+
     @Test func interruptLeavesNoPartialOutput() throws {
         let directory = try TemporaryDirectory()
         let process = Process()
