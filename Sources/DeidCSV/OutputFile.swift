@@ -21,7 +21,8 @@ public final class OutputFile {
     public let destination: String?
     private let temporaryPath: String?
     private var fd: Int32
-    private var gzip: gzFile?
+    /// The gzip stream, compressed on a second core while the caller goes on.
+    private var compressor: BackgroundGzip?
     private var committed = false
     private var closed = false
     /// True when the output is gzip-compressed.
@@ -82,7 +83,7 @@ public final class OutputFile {
             throw CSVError(.cannotOpen(reason: "zlib could not open the stream"), at: InputPosition(source: displayName))
         }
         gzbuffer(file, 1 << 20)
-        gzip = file
+        compressor = BackgroundGzip(file: file)
     }
 
     deinit { if !committed { abandon() } }
@@ -90,9 +91,8 @@ public final class OutputFile {
     /// Writes all of `buffer`.
     func write(_ buffer: UnsafeRawBufferPointer) throws {
         guard var base = buffer.baseAddress, buffer.count > 0 else { return }
-        if let gzip {
-            let written = gzwrite(gzip, base, UInt32(buffer.count))
-            if written != buffer.count { throw failure(gzipReason()) }
+        if let compressor {
+            if let problem = compressor.write(buffer) { throw failure(problem.reason, broken: problem.brokenPipe) }
             return
         }
         var remaining = buffer.count
@@ -137,7 +137,11 @@ public final class OutputFile {
     public func abandon() {
         if !closed {
             closed = true
-            if let gzip { gzclose_w(gzip) } else { close(fd) }
+            if let compressor {
+                _ = compressor.finish()
+            } else {
+                close(fd)
+            }
         }
         if let temporaryPath {
             unlink(temporaryPath)
@@ -148,9 +152,11 @@ public final class OutputFile {
     private func closeStream() throws {
         guard !closed else { return }
         closed = true
-        if let gzip {
-            let status = gzclose_w(gzip)
-            if status != Z_OK { throw failure("zlib could not finish the stream (code \(status))") }
+        if let compressor {
+            // fsync below needs the descriptor, which gzclose closes: flush, sync, then close.
+            if let problem = compressor.finish(syncing: temporaryPath != nil ? fd : nil) {
+                throw failure(problem.reason, broken: problem.brokenPipe)
+            }
         } else {
             if temporaryPath != nil, fsync(fd) != 0, errno != EINVAL {
                 let reason = String(cString: strerror(errno))
@@ -159,14 +165,6 @@ public final class OutputFile {
             }
             if close(fd) != 0 { throw failure(String(cString: strerror(errno))) }
         }
-    }
-
-    private func gzipReason() -> String {
-        guard let gzip else { return "unknown" }
-        var code: Int32 = 0
-        let text = gzerror(gzip, &code)
-        if code == Z_ERRNO { return String(cString: strerror(errno)) }
-        return text.map { String(cString: $0) } ?? "unknown"
     }
 
     private func failure(_ reason: String, broken: Bool = false) -> Error {
@@ -178,6 +176,68 @@ public final class OutputFile {
         guard let slash = path.lastIndex(of: "/") else { return (".", path) }
         let directory = String(path[..<slash])
         return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
+    }
+}
+
+/// A gzip stream written by a serial queue: `write` copies the block and returns at once, so
+/// compressing runs on a second core while the caller parses the next block. At most two blocks
+/// wait. The first failure is kept and reported by the next call.
+final class BackgroundGzip: @unchecked Sendable {
+    struct Problem: Sendable {
+        var reason: String
+        var brokenPipe: Bool
+    }
+
+    private let file: gzFile
+    private let queue = DispatchQueue(label: "deid.gzip")
+    private let slots = DispatchSemaphore(value: 2)
+    private let problem = Mutex<Problem?>(nil)
+
+    init(file: gzFile) { self.file = file }
+
+    /// Queues a copy of `buffer`; returns an earlier failure, if any.
+    func write(_ buffer: UnsafeRawBufferPointer) -> Problem? {
+        if let earlier = problem.withLock({ $0 }) { return earlier }
+        let block = Array(buffer)
+        slots.wait()
+        queue.async { [self] in
+            defer { slots.signal() }
+            guard problem.withLock({ $0 }) == nil else { return }
+            let written = block.withUnsafeBytes { gzwrite(file, $0.baseAddress, UInt32($0.count)) }
+            if written != block.count {
+                let failure = describe()
+                problem.withLock { $0 = failure }
+            }
+        }
+        return nil
+    }
+
+    /// Waits for the queued blocks, ends the stream (syncing `descriptor` to disk first, when
+    /// given) and closes it; returns the first failure, if any.
+    func finish(syncing descriptor: Int32? = nil) -> Problem? {
+        queue.sync {}
+        var failure = problem.withLock { $0 }
+        if failure == nil, let descriptor {
+            if gzflush(file, Z_FINISH) != Z_OK {
+                failure = describe()
+            } else if fsync(descriptor) != 0, errno != EINVAL {
+                failure = Problem(reason: String(cString: strerror(errno)), brokenPipe: false)
+            }
+        }
+        let status = gzclose_w(file)
+        if failure == nil, status != Z_OK {
+            failure = Problem(reason: "zlib could not finish the stream (code \(status))", brokenPipe: errno == EPIPE)
+        }
+        return failure
+    }
+
+    private func describe() -> Problem {
+        var code: Int32 = 0
+        let text = gzerror(file, &code)
+        if code == Z_ERRNO {
+            return Problem(reason: String(cString: strerror(errno)), brokenPipe: errno == EPIPE)
+        }
+        return Problem(reason: text.map { String(cString: $0) } ?? "unknown", brokenPipe: false)
     }
 }
 

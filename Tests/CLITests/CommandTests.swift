@@ -79,6 +79,11 @@ struct CommandTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty)
         #expect(result.stdout.split(separator: "\n").count == 2)
+        // The same through the background gzip stream.
+        let gzipped = try CLI.shell("deid convert '\(CommandTests.sample)' --compress | head -c 100 > /dev/null",
+                                    in: directory.path)
+        #expect(gzipped.status == 0, "\(gzipped.stderr)")
+        #expect(gzipped.stderr.isEmpty)
     }
 
     @Test func helpShowsExamples() throws {
