@@ -93,3 +93,27 @@ extension CSVRecord: Equatable {
         lhs.fieldEnds == rhs.fieldEnds && lhs.bytes[..<lhs.usedBytes] == rhs.bytes[..<rhs.usedBytes]
     }
 }
+
+extension CSVRecord {
+    /// Appends a copy of field `index` of `other`.
+    @inlinable public mutating func append(fieldOf other: CSVRecord, at index: Int) {
+        let start = index == 0 ? 0 : other.fieldEnds[index - 1]
+        let end = other.fieldEnds[index]
+        if bytes.count > usedBytes { bytes.removeSubrange(usedBytes...) }
+        other.bytes.withUnsafeBufferPointer { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[start..<end])) }
+        fieldEnds.append(bytes.count)
+    }
+
+    /// Appends one field holding `bytes`.
+    @inlinable public mutating func append(field value: [UInt8]) {
+        if bytes.count > usedBytes { bytes.removeSubrange(usedBytes...) }
+        bytes.append(contentsOf: value)
+        fieldEnds.append(bytes.count)
+    }
+
+    /// Sets the position the record reports (for records built from others).
+    public mutating func setPosition(line: Int, number: Int) {
+        self.line = line
+        self.number = number
+    }
+}

@@ -1,4 +1,5 @@
 import CZlib
+import Foundation
 @preconcurrency import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -246,7 +247,7 @@ public struct BrokenPipe: Error, Sendable {
     public init() {}
 }
 
-/// Temporary output files that must not outlive an interrupted run.
+/// Temporary output files and staging directories that must not outlive an interrupted run.
 public enum TemporaryFiles {
     private static let paths = Mutex<Set<String>>([])
 
@@ -256,7 +257,8 @@ public enum TemporaryFiles {
     /// Removes every registered temporary file (from a signal handler's queue, before exiting).
     public static func removeAll() {
         paths.withLock { set in
-            for path in set { unlink(path) }
+            // Files first: a staging directory's files are registered too, and go with it.
+            for path in set where unlink(path) != 0 { try? FileManager.default.removeItem(atPath: path) }
             set.removeAll()
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeidCSV
+import DeidKit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,6 +20,12 @@ enum CommandRunner {
             try command.run()
             exit(0)
         } catch let error as CSVError {
+            Diagnostics.error("\(error)")
+            exit(2)
+        } catch let error as PolicyError {
+            Diagnostics.error(error.diagnostics.map { "deid: \($0)" }.joined(separator: "\n"))
+            exit(2)
+        } catch let error as TransformError {
             Diagnostics.error("\(error)")
             exit(2)
         } catch let error as CommandFailure {

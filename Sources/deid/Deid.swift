@@ -10,8 +10,8 @@ struct Deid: ParsableCommand {
             Exit codes: 0 success; 1 a privacy gate refused; 2 bad usage or bad input (nothing written).
             Errors name a position (file:line, record, column), never a cell value.
             """,
-        version: "0.1.0",
-        subcommands: [ProfileCommand.self, ConvertCommand.self])
+        version: "0.3.0",
+        subcommands: [PublishCommand.self, ApplyCommand.self, ProfileCommand.self, ConvertCommand.self])
 
     static func main() { CommandRunner.run(Deid.self) }
 }

@@ -1,11 +1,8 @@
 import ArgumentParser
 import DeidCSV
 
-/// Options shared by every command that reads a CSV file.
-struct InputOptions: ParsableArguments {
-    @Argument(help: "The CSV file (plain or gzip, recognised by its content), or - for standard input.")
-    var file: String
-
+/// How inputs are parsed: the options shared by every command that reads CSV.
+struct DialectOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The field delimiter: , ; | or tab. Detected from the header line when not given.",
                                valueName: "char"))
     var delimiter: String?
@@ -20,10 +17,31 @@ struct InputOptions: ParsableArguments {
         if maxFieldSize < 1 || maxFieldSize > 2047 { throw ValidationError("--max-field-size must be 1 to 2047 MiB") }
     }
 
+    var readOptions: CSVReadOptions {
+        CSVReadOptions(delimiter: delimiter.flatMap(CSVDelimiter.init(argument:)),
+                       maxFieldBytes: maxFieldSize << 20, maxRecordBytes: maxFieldSize << 20)
+    }
+}
+
+/// One CSV input and its dialect.
+struct InputOptions: ParsableArguments {
+    @Argument(help: "The CSV file (plain or gzip, recognised by its content), or - for standard input.")
+    var file: String
+
+    @OptionGroup var dialect: DialectOptions
+
     /// Opens the input and reads its header.
     func openReader() throws -> CSVReader {
-        let options = CSVReadOptions(delimiter: delimiter.flatMap(CSVDelimiter.init(argument:)),
-                                     maxFieldBytes: maxFieldSize << 20, maxRecordBytes: maxFieldSize << 20)
-        return try CSVReader(source: InputSource(path: file), options: options)
+        try CSVReader(source: InputSource(path: file), options: dialect.readOptions)
     }
+}
+
+/// The policy and the randomness of a transform.
+struct PolicyOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: ArgumentHelp("The policy file (YAML, see Docs/POLICY.md).", valueName: "file"))
+    var policy: String
+
+    @Option(help: ArgumentHelp("Draw noise from this seed: the same seed gives the same output bytes. Without it, noise comes from the system's secure random source.",
+                               valueName: "n"))
+    var seed: UInt64?
 }

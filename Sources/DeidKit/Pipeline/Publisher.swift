@@ -1,0 +1,137 @@
+import DeidCSV
+import Foundation
+
+/// What `deid publish` and `deid apply` are asked to do.
+public struct TransformRequest: Sendable {
+    public var policyPath: String
+    /// Input files (`-` for standard input); several inputs with one header are one dataset.
+    public var inputs: [String]
+    public var readOptions: CSVReadOptions
+    /// Makes noise reproducible.
+    public var seed: UInt64?
+    public var compress: Bool
+    public var environment: [String: String]
+
+    public init(policyPath: String, inputs: [String], readOptions: CSVReadOptions = CSVReadOptions(), seed: UInt64? = nil,
+                compress: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.policyPath = policyPath
+        self.inputs = inputs
+        self.readOptions = readOptions
+        self.seed = seed
+        self.compress = compress
+        self.environment = environment
+    }
+}
+
+/// The result of a publish.
+public struct PublishOutcome: Sendable {
+    /// The release directory; nil for a dry run.
+    public var directory: String?
+    public var manifest: ReleaseManifest
+    public var report: String
+}
+
+/// Policy in, release out: loads and checks the policy against the inputs' header before any
+/// data is read, streams every input through the plan once, and writes the data, `manifest.json`
+/// and `report.md` into a staging directory that is renamed into place only when all succeeded.
+public enum Publisher {
+    /// Opens the inputs (headers read), then loads and compiles the policy against the first header.
+    static func prepare(_ request: TransformRequest, releaseID: String) throws -> (Policy, TransformPlan, [CSVReader]) {
+        var readers: [CSVReader] = []
+        for path in request.inputs { readers.append(try CSVReader(source: InputSource(path: path), options: request.readOptions)) }
+        guard let first = readers.first else { throw TransformError(position: InputPosition(source: "<inputs>"), problem: "no input given") }
+        let policy = try PolicyLoader.load(path: request.policyPath, header: first.header.names, environment: request.environment)
+        for reader in readers.dropFirst() where reader.header.names != first.header.names {
+            throw TransformError(position: InputPosition(source: reader.source.displayName, line: 1),
+                                 problem: "the header differs from \(first.source.displayName)'s; inputs of one dataset need the same columns in the same order")
+        }
+        let plan = try TransformPlan(policy: policy, header: first.header.names, releaseID: releaseID, seed: request.seed,
+                                     environment: request.environment)
+        return (policy, plan, readers)
+    }
+
+    /// `deid apply`: the transform pipeline alone, into `output` (a file or `-`).
+    @discardableResult
+    public static func apply(_ request: TransformRequest, output: String, progress: ((InputProgress) -> Void)? = nil) throws -> RunSummary {
+        let (_, plan, readers) = try prepare(request, releaseID: Release.newID())
+        let file = try OutputFile(path: output, compress: request.compress ? true : nil,
+                                  protecting: readers.compactMap(\.source.identity))
+        let writer = CSVWriter(output: file, delimiter: readers[0].delimiter)
+        let summary = try TransformRun(plan: plan).run(readers: readers, writer: writer) { progress?($0.source.progress) }
+        try writer.finish()
+        return summary
+    }
+
+    /// `deid publish`: a release directory at `directory` (default: `NAME-RELEASEID` here), or,
+    /// for a dry run, the same pass and report with nothing written.
+    public static func publish(_ request: TransformRequest, directory: String?, dryRun: Bool,
+                               progress: ((InputProgress) -> Void)? = nil) throws -> PublishOutcome {
+        let releaseID = Release.newID()
+        let created = Release.timestamp()
+        let (policy, plan, readers) = try prepare(request, releaseID: releaseID)
+        let name = safeName(policy.dataset.name)
+        let dataFile = name + (request.compress ? ".csv.gz" : ".csv")
+        let destination = directory ?? "\(name)-\(releaseID)"
+        let staging = dryRun ? nil : try StagingDirectory(destination: destination)
+
+        // Fingerprint the input files on another thread while the data streams.
+        let fingerprints = Fingerprints(paths: request.inputs)
+        let file = try OutputFile(path: staging?.file(dataFile) ?? "/dev/null", compress: request.compress,
+                                  protecting: readers.compactMap(\.source.identity))
+        let writer = CSVWriter(output: file, delimiter: .comma)
+        var summary = try TransformRun(plan: plan).run(readers: readers, writer: writer) { progress?($0.source.progress) }
+        try writer.finish()
+        let hashes = try fingerprints.wait()
+        for index in summary.inputs.indices { summary.inputs[index].sha256 = hashes[index] }
+
+        let dataPath = staging?.file(dataFile)
+        let dataBytes = dataPath.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int } ?? 0
+        let dataHash = try dataPath.map { try Release.sha256(ofFile: $0) } ?? ""
+        let policyBytes = FileManager.default.contents(atPath: request.policyPath).map(Array.init) ?? []
+        let manifest = ReleaseManifest(
+            releaseID: releaseID, created: created, tool: .init(name: "deid", version: Release.toolVersion),
+            dataset: policy.dataset, entity: policy.entity,
+            policy: .init(file: (request.policyPath as NSString).lastPathComponent, sha256: Release.sha256(of: policyBytes)),
+            inputs: summary.inputs,
+            data: .init(file: dataFile, bytes: dataBytes, sha256: dataHash, compressed: request.compress, columns: plan.outputHeader),
+            rows: .init(in: summary.recordsIn, filtered: summary.recordsFiltered, out: summary.recordsOut),
+            columns: Release.manifestColumns(plan: plan), records: plan.filterTechnique.map { [$0] } ?? [], seed: request.seed)
+        let report = Release.report(manifest)
+        if let staging {
+            try staging.write(text: try manifest.json(), to: "manifest.json")
+            try staging.write(text: report, to: "report.md")
+            try staging.commit()
+        }
+        return PublishOutcome(directory: staging?.destination, manifest: manifest, report: report)
+    }
+
+    /// A file-name-safe form of a dataset name.
+    static func safeName(_ name: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        let mapped = String(name.map { allowed.contains($0) ? $0 : "-" })
+        let trimmed = mapped.trimmingCharacters(in: CharacterSet(charactersIn: ".-"))
+        return trimmed.isEmpty ? "release" : trimmed
+    }
+}
+
+/// SHA-256 of input files, computed on a background thread.
+final class Fingerprints: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private var results: [Result<String?, Error>]
+
+    init(paths: [String]) {
+        results = Array(repeating: .success(nil), count: paths.count)
+        group.enter()
+        DispatchQueue.global().async { [self] in
+            for (index, path) in paths.enumerated() where path != "-" {
+                results[index] = Result { try Release.sha256(ofFile: path) }
+            }
+            group.leave()
+        }
+    }
+
+    func wait() throws -> [String?] {
+        group.wait()
+        return try results.map { try $0.get() }
+    }
+}

@@ -1,0 +1,158 @@
+import Crypto
+import DeidCSV
+import Foundation
+
+/// The machine-readable description of a release (`manifest.json`): what was published, from
+/// what, by whom and why, and what was done to every column.
+public struct ReleaseManifest: Codable, Sendable {
+    public struct Tool: Codable, Sendable { public var name: String; public var version: String }
+    public struct PolicyReference: Codable, Sendable { public var file: String; public var sha256: String }
+    public struct DataFile: Codable, Sendable {
+        public var file: String
+        public var bytes: Int
+        public var sha256: String
+        public var compressed: Bool
+        public var columns: [String]
+    }
+    public struct Rows: Codable, Sendable { public var `in`: Int; public var filtered: Int; public var out: Int }
+    public struct Column: Codable, Sendable {
+        public var name: String
+        public var role: String
+        /// False when the column was removed.
+        public var published: Bool
+        public var techniques: [AppliedTechnique]
+    }
+
+    public var manifestVersion = 1
+    public var releaseID: String
+    public var created: String
+    public var tool: Tool
+    public var dataset: DatasetDescription
+    public var entity: String?
+    public var policy: PolicyReference
+    public var inputs: [InputSummary]
+    public var data: DataFile
+    public var rows: Rows
+    public var columns: [Column]
+    /// Whole-record steps (filters).
+    public var records: [AppliedTechnique]
+    /// The seed of the noise when the run was reproducible; nil for system randomness.
+    public var seed: UInt64?
+
+    enum CodingKeys: String, CodingKey {
+        case manifestVersion = "manifest_version", releaseID = "release_id", created, tool, dataset, entity, policy,
+             inputs, data, rows, columns, records, seed
+    }
+
+    /// Pretty, key-sorted JSON.
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+}
+
+/// Release ids, fingerprints and the human report.
+public enum Release {
+    /// The tool's version, written into manifests.
+    public static let toolVersion = "0.3.0"
+
+    /// A new release id: UTC time and 32 random bits, e.g. `20261129T164502Z-3fa9c2d1`.
+    public static func newID(at date: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        var words = [UInt64](repeating: 0, count: 1)
+        SystemEntropy.fill(&words)
+        return "\(formatter.string(from: date))-\(String(format: "%08x", UInt32(truncatingIfNeeded: words[0])))"
+    }
+
+    /// ISO 8601 UTC time.
+    public static func timestamp(_ date: Date = Date()) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    /// SHA-256 of a file's bytes, in hex.
+    /// - Complexity: reads the whole file.
+    public static func sha256(ofFile path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CSVError(.cannotOpen(reason: "cannot read it to fingerprint it"), at: InputPosition(source: path))
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// SHA-256 of bytes, in hex.
+    public static func sha256(of bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The columns' part of a manifest.
+    public static func manifestColumns(plan: TransformPlan) -> [ReleaseManifest.Column] {
+        plan.policy.columns.map { column in
+            ReleaseManifest.Column(name: column.name, role: column.role.rawValue, published: plan.outputHeader.contains(column.name),
+                                   techniques: plan.techniques[column.name] ?? [])
+        }
+    }
+
+    /// `report.md`: the release for people.
+    public static func report(_ manifest: ReleaseManifest) -> String {
+        var lines: [String] = []
+        lines.append("# Release \(manifest.releaseID): \(manifest.dataset.name)")
+        lines.append("")
+        lines.append("Written by deid \(manifest.tool.version) on \(manifest.created).")
+        lines.append("")
+        let facts: [(String, String?)] = [("Purpose", manifest.dataset.purpose), ("Controller", manifest.dataset.controller),
+                                          ("Retention", manifest.dataset.retention), ("License", manifest.dataset.license),
+                                          ("Description", manifest.dataset.description), ("Entity column", manifest.entity)]
+        for (label, value) in facts { if let value { lines.append("- \(label): \(value)") } }
+        lines.append("- Policy: `\(manifest.policy.file)` (sha256 \(manifest.policy.sha256.prefix(16))…)")
+        lines.append("- Data: `\(manifest.data.file)`, \(manifest.rows.out) rows, \(manifest.data.columns.count) columns")
+        lines.append("- Rows: \(manifest.rows.in) read, \(manifest.rows.filtered) removed by filters, \(manifest.rows.out) written")
+        lines.append("- Noise: " + (manifest.seed.map { "reproducible from seed \($0)" } ?? "system randomness (not reproducible)"))
+        lines.append("")
+        lines.append("## Inputs")
+        lines.append("")
+        lines.append("| file | bytes | records | sha256 |")
+        lines.append("|---|---:|---:|---|")
+        for input in manifest.inputs {
+            lines.append("| `\(input.name)` | \(input.bytes.map(String.init) ?? "-") | \(input.records) | \(input.sha256.map { String($0.prefix(16)) + "…" } ?? "-") |")
+        }
+        lines.append("")
+        lines.append("## Columns")
+        lines.append("")
+        lines.append("| column | role | published | technique (ISO/IEC 20889 family) |")
+        lines.append("|---|---|---|---|")
+        for column in manifest.columns {
+            let techniques = column.techniques.isEmpty ? "passed through"
+                : column.techniques.map { technique in
+                    let parameters = technique.parameters.keys.sorted().map { "\($0)=\(render(technique.parameters[$0]!))" }
+                    return "\(technique.technique) (\(technique.family))" + (parameters.isEmpty ? "" : ": " + parameters.joined(separator: ", "))
+                }.joined(separator: "; ")
+            lines.append("| `\(column.name)` | \(column.role) | \(column.published ? "yes" : "no") | \(techniques) |")
+        }
+        if !manifest.records.isEmpty {
+            lines.append("")
+            lines.append("## Records")
+            lines.append("")
+            for step in manifest.records { lines.append("- \(step.technique) (\(step.family)): \(manifest.rows.filtered) records removed") }
+        }
+        lines.append("")
+        lines.append("Keys are named by their id only; the keys themselves are not in this release.")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func render(_ value: ManifestValue) -> String {
+        switch value {
+        case .text(let text): text
+        case .number(let number): DecimalText.label(number)
+        case .flag(let flag): flag ? "true" : "false"
+        case .list(let items): "[" + items.map(render).joined(separator: ", ") + "]"
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// Reading and writing decimal numbers as field bytes, without going through `String`.
+enum DecimalText {
+    /// The number in `bytes` and its count of decimal places, or nil when the bytes are not a
+    /// plain decimal (`-12`, `0.196`, `+3.5`, `1e3`).
+    static func parse<Bytes: Collection>(_ bytes: Bytes) -> (value: Double, decimals: Int)? where Bytes.Element == UInt8 {
+        var mantissa: UInt64 = 0
+        var digits = 0, decimals = 0
+        var negative = false, seenPoint = false, simple = true
+        var index = bytes.startIndex
+        if index < bytes.endIndex, bytes[index] == 0x2D || bytes[index] == 0x2B {
+            negative = bytes[index] == 0x2D
+            index = bytes.index(after: index)
+        }
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte >= 0x30 && byte <= 0x39 {
+                if digits < 18 { mantissa = mantissa * 10 + UInt64(byte - 0x30) } else { simple = false }
+                digits += 1
+                if seenPoint { decimals += 1 }
+            } else if byte == 0x2E && !seenPoint {
+                seenPoint = true
+            } else {
+                simple = false
+                break
+            }
+            index = bytes.index(after: index)
+        }
+        if simple {
+            guard digits > 0 else { return nil }
+            var value = Double(mantissa)
+            if decimals > 0 { value /= powersOfTen[min(decimals, powersOfTen.count - 1)] }
+            return (negative ? -value : value, decimals)
+        }
+        guard let text = String(bytes: bytes, encoding: .utf8), let value = Double(text), value.isFinite else { return nil }
+        return (value, seenPoint ? decimals : 0)
+    }
+
+    static let powersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }
+
+    /// `value` with exactly `decimals` places (`-0` written as `0`).
+    static func format(_ value: Double, decimals: Int) -> [UInt8] {
+        let scale = powersOfTen[min(max(decimals, 0), 15)]
+        let scaled = (value * scale).rounded()
+        guard abs(scaled) < 9e15 else {
+            return Array(String(format: "%.\(decimals)f", value).utf8)
+        }
+        var units = Int64(scaled)
+        var output: [UInt8] = []
+        if units < 0 { output.append(0x2D); units = -units }
+        var digits = Array(String(units).utf8)
+        if decimals > 0 {
+            if digits.count <= decimals { digits.insert(contentsOf: repeatElement(0x30, count: decimals - digits.count + 1), at: 0) }
+            digits.insert(0x2E, at: digits.count - decimals)
+        }
+        output.append(contentsOf: digits)
+        if output == [0x2D, 0x30] || (output.first == 0x2D && !output.dropFirst().contains { $0 != 0x30 && $0 != 0x2E }) {
+            output.removeFirst()
+        }
+        return output
+    }
+
+    /// The shortest text of a policy number: `5`, `2.5`.
+    static func label(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+
+    /// Decimal places needed to write `value` as `label` writes it.
+    static func places(of value: Double) -> Int {
+        let text = label(value)
+        guard let point = text.firstIndex(of: ".") else { return 0 }
+        return text.distance(from: point, to: text.endIndex) - 1
+    }
+}

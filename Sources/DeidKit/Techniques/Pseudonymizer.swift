@@ -1,0 +1,76 @@
+import Crypto
+import Foundation
+
+/// Keyed pseudonyms: HMAC-SHA256 of the value's bytes under a secret key, truncated and encoded
+/// (lowercase hex or RFC 4648 base32 without padding). The keyed hash state is set up once and
+/// copied per value, so a value costs two SHA-256 compressions.
+public struct Pseudonymizer: Sendable {
+    private let keyed: HMAC<SHA256>
+    public let length: Int
+    public let encoding: PseudonymizeSpec.Encoding
+
+    public init(key: SecretKey, length: Int, encoding: PseudonymizeSpec.Encoding) {
+        keyed = HMAC<SHA256>(key: SymmetricKey(data: key.bytes))
+        self.length = length
+        self.encoding = encoding
+    }
+
+    /// The pseudonym of `value`.
+    public func pseudonym(for value: ArraySlice<UInt8>) -> [UInt8] {
+        var mac = keyed
+        mac.update(data: value)
+        let code = Array(mac.finalize())
+        return Pseudonymizer.encode(code, as: encoding, length: length)
+    }
+
+    /// The 64 bits of HMAC(key, value) as a number (date shifts).
+    public func number(for value: ArraySlice<UInt8>) -> UInt64 {
+        var mac = keyed
+        mac.update(data: value)
+        return Array(mac.finalize()).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    static let hexDigits = Array("0123456789abcdef".utf8)
+    static let base32Digits = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)
+
+    static func encode(_ bytes: [UInt8], as encoding: PseudonymizeSpec.Encoding, length: Int) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(length)
+        switch encoding {
+        case .hex:
+            for byte in bytes where output.count < length {
+                output.append(hexDigits[Int(byte >> 4)])
+                if output.count < length { output.append(hexDigits[Int(byte & 15)]) }
+            }
+        case .base32:
+            var buffer = 0, bits = 0
+            for byte in bytes where output.count < length {
+                buffer = buffer << 8 | Int(byte)
+                bits += 8
+                while bits >= 5 && output.count < length {
+                    output.append(base32Digits[(buffer >> (bits - 5)) & 31])
+                    bits -= 5
+                }
+            }
+        }
+        return output
+    }
+}
+
+/// A consistent random date shift per entity: the shift is derived from HMAC(key, entity value),
+/// uniform in ±maxDays, so all of one entity's dates move together and intervals are kept.
+public struct DateShifter: Sendable {
+    private let hasher: Pseudonymizer
+    public let maxDays: Int
+
+    public init(key: SecretKey, maxDays: Int) {
+        hasher = Pseudonymizer(key: key, length: 16, encoding: .hex)
+        self.maxDays = maxDays
+    }
+
+    /// The shift in days for the entity `entity`.
+    public func days(for entity: ArraySlice<UInt8>) -> Int {
+        let span = UInt64(2 * maxDays + 1)
+        return Int(hasher.number(for: entity) % span) - maxDays
+    }
+}

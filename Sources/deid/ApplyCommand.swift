@@ -1,0 +1,40 @@
+import ArgumentParser
+import DeidCSV
+import DeidKit
+
+struct ApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Apply a policy's transforms to a CSV file (for pipelines: no release directory).",
+        discussion: """
+            The same streaming pipeline as publish: the policy is checked against the input's
+            header before any data is read, then every record is filtered and transformed in one
+            pass. Output to - streams to stdout; a file output is renamed into place only when
+            the whole input was transformed, and gzip-compressed when its name ends in .gz.
+
+            Examples:
+              DEID_KEY=... deid apply --policy policy.yaml meters.csv.gz meters-open.csv.gz
+              zcat meters.csv.gz | deid apply -p policy.yaml --seed 7 - - | head
+            """)
+
+    @OptionGroup var policyOptions: PolicyOptions
+
+    @Argument(help: "The CSV input (plain or gzip), or - for standard input.")
+    var input: String
+
+    @Argument(help: "The output file, or - for standard output.")
+    var output: String
+
+    @OptionGroup var dialect: DialectOptions
+
+    @Flag(help: "gzip the output whatever its name.")
+    var compress = false
+
+    func run() throws {
+        let progress = ProgressBar(label: "applying \(policyOptions.policy)")
+        defer { progress.finish() }
+        let request = TransformRequest(policyPath: policyOptions.policy, inputs: [input], readOptions: dialect.readOptions,
+                                       seed: policyOptions.seed, compress: compress)
+        try Publisher.apply(request, output: output) { progress.update($0) }
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import DeidCSV
+import DeidKit
+
+struct PublishCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Apply a policy to input files and write a release directory: data, manifest.json, report.md.",
+        discussion: """
+            The policy is loaded and checked against the inputs' header before any data is read;
+            every problem is reported at once as POLICY:LINE:COL: error: .... Several inputs with
+            the same header are one dataset. The release is written into a temporary directory
+            beside DIR and renamed to DIR only when everything succeeded: there is never a half
+            release. DIR must not exist. --dry-run reads and checks everything and prints the
+            report, writing nothing.
+
+            Keys come from the environment or a file named in the policy (env:NAME, file:PATH);
+            the manifest records a key id, never the key.
+
+            Examples:
+              DEID_KEY=... deid publish --policy policy.yaml --out release-2026-11 meters.csv.gz
+              deid publish -p policy.yaml --dry-run january.csv february.csv
+            """)
+
+    @OptionGroup var policyOptions: PolicyOptions
+
+    @Argument(help: "The CSV inputs (plain or gzip), or - for standard input.")
+    var inputs: [String]
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The release directory to create (default: NAME-RELEASEID here).", valueName: "dir"))
+    var out: String?
+
+    @Flag(help: "Write the data as .csv.gz.")
+    var compress = false
+
+    @Flag(help: "Check the policy and every record and print the report; write nothing.")
+    var dryRun = false
+
+    @OptionGroup var dialect: DialectOptions
+
+    func validate() throws {
+        if inputs.isEmpty { throw ValidationError("give at least one input file") }
+        if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be given once") }
+        if dryRun && out != nil { throw ValidationError("--dry-run writes nothing; leave out --out") }
+    }
+
+    func run() throws {
+        let progress = ProgressBar(label: "publishing")
+        let request = TransformRequest(policyPath: policyOptions.policy, inputs: inputs, readOptions: dialect.readOptions,
+                                       seed: policyOptions.seed, compress: compress)
+        let outcome: PublishOutcome
+        do {
+            outcome = try Publisher.publish(request, directory: out, dryRun: dryRun) { progress.update($0) }
+            progress.finish()
+        } catch {
+            progress.finish()
+            throw error
+        }
+        if let directory = outcome.directory {
+            let manifest = outcome.manifest
+            try StandardOutput.write("""
+                published \(manifest.rows.out) rows of \(manifest.dataset.name) to \(directory)/
+                  \(manifest.data.file)  manifest.json  report.md
+                release id \(manifest.releaseID)
+
+                """)
+        } else {
+            try StandardOutput.write(outcome.report)
+        }
+    }
+}
