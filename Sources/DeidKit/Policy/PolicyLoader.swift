@@ -440,6 +440,12 @@ public enum PolicyLoader {
                     level = reader.integer(entry.value, keyPath, in: 1...64) ?? 1
                 case "round":
                     let bases = reader.list(entry.value, keyPath)?.compactMap { reader.number($0, keyPath, positive: true) }
+                    if let bases, zip(bases, bases.dropFirst()).contains(where: { pair in
+                        let ratio = pair.1 / pair.0
+                        return ratio < 1.5 || abs(ratio - ratio.rounded()) > 1e-9
+                    }) {
+                        reader.report(entry.value, keyPath, "each base must be a multiple of the one before (5, 10, 100), so that levels nest")
+                    }
                     methods.append((entry.key, bases.flatMap { $0.isEmpty ? nil : .round($0) }))
                 case "intervals":
                     let breaks = reader.list(entry.value, keyPath)?.compactMap { reader.number($0, keyPath) } ?? []

@@ -42,7 +42,7 @@ public struct Generalizer: Sendable {
         case .round(let bases):
             let number = try Generalizer.number(value)
             let base = bases[step]
-            return DecimalText.format((number / base).rounded() * base, decimals: DecimalText.places(of: base))
+            return DecimalText.format((number / base + 1e-9).rounded(.down) * base, decimals: DecimalText.places(of: base))
         case .intervals(let breaks):
             let number = try Generalizer.number(value)
             let points = Generalizer.breakPoints(breaks, level: step + 1)

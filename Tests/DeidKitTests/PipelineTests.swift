@@ -1,0 +1,218 @@
+@testable import DeidKit
+import DeidCSV
+import DeidTestSupport
+import Foundation
+import Testing
+
+/// The transform pipeline and the release, on small fixtures whose expected output is written
+/// out by hand.
+@Suite struct PipelineTests {
+    static let environment = ["DEID_KEY": "0123456789abcdef0123456789abcdef"]
+
+    /// Runs `policy` over `csv` and returns the output text and the summary.
+    func apply(_ policy: String, _ csv: String, seed: UInt64? = 1) throws -> (String, RunSummary) {
+        let directory = try TemporaryDirectory()
+        let policyPath = try directory.write("policy.yaml", Array(policy.utf8))
+        let input = try directory.write("in.csv", Array(csv.utf8))
+        let request = TransformRequest(policyPath: policyPath, inputs: [input], seed: seed, environment: Self.environment)
+        let summary = try Publisher.apply(request, output: directory.file("out.csv"))
+        return (text(try directory.read("out.csv")), summary)
+    }
+
+    @Test func filtersKeepADateRangeAndNumberRange() throws {
+        let policy = """
+            version: 1
+            dataset: { name: t }
+            filter:
+              - { column: time, from: "2013-01-02", before: "2013-01-03 12:00" }
+              - { column: kwh, min: 0, max: 10 }
+              - { column: tariff, not_in: [Test] }
+            columns:
+              time: { role: insensitive }
+              kwh: { role: sensitive }
+              tariff: { role: insensitive }
+            """
+        let csv = """
+            time,kwh,tariff
+            2013-01-01 23:30:00,1,Std
+            2013-01-02 00:00:00,2,Std
+            2013-01-02 10:00:00,-1,Std
+            2013-01-03 11:59:59,3,Test
+            2013-01-03 11:59:59,4,ToU
+            2013-01-03 12:00:00,5,Std
+
+            """
+        let (output, summary) = try apply(policy, csv)
+        #expect(output == "time,kwh,tariff\n2013-01-02 00:00:00,2,Std\n2013-01-03 11:59:59,4,ToU\n")
+        #expect(summary.recordsIn == 6 && summary.recordsFiltered == 4 && summary.recordsOut == 2)
+    }
+
+    @Test func aggregationSumsEachEntitysReadingsPerBucket() throws {
+        let policy = """
+            version: 1
+            dataset: { name: t }
+            entity: meter
+            columns:
+              meter: { role: identifier, pseudonymize: { key: "env:DEID_KEY", length: 8 } }
+              area: { role: quasi_identifier }
+              time: { role: insensitive, aggregate: { every: day, sum: [kwh], mean: [temp], count: readings } }
+              kwh: { role: sensitive }
+              temp: { role: insensitive }
+            """
+        // Two meters interleaved; m1's day 1 has three readings, day 2 one; m2 has one day.
+        let csv = """
+            meter,area,time,kwh,temp
+            m1,N1,2013-01-01 00:00:00,0.5,10
+            m2,E2,2013-01-01 00:00:00,1.25,4
+            m1,N1,2013-01-01 00:30:00,0.25,11
+            m1,N1,2013-01-01 23:30:00,1,12
+            m2,E2,2013-01-01 00:30:00,0.75,6
+            m1,N1,2013-01-02 00:00:00,2.5,9
+
+            """
+        let (output, summary) = try apply(policy, csv)
+        let key = SecretKey(bytes: Array(Self.environment["DEID_KEY"]!.utf8))
+        let pseudonym = { (value: String) in text(Pseudonymizer(key: key, length: 8, encoding: .hex).pseudonym(for: bytes(value))) }
+        // m1's day 1 is complete when its day-2 reading arrives; the open buckets are written
+        // at the end, entities in order of first appearance.
+        #expect(output == """
+            meter,area,time,kwh,temp,readings
+            \(pseudonym("m1")),N1,2013-01-01 00:00:00,1.75,11,3
+            \(pseudonym("m1")),N1,2013-01-02 00:00:00,2.5,9,1
+            \(pseudonym("m2")),E2,2013-01-01 00:00:00,2.00,5,2
+
+            """)
+        #expect(summary.recordsIn == 6 && summary.recordsOut == 3)
+    }
+
+    @Test func aggregationRefusesReadingsOutOfTimeOrder() throws {
+        let policy = """
+            version: 1
+            dataset: { name: t }
+            entity: meter
+            columns:
+              meter: { role: identifier, drop: true }
+              time: { role: insensitive, aggregate: { every: hour, sum: [kwh] } }
+              kwh: { role: sensitive }
+            """
+        let csv = "meter,time,kwh\nm1,2013-01-01 01:00,1\nm1,2013-01-01 00:30,1\n"
+        #expect(throws: TransformError(position: InputPosition(source: "", line: 3, record: 2, column: "time"),
+                                       problem: "this entity's readings are not in time order; aggregation needs each entity's readings sorted by time")) {
+            do { _ = try apply(policy, csv) } catch var error as TransformError {
+                error.position.source = ""
+                throw error
+            }
+        }
+    }
+
+    @Test func seededRunsAreReproducibleAndUnseededOnesAreNot() throws {
+        let policy = """
+            version: 1
+            dataset: { name: t }
+            columns:
+              kwh: { role: sensitive, noise: { laplace: 0.5, round: 3 } }
+            """
+        let csv = "kwh\n" + (0..<500).map { "\($0 % 7).5\n" }.joined()
+        #expect(try apply(policy, csv, seed: 9).0 == apply(policy, csv, seed: 9).0)
+        #expect(try apply(policy, csv, seed: 9).0 != apply(policy, csv, seed: 10).0)
+        #expect(try apply(policy, csv, seed: nil).0 != apply(policy, csv, seed: nil).0)
+    }
+
+    @Test func badValueNamesRecordAndColumnNotTheValue() throws {
+        let policy = """
+            version: 1
+            dataset: { name: t }
+            columns:
+              name: { role: identifier, drop: true }
+              kwh: { role: sensitive, noise: { laplace: 0.5 } }
+            """
+        let csv = "name,kwh\nAda Lovelace,1.5\nCharles Babbage,SECRET-VALUE\n"
+        do {
+            _ = try apply(policy, csv)
+            Issue.record("a non-number in a noise column must fail")
+        } catch let error as TransformError {
+            #expect(error.position.line == 3 && error.position.record == 2 && error.position.column == "kwh")
+            #expect(error.problem == "not a number (noise needs numbers)")
+            #expect(!error.description.contains("SECRET") && !error.description.contains("Babbage"))
+        }
+    }
+
+    @Test func publishWritesDataManifestAndReportTogether() throws {
+        let directory = try TemporaryDirectory()
+        let sample = Paths.root + "/Datasets/smart_meter_sample.csv"
+        let request = TransformRequest(policyPath: Paths.root + "/Datasets/smart_meter_policy.yaml", inputs: [sample], seed: 5,
+                                       compress: true, environment: Self.environment)
+        let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
+        #expect(try directory.listing() == ["release"])
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.file("release")).sorted()
+        #expect(files == ["manifest.json", "report.md", "smart-meter-readings.csv.gz"])
+        let manifest = try JSONDecoder().decode(ReleaseManifest.self, from: Data(contentsOf: URL(fileURLWithPath: directory.file("release/manifest.json"))))
+        #expect(manifest.rows.in == 40_320)
+        #expect(manifest.rows.out == outcome.manifest.rows.out)
+        #expect(manifest.inputs.first?.sha256 == (try Release.sha256(ofFile: sample)))
+        #expect(manifest.data.sha256 == (try Release.sha256(ofFile: directory.file("release/smart-meter-readings.csv.gz"))))
+        #expect(manifest.dataset.purpose == "energy study" && manifest.dataset.controller == "City Energy Agency")
+        #expect(manifest.columns.first { $0.name == "customer_name" }?.published == false)
+        let families = Set(manifest.columns.flatMap(\.techniques).map(\.family))
+        #expect(families.isSuperset(of: ["pseudonymization", "suppression", "generalization", "randomization", "statistical tools"]))
+        // The key never appears, only its id.
+        for file in files {
+            let content = try TemporaryDirectory.readFile(directory.file("release/\(file)"))
+            #expect(!String(decoding: content, as: UTF8.self).contains(Self.environment["DEID_KEY"]!))
+        }
+        // The published data reads back with the manifest's header and row count.
+        let reader = try CSVReader(source: InputSource(path: directory.file("release/smart-meter-readings.csv.gz")))
+        #expect(reader.header.names == manifest.data.columns)
+        var record = CSVRecord(), rows = 0
+        while try reader.readRecord(into: &record) { rows += 1 }
+        #expect(rows == manifest.rows.out)
+    }
+
+    @Test func failedPublishLeavesNoReleaseDirectory() throws {
+        let directory = try TemporaryDirectory()
+        let policy = try directory.write("policy.yaml", Array("""
+            version: 1
+            dataset: { name: t }
+            columns:
+              kwh: { role: sensitive, noise: { laplace: 0.5 } }
+            """.utf8))
+        // 300k good rows, then one that is not a number: the data file is well under way when it fails.
+        let input = try directory.write("in.csv", Array(("kwh\n" + String(repeating: "1.5\n", count: 300_000) + "oops\n").utf8))
+        let request = TransformRequest(policyPath: policy, inputs: [input], seed: 1, environment: Self.environment)
+        #expect(throws: TransformError.self) { try Publisher.publish(request, directory: directory.file("release"), dryRun: false) }
+        #expect(try directory.listing() == ["in.csv", "policy.yaml"])
+    }
+
+    @Test func publishRefusesAnExistingDirectoryAndDryRunWritesNothing() throws {
+        let directory = try TemporaryDirectory()
+        let request = TransformRequest(policyPath: Paths.root + "/Datasets/smart_meter_policy.yaml",
+                                       inputs: [Paths.root + "/Datasets/smart_meter_sample.csv"], seed: 5, environment: Self.environment)
+        try FileManager.default.createDirectory(atPath: directory.file("taken"), withIntermediateDirectories: false)
+        #expect(throws: CSVError.self) { try Publisher.publish(request, directory: directory.file("taken"), dryRun: false) }
+        let dry = try Publisher.publish(request, directory: nil, dryRun: true)
+        #expect(dry.directory == nil)
+        #expect(dry.report.contains("| `kwh` | sensitive | yes | noise addition (randomization)"))
+        #expect(try directory.listing() == ["taken"])
+    }
+
+    @Test func severalInputsAreOneDatasetWithOneHeader() throws {
+        let directory = try TemporaryDirectory()
+        let policy = try directory.write("policy.yaml", Array("""
+            version: 1
+            dataset: { name: t }
+            columns:
+              id: { role: identifier, mask: { keep_first: 1 } }
+              v: { role: insensitive }
+            """.utf8))
+        let first = try directory.write("a.csv", Array("id,v\nabc,1\n".utf8))
+        let second = try directory.write("b.csv", Array("id,v\nxyz,2\n".utf8))
+        let other = try directory.write("c.csv", Array("v,id\n2,xyz\n".utf8))
+        let request = TransformRequest(policyPath: policy, inputs: [first, second], environment: Self.environment)
+        let summary = try Publisher.apply(request, output: directory.file("out.csv"))
+        #expect(text(try directory.read("out.csv")) == "id,v\na**,1\nx**,2\n")
+        #expect(summary.inputs.map(\.records) == [1, 1])
+        let mismatched = TransformRequest(policyPath: policy, inputs: [first, other], environment: Self.environment)
+        #expect(throws: TransformError.self) { try Publisher.apply(mismatched, output: directory.file("bad.csv")) }
+        #expect(!FileManager.default.fileExists(atPath: directory.file("bad.csv")))
+    }
+}

@@ -1,0 +1,249 @@
+@testable import DeidKit
+import DeidCSV
+import DeidTestSupport
+import Foundation
+import Testing
+
+func bytes(_ text: String) -> ArraySlice<UInt8> { Array(text.utf8)[...] }
+func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+/// Each technique against values worked out by hand (or by an independent tool, as noted).
+@Suite struct TechniqueTests {
+    static let key = SecretKey(bytes: Array("0123456789abcdef0123456789abcdef".utf8))
+
+    @Test func pseudonymIsHMACSHA256TruncatedAndEncoded() {
+        // RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?") = 5bdcc146bf60754e...
+        let jefe = SecretKey(bytes: Array("Jefe".utf8))
+        #expect(text(Pseudonymizer(key: jefe, length: 16, encoding: .hex).pseudonym(for: bytes("what do ya want for nothing?"))) == "5bdcc146bf60754e")
+        #expect(text(Pseudonymizer(key: jefe, length: 64, encoding: .hex).pseudonym(for: bytes("what do ya want for nothing?")))
+                == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        // base32 of the same MAC (Python: base64.b32encode(mac)[:20]).
+        #expect(text(Pseudonymizer(key: jefe, length: 20, encoding: .base32).pseudonym(for: bytes("what do ya want for nothing?"))) == "LPOMCRV7MB2U42QEEQTA")
+        // Python: hmac.new(key, b"MTR-1", sha256).hexdigest()[:16]
+        let pseudonymizer = Pseudonymizer(key: Self.key, length: 16, encoding: .hex)
+        #expect(text(pseudonymizer.pseudonym(for: bytes("MTR-1"))) == "6529c2af73ea6306")
+        // The copied keyed state is not disturbed by earlier values.
+        _ = pseudonymizer.pseudonym(for: bytes("something else"))
+        #expect(text(pseudonymizer.pseudonym(for: bytes("MTR-1"))) == "6529c2af73ea6306")
+    }
+
+    @Test func perReleaseKeysCannotBeJoined() {
+        let first = Pseudonymizer(key: Self.key.derived(forRelease: "r1", purpose: "p"), length: 16, encoding: .hex)
+        let again = Pseudonymizer(key: Self.key.derived(forRelease: "r1", purpose: "p"), length: 16, encoding: .hex)
+        let second = Pseudonymizer(key: Self.key.derived(forRelease: "r2", purpose: "p"), length: 16, encoding: .hex)
+        #expect(first.pseudonym(for: bytes("MTR-1")) == again.pseudonym(for: bytes("MTR-1")))
+        #expect(first.pseudonym(for: bytes("MTR-1")) != second.pseudonym(for: bytes("MTR-1")))
+        #expect(Self.key.id.count == 16 && !Self.key.description.contains("0123456789abcdef0123"))
+    }
+
+    @Test func dateShiftIsPerEntityAndBounded() {
+        let shifter = DateShifter(key: Self.key, maxDays: 3)
+        var seen = Set<Int>()
+        for entity in 0..<200 {
+            let days = shifter.days(for: bytes("MTR-\(entity)"))
+            #expect((-3...3).contains(days))
+            #expect(days == shifter.days(for: bytes("MTR-\(entity)")))
+            seen.insert(days)
+        }
+        #expect(seen.count == 7)  // all seven shifts occur among 200 entities
+        let time = TimestampValue.parse(bytes("2013-01-01 00:30:00"))!
+        #expect(time.shifted(days: -2).text == "2012-12-30 00:30:00")
+    }
+
+    @Test func maskingKeepsEndsOrReplacesAPattern() throws {
+        let ends = try Masker(spec: MaskSpec(keepFirst: 2, keepLast: 4, pattern: nil, character: "*"))
+        #expect(text(ends.mask(bytes("jane@example.org"))) == "ja**********.org")
+        #expect(text(ends.mask(bytes("abc"))) == "abc")
+        #expect(text(ends.mask(bytes("zoë-müller"))) == "zo****ller")
+        let digits = try Masker(spec: MaskSpec(keepFirst: 0, keepLast: 0, pattern: "[0-9]", character: "#"))
+        #expect(text(digits.mask(bytes("SW1A 2AA"))) == "SW#A #AA")
+        #expect(digits.mask(bytes("")) == [])
+    }
+
+    @Test func cellSuppressionReplacesListedOrAllValues() {
+        let listed = CellSuppressor(spec: SuppressSpec(token: "*", values: ["rare", "other"]))
+        #expect(text(listed.suppress(bytes("rare"))) == "*")
+        #expect(text(listed.suppress(bytes("common"))) == "common")
+        let all = CellSuppressor(spec: SuppressSpec(token: "[suppressed]", values: nil))
+        #expect(text(all.suppress(bytes("anything"))) == "[suppressed]")
+        #expect(all.suppress(bytes("")) == [])
+    }
+
+    func generalize(_ method: GeneralizationSpec.Method, _ value: String, level: Int = 1, latitude: String? = nil) throws -> String {
+        let generalizer = try Generalizer(spec: GeneralizationSpec(method: method, level: level))
+        return text(try generalizer.generalize(bytes(value), level: level, latitude: latitude.map(bytes)))
+    }
+
+    @Test func roundingDownToABase() throws {
+        #expect(try generalize(.round([5]), "12.4") == "10")
+        #expect(try generalize(.round([5]), "14.99") == "10")
+        #expect(try generalize(.round([5]), "15") == "15")
+        #expect(try generalize(.round([5]), "-1") == "-5")
+        #expect(try generalize(.round([0.5]), "1.26") == "1.0")
+        #expect(try generalize(.round([0.1]), "0.3") == "0.3")
+        #expect(try generalize(.round([5, 100]), "149", level: 2) == "100")
+        #expect(try generalize(.round([5]), "") == "")
+        #expect(throws: ValueProblem("not a number")) { try generalize(.round([5]), "n/a") }
+    }
+
+    @Test func intervalsFromBreakPointsAndTheirCoarserLevels() throws {
+        let breaks: GeneralizationSpec.Method = .intervals([1, 2, 3, 5])
+        #expect(try generalize(breaks, "0") == "<1")
+        #expect(try generalize(breaks, "1") == "[1,2)")
+        #expect(try generalize(breaks, "4") == "[3,5)")
+        #expect(try generalize(breaks, "5") == ">=5")
+        // Level 2 keeps every second break point (and the last): 1, 3, 5.
+        #expect(try generalize(breaks, "2", level: 2) == "[1,3)")
+        // Level 3: 1, 5.
+        #expect(try generalize(breaks, "4", level: 3) == "[1,5)")
+        #expect(GeneralizationSpec(method: breaks, level: 1).levelCount == 3)
+    }
+
+    @Test func topAndBottomCoding() throws {
+        let coding: GeneralizationSpec.Method = .topBottom(bottom: 1, top: 6)
+        #expect(try generalize(coding, "9") == ">=6")
+        #expect(try generalize(coding, "6") == ">=6")
+        #expect(try generalize(coding, "3") == "3")
+        #expect(try generalize(coding, "0") == "<=1")
+    }
+
+    @Test func timestampsAreTruncatedInTheirOwnFormat() throws {
+        let value = "2013-01-03 00:17:42"  // a Thursday
+        let expected: [(TimeUnit, String)] = [
+            (.minute, "2013-01-03 00:17:00"), (.quarterHour, "2013-01-03 00:15:00"), (.halfHour, "2013-01-03 00:00:00"),
+            (.hour, "2013-01-03 00:00:00"), (.day, "2013-01-03 00:00:00"), (.week, "2012-12-31 00:00:00"),
+            (.month, "2013-01-01 00:00:00"), (.year, "2013-01-01 00:00:00"),
+        ]
+        for (unit, result) in expected { #expect(try generalize(.time([unit]), value) == result, "\(unit)") }
+        #expect(try generalize(.time([.hour]), "2013-01-01 00:17:00") == "2013-01-01 00:00:00")
+        #expect(try generalize(.time([.hour]), "2013-06-30T23:59:59.1234567Z") == "2013-06-30T23:00:00.0000000Z")
+        #expect(try generalize(.time([.hour]), "2013-06-30T23:59+02:00") == "2013-06-30T23:00+02:00")
+        #expect(try generalize(.time([.month]), "2013/06/30") == "2013/06/01")
+        #expect(try generalize(.time([.hour, .day]), "2013-06-30 23:59", level: 2) == "2013-06-30 00:00")
+        #expect(throws: ValueProblem("not a date or timestamp in a known layout (YYYY-MM-DD[ HH:MM[:SS]])")) {
+            try generalize(.time([.hour]), "30/06/2013")
+        }
+    }
+
+    @Test func birthDatesBecomeAgesAndBands() throws {
+        let reference = CivilDate(year: 2026, month: 6, day: 15)
+        #expect(try generalize(.age(reference: reference, bands: [1]), "1990-06-15") == "36")
+        #expect(try generalize(.age(reference: reference, bands: [1]), "1990-06-16") == "35")
+        #expect(try generalize(.age(reference: reference, bands: [1, 10]), "1990-06-16", level: 2) == "30-39")
+        #expect(throws: ValueProblem("the birth date is after the reference date of the age")) {
+            try generalize(.age(reference: reference, bands: [1]), "2027-01-01")
+        }
+    }
+
+    @Test func prefixesAndCoordinates() throws {
+        #expect(try generalize(.prefix([4]), "SW1A 2AA") == "SW1A")
+        #expect(try generalize(.prefix([3]), "N1 3WY") == "N1")  // "N1 " without its trailing space
+        #expect(try generalize(.prefix([4, 2, 0]), "SW1A 2AA", level: 3) == "*")
+        #expect(try generalize(.prefix([2]), "Ærø") == "Ær")
+        #expect(try generalize(.decimals([2]), "51.50735") == "51.51")
+        #expect(try generalize(.decimals([2]), "-0.001") == "0.00")
+        // 1000 m cells: 1000 / 111320 degrees of latitude; 51.5074 lies in cell 573, centre 51.5046.
+        #expect(try generalize(.grid(metres: [1000], axis: .latitude, latitudeColumn: nil), "51.5074") == "51.504671")
+        // Longitude cells widen by 1/cos(latitude centre).
+        let longitude = try generalize(.grid(metres: [1000], axis: .longitude, latitudeColumn: "lat"), "-0.1278", latitude: "51.5074")
+        let width = 1000.0 / 111_320 / cos(51.504671 * .pi / 180)
+        #expect(abs(Double(longitude)! - ((-0.1278 / width).rounded(.down) + 0.5) * width) < 1e-6)
+    }
+
+    @Test func arxHierarchyLevels() throws {
+        let path = try Paths.shared("arx_adult/adult_hierarchy_age.csv")
+        let method = GeneralizationSpec.Method.hierarchy(path: path, levels: 4)
+        // adult_hierarchy_age.csv: 1;0-4;0-9;0-19;*
+        #expect(try generalize(method, "1") == "0-4")
+        #expect(try generalize(method, "1", level: 3) == "0-19")
+        #expect(try generalize(method, "1", level: 4) == "*")
+        #expect(try HierarchyTable(path: path, displayName: "age").levelCount == 4)
+        #expect(throws: ValueProblem("the value is not in the hierarchy file adult_hierarchy_age.csv")) { try generalize(method, "not an age") }
+    }
+
+    /// Generalization is monotone: a value's coarser level is a function of its finer level.
+    @Test func coarserLevelsRefineFinerOnes() throws {
+        let methods: [GeneralizationSpec.Method] = [.intervals([0, 10, 20, 30, 40, 50, 60, 70, 80]), .time([.hour, .day, .month]),
+                                                    .prefix([6, 4, 2]), .round([5, 10, 100])]
+        var random = SeededRandom(seed: 3)
+        for method in methods {
+            let generalizer = try Generalizer(spec: GeneralizationSpec(method: method, level: 1))
+            var coarserOf: [[String]: String] = [:]
+            for _ in 0..<2000 {
+                let value: String
+                switch method {
+                case .time: value = String(format: "2013-%02d-%02d %02d:%02d:00", random.integer(in: 1...12), random.integer(in: 1...28),
+                                           random.integer(in: 0...23), random.integer(in: 0...59))
+                case .prefix: value = "AB\(random.integer(in: 1...99)) \(random.integer(in: 1...9))XY"
+                default: value = String(random.integer(in: 0...95))
+                }
+                for level in 1..<generalizer.levelCount {
+                    let fine = text(try generalizer.generalize(bytes(value), level: level))
+                    let coarse = text(try generalizer.generalize(bytes(value), level: level + 1))
+                    if let known = coarserOf[[String(level), fine]] { #expect(known == coarse, "\(method) \(value)") }
+                    coarserOf[[String(level), fine]] = coarse
+                }
+            }
+        }
+    }
+
+    @Test func seededNoiseIsReproducibleAndHasItsScale() throws {
+        let adder = NoiseAdder(spec: NoiseSpec(distribution: .laplace(2), minimum: nil, maximum: nil, decimals: 6))
+        var first = NoiseRandom.seeded(42), second = NoiseRandom.seeded(42), other = NoiseRandom.seeded(43)
+        let a = (0..<100).map { _ in adder.perturb(10, decimals: 0, random: &first) }
+        #expect(a == (0..<100).map { _ in adder.perturb(10, decimals: 0, random: &second) })
+        #expect(a != (0..<100).map { _ in adder.perturb(10, decimals: 0, random: &other) })
+        // Laplace(b): mean 0, mean absolute deviation b. 200k draws: standard errors ~0.006 and ~0.0045.
+        var random = NoiseRandom.seeded(7)
+        var sum = 0.0, absolute = 0.0
+        let count = 200_000
+        for _ in 0..<count {
+            let noise = Double(text(adder.perturb(0, decimals: 0, random: &random)))!
+            sum += noise
+            absolute += abs(noise)
+        }
+        #expect(abs(sum / Double(count)) < 0.03)
+        #expect(abs(absolute / Double(count) - 2) < 0.03)
+        // The system source works and is not constant.
+        var system = NoiseRandom.system()
+        #expect(Set((0..<10).map { _ in adder.perturb(0, decimals: 0, random: &system) }).count > 1)
+    }
+
+    @Test func noiseIsClampedRoundedAndNeedsNumbers() throws {
+        let clamped = NoiseAdder(spec: NoiseSpec(distribution: .gaussian(100), minimum: 0, maximum: 1, decimals: 2))
+        var random = NoiseRandom.seeded(1)
+        for _ in 0..<100 {
+            let value = Double(text(try clamped.apply(bytes("0.5"), random: &random)))!
+            #expect((0...1).contains(value))
+        }
+        let keepsDecimals = NoiseAdder(spec: NoiseSpec(distribution: .percent(5), minimum: nil, maximum: nil, decimals: nil))
+        let noisy = text(try keepsDecimals.apply(bytes("100.000"), random: &random))
+        #expect(noisy.split(separator: ".").last?.count == 3)
+        #expect((95...105).contains(Double(noisy)!))
+        #expect(try keepsDecimals.apply(bytes(""), random: &random) == [])
+        #expect(throws: ValueProblem("not a number (noise needs numbers)")) { try keepsDecimals.apply(bytes("high"), random: &random) }
+    }
+
+    @Test func decimalTextParsesAndFormats() {
+        #expect(DecimalText.parse(bytes("0.196"))! == (0.196, 3))
+        #expect(DecimalText.parse(bytes("-12"))! == (-12, 0))
+        #expect(DecimalText.parse(bytes("1e3"))!.value == 1000)
+        #expect(DecimalText.parse(bytes("1.2.3")) == nil)
+        #expect(DecimalText.parse(bytes("")) == nil)
+        #expect(text(DecimalText.format(1.25, decimals: 1)) == "1.3")  // halves round away from zero
+        #expect(text(DecimalText.format(-0.0001, decimals: 3)) == "0.000")
+        #expect(text(DecimalText.format(0.05, decimals: 3)) == "0.050")
+        #expect(text(DecimalText.format(-2.5, decimals: 1)) == "-2.5")
+        #expect(text(DecimalText.format(123, decimals: 0)) == "123")
+    }
+
+    @Test func civilDatesRoundTrip() {
+        for days in stride(from: -800_000, to: 800_000, by: 997) {
+            #expect(CivilDate(daysSinceEpoch: days).daysSinceEpoch == days)
+        }
+        #expect(CivilDate(year: 1970, month: 1, day: 1).daysSinceEpoch == 0)
+        #expect(CivilDate(year: 2000, month: 3, day: 1).daysSinceEpoch == 11_017)
+        #expect(CivilDate(year: 2013, month: 1, day: 3).isoWeekday == 4)
+        #expect(CivilDate(iso: "2013-02-29") == nil)
+    }
+}
