@@ -24,12 +24,20 @@ build: deps
 	$(SWIFT) build -c release --product deid
 	$(SWIFT) build -c release --product deid-sample
 
-# The main job on the bundled sample: profile it and write a starter policy.
+# The main job on the bundled sample: publish it with the bundled policy into a release
+# directory (data, manifest.json, report.md). The key is a fixed, public demo key unless
+# DEID_KEY is set: never publish real data under it.
+DEMO_KEY = demo-only-key-published-in-the-makefile-do-not-use
 demo: build
 	@mkdir -p .build/demo
-	.build/release/deid profile Datasets/smart_meter_sample.csv --policy-out .build/demo/policy.yaml
-	@echo "--- .build/demo/policy.yaml"
-	@cat .build/demo/policy.yaml
+	@rm -rf .build/demo/release
+	DEID_KEY="$${DEID_KEY:-$(DEMO_KEY)}" .build/release/deid publish --policy Datasets/smart_meter_policy.yaml \
+	  --seed 1 --out .build/demo/release Datasets/smart_meter_sample.csv
+	@echo "--- first rows of the published data"
+	@head -4 .build/demo/release/smart-meter-readings.csv
+	@echo "--- .build/demo/release/report.md"
+	@cat .build/demo/release/report.md
+	@echo "The release is in .build/demo/release/"
 
 test: deps
 	$(SWIFT) build --build-tests

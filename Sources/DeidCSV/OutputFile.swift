@@ -174,9 +174,24 @@ public final class OutputFile {
     }
 
     private static func split(_ path: String) -> (directory: String, base: String) {
-        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        (PathName.directory(of: path), PathName.base(of: path))
+    }
+}
+
+/// The parts of a file path, by its last slash. (Foundation's NSString path methods crash on
+/// some one-character paths in this toolchain.)
+public enum PathName {
+    /// The directory part: `.` when there is no slash, `/` for a file at the root.
+    public static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
         let directory = String(path[..<slash])
-        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
+        return directory.isEmpty ? "/" : directory
+    }
+
+    /// The last component.
+    public static func base(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
     }
 }
 

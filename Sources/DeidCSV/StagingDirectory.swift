@@ -21,9 +21,8 @@ public final class StagingDirectory {
         if FileManager.default.fileExists(atPath: trimmed) {
             throw CSVError(.cannotOpen(reason: "it already exists; a release is never overwritten"), at: InputPosition(source: trimmed))
         }
-        let parent = (trimmed as NSString).deletingLastPathComponent
-        let base = (trimmed as NSString).lastPathComponent
-        let directory = parent.isEmpty ? "." : parent
+        let directory = PathName.directory(of: trimmed)
+        let base = PathName.base(of: trimmed)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CSVError(.cannotOpen(reason: "its parent directory does not exist"), at: InputPosition(source: trimmed))
@@ -63,8 +62,7 @@ public final class StagingDirectory {
         }
         committed = true
         TemporaryFiles.unregister(path)
-        let parent = (destination as NSString).deletingLastPathComponent
-        let fd = open(parent.isEmpty ? "." : parent, O_RDONLY | O_DIRECTORY)
+        let fd = open(PathName.directory(of: destination), O_RDONLY | O_DIRECTORY)
         if fd >= 0 { fsync(fd); close(fd) }
     }
 

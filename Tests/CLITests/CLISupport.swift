@@ -23,8 +23,9 @@ enum CLI {
 
     /// Runs `deid` with `arguments` in `directory`, feeding `input` to stdin.
     static func run(_ arguments: [String], in directory: String, input: Data? = nil,
-                    executable: String = CLI.deid) throws -> CommandResult {
+                    executable: String = CLI.deid, environment: [String: String] = [:]) throws -> CommandResult {
         let process = Process()
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
@@ -49,8 +50,9 @@ enum CLI {
     }
 
     /// Runs a shell command line with the built tools first on PATH.
-    static func shell(_ line: String, in directory: String) throws -> CommandResult {
+    static func shell(_ line: String, in directory: String, environment: [String: String] = [:]) throws -> CommandResult {
         let path = binDirectory + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-        return try run(["-c", "export PATH='\(path)'; set -o pipefail; \(line)"], in: directory, executable: "/bin/bash")
+        return try run(["-c", "export PATH='\(path)'; set -o pipefail; \(line)"], in: directory, executable: "/bin/bash",
+                       environment: environment)
     }
 }

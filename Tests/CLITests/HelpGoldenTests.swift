@@ -8,6 +8,8 @@ import Testing
 struct HelpGoldenTests {
     static let commands: [(name: String, executable: String, arguments: [String])] = [
         ("deid", "deid", ["--help"]),
+        ("deid-publish", "deid", ["publish", "--help"]),
+        ("deid-apply", "deid", ["apply", "--help"]),
         ("deid-profile", "deid", ["profile", "--help"]),
         ("deid-convert", "deid", ["convert", "--help"]),
         ("deid-sample", "deid-sample", ["--help"]),

@@ -91,7 +91,7 @@ public enum Publisher {
         let manifest = ReleaseManifest(
             releaseID: releaseID, created: created, tool: .init(name: "deid", version: Release.toolVersion),
             dataset: policy.dataset, entity: policy.entity,
-            policy: .init(file: (request.policyPath as NSString).lastPathComponent, sha256: Release.sha256(of: policyBytes)),
+            policy: .init(file: PathName.base(of: request.policyPath), sha256: Release.sha256(of: policyBytes)),
             inputs: summary.inputs,
             data: .init(file: dataFile, bytes: dataBytes, sha256: dataHash, compressed: request.compress, columns: plan.outputHeader),
             rows: .init(in: summary.recordsIn, filtered: summary.recordsFiltered, out: summary.recordsOut),

@@ -250,7 +250,7 @@ public struct TransformPlan: Sendable {
             parameters["axis"] = .text(axis.rawValue)
         case .hierarchy(let path, _):
             technique = "full-domain generalization (hierarchy)"
-            parameters["hierarchy"] = .text((path as NSString).lastPathComponent)
+            parameters["hierarchy"] = .text(PathName.base(of: path))
         }
         return AppliedTechnique(technique: technique, family: "generalization", parameters: parameters,
                                 traits: ["deterministic", "coarsening"])

@@ -1,4 +1,5 @@
 import Foundation
+import DeidCSV
 import Yams
 
 /// Reads a policy file and validates it against the input's header before any data is read.
@@ -24,8 +25,7 @@ public enum PolicyLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             throw PolicyError([PolicyDiagnostic(file: path, line: nil, column: nil, path: "", message: "the policy file is not UTF-8 text")])
         }
-        let directory = (path as NSString).deletingLastPathComponent
-        return try parse(text: text, file: path, directory: directory.isEmpty ? "." : directory,
+        return try parse(text: text, file: path, directory: PathName.directory(of: path),
                          header: header, environment: environment)
     }
 

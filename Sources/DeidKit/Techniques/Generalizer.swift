@@ -1,4 +1,5 @@
 import Foundation
+import DeidCSV
 
 /// Why one value could not be transformed. The message never contains the value.
 public struct ValueProblem: Error, Sendable, Equatable {
@@ -17,7 +18,7 @@ public struct Generalizer: Sendable {
     public init(spec: GeneralizationSpec) throws {
         self.spec = spec
         if case .hierarchy(let path, _) = spec.method {
-            hierarchy = try HierarchyTable(path: path, displayName: (path as NSString).lastPathComponent)
+            hierarchy = try HierarchyTable(path: path, displayName: PathName.base(of: path))
         } else {
             hierarchy = nil
         }
@@ -102,7 +103,7 @@ public struct Generalizer: Sendable {
             }
         case .hierarchy(let path, _):
             guard let levels = hierarchy?.levelsByValue[Array(value)] else {
-                throw ValueProblem("the value is not in the hierarchy file \((path as NSString).lastPathComponent)")
+                throw ValueProblem("the value is not in the hierarchy file \(PathName.base(of: path))")
             }
             return levels[step]
         }

@@ -1,0 +1,136 @@
+import DeidTestSupport
+import Foundation
+import Testing
+
+/// `deid publish` and `deid apply` as a pipeline or a data team runs them.
+@Suite("deid publish and apply")
+struct PublishCommandTests {
+    static let key = "cli-test-key-0123456789abcdef-0123456789"
+    static let environment = ["DEID_KEY": key]
+    static let sample = Paths.root + "/Datasets/smart_meter_sample.csv"
+    static let policy = Paths.root + "/Datasets/smart_meter_policy.yaml"
+
+    @Test func publishWritesARelease() throws {
+        let directory = try TemporaryDirectory()
+        let result = try CLI.run(["publish", "--policy", Self.policy, "--out", "release", "--seed", "3", Self.sample],
+                                 in: directory.path, environment: Self.environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("published 20160 rows of smart-meter-readings to release/\n"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.file("release")).sorted()
+        #expect(files == ["manifest.json", "report.md", "smart-meter-readings.csv"])
+        let data = String(decoding: try directory.read("release/smart-meter-readings.csv"), as: UTF8.self)
+        #expect(data.hasPrefix("meter_id,postcode,dwelling_type,occupants,tariff,reading_time,kwh\n"))
+        // Nothing identifying survives: no names, e-mails, full postcodes or raw meter ids; the key appears nowhere.
+        let raw = String(decoding: try TemporaryDirectory.readFile(Self.sample), as: UTF8.self)
+        let secondRow = raw.split(separator: "\n")[1].split(separator: ",")
+        for value in [secondRow[0], secondRow[1], secondRow[2], secondRow[3]] { #expect(!data.contains(String(value))) }
+        for file in files {
+            #expect(!String(decoding: try directory.read("release/\(file)"), as: UTF8.self).contains(Self.key))
+        }
+        #expect(!result.stdout.contains(Self.key) && !result.stderr.contains(Self.key))
+    }
+
+    @Test func seededPublishIsReproducible() throws {
+        let directory = try TemporaryDirectory()
+        for name in ["a", "b"] {
+            let result = try CLI.run(["publish", "-p", Self.policy, "-o", name, "--seed", "11", Self.sample], in: directory.path,
+                                     environment: Self.environment)
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        #expect(try directory.read("a/smart-meter-readings.csv") == directory.read("b/smart-meter-readings.csv"))
+    }
+
+    @Test func applyStreamsStdinToStdout() throws {
+        let directory = try TemporaryDirectory()
+        let piped = try CLI.shell("gzip -c '\(Self.sample)' | deid apply -p '\(Self.policy)' --seed 4 - - | head -3", in: directory.path,
+                                  environment: Self.environment)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        let file = try CLI.run(["apply", "-p", Self.policy, "--seed", "4", Self.sample, "out.csv.gz"], in: directory.path,
+                               environment: Self.environment)
+        #expect(file.status == 0, "\(file.stderr)")
+        let unzipped = try CLI.shell("gzip -dc out.csv.gz | head -3", in: directory.path)
+        #expect(piped.stdout == unzipped.stdout)
+        #expect(piped.stdout.split(separator: "\n").count == 3)
+    }
+
+    @Test func policyErrorsExitTwoWithPositionsAndWriteNothing() throws {
+        let directory = try TemporaryDirectory()
+        _ = try directory.write("policy.yaml", Array("""
+            version: 1
+            dataset: { name: x }
+            columns:
+              meter_id: { role: identifier, pseudonymise: { key: "env:DEID_KEY" } }
+            """.utf8))
+        for arguments in [["publish", "-p", "policy.yaml", "-o", "release", Self.sample],
+                          ["apply", "-p", "policy.yaml", Self.sample, "out.csv"]] {
+            let result = try CLI.run(arguments, in: directory.path, environment: Self.environment)
+            #expect(result.status == 2)
+            let lines = result.stderr.split(separator: "\n").map(String.init)
+            #expect(lines.first == "deid: policy.yaml:3:1: error: columns: input column 'customer_name' has no policy: every column needs a role (role: insensitive passes it through)")
+            #expect(lines.contains("deid: policy.yaml:4:13: error: columns.meter_id: an identifier must be dropped, pseudonymized or masked"))
+            #expect(lines.contains("deid: policy.yaml:4:33: error: columns.meter_id: unknown key 'pseudonymise'; did you mean 'pseudonymize'?"))
+            #expect(lines.count == 10)  // 8 unnamed columns, the identifier, the misspelt key
+            #expect(try directory.listing() == ["policy.yaml"])
+        }
+    }
+
+    @Test func missingKeyIsAPolicyError() throws {
+        let directory = try TemporaryDirectory()
+        let result = try CLI.run(["publish", "-p", Self.policy, "-o", "release", Self.sample], in: directory.path,
+                                 environment: ["DEID_KEY": ""])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("smart_meter_policy.yaml:13:59: error: columns.meter_id.pseudonymize.key: the environment variable DEID_KEY holding the key is not set"))
+        #expect(try directory.listing().isEmpty)
+    }
+
+    @Test func dryRunPrintsTheReportAndWritesNothing() throws {
+        let directory = try TemporaryDirectory()
+        let result = try CLI.run(["publish", "-p", Self.policy, "--dry-run", Self.sample], in: directory.path, environment: Self.environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("- Rows: 40320 read, 0 removed by filters, 20160 written"))
+        #expect(try directory.listing().isEmpty)
+    }
+
+    @Test func starterPolicyFromProfilePublishes() throws {
+        let directory = try TemporaryDirectory()
+        let profile = try CLI.run(["profile", Self.sample, "--policy-out", "starter.yaml"], in: directory.path)
+        #expect(profile.status == 0, "\(profile.stderr)")
+        let result = try CLI.run(["publish", "-p", "starter.yaml", "--dry-run", Self.sample], in: directory.path, environment: Self.environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("| `customer_name` | identifier | no | attribute removal (suppression) |"))
+    }
+
+    @Test func interruptedPublishLeavesNoRelease() throws {
+        let directory = try TemporaryDirectory()
+        _ = try directory.write("policy.yaml", Array("""
+            version: 1
+            dataset: { name: big }
+            columns:
+              id: { role: identifier, pseudonymize: { key: "env:DEID_KEY" } }
+              kwh: { role: sensitive, noise: { laplace: 0.1 } }
+            """.utf8))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.deid)
+        process.arguments = ["publish", "-p", "policy.yaml", "-o", "release", "-"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
+        process.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
+        let input = Pipe()
+        process.standardInput = input
+        process.standardError = Pipe()
+        process.standardOutput = Pipe()
+        try process.run()
+        input.fileHandleForWriting.write(Data(("id,kwh\n" + String(repeating: "m1,0.5\n", count: 200_000)).utf8))
+        // Wait for the staging directory (the release is being written), then interrupt.
+        var waited = 0
+        while try directory.listing().count < 2 && waited < 600 {
+            usleep(50_000)
+            waited += 1
+        }
+        #expect(try directory.listing().contains { $0.hasPrefix(".release.deid-tmp-") })
+        process.terminate()
+        process.waitUntilExit()
+        try? input.fileHandleForWriting.close()
+        #expect(process.terminationStatus == 128 + SIGTERM)
+        #expect(try directory.listing() == ["policy.yaml"])
+    }
+}
