@@ -52,4 +52,24 @@ enum ByteScan {
             (equalBytes($0, lineFeeds) | equalBytes($0, returns) | equalBytes($0, quotes) | equalBytes($0, delimiters)) & highs != 0
         }, { $0 == 0x0A || $0 == 0x0D || $0 == 0x22 || $0 == delimiter })
     }
+
+    /// The number of quote bytes in `buffer`.
+    static func countQuotes(_ buffer: UnsafeRawBufferPointer) -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        var total = 0
+        var offset = 0
+        let count = buffer.count
+        while offset + 8 <= count {
+            let difference = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self) ^ quotes
+            // Exact per-byte zero test: high bit set only where a byte of `difference` is zero.
+            let zeroes = ~(((difference & ~highs) &+ ~highs) | difference) & highs
+            total &+= zeroes.nonzeroBitCount
+            offset += 8
+        }
+        while offset < count {
+            if base.load(fromByteOffset: offset, as: UInt8.self) == 0x22 { total &+= 1 }
+            offset += 1
+        }
+        return total
+    }
 }

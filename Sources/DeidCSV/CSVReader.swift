@@ -50,6 +50,9 @@ public final class CSVReader {
     private let chunk: UnsafeMutableRawBufferPointer
     private var reachedEnd = false
     private var pendingError: CSVError?
+    /// A block reader's bytes, fed to libcsv in place (no copy into `chunk`).
+    private var block: [UInt8]?
+    private var blockOffset = 0
     // The delivery counters (next record in the batch, data records read, records handed out
     // with the header) live in `state`: as stored properties of this class they would be
     // checked for exclusive access at run time on every record.
@@ -115,6 +118,30 @@ public final class CSVReader {
         }
     }
 
+    /// Opens a reader on a block of whole records cut from the middle of an input (see
+    /// `CSVBlockSplitter`): there is no header row, every record must have `header`'s field
+    /// count, and lines and record numbers count from the block's start (line 1, record 1).
+    public init(block: [UInt8], header: CSVHeader, delimiter: CSVDelimiter, options: CSVReadOptions, displayName: String) {
+        self.source = InputSource(bytes: [], displayName: displayName)
+        self.block = block
+        self.options = options
+        parser = .allocate(capacity: 1)
+        state = .allocate(capacity: 1)
+        state.initialize(to: ParserState(maxFieldBytes: options.maxFieldBytes, maxRecordBytes: options.maxRecordBytes))
+        chunk = .allocate(byteCount: max(options.chunkSize, 1), alignment: 16)
+        csv_init(parser, UInt8(CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL))
+        csv_set_space_func(parser, deid_csv_no_space)
+        csv_set_delim(parser, delimiter.rawValue)
+        self.header = header
+        self.delimiter = delimiter
+        state.pointee.headerFieldCount = header.count
+        // As if the header had been handed out: the first record of the block is record 1.
+        state.pointee.recordsDelivered = 1
+    }
+
+    /// Physical lines consumed so far (all of them once the input has been read to its end).
+    public var linesConsumed: Int { state.pointee.line - 1 }
+
     deinit {
         csv_free(parser)
         parser.deallocate()
@@ -174,6 +201,22 @@ public final class CSVReader {
         state.pointee.compact(delivered: cursor)
         cursor = 0
         while state.pointee.deliverableRecords == 0 && !reachedEnd && pendingError == nil {
+            if let block {
+                ingest {
+                    if blockOffset == block.count {
+                        reachedEnd = true
+                        try CSVReader.finish(parser: parser, state: state, source: source)
+                    } else {
+                        let end = min(block.count, blockOffset + options.chunkSize)
+                        try block.withUnsafeBytes { bytes in
+                            try CSVReader.feed(UnsafeRawBufferPointer(rebasing: bytes[blockOffset..<end]), parser: parser,
+                                               state: state, source: source)
+                        }
+                        blockOffset = end
+                    }
+                }
+                continue
+            }
             ingest {
                 let count = try source.read(into: chunk)
                 if count == 0 {

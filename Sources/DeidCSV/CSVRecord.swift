@@ -117,3 +117,13 @@ extension CSVRecord {
         self.number = number
     }
 }
+
+extension CSVRecord {
+    /// Appends one field whose bytes `body` appends to the storage it is given (it must only
+    /// append): a computed value is written in place, without an array of its own.
+    @inlinable public mutating func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows {
+        if bytes.count > usedBytes { bytes.removeSubrange(usedBytes...) }
+        try body(&bytes)
+        fieldEnds.append(bytes.count)
+    }
+}

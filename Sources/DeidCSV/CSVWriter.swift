@@ -2,7 +2,8 @@
 /// a quote, CR or LF (a lone empty field is written `""` so the record is not a blank line).
 /// Records end in LF unless told otherwise. Output is buffered in 1 MiB blocks.
 public final class CSVWriter {
-    private let output: OutputFile
+    /// The file written to; nil for a writer that keeps its output in memory.
+    private let output: OutputFile?
     /// The hot state lives behind a pointer: a class's stored properties would be checked for
     /// exclusive access at run time on every field.
     private let core: UnsafeMutablePointer<WriterCore>
@@ -13,6 +14,22 @@ public final class CSVWriter {
         self.output = output
         core = .allocate(capacity: 1)
         core.initialize(to: WriterCore(delimiter: delimiter.rawValue, crlf: crlf))
+    }
+
+    /// A writer that keeps everything in memory until `takeBytes()` (for a worker thread whose
+    /// output is written in order by another).
+    public init(delimiter: CSVDelimiter, crlf: Bool = false) {
+        output = nil
+        core = .allocate(capacity: 1)
+        core.initialize(to: WriterCore(delimiter: delimiter.rawValue, crlf: crlf))
+    }
+
+    /// The bytes written since the last call (memory writers).
+    public func takeBytes() -> [UInt8] {
+        let bytes = Array(UnsafeRawBufferPointer(start: core.pointee.buffer.base, count: core.pointee.buffer.count))
+        core.pointee.buffer.removeAll()
+        core.pointee.recordStart = 0
+        return bytes
     }
 
     deinit {
@@ -36,7 +53,7 @@ public final class CSVWriter {
 
     /// Ends the current record.
     public func endRecord() throws {
-        if core.pointee.endRecord() { try flush() }
+        if core.pointee.endRecord() && output != nil { try flush() }
     }
 
     /// Writes a whole record.
@@ -60,6 +77,7 @@ public final class CSVWriter {
 
     /// Writes out everything buffered.
     public func flush() throws {
+        guard let output else { return }
         try output.write(UnsafeRawBufferPointer(start: core.pointee.buffer.base, count: core.pointee.buffer.count))
         core.pointee.buffer.removeAll()
         core.pointee.recordStart = 0
@@ -68,7 +86,7 @@ public final class CSVWriter {
     /// Flushes and commits the output (renames it into place).
     public func finish() throws {
         try flush()
-        try output.commit()
+        try output?.commit()
     }
 }
 

@@ -12,6 +12,8 @@ public struct FieldMemo: Sendable {
     private var slots: [Int32]
     private var hashes: [UInt64]
     private var mask: Int
+    /// The entry used last: consecutive records often repeat a value (one meter's readings).
+    private var lastEntry = -1
     public let capacity: Int
 
     /// A memo holding at most `capacity` entries before it is cleared.
@@ -29,6 +31,14 @@ public struct FieldMemo: Sendable {
     /// `compute` (from the field's bytes) the first time the field's bytes are seen.
     public mutating func append(valueFor index: Int, of record: CSVRecord, to output: inout CSVRecord,
                                 compute: (ArraySlice<UInt8>) throws -> [UInt8]) rethrows {
+        if lastEntry >= 0 {
+            let keyStart = lastEntry == 0 ? 0 : keyEnds[lastEntry - 1]
+            if record.field(index, equals: keyBytes, in: keyStart..<keyEnds[lastEntry]) {
+                let valueStart = lastEntry == 0 ? 0 : valueEnds[lastEntry - 1]
+                output.appendField(from: valueBytes, range: valueStart..<valueEnds[lastEntry])
+                return
+            }
+        }
         let hash = record.fieldHash(at: index)
         var slot = Int(truncatingIfNeeded: hash) & mask
         while slots[slot] != 0 {
@@ -38,6 +48,7 @@ public struct FieldMemo: Sendable {
                 if record.field(index, equals: keyBytes, in: keyStart..<keyEnds[entry]) {
                     let valueStart = entry == 0 ? 0 : valueEnds[entry - 1]
                     output.appendField(from: valueBytes, range: valueStart..<valueEnds[entry])
+                    lastEntry = entry
                     return
                 }
             }
@@ -56,6 +67,7 @@ public struct FieldMemo: Sendable {
         valueEnds.append(valueBytes.count)
         slots[slot] = Int32(keyEnds.count)
         hashes[slot] = hash
+        lastEntry = keyEnds.count - 1
         if keyEnds.count * 2 > slots.count { grow() }
     }
 
@@ -65,6 +77,7 @@ public struct FieldMemo: Sendable {
         keyEnds.removeAll(keepingCapacity: true)
         valueEnds.removeAll(keepingCapacity: true)
         for index in slots.indices { slots[index] = 0 }
+        lastEntry = -1
     }
 
     private mutating func grow() {

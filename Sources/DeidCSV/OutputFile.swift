@@ -108,6 +108,11 @@ public final class OutputFile {
         }
     }
 
+    /// Writes bytes (a block of CSV made by a memory writer).
+    public func write(bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
     /// Writes text as UTF-8.
     public func write(text: String) throws {
         var copy = text

@@ -119,7 +119,8 @@ struct PublishCommandTests {
         process.standardError = Pipe()
         process.standardOutput = Pipe()
         try process.run()
-        input.fileHandleForWriting.write(Data(("id,kwh\n" + String(repeating: "m1,0.5\n", count: 200_000)).utf8))
+        // More than one block (2 MiB), so that the header is read and the release is under way.
+        input.fileHandleForWriting.write(Data(("id,kwh\n" + String(repeating: "m1,0.5\n", count: 1_000_000)).utf8))
         // Wait for the staging directory (the release is being written), then interrupt.
         var waited = 0
         while try directory.listing().count < 2 && waited < 600 {

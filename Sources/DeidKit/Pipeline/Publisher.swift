@@ -11,15 +11,18 @@ public struct TransformRequest: Sendable {
     public var seed: UInt64?
     public var compress: Bool
     public var environment: [String: String]
+    /// Worker threads for the transform; nil uses every core.
+    public var workers: Int?
 
     public init(policyPath: String, inputs: [String], readOptions: CSVReadOptions = CSVReadOptions(), seed: UInt64? = nil,
-                compress: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment) {
+                compress: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment, workers: Int? = nil) {
         self.policyPath = policyPath
         self.inputs = inputs
         self.readOptions = readOptions
         self.seed = seed
         self.compress = compress
         self.environment = environment
+        self.workers = workers
     }
 }
 
@@ -36,29 +39,29 @@ public struct PublishOutcome: Sendable {
 /// and `report.md` into a staging directory that is renamed into place only when all succeeded.
 public enum Publisher {
     /// Opens the inputs (headers read), then loads and compiles the policy against the first header.
-    static func prepare(_ request: TransformRequest, releaseID: String) throws -> (Policy, TransformPlan, [CSVReader]) {
-        var readers: [CSVReader] = []
-        for path in request.inputs { readers.append(try CSVReader(source: InputSource(path: path), options: request.readOptions)) }
-        guard let first = readers.first else { throw TransformError(position: InputPosition(source: "<inputs>"), problem: "no input given") }
+    static func prepare(_ request: TransformRequest, releaseID: String) throws -> (Policy, TransformPlan, [BlockInput]) {
+        var inputs: [BlockInput] = []
+        for path in request.inputs { inputs.append(try BlockInput(path: path, options: request.readOptions)) }
+        guard let first = inputs.first else { throw TransformError(position: InputPosition(source: "<inputs>"), problem: "no input given") }
         let policy = try PolicyLoader.load(path: request.policyPath, header: first.header.names, environment: request.environment)
-        for reader in readers.dropFirst() where reader.header.names != first.header.names {
-            throw TransformError(position: InputPosition(source: reader.source.displayName, line: 1),
+        for input in inputs.dropFirst() where input.header.names != first.header.names {
+            throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
                                  problem: "the header differs from \(first.source.displayName)'s; inputs of one dataset need the same columns in the same order")
         }
         let plan = try TransformPlan(policy: policy, header: first.header.names, releaseID: releaseID, seed: request.seed,
                                      environment: request.environment)
-        return (policy, plan, readers)
+        return (policy, plan, inputs)
     }
 
     /// `deid apply`: the transform pipeline alone, into `output` (a file or `-`).
     @discardableResult
     public static func apply(_ request: TransformRequest, output: String, progress: ((InputProgress) -> Void)? = nil) throws -> RunSummary {
-        let (_, plan, readers) = try prepare(request, releaseID: Release.newID())
+        let (_, plan, inputs) = try prepare(request, releaseID: Release.newID())
         let file = try OutputFile(path: output, compress: request.compress ? true : nil,
-                                  protecting: readers.compactMap(\.source.identity))
-        let writer = CSVWriter(output: file, delimiter: readers[0].delimiter)
-        let summary = try TransformRun(plan: plan).run(readers: readers, writer: writer) { progress?($0.source.progress) }
-        try writer.finish()
+                                  protecting: inputs.compactMap(\.source.identity))
+        let summary = try TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+            .run(inputs: inputs, output: file, delimiter: inputs[0].delimiter, progress: progress)
+        try file.commit()
         return summary
     }
 
@@ -68,7 +71,7 @@ public enum Publisher {
                                progress: ((InputProgress) -> Void)? = nil) throws -> PublishOutcome {
         let releaseID = Release.newID()
         let created = Release.timestamp()
-        let (policy, plan, readers) = try prepare(request, releaseID: releaseID)
+        let (policy, plan, inputs) = try prepare(request, releaseID: releaseID)
         let name = safeName(policy.dataset.name)
         let dataFile = name + (request.compress ? ".csv.gz" : ".csv")
         let destination = directory ?? "\(name)-\(releaseID)"
@@ -77,10 +80,10 @@ public enum Publisher {
         // Fingerprint the input files on another thread while the data streams.
         let fingerprints = Fingerprints(paths: request.inputs)
         let file = try OutputFile(path: staging?.file(dataFile) ?? "/dev/null", compress: request.compress,
-                                  protecting: readers.compactMap(\.source.identity))
-        let writer = CSVWriter(output: file, delimiter: .comma)
-        var summary = try TransformRun(plan: plan).run(readers: readers, writer: writer) { progress?($0.source.progress) }
-        try writer.finish()
+                                  protecting: inputs.compactMap(\.source.identity))
+        var summary = try TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+            .run(inputs: inputs, output: file, delimiter: .comma, progress: progress)
+        try file.commit()
         let hashes = try fingerprints.wait()
         for index in summary.inputs.indices { summary.inputs[index].sha256 = hashes[index] }
 

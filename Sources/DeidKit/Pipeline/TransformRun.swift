@@ -1,4 +1,5 @@
 import DeidCSV
+import Foundation
 
 /// What one input contributed to a run.
 public struct InputSummary: Codable, Sendable, Equatable {
@@ -22,53 +23,308 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var recordsOut = 0
 }
 
-/// One streaming pass: every input's records through the plan's transformer (and aggregator)
-/// into a writer. Inputs must all have the header the plan was compiled for.
+/// One input of a run, cut into blocks of whole records. The first block is read at once, to
+/// learn the header (and the delimiter) before the policy is loaded.
+public final class BlockInput {
+    public let source: InputSource
+    let splitter: CSVBlockSplitter
+    private var firstBlock: CSVBlock?
+    public let header: CSVHeader
+    public let delimiter: CSVDelimiter
+    let options: CSVReadOptions
+
+    /// Opens `path` (`-` for standard input) and reads its header.
+    public init(path: String, options: CSVReadOptions, blockSize: Int = 2 << 20) throws {
+        source = try InputSource(path: path)
+        splitter = CSVBlockSplitter(source: source, blockSize: blockSize, maxRecordBytes: options.maxRecordBytes)
+        guard let first = try splitter.next() else {
+            throw CSVError(.emptyInput, at: InputPosition(source: source.displayName))
+        }
+        let reader = try CSVReader(source: InputSource(bytes: first.bytes, chunkSizes: [options.chunkSize], displayName: source.displayName),
+                                   options: options)
+        header = reader.header
+        delimiter = reader.delimiter
+        var fixed = options
+        fixed.delimiter = reader.delimiter
+        self.options = fixed
+        firstBlock = first
+    }
+
+    func nextBlock() throws -> CSVBlock? {
+        if let block = firstBlock {
+            firstBlock = nil
+            return block
+        }
+        return try splitter.next()
+    }
+}
+
+/// The transform pass over blocks of records.
+///
+/// A plan that works record by record runs on several cores: the calling thread cuts each input
+/// into blocks (`CSVBlockSplitter`) and writes results in input order, while worker threads
+/// parse, filter, transform and serialize blocks, each with its own libcsv parser and its own
+/// `RecordTransformer`. A plan that aggregates runs on the calling thread, since one entity's
+/// readings span blocks. A seeded run draws block `i`'s noise from stream `i`, so its output
+/// bytes depend neither on the number of workers nor on timing, nor on whether the input came
+/// from a file or a pipe.
+///
+/// Error positions are those of the whole input: a block's lines and records are counted from
+/// its start and shifted by the blocks before it when the error is reported, in order.
 public struct TransformRun {
     public let plan: TransformPlan
+    /// Worker threads (record-by-record plans).
+    public let workers: Int
 
-    public init(plan: TransformPlan) { self.plan = plan }
+    public init(plan: TransformPlan, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.plan = plan
+        self.workers = max(1, workers)
+    }
 
-    /// Reads every record of `readers` in order and writes the transformed records to
-    /// `writer` (the header first). Does not finish the writer.
-    /// - Parameter progress: called now and then with the reader being read.
-    public func run(readers: [CSVReader], writer: CSVWriter, progress: ((CSVReader) -> Void)? = nil) throws -> RunSummary {
+    /// What a worker made of one block.
+    struct BlockResult: Sendable {
+        var bytes: [UInt8] = []
+        var recordsIn = 0
+        var filtered = 0
+        var written = 0
+        var lines = 0
+        var failure: (any Error)?
+    }
+
+    /// Transforms `inputs` into `output`, header first, with `delimiter`. Does not commit.
+    public func run(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
+                    progress: ((InputProgress) -> Void)? = nil) throws -> RunSummary {
+        for input in inputs where input.header.names != plan.inputHeader {
+            throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
+                                 problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
+        }
+        let headerWriter = CSVWriter(delimiter: delimiter)
+        try headerWriter.write(fields: plan.outputHeader)
+        try output.write(bytes: headerWriter.takeBytes())
+        if plan.aggregation != nil {
+            return try runAggregating(inputs: inputs, output: output, delimiter: delimiter, progress: progress)
+        }
+        return try runParallel(inputs: inputs, output: output, delimiter: delimiter, progress: progress)
+    }
+
+    /// Shifts a block's error positions by the lines and records of the blocks before it.
+    static func placed(_ failure: any Error, lineBase: Int, recordBase: Int) -> any Error {
+        if var error = failure as? CSVError {
+            error.position.line = error.position.line.map { $0 + lineBase }
+            error.position.record = error.position.record.map { $0 + recordBase }
+            return error
+        }
+        if var error = failure as? TransformError {
+            error.position.line = error.position.line.map { $0 + lineBase }
+            error.position.record = error.position.record.map { $0 + recordBase }
+            return error
+        }
+        return failure
+    }
+
+    /// A reader for one block: block 0 of an input starts with the header.
+    static func reader(for block: CSVBlock, first: Bool, input: BlockInput) throws -> CSVReader {
+        let name = input.source.displayName
+        if first {
+            let reader = try CSVReader(source: InputSource(bytes: block.bytes, chunkSizes: [input.options.chunkSize], displayName: name),
+                                       options: input.options)
+            return reader
+        }
+        return CSVReader(block: block.bytes, header: input.header, delimiter: input.delimiter, options: input.options, displayName: name)
+    }
+
+    private func runParallel(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
+                             progress: ((InputProgress) -> Void)?) throws -> RunSummary {
+        let pool = TransformerPool(plan: plan, count: workers)
+        let results = ResultBoard()
+        let slots = DispatchSemaphore(value: workers * 2)
+        let group = DispatchGroup()
+        let queue = DispatchQueue(label: "deid.transform", attributes: .concurrent)
+        defer {
+            results.cancel()
+            group.wait()
+        }
         var summary = RunSummary()
-        try writer.write(fields: plan.outputHeader)
-        var transformer = RecordTransformer(plan: plan, sourceName: readers.first?.source.displayName ?? "")
-        var aggregator = plan.aggregation.map(TimeSeriesAggregator.init(plan:))
+        var globalIndex = 0
+        var nextToWrite = 0
+
+        for input in inputs {
+            let firstOfInput = globalIndex
+            var lineBase = 0, recordBase = 0
+            // Writes finished results in order; when `waiting`, until `limit` is reached.
+            func drain(upTo limit: Int, waiting: Bool) throws {
+                while nextToWrite < limit {
+                    guard let result = results.take(nextToWrite, waiting: waiting) else { return }
+                    slots.signal()
+                    if let failure = result.failure { throw Self.placed(failure, lineBase: lineBase, recordBase: recordBase) }
+                    try output.write(bytes: result.bytes)
+                    lineBase += result.lines
+                    recordBase += result.recordsIn
+                    summary.recordsIn += result.recordsIn
+                    summary.recordsFiltered += result.filtered
+                    summary.recordsOut += result.written
+                    nextToWrite += 1
+                }
+            }
+            while let block = try input.nextBlock() {
+                // At most two blocks per worker in flight: when none is free, write the oldest.
+                while slots.wait(timeout: .now()) == .timedOut { try drain(upTo: nextToWrite + 1, waiting: true) }
+                let index = globalIndex
+                globalIndex += 1
+                let first = index == firstOfInput
+                group.enter()
+                nonisolated(unsafe) let sharedInput = input
+                queue.async {
+                    defer { group.leave() }
+                    let result = pool.with { transformer in
+                        Self.process(block, first: first, stream: UInt64(index), input: sharedInput, delimiter: delimiter,
+                                     transformer: &transformer)
+                    }
+                    results.put(index, result)
+                }
+                try drain(upTo: globalIndex, waiting: false)
+                progress?(input.source.progress)
+            }
+            try drain(upTo: globalIndex, waiting: true)
+            summary.inputs.append(InputSummary(name: input.source.displayName, bytes: input.source.totalBytes, sha256: nil,
+                                               records: recordBase, compressed: input.source.isCompressed))
+        }
+        return summary
+    }
+
+    static func process(_ block: CSVBlock, first: Bool, stream: UInt64, input: BlockInput, delimiter: CSVDelimiter,
+                        transformer: inout RecordTransformer) -> BlockResult {
+        var result = BlockResult()
+        transformer.reseed(stream: stream)
+        transformer.sourceName = input.source.displayName
+        let reader: CSVReader
+        do { reader = try Self.reader(for: block, first: first, input: input) } catch {
+            result.failure = error
+            return result
+        }
+        let writer = CSVWriter(delimiter: delimiter)
         var record = CSVRecord()
         var output = CSVRecord()
-        var written = 0
-        for reader in readers {
-            guard reader.header.names == plan.inputHeader else {
-                throw TransformError(position: InputPosition(source: reader.source.displayName, line: 1),
-                                     problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
-            }
-            transformer.sourceName = reader.source.displayName
-            let before = summary.recordsIn
+        do {
             while try reader.readRecord(into: &record) {
-                summary.recordsIn += 1
-                if summary.recordsIn & 0xFFFF == 0 { progress?(reader) }
-                guard try transformer.transform(record, into: &output) else {
-                    summary.recordsFiltered += 1
-                    continue
-                }
-                if aggregator != nil, let entity = plan.aggregation?.entityInput {
-                    try aggregator!.add(output, entity: record[entity], sourceName: reader.source.displayName, inputRecord: record,
-                                        header: plan.outputHeader, transformer: &transformer) { try writer.write(record: $0); written += 1 }
-                } else {
+                result.recordsIn += 1
+                if try transformer.transform(record, into: &output) {
                     try writer.write(record: output)
-                    written += 1
+                    result.written += 1
+                } else {
+                    result.filtered += 1
                 }
             }
-            summary.inputs.append(InputSummary(name: reader.source.displayName, bytes: reader.source.totalBytes, sha256: nil,
-                                               records: summary.recordsIn - before, compressed: reader.source.isCompressed))
+        } catch {
+            result.failure = error
         }
-        if aggregator != nil {
-            try aggregator!.finish(transformer: &transformer) { try writer.write(record: $0); written += 1 }
+        result.lines = reader.linesConsumed
+        result.bytes = writer.takeBytes()
+        return result
+    }
+
+    private func runAggregating(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
+                                progress: ((InputProgress) -> Void)?) throws -> RunSummary {
+        guard let aggregation = plan.aggregation else { preconditionFailure("no aggregation") }
+        var summary = RunSummary()
+        var transformer = RecordTransformer(plan: plan, sourceName: "")
+        var aggregator = TimeSeriesAggregator(plan: aggregation)
+        let writer = CSVWriter(output: output, delimiter: delimiter)
+        var record = CSVRecord()
+        var transformed = CSVRecord()
+        var written = 0
+        for input in inputs {
+            transformer.sourceName = input.source.displayName
+            var lineBase = 0, recordBase = 0, first = true
+            while let block = try input.nextBlock() {
+                var reader: CSVReader?
+                var recordsInBlock = 0
+                do {
+                    let blockReader = try Self.reader(for: block, first: first, input: input)
+                    reader = blockReader
+                    first = false
+                    while try blockReader.readRecord(into: &record) {
+                        recordsInBlock += 1
+                        summary.recordsIn += 1
+                        guard try transformer.transform(record, into: &transformed) else {
+                            summary.recordsFiltered += 1
+                            continue
+                        }
+                        try aggregator.add(transformed, entity: record[aggregation.entityInput], sourceName: input.source.displayName,
+                                           inputRecord: record, header: plan.outputHeader, transformer: &transformer) {
+                            try writer.write(record: $0)
+                            written += 1
+                        }
+                    }
+                } catch is BrokenPipe {
+                    throw BrokenPipe()
+                } catch {
+                    throw Self.placed(error, lineBase: lineBase, recordBase: recordBase)
+                }
+                lineBase += reader?.linesConsumed ?? 0
+                recordBase += recordsInBlock
+                progress?(input.source.progress)
+            }
+            summary.inputs.append(InputSummary(name: input.source.displayName, bytes: input.source.totalBytes, sha256: nil,
+                                               records: recordBase, compressed: input.source.isCompressed))
         }
+        try aggregator.finish(transformer: &transformer) {
+            try writer.write(record: $0)
+            written += 1
+        }
+        try writer.flush()
         summary.recordsOut = written
         return summary
+    }
+}
+
+/// Transformers for the workers: one per thread at a time, each keeping its memos.
+final class TransformerPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [RecordTransformer]
+
+    init(plan: TransformPlan, count: Int) {
+        free = (0..<count).map { RecordTransformer(plan: plan, sourceName: "", stream: UInt64($0)) }
+    }
+
+    func with<Result>(_ body: (inout RecordTransformer) -> Result) -> Result {
+        lock.lock()
+        var transformer = free.removeLast()
+        lock.unlock()
+        let result = body(&transformer)
+        lock.lock()
+        free.append(transformer)
+        lock.unlock()
+        return result
+    }
+}
+
+/// Finished blocks waiting to be written in order.
+final class ResultBoard: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var results: [Int: TransformRun.BlockResult] = [:]
+    private var cancelled = false
+
+    func put(_ index: Int, _ result: TransformRun.BlockResult) {
+        condition.lock()
+        if !cancelled { results[index] = result }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The result of block `index`, waiting for it when `waiting`; nil when not ready.
+    func take(_ index: Int, waiting: Bool) -> TransformRun.BlockResult? {
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting && results[index] == nil && !cancelled { condition.wait() }
+        return results.removeValue(forKey: index)
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        results.removeAll()
+        condition.broadcast()
+        condition.unlock()
     }
 }

@@ -44,6 +44,11 @@ public struct NoiseAdder: Sendable {
 
     /// `value` with noise, clamped and rounded; written with the policy's decimals or `decimals`.
     public func perturb(_ value: Double, decimals: Int, random: inout NoiseRandom) -> [UInt8] {
+        DecimalText.format(noisy(value, random: &random), decimals: spec.decimals ?? decimals)
+    }
+
+    /// `value` with noise, clamped (not rounded).
+    func noisy(_ value: Double, random: inout NoiseRandom) -> Double {
         var noisy: Double
         switch spec.distribution {
         case .laplace(let scale):
@@ -57,7 +62,14 @@ public struct NoiseAdder: Sendable {
         }
         if let minimum = spec.minimum { noisy = max(noisy, minimum) }
         if let maximum = spec.maximum { noisy = min(noisy, maximum) }
-        return DecimalText.format(noisy, decimals: spec.decimals ?? decimals)
+        return noisy
+    }
+
+    /// Appends the noisy form of `value` (a field's bytes) to `output`; empty stays empty.
+    func apply(_ value: ArraySlice<UInt8>, random: inout NoiseRandom, into output: inout [UInt8]) throws(ValueProblem) {
+        if value.isEmpty { return }
+        guard let (number, decimals) = DecimalText.parse(value) else { throw ValueProblem("not a number (noise needs numbers)") }
+        DecimalText.write(noisy(number, random: &random), decimals: spec.decimals ?? decimals, into: &output)
     }
 
     /// Noise added to a field's number; empty stays empty.

@@ -41,24 +41,40 @@ enum DecimalText {
 
     /// `value` with exactly `decimals` places (`-0` written as `0`).
     static func format(_ value: Double, decimals: Int) -> [UInt8] {
-        let scale = powersOfTen[min(max(decimals, 0), 15)]
-        let scaled = (value * scale).rounded()
+        var output: [UInt8] = []
+        write(value, decimals: decimals, into: &output)
+        return output
+    }
+
+    /// Appends `value` with exactly `decimals` places to `output` (`-0` written as `0`).
+    static func write(_ value: Double, decimals: Int, into output: inout [UInt8]) {
+        let places = min(max(decimals, 0), 15)
+        let scaled = (value * powersOfTen[places]).rounded()
         guard abs(scaled) < 9e15 else {
-            return Array(String(format: "%.\(decimals)f", value).utf8)
+            output.append(contentsOf: String(format: "%.\(places)f", value).utf8)
+            return
         }
         var units = Int64(scaled)
-        var output: [UInt8] = []
         if units < 0 { output.append(0x2D); units = -units }
-        var digits = Array(String(units).utf8)
-        if decimals > 0 {
-            if digits.count <= decimals { digits.insert(contentsOf: repeatElement(0x30, count: decimals - digits.count + 1), at: 0) }
-            digits.insert(0x2E, at: digits.count - decimals)
+        // Digits needed: at least one before the point.
+        var digits = 1
+        var probe = units / 10
+        while probe > 0 { digits += 1; probe /= 10 }
+        let width = max(digits, places + 1) + (places > 0 ? 1 : 0)
+        let start = output.count
+        output.append(contentsOf: repeatElement(0x30, count: width))
+        var position = output.count - 1
+        var written = 0
+        while position >= start {
+            if places > 0 && written == places {
+                output[position] = 0x2E
+            } else {
+                output[position] = UInt8(0x30 + units % 10)
+                units /= 10
+            }
+            written += 1
+            position -= 1
         }
-        output.append(contentsOf: digits)
-        if output == [0x2D, 0x30] || (output.first == 0x2D && !output.dropFirst().contains { $0 != 0x30 && $0 != 0x2E }) {
-            output.removeFirst()
-        }
-        return output
     }
 
     /// The shortest text of a policy number: `5`, `2.5`.

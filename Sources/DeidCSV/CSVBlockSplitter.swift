@@ -1,0 +1,95 @@
+/// A run of whole records cut from an input, for parsing on another thread.
+public struct CSVBlock: Sendable {
+    /// The block's position in the input, from 0; block 0 starts with the header.
+    public let index: Int
+    /// The bytes (decompressed), ending at a record boundary (or at the end of the input).
+    public let bytes: [UInt8]
+}
+
+/// Cuts an input into blocks of whole records, so that several parsers can work at once: a
+/// block ends after a line break that is outside quotes (the quote count before it is even;
+/// RFC 4180's doubled quotes count twice, so the parity is exact). Only counting quotes and
+/// finding the last line break are done here, eight bytes at a time; the parsing is the
+/// workers'.
+public final class CSVBlockSplitter {
+    public let source: InputSource
+    private let blockSize: Int
+    private let maxRecordBytes: Int
+    private var pending: [UInt8] = []
+    private var ended = false
+    private var nextIndex = 0
+    private let chunk: UnsafeMutableRawBufferPointer
+
+    /// - Parameters:
+    ///   - blockSize: the bytes read per block (a block is cut at the last record end in it).
+    ///   - maxRecordBytes: a record longer than this is handed on whole, for the parser to reject.
+    public init(source: InputSource, blockSize: Int = 4 << 20, maxRecordBytes: Int = 16 << 20) {
+        self.source = source
+        self.blockSize = max(blockSize, 64)
+        self.maxRecordBytes = maxRecordBytes
+        chunk = .allocate(byteCount: 1 << 20, alignment: 16)
+    }
+
+    deinit { chunk.deallocate() }
+
+    /// The next block, or nil at the end of the input.
+    public func next() throws -> CSVBlock? {
+        while !ended && pending.count < blockSize {
+            let count = try source.read(into: chunk)
+            if count == 0 { ended = true; break }
+            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
+        }
+        if pending.isEmpty { return nil }
+        var cut = ended ? pending.count : pending.withUnsafeBytes { CSVBlockSplitter.lastRecordEnd($0) }
+        // A record longer than the block: read on until its end (or the limit) is in the buffer.
+        while cut == 0 && !ended && pending.count <= maxRecordBytes + blockSize {
+            let count = try source.read(into: chunk)
+            if count == 0 { ended = true; cut = pending.count; break }
+            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
+            cut = pending.withUnsafeBytes { CSVBlockSplitter.lastRecordEnd($0) }
+        }
+        if cut == 0 { cut = pending.count }
+        // The block keeps the buffer; only the partial record after the cut is copied.
+        var bytes = pending
+        pending = cut == bytes.count ? [] : Array(bytes[cut...])
+        bytes.removeLast(bytes.count - cut)
+        pending.reserveCapacity(blockSize + (1 << 20))
+        defer { nextIndex += 1 }
+        return CSVBlock(index: nextIndex, bytes: bytes)
+    }
+
+    /// The offset just after the last line break outside quotes, given that `bytes` starts at a
+    /// record boundary; 0 when there is none. A CR is only taken when it is not the last byte
+    /// (it may be the first half of a CR LF).
+    static func lastRecordEnd(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard let base = bytes.baseAddress, bytes.count > 1 else { return 0 }
+        let total = ByteScan.countQuotes(bytes)
+        var quotesAfter = 0
+        var searchEnd = bytes.count
+        while searchEnd > 0 {
+            guard let position = lastIndex(of: 0x0A, in: base, before: searchEnd) else { break }
+            quotesAfter += ByteScan.countQuotes(UnsafeRawBufferPointer(start: base + position, count: searchEnd - position))
+            if (total - quotesAfter) % 2 == 0 { return position + 1 }
+            searchEnd = position
+        }
+        // No usable LF: a file with CR line ends.
+        searchEnd = bytes.count - 1
+        while searchEnd > 0 {
+            guard let position = lastIndex(of: 0x0D, in: base, before: searchEnd) else { return 0 }
+            let before = ByteScan.countQuotes(UnsafeRawBufferPointer(start: base, count: position))
+            if before % 2 == 0 && base.load(fromByteOffset: position + 1, as: UInt8.self) != 0x0A { return position + 1 }
+            searchEnd = position
+        }
+        return 0
+    }
+
+    /// The last offset below `end` holding `byte` (records are short, so it is near the end).
+    private static func lastIndex(of byte: UInt8, in base: UnsafeRawPointer, before end: Int) -> Int? {
+        var position = end - 1
+        while position >= 0 {
+            if base.load(fromByteOffset: position, as: UInt8.self) == byte { return position }
+            position -= 1
+        }
+        return nil
+    }
+}
