@@ -4,6 +4,9 @@ public struct CSVBlock: Sendable {
     public let index: Int
     /// The bytes (decompressed), ending at a record boundary (or at the end of the input).
     public let bytes: [UInt8]
+    /// True when the block ends inside a record longer than the record limit: its reader
+    /// reports the limit instead of taking the end of the block as the end of the record.
+    public let endsInsideRecord: Bool
 }
 
 /// Cuts an input into blocks of whole records, so that several parsers can work at once: a
@@ -25,7 +28,7 @@ public final class CSVBlockSplitter {
     ///   - maxRecordBytes: a record longer than this is handed on whole, for the parser to reject.
     public init(source: InputSource, blockSize: Int = 4 << 20, maxRecordBytes: Int = 16 << 20) {
         self.source = source
-        self.blockSize = max(blockSize, 64)
+        self.blockSize = max(blockSize, 1)
         self.maxRecordBytes = maxRecordBytes
         chunk = .allocate(byteCount: 1 << 20, alignment: 16)
     }
@@ -48,6 +51,7 @@ public final class CSVBlockSplitter {
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
             cut = pending.withUnsafeBytes { CSVBlockSplitter.lastRecordEnd($0) }
         }
+        let endsInsideRecord = cut == 0 && !ended
         if cut == 0 { cut = pending.count }
         // The block keeps the buffer; only the partial record after the cut is copied.
         var bytes = pending
@@ -55,7 +59,7 @@ public final class CSVBlockSplitter {
         bytes.removeLast(bytes.count - cut)
         pending.reserveCapacity(blockSize + (1 << 20))
         defer { nextIndex += 1 }
-        return CSVBlock(index: nextIndex, bytes: bytes)
+        return CSVBlock(index: nextIndex, bytes: bytes, endsInsideRecord: endsInsideRecord)
     }
 
     /// The offset just after the last line break outside quotes, given that `bytes` starts at a

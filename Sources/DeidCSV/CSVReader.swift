@@ -53,6 +53,7 @@ public final class CSVReader {
     /// A block reader's bytes, fed to libcsv in place (no copy into `chunk`).
     private var block: [UInt8]?
     private var blockOffset = 0
+    private var blockEndsInsideRecord = false
     // The delivery counters (next record in the batch, data records read, records handed out
     // with the header) live in `state`: as stored properties of this class they would be
     // checked for exclusive access at run time on every record.
@@ -70,8 +71,11 @@ public final class CSVReader {
     }
 
     /// Opens a reader on `source` and reads the header row.
-    public init(source: InputSource, options: CSVReadOptions = CSVReadOptions()) throws {
+    /// - Parameter endsInsideRecord: the source is a block that stops inside an over-long
+    ///   record (see `CSVBlock`): its end is reported as the record limit, not as a record end.
+    public init(source: InputSource, options: CSVReadOptions = CSVReadOptions(), endsInsideRecord: Bool = false) throws {
         self.source = source
+        blockEndsInsideRecord = endsInsideRecord
         self.options = options
         parser = .allocate(capacity: 1)
         state = .allocate(capacity: 1)
@@ -121,9 +125,12 @@ public final class CSVReader {
     /// Opens a reader on a block of whole records cut from the middle of an input (see
     /// `CSVBlockSplitter`): there is no header row, every record must have `header`'s field
     /// count, and lines and record numbers count from the block's start (line 1, record 1).
-    public init(block: [UInt8], header: CSVHeader, delimiter: CSVDelimiter, options: CSVReadOptions, displayName: String) {
+    /// - Parameter endsInsideRecord: the block stops inside an over-long record (see `CSVBlock`).
+    public init(block: [UInt8], header: CSVHeader, delimiter: CSVDelimiter, options: CSVReadOptions, displayName: String,
+                endsInsideRecord: Bool = false) {
         self.source = InputSource(bytes: [], displayName: displayName)
         self.block = block
+        self.blockEndsInsideRecord = endsInsideRecord
         self.options = options
         parser = .allocate(capacity: 1)
         state = .allocate(capacity: 1)
@@ -205,6 +212,9 @@ public final class CSVReader {
                 ingest {
                     if blockOffset == block.count {
                         reachedEnd = true
+                        if blockEndsInsideRecord {
+                            throw state.pointee.error(.recordTooLarge(limit: state.pointee.maxRecordBytes), source: source)
+                        }
                         try CSVReader.finish(parser: parser, state: state, source: source)
                     } else {
                         let end = min(block.count, blockOffset + options.chunkSize)
@@ -221,6 +231,9 @@ public final class CSVReader {
                 let count = try source.read(into: chunk)
                 if count == 0 {
                     reachedEnd = true
+                    if blockEndsInsideRecord {
+                        throw state.pointee.error(.recordTooLarge(limit: state.pointee.maxRecordBytes), source: source)
+                    }
                     try CSVReader.finish(parser: parser, state: state, source: source)
                 } else {
                     try CSVReader.feed(UnsafeRawBufferPointer(rebasing: chunk[0..<count]), parser: parser,

@@ -216,3 +216,70 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory.file("bad.csv")))
     }
 }
+
+/// The multi-core pass against itself: workers, block sizes and file-versus-pipe change nothing.
+@Suite struct BlockPassTests {
+    static let policy = """
+        version: 1
+        dataset: { name: t }
+        entity: id
+        columns:
+          id: { role: identifier, pseudonymize: { key: "env:DEID_KEY", length: 10 } }
+          note: { role: insensitive }
+          time: { role: insensitive, generalize: { time: hour } }
+          kwh: { role: sensitive, noise: { laplace: 0.2, round: 2 } }
+        """
+
+    static func csv(rows: Int, badAt: Int? = nil) -> String {
+        var text = "id,note,time,kwh\n"
+        for row in 1...rows {
+            let note = row % 7 == 0 ? "\"multi\nline, quoted\"" : "plain"
+            let kwh = row == badAt ? "n/a" : "\(row % 13).5"
+            text += "m\(row % 50),\(note),2013-01-\(String(format: "%02d", 1 + row % 28)) \(String(format: "%02d", row % 24)):30:00,\(kwh)\n"
+        }
+        return text
+    }
+
+    func run(_ csv: String, blockSize: Int, workers: Int) throws -> [UInt8] {
+        let directory = try TemporaryDirectory()
+        let input = try directory.write("in.csv", Array(csv.utf8))
+        let policy = try PolicyLoader.parse(text: Self.policy, file: "policy.yaml", directory: directory.path,
+                                            header: ["id", "note", "time", "kwh"], environment: PipelineTests.environment)
+        let plan = try TransformPlan(policy: policy, header: ["id", "note", "time", "kwh"], releaseID: "r", seed: 77,
+                                     environment: PipelineTests.environment)
+        let blockInput = try BlockInput(path: input, options: CSVReadOptions(), blockSize: blockSize)
+        let output = try OutputFile(path: directory.file("out.csv"))
+        let summary = try TransformRun(plan: plan, workers: workers).run(inputs: [blockInput], output: output, delimiter: .comma)
+        try output.commit()
+        #expect(summary.recordsOut == summary.recordsIn)
+        return try directory.read("out.csv")
+    }
+
+    @Test func outputDoesNotDependOnWorkersOrBlocks() throws {
+        let csv = Self.csv(rows: 20_000)
+        let reference = try run(csv, blockSize: 1 << 20, workers: 1)
+        #expect(try run(csv, blockSize: 1 << 20, workers: 2) == reference)
+        let small = try run(csv, blockSize: 4096, workers: 2)
+        let smallOneWorker = try run(csv, blockSize: 4096, workers: 1)
+        #expect(small == smallOneWorker)
+        // Other block sizes cut other noise streams, but everything else is the same.
+        let strip = { (bytes: [UInt8]) in String(decoding: bytes, as: UTF8.self).split(separator: "\n").map { $0.split(separator: ",").dropLast().joined(separator: ",") } }
+        #expect(strip(small) == strip(reference))
+        #expect(String(decoding: reference, as: UTF8.self).split(separator: "\n").count == 20_001 + 20_000 / 7)
+    }
+
+    @Test func errorsDeepInTheInputNameTheirLineAndRecord() throws {
+        // Record 15000 is bad; 2142 quoted fields before it each add a line.
+        let csv = Self.csv(rows: 20_000, badAt: 15_000)
+        for (blockSize, workers) in [(1 << 20, 1), (4096, 2), (333, 2)] {
+            do {
+                _ = try run(csv, blockSize: blockSize, workers: workers)
+                Issue.record("the bad value must fail")
+            } catch let error as TransformError {
+                #expect(error.position.record == 15_000)
+                #expect(error.position.line == 15_001 + 14_999 / 7)
+                #expect(error.position.column == "kwh")
+            }
+        }
+    }
+}

@@ -41,7 +41,7 @@ public final class BlockInput {
             throw CSVError(.emptyInput, at: InputPosition(source: source.displayName))
         }
         let reader = try CSVReader(source: InputSource(bytes: first.bytes, chunkSizes: [options.chunkSize], displayName: source.displayName),
-                                   options: options)
+                                   options: options, endsInsideRecord: first.endsInsideRecord)
         header = reader.header
         delimiter = reader.delimiter
         var fixed = options
@@ -126,11 +126,11 @@ public struct TransformRun {
     static func reader(for block: CSVBlock, first: Bool, input: BlockInput) throws -> CSVReader {
         let name = input.source.displayName
         if first {
-            let reader = try CSVReader(source: InputSource(bytes: block.bytes, chunkSizes: [input.options.chunkSize], displayName: name),
-                                       options: input.options)
-            return reader
+            return try CSVReader(source: InputSource(bytes: block.bytes, chunkSizes: [input.options.chunkSize], displayName: name),
+                                 options: input.options, endsInsideRecord: block.endsInsideRecord)
         }
-        return CSVReader(block: block.bytes, header: input.header, delimiter: input.delimiter, options: input.options, displayName: name)
+        return CSVReader(block: block.bytes, header: input.header, delimiter: input.delimiter, options: input.options, displayName: name,
+                         endsInsideRecord: block.endsInsideRecord)
     }
 
     private func runParallel(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
