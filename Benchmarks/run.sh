@@ -67,3 +67,32 @@ measure "deid convert .gz to a file" "$BIN/deid" convert "$DATA.gz" -o "$WORK/co
 measure "deid profile" "$BIN/deid" profile "$DATA"
 measure "deid profile, .gz" "$BIN/deid" profile "$DATA.gz"
 rm -f "$WORK/copy.csv"
+
+# The publish workload (issue 3): drop + keyed pseudonym + postcode prefix + time truncation +
+# Laplace noise (Benchmarks/publish-policy.yaml), beside DuckDB doing the same in SQL with 2
+# threads and Python's csv module (pip install duckdb).
+export DEID_KEY=benchmark-key-0123456789abcdef0123456789
+echo
+echo "Publish workload (Benchmarks/publish-policy.yaml):"
+echo
+echo "| what | seconds | MB/s (of the CSV) | peak RSS MB |"
+echo "|---|---|---|---|"
+measure "deid apply to /dev/null (2 cores)" "$BIN/deid" apply -p Benchmarks/publish-policy.yaml --seed 1 "$DATA" /dev/null
+measure "deid apply, .gz input" "$BIN/deid" apply -p Benchmarks/publish-policy.yaml --seed 1 "$DATA.gz" /dev/null
+rm -rf "$WORK/release"
+measure "deid publish (data + manifest + fingerprints)" bash -c "rm -rf '$WORK/release' && '$BIN/deid' publish -p Benchmarks/publish-policy.yaml --seed 1 -o '$WORK/release' '$DATA'"
+rm -rf "$WORK/release"
+if python3 -c "import duckdb" 2>/dev/null; then
+  measure "DuckDB $(python3 -c 'import duckdb; print(duckdb.__version__)'), 2 threads" python3 Benchmarks/duckdb_publish.py "$DATA" "$WORK/duck.csv" 2
+  rm -f "$WORK/duck.csv"
+else
+  echo "| DuckDB | not installed (pip install duckdb) | | |"
+fi
+SMALL="$WORK/meters_python_sample.csv"
+head -c 100000000 "$DATA" | head -n -1 > "$SMALL"
+SMALL_BYTES=$(stat -c %s "$SMALL")
+BYTES_SAVED=$BYTES; BYTES=$SMALL_BYTES
+measure "Python csv module (first 100 MB only)" python3 Benchmarks/python_publish.py "$SMALL" "$WORK/py.csv"
+BYTES=$BYTES_SAVED
+rm -f "$WORK/py.csv" "$SMALL"
+

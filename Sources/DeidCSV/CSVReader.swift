@@ -77,13 +77,7 @@ public final class CSVReader {
         self.source = source
         blockEndsInsideRecord = endsInsideRecord
         self.options = options
-        parser = .allocate(capacity: 1)
-        state = .allocate(capacity: 1)
-        state.initialize(to: ParserState(maxFieldBytes: options.maxFieldBytes, maxRecordBytes: options.maxRecordBytes))
-        chunk = .allocate(byteCount: max(options.chunkSize, 1), alignment: 16)
-        // csv_init only fails on allocation failure.
-        csv_init(parser, UInt8(CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL))
-        csv_set_space_func(parser, deid_csv_no_space)  // keep spaces and tabs around fields
+        (parser, state, chunk) = CSVReader.makeParser(options: options, chunkBytes: options.chunkSize)
 
         // Look at the first line to remove a byte-order mark and detect the delimiter.
         var prefix: [UInt8] = []
@@ -132,18 +126,26 @@ public final class CSVReader {
         self.block = block
         self.blockEndsInsideRecord = endsInsideRecord
         self.options = options
-        parser = .allocate(capacity: 1)
-        state = .allocate(capacity: 1)
-        state.initialize(to: ParserState(maxFieldBytes: options.maxFieldBytes, maxRecordBytes: options.maxRecordBytes))
-        chunk = .allocate(byteCount: max(options.chunkSize, 1), alignment: 16)
-        csv_init(parser, UInt8(CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL))
-        csv_set_space_func(parser, deid_csv_no_space)
+        // The block is fed in place: no chunk buffer is needed.
+        (parser, state, chunk) = CSVReader.makeParser(options: options, chunkBytes: 1)
         csv_set_delim(parser, delimiter.rawValue)
         self.header = header
         self.delimiter = delimiter
         state.pointee.headerFieldCount = header.count
         // As if the header had been handed out: the first record of the block is record 1.
         state.pointee.recordsDelivered = 1
+    }
+
+    /// A strict libcsv parser that keeps spaces, its callback state and a read buffer.
+    private static func makeParser(options: CSVReadOptions, chunkBytes: Int)
+        -> (UnsafeMutablePointer<csv_parser>, UnsafeMutablePointer<ParserState>, UnsafeMutableRawBufferPointer) {
+        let parser = UnsafeMutablePointer<csv_parser>.allocate(capacity: 1)
+        let state = UnsafeMutablePointer<ParserState>.allocate(capacity: 1)
+        state.initialize(to: ParserState(maxFieldBytes: options.maxFieldBytes, maxRecordBytes: options.maxRecordBytes))
+        // csv_init only fails on allocation failure.
+        csv_init(parser, UInt8(CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL))
+        csv_set_space_func(parser, deid_csv_no_space)  // keep spaces and tabs around fields
+        return (parser, state, .allocate(byteCount: max(chunkBytes, 1), alignment: 16))
     }
 
     /// Physical lines consumed so far (all of them once the input has been read to its end).

@@ -134,4 +134,54 @@ struct PublishCommandTests {
         #expect(process.terminationStatus == 128 + SIGTERM)
         #expect(try directory.listing() == ["policy.yaml"])
     }
+
+    /// Every per-record technique through `deid apply`, against values worked out by hand (the
+    /// pseudonyms and date shifts with Python's hmac module).
+    @Test func everyTechniqueThroughTheCLI() throws {
+        let directory = try TemporaryDirectory()
+        _ = try directory.write("policy.yaml", Array("""
+            version: 1
+            dataset: { name: every technique }
+            entity: id
+            filter:
+              - { column: when, from: "2013-01-01" }
+            columns:
+              id: { role: identifier, pseudonymize: { key: "env:DEID_KEY", length: 16 } }
+              name: { role: identifier, drop: true }
+              email: { role: identifier, mask: { keep_first: 2, keep_last: 4 } }
+              phone: { role: identifier, mask: { pattern: "[0-9]", char: "#" } }
+              postcode: { role: quasi_identifier, suppress: { values: ["ZE2 9XP"], token: "*" } }
+              born: { role: quasi_identifier, generalize: { age: { at: "2026-06-15", bands: [1, 10] }, level: 2 } }
+              visits: { role: quasi_identifier, generalize: { intervals: [0, 1, 3, 10] } }
+              income: { role: sensitive, generalize: { top: 100000, bottom: 10000 } }
+              lat: { role: quasi_identifier, generalize: { grid: { metres: 1000, axis: latitude } } }
+              size: { role: quasi_identifier, generalize: { round: 5 } }
+              dwelling: { role: quasi_identifier, generalize: { hierarchy: "\(Paths.root)/Datasets/hierarchies/dwelling.csv", level: 1 } }
+              code: { role: quasi_identifier, generalize: { prefix: 3 } }
+              when: { role: insensitive, date_shift: { max_days: 3, key: "env:DEID_KEY" }, generalize: { time: day } }
+              kwh: { role: sensitive, noise: { gaussian: 0.1, min: 0, round: 2 } }
+            """.utf8))
+        _ = try directory.write("in.csv", Array("""
+            id,name,email,phone,postcode,born,visits,income,lat,size,dwelling,code,when,kwh
+            P-1,Ada Lovelace,ada@example.org,020 7946 0958,ZE2 9XP,1990-06-16,4,250000,51.5074,12.4,detached,SW1A 2AA,2013-03-10 14:47:00,1.25
+            P-2,Charles Babbage,cb@example.net,0161 496 0000,N1 3WY,1960-01-01,0,5000,53.4808,7,"flat, converted",M1 1AE,2013-03-11 09:05:30,0.5
+            P-1,Ada Lovelace,ada@example.org,020 7946 0958,ZE2 9XP,1990-06-16,1,50000,51.5074,15,detached,SW1A 2AA,2012-12-31 23:59:59,2
+
+            """.utf8))
+        let result = try CLI.run(["apply", "-p", "policy.yaml", "--seed", "5", "in.csv", "-"], in: directory.path, environment: Self.environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)  // the header and two rows: the 2012 row is filtered out
+        func withoutNoise(_ line: String) -> String { String(line[..<line.lastIndex(of: ",")!]) }
+        #expect(lines[0] == "id,email,phone,postcode,born,visits,income,lat,size,dwelling,code,when,kwh")
+        // P-1: HMAC prefix eaeeabd8ef26ba53, date shift -2 days; P-2: ecb6901f4751d68f, -3 days.
+        #expect(withoutNoise(lines[1]) == "eaeeabd8ef26ba53,ad*********.org,### #### ####,*,30-39,\"[3,10)\",>=100000,51.504671,10,house,SW1,2013-03-08 00:00:00")
+        #expect(withoutNoise(lines[2]) == "ecb6901f4751d68f,cb********.net,#### ### ####,N1 3WY,60-69,\"[0,1)\",<=10000,53.480956,5,flat,M1,2013-03-08 00:00:00")
+        for line in lines.dropFirst() {
+            let kwh = String(line[line.index(after: line.lastIndex(of: ",")!)...])
+            #expect(kwh.split(separator: ".").last?.count == 2 && (Double(kwh) ?? -1) >= 0, "\(kwh)")
+        }
+        let again = try CLI.run(["apply", "-p", "policy.yaml", "--seed", "5", "in.csv", "-"], in: directory.path, environment: Self.environment)
+        #expect(again.stdout == result.stdout)
+    }
 }

@@ -168,6 +168,16 @@ import Testing
         #expect(rows == manifest.rows.out)
     }
 
+    @Test func dataFingerprintTakenWhileWritingMatchesTheFile() throws {
+        let directory = try TemporaryDirectory()
+        let policy = try directory.write("policy.yaml", Array(BlockPassTests.policy.utf8))
+        let input = try directory.write("in.csv", Array(BlockPassTests.csv(rows: 30_000).utf8))
+        let request = TransformRequest(policyPath: policy, inputs: [input], seed: 3, environment: Self.environment)
+        let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
+        #expect(outcome.manifest.data.sha256 == (try Release.sha256(ofFile: directory.file("release/t.csv"))))
+        #expect(outcome.manifest.data.bytes == (try directory.read("release/t.csv")).count)
+    }
+
     @Test func failedPublishLeavesNoReleaseDirectory() throws {
         let directory = try TemporaryDirectory()
         let policy = try directory.write("policy.yaml", Array("""

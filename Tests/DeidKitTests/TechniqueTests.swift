@@ -46,6 +46,10 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
             seen.insert(days)
         }
         #expect(seen.count == 7)  // all seven shifts occur among 200 entities
+        // Python: int.from_bytes(hmac(key, b"deid date shift\0" + e).digest()[:8], "big") % 61 - 30.
+        // Without the prefix the shift would follow from the published pseudonym (27, -18, 17).
+        let month = DateShifter(key: Self.key, maxDays: 30)
+        #expect(["MTR-1", "MTR-2", "MTR-3"].map { month.days(for: bytes($0)) } == [-4, 10, -22])
         let time = TimestampValue.parse(bytes("2013-01-01 00:30:00"))!
         #expect(time.shifted(days: -2).text == "2012-12-30 00:30:00")
     }

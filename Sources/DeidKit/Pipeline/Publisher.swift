@@ -1,3 +1,4 @@
+import Crypto
 import DeidCSV
 import Foundation
 
@@ -81,15 +82,23 @@ public enum Publisher {
         let fingerprints = Fingerprints(paths: request.inputs)
         let file = try OutputFile(path: staging?.file(dataFile) ?? "/dev/null", compress: request.compress,
                                   protecting: inputs.compactMap(\.source.identity))
+        // The data's fingerprint is taken as it is written, unless it is compressed (the file's
+        // bytes are then gzip's) or aggregated (written by the aggregator): then from the file.
+        var hasher = SHA256()
+        var hashedWhileWriting = false
         var summary = try TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
-            .run(inputs: inputs, output: file, delimiter: .comma, progress: progress)
+            .run(inputs: inputs, output: file, delimiter: .comma, progress: progress, written: request.compress ? nil : { bytes in
+                hasher.update(data: bytes)
+                hashedWhileWriting = true
+            })
         try file.commit()
         let hashes = try fingerprints.wait()
         for index in summary.inputs.indices { summary.inputs[index].sha256 = hashes[index] }
 
         let dataPath = staging?.file(dataFile)
         let dataBytes = dataPath.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int } ?? 0
-        let dataHash = try dataPath.map { try Release.sha256(ofFile: $0) } ?? ""
+        let dataHash = hashedWhileWriting ? hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            : try dataPath.map { try Release.sha256(ofFile: $0) } ?? ""
         let policyBytes = FileManager.default.contents(atPath: request.policyPath).map(Array.init) ?? []
         let manifest = ReleaseManifest(
             releaseID: releaseID, created: created, tool: .init(name: "deid", version: Release.toolVersion),

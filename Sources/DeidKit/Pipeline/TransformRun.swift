@@ -92,19 +92,23 @@ public struct TransformRun {
     }
 
     /// Transforms `inputs` into `output`, header first, with `delimiter`. Does not commit.
+    /// - Parameter written: sees every byte written, in order, when the plan works record by
+    ///   record (to fingerprint the output while it is written); not called when it aggregates.
     public func run(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
-                    progress: ((InputProgress) -> Void)? = nil) throws -> RunSummary {
+                    progress: ((InputProgress) -> Void)? = nil, written: (([UInt8]) -> Void)? = nil) throws -> RunSummary {
         for input in inputs where input.header.names != plan.inputHeader {
             throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
                                  problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
         }
         let headerWriter = CSVWriter(delimiter: delimiter)
         try headerWriter.write(fields: plan.outputHeader)
-        try output.write(bytes: headerWriter.takeBytes())
+        let header = headerWriter.takeBytes()
+        try output.write(bytes: header)
         if plan.aggregation != nil {
             return try runAggregating(inputs: inputs, output: output, delimiter: delimiter, progress: progress)
         }
-        return try runParallel(inputs: inputs, output: output, delimiter: delimiter, progress: progress)
+        written?(header)
+        return try runParallel(inputs: inputs, output: output, delimiter: delimiter, progress: progress, written: written)
     }
 
     /// Shifts a block's error positions by the lines and records of the blocks before it.
@@ -134,7 +138,7 @@ public struct TransformRun {
     }
 
     private func runParallel(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
-                             progress: ((InputProgress) -> Void)?) throws -> RunSummary {
+                             progress: ((InputProgress) -> Void)?, written: (([UInt8]) -> Void)?) throws -> RunSummary {
         let pool = TransformerPool(plan: plan, count: workers)
         let results = ResultBoard()
         let slots = DispatchSemaphore(value: workers * 2)
@@ -158,6 +162,7 @@ public struct TransformRun {
                     slots.signal()
                     if let failure = result.failure { throw Self.placed(failure, lineBase: lineBase, recordBase: recordBase) }
                     try output.write(bytes: result.bytes)
+                    written?(result.bytes)
                     lineBase += result.lines
                     recordBase += result.recordsIn
                     summary.recordsIn += result.recordsIn

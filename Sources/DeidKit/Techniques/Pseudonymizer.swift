@@ -57,8 +57,9 @@ public struct Pseudonymizer: Sendable {
     }
 }
 
-/// A consistent random date shift per entity: the shift is derived from HMAC(key, entity value),
-/// uniform in ±maxDays, so all of one entity's dates move together and intervals are kept.
+/// A consistent random date shift per entity: the shift is derived from a keyed hash of the
+/// entity value (domain-separated from pseudonyms), uniform in ±maxDays, so all of one entity's
+/// dates move together and intervals are kept.
 public struct DateShifter: Sendable {
     private let hasher: Pseudonymizer
     public let maxDays: Int
@@ -68,9 +69,15 @@ public struct DateShifter: Sendable {
         self.maxDays = maxDays
     }
 
-    /// The shift in days for the entity `entity`.
+    /// What the entity's value is prefixed with before hashing: without it the shift would be
+    /// HMAC(key, entity), the very bytes of a pseudonym under the same key, and anyone holding
+    /// a published pseudonym could compute the shift and undo it.
+    static let domain = Array("deid date shift\u{0}".utf8)
+
+    /// The shift in days for the entity `entity`: HMAC(key, "deid date shift" NUL entity), its
+    /// first 8 bytes as a big-endian number, modulo 2 maxDays + 1, minus maxDays.
     public func days(for entity: ArraySlice<UInt8>) -> Int {
         let span = UInt64(2 * maxDays + 1)
-        return Int(hasher.number(for: entity) % span) - maxDays
+        return Int(hasher.number(for: (DateShifter.domain + entity)[...]) % span) - maxDays
     }
 }
