@@ -35,10 +35,16 @@ public final class CSVBlockSplitter {
 
     deinit { chunk.deallocate() }
 
+    /// The bytes wanted for block 0, which is read before anything else to learn the header:
+    /// small, so that little of the input is read before the policy has been checked.
+    public static let firstBlockSize = 64 << 10
+
     /// The next block, or nil at the end of the input.
     public func next() throws -> CSVBlock? {
+        let blockSize = nextIndex == 0 ? min(self.blockSize, CSVBlockSplitter.firstBlockSize) : self.blockSize
         while !ended && pending.count < blockSize {
-            let count = try source.read(into: chunk)
+            let want = min(chunk.count, max(blockSize - pending.count, 4096))
+            let count = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<want]))
             if count == 0 { ended = true; break }
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
         }
@@ -57,7 +63,7 @@ public final class CSVBlockSplitter {
         var bytes = pending
         pending = cut == bytes.count ? [] : Array(bytes[cut...])
         bytes.removeLast(bytes.count - cut)
-        pending.reserveCapacity(blockSize + (1 << 20))
+        pending.reserveCapacity(self.blockSize + (1 << 20))
         defer { nextIndex += 1 }
         return CSVBlock(index: nextIndex, bytes: bytes, endsInsideRecord: endsInsideRecord)
     }

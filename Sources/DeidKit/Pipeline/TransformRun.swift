@@ -139,9 +139,12 @@ public struct TransformRun {
 
     private func runParallel(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
                              progress: ((InputProgress) -> Void)?, written: (([UInt8]) -> Void)?) throws -> RunSummary {
-        let pool = TransformerPool(plan: plan, count: workers)
         let results = ResultBoard()
-        let slots = DispatchSemaphore(value: workers * 2)
+        // Blocks handed out and not yet written; only this thread changes it.
+        var inFlight = 0
+        let maxInFlight = workers * 2
+        // One transformer per block that can be in flight: the queue may run them all at once.
+        let pool = TransformerPool(plan: plan, count: maxInFlight)
         let group = DispatchGroup()
         let queue = DispatchQueue(label: "deid.transform", attributes: .concurrent)
         defer {
@@ -159,7 +162,7 @@ public struct TransformRun {
             func drain(upTo limit: Int, waiting: Bool) throws {
                 while nextToWrite < limit {
                     guard let result = results.take(nextToWrite, waiting: waiting) else { return }
-                    slots.signal()
+                    inFlight -= 1
                     if let failure = result.failure { throw Self.placed(failure, lineBase: lineBase, recordBase: recordBase) }
                     try output.write(bytes: result.bytes)
                     written?(result.bytes)
@@ -173,7 +176,8 @@ public struct TransformRun {
             }
             while let block = try input.nextBlock() {
                 // At most two blocks per worker in flight: when none is free, write the oldest.
-                while slots.wait(timeout: .now()) == .timedOut { try drain(upTo: nextToWrite + 1, waiting: true) }
+                while inFlight >= maxInFlight { try drain(upTo: nextToWrite + 1, waiting: true) }
+                inFlight += 1
                 let index = globalIndex
                 globalIndex += 1
                 let first = index == firstOfInput
