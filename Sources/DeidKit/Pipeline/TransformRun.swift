@@ -144,7 +144,7 @@ public struct TransformRun {
         var inFlight = 0
         let maxInFlight = workers * 2
         // One transformer per block that can be in flight: the queue may run them all at once.
-        let pool = TransformerPool(plan: plan, count: maxInFlight)
+        let pool = TransformerPool(plan: plan, count: maxInFlight, delimiter: delimiter)
         let group = DispatchGroup()
         let queue = DispatchQueue(label: "deid.transform", attributes: .concurrent)
         defer {
@@ -185,9 +185,8 @@ public struct TransformRun {
                 nonisolated(unsafe) let sharedInput = input
                 queue.async {
                     defer { group.leave() }
-                    let result = pool.with { transformer in
-                        Self.process(block, first: first, stream: UInt64(index), input: sharedInput, delimiter: delimiter,
-                                     transformer: &transformer)
+                    let result = pool.with { worker in
+                        Self.process(block, first: first, stream: UInt64(index), input: sharedInput, worker: &worker)
                     }
                     results.put(index, result)
                 }
@@ -201,24 +200,20 @@ public struct TransformRun {
         return summary
     }
 
-    static func process(_ block: CSVBlock, first: Bool, stream: UInt64, input: BlockInput, delimiter: CSVDelimiter,
-                        transformer: inout RecordTransformer) -> BlockResult {
+    static func process(_ block: CSVBlock, first: Bool, stream: UInt64, input: BlockInput, worker: inout BlockWorker) -> BlockResult {
         var result = BlockResult()
-        transformer.reseed(stream: stream)
-        transformer.sourceName = input.source.displayName
+        worker.transformer.reseed(stream: stream)
+        worker.transformer.sourceName = input.source.displayName
         let reader: CSVReader
         do { reader = try Self.reader(for: block, first: first, input: input) } catch {
             result.failure = error
             return result
         }
-        let writer = CSVWriter(delimiter: delimiter)
-        var record = CSVRecord()
-        var output = CSVRecord()
         do {
-            while try reader.readRecord(into: &record) {
+            while try reader.readRecord(into: &worker.record) {
                 result.recordsIn += 1
-                if try transformer.transform(record, into: &output) {
-                    try writer.write(record: output)
+                if try worker.transformer.transform(worker.record, into: &worker.output) {
+                    try worker.writer.write(record: worker.output)
                     result.written += 1
                 } else {
                     result.filtered += 1
@@ -228,7 +223,7 @@ public struct TransformRun {
             result.failure = error
         }
         result.lines = reader.linesConsumed
-        result.bytes = writer.takeBytes()
+        result.bytes = worker.writer.takeBytes()
         return result
     }
 
@@ -287,22 +282,33 @@ public struct TransformRun {
     }
 }
 
-/// Transformers for the workers: one per thread at a time, each keeping its memos.
+/// What a worker needs for a block, kept from block to block: the transformer (with its memos),
+/// a memory writer and two records, so that their storage is allocated once, not per block.
+struct BlockWorker {
+    var transformer: RecordTransformer
+    let writer: CSVWriter
+    var record = CSVRecord()
+    var output = CSVRecord()
+}
+
+/// Workers' state: one per block in flight at a time.
 final class TransformerPool: @unchecked Sendable {
     private let lock = NSLock()
-    private var free: [RecordTransformer]
+    private var free: [BlockWorker]
 
-    init(plan: TransformPlan, count: Int) {
-        free = (0..<count).map { RecordTransformer(plan: plan, sourceName: "", stream: UInt64($0)) }
+    init(plan: TransformPlan, count: Int, delimiter: CSVDelimiter) {
+        free = (0..<count).map { _ in
+            BlockWorker(transformer: RecordTransformer(plan: plan, sourceName: ""), writer: CSVWriter(delimiter: delimiter))
+        }
     }
 
-    func with<Result>(_ body: (inout RecordTransformer) -> Result) -> Result {
+    func with<Result>(_ body: (inout BlockWorker) -> Result) -> Result {
         lock.lock()
-        var transformer = free.removeLast()
+        var worker = free.removeLast()
         lock.unlock()
-        let result = body(&transformer)
+        let result = body(&worker)
         lock.lock()
-        free.append(transformer)
+        free.append(worker)
         lock.unlock()
         return result
     }
