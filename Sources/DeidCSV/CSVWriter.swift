@@ -6,7 +6,7 @@ public final class CSVWriter {
     private let output: OutputFile?
     /// The hot state lives behind a pointer: a class's stored properties would be checked for
     /// exclusive access at run time on every field.
-    private let core: UnsafeMutablePointer<WriterCore>
+    let core: UnsafeMutablePointer<WriterCore>
 
     /// - Parameters:
     ///   - crlf: end records with CR LF instead of LF.
@@ -93,6 +93,8 @@ public final class CSVWriter {
 /// The writer's buffer and record state.
 struct WriterCore {
     var buffer = RawBuffer<UInt8>(capacity: (1 << 20) + (64 << 10))
+    /// Room for a field computed in place (`appendField`).
+    var scratch: [UInt8] = []
     let delimiter: UInt8
     let crlf: Bool
     var fieldsInRecord = 0

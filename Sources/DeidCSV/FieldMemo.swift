@@ -29,13 +29,13 @@ public struct FieldMemo: Sendable {
 
     /// Appends to `output` the value memoized for field `index` of `record`, computing it with
     /// `compute` (from the field's bytes) the first time the field's bytes are seen.
-    public mutating func append(valueFor index: Int, of record: CSVRecord, to output: inout CSVRecord,
-                                compute: (ArraySlice<UInt8>) throws -> [UInt8]) rethrows {
+    public mutating func append<Sink: CSVFieldSink>(valueFor index: Int, of record: CSVRecord, to output: inout Sink,
+                                                    compute: (ArraySlice<UInt8>) throws -> [UInt8]) rethrows {
         if lastEntry >= 0 {
             let keyStart = lastEntry == 0 ? 0 : keyEnds[lastEntry - 1]
             if record.field(index, equals: keyBytes, in: keyStart..<keyEnds[lastEntry]) {
                 let valueStart = lastEntry == 0 ? 0 : valueEnds[lastEntry - 1]
-                output.appendField(from: valueBytes, range: valueStart..<valueEnds[lastEntry])
+                output.append(fieldFrom: valueBytes, range: valueStart..<valueEnds[lastEntry])
                 return
             }
         }
@@ -47,7 +47,7 @@ public struct FieldMemo: Sendable {
                 let keyStart = entry == 0 ? 0 : keyEnds[entry - 1]
                 if record.field(index, equals: keyBytes, in: keyStart..<keyEnds[entry]) {
                     let valueStart = entry == 0 ? 0 : valueEnds[entry - 1]
-                    output.appendField(from: valueBytes, range: valueStart..<valueEnds[entry])
+                    output.append(fieldFrom: valueBytes, range: valueStart..<valueEnds[entry])
                     lastEntry = entry
                     return
                 }

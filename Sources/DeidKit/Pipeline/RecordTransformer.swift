@@ -33,9 +33,11 @@ public struct RecordTransformer {
         if let seed = plan.seed { random = .seeded(seed, stream: stream) }
     }
 
-    /// Fills `output` with the transformed `record`; false when a filter drops the record.
+    /// Appends the transformed `record`'s fields to `output` (an emptied `CSVRecord`, or a
+    /// writer whose record the caller ends); false, with nothing appended, when a filter drops
+    /// the record.
     /// - Throws: `TransformError` naming the record and column when a value does not fit its technique.
-    public mutating func transform(_ record: CSVRecord, into output: inout CSVRecord) throws(TransformError) -> Bool {
+    public mutating func transform<Sink: CSVFieldSink>(_ record: CSVRecord, into output: inout Sink) throws(TransformError) -> Bool {
         if !plan.filters.isEmpty {
             for filter in plan.filters {
                 do {
@@ -45,7 +47,6 @@ public struct RecordTransformer {
                 }
             }
         }
-        output.removeAll()
         let steps = self.steps
         for position in 0..<kinds.count {
             let input = inputs[position]
@@ -131,7 +132,7 @@ final class ColumnStep {
     }
 
     /// Appends this column's output for `record` (the memoized kinds are handled by the caller).
-    func apply(_ record: CSVRecord, to output: inout CSVRecord, random: inout NoiseRandom) throws {
+    func apply<Sink: CSVFieldSink>(_ record: CSVRecord, to output: inout Sink, random: inout NoiseRandom) throws {
         switch kind {
         case .copy:
             output.append(fieldOf: record, at: input)

@@ -212,8 +212,9 @@ public struct TransformRun {
         do {
             while try reader.readRecord(into: &worker.record) {
                 result.recordsIn += 1
-                if try worker.transformer.transform(worker.record, into: &worker.output) {
-                    try worker.writer.write(record: worker.output)
+                var writer = worker.writer
+                if try worker.transformer.transform(worker.record, into: &writer) {
+                    try writer.endRecord()
                     result.written += 1
                 } else {
                     result.filtered += 1
@@ -250,6 +251,7 @@ public struct TransformRun {
                     while try blockReader.readRecord(into: &record) {
                         recordsInBlock += 1
                         summary.recordsIn += 1
+                        transformed.removeAll()
                         guard try transformer.transform(record, into: &transformed) else {
                             summary.recordsFiltered += 1
                             continue
@@ -283,12 +285,11 @@ public struct TransformRun {
 }
 
 /// What a worker needs for a block, kept from block to block: the transformer (with its memos),
-/// a memory writer and two records, so that their storage is allocated once, not per block.
+/// a memory writer and a record, so that their storage is allocated once, not per block.
 struct BlockWorker {
     var transformer: RecordTransformer
     let writer: CSVWriter
     var record = CSVRecord()
-    var output = CSVRecord()
 }
 
 /// Workers' state: one per block in flight at a time.

@@ -1,0 +1,45 @@
+/// Where a transformed record's fields go, one after the other: a `CSVRecord` (when records
+/// are combined later, as in aggregation) or straight into a `CSVWriter` (when they are only
+/// written, which saves a copy of every field).
+public protocol CSVFieldSink {
+    /// Appends a copy of field `index` of `record`.
+    mutating func append(fieldOf record: CSVRecord, at index: Int)
+    /// Appends one field holding `value`.
+    mutating func append(field value: [UInt8])
+    /// Appends one field holding `storage[range]`.
+    mutating func append(fieldFrom storage: [UInt8], range: Range<Int>)
+    /// Appends one field whose bytes `body` appends to the array it is given.
+    mutating func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows
+}
+
+extension CSVRecord: CSVFieldSink {
+    @inlinable public mutating func append(fieldFrom storage: [UInt8], range: Range<Int>) {
+        appendField(from: storage, range: range)
+    }
+}
+
+extension CSVWriter: CSVFieldSink {
+    public func append(fieldOf record: CSVRecord, at index: Int) {
+        let start = index == 0 ? 0 : record.fieldEnds[index - 1]
+        let end = record.fieldEnds[index]
+        let core = self.core
+        record.bytes.withUnsafeBytes { core.pointee.append(field: UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+    }
+
+    public func append(field value: [UInt8]) {
+        let core = self.core
+        value.withUnsafeBytes { core.pointee.append(field: $0) }
+    }
+
+    public func append(fieldFrom storage: [UInt8], range: Range<Int>) {
+        let core = self.core
+        storage.withUnsafeBytes { core.pointee.append(field: UnsafeRawBufferPointer(rebasing: $0[range])) }
+    }
+
+    public func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows {
+        core.pointee.scratch.removeAll(keepingCapacity: true)
+        try body(&core.pointee.scratch)
+        let core = self.core
+        core.pointee.scratch.withUnsafeBytes { core.pointee.append(field: $0) }
+    }
+}
