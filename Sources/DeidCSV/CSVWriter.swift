@@ -108,20 +108,21 @@ struct WriterCore {
     }
 
     mutating func append(field: UnsafeRawBufferPointer) {
-        if fieldsInRecord > 0 { buffer.append(delimiter) }
+        // Room for the delimiter and the field quoted with every byte a quote: one check.
+        buffer.reserve(field.count &* 2 &+ 3)
+        if fieldsInRecord > 0 { buffer.appendReserved(delimiter) }
         fieldsInRecord &+= 1
         guard let base = field.baseAddress, field.count > 0 else { return }
         if !ByteScan.needsQuoting(field, delimiter: delimiter) {
-            buffer.append(base.assumingMemoryBound(to: UInt8.self), count: field.count)
+            buffer.appendBytesReserved(base, count: field.count)
             return
         }
-        buffer.reserve(field.count * 2 + 2)
-        buffer.append(0x22)
+        buffer.appendReserved(0x22)
         for byte in field {
-            if byte == 0x22 { buffer.append(0x22) }
-            buffer.append(byte)
+            if byte == 0x22 { buffer.appendReserved(0x22) }
+            buffer.appendReserved(byte)
         }
-        buffer.append(0x22)
+        buffer.appendReserved(0x22)
     }
 
     /// Ends the record; true when the buffer should be flushed.

@@ -27,16 +27,23 @@ public struct FieldMemo: Sendable {
     /// The number of entries held.
     public var count: Int { keyEnds.count }
 
-    /// Appends to `output` the value memoized for field `index` of `record`, computing it with
-    /// `compute` (from the field's bytes) the first time the field's bytes are seen.
-    public mutating func append<Sink: CSVFieldSink>(valueFor index: Int, of record: CSVRecord, to output: inout Sink,
-                                                    compute: (ArraySlice<UInt8>) throws -> [UInt8]) rethrows {
+    /// Where a value that is not memoized yet goes: returned by `appendMemoized` when it finds
+    /// nothing, taken by `store`.
+    public struct Miss: Sendable {
+        let hash: UInt64
+        let slot: Int
+    }
+
+    /// Appends to `output` the value memoized for field `index` of `record` and returns nil;
+    /// when there is none, appends nothing and returns where `store` puts the computed value.
+    @inline(__always)
+    public mutating func appendMemoized<Sink: CSVFieldSink>(valueFor index: Int, of record: CSVRecord, to output: inout Sink) -> Miss? {
         if lastEntry >= 0 {
             let keyStart = lastEntry == 0 ? 0 : keyEnds[lastEntry - 1]
             if record.field(index, equals: keyBytes, in: keyStart..<keyEnds[lastEntry]) {
                 let valueStart = lastEntry == 0 ? 0 : valueEnds[lastEntry - 1]
                 output.append(fieldFrom: valueBytes, range: valueStart..<valueEnds[lastEntry])
-                return
+                return nil
             }
         }
         let hash = record.fieldHash(at: index)
@@ -49,26 +56,40 @@ public struct FieldMemo: Sendable {
                     let valueStart = entry == 0 ? 0 : valueEnds[entry - 1]
                     output.append(fieldFrom: valueBytes, range: valueStart..<valueEnds[entry])
                     lastEntry = entry
-                    return
+                    return nil
                 }
             }
             slot = (slot + 1) & mask
         }
-        let field = record[index]
-        let value = try compute(field)
+        return Miss(hash: hash, slot: slot)
+    }
+
+    /// Memoizes `value` for field `index` of `record` (after `appendMemoized` missed) and
+    /// appends it to `output`.
+    public mutating func store<Sink: CSVFieldSink>(_ value: [UInt8], for miss: Miss, fieldAt index: Int, of record: CSVRecord,
+                                                   appendingTo output: inout Sink) {
         output.append(field: value)
+        var slot = miss.slot
         if keyEnds.count >= capacity {
             removeAll()
-            slot = Int(truncatingIfNeeded: hash) & mask
+            slot = Int(truncatingIfNeeded: miss.hash) & mask
         }
-        keyBytes.append(contentsOf: field)
+        keyBytes.append(contentsOf: record[index])
         keyEnds.append(keyBytes.count)
         valueBytes.append(contentsOf: value)
         valueEnds.append(valueBytes.count)
         slots[slot] = Int32(keyEnds.count)
-        hashes[slot] = hash
+        hashes[slot] = miss.hash
         lastEntry = keyEnds.count - 1
         if keyEnds.count * 2 > slots.count { grow() }
+    }
+
+    /// Appends to `output` the value memoized for field `index` of `record`, computing it with
+    /// `compute` (from the field's bytes) the first time the field's bytes are seen.
+    public mutating func append<Sink: CSVFieldSink>(valueFor index: Int, of record: CSVRecord, to output: inout Sink,
+                                                    compute: (ArraySlice<UInt8>) throws -> [UInt8]) rethrows {
+        guard let miss = appendMemoized(valueFor: index, of: record, to: &output) else { return }
+        store(try compute(record[index]), for: miss, fieldAt: index, of: record, appendingTo: &output)
     }
 
     private mutating func removeAll() {

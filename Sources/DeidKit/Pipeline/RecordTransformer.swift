@@ -13,6 +13,7 @@ public struct RecordTransformer {
     private let steps: [ColumnStep]
     private var memos: [FieldMemo]
     private var random: NoiseRandom
+    private let hasFilters: Bool
     /// The input named in error positions.
     public var sourceName: String
 
@@ -25,6 +26,7 @@ public struct RecordTransformer {
         kinds = steps.map(\.kind)
         inputs = steps.map(\.input)
         memos = steps.map { _ in FieldMemo(capacity: 1 << 18) }
+        hasFilters = !plan.filters.isEmpty
         random = plan.seed.map { NoiseRandom.seeded($0, stream: stream) } ?? .system()
     }
 
@@ -38,7 +40,7 @@ public struct RecordTransformer {
     /// the record.
     /// - Throws: `TransformError` naming the record and column when a value does not fit its technique.
     public mutating func transform<Sink: CSVFieldSink>(_ record: CSVRecord, into output: inout Sink) throws(TransformError) -> Bool {
-        if !plan.filters.isEmpty {
+        if hasFilters {
             for filter in plan.filters {
                 do {
                     if try !filter.keeps(record[filter.column]) { return false }
@@ -56,7 +58,10 @@ public struct RecordTransformer {
                     output.append(fieldOf: record, at: input)
                 case .pseudonymize, .mask, .generalize:
                     // Computed once per distinct value; the step is reached only on a miss.
-                    try memos[position].append(valueFor: input, of: record, to: &output) { value in try steps[position].compute(value) }
+                    if let miss = memos[position].appendMemoized(valueFor: input, of: record, to: &output) {
+                        let value = try steps[position].compute(record[input])
+                        memos[position].store(value, for: miss, fieldAt: input, of: record, appendingTo: &output)
+                    }
                 default:
                     try steps[position].apply(record, to: &output, random: &random)
                 }

@@ -209,10 +209,10 @@ public struct TransformRun {
             result.failure = error
             return result
         }
+        var writer = worker.writer
         do {
             while try reader.readRecord(into: &worker.record) {
                 result.recordsIn += 1
-                var writer = worker.writer
                 if try worker.transformer.transform(worker.record, into: &writer) {
                     try writer.endRecord()
                     result.written += 1

@@ -62,20 +62,23 @@ enum DecimalText {
         while probe > 0 { digits += 1; probe /= 10 }
         let width = max(digits, places + 1) + (places > 0 ? 1 : 0)
         let start = output.count
-        output.append(contentsOf: repeatElement(0x30, count: width))
+        output.append(contentsOf: zeroDigits[0..<width])
         var position = output.count - 1
         var written = 0
         while position >= start {
             if places > 0 && written == places {
                 output[position] = 0x2E
             } else {
-                output[position] = UInt8(0x30 + units % 10)
+                output[position] = UInt8(truncatingIfNeeded: 0x30 + units % 10)
                 units /= 10
             }
             written += 1
             position -= 1
         }
     }
+
+    /// '0' digits to append in one copy (the widest number written has 16 digits and a point).
+    static let zeroDigits = [UInt8](repeating: 0x30, count: 32)
 
     /// The shortest text of a policy number: `5`, `2.5`.
     static func label(_ value: Double) -> String {
