@@ -53,6 +53,12 @@ enum ByteScan {
         }, { $0 == 0x0A || $0 == 0x0D || $0 == 0x22 || $0 == delimiter })
     }
 
+    /// True when `bytes` holds a byte that needs quoting under some supported delimiter
+    /// (`,` `;` tab `|`, a quote, CR or LF).
+    static func mayNeedQuoting<Bytes: Sequence>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
+        bytes.contains { $0 == 0x2C || $0 == 0x3B || $0 == 0x09 || $0 == 0x7C || $0 == 0x22 || $0 == 0x0D || $0 == 0x0A }
+    }
+
     /// The number of quote bytes in `buffer`.
     static func countQuotes(_ buffer: UnsafeRawBufferPointer) -> Int {
         guard let base = buffer.baseAddress else { return 0 }

@@ -6,14 +6,17 @@ public protocol CSVFieldSink {
     mutating func append(fieldOf record: CSVRecord, at index: Int)
     /// Appends one field holding `value`.
     mutating func append(field value: [UInt8])
-    /// Appends one field holding `storage[range]`.
-    mutating func append(fieldFrom storage: [UInt8], range: Range<Int>)
+    /// Appends one field holding `storage[range]`; `plain` promises that no byte of it needs
+    /// quoting under any supported delimiter, so a writer may copy it without looking.
+    mutating func append(fieldFrom storage: [UInt8], range: Range<Int>, plain: Bool)
+    /// Appends a number with exactly `places` decimals (see `DecimalFormat`).
+    mutating func append(decimal value: Double, places: Int)
     /// Appends one field whose bytes `body` appends to the array it is given.
     mutating func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows
 }
 
 extension CSVRecord: CSVFieldSink {
-    @inlinable public mutating func append(fieldFrom storage: [UInt8], range: Range<Int>) {
+    @inlinable public mutating func append(fieldFrom storage: [UInt8], range: Range<Int>, plain: Bool) {
         appendField(from: storage, range: range)
     }
 }
@@ -31,9 +34,12 @@ extension CSVWriter: CSVFieldSink {
         value.withUnsafeBytes { core.pointee.append(field: $0) }
     }
 
-    public func append(fieldFrom storage: [UInt8], range: Range<Int>) {
+    public func append(fieldFrom storage: [UInt8], range: Range<Int>, plain: Bool) {
         let core = self.core
-        storage.withUnsafeBytes { core.pointee.append(field: UnsafeRawBufferPointer(rebasing: $0[range])) }
+        storage.withUnsafeBytes { bytes in
+            let field = UnsafeRawBufferPointer(rebasing: bytes[range])
+            if plain { core.pointee.append(plainField: field) } else { core.pointee.append(field: field) }
+        }
     }
 
     public func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows {

@@ -125,6 +125,15 @@ struct WriterCore {
         buffer.appendReserved(0x22)
     }
 
+    /// Appends a field known to need no quotes.
+    @inline(__always) mutating func append(plainField field: UnsafeRawBufferPointer) {
+        buffer.reserve(field.count &+ 1)
+        if fieldsInRecord > 0 { buffer.appendReserved(delimiter) }
+        fieldsInRecord &+= 1
+        guard let base = field.baseAddress, field.count > 0 else { return }
+        buffer.appendBytesReserved(base, count: field.count)
+    }
+
     /// Ends the record; true when the buffer should be flushed.
     mutating func endRecord() -> Bool {
         if fieldsInRecord == 1 && buffer.count == recordStart {

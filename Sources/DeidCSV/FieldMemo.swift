@@ -8,6 +8,8 @@ public struct FieldMemo: Sendable {
     /// Per entry: end offsets of its key in `keyBytes` and of its value in `valueBytes`.
     private var keyEnds: [Int] = []
     private var valueEnds: [Int] = []
+    /// Per entry: true when the value needs no quoting under any delimiter.
+    private var valuePlain: [Bool] = []
     /// Per slot: entry index + 1 (0 = empty), and the entry's hash.
     private var slots: [Int32]
     private var hashes: [UInt64]
@@ -42,7 +44,7 @@ public struct FieldMemo: Sendable {
             let keyStart = lastEntry == 0 ? 0 : keyEnds[lastEntry - 1]
             if record.field(index, equals: keyBytes, in: keyStart..<keyEnds[lastEntry]) {
                 let valueStart = lastEntry == 0 ? 0 : valueEnds[lastEntry - 1]
-                output.append(fieldFrom: valueBytes, range: valueStart..<valueEnds[lastEntry])
+                output.append(fieldFrom: valueBytes, range: valueStart..<valueEnds[lastEntry], plain: valuePlain[lastEntry])
                 return nil
             }
         }
@@ -54,7 +56,7 @@ public struct FieldMemo: Sendable {
                 let keyStart = entry == 0 ? 0 : keyEnds[entry - 1]
                 if record.field(index, equals: keyBytes, in: keyStart..<keyEnds[entry]) {
                     let valueStart = entry == 0 ? 0 : valueEnds[entry - 1]
-                    output.append(fieldFrom: valueBytes, range: valueStart..<valueEnds[entry])
+                    output.append(fieldFrom: valueBytes, range: valueStart..<valueEnds[entry], plain: valuePlain[entry])
                     lastEntry = entry
                     return nil
                 }
@@ -78,6 +80,7 @@ public struct FieldMemo: Sendable {
         keyEnds.append(keyBytes.count)
         valueBytes.append(contentsOf: value)
         valueEnds.append(valueBytes.count)
+        valuePlain.append(!ByteScan.mayNeedQuoting(value))
         slots[slot] = Int32(keyEnds.count)
         hashes[slot] = miss.hash
         lastEntry = keyEnds.count - 1
@@ -97,6 +100,7 @@ public struct FieldMemo: Sendable {
         valueBytes.removeAll(keepingCapacity: true)
         keyEnds.removeAll(keepingCapacity: true)
         valueEnds.removeAll(keepingCapacity: true)
+        valuePlain.removeAll(keepingCapacity: true)
         for index in slots.indices { slots[index] = 0 }
         lastEntry = -1
     }

@@ -78,4 +78,7 @@ struct RawBuffer<Element: BitwiseCopyable> {
     }
 
     mutating func removeAll() { count = 0 }
+
+    /// Counts `extra` elements written in place past the end (room reserved before).
+    @inline(__always) mutating func advance(by extra: Int) { count &+= extra }
 }

@@ -239,6 +239,16 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect(text(DecimalText.format(0.05, decimals: 3)) == "0.050")
         #expect(text(DecimalText.format(-2.5, decimals: 1)) == "-2.5")
         #expect(text(DecimalText.format(123, decimals: 0)) == "123")
+        #expect(text(DecimalText.format(0, decimals: 0)) == "0")
+        #expect(text(DecimalText.format(-7.25, decimals: 4)) == "-7.2500")
+        // Beyond 16 digits the formatter hands over to printf's.
+        #expect(text(DecimalText.format(1e20, decimals: 2)) == "100000000000000000000.00")
+        // Written straight into a writer's buffer, with the delimiter before it.
+        let writer = CSVWriter(delimiter: .semicolon)
+        writer.append(decimal: 0.05, places: 3)
+        writer.append(decimal: -1234.5, places: 1)
+        try? writer.endRecord()
+        #expect(text(writer.takeBytes()) == "0.050;-1234.5\n")
     }
 
     @Test func civilDatesRoundTrip() {

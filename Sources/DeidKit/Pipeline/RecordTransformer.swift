@@ -149,7 +149,7 @@ final class ColumnStep {
             output.append(field: try generalizer.unsafelyUnwrapped.generalize(record[input], level: level, latitude: record[otherInput]))
         case .noise:
             let value = record[input]
-            try output.appendField { bytes in try self.adder.unsafelyUnwrapped.apply(value, random: &random, into: &bytes) }
+            try adder.unsafelyUnwrapped.apply(value, random: &random, to: &output)
         case .shiftDate:
             let value = record[input]
             if value.isEmpty { output.append(field: []); return }

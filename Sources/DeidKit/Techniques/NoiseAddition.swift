@@ -65,11 +65,14 @@ public struct NoiseAdder: Sendable {
         return noisy
     }
 
-    /// Appends the noisy form of `value` (a field's bytes) to `output`; empty stays empty.
-    func apply(_ value: ArraySlice<UInt8>, random: inout NoiseRandom, into output: inout [UInt8]) throws(ValueProblem) {
-        if value.isEmpty { return }
+    /// Appends the noisy form of `value` (a field's bytes) to `output` as one field; empty stays empty.
+    func apply<Sink: CSVFieldSink>(_ value: ArraySlice<UInt8>, random: inout NoiseRandom, to output: inout Sink) throws(ValueProblem) {
+        if value.isEmpty {
+            output.append(field: [])
+            return
+        }
         guard let (number, decimals) = DecimalText.parse(value) else { throw ValueProblem("not a number (noise needs numbers)") }
-        DecimalText.write(noisy(number, random: &random), decimals: spec.decimals ?? decimals, into: &output)
+        output.append(decimal: noisy(number, random: &random), places: spec.decimals ?? decimals)
     }
 
     /// Noise added to a field's number; empty stays empty.

@@ -1,3 +1,4 @@
+import DeidCSV
 import Foundation
 
 /// Reading and writing decimal numbers as field bytes, without going through `String`.
@@ -48,37 +49,8 @@ enum DecimalText {
 
     /// Appends `value` with exactly `decimals` places to `output` (`-0` written as `0`).
     static func write(_ value: Double, decimals: Int, into output: inout [UInt8]) {
-        let places = min(max(decimals, 0), 15)
-        let scaled = (value * powersOfTen[places]).rounded()
-        guard abs(scaled) < 9e15 else {
-            output.append(contentsOf: String(format: "%.\(places)f", value).utf8)
-            return
-        }
-        var units = Int64(scaled)
-        if units < 0 { output.append(0x2D); units = -units }
-        // Digits needed: at least one before the point.
-        var digits = 1
-        var probe = units / 10
-        while probe > 0 { digits += 1; probe /= 10 }
-        let width = max(digits, places + 1) + (places > 0 ? 1 : 0)
-        let start = output.count
-        output.append(contentsOf: zeroDigits[0..<width])
-        var position = output.count - 1
-        var written = 0
-        while position >= start {
-            if places > 0 && written == places {
-                output[position] = 0x2E
-            } else {
-                output[position] = UInt8(truncatingIfNeeded: 0x30 + units % 10)
-                units /= 10
-            }
-            written += 1
-            position -= 1
-        }
+        DecimalFormat.append(value, places: decimals, to: &output)
     }
-
-    /// '0' digits to append in one copy (the widest number written has 16 digits and a point).
-    static let zeroDigits = [UInt8](repeating: 0x30, count: 32)
 
     /// The shortest text of a policy number: `5`, `2.5`.
     static func label(_ value: Double) -> String {
