@@ -55,12 +55,12 @@ struct PublishCommandTests {
 
     @Test func policyErrorsExitTwoWithPositionsAndWriteNothing() throws {
         let directory = try TemporaryDirectory()
-        _ = try directory.write("policy.yaml", Array("""
+        try directory.write("policy.yaml", text: """
             version: 1
             dataset: { name: x }
             columns:
               meter_id: { role: identifier, pseudonymise: { key: "env:DEID_KEY" } }
-            """.utf8))
+            """)
         for arguments in [["publish", "-p", "policy.yaml", "-o", "release", Self.sample],
                           ["apply", "-p", "policy.yaml", Self.sample, "out.csv"]] {
             let result = try CLI.run(arguments, in: directory.path, environment: Self.environment)
@@ -102,13 +102,13 @@ struct PublishCommandTests {
 
     @Test func interruptedPublishLeavesNoRelease() throws {
         let directory = try TemporaryDirectory()
-        _ = try directory.write("policy.yaml", Array("""
+        try directory.write("policy.yaml", text: """
             version: 1
             dataset: { name: big }
             columns:
               id: { role: identifier, pseudonymize: { key: "env:DEID_KEY" } }
               kwh: { role: sensitive, noise: { laplace: 0.1 } }
-            """.utf8))
+            """)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.deid)
         process.arguments = ["publish", "-p", "policy.yaml", "-o", "release", "-"]
@@ -139,7 +139,7 @@ struct PublishCommandTests {
     /// pseudonyms and date shifts with Python's hmac module).
     @Test func everyTechniqueThroughTheCLI() throws {
         let directory = try TemporaryDirectory()
-        _ = try directory.write("policy.yaml", Array("""
+        try directory.write("policy.yaml", text: """
             version: 1
             dataset: { name: every technique }
             entity: id
@@ -160,14 +160,14 @@ struct PublishCommandTests {
               code: { role: quasi_identifier, generalize: { prefix: 3 } }
               when: { role: insensitive, date_shift: { max_days: 3, key: "env:DEID_KEY" }, generalize: { time: day } }
               kwh: { role: sensitive, noise: { gaussian: 0.1, min: 0, round: 2 } }
-            """.utf8))
-        _ = try directory.write("in.csv", Array("""
+            """)
+        try directory.write("in.csv", text: """
             id,name,email,phone,postcode,born,visits,income,lat,size,dwelling,code,when,kwh
             P-1,Ada Lovelace,ada@example.org,020 7946 0958,ZE2 9XP,1990-06-16,4,250000,51.5074,12.4,detached,SW1A 2AA,2013-03-10 14:47:00,1.25
             P-2,Charles Babbage,cb@example.net,0161 496 0000,N1 3WY,1960-01-01,0,5000,53.4808,7,"flat, converted",M1 1AE,2013-03-11 09:05:30,0.5
             P-1,Ada Lovelace,ada@example.org,020 7946 0958,ZE2 9XP,1990-06-16,1,50000,51.5074,15,detached,SW1A 2AA,2012-12-31 23:59:59,2
 
-            """.utf8))
+            """)
         let result = try CLI.run(["apply", "-p", "policy.yaml", "--seed", "5", "in.csv", "-"], in: directory.path, environment: Self.environment)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)

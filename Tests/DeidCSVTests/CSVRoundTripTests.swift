@@ -86,22 +86,11 @@ struct ReaderReferenceTests {
     @Test func randomInputsAgreeInEveryChunking() {
         // Whatever the reader accepts, it must read as the reference parser does; accepted or
         // not, the outcome (records, lines, error) must not depend on the chunking.
-        // Rows of two raw fields under a two-column header; a raw field is mostly plain text, and
-        // sometimes a quoted string, a stray quote, a delimiter or a line break.
-        let pieces = ["a", "b", " ", "a", "\"q\"", "\"a,b\"", "\"x\ny\"", "\"\"\"\"", "\"", ",", "\r", ";"]
+        // Rows of two raw fields under a two-column header (`randomRawCSV`).
         var random = TestRandom(seed: 1998)
         var accepted = 0
         for trial in 0..<3000 {
-            var text = "x,y\n"
-            for _ in 0..<Int.random(in: 0...4, using: &random) {
-                let fields = (0..<2).map { _ in
-                    (0..<Int.random(in: 0...2, using: &random)).map { _ in
-                        pieces[Int.random(in: 0..<pieces.count, using: &random)]
-                    }.joined()
-                }
-                text += fields.joined(separator: ",") + (Bool.random(using: &random) ? "\n" : "\r\n")
-            }
-            let bytes = Array(text.utf8)
+            let bytes = randomRawCSV(&random, maxRows: 4)
             let whole = readAll(bytes, options: CSVReadOptions(delimiter: .comma))
             let sizes = (0..<4).map { _ in Int.random(in: 1...9, using: &random) }
             let chunked = readAll(bytes, chunkSizes: sizes, options: CSVReadOptions(delimiter: .comma))

@@ -48,3 +48,18 @@ private func readAll(options: CSVReadOptions, source: () throws -> InputSource) 
     }
     return outcome
 }
+
+/// A small CSV under the header `x,y`: up to `maxRows` rows of two raw fields, each mostly plain
+/// text and sometimes a quoted string, a doubled or stray quote, a delimiter or a line break, so
+/// that many inputs are malformed; rows end in LF or CR LF.
+func randomRawCSV(_ random: inout TestRandom, maxRows: Int) -> [UInt8] {
+    let pieces = ["a", "b", " ", "a", "\"q\"", "\"a,b\"", "\"x\ny\"", "\"\"\"\"", "\"", ",", "\r", ";"]
+    var text = "x,y\n"
+    for _ in 0..<Int.random(in: 0...maxRows, using: &random) {
+        let fields = (0..<2).map { _ in
+            (0..<Int.random(in: 0...2, using: &random)).map { _ in pieces[Int.random(in: 0..<pieces.count, using: &random)] }.joined()
+        }
+        text += fields.joined(separator: ",") + (Bool.random(using: &random) ? "\n" : "\r\n")
+    }
+    return Array(text.utf8)
+}

@@ -12,8 +12,8 @@ import Testing
     /// Runs `policy` over `csv` and returns the output text and the summary.
     func apply(_ policy: String, _ csv: String, seed: UInt64? = 1) throws -> (String, RunSummary) {
         let directory = try TemporaryDirectory()
-        let policyPath = try directory.write("policy.yaml", Array(policy.utf8))
-        let input = try directory.write("in.csv", Array(csv.utf8))
+        let policyPath = try directory.write("policy.yaml", text: policy)
+        let input = try directory.write("in.csv", text: csv)
         let request = TransformRequest(policyPath: policyPath, inputs: [input], seed: seed, environment: Self.environment)
         let summary = try Publisher.apply(request, output: directory.file("out.csv"))
         return (text(try directory.read("out.csv")), summary)
@@ -170,8 +170,8 @@ import Testing
 
     @Test func dataFingerprintTakenWhileWritingMatchesTheFile() throws {
         let directory = try TemporaryDirectory()
-        let policy = try directory.write("policy.yaml", Array(BlockPassTests.policy.utf8))
-        let input = try directory.write("in.csv", Array(BlockPassTests.csv(rows: 30_000).utf8))
+        let policy = try directory.write("policy.yaml", text: BlockPassTests.policy)
+        let input = try directory.write("in.csv", text: BlockPassTests.csv(rows: 30_000))
         let request = TransformRequest(policyPath: policy, inputs: [input], seed: 3, environment: Self.environment)
         let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
         #expect(outcome.manifest.data.sha256 == (try Release.sha256(ofFile: directory.file("release/t.csv"))))
@@ -180,14 +180,14 @@ import Testing
 
     @Test func failedPublishLeavesNoReleaseDirectory() throws {
         let directory = try TemporaryDirectory()
-        let policy = try directory.write("policy.yaml", Array("""
+        let policy = try directory.write("policy.yaml", text: """
             version: 1
             dataset: { name: t }
             columns:
               kwh: { role: sensitive, noise: { laplace: 0.5 } }
-            """.utf8))
+            """)
         // 300k good rows, then one that is not a number: the data file is well under way when it fails.
-        let input = try directory.write("in.csv", Array(("kwh\n" + String(repeating: "1.5\n", count: 300_000) + "oops\n").utf8))
+        let input = try directory.write("in.csv", text: "kwh\n" + String(repeating: "1.5\n", count: 300_000) + "oops\n")
         let request = TransformRequest(policyPath: policy, inputs: [input], seed: 1, environment: Self.environment)
         #expect(throws: TransformError.self) { try Publisher.publish(request, directory: directory.file("release"), dryRun: false) }
         #expect(try directory.listing() == ["in.csv", "policy.yaml"])
@@ -207,16 +207,16 @@ import Testing
 
     @Test func severalInputsAreOneDatasetWithOneHeader() throws {
         let directory = try TemporaryDirectory()
-        let policy = try directory.write("policy.yaml", Array("""
+        let policy = try directory.write("policy.yaml", text: """
             version: 1
             dataset: { name: t }
             columns:
               id: { role: identifier, mask: { keep_first: 1 } }
               v: { role: insensitive }
-            """.utf8))
-        let first = try directory.write("a.csv", Array("id,v\nabc,1\n".utf8))
-        let second = try directory.write("b.csv", Array("id,v\nxyz,2\n".utf8))
-        let other = try directory.write("c.csv", Array("v,id\n2,xyz\n".utf8))
+            """)
+        let first = try directory.write("a.csv", text: "id,v\nabc,1\n")
+        let second = try directory.write("b.csv", text: "id,v\nxyz,2\n")
+        let other = try directory.write("c.csv", text: "v,id\n2,xyz\n")
         let request = TransformRequest(policyPath: policy, inputs: [first, second], environment: Self.environment)
         let summary = try Publisher.apply(request, output: directory.file("out.csv"))
         #expect(text(try directory.read("out.csv")) == "id,v\na**,1\nx**,2\n")
@@ -252,7 +252,7 @@ import Testing
 
     func run(_ csv: String, blockSize: Int, workers: Int) throws -> [UInt8] {
         let directory = try TemporaryDirectory()
-        let input = try directory.write("in.csv", Array(csv.utf8))
+        let input = try directory.write("in.csv", text: csv)
         let policy = try PolicyLoader.parse(text: Self.policy, file: "policy.yaml", directory: directory.path,
                                             header: ["id", "note", "time", "kwh"], environment: PipelineTests.environment)
         let plan = try TransformPlan(policy: policy, header: ["id", "note", "time", "kwh"], releaseID: "r", seed: 77,

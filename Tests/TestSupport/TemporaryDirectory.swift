@@ -23,6 +23,10 @@ public final class TemporaryDirectory {
         return target
     }
 
+    /// Writes `text` as UTF-8 to `name`; returns its path.
+    @discardableResult
+    public func write(_ name: String, text: String) throws -> String { try write(name, Array(text.utf8)) }
+
     public func read(_ name: String) throws -> [UInt8] { try TemporaryDirectory.readFile(file(name)) }
 
     public static func readFile(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
