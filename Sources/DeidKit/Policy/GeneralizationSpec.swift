@@ -27,8 +27,17 @@ public struct GeneralizationSpec: Sendable, Equatable {
     }
 
     public var method: Method
-    /// The level applied, 1-based (0 would leave values unchanged).
+    /// The level applied: 0 leaves values unchanged, 1...levelCount coarsen. With a `privacy`
+    /// section a level the policy does not give is chosen by the search.
     public var level: Int
+    /// True when the policy gives `level`; false when it is the default (1) or searched.
+    public var levelGiven: Bool
+
+    public init(method: Method, level: Int, levelGiven: Bool = true) {
+        self.method = method
+        self.level = level
+        self.levelGiven = levelGiven
+    }
 
     /// How many levels above the value itself the method offers.
     public var levelCount: Int {

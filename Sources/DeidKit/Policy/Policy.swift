@@ -14,9 +14,70 @@ public struct Policy: Sendable {
     public var filters: [RecordFilterRule]
     /// One entry per input column, in the input's order.
     public var columns: [ColumnPolicy]
+    /// The privacy models the release must satisfy (k-anonymity and its relatives), if any.
+    public var privacy: PrivacySpec?
 
     /// The column policy named `name`.
     public func column(_ name: String) -> ColumnPolicy? { columns.first { $0.name == name } }
+
+    /// The quasi-identifiers that stay in the output, in the input's order.
+    public var quasiIdentifiers: [ColumnPolicy] {
+        columns.filter { column in
+            guard column.role == .quasiIdentifier else { return false }
+            if case .drop? = column.technique { return false }
+            return true
+        }
+    }
+}
+
+/// The privacy models of a release and the information loss the search minimizes
+/// (see Docs/PRIVACY.md).
+public struct PrivacySpec: Sendable, Equatable {
+    /// Every equivalence class must hold at least k individuals.
+    public var k: Int = 1
+    /// The share of individuals that may be suppressed (0...1).
+    public var suppressionLimit: Double = 0
+    public var lDiversity: LDiversitySpec?
+    public var tCloseness: TClosenessSpec?
+    public var metric: InformationLossMetric = .entropy
+
+    public init() {}
+}
+
+/// l-diversity of one sensitive column (Machanavajjhala et al. 2007).
+public struct LDiversitySpec: Sendable, Equatable {
+    public enum Variant: String, Sendable, CaseIterable { case distinct, entropy, recursive }
+    public var column: String
+    public var l: Double
+    public var variant: Variant
+    /// The constant of recursive (c,l)-diversity.
+    public var c: Double?
+}
+
+/// t-closeness of one sensitive column (Li et al. 2007).
+public struct TClosenessSpec: Sendable, Equatable {
+    public enum Distance: String, Sendable, CaseIterable {
+        /// Every pair of distinct values is at distance 1 (half the L1 distance).
+        case equal
+        /// Values are ordered (numerically when all are numbers); ordered earth mover's distance.
+        case ordered
+    }
+    public var column: String
+    public var t: Double
+    /// Nil: ordered when every value of the column is a number, equal otherwise.
+    public var distance: Distance?
+}
+
+/// The information loss a search minimizes.
+public enum InformationLossMetric: String, Sendable, CaseIterable, Codable {
+    /// Non-uniform entropy, as ARX computes it.
+    case entropy
+    /// Iyengar's loss metric: the share of each column's domain a generalized value covers.
+    case loss
+    /// Discernibility (Bayardo and Agrawal 2005): class sizes squared, suppressed rows times all.
+    case discernibility
+    /// Normalized average equivalence class size (LeFevre et al. 2006).
+    case averageClassSize = "average_class_size"
 }
 
 /// Who publishes the data and why (ISO/IEC 27570: purpose, controller, retention).

@@ -6,7 +6,8 @@ import Yams
 /// Every problem is collected and reported at once (`PolicyError`), each with the policy file's
 /// line and column and the key path; unknown keys and column names get a "did you mean".
 public enum PolicyLoader {
-    static let topKeys = ["version", "dataset", "entity", "filter", "columns"]
+    static let topKeys = ["version", "dataset", "entity", "filter", "columns", "privacy"]
+    static let privacyKeys = ["k", "suppression_limit", "l_diversity", "t_closeness", "metric"]
     static let datasetKeys = ["name", "purpose", "controller", "retention", "description", "license"]
     static let columnKeys = ["role", "drop", "pseudonymize", "mask", "suppress", "generalize", "noise",
                              "date_shift", "aggregate", "note"]
@@ -46,7 +47,7 @@ public enum PolicyLoader {
         let policy = builder.build(document)
         guard reader.diagnostics.isEmpty, let policy else { throw PolicyError(reader.diagnostics) }
         return Policy(source: file, directory: directory, dataset: policy.dataset, entity: policy.entity,
-                      filters: policy.filters, columns: policy.columns)
+                      filters: policy.filters, columns: policy.columns, privacy: policy.privacy)
     }
 
     static func syntaxDiagnostic(_ error: YamlError, file: String) -> PolicyDiagnostic {
@@ -67,6 +68,7 @@ public enum PolicyLoader {
         var entity: String?
         var filters: [RecordFilterRule]
         var columns: [ColumnPolicy]
+        var privacy: PrivacySpec?
     }
 
     struct Builder {
@@ -105,7 +107,9 @@ public enum PolicyLoader {
             }
             var filters: [RecordFilterRule] = []
             if let (_, value) = byKey["filter"] { filters = readFilters(value) }
-            return Parts(dataset: dataset, entity: entity, filters: filters, columns: columns)
+            var privacy: PrivacySpec?
+            if let (_, value) = byKey["privacy"] { privacy = readPrivacy(value, columns: columns) }
+            return Parts(dataset: dataset, entity: entity, filters: filters, columns: columns, privacy: privacy)
         }
 
         func readDataset(_ node: Node) -> DatasetDescription {
@@ -437,7 +441,7 @@ public enum PolicyLoader {
                 switch entry.key {
                 case "level":
                     levelNode = entry.value
-                    level = reader.integer(entry.value, keyPath, in: 1...64) ?? 1
+                    level = reader.integer(entry.value, keyPath, in: 0...64) ?? 1
                 case "round":
                     let bases = reader.list(entry.value, keyPath)?.compactMap { reader.number($0, keyPath, positive: true) }
                     if let bases, zip(bases, bases.dropFirst()).contains(where: { pair in
@@ -497,12 +501,121 @@ public enum PolicyLoader {
                 return nil
             }
             guard let method = methods[0].1 else { return nil }
-            let spec = GeneralizationSpec(method: method, level: level)
+            let spec = GeneralizationSpec(method: method, level: level, levelGiven: levelNode != nil)
             if let levelNode, level > spec.levelCount {
                 reader.report(levelNode, "\(path).level", "this generalization has \(spec.levelCount) level\(spec.levelCount == 1 ? "" : "s")")
                 return nil
             }
             return spec
+        }
+
+        func readPrivacy(_ node: Node, columns: [ColumnPolicy]) -> PrivacySpec? {
+            guard let entries = reader.mapping(node, "privacy", allowed: PolicyLoader.privacyKeys) else { return nil }
+            var spec = PrivacySpec()
+            for entry in entries {
+                let path = "privacy.\(entry.key)"
+                switch entry.key {
+                case "k": spec.k = reader.integer(entry.value, path, in: 1...1_000_000) ?? 1
+                case "suppression_limit":
+                    if let limit = reader.number(entry.value, path) {
+                        if (0...1).contains(limit) { spec.suppressionLimit = limit } else {
+                            reader.report(entry.value, path, "must be a share between 0 and 1 (0.02 = 2% of individuals)")
+                        }
+                    }
+                case "metric":
+                    guard let text = reader.string(entry.value, path) else { continue }
+                    if let metric = InformationLossMetric(rawValue: text) { spec.metric = metric } else {
+                        let names = InformationLossMetric.allCases.map(\.rawValue)
+                        reader.report(entry.value, path, "unknown metric '\(text)'\(Suggestion.phrase(for: text, among: names)) (metrics: \(names.joined(separator: ", ")))")
+                    }
+                case "l_diversity": spec.lDiversity = readLDiversity(entry.value, path, columns: columns)
+                default: spec.tCloseness = readTCloseness(entry.value, path, columns: columns)
+                }
+            }
+            let quasiIdentifiers = columns.filter { column in
+                guard column.role == .quasiIdentifier else { return false }
+                if case .drop? = column.technique { return false }
+                return true
+            }
+            if quasiIdentifiers.isEmpty {
+                reader.report(node, "privacy", "the privacy models need at least one column with role quasi_identifier that is kept")
+            }
+            if columns.contains(where: { $0.aggregate != nil }) {
+                reader.report(node, "privacy", "privacy models and time-series aggregation in one policy are not supported yet: publish the aggregates, then check them with a second policy")
+            }
+            for column in quasiIdentifiers {
+                guard case .generalize(let generalization)? = column.technique, !generalization.levelGiven,
+                      case .grid(_, .longitude, _) = generalization.method else { continue }
+                reader.report(node, "columns.\(column.name).generalize", "a longitude grid depends on the latitude, so the search cannot choose its level: give 'level'")
+            }
+            return spec
+        }
+
+        func sensitiveColumn(_ node: Node, _ path: String, columns: [ColumnPolicy]) -> String? {
+            guard let name = reader.string(node, path) else { return nil }
+            guard let column = columns.first(where: { $0.name == name }) else {
+                reader.report(node, path, "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
+                return nil
+            }
+            if column.role != .sensitive { reader.report(node, path, "column '\(name)' has role \(column.role.rawValue); the model applies to a sensitive column") }
+            if case .drop? = column.technique { reader.report(node, path, "column '\(name)' is dropped, so it is not published") }
+            return name
+        }
+
+        func readLDiversity(_ node: Node, _ path: String, columns: [ColumnPolicy]) -> LDiversitySpec? {
+            guard let entries = reader.mapping(node, path, allowed: ["column", "l", "variant", "c"]) else { return nil }
+            var column: String?, l: Double?, variant = LDiversitySpec.Variant.distinct, c: Double?
+            for entry in entries {
+                let keyPath = "\(path).\(entry.key)"
+                switch entry.key {
+                case "column": column = sensitiveColumn(entry.value, keyPath, columns: columns)
+                case "l":
+                    l = reader.number(entry.value, keyPath, positive: true)
+                    if let value = l, value < 1 { reader.report(entry.value, keyPath, "l is at least 1"); l = nil }
+                case "c": c = reader.number(entry.value, keyPath, positive: true)
+                default:
+                    guard let text = reader.string(entry.value, keyPath) else { continue }
+                    if let parsed = LDiversitySpec.Variant(rawValue: text) { variant = parsed } else {
+                        let names = LDiversitySpec.Variant.allCases.map(\.rawValue)
+                        reader.report(entry.value, keyPath, "unknown variant '\(text)'\(Suggestion.phrase(for: text, among: names)) (variants: \(names.joined(separator: ", ")))")
+                    }
+                }
+            }
+            if !entries.contains(where: { $0.key == "column" }) { reader.report(node, path, "missing key 'column' (the sensitive column)") }
+            if !entries.contains(where: { $0.key == "l" }) { reader.report(node, path, "missing key 'l'") }
+            if variant == .recursive && c == nil && entries.contains(where: { $0.key == "variant" }) {
+                reader.report(node, path, "recursive (c,l)-diversity needs 'c'")
+            }
+            if variant != .recursive, let cNode = entries.first(where: { $0.key == "c" }) {
+                reader.report(cNode.keyNode, "\(path).c", "'c' belongs to variant: recursive")
+            }
+            if variant == .distinct, let l, l != l.rounded() { reader.report(node, "\(path).l", "distinct l-diversity needs a whole number") }
+            guard let column, let l else { return nil }
+            return LDiversitySpec(column: column, l: l, variant: variant, c: c)
+        }
+
+        func readTCloseness(_ node: Node, _ path: String, columns: [ColumnPolicy]) -> TClosenessSpec? {
+            guard let entries = reader.mapping(node, path, allowed: ["column", "t", "distance"]) else { return nil }
+            var column: String?, t: Double?, distance: TClosenessSpec.Distance?
+            for entry in entries {
+                let keyPath = "\(path).\(entry.key)"
+                switch entry.key {
+                case "column": column = sensitiveColumn(entry.value, keyPath, columns: columns)
+                case "t":
+                    t = reader.number(entry.value, keyPath)
+                    if let value = t, !(0...1).contains(value) { reader.report(entry.value, keyPath, "t is a distance between 0 and 1"); t = nil }
+                default:
+                    guard let text = reader.string(entry.value, keyPath) else { continue }
+                    distance = TClosenessSpec.Distance(rawValue: text)
+                    if distance == nil {
+                        reader.report(entry.value, keyPath, "unknown distance '\(text)'\(Suggestion.phrase(for: text, among: ["equal", "ordered"])) (distances: equal, ordered)")
+                    }
+                }
+            }
+            if !entries.contains(where: { $0.key == "column" }) { reader.report(node, path, "missing key 'column' (the sensitive column)") }
+            if !entries.contains(where: { $0.key == "t" }) { reader.report(node, path, "missing key 't'") }
+            guard let column, let t else { return nil }
+            return TClosenessSpec(column: column, t: t, distance: distance)
         }
 
         func readAge(_ node: Node, _ path: String) -> GeneralizationSpec.Method? {
