@@ -75,6 +75,37 @@ public final class CSVWriter {
         try endRecord()
     }
 
+    // MARK: Framing for spools
+
+    /// Bytes buffered (memory writers: since the last `takeBytes()`).
+    public var byteCount: Int { core.pointee.buffer.count }
+
+    /// Appends a 32-bit little-endian number between records (a spool's frame header).
+    public func appendFrame(_ value: UInt32) {
+        precondition(core.pointee.fieldsInRecord == 0, "inside a record")
+        core.pointee.buffer.reserve(4)
+        for shift in stride(from: 0, to: 32, by: 8) { core.pointee.buffer.appendReserved(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+        core.pointee.recordStart = core.pointee.buffer.count
+    }
+
+    /// Overwrites the frame number at `offset` (as written by `appendFrame`).
+    public func setFrame(_ value: UInt32, at offset: Int) {
+        for byte in 0..<4 { core.pointee.buffer[offset + byte] = UInt8(truncatingIfNeeded: value >> UInt32(byte * 8)) }
+    }
+
+    /// One field as this writer would write it (quoted only when needed), without delimiter.
+    public static func encode(field: [UInt8], delimiter: CSVDelimiter) -> [UInt8] {
+        let needsQuotes = field.withUnsafeBytes { ByteScan.needsQuoting($0, delimiter: delimiter.rawValue) }
+        guard needsQuotes else { return field }
+        var quoted: [UInt8] = [0x22]
+        for byte in field {
+            if byte == 0x22 { quoted.append(0x22) }
+            quoted.append(byte)
+        }
+        quoted.append(0x22)
+        return quoted
+    }
+
     /// Writes out everything buffered.
     public func flush() throws {
         guard let output else { return }
