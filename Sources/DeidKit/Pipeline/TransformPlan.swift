@@ -92,6 +92,8 @@ public struct TransformPlan: Sendable {
     public let keyIDs: [String: String]
     /// The seed of the noise, when reproducible.
     public let seed: UInt64?
+    /// Where the privacy models' columns are, when the policy has a `privacy` section.
+    let privacy: PrivacyLayout?
 
     /// Compiles `policy` for an input with `header`.
     /// - Parameters:
@@ -105,6 +107,7 @@ public struct TransformPlan: Sendable {
         var columns: [OutputColumn] = []
         var techniques: [String: [AppliedTechnique]] = [:]
         var keyIDs: [String: String] = [:]
+        var searchedGeneralizations: [String: Generalizer] = [:]
         let index = Dictionary(uniqueKeysWithValues: header.enumerated().map { ($1, $0) })
         let aggregatedColumns = Set(policy.columns.compactMap(\.aggregate).flatMap { $0.sum + $0.mean })
 
@@ -154,10 +157,13 @@ public struct TransformPlan: Sendable {
                 case .generalize(let spec)?:
                     let built = try Generalizer(spec: spec)
                     generalizer = built
-                    level = spec.level
+                    // A level the search chooses: the first pass keeps the value (level 0).
+                    let searched = policy.privacy != nil && column.role == .quasiIdentifier && !spec.levelGiven
+                    level = searched ? 0 : spec.level
+                    if searched { searchedGeneralizations[column.name] = built }
                     var latitudeInput: Int?
                     if case .grid(_, .longitude, let latitude?) = spec.method { latitudeInput = index[latitude] }
-                    operation = .generalize(built, level: spec.level, latitudeInput: latitudeInput)
+                    operation = .generalize(built, level: level, latitudeInput: latitudeInput)
                     applied.append(TransformPlan.describe(spec))
                 case .noise(let spec)?:
                     operation = aggregatedColumns.contains(column.name) ? .aggregatedValue : .noise(NoiseAdder(spec: spec))
@@ -223,30 +229,51 @@ public struct TransformPlan: Sendable {
         self.techniques = techniques
         self.keyIDs = keyIDs
         filters = policy.filters.map { RecordFilter(rule: $0, column: index[$0.column]!) }
+        if policy.privacy != nil {
+            let quasiIdentifiers = policy.quasiIdentifiers.map(\.name)
+            let outputs = quasiIdentifiers.map { name in columns.firstIndex { $0.name == name }! }
+            let sensitive = policy.privacy?.lDiversity?.column ?? policy.privacy?.tCloseness?.column
+            privacy = PrivacyLayout(columns: quasiIdentifiers, outputs: outputs,
+                                    generalizers: quasiIdentifiers.map { searchedGeneralizations[$0] },
+                                    sensitiveOutput: sensitive.flatMap { name in columns.firstIndex { $0.name == name } },
+                                    entityInput: policy.entity.flatMap { index[$0] })
+        } else {
+            privacy = nil
+        }
     }
 
     static func describe(_ spec: GeneralizationSpec) -> AppliedTechnique {
         var parameters: [String: ManifestValue] = ["level": .number(Double(spec.level)), "levels": .number(Double(spec.levelCount))]
         let technique: String
+        // Level 0 leaves values unchanged: the method is named, without a level's parameter.
+        let step = spec.level - 1
         switch spec.method {
-        case .round(let bases): technique = "rounding"; parameters["base"] = .number(bases[spec.level - 1])
+        case .round(let bases):
+            technique = "rounding"
+            if step >= 0 { parameters["base"] = .number(bases[step]) }
         case .intervals(let breaks):
             technique = "rounding to intervals"
-            parameters["breaks"] = .list(Generalizer.breakPoints(breaks, level: spec.level).map { .number($0) })
+            if step >= 0 { parameters["breaks"] = .list(Generalizer.breakPoints(breaks, level: spec.level).map { .number($0) }) }
         case .topBottom(let bottom, let top):
             technique = "top and bottom coding"
             if let bottom { parameters["bottom"] = .number(bottom) }
             if let top { parameters["top"] = .number(top) }
-        case .time(let units): technique = "time truncation"; parameters["unit"] = .text(units[spec.level - 1].rawValue)
+        case .time(let units):
+            technique = "time truncation"
+            if step >= 0 { parameters["unit"] = .text(units[step].rawValue) }
         case .age(let reference, let bands):
             technique = "birth date to age band"
             parameters["at"] = .text(reference.description)
-            parameters["band"] = .number(Double(bands[spec.level - 1]))
-        case .prefix(let lengths): technique = "prefix (truncation)"; parameters["length"] = .number(Double(lengths[spec.level - 1]))
-        case .decimals(let places): technique = "coordinate rounding"; parameters["decimals"] = .number(Double(places[spec.level - 1]))
+            if step >= 0 { parameters["band"] = .number(Double(bands[step])) }
+        case .prefix(let lengths):
+            technique = "prefix (truncation)"
+            if step >= 0 { parameters["length"] = .number(Double(lengths[step])) }
+        case .decimals(let places):
+            technique = "coordinate rounding"
+            if step >= 0 { parameters["decimals"] = .number(Double(places[step])) }
         case .grid(let metres, let axis, _):
             technique = "coordinate grid"
-            parameters["metres"] = .number(metres[spec.level - 1])
+            if step >= 0 { parameters["metres"] = .number(metres[step]) }
             parameters["axis"] = .text(axis.rawValue)
         case .hierarchy(let path, _):
             technique = "full-domain generalization (hierarchy)"
@@ -268,6 +295,20 @@ public struct TransformPlan: Sendable {
     public var isReproducible: Bool {
         seed != nil || !columns.contains { if case .noise = $0.operation { true } else { false } }
     }
+}
+
+/// The columns the privacy models look at, for a plan with a `privacy` section.
+struct PrivacyLayout: Sendable {
+    /// The quasi-identifiers kept in the output, in the input's order.
+    var columns: [String]
+    /// Their output positions.
+    var outputs: [Int]
+    /// Per quasi-identifier: its generalization when the search chooses the level; nil when the
+    /// first pass already wrote the published value.
+    var generalizers: [Generalizer?]
+    /// The output position of the sensitive column of l-diversity or t-closeness.
+    var sensitiveOutput: Int?
+    var entityInput: Int?
 }
 
 /// How the aggregation stage combines records.

@@ -89,6 +89,8 @@ public struct TransformRun {
         var written = 0
         var lines = 0
         var failure: (any Error)?
+        /// The quasi-identifiers' statistics of the block (privacy runs).
+        var statistics: BlockStatistics?
     }
 
     /// Transforms `inputs` into `output`, header first, with `delimiter`. Does not commit.
@@ -139,8 +141,20 @@ public struct TransformRun {
 
     private func runParallel(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
                              progress: ((InputProgress) -> Void)?, written: (([UInt8]) -> Void)?) throws -> RunSummary {
+        try forEachBlock(inputs: inputs, delimiter: delimiter, progress: progress, process: Self.process) { result, _, _, _ in
+            try output.write(bytes: result.bytes)
+            written?(result.bytes)
+        }
+    }
+
+    /// Has every block of `inputs` processed by `process` on the workers, and hands the results
+    /// to `consume` on this thread in input order, with the block's input and the lines and
+    /// records of that input before it. Counts records in the summary.
+    func forEachBlock(inputs: [BlockInput], delimiter: CSVDelimiter, progress: ((InputProgress) -> Void)?,
+                      process: @escaping @Sendable (CSVBlock, Bool, UInt64, BlockInput, inout BlockWorker) -> BlockResult,
+                      consume: (BlockResult, _ input: Int, _ lineBase: Int, _ recordBase: Int) throws -> Void) throws -> RunSummary {
         let results = ResultBoard()
-        // Blocks handed out and not yet written; only this thread changes it.
+        // Blocks handed out and not yet consumed; only this thread changes it.
         var inFlight = 0
         let maxInFlight = workers * 2
         // One transformer per block that can be in flight: the queue may run them all at once.
@@ -155,17 +169,16 @@ public struct TransformRun {
         var globalIndex = 0
         var nextToWrite = 0
 
-        for input in inputs {
+        for (inputIndex, input) in inputs.enumerated() {
             let firstOfInput = globalIndex
             var lineBase = 0, recordBase = 0
-            // Writes finished results in order; when `waiting`, until `limit` is reached.
+            // Consumes finished results in order; when `waiting`, until `limit` is reached.
             func drain(upTo limit: Int, waiting: Bool) throws {
                 while nextToWrite < limit {
                     guard let result = results.take(nextToWrite, waiting: waiting) else { return }
                     inFlight -= 1
                     if let failure = result.failure { throw Self.placed(failure, lineBase: lineBase, recordBase: recordBase) }
-                    try output.write(bytes: result.bytes)
-                    written?(result.bytes)
+                    try consume(result, inputIndex, lineBase, recordBase)
                     lineBase += result.lines
                     recordBase += result.recordsIn
                     summary.recordsIn += result.recordsIn
@@ -175,7 +188,7 @@ public struct TransformRun {
                 }
             }
             while let block = try input.nextBlock() {
-                // At most two blocks per worker in flight: when none is free, write the oldest.
+                // At most two blocks per worker in flight: when none is free, consume the oldest.
                 while inFlight >= maxInFlight { try drain(upTo: nextToWrite + 1, waiting: true) }
                 inFlight += 1
                 let index = globalIndex
@@ -185,9 +198,7 @@ public struct TransformRun {
                 nonisolated(unsafe) let sharedInput = input
                 queue.async {
                     defer { group.leave() }
-                    let result = pool.with { worker in
-                        Self.process(block, first: first, stream: UInt64(index), input: sharedInput, worker: &worker)
-                    }
+                    let result = pool.with { worker in process(block, first, UInt64(index), sharedInput, &worker) }
                     results.put(index, result)
                 }
                 try drain(upTo: globalIndex, waiting: false)
@@ -290,6 +301,7 @@ struct BlockWorker {
     var transformer: RecordTransformer
     let writer: CSVWriter
     var record = CSVRecord()
+    var transformed = CSVRecord()
 }
 
 /// Workers' state: one per block in flight at a time.

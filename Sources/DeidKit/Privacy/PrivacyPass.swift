@@ -1,0 +1,336 @@
+import DeidCSV
+import Foundation
+
+/// What a privacy-checked run did beyond the records: the statistics, the levels and the
+/// search's result.
+public struct PrivacyOutcome: Sendable {
+    public var statistics: PrivacyStatistics
+    public var levels: [QuasiIdentifierLevels]
+    public var result: PrivacyResult
+    public var tClosenessDistance: TClosenessSpec.Distance?
+    /// Records removed because their class or their entity was suppressed (counted while writing).
+    public var suppressedRecords: Int
+}
+
+/// A privacy run's failure: no transformation satisfies the models (exit 1).
+public struct PrivacyGateError: Error, Sendable, CustomStringConvertible {
+    public var refusal: PrivacyRefusal
+    public var description: String { refusal.reasons.map { "refused: \($0)" }.joined(separator: "\n") }
+}
+
+/// The two passes of a run whose policy has a `privacy` section (see Docs/ARCHITECTURE.md).
+///
+/// Pass 1 runs on the workers like any record-by-record plan, with the searched
+/// quasi-identifiers left at level 0. Each block's records go to a spool file as frames,
+/// `[tuple u32][entity u32][line length u32][offset u32 per quasi-identifier][line]`, where the
+/// line is the output record with the quasi-identifiers' fields empty and the offsets say where
+/// they go; each worker also counts its block's tuples, entities and sensitive values in local
+/// codes, which this thread translates into the run's statistics. The search then works on the
+/// statistics alone. Pass 2 reads the spool once, drops the frames of suppressed classes and
+/// entities, and writes the others with the chosen levels' values put in.
+extension TransformRun {
+    public func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
+                           progress: ((InputProgress) -> Void)? = nil, written: (([UInt8]) -> Void)? = nil) throws -> (RunSummary, PrivacyOutcome) {
+        guard let layout = plan.privacy, let spec = plan.policy.privacy else { preconditionFailure("no privacy section") }
+        for input in inputs where input.header.names != plan.inputHeader {
+            throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
+                                 problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
+        }
+        let spool = try SpoolFile(directory: spoolDirectory)
+        let accumulator = PrivacyAccumulator(columns: layout.columns, hasEntity: layout.entityInput != nil,
+                                             hasSensitive: layout.sensitiveOutput != nil)
+        let width = layout.columns.count
+        let frameHeader = 12 + 4 * width
+        var summary = try forEachBlock(inputs: inputs, delimiter: delimiter, progress: progress, process: { block, first, stream, input, worker in
+            Self.processPrivate(block, first: first, stream: stream, input: input, layout: layout, worker: &worker)
+        }, consume: { result, input, lineBase, recordBase in
+            guard let statistics = result.statistics else { return }
+            let (tuples, entities) = accumulator.add(statistics, input: input, lineBase: lineBase, recordBase: recordBase)
+            var bytes = result.bytes
+            bytes.withUnsafeMutableBytes { frames in
+                var position = 0
+                while position < frames.count {
+                    let tuple = frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian
+                    frames.storeBytes(of: tuples[Int(tuple)].littleEndian, toByteOffset: position, as: UInt32.self)
+                    let entity = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
+                    if entity != UInt32.max {
+                        frames.storeBytes(of: entities[Int(entity)].littleEndian, toByteOffset: position + 4, as: UInt32.self)
+                    }
+                    let length = Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
+                    position += frameHeader + length
+                }
+            }
+            try spool.write(bytes)
+        })
+        let statistics = accumulator.finish()
+
+        var levels: [QuasiIdentifierLevels] = []
+        for (column, name) in layout.columns.enumerated() {
+            do {
+                levels.append(try QuasiIdentifierLevels(column: name, values: statistics.values[column],
+                                                        records: statistics.valueRecords[column], generalizer: layout.generalizers[column]))
+            } catch {
+                switch error {
+                case .value(let index, let problem):
+                    let seen = statistics.valuePositions[column][index]
+                    throw TransformError(position: InputPosition(source: inputs[seen.input].source.displayName, line: seen.line,
+                                                                 record: seen.record, column: name), problem: problem.message)
+                case .notNested(let level):
+                    throw PolicyError([PolicyDiagnostic(file: plan.policy.source, line: nil, column: nil, path: "columns.\(name).generalize",
+                                                        message: "level \(level) does not nest in level \(level - 1) on this data (values grouped at level \(level - 1) are split at level \(level)), so the search cannot choose among these levels: give 'level', or levels that nest")])
+                }
+            }
+        }
+        let search = PrivacySearch(statistics: statistics, levels: levels, spec: spec)
+        let result: PrivacyResult
+        do { result = try search.run() } catch let refusal as PrivacyRefusal { throw PrivacyGateError(refusal: refusal) }
+
+        // Pass 2.
+        try spool.rewind()
+        let encoded: [[[UInt8]]] = (0..<width).map { column in
+            (0..<statistics.values[column].count).map { code in
+                CSVWriter.encode(field: levels[column].label(of: code, level: result.levels[column]), delimiter: delimiter)
+            }
+        }
+        let singleColumn = plan.outputHeader.count == 1
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity((1 << 20) + (64 << 10))
+        var kept = 0, suppressed = 0
+        func flush() throws {
+            try output.write(bytes: buffer)
+            written?(buffer)
+            buffer.removeAll(keepingCapacity: true)
+        }
+        let tuples = statistics.tuples
+        while try spool.withUnread(atLeast: frameHeader, { frames in
+            var position = 0
+            while frames.count - position >= frameHeader {
+                let length = Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
+                guard frames.count - position >= frameHeader + length else { break }
+                let tuple = Int(frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian)
+                let entity = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
+                defer { position += frameHeader + length }
+                if result.suppressedTuples[tuple] || (!result.suppressedEntities.isEmpty && result.suppressedEntities.contains(entity)) {
+                    suppressed += 1
+                    continue
+                }
+                kept += 1
+                let line = position + frameHeader
+                if singleColumn {
+                    let label = encoded[0][Int(tuples[tuple * width])]
+                    buffer.append(contentsOf: label.isEmpty ? [0x22, 0x22] : label)
+                    buffer.append(contentsOf: frames[(line + length - 1)..<(line + length)])
+                    continue
+                }
+                var start = 0
+                for column in 0..<width {
+                    let offset = Int(frames.loadUnaligned(fromByteOffset: position + 12 + 4 * column, as: UInt32.self).littleEndian)
+                    buffer.append(contentsOf: frames[(line + start)..<(line + offset)])
+                    buffer.append(contentsOf: encoded[column][Int(tuples[tuple * width + column])])
+                    start = offset
+                }
+                buffer.append(contentsOf: frames[(line + start)..<(line + length)])
+                if buffer.count >= 1 << 20 { try flush() }
+            }
+            return position
+        }) {}
+        try flush()
+        summary.recordsOut = kept
+        let outcome = PrivacyOutcome(statistics: statistics, levels: levels, result: result,
+                                     tClosenessDistance: spec.tCloseness != nil ? search.tClosenessDistance : nil,
+                                     suppressedRecords: suppressed)
+        return (summary, outcome)
+    }
+
+    /// Pass 1 on one block: transform, count the quasi-identifiers in local codes, and write
+    /// the block's spool frames (with local tuple and entity codes).
+    static func processPrivate(_ block: CSVBlock, first: Bool, stream: UInt64, input: BlockInput, layout: PrivacyLayout,
+                               worker: inout BlockWorker) -> BlockResult {
+        var result = BlockResult()
+        worker.transformer.reseed(stream: stream)
+        worker.transformer.sourceName = input.source.displayName
+        let reader: CSVReader
+        do { reader = try Self.reader(for: block, first: first, input: input) } catch {
+            result.failure = error
+            return result
+        }
+        var statistics = BlockStatistics()
+        var tupleIndex: [[UInt8]: UInt32] = [:]
+        var entityIndex: [[UInt8]: UInt32] = [:]
+        var sensitiveIndex: [[UInt8]: UInt32] = [:]
+        var groupIndex: [UInt64: Int] = [:]
+        var groupKeys: [(UInt32, UInt32, UInt32)] = []
+        var groupRecords: [Int] = []
+        let countsGroups = layout.entityInput != nil || layout.sensitiveOutput != nil
+        var key: [UInt8] = []
+        let writer = worker.writer
+        let isQuasiIdentifier = Set(layout.outputs)
+        do {
+            while try reader.readRecord(into: &worker.record) {
+                result.recordsIn += 1
+                worker.transformed.removeAll()
+                guard try worker.transformer.transform(worker.record, into: &worker.transformed) else {
+                    result.filtered += 1
+                    continue
+                }
+                let transformed = worker.transformed
+                key.removeAll(keepingCapacity: true)
+                for output in layout.outputs {
+                    let field = transformed[output]
+                    let count = UInt32(field.count)
+                    for shift in stride(from: 0, to: 32, by: 8) { key.append(UInt8(truncatingIfNeeded: count >> UInt32(shift))) }
+                    key.append(contentsOf: field)
+                }
+                let tuple: UInt32
+                if let found = tupleIndex[key] { tuple = found } else {
+                    tuple = UInt32(statistics.tupleValues.count)
+                    tupleIndex[key] = tuple
+                    statistics.tupleValues.append(layout.outputs.map { Array(transformed[$0]) })
+                    statistics.tupleRecords.append(0)
+                    statistics.tupleFirst.append((line: worker.record.line, record: worker.record.number))
+                }
+                statistics.tupleRecords[Int(tuple)] += 1
+                var entity = UInt32.max
+                if let column = layout.entityInput {
+                    let value = Array(worker.record[column])
+                    if let found = entityIndex[value] { entity = found } else {
+                        entity = UInt32(statistics.entities.count)
+                        entityIndex[value] = entity
+                        statistics.entities.append(value)
+                    }
+                }
+                if countsGroups {
+                    var sensitive: UInt32 = 0
+                    if let output = layout.sensitiveOutput {
+                        let value = Array(transformed[output])
+                        if let found = sensitiveIndex[value] { sensitive = found } else {
+                            sensitive = UInt32(statistics.sensitive.count)
+                            sensitiveIndex[value] = sensitive
+                            statistics.sensitive.append(value)
+                        }
+                    }
+                    // Entities, tuples and sensitive values of one block each fit in 21 bits
+                    // many times over (a block holds at most 2 MiB of records).
+                    let groupKey = UInt64(entity & 0x1F_FFFF) << 42 | UInt64(tuple) << 21 | UInt64(sensitive)
+                    if let found = groupIndex[groupKey] { groupRecords[found] += 1 } else {
+                        groupIndex[groupKey] = groupRecords.count
+                        groupKeys.append((entity, tuple, sensitive))
+                        groupRecords.append(1)
+                    }
+                }
+                // The frame: codes, then the line with the quasi-identifiers' fields left empty.
+                let frameStart = writer.byteCount
+                writer.appendFrame(tuple)
+                writer.appendFrame(entity)
+                writer.appendFrame(0)
+                for _ in layout.outputs { writer.appendFrame(0) }
+                let lineStart = writer.byteCount
+                var quasiIdentifier = 0
+                for output in 0..<transformed.count {
+                    if isQuasiIdentifier.contains(output) {
+                        writer.append(field: [])
+                        writer.setFrame(UInt32(writer.byteCount - lineStart), at: frameStart + 12 + 4 * quasiIdentifier)
+                        quasiIdentifier += 1
+                    } else {
+                        writer.append(fieldOf: transformed, at: output)
+                    }
+                }
+                try writer.endRecord()
+                writer.setFrame(UInt32(writer.byteCount - lineStart), at: frameStart + 8)
+                result.written += 1
+            }
+        } catch {
+            result.failure = error
+        }
+        statistics.groups = zip(groupKeys, groupRecords).map { (entity: $0.0, tuple: $0.1, sensitive: $0.2, records: $1) }
+        result.statistics = statistics
+        result.lines = reader.linesConsumed
+        result.bytes = writer.takeBytes()
+        return result
+    }
+}
+
+/// The manifest's `privacy` object: the models, the transformation chosen, what it costs and
+/// how the search went. Scripts rely on `transformation`, `information_loss`,
+/// `suppressed_records`, `suppressed_entities` and `min_class_size`.
+public struct PrivacyManifest: Codable, Sendable, Equatable {
+    public struct Models: Codable, Sendable, Equatable {
+        public var k: Int
+        public var suppressionLimit: Double
+        public var lDiversity: [String: ManifestValue]?
+        public var tCloseness: [String: ManifestValue]?
+        enum CodingKeys: String, CodingKey {
+            case k, suppressionLimit = "suppression_limit", lDiversity = "l_diversity", tCloseness = "t_closeness"
+        }
+    }
+    public struct Search: Codable, Sendable, Equatable {
+        public var algorithm: String
+        public var nodes: Int
+        public var nodesChecked: Int
+        public var milliseconds: Double
+        enum CodingKeys: String, CodingKey { case algorithm, nodes, nodesChecked = "nodes_checked", milliseconds }
+    }
+    public var models: Models
+    public var metric: String
+    /// Quasi-identifier -> level chosen (0 = the value itself).
+    public var transformation: [String: Int]
+    public var informationLoss: Double
+    public var individuals: Int
+    public var suppressedRecords: Int
+    public var suppressedEntities: Int
+    public var classes: Int
+    public var minClassSize: Int
+    /// Published classes by size in individuals (bucket label -> classes).
+    public var classSizes: [String: Int]
+    public var entitiesInSeveralClasses: Int
+    public var lowestDistinctL: Int?
+    public var highestTDistance: Double?
+    public var search: Search
+
+    enum CodingKeys: String, CodingKey {
+        case models, metric, transformation, informationLoss = "information_loss", individuals,
+             suppressedRecords = "suppressed_records", suppressedEntities = "suppressed_entities", classes,
+             minClassSize = "min_class_size", classSizes = "class_sizes", entitiesInSeveralClasses = "entities_in_several_classes",
+             lowestDistinctL = "lowest_distinct_l", highestTDistance = "highest_t_distance", search
+    }
+
+    public init(outcome: PrivacyOutcome, spec: PrivacySpec) {
+        var lDiversity: [String: ManifestValue]?
+        if let model = spec.lDiversity {
+            lDiversity = ["column": .text(model.column), "l": .number(model.l), "variant": .text(model.variant.rawValue)]
+            if let c = model.c { lDiversity?["c"] = .number(c) }
+        }
+        var tCloseness: [String: ManifestValue]?
+        if let model = spec.tCloseness {
+            tCloseness = ["column": .text(model.column), "t": .number(model.t),
+                          "distance": .text((outcome.tClosenessDistance ?? .equal).rawValue)]
+        }
+        models = Models(k: spec.k, suppressionLimit: spec.suppressionLimit, lDiversity: lDiversity, tCloseness: tCloseness)
+        let result = outcome.result
+        metric = result.metric.rawValue
+        transformation = Dictionary(uniqueKeysWithValues: zip(outcome.statistics.columns, result.levels))
+        informationLoss = result.informationLoss
+        individuals = outcome.statistics.individuals
+        suppressedRecords = outcome.suppressedRecords
+        suppressedEntities = result.suppressedIndividuals
+        classes = result.classes
+        minClassSize = result.minClassSize
+        var buckets: [String: Int] = [:]
+        for (size, count) in result.classSizes { buckets[Self.bucket(size), default: 0] += count }
+        classSizes = buckets
+        entitiesInSeveralClasses = result.entitiesInSeveralClasses
+        lowestDistinctL = result.lowestDistinctL
+        highestTDistance = result.highestDistance
+        search = Search(algorithm: "flash (full-domain lattice, monotone pruning)", nodes: result.nodes, nodesChecked: result.nodesChecked,
+                        milliseconds: (result.seconds * 1000 * 10).rounded() / 10)
+    }
+
+    /// Size buckets: 1, 2, 3, 4, 5-9, 10-19, 20-49, 50-99, 100-999, 1000+.
+    static func bucket(_ size: Int) -> String {
+        let edges = [1, 2, 3, 4, 5, 10, 20, 50, 100, 1000]
+        guard let index = edges.lastIndex(where: { $0 <= size }) else { return "0" }
+        if index == edges.count - 1 { return "1000+" }
+        let low = edges[index], high = edges[index + 1] - 1
+        return low == high ? "\(low)" : "\(low)-\(high)"
+    }
+}

@@ -1,0 +1,664 @@
+import Foundation
+
+/// The outcome of the search: the transformation chosen, its information loss, what it
+/// suppresses, and how the search went. Also what the second pass needs to apply it.
+public struct PrivacyResult: Sendable {
+    /// The level of each quasi-identifier, in `PrivacyStatistics.columns` order.
+    public var levels: [Int]
+    public var metric: InformationLossMetric
+    public var informationLoss: Double
+    public var suppressedIndividuals: Int
+    /// Records of the suppressed classes and entities (the second pass counts them again).
+    public var suppressedRecords: Int
+    /// Classes published (not suppressed), and the smallest of them in individuals.
+    public var classes: Int
+    public var minClassSize: Int
+    /// Number of published classes of each size in individuals.
+    public var classSizes: [Int: Int]
+    /// Entities whose rows fall in more than one class at the finest level.
+    public var entitiesInSeveralClasses: Int
+    /// The lowest distinct l and the highest t-closeness distance among published classes
+    /// (when the models are set).
+    public var lowestDistinctL: Int?
+    public var highestDistance: Double?
+    public var nodes: Int
+    public var nodesChecked: Int
+    public var seconds: Double
+    /// Per finest tuple: true when its class is suppressed.
+    var suppressedTuples: [Bool]
+    /// Run entity codes of suppressed entities that span several tuples.
+    var suppressedEntities: Set<UInt32>
+}
+
+/// Why no transformation satisfies the models.
+public struct PrivacyRefusal: Error, Sendable, CustomStringConvertible {
+    public var reasons: [String]
+    public var description: String { reasons.joined(separator: "\n") }
+}
+
+/// Full-domain generalization search over the lattice of the quasi-identifiers' levels, on the
+/// class table alone (see Docs/PRIVACY.md).
+///
+/// Every privacy model here is monotone when levels nest (a coarser transformation merges
+/// classes, and a merged class is at least as large, as diverse and as close as its parts), and
+/// so is the share of individuals suppressed. The search follows ARX's Flash (Kohlmayer et al.
+/// 2012): nodes are visited by height; from each unclassified node a path goes up through
+/// unclassified successors, and a binary search on the path finds where the models start to
+/// hold; each check classifies all successors of a satisfying node and all predecessors of a
+/// failing one. The optimum of a monotone metric (non-uniform entropy) is then the best
+/// satisfying node; other metrics are evaluated on the satisfying nodes that can win.
+public final class PrivacySearch {
+    let statistics: PrivacyStatistics
+    let levels: [QuasiIdentifierLevels]
+    let spec: PrivacySpec
+    let width: Int
+    private let radices: [Int]
+    private let nodeCount: Int
+    private let finest: ClassTable
+    private var cache: [ClassTable] = []
+    private var cachedClasses = 0
+    private var evaluations: [Int: Evaluation] = [:]
+    private(set) var checked = 0
+    // Sensitive attribute.
+    private let sensitiveCount: Int
+    private let global: [Double]
+    private let rank: [Int]
+    private let distance: TClosenessSpec.Distance
+    private var dense: [Double]
+    private var touched: [Int] = []
+    private var index = PackedTupleIndex()
+
+    struct Evaluation {
+        var satisfied: Bool
+        var suppressedIndividuals: Int
+        var suppressedRecords: Int
+        var failing: [Bool]
+        var sizes: [Int]
+        var suppressedMulti: [Bool]
+    }
+
+    public init(statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], spec: PrivacySpec) {
+        self.statistics = statistics
+        self.levels = levels
+        self.spec = spec
+        width = levels.count
+        radices = levels.map { $0.maxLevel + 1 }
+        nodeCount = radices.reduce(1, *)
+        finest = ClassTable(finest: statistics, width: levels.count)
+        sensitiveCount = statistics.sensitiveValues.count
+        // The whole table's sensitive distribution, over individuals.
+        var counts = [Double](repeating: 0, count: sensitiveCount)
+        for entry in 0..<statistics.histogram.keys.count { counts[Int(statistics.histogram.keys[entry])] += Double(statistics.histogram.counts[entry]) }
+        for entity in 0..<statistics.multiEntities.rowCount {
+            let range = statistics.multiEntities.offsets[entity]..<statistics.multiEntities.offsets[entity + 1]
+            for code in Set(range.map { statistics.multiSensitive[$0] }) { counts[Int(code)] += 1 }
+        }
+        let total = counts.reduce(0, +)
+        global = total > 0 ? counts.map { $0 / total } : counts
+        let numbers = statistics.sensitiveValues.map { DecimalText.parse($0[...])?.value }
+        let numeric = !numbers.isEmpty && numbers.allSatisfy { $0 != nil }
+        let order = (0..<sensitiveCount).sorted { a, b in
+            if numeric { return numbers[a]! < numbers[b]! }
+            return statistics.sensitiveValues[a].lexicographicallyPrecedes(statistics.sensitiveValues[b])
+        }
+        var rank = [Int](repeating: 0, count: sensitiveCount)
+        for (position, code) in order.enumerated() { rank[code] = position }
+        self.rank = rank
+        distance = spec.tCloseness?.distance ?? (numeric ? .ordered : .equal)
+        dense = [Double](repeating: 0, count: sensitiveCount)
+    }
+
+    /// The distance used for t-closeness (resolved when the policy leaves it open).
+    public var tClosenessDistance: TClosenessSpec.Distance { distance }
+
+    // MARK: Nodes
+
+    func levelsOf(_ node: Int) -> [Int] {
+        var rest = node
+        return radices.map { radix in
+            defer { rest /= radix }
+            return rest % radix
+        }
+    }
+
+    func index(of levels: [Int]) -> Int {
+        var index = 0, scale = 1
+        for (level, radix) in zip(levels, radices) {
+            index += level * scale
+            scale *= radix
+        }
+        return index
+    }
+
+    /// Non-uniform entropy of a transformation (suppression does not change it).
+    func entropy(_ node: [Int]) -> Double {
+        zip(levels, node).reduce(0) { $0 + $1.0.entropy[$1.1] }
+    }
+
+    // MARK: Roll-up
+
+    /// The classes at `node`, rolled up from the smallest cached table below it.
+    func table(for node: [Int]) -> ClassTable {
+        var source = finest
+        for table in cache where table.count < source.count && zip(table.node, node).allSatisfy({ $0 <= $1 }) {
+            source = table
+        }
+        let result = rollUp(source, to: node).table
+        // Keep recent tables to roll up from, within a budget of classes held.
+        cache.append(result)
+        cachedClasses += result.count
+        while cache.count > 64 || (cachedClasses > 4_000_000 && cache.count > 1) {
+            cachedClasses -= cache.removeFirst().count
+        }
+        return result
+    }
+
+    /// Rolls `source` up to `node`; `map` gives each source class's class.
+    func rollUp(_ source: ClassTable, to node: [Int]) -> (table: ClassTable, map: [Int32]) {
+        let target = ClassTable(node: node)
+        var map = [Int32](repeating: 0, count: source.count)
+        var representative: [Int32] = [], records: [Int] = [], individuals: [Int] = []
+        let sourceRepresentative = source.representative, sourceRecords = source.records, sourceIndividuals = source.individuals
+        let width = self.width
+        // Codes at the node's levels, one flat table: column c's level-0 code v is at offsets[c] + v.
+        var offsets: [Int] = [], flat: [UInt32] = []
+        for column in 0..<width {
+            offsets.append(flat.count)
+            flat.append(contentsOf: levels[column].codes[node[column]])
+        }
+        let domainSizes = (0..<width).map { levels[$0].domainSizes[node[$0]] }
+        if let strides = PackedTupleIndex.strides(domainSizes) {
+            var index = self.index
+            self.index = PackedTupleIndex()
+            defer { self.index = index }
+            index.reset(expected: source.count)
+            let sourceCount = sourceRepresentative.count
+            var representatives = [Int32](repeating: 0, count: sourceCount)
+            var sums = [Int](repeating: 0, count: 2 * sourceCount)
+            var classes = 0
+            statistics.tuples.withUnsafeBufferPointer { tuples in
+                flat.withUnsafeBufferPointer { flat in
+                    offsets.withUnsafeBufferPointer { offsets in
+                        strides.withUnsafeBufferPointer { strides in
+                            map.withUnsafeMutableBufferPointer { map in
+                                representatives.withUnsafeMutableBufferPointer { representatives in
+                                    sums.withUnsafeMutableBufferPointer { sums in
+                                        for sourceClass in 0..<sourceCount {
+                                            let base = Int(sourceRepresentative[sourceClass]) &* width
+                                            var key: UInt64 = 0
+                                            for column in 0..<width {
+                                                key &+= UInt64(flat[offsets[column] &+ Int(tuples[base &+ column])]) &* strides[column]
+                                            }
+                                            let found = Int(index.find(key, next: Int32(classes)))
+                                            if found == classes {
+                                                representatives[found] = sourceRepresentative[sourceClass]
+                                                classes &+= 1
+                                            }
+                                            map[sourceClass] = Int32(found)
+                                            sums[2 &* found] &+= sourceRecords[sourceClass]
+                                            sums[2 &* found &+ 1] &+= sourceIndividuals[sourceClass]
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            representative = Array(representatives[0..<classes])
+            records = (0..<classes).map { sums[2 * $0] }
+            individuals = (0..<classes).map { sums[2 * $0 + 1] }
+        } else {
+            var arrays: [[UInt32]: Int32] = [:]
+            var key = [UInt32](repeating: 0, count: width)
+            for sourceClass in 0..<sourceRepresentative.count {
+                let base = Int(sourceRepresentative[sourceClass]) * width
+                for column in 0..<width { key[column] = flat[offsets[column] + Int(statistics.tuples[base + column])] }
+                let found: Int32
+                if let existing = arrays[key] { found = existing } else {
+                    found = Int32(records.count)
+                    arrays[key] = found
+                    representative.append(sourceRepresentative[sourceClass])
+                    records.append(0)
+                    individuals.append(0)
+                }
+                map[sourceClass] = found
+                records[Int(found)] += sourceRecords[sourceClass]
+                individuals[Int(found)] += sourceIndividuals[sourceClass]
+            }
+        }
+        target.representative = representative
+        target.records = records
+        target.individuals = individuals
+        if statistics.hasSensitive {
+            // Group source classes by target class, then merge their histograms.
+            var starts = [Int](repeating: 0, count: target.count + 1)
+            for found in map { starts[Int(found) + 1] += 1 }
+            for position in 0..<target.count { starts[position + 1] += starts[position] }
+            var fill = starts
+            var grouped = [Int](repeating: 0, count: source.count)
+            for (sourceClass, found) in map.enumerated() {
+                grouped[fill[Int(found)]] = sourceClass
+                fill[Int(found)] += 1
+            }
+            var merged = [Int](repeating: 0, count: sensitiveCount)
+            var seen: [Int] = []
+            for found in 0..<target.count {
+                for sourceClass in grouped[starts[found]..<starts[found + 1]] {
+                    for entry in source.histogram.offsets[sourceClass]..<source.histogram.offsets[sourceClass + 1] {
+                        let code = Int(source.histogram.keys[entry])
+                        if merged[code] == 0 { seen.append(code) }
+                        merged[code] += source.histogram.counts[entry]
+                    }
+                }
+                for code in seen {
+                    target.histogram.keys.append(UInt32(code))
+                    target.histogram.counts.append(merged[code])
+                    merged[code] = 0
+                }
+                target.histogram.offsets.append(target.histogram.keys.count)
+                seen.removeAll(keepingCapacity: true)
+            }
+        }
+        if source.multi.rowCount > 0 {
+            var pairs: [(UInt64, Int)] = []
+            for entity in 0..<source.multi.rowCount {
+                pairs.removeAll(keepingCapacity: true)
+                for entry in source.multi.offsets[entity]..<source.multi.offsets[entity + 1] {
+                    let found = UInt64(map[Int(source.multi.keys[entry])])
+                    pairs.append((found << 32 | UInt64(source.multiSensitive[entry]), source.multi.counts[entry]))
+                }
+                pairs.sort { $0.0 < $1.0 }
+                var last = UInt64.max
+                for (key, records) in pairs {
+                    if key == last { target.multi.counts[target.multi.counts.count - 1] += records; continue }
+                    last = key
+                    target.multi.keys.append(UInt32(key >> 32))
+                    target.multi.counts.append(records)
+                    target.multiSensitive.append(UInt32(truncatingIfNeeded: key))
+                }
+                target.multi.offsets.append(target.multi.keys.count)
+            }
+        }
+        return (target, map)
+    }
+
+    // MARK: Models
+
+    /// Checks the models on every class; suppresses failing classes and the entities in them.
+    func evaluate(_ table: ClassTable) -> Evaluation {
+        let classes = table.count
+        var sizes = table.individuals
+        let multiCount = table.multi.rowCount
+        // Per class: the multi entities in it, as (entity, entry) pairs.
+        var memberStarts: [Int] = []
+        var members: [(entity: Int, entry: Int)] = []
+        if multiCount > 0 {
+            var perClass = [[(Int, Int)]](repeating: [], count: classes)
+            for entity in 0..<multiCount {
+                var lastClass = -1
+                for entry in table.multi.offsets[entity]..<table.multi.offsets[entity + 1] {
+                    let found = Int(table.multi.keys[entry])
+                    perClass[found].append((entity, entry))
+                    if found != lastClass { sizes[found] += 1; lastClass = found }
+                }
+            }
+            memberStarts = [0]
+            for list in perClass {
+                members.append(contentsOf: list.map { (entity: $0.0, entry: $0.1) })
+                memberStarts.append(members.count)
+            }
+        }
+        var suppressedMulti = [Bool](repeating: false, count: multiCount)
+        var failing = [Bool](repeating: false, count: classes)
+        let needsHistogram = spec.lDiversity != nil || spec.tCloseness != nil
+        var entries: [(Int, Int)] = []
+        func fails(_ found: Int) -> Bool {
+            if sizes[found] < spec.k { return true }
+            guard needsHistogram else { return false }
+            entries.removeAll(keepingCapacity: true)
+            frequencies(of: found, in: table, memberStarts: memberStarts, members: members, suppressedMulti: suppressedMulti, into: &entries)
+            return !satisfiesSensitiveModels(entries)
+        }
+        for found in 0..<classes { failing[found] = fails(found) }
+        if multiCount > 0 {
+            // An entity in a failing class is suppressed with all its rows, which may make the
+            // other classes it is in fail in turn: repeat until nothing changes.
+            var changed = true
+            while changed {
+                changed = false
+                var affected = Set<Int>()
+                for entity in 0..<multiCount where !suppressedMulti[entity] {
+                    let range = table.multi.offsets[entity]..<table.multi.offsets[entity + 1]
+                    guard range.contains(where: { failing[Int(table.multi.keys[$0])] }) else { continue }
+                    suppressedMulti[entity] = true
+                    changed = true
+                    var lastClass = -1
+                    for entry in range {
+                        let found = Int(table.multi.keys[entry])
+                        if found != lastClass, !failing[found] { sizes[found] -= 1; affected.insert(found) }
+                        lastClass = found
+                    }
+                }
+                for found in affected where !failing[found] { failing[found] = fails(found) }
+            }
+        }
+        var suppressedIndividuals = 0, suppressedRecords = 0
+        for found in 0..<classes where failing[found] {
+            suppressedIndividuals += table.individuals[found]
+            suppressedRecords += table.records[found]
+        }
+        for entity in 0..<multiCount where suppressedMulti[entity] {
+            suppressedIndividuals += 1
+            for entry in table.multi.offsets[entity]..<table.multi.offsets[entity + 1] where !failing[Int(table.multi.keys[entry])] {
+                suppressedRecords += table.multi.counts[entry]
+            }
+        }
+        let allowed = spec.suppressionLimit * Double(statistics.individuals) + 1e-9
+        return Evaluation(satisfied: Double(suppressedIndividuals) <= allowed, suppressedIndividuals: suppressedIndividuals,
+                          suppressedRecords: suppressedRecords, failing: failing, sizes: sizes, suppressedMulti: suppressedMulti)
+    }
+
+    /// The sensitive values of a class with the individuals holding each.
+    private func frequencies(of found: Int, in table: ClassTable, memberStarts: [Int], members: [(entity: Int, entry: Int)],
+                             suppressedMulti: [Bool], into entries: inout [(Int, Int)]) {
+        for entry in table.histogram.offsets[found]..<table.histogram.offsets[found + 1] {
+            entries.append((Int(table.histogram.keys[entry]), table.histogram.counts[entry]))
+        }
+        guard !memberStarts.isEmpty else { return }
+        for member in members[memberStarts[found]..<memberStarts[found + 1]] where !suppressedMulti[member.entity] {
+            entries.append((Int(table.multiSensitive[member.entry]), 1))
+        }
+    }
+
+    /// l-diversity and t-closeness of one class's sensitive values (value code, individuals).
+    func satisfiesSensitiveModels(_ entries: [(Int, Int)]) -> Bool {
+        touched.removeAll(keepingCapacity: true)
+        var total = 0.0
+        for (code, count) in entries {
+            if dense[code] == 0 { touched.append(code) }
+            dense[code] += Double(count)
+            total += Double(count)
+        }
+        defer { for code in touched { dense[code] = 0 } }
+        if let model = spec.lDiversity, !Self.isDiverse(touched.map { dense[$0] }, model) { return false }
+        if let model = spec.tCloseness, total > 0, closeness(total: total) > model.t + 1e-12 { return false }
+        return true
+    }
+
+    static func isDiverse(_ counts: [Double], _ model: LDiversitySpec) -> Bool {
+        switch model.variant {
+        case .distinct:
+            return Double(counts.count) >= model.l
+        case .entropy:
+            let total = counts.reduce(0, +)
+            guard total > 0 else { return false }
+            let entropy = -counts.reduce(0) { $0 + ($1 / total) * log($1 / total) }
+            return entropy >= log(model.l) - 1e-12
+        case .recursive:
+            let l = Int(model.l.rounded(.down))
+            guard counts.count >= l, l >= 1 else { return false }
+            let sorted = counts.sorted(by: >)
+            let tail = sorted[(l - 1)...].reduce(0, +)
+            return sorted[0] < (model.c ?? 1) * tail
+        }
+    }
+
+    /// The distance between the class distribution held in `dense` and the whole table's.
+    private func closeness(total: Double) -> Double {
+        switch distance {
+        case .equal:
+            var sum = 1.0
+            for code in touched { sum += abs(dense[code] / total - global[code]) - global[code] }
+            return max(0, sum / 2)
+        case .ordered:
+            guard sensitiveCount > 1 else { return 0 }
+            var byRank = [Double](repeating: 0, count: sensitiveCount)
+            for code in 0..<sensitiveCount { byRank[rank[code]] = dense[code] / total - global[code] }
+            var running = 0.0, sum = 0.0
+            for position in 0..<(sensitiveCount - 1) {
+                running += byRank[position]
+                sum += abs(running)
+            }
+            return sum / Double(sensitiveCount - 1)
+        }
+    }
+
+    // MARK: Search
+
+    private enum State: UInt8 { case unknown, satisfied, failed }
+
+    private func check(_ node: Int) -> Evaluation {
+        if let known = evaluations[node] { return known }
+        checked += 1
+        let evaluation = evaluate(table(for: levelsOf(node)))
+        evaluations[node] = Evaluation(satisfied: evaluation.satisfied, suppressedIndividuals: evaluation.suppressedIndividuals,
+                                       suppressedRecords: evaluation.suppressedRecords, failing: [], sizes: [], suppressedMulti: [])
+        return evaluation
+    }
+
+    /// Finds the optimal transformation; throws `PrivacyRefusal` when none satisfies the models.
+    public func run() throws -> PrivacyResult {
+        let started = Date()
+        var state = [State](repeating: .unknown, count: nodeCount)
+        var strides = [Int]()
+        var scale = 1
+        for radix in radices { strides.append(scale); scale *= radix }
+
+        func tag(_ node: Int, _ value: State) {
+            var stack = [node]
+            state[node] = value
+            while let current = stack.popLast() {
+                var rest = current
+                for dimension in 0..<width {
+                    let level = rest % radices[dimension]
+                    rest /= radices[dimension]
+                    let neighbour: Int
+                    if value == .satisfied {
+                        guard level + 1 < radices[dimension] else { continue }
+                        neighbour = current + strides[dimension]
+                    } else {
+                        guard level > 0 else { continue }
+                        neighbour = current - strides[dimension]
+                    }
+                    if state[neighbour] == .unknown {
+                        state[neighbour] = value
+                        stack.append(neighbour)
+                    }
+                }
+            }
+        }
+
+        let heights = (0..<nodeCount).map { levelsOf($0).reduce(0, +) }
+        let entropies = (0..<nodeCount).map { entropy(levelsOf($0)) }
+        let order = (0..<nodeCount).sorted { heights[$0] != heights[$1] ? heights[$0] < heights[$1] : entropies[$0] < entropies[$1] }
+        for start in order where state[start] == .unknown {
+            var path = [start]
+            var current = start
+            while true {
+                var next = -1
+                var rest = current
+                for dimension in 0..<width {
+                    let level = rest % radices[dimension]
+                    rest /= radices[dimension]
+                    guard level + 1 < radices[dimension] else { continue }
+                    let candidate = current + strides[dimension]
+                    if state[candidate] == .unknown && (next < 0 || entropies[candidate] < entropies[next]) { next = candidate }
+                }
+                if next < 0 { break }
+                path.append(next)
+                current = next
+            }
+            var low = 0, high = path.count - 1
+            while low <= high {
+                let middle = (low + high) / 2
+                let node = path[middle]
+                if state[node] == .unknown { tag(node, check(node).satisfied ? .satisfied : .failed) }
+                if state[node] == .satisfied { high = middle - 1 } else { low = middle + 1 }
+            }
+        }
+
+        let satisfying = (0..<nodeCount).filter { state[$0] == .satisfied }
+        guard !satisfying.isEmpty else { throw refusal() }
+        let best = chooseOptimum(satisfying, heights: heights, entropies: entropies, state: state, strides: strides)
+        return finalResult(node: best.node, loss: best.loss, seconds: Date().timeIntervalSince(started))
+    }
+
+    private func chooseOptimum(_ satisfying: [Int], heights: [Int], entropies: [Double], state: [State], strides: [Int]) -> (node: Int, loss: Double) {
+        func better(_ a: (Int, Double), than b: (Int, Double)?) -> Bool {
+            guard let b else { return true }
+            if abs(a.1 - b.1) > 1e-9 * max(1, abs(b.1)) { return a.1 < b.1 }
+            return heights[a.0] != heights[b.0] ? heights[a.0] < heights[b.0] : a.0 < b.0
+        }
+        var best: (Int, Double)?
+        if spec.metric == .entropy {
+            for node in satisfying where better((node, entropies[node]), than: best) { best = (node, entropies[node]) }
+            return best!
+        }
+        // Candidates: with no suppression the metrics grow with generalization, so only the
+        // minimal satisfying nodes can win; with suppression every satisfying node can.
+        var candidates = satisfying
+        if spec.suppressionLimit == 0 {
+            candidates = satisfying.filter { node in
+                var rest = node
+                for dimension in 0..<width {
+                    let level = rest % radices[dimension]
+                    rest /= radices[dimension]
+                    if level > 0 && state[node - strides[dimension]] == .satisfied { return false }
+                }
+                return true
+            }
+        }
+        let bounds = candidates.map { lowerBound(levelsOf($0)) }
+        for position in candidates.indices.sorted(by: { bounds[$0] < bounds[$1] }) {
+            if let best, bounds[position] > best.1 + 1e-12 { break }
+            let node = candidates[position]
+            let table = self.table(for: levelsOf(node))
+            let evaluation = evaluate(table)
+            checked += 1
+            guard evaluation.satisfied else { continue }
+            let loss = informationLoss(table, evaluation)
+            if better((node, loss), than: best) { best = (node, loss) }
+        }
+        return best!
+    }
+
+    /// A bound no transformation at `node` can beat, for pruning candidates.
+    private func lowerBound(_ node: [Int]) -> Double {
+        switch spec.metric {
+        case .loss:
+            var sum = 0.0
+            for (column, level) in node.enumerated() {
+                for code in 0..<levels[column].domainSizes[0] {
+                    sum += Double(statistics.valueRecords[column][code]) * levels[column].loss(level: level, code: Int(levels[column].codes[level][code]))
+                }
+            }
+            return sum / Double(max(1, statistics.records * width))
+        default: return 0
+        }
+    }
+
+    /// The metric's information loss of a checked transformation.
+    func informationLoss(_ table: ClassTable, _ evaluation: Evaluation) -> Double {
+        switch spec.metric {
+        case .entropy:
+            return entropy(table.node)
+        case .loss:
+            var sum = 0.0
+            var published = 0
+            for found in 0..<table.count where !evaluation.failing[found] {
+                let base = Int(table.representative[found]) * width
+                var cell = 0.0
+                for column in 0..<width {
+                    let level = table.node[column]
+                    cell += levels[column].loss(level: level, code: Int(levels[column].codes[level][Int(statistics.tuples[base + column])]))
+                }
+                sum += Double(table.records[found]) * cell
+                published += table.records[found]
+            }
+            let suppressed = statistics.records - published
+            return (sum + Double(suppressed * width)) / Double(max(1, statistics.records * width))
+        case .discernibility:
+            var sum = 0.0
+            for found in 0..<table.count where !evaluation.failing[found] { sum += Double(evaluation.sizes[found]) * Double(evaluation.sizes[found]) }
+            return sum + Double(evaluation.suppressedIndividuals) * Double(statistics.individuals)
+        case .averageClassSize:
+            let classes = (0..<table.count).filter { !evaluation.failing[$0] }.count
+            guard classes > 0 else { return Double(statistics.individuals) }
+            return Double(statistics.individuals - evaluation.suppressedIndividuals) / Double(classes) / Double(spec.k)
+        }
+    }
+
+    private func finalResult(node index: Int, loss: Double, seconds: Double) -> PrivacyResult {
+        let node = levelsOf(index)
+        let (table, map) = rollUp(finest, to: node)
+        let evaluation = evaluate(table)
+        var sizes: [Int: Int] = [:]
+        var minimum = Int.max
+        var lowestL: Int?
+        var highest: Double?
+        var entries: [(Int, Int)] = []
+        for found in 0..<table.count where !evaluation.failing[found] {
+            sizes[evaluation.sizes[found], default: 0] += 1
+            minimum = min(minimum, evaluation.sizes[found])
+            if statistics.hasSensitive {
+                entries.removeAll(keepingCapacity: true)
+                for entry in table.histogram.offsets[found]..<table.histogram.offsets[found + 1] {
+                    entries.append((Int(table.histogram.keys[entry]), table.histogram.counts[entry]))
+                }
+                for entity in 0..<table.multi.rowCount where !evaluation.suppressedMulti[entity] {
+                    for entry in table.multi.offsets[entity]..<table.multi.offsets[entity + 1] where Int(table.multi.keys[entry]) == found {
+                        entries.append((Int(table.multiSensitive[entry]), 1))
+                    }
+                }
+                let distinct = Set(entries.map(\.0)).count
+                lowestL = min(lowestL ?? Int.max, distinct)
+                if spec.tCloseness != nil {
+                    touched.removeAll(keepingCapacity: true)
+                    var total = 0.0
+                    for (code, count) in entries {
+                        if dense[code] == 0 { touched.append(code) }
+                        dense[code] += Double(count)
+                        total += Double(count)
+                    }
+                    if total > 0 { highest = max(highest ?? 0, closeness(total: total)) }
+                    for code in touched { dense[code] = 0 }
+                }
+            }
+        }
+        let suppressedTuples = map.map { evaluation.failing[Int($0)] }
+        var suppressedEntities = Set<UInt32>()
+        for (entity, suppressed) in evaluation.suppressedMulti.enumerated() where suppressed {
+            suppressedEntities.insert(statistics.multiEntityIDs[entity])
+        }
+        return PrivacyResult(levels: node, metric: spec.metric, informationLoss: loss,
+                             suppressedIndividuals: evaluation.suppressedIndividuals, suppressedRecords: evaluation.suppressedRecords,
+                             classes: sizes.values.reduce(0, +), minClassSize: minimum == Int.max ? 0 : minimum, classSizes: sizes,
+                             entitiesInSeveralClasses: statistics.multiEntities.rowCount,
+                             lowestDistinctL: spec.lDiversity != nil || spec.tCloseness != nil ? lowestL : nil,
+                             highestDistance: spec.tCloseness != nil ? (highest ?? 0) : nil,
+                             nodes: nodeCount, nodesChecked: checked, seconds: seconds,
+                             suppressedTuples: suppressedTuples, suppressedEntities: suppressedEntities)
+    }
+
+    /// Why even the most general transformation fails.
+    private func refusal() -> PrivacyRefusal {
+        let top = radices.map { $0 - 1 }
+        let evaluation = evaluate(table(for: top))
+        let share = Double(evaluation.suppressedIndividuals) / Double(max(1, statistics.individuals))
+        var models = ["k=\(spec.k)"]
+        if let l = spec.lDiversity { models.append("\(l.variant.rawValue) l-diversity l=\(DecimalText.label(l.l)) on '\(l.column)'") }
+        if let t = spec.tCloseness { models.append("t-closeness t=\(DecimalText.label(t.t)) on '\(t.column)'") }
+        let levelsText = zip(levels, top).map { "\($0.column)=\($1)" }.joined(separator: ", ")
+        return PrivacyRefusal(reasons: [
+            "no transformation satisfies \(models.joined(separator: ", ")) within the suppression limit of \(Self.percent(spec.suppressionLimit)) of individuals",
+            "the most general one (\(levelsText)) would suppress \(evaluation.suppressedIndividuals) of \(statistics.individuals) individuals (\(Self.percent(share)))",
+            "raise privacy.suppression_limit, add coarser levels to the quasi-identifiers, or lower the models' parameters",
+        ])
+    }
+
+    static func percent(_ share: Double) -> String {
+        let value = share * 100
+        return value == value.rounded() ? "\(Int(value))%" : String(format: "%.2f%%", value)
+    }
+}

@@ -1,0 +1,318 @@
+/// Rows of sparse counts: for row `i`, `keys[offsets[i]..<offsets[i+1]]` with their `counts`.
+public struct SparseRows: Codable, Sendable, Equatable {
+    public var offsets: [Int] = [0]
+    public var keys: [UInt32] = []
+    public var counts: [Int] = []
+
+    public var rowCount: Int { offsets.count - 1 }
+
+    mutating func appendRow<S: Sequence>(_ entries: S) where S.Element == (UInt32, Int) {
+        for (key, count) in entries {
+            keys.append(key)
+            counts.append(count)
+        }
+        offsets.append(keys.count)
+    }
+}
+
+/// Where a value was first seen, for messages about it (never the value itself).
+public struct ValuePosition: Codable, Sendable, Equatable {
+    public var input: Int
+    public var line: Int
+    public var record: Int
+}
+
+/// The first pass's statistics over the quasi-identifiers at their finest level: the class
+/// table from which every transformation's classes are rolled up without touching the data.
+///
+/// A tuple is one distinct combination of the quasi-identifiers' values (as dictionary codes).
+/// Individuals: with an entity column, an entity whose rows all share one tuple counts once in
+/// it (`tupleIndividuals`, with its sensitive values in `histogram`); an entity with rows in
+/// several tuples is kept apart (`multiEntities`), since it belongs to each of those classes
+/// and counts once in each. Without an entity column every row is an individual.
+///
+/// The statistics are a value: two shards' statistics (shards split by entity) merge into
+/// those of the whole (`merge(_:)`), and they can be saved and loaded (`Codable`).
+public struct PrivacyStatistics: Codable, Sendable, Equatable {
+    /// The quasi-identifier columns, in the input's order.
+    public var columns: [String]
+    /// Per quasi-identifier: the distinct values at level 0, indexed by code.
+    public var values: [[[UInt8]]]
+    /// Per quasi-identifier: records holding each value.
+    public var valueRecords: [[Int]]
+    /// Per quasi-identifier: where each value was first seen.
+    public var valuePositions: [[ValuePosition]]
+    /// The tuples' codes, `columns.count` per tuple.
+    public var tuples: [UInt32]
+    public var tupleRecords: [Int]
+    /// Individuals counted whole in each tuple.
+    public var tupleIndividuals: [Int]
+    /// Per tuple: sensitive value code -> individuals (of `tupleIndividuals`) with that value.
+    public var histogram: SparseRows
+    /// Per entity with rows in several tuples: its (tuple, sensitive code) pairs and their records.
+    public var multiEntities: SparseRows
+    /// For `multiEntities`: the sensitive code of each pair (parallel to `keys`, which hold tuples).
+    public var multiSensitive: [UInt32]
+    /// The entity values of `multiEntities` (to suppress them in the second pass).
+    public var multiEntityIDs: [UInt32]
+    /// Distinct values of the sensitive column, indexed by code (empty without one).
+    public var sensitiveValues: [[UInt8]]
+    public var hasEntity: Bool
+    public var hasSensitive: Bool
+    public var records: Int
+    public var individuals: Int
+
+    public var tupleCount: Int { tupleRecords.count }
+    public var width: Int { columns.count }
+
+    @inline(__always) func code(tuple: Int, column: Int) -> Int { Int(tuples[tuple &* columns.count &+ column]) }
+}
+
+/// What a worker learned about one block, in block-local codes: the main thread translates
+/// them to the run's codes (`PrivacyAccumulator.add`).
+struct BlockStatistics {
+    /// Per local tuple: its quasi-identifier values, its records, and its first record.
+    var tupleValues: [[[UInt8]]] = []
+    var tupleRecords: [Int] = []
+    var tupleFirst: [(line: Int, record: Int)] = []
+    var entities: [[UInt8]] = []
+    var sensitive: [[UInt8]] = []
+    /// Distinct (entity, tuple, sensitive) local triples and their records.
+    var groups: [(entity: UInt32, tuple: UInt32, sensitive: UInt32, records: Int)] = []
+}
+
+/// Collects the run's statistics from the blocks, in order, on one thread.
+final class PrivacyAccumulator {
+    let columns: [String]
+    let hasEntity: Bool
+    let hasSensitive: Bool
+    private var valueCodes: [[[UInt8]: UInt32]]
+    private var values: [[[UInt8]]]
+    private var valueRecords: [[Int]]
+    private var valuePositions: [[ValuePosition]]
+    private var tupleCodes: [[UInt32]: UInt32] = [:]
+    private var tuples: [UInt32] = []
+    private var tupleRecords: [Int] = []
+    private var entityCodes: [[UInt8]: UInt32] = [:]
+    /// Per entity: its first (tuple, sensitive) pair and records; further pairs in `entityMore`.
+    private var entityFirst: [UInt64] = []
+    private var entityFirstRecords: [Int] = []
+    private var entityMore: [UInt32: [UInt64: Int]] = [:]
+    private var pairCounts: [UInt64: Int] = [:]
+    private var sensitiveCodes: [[UInt8]: UInt32] = [:]
+    private var sensitiveValues: [[UInt8]] = []
+    private var records = 0
+
+    init(columns: [String], hasEntity: Bool, hasSensitive: Bool) {
+        self.columns = columns
+        self.hasEntity = hasEntity
+        self.hasSensitive = hasSensitive
+        valueCodes = columns.map { _ in [:] }
+        values = columns.map { _ in [] }
+        valueRecords = columns.map { _ in [] }
+        valuePositions = columns.map { _ in [] }
+    }
+
+    /// Adds a block; returns the run's codes of its local tuples and entities.
+    func add(_ block: BlockStatistics, input: Int, lineBase: Int, recordBase: Int) -> (tuples: [UInt32], entities: [UInt32]) {
+        var tupleMap = [UInt32](repeating: 0, count: block.tupleValues.count)
+        var codes = [UInt32](repeating: 0, count: columns.count)
+        for (local, fields) in block.tupleValues.enumerated() {
+            let count = block.tupleRecords[local]
+            records += count
+            for column in 0..<columns.count {
+                let value = fields[column]
+                if let code = valueCodes[column][value] {
+                    codes[column] = code
+                } else {
+                    let code = UInt32(values[column].count)
+                    valueCodes[column][value] = code
+                    values[column].append(value)
+                    valueRecords[column].append(0)
+                    let first = block.tupleFirst[local]
+                    valuePositions[column].append(ValuePosition(input: input, line: first.line + lineBase, record: first.record + recordBase))
+                    codes[column] = code
+                }
+                valueRecords[column][Int(codes[column])] += count
+            }
+            if let tuple = tupleCodes[codes] {
+                tupleMap[local] = tuple
+                tupleRecords[Int(tuple)] += count
+            } else {
+                let tuple = UInt32(tupleRecords.count)
+                tupleCodes[codes] = tuple
+                tuples.append(contentsOf: codes)
+                tupleRecords.append(count)
+                tupleMap[local] = tuple
+            }
+        }
+        var sensitiveMap = [UInt32](repeating: 0, count: block.sensitive.count)
+        for (local, value) in block.sensitive.enumerated() {
+            if let code = sensitiveCodes[value] { sensitiveMap[local] = code } else {
+                let code = UInt32(sensitiveValues.count)
+                sensitiveCodes[value] = code
+                sensitiveValues.append(value)
+                sensitiveMap[local] = code
+            }
+        }
+        var entityMap = [UInt32](repeating: UInt32.max, count: block.entities.count)
+        for (local, value) in block.entities.enumerated() {
+            if let code = entityCodes[value] { entityMap[local] = code } else {
+                let code = UInt32(entityFirst.count)
+                entityCodes[value] = code
+                entityFirst.append(UInt64.max)
+                entityFirstRecords.append(0)
+                entityMap[local] = code
+            }
+        }
+        for group in block.groups {
+            let tuple = UInt64(tupleMap[Int(group.tuple)])
+            let sensitive = hasSensitive ? UInt64(sensitiveMap[Int(group.sensitive)]) : 0
+            let pair = tuple << 32 | sensitive
+            if hasEntity {
+                let entity = Int(entityMap[Int(group.entity)])
+                if entityFirst[entity] == UInt64.max {
+                    entityFirst[entity] = pair
+                    entityFirstRecords[entity] = group.records
+                } else if entityFirst[entity] == pair {
+                    entityFirstRecords[entity] += group.records
+                } else {
+                    entityMore[UInt32(entity), default: [:]][pair, default: 0] += group.records
+                }
+            } else {
+                pairCounts[pair, default: 0] += group.records
+            }
+        }
+        return (tupleMap, entityMap)
+    }
+
+    /// The statistics of everything added.
+    func finish() -> PrivacyStatistics {
+        let tupleCount = tupleRecords.count
+        var tupleIndividuals = [Int](repeating: 0, count: tupleCount)
+        var perTuple = [[UInt32: Int]](repeating: [:], count: hasSensitive ? tupleCount : 0)
+        var multi = SparseRows()
+        var multiSensitive: [UInt32] = []
+        var multiIDs: [UInt32] = []
+        var individuals = 0
+        if hasEntity {
+            individuals = entityFirst.count
+            for entity in 0..<entityFirst.count {
+                var pairs = [entityFirst[entity]: entityFirstRecords[entity]]
+                if let more = entityMore[UInt32(entity)] { pairs.merge(more, uniquingKeysWith: +) }
+                let tuplesOfEntity = Set(pairs.keys.map { $0 >> 32 })
+                if tuplesOfEntity.count == 1 {
+                    let tuple = Int(tuplesOfEntity.first!)
+                    tupleIndividuals[tuple] += 1
+                    if hasSensitive {
+                        for pair in pairs.keys { perTuple[tuple][UInt32(truncatingIfNeeded: pair), default: 0] += 1 }
+                    }
+                } else {
+                    let sorted = pairs.sorted { $0.key < $1.key }
+                    for (pair, count) in sorted {
+                        multi.keys.append(UInt32(pair >> 32))
+                        multi.counts.append(count)
+                        multiSensitive.append(UInt32(truncatingIfNeeded: pair))
+                    }
+                    multi.offsets.append(multi.keys.count)
+                    multiIDs.append(UInt32(entity))
+                }
+            }
+        } else {
+            individuals = records
+            tupleIndividuals = tupleRecords
+            if hasSensitive {
+                for (pair, count) in pairCounts { perTuple[Int(pair >> 32)][UInt32(truncatingIfNeeded: pair), default: 0] += count }
+            }
+        }
+        var histogram = SparseRows()
+        if hasSensitive {
+            for row in perTuple { histogram.appendRow(row.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }
+        }
+        return PrivacyStatistics(columns: columns, values: values, valueRecords: valueRecords, valuePositions: valuePositions,
+                                 tuples: tuples, tupleRecords: tupleRecords, tupleIndividuals: tupleIndividuals,
+                                 histogram: histogram, multiEntities: multi, multiSensitive: multiSensitive,
+                                 multiEntityIDs: multiIDs, sensitiveValues: sensitiveValues, hasEntity: hasEntity,
+                                 hasSensitive: hasSensitive, records: records, individuals: individuals)
+    }
+}
+
+extension PrivacyStatistics {
+    /// Adds another shard's statistics (a shard split by entity: no entity in both). Codes of
+    /// `other` are translated to this table's.
+    public mutating func merge(_ other: PrivacyStatistics) {
+        precondition(other.columns == columns && other.hasEntity == hasEntity && other.hasSensitive == hasSensitive,
+                     "statistics of different quasi-identifiers")
+        var valueMaps: [[UInt32]] = []
+        for column in 0..<width {
+            var index = Dictionary(uniqueKeysWithValues: values[column].enumerated().map { ($1, UInt32($0)) })
+            var map: [UInt32] = []
+            for (code, value) in other.values[column].enumerated() {
+                if let existing = index[value] {
+                    map.append(existing)
+                    valueRecords[column][Int(existing)] += other.valueRecords[column][code]
+                } else {
+                    let new = UInt32(values[column].count)
+                    index[value] = new
+                    values[column].append(value)
+                    valueRecords[column].append(other.valueRecords[column][code])
+                    valuePositions[column].append(other.valuePositions[column][code])
+                    map.append(new)
+                }
+            }
+            valueMaps.append(map)
+        }
+        var sensitiveIndex = Dictionary(uniqueKeysWithValues: sensitiveValues.enumerated().map { ($1, UInt32($0)) })
+        let sensitiveMap: [UInt32] = other.sensitiveValues.map { value in
+            if let code = sensitiveIndex[value] { return code }
+            let code = UInt32(sensitiveValues.count)
+            sensitiveIndex[value] = code
+            sensitiveValues.append(value)
+            return code
+        }
+        var tupleIndex: [[UInt32]: Int] = [:]
+        for tuple in 0..<tupleCount { tupleIndex[Array(tuples[tuple * width..<(tuple + 1) * width])] = tuple }
+        var histograms: [[UInt32: Int]] = (0..<tupleCount).map { tuple in
+            guard hasSensitive else { return [:] }
+            let range = histogram.offsets[tuple]..<histogram.offsets[tuple + 1]
+            return Dictionary(uniqueKeysWithValues: range.map { (histogram.keys[$0], histogram.counts[$0]) })
+        }
+        var tupleMap: [UInt32] = []
+        for tuple in 0..<other.tupleCount {
+            let codes = (0..<width).map { valueMaps[$0][other.code(tuple: tuple, column: $0)] }
+            let target: Int
+            if let existing = tupleIndex[codes] { target = existing } else {
+                target = tupleRecords.count
+                tupleIndex[codes] = target
+                tuples.append(contentsOf: codes)
+                tupleRecords.append(0)
+                tupleIndividuals.append(0)
+                histograms.append([:])
+            }
+            tupleRecords[target] += other.tupleRecords[tuple]
+            tupleIndividuals[target] += other.tupleIndividuals[tuple]
+            if hasSensitive {
+                for entry in other.histogram.offsets[tuple]..<other.histogram.offsets[tuple + 1] {
+                    histograms[target][sensitiveMap[Int(other.histogram.keys[entry])], default: 0] += other.histogram.counts[entry]
+                }
+            }
+            tupleMap.append(UInt32(target))
+        }
+        if hasSensitive {
+            histogram = SparseRows()
+            for row in histograms { histogram.appendRow(row.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }
+        }
+        let entityBase = UInt32(individuals)
+        for entity in 0..<other.multiEntities.rowCount {
+            for entry in other.multiEntities.offsets[entity]..<other.multiEntities.offsets[entity + 1] {
+                multiEntities.keys.append(tupleMap[Int(other.multiEntities.keys[entry])])
+                multiEntities.counts.append(other.multiEntities.counts[entry])
+                multiSensitive.append(hasSensitive ? sensitiveMap[Int(other.multiSensitive[entry])] : 0)
+            }
+            multiEntities.offsets.append(multiEntities.keys.count)
+            multiEntityIDs.append(entityBase + other.multiEntityIDs[entity])
+        }
+        records += other.records
+        individuals += other.individuals
+    }
+}
