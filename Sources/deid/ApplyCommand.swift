@@ -11,6 +11,9 @@ struct ApplyCommand: ParsableCommand {
             header before any data is read, then every record is filtered and transformed in one
             pass. Output to - streams to stdout; a file output is renamed into place only when
             the whole input was transformed, and gzip-compressed when its name ends in .gz.
+            A policy with a privacy section runs the k-anonymity search as publish does (records
+            are spooled beside the output, or in TMPDIR) and exits 1 when no transformation
+            satisfies its models.
 
             Examples:
               DEID_KEY=... deid apply --policy policy.yaml meters.csv.gz meters-open.csv.gz

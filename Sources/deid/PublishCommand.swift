@@ -14,6 +14,11 @@ struct PublishCommand: ParsableCommand {
             release. DIR must not exist. --dry-run reads and checks everything and prints the
             report, writing nothing.
 
+            With a privacy section (k-anonymity, l-diversity, t-closeness), the quasi-identifiers'
+            levels are chosen by a search for the least information loss, classes that fail are
+            suppressed within the limit, and the manifest's "privacy" object records the result.
+            When no transformation satisfies the models, nothing is written and the exit code is 1.
+
             Keys come from the environment or a file named in the policy (env:NAME, file:PATH);
             the manifest records a key id, never the key.
 
@@ -64,6 +69,14 @@ struct PublishCommand: ParsableCommand {
                 release id \(manifest.releaseID)
 
                 """)
+            if let privacy = manifest.privacy {
+                let levels = privacy.transformation.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                try StandardOutput.write("""
+                    k=\(privacy.models.k): levels \(levels); smallest class \(privacy.minClassSize); \
+                    suppressed \(privacy.suppressedRecords) records of \(privacy.suppressedEntities) individuals
+
+                    """)
+            }
         } else {
             try StandardOutput.write(outcome.report)
         }

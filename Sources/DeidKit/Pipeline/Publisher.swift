@@ -60,8 +60,18 @@ public enum Publisher {
         let (_, plan, inputs) = try prepare(request, releaseID: Release.newID())
         let file = try OutputFile(path: output, compress: request.compress ? true : nil,
                                   protecting: inputs.compactMap(\.source.identity))
-        let summary = try TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
-            .run(inputs: inputs, output: file, delimiter: inputs[0].delimiter, progress: progress)
+        let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        let summary: RunSummary
+        if plan.privacy != nil {
+            // The spool goes beside the output (a regular file's directory), else to TMPDIR.
+            var info = stat()
+            let besideOutput = output != "-" && (stat(output, &info) != 0 || (info.st_mode & S_IFMT) == S_IFREG)
+            let directory = besideOutput ? PathName.directory(of: output) : temporaryDirectory(request.environment)
+            summary = try run.runPrivate(inputs: inputs, output: file, delimiter: inputs[0].delimiter, spoolDirectory: directory,
+                                         progress: progress).0
+        } else {
+            summary = try run.run(inputs: inputs, output: file, delimiter: inputs[0].delimiter, progress: progress)
+        }
         try file.commit()
         return summary
     }
@@ -86,11 +96,20 @@ public enum Publisher {
         // bytes are then gzip's) or aggregated (written by the aggregator): then from the file.
         var hasher = SHA256()
         var hashedWhileWriting = false
-        var summary = try TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
-            .run(inputs: inputs, output: file, delimiter: .comma, progress: progress, written: request.compress ? nil : { bytes in
-                hasher.update(data: bytes)
-                hashedWhileWriting = true
-            })
+        let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        let hashing: (([UInt8]) -> Void)? = request.compress ? nil : { bytes in
+            hasher.update(data: bytes)
+            hashedWhileWriting = true
+        }
+        var summary: RunSummary
+        var privacy: PrivacyOutcome?
+        if plan.privacy != nil {
+            (summary, privacy) = try run.runPrivate(inputs: inputs, output: file, delimiter: .comma,
+                                                    spoolDirectory: staging?.path ?? temporaryDirectory(request.environment),
+                                                    progress: progress, written: hashing)
+        } else {
+            summary = try run.run(inputs: inputs, output: file, delimiter: .comma, progress: progress, written: hashing)
+        }
         try file.commit()
         let hashes = try fingerprints.wait()
         for index in summary.inputs.indices { summary.inputs[index].sha256 = hashes[index] }
@@ -107,7 +126,9 @@ public enum Publisher {
             inputs: summary.inputs,
             data: .init(file: dataFile, bytes: dataBytes, sha256: dataHash, compressed: request.compress, columns: plan.outputHeader),
             rows: .init(in: summary.recordsIn, filtered: summary.recordsFiltered, out: summary.recordsOut),
-            columns: Release.manifestColumns(plan: plan), records: plan.filterTechnique.map { [$0] } ?? [], seed: request.seed)
+            columns: Release.manifestColumns(plan: plan, privacy: privacy),
+            records: (plan.filterTechnique.map { [$0] } ?? []) + (privacy.map { [Release.suppressionTechnique($0)] } ?? []),
+            seed: request.seed, privacy: privacy.map { PrivacyManifest(outcome: $0, spec: policy.privacy!) })
         let report = Release.report(manifest)
         if let staging {
             try staging.write(text: try manifest.json(), to: "manifest.json")
@@ -115,6 +136,11 @@ public enum Publisher {
             try staging.commit()
         }
         return PublishOutcome(directory: staging?.destination, manifest: manifest, report: report)
+    }
+
+    /// Where temporary files go when there is no output directory to put them in.
+    static func temporaryDirectory(_ environment: [String: String]) -> String {
+        environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
     }
 
     /// A file-name-safe form of a dataset name.

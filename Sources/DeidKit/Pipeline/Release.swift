@@ -38,10 +38,12 @@ public struct ReleaseManifest: Codable, Sendable {
     public var records: [AppliedTechnique]
     /// The seed of the noise when the run was reproducible; nil for system randomness.
     public var seed: UInt64?
+    /// The privacy models and the transformation chosen to satisfy them.
+    public var privacy: PrivacyManifest?
 
     enum CodingKeys: String, CodingKey {
         case manifestVersion = "manifest_version", releaseID = "release_id", created, tool, dataset, entity, policy,
-             inputs, data, rows, columns, records, seed
+             inputs, data, rows, columns, records, seed, privacy
     }
 
     /// Pretty, key-sorted JSON.
@@ -93,11 +95,28 @@ public enum Release {
     }
 
     /// The columns' part of a manifest.
-    public static func manifestColumns(plan: TransformPlan) -> [ReleaseManifest.Column] {
+    public static func manifestColumns(plan: TransformPlan, privacy: PrivacyOutcome? = nil) -> [ReleaseManifest.Column] {
         plan.policy.columns.map { column in
-            ReleaseManifest.Column(name: column.name, role: column.role.rawValue, published: plan.outputHeader.contains(column.name),
-                                   techniques: plan.techniques[column.name] ?? [])
+            var techniques = plan.techniques[column.name] ?? []
+            // A level chosen by the search: the generalization as applied.
+            if let privacy, let position = privacy.statistics.columns.firstIndex(of: column.name),
+               case .generalize(var spec)? = column.technique, plan.privacy?.generalizers[position] != nil,
+               let index = techniques.firstIndex(where: { $0.family == "generalization" }) {
+                spec.level = privacy.result.levels[position]
+                techniques[index] = TransformPlan.describe(spec)
+                techniques[index].parameters["chosen_by"] = .text("search")
+            }
+            return ReleaseManifest.Column(name: column.name, role: column.role.rawValue, published: plan.outputHeader.contains(column.name),
+                                          techniques: techniques)
         }
+    }
+
+    /// The record suppression of the privacy models, for the manifest's record steps.
+    static func suppressionTechnique(_ outcome: PrivacyOutcome) -> AppliedTechnique {
+        AppliedTechnique(technique: "record suppression (privacy models)", family: "suppression", parameters: [
+            "records": .number(Double(outcome.suppressedRecords)),
+            "individuals": .number(Double(outcome.result.suppressedIndividuals)),
+        ], traits: ["suppressing"])
     }
 
     /// `report.md`: the release for people.
@@ -142,9 +161,44 @@ public enum Release {
             lines.append("")
             for step in manifest.records { lines.append("- \(step.technique) (\(step.family)): \(manifest.rows.filtered) records removed") }
         }
+        if let privacy = manifest.privacy { lines += privacyReport(privacy, entity: manifest.entity) }
         lines.append("")
         lines.append("Keys are named by their id only; the keys themselves are not in this release.")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The report's privacy section.
+    static func privacyReport(_ privacy: PrivacyManifest, entity: String?) -> [String] {
+        var lines = ["", "## Privacy models", ""]
+        let unit = entity.map { "individuals (distinct `\($0)`)" } ?? "individuals (one per row)"
+        var models = ["k-anonymity, k=\(privacy.models.k)"]
+        if let l = privacy.models.lDiversity {
+            models.append("l-diversity (\(l["variant"].map(render) ?? "")) l=\(l["l"].map(render) ?? "") on `\(l["column"].map(render) ?? "")`")
+        }
+        if let t = privacy.models.tCloseness {
+            models.append("t-closeness (\(t["distance"].map(render) ?? "") distance) t=\(t["t"].map(render) ?? "") on `\(t["column"].map(render) ?? "")`")
+        }
+        lines.append("- Models: \(models.joined(separator: "; ")), counted in \(unit)")
+        lines.append("- Suppression limit: \(PrivacySearch.percent(privacy.models.suppressionLimit)) of \(privacy.individuals) individuals")
+        lines.append("- Suppressed: \(privacy.suppressedEntities) individuals, \(privacy.suppressedRecords) records")
+        lines.append("- Published classes: \(privacy.classes), the smallest holding \(privacy.minClassSize) individuals")
+        if let l = privacy.lowestDistinctL { lines.append("- Fewest distinct sensitive values in a class: \(l)") }
+        if let t = privacy.highestTDistance { lines.append("- Largest distance of a class's sensitive distribution from the whole: \(String(format: "%.4f", t))") }
+        if privacy.entitiesInSeveralClasses > 0 {
+            lines.append("- Individuals whose rows fall in more than one class: \(privacy.entitiesInSeveralClasses) (each counts in every class it is in)")
+        }
+        lines.append("- Information loss (\(privacy.metric)): \(privacy.informationLoss)")
+        lines.append("- Search: \(privacy.search.nodesChecked) of \(privacy.search.nodes) transformations checked in \(DecimalText.label(privacy.search.milliseconds)) ms")
+        lines.append("")
+        lines.append("| quasi-identifier | level |")
+        lines.append("|---|---:|")
+        for (column, level) in privacy.transformation.sorted(by: { $0.key < $1.key }) { lines.append("| `\(column)` | \(level) |") }
+        lines.append("")
+        lines.append("| class size (individuals) | classes |")
+        lines.append("|---|---:|")
+        let order = ["1", "2", "3", "4", "5-9", "10-19", "20-49", "50-99", "100-999", "1000+"]
+        for bucket in order { if let count = privacy.classSizes[bucket] { lines.append("| \(bucket) | \(count) |") } }
+        return lines
     }
 
     static func render(_ value: ManifestValue) -> String {
