@@ -36,6 +36,9 @@ extension TransformRun {
             throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
                                  problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
         }
+        let headerWriter = CSVWriter(delimiter: delimiter)
+        try headerWriter.write(fields: plan.outputHeader)
+        let header = headerWriter.takeBytes()
         let spool = try SpoolFile(directory: spoolDirectory)
         let accumulator = PrivacyAccumulator(columns: layout.columns, hasEntity: layout.entityInput != nil,
                                              hasSensitive: layout.sensitiveOutput != nil)
@@ -86,6 +89,8 @@ extension TransformRun {
         do { result = try search.run() } catch let refusal as PrivacyRefusal { throw PrivacyGateError(refusal: refusal) }
 
         // Pass 2.
+        try output.write(bytes: header)
+        written?(header)
         try spool.rewind()
         let encoded: [[[UInt8]]] = (0..<width).map { column in
             (0..<statistics.values[column].count).map { code in

@@ -89,7 +89,7 @@ public final class PrivacySearch {
         // The whole table's sensitive distribution, over individuals.
         var counts = [Double](repeating: 0, count: sensitiveCount)
         for entry in 0..<statistics.histogram.keys.count { counts[Int(statistics.histogram.keys[entry])] += Double(statistics.histogram.counts[entry]) }
-        for entity in 0..<statistics.multiEntities.rowCount {
+        for entity in 0..<(statistics.hasSensitive ? statistics.multiEntities.rowCount : 0) {
             let range = statistics.multiEntities.offsets[entity]..<statistics.multiEntities.offsets[entity + 1]
             for code in Set(range.map { statistics.multiSensitive[$0] }) { counts[Int(code)] += 1 }
         }
