@@ -184,4 +184,74 @@ struct PublishCommandTests {
         let again = try CLI.run(["apply", "-p", "policy.yaml", "--seed", "5", "in.csv", "-"], in: directory.path, environment: Self.environment)
         #expect(again.stdout == result.stdout)
     }
+
+    static let kPolicy = Paths.root + "/Datasets/smart_meter_k_anonymity.yaml"
+
+    /// Splits a release's data into rows of fields (the sample's values hold no quoted commas
+    /// except in labels, which are quoted).
+    static func rows(_ text: String) -> [[String]] {
+        text.split(separator: "\n").dropFirst().map { line in
+            var fields: [String] = [], field = "", quoted = false
+            for character in line {
+                if character == "\"" { quoted.toggle() } else if character == "," && !quoted { fields.append(field); field = "" } else { field.append(character) }
+            }
+            return fields + [field]
+        }
+    }
+
+    @Test func publishWithPrivacyRecordsTheSearch() throws {
+        let directory = try TemporaryDirectory()
+        let result = try CLI.run(["publish", "-p", Self.kPolicy, "-o", "release", "--seed", "2", Self.sample], in: directory.path,
+                                 environment: Self.environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("\nk=5: levels dwelling_type="))
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(directory.read("release/manifest.json"))) as? [String: Any])
+        let privacy = try #require(manifest["privacy"] as? [String: Any])
+        let transformation = try #require(privacy["transformation"] as? [String: Int])
+        #expect(Set(transformation.keys) == ["postcode", "dwelling_type", "occupants"])
+        #expect(privacy["information_loss"] is Double)
+        let minimum = try #require(privacy["min_class_size"] as? Int)
+        let suppressedRecords = try #require(privacy["suppressed_records"] as? Int)
+        let suppressedEntities = try #require(privacy["suppressed_entities"] as? Int)
+        #expect(minimum >= 5 && suppressedEntities <= 3)
+        // In the data: every combination of the three is shared by at least 5 meters.
+        let rows = Self.rows(String(decoding: try directory.read("release/smart-meter-readings-k5.csv"), as: UTF8.self))
+        var meters: [String: Set<String>] = [:]
+        for row in rows { meters[row[1...3].joined(separator: "|"), default: []].insert(row[0]) }
+        #expect(meters.values.allSatisfy { $0.count >= 5 })
+        #expect(meters.values.map(\.count).min() == minimum)
+        #expect(rows.count == 40320 - suppressedRecords)
+        #expect(Set(rows.map { $0[0] }).count == 30 - suppressedEntities)
+        let report = String(decoding: try directory.read("release/report.md"), as: UTF8.self)
+        #expect(report.contains("## Privacy models") && report.contains("- Published classes: "))
+    }
+
+    @Test func privacyRunsFromStandardInput() throws {
+        let directory = try TemporaryDirectory()
+        let piped = try CLI.shell("gzip -c '\(Self.sample)' | deid apply -p '\(Self.kPolicy)' --seed 6 - piped.csv", in: directory.path,
+                                  environment: Self.environment)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        let file = try CLI.run(["apply", "-p", Self.kPolicy, "--seed", "6", Self.sample, "file.csv"], in: directory.path, environment: Self.environment)
+        #expect(file.status == 0, "\(file.stderr)")
+        // Pseudonyms are per release; everything else is the same.
+        func withoutPseudonyms(_ name: String) throws -> [String] {
+            Self.rows(String(decoding: try directory.read(name), as: UTF8.self)).map { $0.dropFirst().joined(separator: ",") }
+        }
+        #expect(try withoutPseudonyms("piped.csv") == withoutPseudonyms("file.csv"))
+        #expect(try directory.listing() == ["file.csv", "piped.csv"])
+    }
+
+    @Test func refusedReleaseExitsOneAndWritesNothing() throws {
+        let directory = try TemporaryDirectory()
+        let policy = try String(contentsOfFile: Self.kPolicy, encoding: .utf8)
+            .replacingOccurrences(of: "k: 5", with: "k: 40")
+            .replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/")
+        try directory.write("policy.yaml", text: policy)
+        let result = try CLI.run(["publish", "-p", "policy.yaml", "-o", "release", Self.sample], in: directory.path, environment: Self.environment)
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("deid: refused: no transformation satisfies k=40 within the suppression limit of 10% of individuals\n"))
+        #expect(result.stderr.contains("would suppress 30 of 30 individuals (100%)"))
+        #expect(result.stdout.isEmpty)
+        #expect(try directory.listing() == ["policy.yaml"])
+    }
 }

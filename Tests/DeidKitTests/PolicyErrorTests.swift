@@ -87,6 +87,21 @@ import Testing
          ["policy.yaml:8:8: error: columns.kwh.noise: after a date shift only a time or age generalization applies, not noise"]),
         ("aggregate a pseudonymized column", replacing(7, with: "  reading_time: { role: insensitive, aggregate: { every: day, sum: [meter_id] } }"),
          ["policy.yaml:5:3: error: columns.reading_time.aggregate: column 'meter_id' is aggregated, so it can only take noise (applied to the totals), not pseudonymize"]),
+        ("misspelt privacy key", valid + "\nprivacy: { k: 5, suppresion_limit: 0.02 }",
+         ["policy.yaml:9:18: error: privacy: unknown key 'suppresion_limit'; did you mean 'suppression_limit'?"]),
+        ("unknown metric", valid + "\nprivacy: { k: 5, metric: entropie }",
+         ["policy.yaml:9:26: error: privacy.metric: unknown metric 'entropie'; did you mean 'entropy'? (metrics: entropy, loss, discernibility, average_class_size)"]),
+        ("suppression limit as a percentage", valid + "\nprivacy: { k: 5, suppression_limit: 4 }",
+         ["policy.yaml:9:37: error: privacy.suppression_limit: must be a share between 0 and 1 (0.02 = 2% of individuals)"]),
+        ("l-diversity on a quasi-identifier", valid + "\nprivacy: { k: 2, l_diversity: { column: postcode, l: 2 } }",
+         ["policy.yaml:9:41: error: privacy.l_diversity.column: column 'postcode' has role quasi_identifier; the model applies to a sensitive column"]),
+        ("recursive l-diversity without c", valid + "\nprivacy: { k: 2, l_diversity: { column: kwh, l: 2, variant: recursive } }",
+         ["policy.yaml:9:31: error: privacy.l_diversity: recursive (c,l)-diversity needs 'c'"]),
+        ("t-closeness beyond 1", valid + "\nprivacy: { k: 2, t_closeness: { column: kwh, t: 1.5, distance: earth } }",
+         ["policy.yaml:9:49: error: privacy.t_closeness.t: t is a distance between 0 and 1",
+          "policy.yaml:9:64: error: privacy.t_closeness.distance: unknown distance 'earth' (distances: equal, ordered)"]),
+        ("privacy with aggregation", replacing(7, with: "  reading_time: { role: insensitive, aggregate: { every: day, sum: [kwh] } }") + "\nprivacy: { k: 2 }",
+         ["policy.yaml:9:10: error: privacy: privacy models and time-series aggregation in one policy are not supported yet: publish the aggregates, then check them with a second policy"]),
     ]
 
     @Test(arguments: 0..<cases.count) func messageIsPinned(_ index: Int) {
