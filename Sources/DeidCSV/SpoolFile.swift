@@ -48,22 +48,27 @@ public final class SpoolFile {
         size += bytes.count
     }
 
-    /// Starts reading from the beginning.
-    public func rewind() throws {
+    /// Starts reading from the beginning, `bufferSize` bytes at a time (more when a caller asks
+    /// for more at once).
+    public func rewind(bufferSize: Int = 4 << 20) throws {
         guard lseek(fd, 0, SEEK_SET) == 0 else {
             throw CSVError(.readFailed(reason: "temporary file: \(String(cString: strerror(errno)))"), at: InputPosition(source: "spool"))
         }
         reading = true
-        readBuffer = [UInt8](repeating: 0, count: 4 << 20)
+        readBuffer = [UInt8](repeating: 0, count: max(1, bufferSize))
         readStart = 0
         readEnd = 0
     }
 
-    /// Calls `body` with the unread bytes, at least `minimum` of them unless the file ends first;
-    /// `body` returns how many it consumed. Returns false at the end of the file.
+    /// Calls `body` with the unread bytes, at least `minimum` of them; `body` returns how many
+    /// it consumed. Returns false at the end of the file.
+    /// - Throws: when the file ends with fewer than `minimum` bytes left (a spool cut short).
     public func withUnread(atLeast minimum: Int, _ body: (UnsafeRawBufferPointer) throws -> Int) throws -> Bool {
         if readEnd - readStart < minimum { try refill(minimum) }
         if readEnd == readStart { return false }
+        if readEnd - readStart < minimum {
+            throw CSVError(.readFailed(reason: "temporary file: it ends inside a record"), at: InputPosition(source: "spool"))
+        }
         let consumed = try readBuffer.withUnsafeBytes { buffer in
             try body(UnsafeRawBufferPointer(rebasing: buffer[readStart..<readEnd]))
         }

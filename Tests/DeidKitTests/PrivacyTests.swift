@@ -166,6 +166,29 @@ import Testing
                                                                   spoolDirectory: directory.path).1
     }
 
+    /// The second pass reads the spool in pieces: frames cut at any point between two reads
+    /// give the same output as one read of the whole spool.
+    @Test func spoolReadInSmallPiecesGivesTheSameOutput() throws {
+        let data = Generated(seed: 61, people: 400, moving: 0.2)
+        let directory = try TemporaryDirectory()
+        try directory.write("sex.csv", text: "M;*\nF;*\n")
+        let policyPath = try directory.write("policy.yaml", text: Self.policy(privacy: "{ k: 3, suppression_limit: 0.05 }"))
+        let input = try directory.write("in.csv", text: data.csv)
+        var outputs: [[UInt8]] = []
+        for bufferSize in [1 << 22, 1, 7, 64, 1000] {
+            let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:], workers: 2)
+            let (_, plan, inputs) = try Publisher.prepare(request, releaseID: "test")
+            let output = try OutputFile(path: directory.file("out-\(bufferSize).csv"))
+            var run = TransformRun(plan: plan, workers: 2)
+            run.spoolBufferSize = bufferSize
+            _ = try run.runPrivate(inputs: inputs, output: output, delimiter: .comma, spoolDirectory: directory.path)
+            try output.commit()
+            outputs.append(try directory.read("out-\(bufferSize).csv"))
+        }
+        #expect(outputs[0].count > 10_000)
+        #expect(outputs.allSatisfy { $0 == outputs[0] })
+    }
+
     /// Coarser levels merge classes: never more classes at a node above another.
     @Test func coarserLevelsNeverAddClasses() throws {
         let data = Generated(seed: 31, people: 300, moving: 0.3)

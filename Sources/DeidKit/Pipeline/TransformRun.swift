@@ -75,6 +75,8 @@ public struct TransformRun {
     public let plan: TransformPlan
     /// Worker threads (record-by-record plans).
     public let workers: Int
+    /// How much of a privacy run's spool is read at a time in its second pass.
+    public var spoolBufferSize = 4 << 20
 
     public init(plan: TransformPlan, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.plan = plan

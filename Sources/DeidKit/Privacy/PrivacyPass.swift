@@ -91,55 +91,25 @@ extension TransformRun {
         // Pass 2.
         try output.write(bytes: header)
         written?(header)
-        try spool.rewind()
-        let encoded: [[[UInt8]]] = (0..<width).map { column in
-            (0..<statistics.values[column].count).map { code in
-                CSVWriter.encode(field: levels[column].label(of: code, level: result.levels[column]), delimiter: delimiter)
+        try spool.rewind(bufferSize: spoolBufferSize)
+        let copier = PassTwoWriter(statistics: statistics, levels: levels, result: result, delimiter: delimiter,
+                                   singleColumn: plan.outputHeader.count == 1)
+        // Each call consumes the whole frames it is given; the next asks for at least the frame
+        // that did not fit.
+        var minimum = frameHeader
+        while try spool.withUnread(atLeast: minimum, { frames in
+            let consumed = try copier.copy(frames, frameHeader: frameHeader) { bytes in
+                try output.write(bytes: bytes)
+                written?(bytes)
             }
-        }
-        let singleColumn = plan.outputHeader.count == 1
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity((1 << 20) + (64 << 10))
-        var kept = 0, suppressed = 0
-        func flush() throws {
-            try output.write(bytes: buffer)
-            written?(buffer)
-            buffer.removeAll(keepingCapacity: true)
-        }
-        let tuples = statistics.tuples
-        while try spool.withUnread(atLeast: frameHeader, { frames in
-            var position = 0
-            while frames.count - position >= frameHeader {
-                let length = Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
-                guard frames.count - position >= frameHeader + length else { break }
-                let tuple = Int(frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian)
-                let entity = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
-                defer { position += frameHeader + length }
-                if result.suppressedTuples[tuple] || (!result.suppressedEntities.isEmpty && result.suppressedEntities.contains(entity)) {
-                    suppressed += 1
-                    continue
-                }
-                kept += 1
-                let line = position + frameHeader
-                if singleColumn {
-                    let label = encoded[0][Int(tuples[tuple * width])]
-                    buffer.append(contentsOf: label.isEmpty ? [0x22, 0x22] : label)
-                    buffer.append(contentsOf: frames[(line + length - 1)..<(line + length)])
-                    continue
-                }
-                var start = 0
-                for column in 0..<width {
-                    let offset = Int(frames.loadUnaligned(fromByteOffset: position + 12 + 4 * column, as: UInt32.self).littleEndian)
-                    buffer.append(contentsOf: frames[(line + start)..<(line + offset)])
-                    buffer.append(contentsOf: encoded[column][Int(tuples[tuple * width + column])])
-                    start = offset
-                }
-                buffer.append(contentsOf: frames[(line + start)..<(line + length)])
-                if buffer.count >= 1 << 20 { try flush() }
-            }
-            return position
+            minimum = consumed == 0 ? copier.needed : frameHeader
+            return consumed
         }) {}
-        try flush()
+        try copier.flush { bytes in
+            try output.write(bytes: bytes)
+            written?(bytes)
+        }
+        let kept = copier.kept, suppressed = copier.suppressed
         summary.recordsOut = kept
         let outcome = PrivacyOutcome(statistics: statistics, levels: levels, result: result,
                                      tClosenessDistance: spec.tCloseness != nil ? search.tClosenessDistance : nil,
@@ -167,7 +137,9 @@ extension TransformRun {
         var groupKeys: [(UInt32, UInt32, UInt32)] = []
         var groupRecords: [Int] = []
         let countsGroups = layout.entityInput != nil || layout.sensitiveOutput != nil
-        var key: [UInt8] = []
+        var key: [UInt8] = [], previousKey: [UInt8] = []
+        var previousTuple = UInt32.max, previousEntity = UInt32.max
+        var previousGroupKey = UInt64.max, previousGroup = 0
         let writer = worker.writer
         let isQuasiIdentifier = Set(layout.outputs)
         do {
@@ -186,22 +158,35 @@ extension TransformRun {
                     for shift in stride(from: 0, to: 32, by: 8) { key.append(UInt8(truncatingIfNeeded: count >> UInt32(shift))) }
                     key.append(contentsOf: field)
                 }
+                // Readings of one household come in runs: the previous record's codes first.
                 let tuple: UInt32
-                if let found = tupleIndex[key] { tuple = found } else {
+                if key == previousKey { tuple = previousTuple } else if let found = tupleIndex[key] {
+                    tuple = found
+                } else {
                     tuple = UInt32(statistics.tupleValues.count)
                     tupleIndex[key] = tuple
                     statistics.tupleValues.append(layout.outputs.map { Array(transformed[$0]) })
                     statistics.tupleRecords.append(0)
                     statistics.tupleFirst.append((line: worker.record.line, record: worker.record.number))
                 }
+                if tuple != previousTuple || key != previousKey {
+                    swap(&key, &previousKey)
+                    previousTuple = tuple
+                }
                 statistics.tupleRecords[Int(tuple)] += 1
                 var entity = UInt32.max
                 if let column = layout.entityInput {
-                    let value = Array(worker.record[column])
-                    if let found = entityIndex[value] { entity = found } else {
-                        entity = UInt32(statistics.entities.count)
-                        entityIndex[value] = entity
-                        statistics.entities.append(value)
+                    let value = worker.record[column]
+                    if previousEntity != UInt32.max && value.elementsEqual(statistics.entities[Int(previousEntity)]) {
+                        entity = previousEntity
+                    } else {
+                        let bytes = Array(value)
+                        if let found = entityIndex[bytes] { entity = found } else {
+                            entity = UInt32(statistics.entities.count)
+                            entityIndex[bytes] = entity
+                            statistics.entities.append(bytes)
+                        }
+                        previousEntity = entity
                     }
                 }
                 if countsGroups {
@@ -217,8 +202,14 @@ extension TransformRun {
                     // Entities, tuples and sensitive values of one block each fit in 21 bits
                     // many times over (a block holds at most 2 MiB of records).
                     let groupKey = UInt64(entity & 0x1F_FFFF) << 42 | UInt64(tuple) << 21 | UInt64(sensitive)
-                    if let found = groupIndex[groupKey] { groupRecords[found] += 1 } else {
+                    if groupKey == previousGroupKey { groupRecords[previousGroup] += 1 } else if let found = groupIndex[groupKey] {
+                        groupRecords[found] += 1
+                        previousGroupKey = groupKey
+                        previousGroup = found
+                    } else {
                         groupIndex[groupKey] = groupRecords.count
+                        previousGroupKey = groupKey
+                        previousGroup = groupRecords.count
                         groupKeys.append((entity, tuple, sensitive))
                         groupRecords.append(1)
                     }
@@ -252,6 +243,94 @@ extension TransformRun {
         result.lines = reader.linesConsumed
         result.bytes = writer.takeBytes()
         return result
+    }
+}
+
+/// Pass 2's inner loop: copies spool frames to output lines, dropping suppressed ones and
+/// putting in the chosen levels' values (pre-encoded CSV fields, one flat table).
+final class PassTwoWriter {
+    private let width: Int
+    private let tuples: [UInt32]
+    private let suppressedTuples: [Bool]
+    private let suppressedEntities: Set<UInt32>
+    private let singleColumn: Bool
+    /// Encoded labels: column c's value code v spans labelBytes[labelStarts[base[c] + v] ..< labelStarts[base[c] + v + 1]].
+    private var labelBytes: [UInt8] = []
+    private var labelStarts: [Int] = [0]
+    private var bases: [Int] = []
+    private var buffer: [UInt8] = []
+    private(set) var kept = 0
+    private(set) var suppressed = 0
+    /// The bytes of the first frame `copy` could not take whole.
+    private(set) var needed = 0
+
+    init(statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], result: PrivacyResult, delimiter: CSVDelimiter, singleColumn: Bool) {
+        width = statistics.width
+        tuples = statistics.tuples
+        suppressedTuples = result.suppressedTuples
+        suppressedEntities = result.suppressedEntities
+        self.singleColumn = singleColumn
+        for column in 0..<width {
+            bases.append(labelStarts.count - 1)
+            for code in 0..<statistics.values[column].count {
+                var label = CSVWriter.encode(field: levels[column].label(of: code, level: result.levels[column]), delimiter: delimiter)
+                // A lone empty field would read back as a blank line.
+                if singleColumn && label.isEmpty { label = [0x22, 0x22] }
+                labelBytes += label
+                labelStarts.append(labelBytes.count)
+            }
+        }
+        buffer.reserveCapacity((1 << 20) + (64 << 10))
+    }
+
+    /// Copies the whole frames in `frames`; returns the bytes consumed. `write` takes full buffers.
+    func copy(_ frames: UnsafeRawBufferPointer, frameHeader: Int, write: ([UInt8]) throws -> Void) throws -> Int {
+        var position = 0
+        needed = frameHeader
+        let checkEntities = !suppressedEntities.isEmpty
+        try tuples.withUnsafeBufferPointer { tuples in
+            try labelBytes.withUnsafeBytes { labels in
+                try labelStarts.withUnsafeBufferPointer { starts in
+                    while frames.count - position >= frameHeader {
+                        let length = Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
+                        guard frames.count - position >= frameHeader + length else {
+                            needed = frameHeader + length
+                            break
+                        }
+                        let tuple = Int(frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian)
+                        let entity = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
+                        let line = position + frameHeader
+                        let frameStart = position
+                        position = line + length
+                        if suppressedTuples[tuple] || (checkEntities && suppressedEntities.contains(entity)) {
+                            suppressed += 1
+                            continue
+                        }
+                        kept += 1
+                        var start = 0
+                        for column in 0..<width {
+                            let offset = singleColumn ? length - 1
+                                : Int(frames.loadUnaligned(fromByteOffset: frameStart + 12 + 4 * column, as: UInt32.self).littleEndian)
+                            if singleColumn { start = 0 } else {
+                                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: frames[(line + start)..<(line + offset)]))
+                            }
+                            let label = bases[column] + Int(tuples[tuple * width + column])
+                            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: labels[starts[label]..<starts[label + 1]]))
+                            start = offset
+                        }
+                        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: frames[(line + start)..<(line + length)]))
+                        if buffer.count >= 1 << 20 { try flush(write) }
+                    }
+                }
+            }
+        }
+        return position
+    }
+
+    func flush(_ write: ([UInt8]) throws -> Void) throws {
+        guard !buffer.isEmpty else { return }
+        try write(buffer)
+        buffer.removeAll(keepingCapacity: true)
     }
 }
 
