@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One CSV record: its fields' bytes stored contiguously, reused from record to record.
 ///
 /// A reader fills a caller-owned record (`CSVReader.readRecord(into:)`), so a loop over a file
@@ -126,4 +132,53 @@ extension CSVRecord {
         try body(&bytes)
         fieldEnds.append(bytes.count)
     }
+}
+
+extension CSVRecord {
+    /// True when fields `indices` hold the same bytes here and in `other` (no copies).
+    public func fieldsEqual(_ other: CSVRecord, at indices: [Int]) -> Bool {
+        bytes.withUnsafeBytes { mine in
+            other.bytes.withUnsafeBytes { theirs in
+                for index in indices {
+                    let start = index == 0 ? 0 : fieldEnds[index - 1]
+                    let otherStart = index == 0 ? 0 : other.fieldEnds[index - 1]
+                    let length = fieldEnds[index] - start
+                    guard length == other.fieldEnds[index] - otherStart else { return false }
+                    if length > 0 && !shortEqual(mine.baseAddress! + start, theirs.baseAddress! + otherStart, length) { return false }
+                }
+                return true
+            }
+        }
+    }
+
+    /// True when field `index` holds exactly `value` (no copies).
+    public func field(_ index: Int, equals value: [UInt8]) -> Bool {
+        let start = index == 0 ? 0 : fieldEnds[index - 1]
+        let length = fieldEnds[index] - start
+        guard length == value.count else { return false }
+        guard length > 0 else { return true }
+        return bytes.withUnsafeBytes { mine in
+            value.withUnsafeBytes { theirs in shortEqual(mine.baseAddress! + start, theirs.baseAddress!, length) }
+        }
+    }
+}
+
+/// Byte equality of two ranges of `count` (> 0) bytes: short ones with two overlapping loads,
+/// long ones with memcmp (a call costs more than the comparison of a short field).
+@inline(__always) func shortEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+    if count >= 8 && count <= 16 {
+        return a.loadUnaligned(as: UInt64.self) == b.loadUnaligned(as: UInt64.self)
+            && a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+    }
+    if count >= 4 && count < 8 {
+        return a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
+            && a.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self) == b.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+    }
+    if count < 4 {
+        for offset in 0..<count where a.load(fromByteOffset: offset, as: UInt8.self) != b.load(fromByteOffset: offset, as: UInt8.self) {
+            return false
+        }
+        return true
+    }
+    return memcmp(a, b, count) == 0
 }

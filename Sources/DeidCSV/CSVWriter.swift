@@ -84,13 +84,32 @@ public final class CSVWriter {
     public func appendFrame(_ value: UInt32) {
         precondition(core.pointee.fieldsInRecord == 0, "inside a record")
         core.pointee.buffer.reserve(4)
-        for shift in stride(from: 0, to: 32, by: 8) { core.pointee.buffer.appendReserved(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+        UnsafeMutableRawPointer(core.pointee.buffer.base + core.pointee.buffer.count).storeBytes(of: value.littleEndian, as: UInt32.self)
+        core.pointee.buffer.advance(by: 4)
+        core.pointee.recordStart = core.pointee.buffer.count
+    }
+
+    /// Appends `count` zero frame numbers, to be set with `setFrame`.
+    public func appendFrames(count: Int) {
+        precondition(core.pointee.fieldsInRecord == 0, "inside a record")
+        core.pointee.buffer.reserve(4 * count)
+        UnsafeMutableRawPointer(core.pointee.buffer.base + core.pointee.buffer.count).initializeMemory(as: UInt8.self, repeating: 0, count: 4 * count)
+        core.pointee.buffer.advance(by: 4 * count)
         core.pointee.recordStart = core.pointee.buffer.count
     }
 
     /// Overwrites the frame number at `offset` (as written by `appendFrame`).
     public func setFrame(_ value: UInt32, at offset: Int) {
-        for byte in 0..<4 { core.pointee.buffer[offset + byte] = UInt8(truncatingIfNeeded: value >> UInt32(byte * 8)) }
+        precondition(offset >= 0 && offset + 4 <= core.pointee.buffer.count, "no frame there")
+        UnsafeMutableRawPointer(core.pointee.buffer.base + offset).storeBytes(of: value.littleEndian, as: UInt32.self)
+    }
+
+    /// Removes everything buffered from `offset` on (a frame whose record was filtered out).
+    public func discard(from offset: Int) {
+        precondition(offset >= 0 && offset <= core.pointee.buffer.count, "nothing buffered there")
+        core.pointee.buffer.truncate(to: offset)
+        core.pointee.fieldsInRecord = 0
+        core.pointee.recordStart = offset
     }
 
     /// One field as this writer would write it (quoted only when needed), without delimiter.

@@ -79,6 +79,9 @@ struct RawBuffer<Element: BitwiseCopyable> {
 
     mutating func removeAll() { count = 0 }
 
+    /// Keeps the first `newCount` elements.
+    mutating func truncate(to newCount: Int) { count = min(count, newCount) }
+
     /// Counts `extra` elements written in place past the end (room reserved before).
     @inline(__always) mutating func advance(by extra: Int) { count &+= extra }
 }

@@ -189,6 +189,22 @@ import Testing
         #expect(outputs.allSatisfy { $0 == outputs[0] })
     }
 
+    /// Records a filter drops leave nothing in the spool: filtering in the policy gives the same
+    /// release as filtering the input first.
+    @Test func filteredRecordsAreNotCounted() throws {
+        let data = Generated(seed: 71, people: 300, moving: 0.2)
+        let lines = data.csv.split(separator: "\n")
+        let kept = [lines[0]] + lines.dropFirst().filter { Int($0.split(separator: ",")[5])! >= 30 }
+        let privacy = "{ k: 3, suppression_limit: 0.05 }"
+        let filtered = Self.policy(privacy: privacy) + "\nfilter:\n  - { column: income, min: 30 }\n"
+        let (manifest, rows) = try Self.publish(data.csv, filtered)
+        let (expectedManifest, expectedRows) = try Self.publish(kept.joined(separator: "\n") + "\n", Self.policy(privacy: privacy))
+        #expect(rows == expectedRows)
+        #expect(manifest.rows.filtered == lines.count - kept.count)
+        #expect(manifest.privacy?.transformation == expectedManifest.privacy?.transformation)
+        #expect(manifest.privacy?.individuals == expectedManifest.privacy?.individuals)
+    }
+
     /// Coarser levels merge classes: never more classes at a node above another.
     @Test func coarserLevelsNeverAddClasses() throws {
         let data = Generated(seed: 31, people: 300, moving: 0.3)

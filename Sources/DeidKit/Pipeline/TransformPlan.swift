@@ -163,7 +163,8 @@ public struct TransformPlan: Sendable {
                     if searched { searchedGeneralizations[column.name] = built }
                     var latitudeInput: Int?
                     if case .grid(_, .longitude, let latitude?) = spec.method { latitudeInput = index[latitude] }
-                    operation = .generalize(built, level: level, latitudeInput: latitudeInput)
+                    // Level 0 is the value itself: copied, unless a date shift comes first.
+                    operation = searched ? .copy : .generalize(built, level: level, latitudeInput: latitudeInput)
                     applied.append(TransformPlan.describe(spec))
                 case .noise(let spec)?:
                     operation = aggregatedColumns.contains(column.name) ? .aggregatedValue : .noise(NoiseAdder(spec: spec))

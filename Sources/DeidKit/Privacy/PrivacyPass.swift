@@ -137,50 +137,57 @@ extension TransformRun {
         var groupKeys: [(UInt32, UInt32, UInt32)] = []
         var groupRecords: [Int] = []
         let countsGroups = layout.entityInput != nil || layout.sensitiveOutput != nil
-        var key: [UInt8] = [], previousKey: [UInt8] = []
+        var key: [UInt8] = []
+        var previousCaptured = CSVRecord()
         var previousTuple = UInt32.max, previousEntity = UInt32.max
         var previousGroupKey = UInt64.max, previousGroup = 0
         let writer = worker.writer
-        let isQuasiIdentifier = Set(layout.outputs)
+        let width = layout.outputs.count
+        var sink = SpoolSink(writer: writer, layout: layout, outputCount: worker.transformer.plan.outputHeader.count)
         do {
             while try reader.readRecord(into: &worker.record) {
                 result.recordsIn += 1
-                worker.transformed.removeAll()
-                guard try worker.transformer.transform(worker.record, into: &worker.transformed) else {
+                // The frame: codes (filled in below), then the line with the quasi-identifiers'
+                // fields left empty, written by the transformer through the sink.
+                let frameStart = writer.byteCount
+                writer.appendFrames(count: 3 + width)
+                sink.begin()
+                guard try worker.transformer.transform(worker.record, into: &sink) else {
+                    writer.discard(from: frameStart)
                     result.filtered += 1
                     continue
                 }
-                let transformed = worker.transformed
-                key.removeAll(keepingCapacity: true)
-                for output in layout.outputs {
-                    let field = transformed[output]
-                    let count = UInt32(field.count)
-                    for shift in stride(from: 0, to: 32, by: 8) { key.append(UInt8(truncatingIfNeeded: count >> UInt32(shift))) }
-                    key.append(contentsOf: field)
-                }
+                try writer.endRecord()
+                let transformed = sink.captured
                 // Readings of one household come in runs: the previous record's codes first.
                 let tuple: UInt32
-                if key == previousKey { tuple = previousTuple } else if let found = tupleIndex[key] {
-                    tuple = found
+                if previousTuple != UInt32.max && transformed.fieldsEqual(previousCaptured, at: sink.quasiIdentifierFields) {
+                    tuple = previousTuple
                 } else {
-                    tuple = UInt32(statistics.tupleValues.count)
-                    tupleIndex[key] = tuple
-                    statistics.tupleValues.append(layout.outputs.map { Array(transformed[$0]) })
-                    statistics.tupleRecords.append(0)
-                    statistics.tupleFirst.append((line: worker.record.line, record: worker.record.number))
-                }
-                if tuple != previousTuple || key != previousKey {
-                    swap(&key, &previousKey)
+                    key.removeAll(keepingCapacity: true)
+                    for output in sink.quasiIdentifierFields {
+                        let field = transformed[output]
+                        let count = UInt32(field.count)
+                        for shift in stride(from: 0, to: 32, by: 8) { key.append(UInt8(truncatingIfNeeded: count >> UInt32(shift))) }
+                        key.append(contentsOf: field)
+                    }
+                    if let found = tupleIndex[key] { tuple = found } else {
+                        tuple = UInt32(statistics.tupleValues.count)
+                        tupleIndex[key] = tuple
+                        statistics.tupleValues.append(sink.quasiIdentifierFields.map { Array(transformed[$0]) })
+                        statistics.tupleRecords.append(0)
+                        statistics.tupleFirst.append((line: worker.record.line, record: worker.record.number))
+                    }
                     previousTuple = tuple
+                    previousCaptured = transformed
                 }
                 statistics.tupleRecords[Int(tuple)] += 1
                 var entity = UInt32.max
                 if let column = layout.entityInput {
-                    let value = worker.record[column]
-                    if previousEntity != UInt32.max && value.elementsEqual(statistics.entities[Int(previousEntity)]) {
+                    if previousEntity != UInt32.max && worker.record.field(column, equals: statistics.entities[Int(previousEntity)]) {
                         entity = previousEntity
                     } else {
-                        let bytes = Array(value)
+                        let bytes = Array(worker.record[column])
                         if let found = entityIndex[bytes] { entity = found } else {
                             entity = UInt32(statistics.entities.count)
                             entityIndex[bytes] = entity
@@ -191,7 +198,7 @@ extension TransformRun {
                 }
                 if countsGroups {
                     var sensitive: UInt32 = 0
-                    if let output = layout.sensitiveOutput {
+                    if let output = sink.sensitiveField {
                         let value = Array(transformed[output])
                         if let found = sensitiveIndex[value] { sensitive = found } else {
                             sensitive = UInt32(statistics.sensitive.count)
@@ -214,25 +221,10 @@ extension TransformRun {
                         groupRecords.append(1)
                     }
                 }
-                // The frame: codes, then the line with the quasi-identifiers' fields left empty.
-                let frameStart = writer.byteCount
-                writer.appendFrame(tuple)
-                writer.appendFrame(entity)
-                writer.appendFrame(0)
-                for _ in layout.outputs { writer.appendFrame(0) }
-                let lineStart = writer.byteCount
-                var quasiIdentifier = 0
-                for output in 0..<transformed.count {
-                    if isQuasiIdentifier.contains(output) {
-                        writer.append(field: [])
-                        writer.setFrame(UInt32(writer.byteCount - lineStart), at: frameStart + 12 + 4 * quasiIdentifier)
-                        quasiIdentifier += 1
-                    } else {
-                        writer.append(fieldOf: transformed, at: output)
-                    }
-                }
-                try writer.endRecord()
-                writer.setFrame(UInt32(writer.byteCount - lineStart), at: frameStart + 8)
+                writer.setFrame(tuple, at: frameStart)
+                writer.setFrame(entity, at: frameStart + 4)
+                writer.setFrame(UInt32(writer.byteCount - sink.lineStart), at: frameStart + 8)
+                for (index, offset) in sink.offsets.enumerated() { writer.setFrame(UInt32(offset), at: frameStart + 12 + 4 * index) }
                 result.written += 1
             }
         } catch {
@@ -243,6 +235,94 @@ extension TransformRun {
         result.lines = reader.linesConsumed
         result.bytes = writer.takeBytes()
         return result
+    }
+}
+
+/// Where pass 1's transformer writes a record: straight into the block's writer, except the
+/// quasi-identifiers, which are kept aside (their fields are left empty in the line, and their
+/// offsets noted), and the sensitive column of l-diversity or t-closeness, which is written and
+/// kept aside.
+struct SpoolSink: CSVFieldSink {
+    let writer: CSVWriter
+    /// Per output field: 0 written, 1 kept aside only, 2 both.
+    private let modes: [UInt8]
+    /// The fields kept aside, in output order.
+    private(set) var captured = CSVRecord()
+    /// Where in `captured` each quasi-identifier and the sensitive value are.
+    let quasiIdentifierFields: [Int]
+    let sensitiveField: Int?
+    /// The current line's start in the writer, and its quasi-identifiers' offsets from there.
+    private(set) var lineStart = 0
+    private(set) var offsets: [Int] = []
+    private var position = 0
+
+    init(writer: CSVWriter, layout: PrivacyLayout, outputCount: Int) {
+        self.writer = writer
+        var modes = [UInt8](repeating: 0, count: outputCount)
+        for output in layout.outputs { modes[output] = 1 }
+        if let sensitive = layout.sensitiveOutput { modes[sensitive] = 2 }
+        self.modes = modes
+        var capturedIndex = 0
+        var quasiIdentifierFields: [Int] = [], sensitiveField: Int?
+        for (output, mode) in modes.enumerated() where mode != 0 {
+            if mode == 1 { quasiIdentifierFields.append(capturedIndex) } else { sensitiveField = capturedIndex }
+            _ = output
+            capturedIndex += 1
+        }
+        self.quasiIdentifierFields = quasiIdentifierFields
+        self.sensitiveField = sensitiveField
+    }
+
+    /// Starts a record at the writer's current end.
+    mutating func begin() {
+        captured.removeAll()
+        offsets.removeAll(keepingCapacity: true)
+        position = 0
+        lineStart = writer.byteCount
+    }
+
+    /// The mode of the next field; for a field kept aside only, its empty field is written.
+    @inline(__always) private mutating func next() -> UInt8 {
+        let mode = modes[position]
+        position &+= 1
+        if mode == 1 {
+            writer.append(field: [])
+            offsets.append(writer.byteCount - lineStart)
+        }
+        return mode
+    }
+
+    mutating func append(fieldOf record: CSVRecord, at index: Int) {
+        let mode = next()
+        if mode != 0 { captured.append(fieldOf: record, at: index) }
+        if mode != 1 { writer.append(fieldOf: record, at: index) }
+    }
+
+    mutating func append(field value: [UInt8]) {
+        let mode = next()
+        if mode != 0 { captured.append(field: value) }
+        if mode != 1 { writer.append(field: value) }
+    }
+
+    mutating func append(fieldFrom storage: [UInt8], range: Range<Int>, plain: Bool) {
+        let mode = next()
+        if mode != 0 { captured.append(fieldFrom: storage, range: range, plain: plain) }
+        if mode != 1 { writer.append(fieldFrom: storage, range: range, plain: plain) }
+    }
+
+    mutating func append(decimal value: Double, places: Int) {
+        let mode = next()
+        if mode != 0 { captured.append(decimal: value, places: places) }
+        if mode != 1 { writer.append(decimal: value, places: places) }
+    }
+
+    mutating func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows {
+        let mode = next()
+        if mode == 0 { try writer.appendField(body); return }
+        var bytes: [UInt8] = []
+        try body(&bytes)
+        captured.append(field: bytes)
+        if mode != 1 { writer.append(field: bytes) }
     }
 }
 
