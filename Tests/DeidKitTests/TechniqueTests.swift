@@ -165,6 +165,18 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect(throws: ValueProblem("the value is not in the hierarchy file adult_hierarchy_age.csv")) { try generalize(method, "not an age") }
     }
 
+    /// ARX's fars_int age hierarchy lists 99 twice, identically: taken once. A value listed
+    /// twice with different levels is an error naming both lines.
+    @Test func hierarchyDuplicates() throws {
+        let table = try HierarchyTable(path: try Paths.shared("arx_benchmark/hierarchies/fars_int_hierarchy_iage.csv"), displayName: "iage")
+        #expect(table.generalization(of: Array("99".utf8)[...], level: 1) == Array("[95,99]".utf8))
+        let directory = try TemporaryDirectory()
+        let path = try directory.write("h.csv", text: "a;x;*\nb;x;*\na;y;*\n")
+        #expect(throws: KeyError(message: "h.csv:3: a value is listed twice, with different levels (first on line 1)")) {
+            try HierarchyTable(path: path, displayName: "h.csv")
+        }
+    }
+
     /// Generalization is monotone: a value's coarser level is a function of its finer level.
     @Test func coarserLevelsRefineFinerOnes() throws {
         let methods: [GeneralizationSpec.Method] = [.intervals([0, 10, 20, 30, 40, 50, 60, 70, 80]), .time([.hour, .day, .month]),

@@ -1,40 +1,117 @@
+import DeidCSV
 import Foundation
 
 /// A generalization hierarchy in ARX's CSV format: one line per value, `value;level1;level2;...`,
-/// every line with the same number of levels.
-public struct HierarchyTable: Sendable {
-    /// For each value, its generalizations from level 1 up.
-    public let levelsByValue: [[UInt8]: [[UInt8]]]
+/// every line with the same number of levels. A value listed twice with the same levels is
+/// taken once (ARX's own files have such lines); with different levels it is an error.
+///
+/// Hierarchies can be large (ARX's ZIP hierarchy has 100,000 lines), so a table keeps every
+/// field in one byte buffer and indexes values by hash, and a file is read once per process:
+/// the policy loader and the plan share the table.
+public final class HierarchyTable: @unchecked Sendable {
     public let levelCount: Int
+    /// All fields' bytes; line i's field j spans `bytes[ends[i * width + j - 1] ..< ends[i * width + j]]`.
+    private let bytes: [UInt8]
+    private let ends: [Int]
+    private let width: Int
+    /// Open addressing: slot -> line + 1 (0 = empty).
+    private let slots: [Int32]
+    private let mask: Int
 
-    /// Loads `path`; `displayName` names it in errors.
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var loaded: [String: HierarchyTable] = [:]
+
+    /// The table in `path`, read once per process; `displayName` names it in errors.
+    public static func load(path: String, displayName: String) throws -> HierarchyTable {
+        lock.lock()
+        defer { lock.unlock() }
+        if let table = loaded[path] { return table }
+        let table = try HierarchyTable(path: path, displayName: displayName)
+        loaded[path] = table
+        return table
+    }
+
+    /// Reads `path`; `displayName` names it in errors.
     public init(path: String, displayName: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw KeyError(message: "cannot read the hierarchy file \(displayName)")
         }
-        var table: [[UInt8]: [[UInt8]]] = [:]
-        var levels: Int?
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(data.count)
+        var ends: [Int] = []
+        var width: Int?
         var lineNumber = 0
-        for line in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
+        var lines = 0
+        var lineNumbers: [Int] = []
+        for line in Array(data).split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNumber += 1
-            var bytes = Array(line)
-            if bytes.last == 0x0D { bytes.removeLast() }
-            if bytes.isEmpty { continue }
-            if lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
-            let fields = bytes.split(separator: 0x3B, omittingEmptySubsequences: false).map(Array.init)
+            var line = line[...]
+            if line.last == 0x0D { line = line.dropLast() }
+            if line.isEmpty { continue }
+            if lineNumber == 1, line.starts(with: [0xEF, 0xBB, 0xBF]) { line = line.dropFirst(3) }
+            let fields = line.split(separator: 0x3B, omittingEmptySubsequences: false)
             guard fields.count >= 2 else {
                 throw KeyError(message: "\(displayName):\(lineNumber): a hierarchy line needs a value and at least one level, separated by ';'")
             }
-            if let levels, levels != fields.count - 1 {
-                throw KeyError(message: "\(displayName):\(lineNumber): \(fields.count - 1) levels; the first line has \(levels)")
+            if let width, width != fields.count {
+                throw KeyError(message: "\(displayName):\(lineNumber): \(fields.count - 1) levels; the first line has \(width - 1)")
             }
-            levels = fields.count - 1
-            guard table.updateValue(Array(fields.dropFirst()), forKey: fields[0]) == nil else {
-                throw KeyError(message: "\(displayName):\(lineNumber): a value is listed twice")
+            width = fields.count
+            for field in fields {
+                bytes.append(contentsOf: field)
+                ends.append(bytes.count)
             }
+            lines += 1
+            lineNumbers.append(lineNumber)
         }
-        guard let levels else { throw KeyError(message: "the hierarchy file \(displayName) is empty") }
-        levelsByValue = table
-        levelCount = levels
+        guard let width else { throw KeyError(message: "the hierarchy file \(displayName) is empty") }
+        self.bytes = bytes
+        self.ends = ends
+        self.width = width
+        levelCount = width - 1
+        var capacity = 16
+        while capacity < lines * 2 { capacity <<= 1 }
+        mask = capacity - 1
+        var slots = [Int32](repeating: 0, count: capacity)
+        for line in 0..<lines {
+            let value = Self.range(line * width, ends)
+            var slot = Self.slot(bytes, value, mask)
+            var duplicate = false
+            while slots[slot] != 0 {
+                let other = Int(slots[slot]) - 1
+                if bytes[Self.range(other * width, ends)] == bytes[value] {
+                    let same = (1..<width).allSatisfy { bytes[Self.range(line * width + $0, ends)] == bytes[Self.range(other * width + $0, ends)] }
+                    guard same else {
+                        throw KeyError(message: "\(displayName):\(lineNumbers[line]): a value is listed twice, with different levels (first on line \(lineNumbers[other]))")
+                    }
+                    duplicate = true
+                    break
+                }
+                slot = (slot + 1) & mask
+            }
+            if duplicate { continue }
+            slots[slot] = Int32(line + 1)
+        }
+        self.slots = slots
+    }
+
+    private static func range(_ field: Int, _ ends: [Int]) -> Range<Int> { (field == 0 ? 0 : ends[field - 1])..<ends[field] }
+
+    private static func slot(_ bytes: [UInt8], _ range: Range<Int>, _ mask: Int) -> Int {
+        bytes.withUnsafeBytes { Int(truncatingIfNeeded: FieldHash.hash(UnsafeRawBufferPointer(rebasing: $0[range]))) & mask }
+    }
+
+    /// The value's generalization at `level` (1...levelCount); nil when the value is not listed.
+    public func generalization(of value: ArraySlice<UInt8>, level: Int) -> [UInt8]? {
+        let key = Array(value)
+        var slot = key.withUnsafeBytes { Int(truncatingIfNeeded: FieldHash.hash($0)) & mask }
+        while slots[slot] != 0 {
+            let line = Int(slots[slot]) - 1
+            if bytes[Self.range(line * width, ends)].elementsEqual(key) {
+                return Array(bytes[Self.range(line * width + level, ends)])
+            }
+            slot = (slot + 1) & mask
+        }
+        return nil
     }
 }

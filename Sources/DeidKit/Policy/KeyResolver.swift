@@ -26,7 +26,7 @@ public struct SecretKey: Sendable, CustomStringConvertible {
 }
 
 /// Why a key could not be used; the message names the source, never the key.
-public struct KeyError: Error, Sendable, CustomStringConvertible {
+public struct KeyError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
 }

@@ -482,7 +482,7 @@ public enum PolicyLoader {
                     guard let file = reader.string(entry.value, keyPath) else { methods.append((entry.key, nil)); continue }
                     let resolved = file.hasPrefix("/") ? file : directory + "/" + file
                     do {
-                        let table = try HierarchyTable(path: resolved, displayName: file)
+                        let table = try HierarchyTable.load(path: resolved, displayName: file)
                         methods.append((entry.key, .hierarchy(path: resolved, levels: table.levelCount)))
                     } catch {
                         reader.report(entry.value, keyPath, "\(error)")

@@ -18,7 +18,7 @@ public struct Generalizer: Sendable {
     public init(spec: GeneralizationSpec) throws {
         self.spec = spec
         if case .hierarchy(let path, _) = spec.method {
-            hierarchy = try HierarchyTable(path: path, displayName: PathName.base(of: path))
+            hierarchy = try HierarchyTable.load(path: path, displayName: PathName.base(of: path))
         } else {
             hierarchy = nil
         }
@@ -102,10 +102,10 @@ public struct Generalizer: Sendable {
                 return DecimalText.format(Generalizer.cellCentre(number, width), decimals: 6)
             }
         case .hierarchy(let path, _):
-            guard let levels = hierarchy?.levelsByValue[Array(value)] else {
+            guard let generalized = hierarchy?.generalization(of: value, level: step + 1) else {
                 throw ValueProblem("the value is not in the hierarchy file \(PathName.base(of: path))")
             }
-            return levels[step]
+            return generalized
         }
     }
 
