@@ -8,10 +8,11 @@ count(v) * log2(count(g(v)) / count(v)); suppression does not change it) among t
 whose classes smaller than k hold at most limit * rows rows.
 
     python3 lattice_oracle.py DATA.csv HIERARCHY_PREFIX K LIMIT [K LIMIT ...]
+    QUASI_IDENTIFIERS=a,b,c python3 lattice_oracle.py ...   # a subset of the columns
 
 The optima pinned in Tests/DeidKitTests/PrivacyDatasetTests.swift came from this script.
 """
-import csv, itertools, json, math, sys
+import csv, itertools, json, math, os, sys
 from collections import Counter
 import numpy as np
 
@@ -19,12 +20,17 @@ data, prefix = sys.argv[1], sys.argv[2]
 cases = [(int(sys.argv[i]), float(sys.argv[i + 1])) for i in range(3, len(sys.argv), 2)]
 rows = list(csv.reader(open(data), delimiter=';'))
 header, rows = rows[0], rows[1:]
+if os.environ.get('QUASI_IDENTIFIERS'):
+    keep = [header.index(c) for c in os.environ['QUASI_IDENTIFIERS'].split(',')]
+    header = [header[i] for i in keep]
+    rows = [[r[i] for i in keep] for r in rows]
 n = len(rows)
 hierarchies = []
 for column in header:
     table = {}
     for line in csv.reader(open(f'{prefix}{column}.csv'), delimiter=';'):
-        table[line[0]] = line
+        if line:
+            table[line[0]] = line
     hierarchies.append(table)
 levels = [len(next(iter(h.values()))) for h in hierarchies]
 columns = list(zip(*rows))
