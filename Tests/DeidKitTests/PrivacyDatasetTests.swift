@@ -38,6 +38,38 @@ import Testing
         #expect(outcome.manifest.rows.out == 30162 - privacy.suppressedRecords)
     }
 
+    /// ARX's other benchmark tables (k=5): optima from the brute-force oracle
+    /// (`QUASI_IDENTIFIERS=... Tests/Oracles/lattice_oracle.py`), levels in the listed order.
+    static let benchmarkOptima: [(String, String, [String], [String], Double, [Int], Double)] = [
+        ("arx_benchmark/cup.csv", "arx_benchmark/hierarchies/cup_hierarchy_", ["ZIP", "AGE", "GENDER", "INCOME", "STATE", "RAMNTALL", "NGIFTALL"],
+         ["MINRAMNT"], 0, [4, 4, 1, 1, 1, 4, 4], 2264994.981263361),
+        ("arx_benchmark/cup.csv", "arx_benchmark/hierarchies/cup_hierarchy_", ["ZIP", "AGE", "GENDER", "INCOME", "STATE", "RAMNTALL", "NGIFTALL"],
+         ["MINRAMNT"], 0.04, [2, 4, 0, 1, 0, 1, 3], 1547611.9474815626),
+        ("arx_benchmark/fars_int.csv", "arx_benchmark/hierarchies/fars_int_hierarchy_",
+         ["iage", "irace", "ideathmon", "ideathday", "isex", "ihispanic", "istatenum"], ["iinjury"], 0, [1, 2, 3, 3, 1, 2, 1], 1467885.6087877373),
+        ("arx_benchmark/fars_int.csv", "arx_benchmark/hierarchies/fars_int_hierarchy_",
+         ["iage", "irace", "ideathmon", "ideathday", "isex", "ihispanic", "istatenum"], ["iinjury"], 0.04, [1, 0, 3, 3, 1, 1, 0], 925382.3026395583),
+    ]
+
+    @Test(arguments: benchmarkOptima)
+    func benchmarkOptimaMatchTheOracle(data: String, hierarchies: String, columns: [String], others: [String], limit: Double,
+                                       levels: [Int], loss: Double) throws {
+        var policy = ["version: 1", "dataset: { name: bench }", "privacy: { k: 5, suppression_limit: \(limit) }", "columns:"]
+        for column in columns {
+            policy.append("  \(column): { role: quasi_identifier, generalize: { hierarchy: \(try Paths.shared(hierarchies + column + ".csv")) } }")
+        }
+        for column in others { policy.append("  \(column): { role: insensitive }") }
+        let directory = try TemporaryDirectory()
+        let policyPath = try directory.write("bench.yaml", text: policy.joined(separator: "\n") + "\n")
+        let request = TransformRequest(policyPath: policyPath, inputs: [try Paths.shared(data)], environment: [:])
+        let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
+        let privacy = try #require(outcome.manifest.privacy)
+        #expect(columns.map { privacy.transformation[$0]! } == levels)
+        #expect(abs(privacy.informationLoss - loss) < 1e-6 * loss)
+        #expect(privacy.minClassSize >= 5)
+        #expect(Double(privacy.suppressedRecords) <= limit * Double(outcome.manifest.rows.in))
+    }
+
     /// London smart meters (10 households, January 2013) joined in this test to their
     /// households' ACORN group and tariff: classes count households, not readings, and the
     /// engine agrees with the reference on levels, suppressed households and rows.
