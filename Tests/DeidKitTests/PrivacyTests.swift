@@ -299,6 +299,43 @@ import Testing
         #expect(result.minClassSize == whole.result.minClassSize)
         let decoded = try JSONDecoder().decode(PrivacyStatistics.self, from: JSONEncoder().encode(merged))
         #expect(decoded == merged)
+
+        // The plan decided on the merge, saved and loaded, applied to each shard on its own:
+        // together the shards publish exactly the rows the whole publishes.
+        let decided = PrivacyPlan(result: result, columns: merged.columns, keyIDs: [:], seed: nil)
+        #expect(decided.levels == whole.plan.levels)
+        #expect(Set(decided.suppressedClasses) == Set(whole.plan.suppressedClasses))
+        #expect(Set(decided.suppressedEntities) == Set(whole.plan.suppressedEntities))
+        let saved = try JSONDecoder().decode(PrivacyPlan.self, from: JSONEncoder().encode(decided))
+        #expect(saved == decided)
+        var shardRows: [Substring] = []
+        var suppressed = 0
+        for (index, shard) in [left, right].enumerated() {
+            let policyPath = try directory.write("policy.yaml", text: Self.policy(privacy: privacy))
+            let input = try directory.write("shard\(index).csv", text: shard)
+            let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:], workers: 2)
+            let (_, plan, inputs) = try Publisher.prepare(request, releaseID: "test")
+            let output = try OutputFile(path: directory.file("out\(index).csv"))
+            suppressed += try TransformRun(plan: plan, workers: 2).runPrivate(inputs: inputs, output: output, delimiter: .comma,
+                                                                             spoolDirectory: directory.path, applying: saved).suppressedRecords
+            try output.commit()
+            shardRows += String(decoding: try directory.read("out\(index).csv"), as: UTF8.self).split(separator: "\n").dropFirst()
+        }
+        let wholeRows = String(decoding: try Self.publishData(data.csv, privacy: privacy), as: UTF8.self).split(separator: "\n").dropFirst()
+        #expect(shardRows.sorted() == wholeRows.sorted())
+        #expect(suppressed == whole.suppressedRecords)
+        #expect(whole.suppressedRecords > 0 && !whole.plan.suppressedClasses.isEmpty)
+    }
+
+    /// The data a publish of `csv` under the test policy writes.
+    static func publishData(_ csv: String, privacy: String) throws -> [UInt8] {
+        let directory = try TemporaryDirectory()
+        try directory.write("sex.csv", text: "M;*\nF;*\n")
+        let policyPath = try directory.write("policy.yaml", text: policy(privacy: privacy))
+        let input = try directory.write("in.csv", text: csv)
+        let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:], workers: 2)
+        _ = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
+        return try directory.read("release/people.csv")
     }
 
     /// No transformation can give 300 people classes of 400 when none may be suppressed: the

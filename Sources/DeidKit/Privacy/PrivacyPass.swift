@@ -10,6 +10,37 @@ public struct PrivacyOutcome: Sendable {
     public var tClosenessDistance: TClosenessSpec.Distance?
     /// Records removed because their class or their entity was suppressed (counted while writing).
     public var suppressedRecords: Int
+    /// What pass 2 applied: a value any shard of the same data can apply on its own.
+    public var plan: PrivacyPlan
+}
+
+/// The search's decision as a value that does not depend on one run's codes: the levels, the
+/// suppressed classes by their published values, the suppressed entities that span classes by
+/// their values, and the keys' ids and the seed the release was made with. Saved as JSON it can
+/// be applied to any shard of the data (`TransformRun.runPrivate(... applying:)`); it names
+/// entities, so it is as confidential as the input.
+public struct PrivacyPlan: Codable, Sendable, Equatable {
+    public var columns: [String]
+    public var levels: [Int]
+    public var suppressedClasses: [[Data]]
+    public var suppressedEntities: [Data]
+    public var keyIDs: [String: String]
+    public var seed: UInt64?
+
+    enum CodingKeys: String, CodingKey {
+        case columns, levels, suppressedClasses = "suppressed_classes", suppressedEntities = "suppressed_entities",
+             keyIDs = "key_ids", seed
+    }
+
+    /// The plan of a search's result.
+    public init(result: PrivacyResult, columns: [String], keyIDs: [String: String], seed: UInt64?) {
+        self.columns = columns
+        levels = result.levels
+        suppressedClasses = result.suppressedClasses.map { $0.map { Data($0) } }
+        suppressedEntities = result.suppressedEntityValues.map { Data($0) }
+        self.keyIDs = keyIDs
+        self.seed = seed
+    }
 }
 
 /// A privacy run's failure: no transformation satisfies the models (exit 1).
@@ -31,7 +62,51 @@ public struct PrivacyGateError: Error, Sendable, CustomStringConvertible {
 extension TransformRun {
     public func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
                            progress: ((InputProgress) -> Void)? = nil, written: (([UInt8]) -> Void)? = nil) throws -> (RunSummary, PrivacyOutcome) {
-        guard let layout = plan.privacy, let spec = plan.policy.privacy else { preconditionFailure("no privacy section") }
+        guard let spec = plan.policy.privacy else { preconditionFailure("no privacy section") }
+        var first = try passOne(inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: progress)
+        let search = PrivacySearch(statistics: first.statistics, levels: first.levels, spec: spec)
+        let result: PrivacyResult
+        do { result = try search.run() } catch let refusal as PrivacyRefusal { throw PrivacyGateError(refusal: refusal) }
+        let decided = PrivacyPlan(result: result, columns: first.statistics.columns, keyIDs: plan.keyIDs, seed: plan.seed)
+        let (kept, suppressed) = try passTwo(first, plan: decided, output: output, delimiter: delimiter, written: written)
+        first.summary.recordsOut = kept
+        let outcome = PrivacyOutcome(statistics: first.statistics, levels: first.levels, result: result,
+                                     tClosenessDistance: spec.tCloseness != nil ? search.tClosenessDistance : nil,
+                                     suppressedRecords: suppressed, plan: decided)
+        return (first.summary, outcome)
+    }
+
+    /// Applies a plan decided elsewhere (on the merged statistics of all shards) to `inputs`, a
+    /// shard split by entity: pass 1 and pass 2 without a search. Returns the summary and the
+    /// records suppressed.
+    public func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
+                           applying decided: PrivacyPlan, written: (([UInt8]) -> Void)? = nil) throws -> (RunSummary, suppressedRecords: Int) {
+        var first = try passOne(inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: nil)
+        guard decided.columns == first.statistics.columns, decided.levels.count == first.levels.count,
+              zip(decided.levels, first.levels).allSatisfy({ $0 <= $1.maxLevel }) else {
+            throw PolicyError([PolicyDiagnostic(file: plan.policy.source, line: nil, column: nil, path: "privacy",
+                                                message: "the plan was made for other quasi-identifiers or levels than this policy's")])
+        }
+        let (kept, suppressed) = try passTwo(first, plan: decided, output: output, delimiter: delimiter, written: written)
+        first.summary.recordsOut = kept
+        return (first.summary, suppressed)
+    }
+
+    /// What pass 1 leaves for the search and pass 2.
+    struct FirstPass {
+        var summary: RunSummary
+        var statistics: PrivacyStatistics
+        var levels: [QuasiIdentifierLevels]
+        let spool: SpoolFile
+        let accumulator: PrivacyAccumulator
+        let header: [UInt8]
+        let frameHeader: Int
+    }
+
+    /// Pass 1 over every block: transform, spool, count; then the levels of each quasi-identifier.
+    func passOne(inputs: [BlockInput], delimiter: CSVDelimiter, spoolDirectory: String,
+                 progress: ((InputProgress) -> Void)?) throws -> FirstPass {
+        guard let layout = plan.privacy else { preconditionFailure("no privacy section") }
         for input in inputs where input.header.names != plan.inputHeader {
             throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
                                  problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
@@ -44,7 +119,7 @@ extension TransformRun {
                                              hasSensitive: layout.sensitiveOutput != nil)
         let width = layout.columns.count
         let frameHeader = 12 + 4 * width
-        var summary = try forEachBlock(inputs: inputs, delimiter: delimiter, progress: progress, process: { block, first, stream, input, worker in
+        let summary = try forEachBlock(inputs: inputs, delimiter: delimiter, progress: progress, process: { block, first, stream, input, worker in
             Self.processPrivate(block, first: first, stream: stream, input: input, layout: layout, worker: &worker)
         }, consume: { result, input, lineBase, recordBase in
             guard let statistics = result.statistics else { return }
@@ -84,20 +159,24 @@ extension TransformRun {
                 }
             }
         }
-        let search = PrivacySearch(statistics: statistics, levels: levels, spec: spec)
-        let result: PrivacyResult
-        do { result = try search.run() } catch let refusal as PrivacyRefusal { throw PrivacyGateError(refusal: refusal) }
+        return FirstPass(summary: summary, statistics: statistics, levels: levels, spool: spool, accumulator: accumulator,
+                         header: header, frameHeader: frameHeader)
+    }
 
-        // Pass 2.
-        try output.write(bytes: header)
-        written?(header)
-        try spool.rewind(bufferSize: spoolBufferSize)
-        let copier = PassTwoWriter(statistics: statistics, levels: levels, result: result, delimiter: delimiter,
-                                   singleColumn: plan.outputHeader.count == 1)
+    /// Pass 2: the spool read once; frames of the plan's suppressed classes and entities are
+    /// dropped, the others written with the plan's levels put in. Returns (kept, suppressed).
+    func passTwo(_ first: FirstPass, plan decided: PrivacyPlan, output: OutputFile, delimiter: CSVDelimiter,
+                 written: (([UInt8]) -> Void)?) throws -> (Int, Int) {
+        try output.write(bytes: first.header)
+        written?(first.header)
+        try first.spool.rewind(bufferSize: spoolBufferSize)
+        let copier = PassTwoWriter(statistics: first.statistics, levels: first.levels, plan: decided, delimiter: delimiter,
+                                   singleColumn: plan.outputHeader.count == 1, entityCode: first.accumulator.entityCode(of:))
+        let frameHeader = first.frameHeader
         // Each call consumes the whole frames it is given; the next asks for at least the frame
         // that did not fit.
         var minimum = frameHeader
-        while try spool.withUnread(atLeast: minimum, { frames in
+        while try first.spool.withUnread(atLeast: minimum, { frames in
             let consumed = try copier.copy(frames, frameHeader: frameHeader) { bytes in
                 try output.write(bytes: bytes)
                 written?(bytes)
@@ -109,12 +188,7 @@ extension TransformRun {
             try output.write(bytes: bytes)
             written?(bytes)
         }
-        let kept = copier.kept, suppressed = copier.suppressed
-        summary.recordsOut = kept
-        let outcome = PrivacyOutcome(statistics: statistics, levels: levels, result: result,
-                                     tClosenessDistance: spec.tCloseness != nil ? search.tClosenessDistance : nil,
-                                     suppressedRecords: suppressed)
-        return (summary, outcome)
+        return (copier.kept, copier.suppressed)
     }
 
     /// Pass 1 on one block: transform, count the quasi-identifiers in local codes, and write
@@ -344,16 +418,23 @@ final class PassTwoWriter {
     /// The bytes of the first frame `copy` could not take whole.
     private(set) var needed = 0
 
-    init(statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], result: PrivacyResult, delimiter: CSVDelimiter, singleColumn: Bool) {
+    init(statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], plan: PrivacyPlan, delimiter: CSVDelimiter, singleColumn: Bool,
+         entityCode: ([UInt8]) -> UInt32?) {
         width = statistics.width
         tuples = statistics.tuples
-        suppressedTuples = result.suppressedTuples
-        suppressedEntities = result.suppressedEntities
+        // The plan names classes by their published values: find this run's tuples in them.
+        let suppressedClasses = Set(plan.suppressedClasses.map { $0.map { Array($0) } })
+        suppressedTuples = (0..<statistics.tupleCount).map { tuple in
+            !suppressedClasses.isEmpty && suppressedClasses.contains((0..<statistics.width).map { column in
+                levels[column].label(of: statistics.code(tuple: tuple, column: column), level: plan.levels[column])
+            })
+        }
+        suppressedEntities = Set(plan.suppressedEntities.compactMap { entityCode(Array($0)) })
         self.singleColumn = singleColumn
         for column in 0..<width {
             bases.append(labelStarts.count - 1)
             for code in 0..<statistics.values[column].count {
-                var label = CSVWriter.encode(field: levels[column].label(of: code, level: result.levels[column]), delimiter: delimiter)
+                var label = CSVWriter.encode(field: levels[column].label(of: code, level: plan.levels[column]), delimiter: delimiter)
                 // A lone empty field would read back as a blank line.
                 if singleColumn && label.isEmpty { label = [0x22, 0x22] }
                 labelBytes += label

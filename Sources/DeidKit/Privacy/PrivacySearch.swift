@@ -24,10 +24,10 @@ public struct PrivacyResult: Sendable {
     public var nodes: Int
     public var nodesChecked: Int
     public var seconds: Double
-    /// Per finest tuple: true when its class is suppressed.
-    var suppressedTuples: [Bool]
-    /// Run entity codes of suppressed entities that span several tuples.
-    var suppressedEntities: Set<UInt32>
+    /// The published values of the suppressed classes, one per quasi-identifier.
+    public var suppressedClasses: [[[UInt8]]]
+    /// The values of suppressed entities that span several classes (the others go with their class).
+    public var suppressedEntityValues: [[UInt8]]
 }
 
 /// Why no transformation satisfies the models.
@@ -591,7 +591,7 @@ public final class PrivacySearch {
 
     private func finalResult(node index: Int, loss: Double, seconds: Double) -> PrivacyResult {
         let node = levelsOf(index)
-        let (table, map) = rollUp(finest, to: node)
+        let table = rollUp(cache.first { $0.node == node } ?? finest, to: node).table
         let evaluation = evaluate(table)
         var sizes: [Int: Int] = [:]
         var minimum = Int.max
@@ -626,11 +626,15 @@ public final class PrivacySearch {
                 }
             }
         }
-        let suppressedTuples = map.map { evaluation.failing[Int($0)] }
-        var suppressedEntities = Set<UInt32>()
-        for (entity, suppressed) in evaluation.suppressedMulti.enumerated() where suppressed {
-            suppressedEntities.insert(statistics.multiEntityIDs[entity])
+        var suppressedClasses: [[[UInt8]]] = []
+        for found in 0..<table.count where evaluation.failing[found] {
+            let representative = Int(table.representative[found])
+            suppressedClasses.append((0..<width).map { column in
+                levels[column].label(of: statistics.code(tuple: representative, column: column), level: node[column])
+            })
         }
+        let suppressedEntityValues = evaluation.suppressedMulti.indices.filter { evaluation.suppressedMulti[$0] }
+            .map { statistics.multiEntityValues[$0] }
         return PrivacyResult(levels: node, metric: spec.metric, informationLoss: loss,
                              suppressedIndividuals: evaluation.suppressedIndividuals, suppressedRecords: evaluation.suppressedRecords,
                              classes: sizes.values.reduce(0, +), minClassSize: minimum == Int.max ? 0 : minimum, classSizes: sizes,
@@ -638,7 +642,7 @@ public final class PrivacySearch {
                              lowestDistinctL: spec.lDiversity != nil || spec.tCloseness != nil ? lowestL : nil,
                              highestDistance: spec.tCloseness != nil ? (highest ?? 0) : nil,
                              nodes: nodeCount, nodesChecked: checked, seconds: seconds,
-                             suppressedTuples: suppressedTuples, suppressedEntities: suppressedEntities)
+                             suppressedClasses: suppressedClasses, suppressedEntityValues: suppressedEntityValues)
     }
 
     /// Why even the most general transformation fails.

@@ -53,8 +53,11 @@ public struct PrivacyStatistics: Codable, Sendable, Equatable {
     public var multiEntities: SparseRows
     /// For `multiEntities`: the sensitive code of each pair (parallel to `keys`, which hold tuples).
     public var multiSensitive: [UInt32]
-    /// The entity values of `multiEntities` (to suppress them in the second pass).
+    /// The run's entity codes of `multiEntities`.
     public var multiEntityIDs: [UInt32]
+    /// Their entity values (a plan names suppressed entities by value, so that any shard can
+    /// apply it).
+    public var multiEntityValues: [[UInt8]]
     /// Distinct values of the sensitive column, indexed by code (empty without one).
     public var sensitiveValues: [[UInt8]]
     public var hasEntity: Bool
@@ -94,6 +97,7 @@ final class PrivacyAccumulator {
     private var tuples: [UInt32] = []
     private var tupleRecords: [Int] = []
     private var entityCodes: [[UInt8]: UInt32] = [:]
+    private var entityValues: [[UInt8]] = []
     /// Per entity: its first (tuple, sensitive) pair and records; further pairs in `entityMore`.
     private var entityFirst: [UInt64] = []
     private var entityFirstRecords: [Int] = []
@@ -160,6 +164,7 @@ final class PrivacyAccumulator {
             if let code = entityCodes[value] { entityMap[local] = code } else {
                 let code = UInt32(entityFirst.count)
                 entityCodes[value] = code
+                entityValues.append(value)
                 entityFirst.append(UInt64.max)
                 entityFirstRecords.append(0)
                 entityMap[local] = code
@@ -186,6 +191,9 @@ final class PrivacyAccumulator {
         return (tupleMap, entityMap)
     }
 
+    /// The run's code of an entity value, if it was seen.
+    func entityCode(of value: [UInt8]) -> UInt32? { entityCodes[value] }
+
     /// The statistics of everything added.
     func finish() -> PrivacyStatistics {
         let tupleCount = tupleRecords.count
@@ -194,6 +202,7 @@ final class PrivacyAccumulator {
         var multi = SparseRows()
         var multiSensitive: [UInt32] = []
         var multiIDs: [UInt32] = []
+        var multiValues: [[UInt8]] = []
         var individuals = 0
         if hasEntity {
             individuals = entityFirst.count
@@ -216,6 +225,7 @@ final class PrivacyAccumulator {
                     }
                     multi.offsets.append(multi.keys.count)
                     multiIDs.append(UInt32(entity))
+                    multiValues.append(entityValues[entity])
                 }
             }
         } else {
@@ -232,7 +242,7 @@ final class PrivacyAccumulator {
         return PrivacyStatistics(columns: columns, values: values, valueRecords: valueRecords, valuePositions: valuePositions,
                                  tuples: tuples, tupleRecords: tupleRecords, tupleIndividuals: tupleIndividuals,
                                  histogram: histogram, multiEntities: multi, multiSensitive: multiSensitive,
-                                 multiEntityIDs: multiIDs, sensitiveValues: sensitiveValues, hasEntity: hasEntity,
+                                 multiEntityIDs: multiIDs, multiEntityValues: multiValues, sensitiveValues: sensitiveValues, hasEntity: hasEntity,
                                  hasSensitive: hasSensitive, records: records, individuals: individuals)
     }
 }
@@ -311,6 +321,7 @@ extension PrivacyStatistics {
             }
             multiEntities.offsets.append(multiEntities.keys.count)
             multiEntityIDs.append(entityBase + other.multiEntityIDs[entity])
+            multiEntityValues.append(other.multiEntityValues[entity])
         }
         records += other.records
         individuals += other.individuals
