@@ -69,12 +69,18 @@ import Testing
         """
     }
 
-    /// Publishes `csv` with `policy`; returns the manifest and the data rows (split on commas).
-    static func publish(_ csv: String, _ policy: String) throws -> (ReleaseManifest, [[String]]) {
+    /// A directory with the test policy (and its sex hierarchy) and `csv` as in.csv.
+    static func fixture(_ csv: String, policyText: String) throws -> (directory: TemporaryDirectory, policy: String, input: String) {
         let directory = try TemporaryDirectory()
         try directory.write("sex.csv", text: "M;*\nF;*\n")
-        let policyPath = try directory.write("policy.yaml", text: policy)
+        let policyPath = try directory.write("policy.yaml", text: policyText)
         let input = try directory.write("in.csv", text: csv)
+        return (directory, policyPath, input)
+    }
+
+    /// Publishes `csv` with `policy`; returns the manifest and the data rows (split on commas).
+    static func publish(_ csv: String, _ policy: String) throws -> (ReleaseManifest, [[String]]) {
+        let (directory, policyPath, input) = try fixture(csv, policyText: policy)
         let request = TransformRequest(policyPath: policyPath, inputs: [input], seed: 1, environment: [:], workers: 2)
         let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
         let data = String(decoding: try directory.read("release/people.csv"), as: UTF8.self)
@@ -155,10 +161,7 @@ import Testing
 
     /// Runs pass 1 and the search on `csv`; returns the outcome.
     static func outcome(_ csv: String, privacy: String) throws -> PrivacyOutcome {
-        let directory = try TemporaryDirectory()
-        try directory.write("sex.csv", text: "M;*\nF;*\n")
-        let policyPath = try directory.write("policy.yaml", text: policy(privacy: privacy))
-        let input = try directory.write("in.csv", text: csv)
+        let (directory, policyPath, input) = try fixture(csv, policyText: policy(privacy: privacy))
         let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:], workers: 2)
         let (_, plan, inputs) = try Publisher.prepare(request, releaseID: "test")
         let output = try OutputFile(path: "/dev/null")
@@ -170,10 +173,7 @@ import Testing
     /// give the same output as one read of the whole spool.
     @Test func spoolReadInSmallPiecesGivesTheSameOutput() throws {
         let data = Generated(seed: 61, people: 400, moving: 0.2)
-        let directory = try TemporaryDirectory()
-        try directory.write("sex.csv", text: "M;*\nF;*\n")
-        let policyPath = try directory.write("policy.yaml", text: Self.policy(privacy: "{ k: 3, suppression_limit: 0.05 }"))
-        let input = try directory.write("in.csv", text: data.csv)
+        let (directory, policyPath, input) = try Self.fixture(data.csv, policyText: Self.policy(privacy: "{ k: 3, suppression_limit: 0.05 }"))
         var outputs: [[UInt8]] = []
         for bufferSize in [1 << 22, 1, 7, 64, 1000] {
             let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:], workers: 2)
@@ -329,10 +329,7 @@ import Testing
 
     /// The data a publish of `csv` under the test policy writes.
     static func publishData(_ csv: String, privacy: String) throws -> [UInt8] {
-        let directory = try TemporaryDirectory()
-        try directory.write("sex.csv", text: "M;*\nF;*\n")
-        let policyPath = try directory.write("policy.yaml", text: policy(privacy: privacy))
-        let input = try directory.write("in.csv", text: csv)
+        let (directory, policyPath, input) = try fixture(csv, policyText: policy(privacy: privacy))
         let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:], workers: 2)
         _ = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
         return try directory.read("release/people.csv")
@@ -342,10 +339,7 @@ import Testing
     /// run is refused with the reason, and nothing is published.
     @Test func impossibleModelsAreRefused() throws {
         let data = Generated(seed: 51, people: 300, moving: 0)
-        let directory = try TemporaryDirectory()
-        try directory.write("sex.csv", text: "M;*\nF;*\n")
-        let policyPath = try directory.write("policy.yaml", text: Self.policy(privacy: "{ k: 400 }"))
-        let input = try directory.write("in.csv", text: data.csv)
+        let (directory, policyPath, input) = try Self.fixture(data.csv, policyText: Self.policy(privacy: "{ k: 400 }"))
         let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:])
         #expect {
             _ = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)

@@ -100,19 +100,24 @@ public struct TransformRun {
     ///   record (to fingerprint the output while it is written); not called when it aggregates.
     public func run(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
                     progress: ((InputProgress) -> Void)? = nil, written: (([UInt8]) -> Void)? = nil) throws -> RunSummary {
-        for input in inputs where input.header.names != plan.inputHeader {
-            throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
-                                 problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
-        }
-        let headerWriter = CSVWriter(delimiter: delimiter)
-        try headerWriter.write(fields: plan.outputHeader)
-        let header = headerWriter.takeBytes()
+        let header = try outputHeader(checking: inputs, delimiter: delimiter)
         try output.write(bytes: header)
         if plan.aggregation != nil {
             return try runAggregating(inputs: inputs, output: output, delimiter: delimiter, progress: progress)
         }
         written?(header)
         return try runParallel(inputs: inputs, output: output, delimiter: delimiter, progress: progress, written: written)
+    }
+
+    /// The output's header line, after checking that every input has the plan's header.
+    func outputHeader(checking inputs: [BlockInput], delimiter: CSVDelimiter) throws -> [UInt8] {
+        for input in inputs where input.header.names != plan.inputHeader {
+            throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
+                                 problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
+        }
+        let writer = CSVWriter(delimiter: delimiter)
+        try writer.write(fields: plan.outputHeader)
+        return writer.takeBytes()
     }
 
     /// Shifts a block's error positions by the lines and records of the blocks before it.
@@ -213,12 +218,17 @@ public struct TransformRun {
         return summary
     }
 
-    static func process(_ block: CSVBlock, first: Bool, stream: UInt64, input: BlockInput, worker: inout BlockWorker) -> BlockResult {
-        var result = BlockResult()
+    /// Prepares a worker for a block (its noise stream, the input's name) and opens the block.
+    static func begin(_ block: CSVBlock, first: Bool, stream: UInt64, input: BlockInput, worker: inout BlockWorker) throws -> CSVReader {
         worker.transformer.reseed(stream: stream)
         worker.transformer.sourceName = input.source.displayName
+        return try reader(for: block, first: first, input: input)
+    }
+
+    static func process(_ block: CSVBlock, first: Bool, stream: UInt64, input: BlockInput, worker: inout BlockWorker) -> BlockResult {
+        var result = BlockResult()
         let reader: CSVReader
-        do { reader = try Self.reader(for: block, first: first, input: input) } catch {
+        do { reader = try Self.begin(block, first: first, stream: stream, input: input, worker: &worker) } catch {
             result.failure = error
             return result
         }

@@ -107,13 +107,7 @@ extension TransformRun {
     func passOne(inputs: [BlockInput], delimiter: CSVDelimiter, spoolDirectory: String,
                  progress: ((InputProgress) -> Void)?) throws -> FirstPass {
         guard let layout = plan.privacy else { preconditionFailure("no privacy section") }
-        for input in inputs where input.header.names != plan.inputHeader {
-            throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
-                                 problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
-        }
-        let headerWriter = CSVWriter(delimiter: delimiter)
-        try headerWriter.write(fields: plan.outputHeader)
-        let header = headerWriter.takeBytes()
+        let header = try outputHeader(checking: inputs, delimiter: delimiter)
         let spool = try SpoolFile(directory: spoolDirectory)
         let accumulator = PrivacyAccumulator(columns: layout.columns, hasEntity: layout.entityInput != nil,
                                              hasSensitive: layout.sensitiveOutput != nil)
@@ -196,10 +190,8 @@ extension TransformRun {
     static func processPrivate(_ block: CSVBlock, first: Bool, stream: UInt64, input: BlockInput, layout: PrivacyLayout,
                                worker: inout BlockWorker) -> BlockResult {
         var result = BlockResult()
-        worker.transformer.reseed(stream: stream)
-        worker.transformer.sourceName = input.source.displayName
         let reader: CSVReader
-        do { reader = try Self.reader(for: block, first: first, input: input) } catch {
+        do { reader = try Self.begin(block, first: first, stream: stream, input: input, worker: &worker) } catch {
             result.failure = error
             return result
         }

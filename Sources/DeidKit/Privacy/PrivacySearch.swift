@@ -373,6 +373,16 @@ public final class PrivacySearch {
 
     /// l-diversity and t-closeness of one class's sensitive values (value code, individuals).
     func satisfiesSensitiveModels(_ entries: [(Int, Int)]) -> Bool {
+        let total = loadDense(entries)
+        defer { for code in touched { dense[code] = 0 } }
+        if let model = spec.lDiversity, !Self.isDiverse(touched.map { dense[$0] }, model) { return false }
+        if let model = spec.tCloseness, total > 0, closeness(total: total) > model.t + 1e-12 { return false }
+        return true
+    }
+
+    /// Puts a class's (value code, individuals) into `dense`, noting the codes in `touched`
+    /// (the caller zeroes them); returns the total.
+    private func loadDense(_ entries: [(Int, Int)]) -> Double {
         touched.removeAll(keepingCapacity: true)
         var total = 0.0
         for (code, count) in entries {
@@ -380,10 +390,7 @@ public final class PrivacySearch {
             dense[code] += Double(count)
             total += Double(count)
         }
-        defer { for code in touched { dense[code] = 0 } }
-        if let model = spec.lDiversity, !Self.isDiverse(touched.map { dense[$0] }, model) { return false }
-        if let model = spec.tCloseness, total > 0, closeness(total: total) > model.t + 1e-12 { return false }
-        return true
+        return total
     }
 
     static func isDiverse(_ counts: [Double], _ model: LDiversitySpec) -> Bool {
@@ -614,13 +621,7 @@ public final class PrivacySearch {
                 let distinct = Set(entries.map(\.0)).count
                 lowestL = min(lowestL ?? Int.max, distinct)
                 if spec.tCloseness != nil {
-                    touched.removeAll(keepingCapacity: true)
-                    var total = 0.0
-                    for (code, count) in entries {
-                        if dense[code] == 0 { touched.append(code) }
-                        dense[code] += Double(count)
-                        total += Double(count)
-                    }
+                    let total = loadDense(entries)
                     if total > 0 { highest = max(highest ?? 0, closeness(total: total)) }
                     for code in touched { dense[code] = 0 }
                 }
