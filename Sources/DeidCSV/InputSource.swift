@@ -165,6 +165,15 @@ public struct InputProgress: Sendable, Equatable {
     public var total: Int?
     /// Bytes decoded so far: the CSV text read.
     public var decoded: Int
+    /// What the run is doing when it is not reading the input (a second pass), for people.
+    public var phase: String?
+
+    public init(consumed: Int, total: Int?, decoded: Int, phase: String? = nil) {
+        self.consumed = consumed
+        self.total = total
+        self.decoded = decoded
+        self.phase = phase
+    }
 
     /// The share of the input consumed, from 0 to 1, when the size is known.
     public var fraction: Double? {

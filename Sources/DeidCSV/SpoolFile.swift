@@ -13,6 +13,8 @@ public final class SpoolFile {
     private var fd: Int32
     /// Bytes written.
     public private(set) var size = 0
+    /// Bytes consumed since `rewind`.
+    public private(set) var consumed = 0
     private var readBuffer: [UInt8] = []
     private var readStart = 0
     private var readEnd = 0
@@ -58,6 +60,7 @@ public final class SpoolFile {
         readBuffer = [UInt8](repeating: 0, count: max(1, bufferSize))
         readStart = 0
         readEnd = 0
+        consumed = 0
     }
 
     /// Calls `body` with the unread bytes, at least `minimum` of them; `body` returns how many
@@ -73,6 +76,7 @@ public final class SpoolFile {
             try body(UnsafeRawBufferPointer(rebasing: buffer[readStart..<readEnd]))
         }
         readStart += consumed
+        self.consumed += consumed
         return true
     }
 

@@ -32,7 +32,11 @@ final class ProgressBar {
             line += " [" + String(repeating: "#", count: filled) + String(repeating: " ", count: 30 - filled) + "]"
             line += " \(Int(fraction * 100))%"
         }
-        line += " \(Int(megabytes)) MB read, \(Int(rate)) MB/s   "
+        if let phase = progress.phase {
+            line += " \(phase)   "
+        } else {
+            line += " \(Int(megabytes)) MB read, \(Int(rate)) MB/s   "
+        }
         Diagnostics.write(line)
         drawn = true
     }

@@ -68,7 +68,7 @@ extension TransformRun {
         let result: PrivacyResult
         do { result = try search.run() } catch let refusal as PrivacyRefusal { throw PrivacyGateError(refusal: refusal) }
         let decided = PrivacyPlan(result: result, columns: first.statistics.columns, keyIDs: plan.keyIDs, seed: plan.seed)
-        let (kept, suppressed) = try passTwo(first, plan: decided, output: output, delimiter: delimiter, written: written)
+        let (kept, suppressed) = try passTwo(first, plan: decided, output: output, delimiter: delimiter, progress: progress, written: written)
         first.summary.recordsOut = kept
         let outcome = PrivacyOutcome(statistics: first.statistics, levels: first.levels, result: result,
                                      tClosenessDistance: spec.tCloseness != nil ? search.tClosenessDistance : nil,
@@ -160,7 +160,7 @@ extension TransformRun {
     /// Pass 2: the spool read once; frames of the plan's suppressed classes and entities are
     /// dropped, the others written with the plan's levels put in. Returns (kept, suppressed).
     func passTwo(_ first: FirstPass, plan decided: PrivacyPlan, output: OutputFile, delimiter: CSVDelimiter,
-                 written: (([UInt8]) -> Void)?) throws -> (Int, Int) {
+                 progress: ((InputProgress) -> Void)? = nil, written: (([UInt8]) -> Void)?) throws -> (Int, Int) {
         try output.write(bytes: first.header)
         written?(first.header)
         try first.spool.rewind(bufferSize: spoolBufferSize)
@@ -177,7 +177,10 @@ extension TransformRun {
             }
             minimum = consumed == 0 ? copier.needed : frameHeader
             return consumed
-        }) {}
+        }) {
+            let spool = first.spool
+            progress?(InputProgress(consumed: spool.consumed, total: spool.size, decoded: spool.consumed, phase: "second pass: writing"))
+        }
         try copier.flush { bytes in
             try output.write(bytes: bytes)
             written?(bytes)
