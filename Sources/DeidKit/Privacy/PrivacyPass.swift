@@ -407,7 +407,12 @@ final class PassTwoWriter {
     private var labelBytes: [UInt8] = []
     private var labelStarts: [Int] = [0]
     private var bases: [Int] = []
-    private var buffer: [UInt8] = []
+    /// Output built here and handed over in chunks of about 1 MiB.
+    private var output: UnsafeMutableRawPointer
+    private var capacity = (1 << 20) + (256 << 10)
+    private var count = 0
+    /// The sum of the longest encoded label of each column: what a line can grow by.
+    private let longestLabels: Int
     private(set) var kept = 0
     private(set) var suppressed = 0
     /// The bytes of the first frame `copy` could not take whole.
@@ -436,7 +441,16 @@ final class PassTwoWriter {
                 labelStarts.append(labelBytes.count)
             }
         }
-        buffer.reserveCapacity((1 << 20) + (64 << 10))
+        var longest = 0
+        let starts = labelStarts, firsts = bases
+        for column in 0..<width {
+            let end = column + 1 < width ? firsts[column + 1] : starts.count - 1
+            var columnLongest = 0
+            for label in firsts[column]..<end { columnLongest = max(columnLongest, starts[label + 1] - starts[label]) }
+            longest += columnLongest
+        }
+        longestLabels = longest + 2
+        output = UnsafeMutableRawPointer.allocate(byteCount: (1 << 20) + (256 << 10), alignment: 16)
     }
 
     /// Copies the whole frames in `frames`; returns the bytes consumed. `write` takes full buffers.
@@ -444,38 +458,57 @@ final class PassTwoWriter {
         var position = 0
         needed = frameHeader
         let checkEntities = !suppressedEntities.isEmpty
+        let width = self.width, singleColumn = self.singleColumn
+        var kept = self.kept, suppressed = self.suppressed
+        defer {
+            self.kept = kept
+            self.suppressed = suppressed
+        }
         try tuples.withUnsafeBufferPointer { tuples in
-            try labelBytes.withUnsafeBytes { labels in
-                try labelStarts.withUnsafeBufferPointer { starts in
-                    while frames.count - position >= frameHeader {
-                        let length = Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
-                        guard frames.count - position >= frameHeader + length else {
-                            needed = frameHeader + length
-                            break
-                        }
-                        let tuple = Int(frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian)
-                        let entity = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
-                        let line = position + frameHeader
-                        let frameStart = position
-                        position = line + length
-                        if suppressedTuples[tuple] || (checkEntities && suppressedEntities.contains(entity)) {
-                            suppressed += 1
-                            continue
-                        }
-                        kept += 1
-                        var start = 0
-                        for column in 0..<width {
-                            let offset = singleColumn ? length - 1
-                                : Int(frames.loadUnaligned(fromByteOffset: frameStart + 12 + 4 * column, as: UInt32.self).littleEndian)
-                            if singleColumn { start = 0 } else {
-                                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: frames[(line + start)..<(line + offset)]))
+            try suppressedTuples.withUnsafeBufferPointer { suppressedTuples in
+                try labelBytes.withUnsafeBytes { labels in
+                    try labelStarts.withUnsafeBufferPointer { starts in
+                        try bases.withUnsafeBufferPointer { bases in
+                            let source = frames.baseAddress!
+                            while frames.count - position >= frameHeader {
+                                let length = Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
+                                guard frames.count - position >= frameHeader + length else {
+                                    needed = frameHeader + length
+                                    break
+                                }
+                                let tuple = Int(frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian)
+                                let entity = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
+                                let line = position + frameHeader
+                                let frameStart = position
+                                position = line + length
+                                if suppressedTuples[tuple] || (checkEntities && suppressedEntities.contains(entity)) {
+                                    suppressed &+= 1
+                                    continue
+                                }
+                                kept &+= 1
+                                // Room for the line and the longest labels, then plain copies.
+                                if count + length + longestLabels > capacity { grow(count + length + longestLabels) }
+                                var out = output + count
+                                var start = 0
+                                for column in 0..<width {
+                                    let offset = singleColumn ? length - 1
+                                        : Int(frames.loadUnaligned(fromByteOffset: frameStart + 12 + 4 * column, as: UInt32.self).littleEndian)
+                                    if !singleColumn {
+                                        out.copyMemory(from: source + line + start, byteCount: offset - start)
+                                        out += offset - start
+                                    }
+                                    let label = bases[column] &+ Int(tuples[tuple &* width &+ column])
+                                    let labelLength = starts[label + 1] - starts[label]
+                                    if labelLength > 0 { out.copyMemory(from: labels.baseAddress! + starts[label], byteCount: labelLength) }
+                                    out += labelLength
+                                    start = offset
+                                }
+                                out.copyMemory(from: source + line + start, byteCount: length - start)
+                                out += length - start
+                                count = out - output
+                                if count >= 1 << 20 { try flush(write) }
                             }
-                            let label = bases[column] + Int(tuples[tuple * width + column])
-                            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: labels[starts[label]..<starts[label + 1]]))
-                            start = offset
                         }
-                        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: frames[(line + start)..<(line + length)]))
-                        if buffer.count >= 1 << 20 { try flush(write) }
                     }
                 }
             }
@@ -483,11 +516,24 @@ final class PassTwoWriter {
         return position
     }
 
-    func flush(_ write: ([UInt8]) throws -> Void) throws {
-        guard !buffer.isEmpty else { return }
-        try write(buffer)
-        buffer.removeAll(keepingCapacity: true)
+    private func grow(_ needed: Int) {
+        var newCapacity = capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        grown.copyMemory(from: output, byteCount: count)
+        output.deallocate()
+        output = grown
+        capacity = newCapacity
     }
+
+    func flush(_ write: ([UInt8]) throws -> Void) throws {
+        guard count > 0 else { return }
+        let bytes = Array(UnsafeRawBufferPointer(start: output, count: count))
+        count = 0
+        try write(bytes)
+    }
+
+    deinit { output.deallocate() }
 }
 
 /// The manifest's `privacy` object: the models, the transformation chosen, what it costs and
