@@ -333,9 +333,8 @@ struct SpoolSink: CSVFieldSink {
         self.modes = modes
         var capturedIndex = 0
         var quasiIdentifierFields: [Int] = [], sensitiveField: Int?
-        for (output, mode) in modes.enumerated() where mode != 0 {
+        for mode in modes where mode != 0 {
             if mode == 1 { quasiIdentifierFields.append(capturedIndex) } else { sensitiveField = capturedIndex }
-            _ = output
             capturedIndex += 1
         }
         self.quasiIdentifierFields = quasiIdentifierFields
