@@ -4,14 +4,9 @@ meter id, time truncated to the hour, Laplace noise on kWh) with the quasi-ident
 postcode=5 ('*'), dwelling_type=1 (house/flat), occupants=1 (intervals 1,2,3,5), tariff=0;
 classes counted in distinct meters (group by), joined back to the rows, rows of classes under
 k=5 removed, CSV written. Usage: python3 duckdb_k_anonymity.py INPUT OUTPUT [THREADS]"""
-import sys
-import duckdb
+from duckdb_meters import connect, read_meters
 
-source, target = sys.argv[1], sys.argv[2]
-threads = int(sys.argv[3]) if len(sys.argv) > 3 else 2
-con = duckdb.connect()
-con.execute(f"SET threads = {threads}")
-con.execute("SET preserve_insertion_order = true")
+con, source, target = connect()
 con.execute(f"""
 COPY (
   WITH rows AS (
@@ -21,10 +16,7 @@ COPY (
            CASE WHEN occupants < 1 THEN '<1' WHEN occupants < 2 THEN '[1,2)' WHEN occupants < 3 THEN '[2,3)'
                 WHEN occupants < 5 THEN '[3,5)' ELSE '>=5' END AS occupants,
            tariff, reading_time, kwh
-    FROM read_csv('{source}', header = true, quote = '"', escape = '"', delim = ',',
-                  columns = {{'meter_id': 'VARCHAR', 'customer_name': 'VARCHAR', 'email': 'VARCHAR',
-                              'postcode': 'VARCHAR', 'dwelling_type': 'VARCHAR', 'occupants': 'INTEGER',
-                              'tariff': 'VARCHAR', 'reading_time': 'TIMESTAMP', 'kwh': 'DOUBLE'}})
+    FROM {read_meters(source)}
   ),
   classes AS (
     SELECT postcode, dwelling_type, occupants, tariff, count(DISTINCT meter_id) AS individuals
