@@ -91,7 +91,7 @@ public struct TransformRun {
         var written = 0
         var lines = 0
         var failure: (any Error)?
-        /// The quasi-identifiers' statistics of the block (privacy runs).
+        /// The quasi-identifiers' statistics of the block (privacy runs, `deid risk`).
         var statistics: BlockStatistics?
     }
 
@@ -160,12 +160,23 @@ public struct TransformRun {
     func forEachBlock(inputs: [BlockInput], delimiter: CSVDelimiter, progress: ((InputProgress) -> Void)?,
                       process: @escaping @Sendable (CSVBlock, Bool, UInt64, BlockInput, inout BlockWorker) -> BlockResult,
                       consume: (BlockResult, _ input: Int, _ lineBase: Int, _ recordBase: Int) throws -> Void) throws -> RunSummary {
+        // One transformer per block that can be in flight: the queue may run them all at once.
+        let states = (0..<workers * 2).map { _ in
+            BlockWorker(transformer: RecordTransformer(plan: plan, sourceName: ""), writer: CSVWriter(delimiter: delimiter))
+        }
+        return try Self.forEachBlock(inputs: inputs, states: states, progress: progress, process: process, consume: consume)
+    }
+
+    /// `forEachBlock` with any per-worker state (`states`: one per block in flight, at least
+    /// two per worker), for passes that do not transform (`deid risk`).
+    static func forEachBlock<State>(inputs: [BlockInput], states: [State], progress: ((InputProgress) -> Void)?,
+                                    process: @escaping @Sendable (CSVBlock, Bool, UInt64, BlockInput, inout State) -> BlockResult,
+                                    consume: (BlockResult, _ input: Int, _ lineBase: Int, _ recordBase: Int) throws -> Void) throws -> RunSummary {
         let results = ResultBoard()
         // Blocks handed out and not yet consumed; only this thread changes it.
         var inFlight = 0
-        let maxInFlight = workers * 2
-        // One transformer per block that can be in flight: the queue may run them all at once.
-        let pool = TransformerPool(plan: plan, count: maxInFlight, delimiter: delimiter)
+        let maxInFlight = states.count
+        let pool = WorkerPool(states)
         let group = DispatchGroup()
         let queue = DispatchQueue(label: "deid.transform", attributes: .concurrent)
         defer {
@@ -317,17 +328,13 @@ struct BlockWorker {
 }
 
 /// Workers' state: one per block in flight at a time.
-final class TransformerPool: @unchecked Sendable {
+final class WorkerPool<State>: @unchecked Sendable {
     private let lock = NSLock()
-    private var free: [BlockWorker]
+    private var free: [State]
 
-    init(plan: TransformPlan, count: Int, delimiter: CSVDelimiter) {
-        free = (0..<count).map { _ in
-            BlockWorker(transformer: RecordTransformer(plan: plan, sourceName: ""), writer: CSVWriter(delimiter: delimiter))
-        }
-    }
+    init(_ states: [State]) { free = states }
 
-    func with<Result>(_ body: (inout BlockWorker) -> Result) -> Result {
+    func with<Result>(_ body: (inout State) -> Result) -> Result {
         lock.lock()
         var worker = free.removeLast()
         lock.unlock()

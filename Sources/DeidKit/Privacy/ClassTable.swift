@@ -19,6 +19,21 @@ final class ClassTable {
 
     init(node: [Int]) { self.node = node }
 
+    /// Individuals in each class: those counted whole in it, plus every entity spanning
+    /// several classes once in each class it is in.
+    func individualSizes() -> [Int] {
+        var sizes = individuals
+        for entity in 0..<multi.rowCount {
+            var lastClass = -1
+            // An entity's pairs are sorted by class: count each class once.
+            for entry in multi.offsets[entity]..<multi.offsets[entity + 1] {
+                let found = Int(multi.keys[entry])
+                if found != lastClass { sizes[found] += 1; lastClass = found }
+            }
+        }
+        return sizes
+    }
+
     /// The finest table: one class per tuple.
     init(finest statistics: PrivacyStatistics, width: Int) {
         node = [Int](repeating: 0, count: width)

@@ -198,18 +198,7 @@ extension TransformRun {
             result.failure = error
             return result
         }
-        var statistics = BlockStatistics()
-        var tupleIndex: [[UInt8]: UInt32] = [:]
-        var entityIndex: [[UInt8]: UInt32] = [:]
-        var sensitiveIndex: [[UInt8]: UInt32] = [:]
-        var groupIndex: [UInt64: Int] = [:]
-        var groupKeys: [(UInt32, UInt32, UInt32)] = []
-        var groupRecords: [Int] = []
-        let countsGroups = layout.entityInput != nil || layout.sensitiveOutput != nil
-        var key: [UInt8] = []
-        var previousCaptured = CSVRecord()
-        var previousTuple = UInt32.max, previousEntity = UInt32.max
-        var previousGroupKey = UInt64.max, previousGroup = 0
+        var counter = BlockCounter(countsGroups: layout.entityInput != nil || layout.sensitiveOutput != nil)
         let writer = worker.writer
         let width = layout.outputs.count
         var sink = SpoolSink(writer: writer, layout: layout, outputCount: worker.transformer.plan.outputHeader.count)
@@ -228,68 +217,10 @@ extension TransformRun {
                 }
                 try writer.endRecord()
                 let transformed = sink.captured
-                // Readings of one household come in runs: the previous record's codes first.
-                let tuple: UInt32
-                if previousTuple != UInt32.max && transformed.fieldsEqual(previousCaptured, at: sink.quasiIdentifierFields) {
-                    tuple = previousTuple
-                } else {
-                    key.removeAll(keepingCapacity: true)
-                    for output in sink.quasiIdentifierFields {
-                        let field = transformed[output]
-                        let count = UInt32(field.count)
-                        for shift in stride(from: 0, to: 32, by: 8) { key.append(UInt8(truncatingIfNeeded: count >> UInt32(shift))) }
-                        key.append(contentsOf: field)
-                    }
-                    if let found = tupleIndex[key] { tuple = found } else {
-                        tuple = UInt32(statistics.tupleValues.count)
-                        tupleIndex[key] = tuple
-                        statistics.tupleValues.append(sink.quasiIdentifierFields.map { Array(transformed[$0]) })
-                        statistics.tupleRecords.append(0)
-                        statistics.tupleFirst.append((line: worker.record.line, record: worker.record.number))
-                    }
-                    previousTuple = tuple
-                    previousCaptured = transformed
-                }
-                statistics.tupleRecords[Int(tuple)] += 1
-                var entity = UInt32.max
-                if let column = layout.entityInput {
-                    if previousEntity != UInt32.max && worker.record.field(column, equals: statistics.entities[Int(previousEntity)]) {
-                        entity = previousEntity
-                    } else {
-                        let bytes = Array(worker.record[column])
-                        if let found = entityIndex[bytes] { entity = found } else {
-                            entity = UInt32(statistics.entities.count)
-                            entityIndex[bytes] = entity
-                            statistics.entities.append(bytes)
-                        }
-                        previousEntity = entity
-                    }
-                }
-                if countsGroups {
-                    var sensitive: UInt32 = 0
-                    if let output = sink.sensitiveField {
-                        let value = Array(transformed[output])
-                        if let found = sensitiveIndex[value] { sensitive = found } else {
-                            sensitive = UInt32(statistics.sensitive.count)
-                            sensitiveIndex[value] = sensitive
-                            statistics.sensitive.append(value)
-                        }
-                    }
-                    // Entities, tuples and sensitive values of one block each fit in 21 bits
-                    // many times over (a block holds at most 2 MiB of records).
-                    let groupKey = UInt64(entity & 0x1F_FFFF) << 42 | UInt64(tuple) << 21 | UInt64(sensitive)
-                    if groupKey == previousGroupKey { groupRecords[previousGroup] += 1 } else if let found = groupIndex[groupKey] {
-                        groupRecords[found] += 1
-                        previousGroupKey = groupKey
-                        previousGroup = found
-                    } else {
-                        groupIndex[groupKey] = groupRecords.count
-                        previousGroupKey = groupKey
-                        previousGroup = groupRecords.count
-                        groupKeys.append((entity, tuple, sensitive))
-                        groupRecords.append(1)
-                    }
-                }
+                let tuple = counter.tuple(of: transformed, fields: sink.quasiIdentifierFields, line: worker.record.line,
+                                          number: worker.record.number)
+                let entity = layout.entityInput.map { counter.entity(of: worker.record, column: $0) } ?? UInt32.max
+                counter.group(entity: entity, tuple: tuple, sensitive: sink.sensitiveField.map { transformed[$0] })
                 writer.setFrame(tuple, at: frameStart)
                 writer.setFrame(entity, at: frameStart + 4)
                 writer.setFrame(UInt32(writer.byteCount - sink.lineStart), at: frameStart + 8)
@@ -299,8 +230,7 @@ extension TransformRun {
         } catch {
             result.failure = error
         }
-        statistics.groups = zip(groupKeys, groupRecords).map { (entity: $0.0, tuple: $0.1, sensitive: $0.2, records: $1) }
-        result.statistics = statistics
+        result.statistics = counter.finish()
         result.lines = reader.linesConsumed
         result.bytes = writer.takeBytes()
         return result

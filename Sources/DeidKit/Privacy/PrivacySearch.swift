@@ -59,13 +59,8 @@ public final class PrivacySearch {
     private var cachedClasses = 0
     private var evaluations: [Int: Evaluation] = [:]
     private(set) var checked = 0
-    // Sensitive attribute.
     private let sensitiveCount: Int
-    private let global: [Double]
-    private let rank: [Int]
-    private let distance: TClosenessSpec.Distance
-    private var dense: [Double]
-    private var touched: [Int] = []
+    private var sensitive: SensitiveDistribution
     private var index = PackedTupleIndex()
 
     struct Evaluation {
@@ -86,30 +81,11 @@ public final class PrivacySearch {
         nodeCount = radices.reduce(1, *)
         finest = ClassTable(finest: statistics, width: levels.count)
         sensitiveCount = statistics.sensitiveValues.count
-        // The whole table's sensitive distribution, over individuals.
-        var counts = [Double](repeating: 0, count: sensitiveCount)
-        for entry in 0..<statistics.histogram.keys.count { counts[Int(statistics.histogram.keys[entry])] += Double(statistics.histogram.counts[entry]) }
-        for entity in 0..<(statistics.hasSensitive ? statistics.multiEntities.rowCount : 0) {
-            let range = statistics.multiEntities.offsets[entity]..<statistics.multiEntities.offsets[entity + 1]
-            for code in Set(range.map { statistics.multiSensitive[$0] }) { counts[Int(code)] += 1 }
-        }
-        let total = counts.reduce(0, +)
-        global = total > 0 ? counts.map { $0 / total } : counts
-        let numbers = statistics.sensitiveValues.map { DecimalText.parse($0[...])?.value }
-        let numeric = !numbers.isEmpty && numbers.allSatisfy { $0 != nil }
-        let order = (0..<sensitiveCount).sorted { a, b in
-            if numeric { return numbers[a]! < numbers[b]! }
-            return statistics.sensitiveValues[a].lexicographicallyPrecedes(statistics.sensitiveValues[b])
-        }
-        var rank = [Int](repeating: 0, count: sensitiveCount)
-        for (position, code) in order.enumerated() { rank[code] = position }
-        self.rank = rank
-        distance = spec.tCloseness?.distance ?? (numeric ? .ordered : .equal)
-        dense = [Double](repeating: 0, count: sensitiveCount)
+        sensitive = SensitiveDistribution(statistics: statistics, distance: spec.tCloseness?.distance)
     }
 
     /// The distance used for t-closeness (resolved when the policy leaves it open).
-    public var tClosenessDistance: TClosenessSpec.Distance { distance }
+    public var tClosenessDistance: TClosenessSpec.Distance { sensitive.distance }
 
     // MARK: Nodes
 
@@ -288,7 +264,7 @@ public final class PrivacySearch {
     /// Checks the models on every class; suppresses failing classes and the entities in them.
     func evaluate(_ table: ClassTable) -> Evaluation {
         let classes = table.count
-        var sizes = table.individuals
+        var sizes = table.individualSizes()
         let multiCount = table.multi.rowCount
         // Per class: the multi entities in it, as (entity, entry) pairs.
         var memberStarts: [Int] = []
@@ -296,11 +272,8 @@ public final class PrivacySearch {
         if multiCount > 0 {
             var perClass = [[(Int, Int)]](repeating: [], count: classes)
             for entity in 0..<multiCount {
-                var lastClass = -1
                 for entry in table.multi.offsets[entity]..<table.multi.offsets[entity + 1] {
-                    let found = Int(table.multi.keys[entry])
-                    perClass[found].append((entity, entry))
-                    if found != lastClass { sizes[found] += 1; lastClass = found }
+                    perClass[Int(table.multi.keys[entry])].append((entity, entry))
                 }
             }
             memberStarts = [0]
@@ -373,24 +346,9 @@ public final class PrivacySearch {
 
     /// l-diversity and t-closeness of one class's sensitive values (value code, individuals).
     func satisfiesSensitiveModels(_ entries: [(Int, Int)]) -> Bool {
-        let total = loadDense(entries)
-        defer { for code in touched { dense[code] = 0 } }
-        if let model = spec.lDiversity, !Self.isDiverse(touched.map { dense[$0] }, model) { return false }
-        if let model = spec.tCloseness, total > 0, closeness(total: total) > model.t + 1e-12 { return false }
+        if let model = spec.lDiversity, !Self.isDiverse(sensitive.counts(entries), model) { return false }
+        if let model = spec.tCloseness, let distance = sensitive.closeness(entries), distance > model.t + 1e-12 { return false }
         return true
-    }
-
-    /// Puts a class's (value code, individuals) into `dense`, noting the codes in `touched`
-    /// (the caller zeroes them); returns the total.
-    private func loadDense(_ entries: [(Int, Int)]) -> Double {
-        touched.removeAll(keepingCapacity: true)
-        var total = 0.0
-        for (code, count) in entries {
-            if dense[code] == 0 { touched.append(code) }
-            dense[code] += Double(count)
-            total += Double(count)
-        }
-        return total
     }
 
     static func isDiverse(_ counts: [Double], _ model: LDiversitySpec) -> Bool {
@@ -398,36 +356,14 @@ public final class PrivacySearch {
         case .distinct:
             return Double(counts.count) >= model.l
         case .entropy:
-            let total = counts.reduce(0, +)
-            guard total > 0 else { return false }
-            let entropy = -counts.reduce(0) { $0 + ($1 / total) * log($1 / total) }
-            return entropy >= log(model.l) - 1e-12
+            guard let l = SensitiveDistribution.entropyL(counts) else { return false }
+            return log(l) >= log(model.l) - 1e-12
         case .recursive:
             let l = Int(model.l.rounded(.down))
             guard counts.count >= l, l >= 1 else { return false }
             let sorted = counts.sorted(by: >)
             let tail = sorted[(l - 1)...].reduce(0, +)
             return sorted[0] < (model.c ?? 1) * tail
-        }
-    }
-
-    /// The distance between the class distribution held in `dense` and the whole table's.
-    private func closeness(total: Double) -> Double {
-        switch distance {
-        case .equal:
-            var sum = 1.0
-            for code in touched { sum += abs(dense[code] / total - global[code]) - global[code] }
-            return max(0, sum / 2)
-        case .ordered:
-            guard sensitiveCount > 1 else { return 0 }
-            var byRank = [Double](repeating: 0, count: sensitiveCount)
-            for code in 0..<sensitiveCount { byRank[rank[code]] = dense[code] / total - global[code] }
-            var running = 0.0, sum = 0.0
-            for position in 0..<(sensitiveCount - 1) {
-                running += byRank[position]
-                sum += abs(running)
-            }
-            return sum / Double(sensitiveCount - 1)
         }
     }
 
@@ -620,11 +556,7 @@ public final class PrivacySearch {
                 }
                 let distinct = Set(entries.map(\.0)).count
                 lowestL = min(lowestL ?? Int.max, distinct)
-                if spec.tCloseness != nil {
-                    let total = loadDense(entries)
-                    if total > 0 { highest = max(highest ?? 0, closeness(total: total)) }
-                    for code in touched { dense[code] = 0 }
-                }
+                if spec.tCloseness != nil, let distance = sensitive.closeness(entries) { highest = max(highest ?? 0, distance) }
             }
         }
         var suppressedClasses: [[[UInt8]]] = []

@@ -1,3 +1,5 @@
+import DeidCSV
+
 /// Rows of sparse counts: for row `i`, `keys[offsets[i]..<offsets[i+1]]` with their `counts`.
 public struct SparseRows: Codable, Sendable, Equatable {
     public var offsets: [Int] = [0]
@@ -82,6 +84,106 @@ struct BlockStatistics {
     var sensitive: [[UInt8]] = []
     /// Distinct (entity, tuple, sensitive) local triples and their records.
     var groups: [(entity: UInt32, tuple: UInt32, sensitive: UInt32, records: Int)] = []
+}
+
+/// Counts one block's records into `BlockStatistics` on a worker: the tuple of each record's
+/// class fields, its entity and sensitive value, in block-local codes. The one place where
+/// records become class counts, for the privacy pass and for `deid risk`.
+struct BlockCounter {
+    private(set) var statistics = BlockStatistics()
+    private var tupleIndex: [[UInt8]: UInt32] = [:]
+    private var entityIndex: [[UInt8]: UInt32] = [:]
+    private var sensitiveIndex: [[UInt8]: UInt32] = [:]
+    private var groupIndex: [UInt64: Int] = [:]
+    private var groupKeys: [(UInt32, UInt32, UInt32)] = []
+    private var groupRecords: [Int] = []
+    private var key: [UInt8] = []
+    private var previousFields = CSVRecord()
+    private var previousTuple = UInt32.max, previousEntity = UInt32.max
+    private var previousGroupKey = UInt64.max, previousGroup = 0
+    /// Whether (entity, tuple, sensitive) groups are counted (with an entity or a sensitive column).
+    let countsGroups: Bool
+
+    init(countsGroups: Bool) { self.countsGroups = countsGroups }
+
+    /// The local tuple of `record`'s `fields`; `line` and `number` place its first record.
+    mutating func tuple(of record: CSVRecord, fields: [Int], line: Int, number: Int) -> UInt32 {
+        // Readings of one household come in runs: the previous record's tuple first.
+        let tuple: UInt32
+        if previousTuple != UInt32.max && record.fieldsEqual(previousFields, at: fields) {
+            tuple = previousTuple
+        } else {
+            key.removeAll(keepingCapacity: true)
+            for field in fields {
+                let value = record[field]
+                let count = UInt32(value.count)
+                for shift in stride(from: 0, to: 32, by: 8) { key.append(UInt8(truncatingIfNeeded: count >> UInt32(shift))) }
+                key.append(contentsOf: value)
+            }
+            if let found = tupleIndex[key] { tuple = found } else {
+                tuple = UInt32(statistics.tupleValues.count)
+                tupleIndex[key] = tuple
+                statistics.tupleValues.append(fields.map { Array(record[$0]) })
+                statistics.tupleRecords.append(0)
+                statistics.tupleFirst.append((line: line, record: number))
+            }
+            previousTuple = tuple
+            previousFields = record
+        }
+        statistics.tupleRecords[Int(tuple)] += 1
+        return tuple
+    }
+
+    /// The local code of the entity in `record`'s field `column`.
+    mutating func entity(of record: CSVRecord, column: Int) -> UInt32 {
+        if previousEntity != UInt32.max && record.field(column, equals: statistics.entities[Int(previousEntity)]) {
+            return previousEntity
+        }
+        let bytes = Array(record[column])
+        let entity: UInt32
+        if let found = entityIndex[bytes] { entity = found } else {
+            entity = UInt32(statistics.entities.count)
+            entityIndex[bytes] = entity
+            statistics.entities.append(bytes)
+        }
+        previousEntity = entity
+        return entity
+    }
+
+    /// Counts one record of `entity` (UInt32.max without one) in `tuple` with a sensitive value.
+    mutating func group(entity: UInt32, tuple: UInt32, sensitive value: ArraySlice<UInt8>?) {
+        guard countsGroups else { return }
+        var sensitive: UInt32 = 0
+        if let value {
+            let bytes = Array(value)
+            if let found = sensitiveIndex[bytes] { sensitive = found } else {
+                sensitive = UInt32(statistics.sensitive.count)
+                sensitiveIndex[bytes] = sensitive
+                statistics.sensitive.append(bytes)
+            }
+        }
+        // Entities, tuples and sensitive values of one block each fit in 21 bits many times
+        // over (a block holds at most a few MiB of records).
+        let groupKey = UInt64(entity & 0x1F_FFFF) << 42 | UInt64(tuple) << 21 | UInt64(sensitive)
+        if groupKey == previousGroupKey { groupRecords[previousGroup] += 1 } else if let found = groupIndex[groupKey] {
+            groupRecords[found] += 1
+            previousGroupKey = groupKey
+            previousGroup = found
+        } else {
+            groupIndex[groupKey] = groupRecords.count
+            previousGroupKey = groupKey
+            previousGroup = groupRecords.count
+            groupKeys.append((entity, tuple, sensitive))
+            groupRecords.append(1)
+        }
+    }
+
+    /// The block's statistics.
+    func finish() -> BlockStatistics {
+        var result = statistics
+        result.groups = zip(groupKeys, groupRecords).map { (entity: $0.0, tuple: $0.1, sensitive: $0.2, records: $1) }
+        return result
+    }
 }
 
 /// Collects the run's statistics from the blocks, in order, on one thread.
