@@ -50,6 +50,9 @@ public final class BlockInput {
         firstBlock = first
     }
 
+    /// The first block, still to be handed out by `nextBlock` (nil once it was).
+    var pendingFirstBlock: CSVBlock? { firstBlock }
+
     func nextBlock() throws -> CSVBlock? {
         if let block = firstBlock {
             firstBlock = nil
@@ -93,6 +96,8 @@ public struct TransformRun {
         var failure: (any Error)?
         /// The quasi-identifiers' statistics of the block (privacy runs, `deid risk`).
         var statistics: BlockStatistics?
+        /// What `deid risk` collects beyond the classes.
+        var risk: RiskBlock?
     }
 
     /// Transforms `inputs` into `output`, header first, with `delimiter`. Does not commit.

@@ -16,6 +16,8 @@ public struct Policy: Sendable {
     public var columns: [ColumnPolicy]
     /// The privacy models the release must satisfy (k-anonymity and its relatives), if any.
     public var privacy: PrivacySpec?
+    /// Risk gates of the release and the trace uniqueness test (Docs/RISK.md), if any.
+    public var risk: RiskPolicy?
 
     /// The column policy named `name`.
     public func column(_ name: String) -> ColumnPolicy? { columns.first { $0.name == name } }
@@ -28,6 +30,14 @@ public struct Policy: Sendable {
             return true
         }
     }
+}
+
+/// A policy's `risk` section: the release's risk gates and how to measure trace uniqueness.
+public struct RiskPolicy: Sendable {
+    public var thresholds = RiskThresholds()
+    /// Prosecutor risk above this counts an individual as at risk.
+    public var threshold = 0.2
+    public var trace: TraceSpec?
 }
 
 /// The privacy models of a release and the information loss the search minimizes

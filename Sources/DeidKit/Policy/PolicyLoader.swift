@@ -6,7 +6,9 @@ import Yams
 /// Every problem is collected and reported at once (`PolicyError`), each with the policy file's
 /// line and column and the key path; unknown keys and column names get a "did you mean".
 public enum PolicyLoader {
-    static let topKeys = ["version", "dataset", "entity", "filter", "columns", "privacy"]
+    static let topKeys = ["version", "dataset", "entity", "filter", "columns", "privacy", "risk"]
+    static let riskKeys = ["max_prosecutor_risk", "min_class_size", "max_trace_uniqueness", "threshold", "trace"]
+    static let traceKeys = ["time", "value", "points", "time_resolution", "value_resolution", "repetitions"]
     static let privacyKeys = ["k", "suppression_limit", "l_diversity", "t_closeness", "metric"]
     static let datasetKeys = ["name", "purpose", "controller", "retention", "description", "license"]
     static let columnKeys = ["role", "drop", "pseudonymize", "mask", "suppress", "generalize", "noise",
@@ -47,7 +49,7 @@ public enum PolicyLoader {
         let policy = builder.build(document)
         guard reader.diagnostics.isEmpty, let policy else { throw PolicyError(reader.diagnostics) }
         return Policy(source: file, directory: directory, dataset: policy.dataset, entity: policy.entity,
-                      filters: policy.filters, columns: policy.columns, privacy: policy.privacy)
+                      filters: policy.filters, columns: policy.columns, privacy: policy.privacy, risk: policy.risk)
     }
 
     static func syntaxDiagnostic(_ error: YamlError, file: String) -> PolicyDiagnostic {
@@ -69,6 +71,7 @@ public enum PolicyLoader {
         var filters: [RecordFilterRule]
         var columns: [ColumnPolicy]
         var privacy: PrivacySpec?
+        var risk: RiskPolicy?
     }
 
     struct Builder {
@@ -109,7 +112,9 @@ public enum PolicyLoader {
             if let (_, value) = byKey["filter"] { filters = readFilters(value) }
             var privacy: PrivacySpec?
             if let (_, value) = byKey["privacy"] { privacy = readPrivacy(value, columns: columns) }
-            return Parts(dataset: dataset, entity: entity, filters: filters, columns: columns, privacy: privacy)
+            var risk: RiskPolicy?
+            if let (_, value) = byKey["risk"] { risk = readRisk(value, columns: columns, entity: entity) }
+            return Parts(dataset: dataset, entity: entity, filters: filters, columns: columns, privacy: privacy, risk: risk)
         }
 
         func readDataset(_ node: Node) -> DatasetDescription {
@@ -548,6 +553,67 @@ public enum PolicyLoader {
                       case .grid(_, .longitude, _) = generalization.method else { continue }
                 reader.report(node, "columns.\(column.name).generalize", "a longitude grid depends on the latitude, so the search cannot choose its level: give 'level'")
             }
+            return spec
+        }
+
+        func readRisk(_ node: Node, columns: [ColumnPolicy], entity: String?) -> RiskPolicy? {
+            guard let entries = reader.mapping(node, "risk", allowed: PolicyLoader.riskKeys) else { return nil }
+            var risk = RiskPolicy()
+            for entry in entries {
+                let path = "risk.\(entry.key)"
+                switch entry.key {
+                case "max_prosecutor_risk", "max_trace_uniqueness", "threshold":
+                    guard let value = reader.number(entry.value, path) else { continue }
+                    guard (0...1).contains(value) else {
+                        reader.report(entry.value, path, "must be between 0 and 1 (a risk or a share)")
+                        continue
+                    }
+                    if entry.key == "threshold" { risk.threshold = value } else if entry.key == "max_prosecutor_risk" {
+                        risk.thresholds.maxProsecutorRisk = value
+                    } else { risk.thresholds.maxTraceUniqueness = value }
+                case "min_class_size": risk.thresholds.minClassSize = reader.integer(entry.value, path, in: 1...1_000_000)
+                default: risk.trace = readTrace(entry.value, path, columns: columns, entity: entity)
+                }
+            }
+            if risk.thresholds.maxTraceUniqueness != nil && risk.trace == nil && !entries.contains(where: { $0.key == "trace" }) {
+                reader.report(node, "risk.max_trace_uniqueness", "needs risk.trace (which columns are the time and the value)")
+            }
+            return risk
+        }
+
+        func readTrace(_ node: Node, _ path: String, columns: [ColumnPolicy], entity: String?) -> TraceSpec? {
+            guard let entries = reader.mapping(node, path, allowed: PolicyLoader.traceKeys) else { return nil }
+            var time: String?, value: String?
+            var spec = TraceSpec(time: "", value: "")
+            for entry in entries {
+                let keyPath = "\(path).\(entry.key)"
+                switch entry.key {
+                case "time", "value":
+                    guard let name = reader.string(entry.value, keyPath) else { continue }
+                    guard let column = columns.first(where: { $0.name == name }) else {
+                        reader.report(entry.value, keyPath, "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
+                        continue
+                    }
+                    if case .drop? = column.technique { reader.report(entry.value, keyPath, "column '\(name)' is dropped, so it is not published") }
+                    if entry.key == "time" { time = name } else { value = name }
+                case "points": spec.points = reader.integer(entry.value, keyPath, in: 1...64) ?? 4
+                case "repetitions": spec.repetitions = reader.integer(entry.value, keyPath, in: 1...1000) ?? 10
+                case "time_resolution":
+                    guard let text = reader.string(entry.value, keyPath) else { continue }
+                    if let unit = TimeUnit(rawValue: text) { spec.timeUnit = unit } else {
+                        let names = TimeUnit.allCases.map(\.rawValue)
+                        reader.report(entry.value, keyPath, "unknown unit '\(text)'\(Suggestion.phrase(for: text, among: names)) (units: \(names.joined(separator: ", ")))")
+                    }
+                default: spec.valueStep = reader.number(entry.value, keyPath, positive: true)
+                }
+            }
+            if entity == nil { reader.report(node, path, "trace uniqueness needs the policy's entity (whose trace the points are)") }
+            if !entries.contains(where: { $0.key == "time" }) { reader.report(node, path, "missing key 'time' (the timestamp column)") }
+            if !entries.contains(where: { $0.key == "value" }) { reader.report(node, path, "missing key 'value' (the measured column)") }
+            guard let time, let value, entity != nil else { return nil }
+            spec.time = time
+            spec.value = value
+            spec.maxPoints = max(spec.maxPoints, spec.points)
             return spec
         }
 

@@ -1,0 +1,148 @@
+import DeidCSV
+import Foundation
+
+/// Prosecutor (or journalist) risk over the individuals.
+public struct RiskSummary: Codable, Sendable, Equatable {
+    /// The highest risk of any individual: 1 / the smallest class.
+    public var max: Double
+    /// The mean risk over individuals.
+    public var average: Double
+    /// Share of individuals whose risk is above `threshold`.
+    public var atRiskShare: Double
+    public var threshold: Double
+
+    enum CodingKeys: String, CodingKey {
+        case max, average, threshold
+        case atRiskShare = "at_risk_share"
+    }
+}
+
+/// Classes of one size, and the individuals whose smallest class has that size.
+public struct ClassSizeCount: Codable, Sendable, Equatable {
+    public var size: Int
+    public var classes: Int
+    public var individuals: Int
+}
+
+/// Attribute disclosure of the sensitive column over the classes.
+public struct AttributeDisclosure: Codable, Sendable, Equatable {
+    public var column: String
+    /// The lowest distinct l over classes (1: some class has one sensitive value only).
+    public var lowestDistinctL: Int
+    /// The lowest entropy l (e to the class's entropy) over classes.
+    public var lowestEntropyL: Double
+    /// The highest t-closeness distance of a class from the whole file's distribution.
+    public var highestT: Double
+    public var tDistance: String
+    /// Classes whose individuals all share one sensitive value.
+    public var homogeneousClasses: Int
+
+    enum CodingKeys: String, CodingKey {
+        case column
+        case lowestDistinctL = "lowest_distinct_l", lowestEntropyL = "lowest_entropy_l", highestT = "highest_t"
+        case tDistance = "t_distance", homogeneousClasses = "homogeneous_classes"
+    }
+}
+
+/// Quasi-identifier discovery's result.
+public struct DiscoveryResult: Codable, Sendable, Equatable {
+    public var candidates: [String]
+    public var leftOut: [LeftOutColumn]
+    public var combinations: [CombinationRisk]
+
+    enum CodingKeys: String, CodingKey {
+        case candidates, combinations
+        case leftOut = "left_out"
+    }
+}
+
+/// One of the smallest classes, with its values: for the confidential report only.
+public struct SmallClass: Codable, Sendable, Equatable {
+    public var values: [String]
+    public var individuals: Int
+    public var records: Int
+}
+
+/// A threshold a pipeline set, and whether the file is within it.
+public struct RiskGate: Codable, Sendable, Equatable {
+    public var name: String
+    public var limit: Double
+    public var value: Double
+    public var passed: Bool
+}
+
+/// Everything `deid risk` reports about a file (`--json`: see Docs/RISK.md for the schema).
+public struct RiskReport: Codable, Sendable, Equatable {
+    public var schema = "deid.risk/1"
+    public var inputs: [String]
+    public var quasiIdentifiers: [String]
+    public var entity: String?
+    public var records: Int
+    public var individuals: Int
+    public var equivalenceClasses: Int
+    public var minClassSize: Int
+    public var sampleUniques: Int
+    public var classSizes: [ClassSizeCount]
+    public var prosecutor: RiskSummary
+    public var marketer: Double
+    public var journalist: RiskSummary?
+    public var populationUniqueness: PopulationUniqueness?
+    public var attributeDisclosure: AttributeDisclosure?
+    public var quasiIdentifierDiscovery: DiscoveryResult?
+    public var traceUniqueness: TraceUniqueness?
+    public var gates: [RiskGate] = []
+    /// The smallest classes with their values: kept out of the JSON and the public report.
+    public var smallestClasses: [SmallClass] = []
+
+    enum CodingKeys: String, CodingKey {
+        case schema, inputs, entity, records, individuals, prosecutor, marketer, journalist, gates
+        case quasiIdentifiers = "quasi_identifiers", equivalenceClasses = "equivalence_classes", minClassSize = "min_class_size"
+        case sampleUniques = "sample_uniques", classSizes = "class_sizes", populationUniqueness = "population_uniqueness"
+        case attributeDisclosure = "attribute_disclosure", quasiIdentifierDiscovery = "quasi_identifier_discovery"
+        case traceUniqueness = "trace_uniqueness"
+    }
+
+    /// Gates that failed.
+    public var failedGates: [RiskGate] { gates.filter { !$0.passed } }
+
+    /// The report as JSON, keys sorted, without the confidential smallest classes.
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}
+
+/// Thresholds a pipeline sets: exceeding one is exit 1 (and a refused release in `publish`).
+public struct RiskThresholds: Sendable, Equatable {
+    public var maxProsecutorRisk: Double?
+    public var minClassSize: Int?
+    public var maxTraceUniqueness: Double?
+
+    public init(maxProsecutorRisk: Double? = nil, minClassSize: Int? = nil, maxTraceUniqueness: Double? = nil) {
+        self.maxProsecutorRisk = maxProsecutorRisk
+        self.minClassSize = minClassSize
+        self.maxTraceUniqueness = maxTraceUniqueness
+    }
+
+    public var isEmpty: Bool { maxProsecutorRisk == nil && minClassSize == nil && maxTraceUniqueness == nil }
+
+    /// The gates of `report` (a trace gate without a trace measurement fails: it was asked for).
+    public func gates(of report: RiskReport) -> [RiskGate] {
+        var gates: [RiskGate] = []
+        if let limit = maxProsecutorRisk {
+            gates.append(RiskGate(name: "max_prosecutor_risk", limit: limit, value: report.prosecutor.max,
+                                  passed: report.prosecutor.max <= limit + 1e-12))
+        }
+        if let limit = minClassSize {
+            gates.append(RiskGate(name: "min_class_size", limit: Double(limit), value: Double(report.minClassSize),
+                                  passed: report.records == 0 || report.minClassSize >= limit))
+        }
+        if let limit = maxTraceUniqueness {
+            let value = report.traceUniqueness?.share ?? 1
+            gates.append(RiskGate(name: "max_trace_uniqueness", limit: limit, value: value,
+                                  passed: report.traceUniqueness != nil && value <= limit + 1e-12))
+        }
+        return gates
+    }
+}

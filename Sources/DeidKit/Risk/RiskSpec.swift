@@ -1,0 +1,69 @@
+/// What `deid risk` measures on a file: the columns' roles and the optional analyses.
+public struct RiskSpec: Sendable {
+    /// The columns an attacker may know; their combinations are the equivalence classes.
+    public var quasiIdentifiers: [String]
+    /// The column naming the person or household records belong to (individuals = its values).
+    public var entity: String?
+    /// The column whose disclosure l-diversity and t-closeness measure.
+    public var sensitive: String?
+    /// t-closeness distance; nil: ordered for numbers, equal otherwise.
+    public var distance: TClosenessSpec.Distance?
+    /// Prosecutor risk above this counts an individual as at risk.
+    public var threshold = 0.2
+    /// Quasi-identifier discovery: nil to skip it.
+    public var discovery: DiscoverySpec? = DiscoverySpec()
+    /// Trace uniqueness: nil to skip it.
+    public var trace: TraceSpec?
+    /// Sample / population, for the population uniqueness estimators.
+    public var samplingFraction: Double?
+    /// The population table's class sizes, for journalist risk.
+    public var population: PopulationTable?
+    /// Classes smaller than this never show their values in the public report.
+    public var publicMinimumClassSize = 5
+
+    public init(quasiIdentifiers: [String], entity: String? = nil, sensitive: String? = nil) {
+        self.quasiIdentifiers = quasiIdentifiers
+        self.entity = entity
+        self.sensitive = sensitive
+    }
+}
+
+/// Which columns quasi-identifier discovery tries, and its memory bound.
+public struct DiscoverySpec: Sendable {
+    /// The columns whose combinations are tried; nil: every column that is not the entity and
+    /// not a direct identifier (by the profile of the first block).
+    public var candidates: [String]?
+    /// Combinations of at most this many columns.
+    public var maxColumns = 3
+    /// Distinct (individual, candidate values) rows kept; past it, the candidate with the most
+    /// distinct values is left out (and named in the report).
+    public var rowLimit = 250_000
+    /// Combinations reported.
+    public var top = 10
+
+    public init(candidates: [String]? = nil) { self.candidates = candidates }
+}
+
+/// Trace uniqueness (de Montjoye et al. 2013): how many entities p points of their own trace
+/// single out.
+public struct TraceSpec: Sendable {
+    public var time: String
+    public var value: String
+    /// The number of points an attacker knows.
+    public var points = 4
+    /// Time buckets: readings of one entity in one bucket are summed (a daily total); nil: each
+    /// distinct timestamp is a point.
+    public var timeUnit: TimeUnit?
+    /// Values are rounded to multiples of this; nil: compared as they are.
+    public var valueStep: Double?
+    /// Independent draws of points per entity; the spread over them is reported.
+    public var repetitions = 10
+    public var seed: UInt64 = 1
+    /// The curve against the number of points goes from 1 to this (at least `points`).
+    public var maxPoints = 8
+
+    public init(time: String, value: String) {
+        self.time = time
+        self.value = value
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+
+/// Share of entities singled out by a number of points, over repeated draws.
+public struct TraceShare: Codable, Sendable, Equatable {
+    public var points: Int
+    /// Mean over the repetitions of the share of entities singled out.
+    public var share: Double
+    public var min: Double
+    public var max: Double
+    public var stddev: Double
+}
+
+/// The result of the trace uniqueness test.
+public struct TraceUniqueness: Codable, Sendable, Equatable {
+    public var entity: String
+    public var time: String
+    public var value: String
+    /// The time bucket (`day`, `hour`, ...) or `as written`.
+    public var timeResolution: String
+    /// The value step or `as written`.
+    public var valueResolution: String
+    public var points: Int
+    public var share: Double
+    public var min: Double
+    public var max: Double
+    public var stddev: Double
+    public var repetitions: Int
+    public var seed: UInt64
+    public var entities: Int
+    /// Distinct (bucket, value) points over all traces.
+    public var distinctPoints: Int
+    public var byPoints: [TraceShare]
+
+    enum CodingKeys: String, CodingKey {
+        case entity, time, value, points, share, min, max, stddev, repetitions, seed, entities
+        case timeResolution = "time_resolution", valueResolution = "value_resolution"
+        case distinctPoints = "distinct_points", byPoints = "by_points"
+    }
+}
+
+/// Every entity's trace: the sum of its values in each time bucket, rounded to the value step.
+public struct TracePoints: Sendable {
+    let spec: TraceSpec
+    /// (entity, bucket) -> summed value, over the run's entity codes.
+    private var sums: [TracePointKey: Double] = [:]
+
+    init(spec: TraceSpec) { self.spec = spec }
+
+    mutating func add(_ block: [TracePointKey: Double], entities: [UInt32]) {
+        for (key, value) in block {
+            sums[TracePointKey(entity: entities[Int(key.entity)], bucket: key.bucket), default: 0] += value
+        }
+    }
+
+    /// A point's value in whole steps (or in millionths when values are compared as written, so
+    /// that sums of decimals compare equal).
+    private func quantized(_ value: Double) -> Int64 {
+        let step = spec.valueStep ?? 1e-6
+        return Int64((value / step).rounded(.toNearestOrAwayFromZero))
+    }
+
+    /// The test: for each repetition and each entity, draw `p` of its points at random (all of
+    /// them when it has fewer); it is singled out when no other entity's trace holds all `p`.
+    public func measure(entityColumn: String, timeColumn: String, valueColumn: String) -> TraceUniqueness {
+        struct Point: Hashable { var bucket: Int64; var value: Int64 }
+        var traces: [UInt32: [Point]] = [:]
+        for (key, sum) in sums { traces[key.entity, default: []].append(Point(bucket: key.bucket, value: quantized(sum))) }
+        let entities = traces.keys.sorted()
+        var postings: [Point: [UInt32]] = [:]
+        for entity in entities {
+            traces[entity]!.sort { $0.bucket < $1.bucket }
+            for point in traces[entity]! { postings[point, default: []].append(entity) }
+        }
+        let top = Swift.max(spec.points, spec.maxPoints)
+        var curve: [TraceShare] = []
+        var random = SeededRandom(seed: spec.seed)
+        for points in 1...top {
+            var shares: [Double] = []
+            for _ in 0..<spec.repetitions {
+                var singled = 0
+                for entity in entities {
+                    let trace = traces[entity]!
+                    let drawn = Self.draw(Swift.min(points, trace.count), from: trace.count, using: &random)
+                    let lists = drawn.map { postings[trace[$0]]! }.sorted { $0.count < $1.count }
+                    if Self.aloneIn(lists, entity: entity) { singled += 1 }
+                }
+                shares.append(entities.isEmpty ? 0 : Double(singled) / Double(entities.count))
+            }
+            let mean = shares.reduce(0, +) / Double(Swift.max(1, shares.count))
+            let variance = shares.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(Swift.max(1, shares.count - 1))
+            curve.append(TraceShare(points: points, share: mean, min: shares.min() ?? 0, max: shares.max() ?? 0,
+                                    stddev: shares.count > 1 ? variance.squareRoot() : 0))
+        }
+        let chosen = curve[spec.points - 1]
+        return TraceUniqueness(entity: entityColumn, time: timeColumn, value: valueColumn,
+                               timeResolution: spec.timeUnit?.rawValue ?? "as written",
+                               valueResolution: spec.valueStep.map(DecimalText.label) ?? "as written",
+                               points: spec.points, share: chosen.share, min: chosen.min, max: chosen.max, stddev: chosen.stddev,
+                               repetitions: spec.repetitions, seed: spec.seed, entities: entities.count,
+                               distinctPoints: postings.count, byPoints: curve)
+    }
+
+    /// `count` distinct indices below `total`, uniformly (a partial Fisher-Yates shuffle).
+    static func draw(_ count: Int, from total: Int, using random: inout SeededRandom) -> [Int] {
+        if count == total { return Array(0..<total) }
+        var chosen: [Int: Int] = [:]
+        var result: [Int] = []
+        for index in 0..<count {
+            let pick = index + Int(random.next(upperBound: UInt64(total - index)))
+            let value = chosen[pick] ?? pick
+            chosen[pick] = chosen[index] ?? index
+            result.append(value)
+        }
+        return result
+    }
+
+    /// Whether `entity` is the only entity in every one of the sorted posting lists.
+    static func aloneIn(_ lists: [[UInt32]], entity: UInt32) -> Bool {
+        guard var candidates = lists.first else { return false }
+        for list in lists.dropFirst() {
+            if candidates.count == 1 { break }
+            candidates = candidates.filter { Self.contains(list, $0) }
+        }
+        return candidates == [entity]
+    }
+
+    private static func contains(_ sorted: [UInt32], _ value: UInt32) -> Bool {
+        var low = 0, high = sorted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if sorted[middle] < value { low = middle + 1 } else { high = middle }
+        }
+        return low < sorted.count && sorted[low] == value
+    }
+}
