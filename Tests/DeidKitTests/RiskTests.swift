@@ -1,0 +1,249 @@
+@testable import DeidKit
+import DeidCSV
+import DeidTestSupport
+import Foundation
+import Testing
+
+/// `deid risk`'s measures against an independent computation: Tests/Oracles/risk_oracle.py
+/// (Python's csv module and plain sets and sums), on the real datasets and the bundled sample.
+@Suite struct RiskTests {
+    /// Runs the oracle on `spec` and returns its answers.
+    static func oracle(_ spec: [String: Any]) throws -> [String: Any] {
+        let directory = try TemporaryDirectory()
+        let specPath = directory.file("spec.json")
+        try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: specPath))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "\(Paths.root)/Tests/Oracles/risk_oracle.py", specPath]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "the oracle failed")
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+
+    static func measure(_ path: String, _ spec: RiskSpec, delimiter: CSVDelimiter? = nil) throws -> RiskReport {
+        let input = try BlockInput(path: path, options: CSVReadOptions(delimiter: delimiter), blockSize: 64 << 10)
+        let data = try RiskScan.run(inputs: [input], spec: spec, workers: 2)
+        return try RiskAnalysis.report(data, spec: spec, inputs: [path])
+    }
+
+    static func close(_ a: Double, _ b: Any?, tolerance: Double = 1e-9) -> Bool {
+        guard let b = (b as? NSNumber)?.doubleValue else { return false }
+        return abs(a - b) <= tolerance * max(1, abs(b))
+    }
+
+    @Test func adultMeasuresMatchTheOracle() throws {
+        let path = try Paths.shared("arx_adult/adult.csv")
+        let quasiIdentifiers = ["sex", "age", "race", "marital-status"]
+        var spec = RiskSpec(quasiIdentifiers: quasiIdentifiers, sensitive: "salary-class")
+        spec.distance = .equal
+        spec.samplingFraction = 0.1
+        spec.discovery = DiscoverySpec(candidates: ["age", "education", "occupation", "sex"])
+        spec.discovery!.top = 100
+        let report = try Self.measure(path, spec)
+        let expected = try Self.oracle(["file": path, "delimiter": ";", "quasi_identifiers": quasiIdentifiers, "sensitive": "salary-class",
+                                        "combinations": [["age", "education", "occupation"], ["education", "sex"], ["occupation"]],
+                                        "sampling_fraction": 0.1])
+        #expect(report.records == expected["records"] as? Int)
+        #expect(report.individuals == expected["individuals"] as? Int)
+        #expect(report.equivalenceClasses == expected["equivalence_classes"] as? Int)
+        #expect(report.minClassSize == expected["min_class_size"] as? Int)
+        #expect(report.sampleUniques == expected["sample_uniques"] as? Int)
+        #expect(Self.close(report.prosecutor.max, expected["prosecutor_max"]))
+        #expect(Self.close(report.prosecutor.average, expected["prosecutor_average"]))
+        #expect(Self.close(report.prosecutor.atRiskShare, expected["prosecutor_at_risk_share"]))
+        #expect(Self.close(report.marketer, expected["marketer"]))
+        let sizes = expected["class_sizes"] as! [String: Int]
+        #expect(Dictionary(uniqueKeysWithValues: report.classSizes.map { (String($0.size), $0.classes) }) == sizes)
+        let disclosure = try #require(report.attributeDisclosure)
+        #expect(disclosure.lowestDistinctL == expected["lowest_distinct_l"] as? Int)
+        #expect(Self.close(disclosure.lowestEntropyL, expected["lowest_entropy_l"]))
+        #expect(Self.close(disclosure.highestT, expected["highest_t_equal"]))
+        let combinations = try #require(report.quasiIdentifierDiscovery?.combinations)
+        let uniques = expected["combinations"] as! [String: Int]
+        for (name, count) in uniques {
+            let found = combinations.first { $0.columns.sorted() == name.split(separator: "+").map(String.init).sorted() }
+            #expect(found?.uniqueIndividuals == count, "\(name)")
+        }
+        // The most identifying combination of the four candidates is reported first.
+        #expect(combinations.first!.uniqueIndividuals >= combinations.dropFirst().map(\.uniqueIndividuals).max()!)
+        let population = try #require(report.populationUniqueness)
+        #expect(Self.close(population.zayatz!.uniques, expected["zayatz"], tolerance: 1e-6))
+        #expect(Self.close(population.pitman!.uniques, expected["pitman"], tolerance: 1e-6))
+        #expect(population.populationSize == 301_620)
+        // Dankar's rule at a 10% sampling fraction takes Pitman's estimate.
+        #expect(population.dankarModel == "pitman" && population.dankar == population.pitman)
+    }
+
+    /// An entity with rows in several classes counts once in each, and its risk is that of its
+    /// smallest class: readings of the bundled sample, classes by tariff and hourly reading.
+    @Test func entitiesInSeveralClassesMatchTheOracle() throws {
+        let path = "\(Paths.root)/Datasets/smart_meter_sample.csv"
+        let quasiIdentifiers = ["tariff", "kwh"]
+        var spec = RiskSpec(quasiIdentifiers: quasiIdentifiers, entity: "meter_id")
+        spec.discovery = DiscoverySpec(candidates: ["postcode", "occupants", "dwelling_type"])
+        spec.discovery!.top = 100
+        let report = try Self.measure(path, spec)
+        let expected = try Self.oracle(["file": path, "quasi_identifiers": quasiIdentifiers, "entity": "meter_id",
+                                        "combinations": [["postcode"], ["occupants", "dwelling_type"]]])
+        #expect(report.individuals == expected["individuals"] as? Int)
+        #expect(report.equivalenceClasses == expected["equivalence_classes"] as? Int)
+        #expect(report.sampleUniques == expected["sample_uniques"] as? Int)
+        #expect(report.minClassSize == expected["min_class_size"] as? Int)
+        #expect(Self.close(report.prosecutor.average, expected["prosecutor_average"]))
+        #expect(Self.close(report.prosecutor.atRiskShare, expected["prosecutor_at_risk_share"]))
+        #expect(Self.close(report.marketer, expected["marketer"]))
+        let uniques = expected["combinations"] as! [String: Int]
+        let combinations = report.quasiIdentifierDiscovery!.combinations
+        for (name, count) in uniques {
+            let found = combinations.first { $0.columns.joined(separator: "+") == name }
+            #expect(found?.uniqueIndividuals == count, "\(name)")
+        }
+    }
+
+    /// Trace uniqueness on ten London households in January: with all of a trace's points the
+    /// count is exact; with one point, the mean over many draws approaches the oracle's
+    /// expectation.
+    @Test func traceUniquenessMatchesTheOracle() throws {
+        let path = try Paths.shared("lcl_smartmeter/lcl_2013_10households_jan.csv")
+        func spec(points: Int, repetitions: Int) -> RiskSpec {
+            var spec = RiskSpec(quasiIdentifiers: ["LCLid"], entity: "LCLid")
+            spec.discovery = nil
+            var trace = TraceSpec(time: "tstp", value: "energy_kwh_hh")
+            trace.timeUnit = .day
+            trace.valueStep = 0.5
+            trace.points = points
+            trace.maxPoints = points
+            trace.repetitions = repetitions
+            spec.trace = trace
+            return spec
+        }
+        let expected = try Self.oracle(["file": path, "quasi_identifiers": ["LCLid"], "entity": "LCLid",
+                                        "trace": ["entity": "LCLid", "time": "tstp", "value": "energy_kwh_hh", "day": true, "step": 0.5]])
+        let all = try #require(try Self.measure(path, spec(points: 31, repetitions: 1)).traceUniqueness)
+        #expect(Self.close(all.share, expected["trace_all_points"]))
+        let one = try #require(try Self.measure(path, spec(points: 1, repetitions: 400)).traceUniqueness)
+        let mean = (expected["trace_one_point_expected"] as! NSNumber).doubleValue
+        #expect(abs(one.byPoints[0].share - mean) < 0.04, "one point: \(one.byPoints[0].share) against \(mean)")
+        #expect(one.entities == 10)
+        // The same seed draws the same points.
+        let again = try #require(try Self.measure(path, spec(points: 1, repetitions: 400)).traceUniqueness)
+        #expect(again == one)
+    }
+
+    /// de Montjoye's test on 100 London households: 4 daily totals rounded to 1 kWh single out
+    /// about 98% of them.
+    @Test func fourDailyTotalsSingleOutNearlyEveryHousehold() throws {
+        let path = try Paths.shared("lcl_smartmeter/lcl_2013_100households_halfhourly.csv.gz")
+        var spec = RiskSpec(quasiIdentifiers: ["LCLid"], entity: "LCLid")
+        spec.discovery = nil
+        var trace = TraceSpec(time: "tstp", value: "energy_kwh_hh")
+        trace.timeUnit = .day
+        trace.valueStep = 1
+        spec.trace = trace
+        let report = try Self.measure(path, spec)
+        let result = try #require(report.traceUniqueness)
+        #expect(report.records == 1_674_718 && report.individuals == 100)
+        #expect(result.entities == 100)
+        #expect(result.share >= 0.95 && result.share <= 1, "\(result.share)")
+        #expect(result.min <= result.share && result.share <= result.max)
+        // More points never single out fewer households on average (up to the draws' noise).
+        #expect(result.byPoints[0].share < result.byPoints[3].share)
+    }
+
+    /// Journalist risk against a population table ten times the sample: every class is ten
+    /// times larger in the population.
+    @Test func journalistRiskUsesThePopulationTable() throws {
+        let path = "\(Paths.root)/Datasets/smart_meter_sample.csv"
+        let directory = try TemporaryDirectory()
+        let sample = try Self.measure(path, {
+            var spec = RiskSpec(quasiIdentifiers: ["dwelling_type", "occupants"], entity: "meter_id")
+            spec.discovery = nil
+            return spec
+        }())
+        // The sample's classes with their sizes, times ten, as a population table.
+        var counts: [String: Set<String>] = [:]
+        let records = referenceParse(try TemporaryDirectory.readFile(path))
+        for record in records.dropFirst() { counts["\"\(record[4])\",\"\(record[5])\"", default: []].insert(record[0]) }
+        let table = "dwelling_type,occupants,count\n" + counts.map { "\($0.key),\($0.value.count * 10)" }.joined(separator: "\n") + "\n"
+        var spec = RiskSpec(quasiIdentifiers: ["dwelling_type", "occupants"], entity: "meter_id")
+        spec.discovery = nil
+        spec.population = try PopulationTable(path: try directory.write("population.csv", text: table),
+                                              quasiIdentifiers: spec.quasiIdentifiers, countColumn: "count")
+        let report = try Self.measure(path, spec)
+        let journalist = try #require(report.journalist)
+        #expect(abs(journalist.max - sample.prosecutor.max / 10) < 1e-12)
+        #expect(abs(journalist.average - sample.prosecutor.average / 10) < 1e-12)
+        #expect(abs(report.marketer - sample.marketer / 10) < 1e-12)
+        // A population table missing a class of the sample is an error, without values.
+        let partial = "dwelling_type,occupants,count\n" + counts.dropFirst().map { "\($0.key),\($0.value.count * 10)" }.joined(separator: "\n") + "\n"
+        spec.population = try PopulationTable(path: try directory.write("partial.csv", text: partial),
+                                              quasiIdentifiers: spec.quasiIdentifiers, countColumn: "count")
+        #expect(throws: TransformError.self) { try Self.measure(path, spec) }
+    }
+
+    /// The estimators on samples of a population whose uniques are known, drawn from the model
+    /// Pitman's estimator assumes (a Chinese restaurant process, theta 500, alpha 0.6): the
+    /// estimate Dankar's rule picks is within a quarter of the truth at small and large
+    /// sampling fractions.
+    @Test(arguments: [0.05, 0.3]) func populationEstimatesApproachTheTruth(fraction: Double) throws {
+        var random = SeededRandom(seed: 7)
+        func uniform() -> Double { Double(random.next() >> 11) / Double(1 << 53) }
+        let theta = 500.0, alpha = 0.6
+        var sizes: [Int] = [], owner: [Int] = []
+        for person in 0..<200_000 {
+            if uniform() < (theta + Double(sizes.count) * alpha) / (theta + Double(person)) {
+                sizes.append(1)
+                owner.append(sizes.count - 1)
+                continue
+            }
+            // An existing class with probability proportional to its size minus alpha: a random
+            // earlier person's class, kept with probability (size - alpha) / size.
+            while true {
+                let found = owner[Int(random.next(upperBound: UInt64(person)))]
+                if uniform() < (Double(sizes[found]) - alpha) / Double(sizes[found]) {
+                    sizes[found] += 1
+                    owner.append(found)
+                    break
+                }
+            }
+        }
+        let truth = Double(sizes.filter { $0 == 1 }.count)
+        var sampleSizes: [Int: Int] = [:]
+        for size in sizes {
+            var drawn = 0
+            for _ in 0..<size where uniform() < fraction { drawn += 1 }
+            if drawn > 0 { sampleSizes[drawn, default: 0] += 1 }
+        }
+        let sampled = Double(sampleSizes.reduce(0) { $0 + $1.key * $1.value })
+        let estimate = PopulationUniqueness(classSizes: sampleSizes, samplingFraction: sampled / 200_000)
+        #expect(abs(estimate.dankar.uniques - truth) / truth < 0.25, "\(estimate) against \(truth)")
+        #expect(estimate.zayatz != nil && estimate.pitman != nil)
+    }
+
+    @Test func gatesPassAndFail() throws {
+        let path = "\(Paths.root)/Datasets/smart_meter_sample.csv"
+        var spec = RiskSpec(quasiIdentifiers: ["dwelling_type"], entity: "meter_id")
+        spec.discovery = nil
+        let input = try BlockInput(path: path, options: CSVReadOptions())
+        let data = try RiskScan.run(inputs: [input], spec: spec)
+        let within = try RiskAnalysis.report(data, spec: spec, inputs: [path], thresholds: RiskThresholds(maxProsecutorRisk: 1, minClassSize: 1))
+        #expect(within.failedGates.isEmpty && within.gates.count == 2)
+        let strict = try RiskAnalysis.report(data, spec: spec, inputs: [path],
+                                             thresholds: RiskThresholds(minClassSize: within.minClassSize + 1, maxTraceUniqueness: 0.5))
+        #expect(strict.failedGates.map(\.name) == ["min_class_size", "max_trace_uniqueness"])
+    }
+
+    @Test func unknownColumnsNameThePositionAndSuggest() throws {
+        let path = "\(Paths.root)/Datasets/smart_meter_sample.csv"
+        let input = try BlockInput(path: path, options: CSVReadOptions())
+        let error = #expect(throws: TransformError.self) {
+            try RiskScan.run(inputs: [input], spec: RiskSpec(quasiIdentifiers: ["postcod"]))
+        }
+        #expect(error?.description.contains("smart_meter_sample.csv:1") == true)
+        #expect(error?.description.contains("did you mean 'postcode'") == true)
+    }
+}
