@@ -2,14 +2,22 @@
 # libraries they need (libcsv-dev, zlib1g-dev) with apt-get when missing (as root).
 SWIFT ?= swift
 SYSTEM_PACKAGES = libcsv-dev zlib1g-dev gzip
+# The tests also run Python oracles and render the risk report in a headless browser.
+TEST_PACKAGES = python3 chromium
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps test-deps install-missing build demo test bench clean
 
 all: build
 
 deps:
+	@$(MAKE) --no-print-directory install-missing PACKAGES="$(SYSTEM_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory install-missing PACKAGES="$(SYSTEM_PACKAGES) $(TEST_PACKAGES)"
+
+install-missing:
 	@missing=""; \
-	for package in $(SYSTEM_PACKAGES); do \
+	for package in $(PACKAGES); do \
 	  dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -39,7 +47,7 @@ demo: build
 	@cat .build/demo/release/report.md
 	@echo "The release is in .build/demo/release/"
 
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 

@@ -10,6 +10,7 @@ struct HelpGoldenTests {
         ("deid", "deid", ["--help"]),
         ("deid-publish", "deid", ["publish", "--help"]),
         ("deid-apply", "deid", ["apply", "--help"]),
+        ("deid-risk", "deid", ["risk", "--help"]),
         ("deid-profile", "deid", ["profile", "--help"]),
         ("deid-convert", "deid", ["convert", "--help"]),
         ("deid-sample", "deid-sample", ["--help"]),

@@ -119,7 +119,8 @@ public enum RiskScan {
                     let row = discovery!.tuple(of: record, fields: discoveryColumns, line: record.line, number: record.number)
                     discovery!.group(entity: entity, tuple: row, sensitive: nil)
                 }
-                if let trace = layout.trace {
+                // A missing reading (an empty time or value) is no point of the trace.
+                if let trace = layout.trace, !record[trace.time].isEmpty, !record[trace.value].isEmpty {
                     guard let time = TimestampValue.parse(record[trace.time]) else {
                         throw TransformError(position: InputPosition(source: input.source.displayName, line: record.line,
                                                                      record: record.number, column: input.header.names[trace.time]),
