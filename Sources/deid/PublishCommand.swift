@@ -19,6 +19,12 @@ struct PublishCommand: ParsableCommand {
             suppressed within the limit, and the manifest's "privacy" object records the result.
             When no transformation satisfies the models, nothing is written and the exit code is 1.
 
+            The release's risk is measured on the data as written (deid risk with the policy's
+            roles): report.json, report.html (public: no values) and confidential/report.html
+            (the smallest classes with their values: keep it, do not publish it). A policy's
+            risk section sets gates (max_prosecutor_risk, min_class_size, max_trace_uniqueness);
+            a release that exceeds one is not written (exit 1, reasons listed).
+
             Keys come from the environment or a file named in the policy (env:NAME, file:PATH);
             the manifest records a key id, never the key.
 
@@ -65,10 +71,17 @@ struct PublishCommand: ParsableCommand {
             let manifest = outcome.manifest
             try StandardOutput.write("""
                 published \(manifest.rows.out) rows of \(manifest.dataset.name) to \(directory)/
-                  \(manifest.data.file)  manifest.json  report.md
+                  \(manifest.data.file)  manifest.json  report.md\(outcome.risk != nil ? "  report.json  report.html  confidential/report.html" : "")
                 release id \(manifest.releaseID)
 
                 """)
+            if let risk = outcome.risk {
+                var line = "risk: smallest class \(risk.minClassSize), highest prosecutor risk \(String(format: "%.4f", risk.prosecutor.max)), \(risk.sampleUniques) sample uniques"
+                if let trace = risk.traceUniqueness {
+                    line += ", trace uniqueness \(String(format: "%.1f%%", trace.share * 100)) (\(trace.points) points)"
+                }
+                try StandardOutput.write(line + "\n")
+            }
             if let privacy = manifest.privacy {
                 let levels = privacy.transformation.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
                 try StandardOutput.write("""

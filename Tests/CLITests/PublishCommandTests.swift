@@ -17,14 +17,14 @@ struct PublishCommandTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.hasPrefix("published 20160 rows of smart-meter-readings to release/\n"))
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.file("release")).sorted()
-        #expect(files == ["manifest.json", "report.md", "smart-meter-readings.csv"])
+        #expect(files == ["confidential", "manifest.json", "report.html", "report.json", "report.md", "smart-meter-readings.csv"])
         let data = String(decoding: try directory.read("release/smart-meter-readings.csv"), as: UTF8.self)
         #expect(data.hasPrefix("meter_id,postcode,dwelling_type,occupants,tariff,reading_time,kwh\n"))
         // Nothing identifying survives: no names, e-mails, full postcodes or raw meter ids; the key appears nowhere.
         let raw = String(decoding: try TemporaryDirectory.readFile(Self.sample), as: UTF8.self)
         let secondRow = raw.split(separator: "\n")[1].split(separator: ",")
         for value in [secondRow[0], secondRow[1], secondRow[2], secondRow[3]] { #expect(!data.contains(String(value))) }
-        for file in files {
+        for file in files.map({ $0 == "confidential" ? "confidential/report.html" : $0 }) {
             #expect(!String(decoding: try directory.read("release/\(file)"), as: UTF8.self).contains(Self.key))
         }
         #expect(!result.stdout.contains(Self.key) && !result.stderr.contains(Self.key))
@@ -253,5 +253,34 @@ struct PublishCommandTests {
         #expect(result.stderr.contains("would suppress 30 of 30 individuals (100%)"))
         #expect(result.stdout.isEmpty)
         #expect(try directory.listing() == ["policy.yaml"])
+    }
+
+    /// Every release carries its measured risk; a policy's risk gates refuse a release that
+    /// exceeds them, writing nothing.
+    @Test func releaseRiskIsReportedAndGated() throws {
+        let directory = try TemporaryDirectory()
+        let base = try String(contentsOfFile: Self.kPolicy, encoding: .utf8)
+            .replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/")
+        let gates = "risk:\n  min_class_size: 5\n  max_prosecutor_risk: 0.2\n"
+            + "  trace: { time: reading_time, value: kwh, points: 4, time_resolution: day, value_resolution: 1 }\n"
+        try directory.write("policy.yaml", text: base + gates)
+        let result = try CLI.run(["publish", "-p", "policy.yaml", "-o", "release", "--seed", "3", Self.sample], in: directory.path, environment: Self.environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("risk: smallest class"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.file("release")).sorted()
+        #expect(files.contains("report.json") && files.contains("report.html") && files.contains("confidential"))
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(try directory.read("release/report.json"))) as? [String: Any])
+        // k=5 in households: the release's classes are at least 5 meters.
+        #expect((report["min_class_size"] as? Int ?? 0) >= 5)
+        #expect((report["trace_uniqueness"] as? [String: Any])?["share"] is NSNumber)
+        let confidential = String(decoding: try directory.read("release/confidential/report.html"), as: UTF8.self)
+        #expect(confidential.contains("Smallest classes"))
+
+        // A trace gate the hourly, per-meter release cannot meet: refused, nothing written.
+        try directory.write("strict.yaml", text: base + gates + "  max_trace_uniqueness: 0.05\n")
+        let refused = try CLI.run(["publish", "-p", "strict.yaml", "-o", "strict", "--seed", "3", Self.sample], in: directory.path, environment: Self.environment)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("deid: refused: the release exceeds risk.max_trace_uniqueness 0.05"))
+        #expect(!FileManager.default.fileExists(atPath: directory.file("strict")))
     }
 }

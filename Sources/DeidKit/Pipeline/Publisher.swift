@@ -33,6 +33,9 @@ public struct PublishOutcome: Sendable {
     public var directory: String?
     public var manifest: ReleaseManifest
     public var report: String
+    /// The release's measured risk (report.json); nil for a dry run or without published
+    /// quasi-identifiers.
+    public var risk: RiskReport?
 }
 
 /// Policy in, release out: loads and checks the policy against the inputs' header before any
@@ -130,12 +133,50 @@ public enum Publisher {
             records: (plan.filterTechnique.map { [$0] } ?? []) + (privacy.map { [Release.suppressionTechnique($0)] } ?? []),
             seed: request.seed, privacy: privacy.map { PrivacyManifest(outcome: $0, spec: policy.privacy!) })
         let report = Release.report(manifest)
+        var risk: RiskReport?
         if let staging {
+            // The release's own risk, measured on the data as written, before anything is committed.
+            if let measured = try measureRelease(policy: policy, data: staging.file(dataFile), header: plan.outputHeader,
+                                                 readOptions: request.readOptions) {
+                risk = measured.report
+                let failed = measured.report.failedGates
+                if !failed.isEmpty {
+                    throw PrivacyGateError(refusal: PrivacyRefusal(reasons: failed.map { gate in
+                        "the release exceeds risk.\(gate.name) \(DecimalText.label(gate.limit)): it measures \(gate.value == gate.value.rounded() ? DecimalText.label(gate.value) : String(format: "%.4f", gate.value))"
+                    } + ["nothing was written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"]))
+                }
+                try staging.write(text: try measured.report.json() + "\n", to: "report.json")
+                try staging.write(text: RiskHTML(report: measured.report, spec: measured.spec, confidential: false).render(), to: "report.html")
+                try FileManager.default.createDirectory(atPath: staging.file("confidential"), withIntermediateDirectories: false)
+                try staging.write(text: RiskHTML(report: measured.report, spec: measured.spec, confidential: true).render(),
+                                  to: "confidential/report.html")
+            }
             try staging.write(text: try manifest.json(), to: "manifest.json")
             try staging.write(text: report, to: "report.md")
             try staging.commit()
         }
-        return PublishOutcome(directory: staging?.destination, manifest: manifest, report: report)
+        return PublishOutcome(directory: staging?.destination, manifest: manifest, report: report, risk: risk)
+    }
+
+    /// `deid risk` on the written release, with the policy's roles as far as the release still
+    /// has the columns (an aggregated or dropped column is not measured); nil when no
+    /// quasi-identifier is published. Discovery is left to `deid risk`: the policy names the
+    /// quasi-identifiers.
+    static func measureRelease(policy: Policy, data: String, header: [String], readOptions: CSVReadOptions) throws -> (report: RiskReport, spec: RiskSpec)? {
+        var spec = RiskSpec(policy: policy)
+        spec.quasiIdentifiers = spec.quasiIdentifiers.filter(header.contains)
+        guard !spec.quasiIdentifiers.isEmpty else { return nil }
+        if let entity = spec.entity, !header.contains(entity) { spec.entity = nil }
+        if let sensitive = spec.sensitive, !header.contains(sensitive) { spec.sensitive = nil }
+        if let trace = spec.trace, spec.entity == nil || !header.contains(trace.time) || !header.contains(trace.value) { spec.trace = nil }
+        spec.discovery = nil
+        var options = readOptions
+        options.delimiter = .comma
+        let input = try BlockInput(path: data, options: options)
+        let measured = try RiskScan.run(inputs: [input], spec: spec)
+        let report = try RiskAnalysis.report(measured, spec: spec, inputs: [PathName.base(of: data)],
+                                             thresholds: policy.risk?.thresholds ?? RiskThresholds())
+        return (report, spec)
     }
 
     /// Where temporary files go when there is no output directory to put them in.
