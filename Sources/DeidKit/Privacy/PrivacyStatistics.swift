@@ -76,14 +76,33 @@ public struct PrivacyStatistics: Codable, Sendable, Equatable {
 /// What a worker learned about one block, in block-local codes: the main thread translates
 /// them to the run's codes (`PrivacyAccumulator.add`).
 struct BlockStatistics {
-    /// Per local tuple: its quasi-identifier values, its records, and its first record.
-    var tupleValues: [[[UInt8]]] = []
+    /// Per column: the block's distinct values (local column codes) and where each was first seen.
+    var columnValues: [[[UInt8]]] = []
+    var columnFirst: [[(line: Int, record: Int)]] = []
+    /// Per local tuple: its local column codes (`columnValues.count` per tuple) and its records.
+    var tupleCodes: [UInt32] = []
     var tupleRecords: [Int] = []
-    var tupleFirst: [(line: Int, record: Int)] = []
     var entities: [[UInt8]] = []
     var sensitive: [[UInt8]] = []
     /// Distinct (entity, tuple, sensitive) local triples and their records.
     var groups: [(entity: UInt32, tuple: UInt32, sensitive: UInt32, records: Int)] = []
+
+    var tupleCount: Int { tupleRecords.count }
+}
+
+/// Bytes with their hash computed once by `FieldHash`'s word-at-a-time function (the standard
+/// library hashes an array of bytes one byte at a time).
+struct HashedBytes: Hashable {
+    let bytes: [UInt8]
+    let hash: UInt64
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        hash = bytes.withUnsafeBytes { FieldHash.hash($0) }
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+    static func == (a: HashedBytes, b: HashedBytes) -> Bool { a.hash == b.hash && a.bytes == b.bytes }
 }
 
 /// Counts one block's records into `BlockStatistics` on a worker: the tuple of each record's
@@ -91,13 +110,15 @@ struct BlockStatistics {
 /// records become class counts, for the privacy pass and for `deid risk`.
 struct BlockCounter {
     private(set) var statistics = BlockStatistics()
-    private var tupleIndex: [[UInt8]: UInt32] = [:]
+    private var tupleIndex: [HashedBytes: UInt32] = [:]
     private var entityIndex: [[UInt8]: UInt32] = [:]
     private var sensitiveIndex: [[UInt8]: UInt32] = [:]
     private var groupIndex: [UInt64: Int] = [:]
     private var groupKeys: [(UInt32, UInt32, UInt32)] = []
     private var groupRecords: [Int] = []
     private var key: [UInt8] = []
+    /// Per column position: value -> local column code.
+    private var columnIndex: [[HashedBytes: UInt32]] = []
     private var previousFields = CSVRecord()
     private var previousTuple = UInt32.max, previousEntity = UInt32.max
     private var previousGroupKey = UInt64.max, previousGroup = 0
@@ -120,12 +141,28 @@ struct BlockCounter {
                 for shift in stride(from: 0, to: 32, by: 8) { key.append(UInt8(truncatingIfNeeded: count >> UInt32(shift))) }
                 key.append(contentsOf: value)
             }
-            if let found = tupleIndex[key] { tuple = found } else {
-                tuple = UInt32(statistics.tupleValues.count)
-                tupleIndex[key] = tuple
-                statistics.tupleValues.append(fields.map { Array(record[$0]) })
+            let hashedKey = HashedBytes(key)
+            if let found = tupleIndex[hashedKey] { tuple = found } else {
+                tuple = UInt32(statistics.tupleRecords.count)
+                tupleIndex[hashedKey] = tuple
+                if columnIndex.isEmpty {
+                    columnIndex = fields.map { _ in [:] }
+                    statistics.columnValues = fields.map { _ in [] }
+                    statistics.columnFirst = fields.map { _ in [] }
+                }
+                // Each column's values are coded once per block, so that the thread merging
+                // blocks looks each distinct value up once, not once per tuple.
+                for (position, field) in fields.enumerated() {
+                    let value = HashedBytes(Array(record[field]))
+                    if let code = columnIndex[position][value] { statistics.tupleCodes.append(code) } else {
+                        let code = UInt32(statistics.columnValues[position].count)
+                        columnIndex[position][value] = code
+                        statistics.columnValues[position].append(value.bytes)
+                        statistics.columnFirst[position].append((line: line, record: number))
+                        statistics.tupleCodes.append(code)
+                    }
+                }
                 statistics.tupleRecords.append(0)
-                statistics.tupleFirst.append((line: line, record: number))
             }
             previousTuple = tuple
             previousFields = record
@@ -221,25 +258,34 @@ final class PrivacyAccumulator {
 
     /// Adds a block; returns the run's codes of its local tuples and entities.
     func add(_ block: BlockStatistics, input: Int, lineBase: Int, recordBase: Int) -> (tuples: [UInt32], entities: [UInt32]) {
-        var tupleMap = [UInt32](repeating: 0, count: block.tupleValues.count)
-        var codes = [UInt32](repeating: 0, count: columns.count)
-        for (local, fields) in block.tupleValues.enumerated() {
-            let count = block.tupleRecords[local]
-            records += count
-            for column in 0..<columns.count {
-                let value = fields[column]
-                if let code = valueCodes[column][value] {
-                    codes[column] = code
-                } else {
+        var tupleMap = [UInt32](repeating: 0, count: block.tupleCount)
+        // Each column's block values to the run's codes, one lookup per distinct value.
+        var columnMaps: [[UInt32]] = []
+        for column in 0..<block.columnValues.count {
+            var map: [UInt32] = []
+            map.reserveCapacity(block.columnValues[column].count)
+            for (local, value) in block.columnValues[column].enumerated() {
+                if let code = valueCodes[column][value] { map.append(code) } else {
                     let code = UInt32(values[column].count)
                     valueCodes[column][value] = code
                     values[column].append(value)
                     valueRecords[column].append(0)
-                    let first = block.tupleFirst[local]
+                    let first = block.columnFirst[column][local]
                     valuePositions[column].append(ValuePosition(input: input, line: first.line + lineBase, record: first.record + recordBase))
-                    codes[column] = code
+                    map.append(code)
                 }
-                valueRecords[column][Int(codes[column])] += count
+            }
+            columnMaps.append(map)
+        }
+        let width = columns.count
+        var codes = [UInt32](repeating: 0, count: width)
+        for local in 0..<block.tupleCount {
+            let count = block.tupleRecords[local]
+            records += count
+            for column in 0..<width {
+                let code = columnMaps[column][Int(block.tupleCodes[local * width + column])]
+                codes[column] = code
+                valueRecords[column][Int(code)] += count
             }
             if let tuple = tupleCodes[codes] {
                 tupleMap[local] = tuple
@@ -300,7 +346,9 @@ final class PrivacyAccumulator {
     func finish() -> PrivacyStatistics {
         let tupleCount = tupleRecords.count
         var tupleIndividuals = [Int](repeating: 0, count: tupleCount)
-        var perTuple = [[UInt32: Int]](repeating: [:], count: hasSensitive ? tupleCount : 0)
+        // (tuple << 32 | sensitive code, individuals), summed after sorting: one flat list, not
+        // a dictionary per tuple.
+        var histogramPairs: [(key: UInt64, count: Int)] = []
         var multi = SparseRows()
         var multiSensitive: [UInt32] = []
         var multiIDs: [UInt32] = []
@@ -316,7 +364,7 @@ final class PrivacyAccumulator {
                     let tuple = Int(tuplesOfEntity.first!)
                     tupleIndividuals[tuple] += 1
                     if hasSensitive {
-                        for pair in pairs.keys { perTuple[tuple][UInt32(truncatingIfNeeded: pair), default: 0] += 1 }
+                        for pair in pairs.keys { histogramPairs.append((pair, 1)) }
                     }
                 } else {
                     let sorted = pairs.sorted { $0.key < $1.key }
@@ -334,12 +382,26 @@ final class PrivacyAccumulator {
             individuals = records
             tupleIndividuals = tupleRecords
             if hasSensitive {
-                for (pair, count) in pairCounts { perTuple[Int(pair >> 32)][UInt32(truncatingIfNeeded: pair), default: 0] += count }
+                for (pair, count) in pairCounts { histogramPairs.append((pair, count)) }
             }
         }
         var histogram = SparseRows()
         if hasSensitive {
-            for row in perTuple { histogram.appendRow(row.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }
+            histogramPairs.sort { $0.key < $1.key }
+            var next = 0
+            for tuple in 0..<tupleCount {
+                while next < histogramPairs.count && histogramPairs[next].key >> 32 == UInt64(tuple) {
+                    let code = UInt32(truncatingIfNeeded: histogramPairs[next].key)
+                    if histogram.keys.count > histogram.offsets[tuple] && histogram.keys[histogram.keys.count - 1] == code {
+                        histogram.counts[histogram.counts.count - 1] += histogramPairs[next].count
+                    } else {
+                        histogram.keys.append(code)
+                        histogram.counts.append(histogramPairs[next].count)
+                    }
+                    next += 1
+                }
+                histogram.offsets.append(histogram.keys.count)
+            }
         }
         return PrivacyStatistics(columns: columns, values: values, valueRecords: valueRecords, valuePositions: valuePositions,
                                  tuples: tuples, tupleRecords: tupleRecords, tupleIndividuals: tupleIndividuals,

@@ -70,17 +70,19 @@ public struct DiscoveryTable: Sendable {
     /// Adds a block's rows, counted over `columns`, with `entities` mapping its entity codes.
     mutating func add(_ block: BlockStatistics, columns: [Int], entities: [UInt32]) {
         let positions = activeColumns.map { columns.firstIndex(of: $0)! }
-        var tupleCodes: [[UInt32]] = []
-        tupleCodes.reserveCapacity(block.tupleValues.count)
-        for values in block.tupleValues {
-            tupleCodes.append(positions.map { position in
-                let column = columns[position]
-                let value = values[position]
+        // Each block column's values to codes once, then the block's tuples through them.
+        let width = columns.count
+        let maps: [[UInt32]] = positions.map { position in
+            let column = columns[position]
+            return (block.columnValues.isEmpty ? [] : block.columnValues[position]).map { value in
                 if let code = codes[column]![value] { return code }
                 let code = UInt32(codes[column]!.count)
                 codes[column]![value] = code
                 return code
-            })
+            }
+        }
+        let tupleCodes: [[UInt32]] = (0..<block.tupleCount).map { local in
+            positions.enumerated().map { index, position in maps[index][Int(block.tupleCodes[local * width + position])] }
         }
         var key: [UInt32] = []
         for group in block.groups {
