@@ -274,7 +274,19 @@ struct PublishCommandTests {
         #expect((report["min_class_size"] as? Int ?? 0) >= 5)
         #expect((report["trace_uniqueness"] as? [String: Any])?["share"] is NSNumber)
         let confidential = String(decoding: try directory.read("release/confidential/report.html"), as: UTF8.self)
+        let publicPage = String(decoding: try directory.read("release/report.html"), as: UTF8.self)
         #expect(confidential.contains("Smallest classes"))
+        // Before and after: every generalized or noised column; a full postcode belongs to one
+        // household, so the public page shows none of them and the confidential page does.
+        for page in [publicPage, confidential] {
+            #expect(page.contains("Before and after the policy"))
+            for column in ["postcode", "dwelling_type", "occupants", "kwh"] { #expect(page.contains("<h3>\(column)</h3>"), "\(column)") }
+        }
+        let postcodes = Set(referenceParse(try TemporaryDirectory.readFile(Self.sample)).dropFirst().map { $0[3] })
+        #expect(!postcodes.contains { publicPage.contains(">\($0)<") })
+        #expect(postcodes.contains { confidential.contains(">\($0)<") })
+        // Dwelling types are held by 5 households or more: shown in both.
+        #expect(publicPage.contains(">terraced<") && confidential.contains(">terraced<"))
 
         // A trace gate the hourly, per-meter release cannot meet: refused, nothing written.
         try directory.write("strict.yaml", text: base + gates + "  max_trace_uniqueness: 0.05\n")

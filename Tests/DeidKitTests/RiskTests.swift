@@ -246,4 +246,30 @@ import Testing
         #expect(error?.description.contains("smart_meter_sample.csv:1") == true)
         #expect(error?.description.contains("did you mean 'postcode'") == true)
     }
+
+    /// Value distributions: whole numbers get a bar each, values held by fewer individuals than
+    /// the public minimum are hidden, too many bins are coarsened tenfold, merging blocks gives
+    /// the same counts as one pass.
+    @Test func valueDistributionsCountHideAndCoarsen() throws {
+        var small = ValueDistribution(column: "occupants")
+        for (value, people) in [("1", 6), ("2", 2), ("3", 9)] {
+            for person in 0..<people { small.add(Array(value.utf8)[...], count: 10, individual: UInt64(person), cap: 5) }
+        }
+        let open = small.bars(minimumIndividuals: 1)
+        #expect(open.numeric && open.bars.map(\.label) == ["1", "2", "3"] && open.bars.map(\.records) == [60, 20, 90] && open.hidden == 0)
+        let shown = small.bars(minimumIndividuals: 5)
+        #expect(shown.bars.map(\.label) == ["1", "3"] && shown.hidden == 20)
+
+        var whole = ValueDistribution(column: "kwh"), first = ValueDistribution(column: "kwh"), second = ValueDistribution(column: "kwh")
+        for index in 0..<10_000 {
+            let field = Array(String(format: "%.3f", Double(index) * 0.001).utf8)[...]
+            whole.add(field, individual: UInt64(index), cap: 5)
+            if index < 5_000 { first.add(field, individual: UInt64(index), cap: 5) } else { second.add(field, individual: UInt64(index), cap: 5) }
+        }
+        #expect(whole.numbers.count <= ValueDistribution.maxBins && whole.scale > 0.001)
+        first.merge(second, cap: 5)
+        #expect(first.records == 10_000 && first.scale == whole.scale)
+        #expect(first.bars(minimumIndividuals: 5).bars.map(\.records) == whole.bars(minimumIndividuals: 5).bars.map(\.records))
+        #expect(whole.bars(minimumIndividuals: 5).bars.reduce(0) { $0 + $1.records } == 10_000)
+    }
 }

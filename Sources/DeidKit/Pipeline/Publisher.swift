@@ -85,7 +85,16 @@ public enum Publisher {
                                progress: ((InputProgress) -> Void)? = nil) throws -> PublishOutcome {
         let releaseID = Release.newID()
         let created = Release.timestamp()
-        let (policy, plan, inputs) = try prepare(request, releaseID: releaseID)
+        let (policy, preparedPlan, inputs) = try prepare(request, releaseID: releaseID)
+        var plan = preparedPlan
+        // The report shows each generalized or noised column before and after: the input's
+        // values are counted during the transform pass itself.
+        let changed = changedColumns(policy: policy, output: plan.outputHeader)
+        if !dryRun && !changed.isEmpty {
+            plan.distributions = DistributionRequest(columns: changed.compactMap { name in plan.inputHeader.firstIndex(of: name).map { (name, $0) } },
+                                                     entity: policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) },
+                                                     individualsCap: RiskSpec(policy: policy).publicMinimumClassSize)
+        }
         let name = safeName(policy.dataset.name)
         let dataFile = name + (request.compress ? ".csv.gz" : ".csv")
         let destination = directory ?? "\(name)-\(releaseID)"
@@ -137,7 +146,7 @@ public enum Publisher {
         if let staging {
             // The release's own risk, measured on the data as written, before anything is committed.
             if let measured = try measureRelease(policy: policy, data: staging.file(dataFile), header: plan.outputHeader,
-                                                 readOptions: request.readOptions) {
+                                                 readOptions: request.readOptions, distributions: changed) {
                 risk = measured.report
                 let failed = measured.report.failedGates
                 if !failed.isEmpty {
@@ -146,9 +155,11 @@ public enum Publisher {
                     } + ["nothing was written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"]))
                 }
                 try staging.write(text: try measured.report.json() + "\n", to: "report.json")
-                try staging.write(text: RiskHTML(report: measured.report, spec: measured.spec, confidential: false).render(), to: "report.html")
+                let changes = zip(run.collected.distributions, measured.after).map { ColumnChange(column: $0.column, before: $0, after: $1) }
+                try staging.write(text: RiskHTML(report: measured.report, spec: measured.spec, confidential: false, changes: changes).render(),
+                                  to: "report.html")
                 try FileManager.default.createDirectory(atPath: staging.file("confidential"), withIntermediateDirectories: false)
-                try staging.write(text: RiskHTML(report: measured.report, spec: measured.spec, confidential: true).render(),
+                try staging.write(text: RiskHTML(report: measured.report, spec: measured.spec, confidential: true, changes: changes).render(),
                                   to: "confidential/report.html")
             }
             try staging.write(text: try manifest.json(), to: "manifest.json")
@@ -162,8 +173,10 @@ public enum Publisher {
     /// has the columns (an aggregated or dropped column is not measured); nil when no
     /// quasi-identifier is published. Discovery is left to `deid risk`: the policy names the
     /// quasi-identifiers.
-    static func measureRelease(policy: Policy, data: String, header: [String], readOptions: CSVReadOptions) throws -> (report: RiskReport, spec: RiskSpec)? {
+    static func measureRelease(policy: Policy, data: String, header: [String], readOptions: CSVReadOptions,
+                               distributions: [String]) throws -> (report: RiskReport, spec: RiskSpec, after: [ValueDistribution])? {
         var spec = RiskSpec(policy: policy)
+        spec.distributionColumns = distributions
         spec.quasiIdentifiers = spec.quasiIdentifiers.filter(header.contains)
         guard !spec.quasiIdentifiers.isEmpty else { return nil }
         if let entity = spec.entity, !header.contains(entity) { spec.entity = nil }
@@ -176,7 +189,22 @@ public enum Publisher {
         let measured = try RiskScan.run(inputs: [input], spec: spec)
         let report = try RiskAnalysis.report(measured, spec: spec, inputs: [PathName.base(of: data)],
                                              thresholds: policy.risk?.thresholds ?? RiskThresholds())
-        return (report, spec)
+        return (report, spec, measured.distributions)
+    }
+
+    /// The published columns a generalization or noise changes (timestamps truncated in time
+    /// are left out: their change is the resolution, which the manifest states).
+    static func changedColumns(policy: Policy, output: [String]) -> [String] {
+        policy.columns.filter { column in
+            guard output.contains(column.name) else { return false }
+            switch column.technique {
+            case .generalize(let spec)?:
+                if case .time = spec.method { return false }
+                return true
+            case .noise?: return true
+            default: return false
+            }
+        }.map(\.name)
     }
 
     /// Where temporary files go when there is no output directory to put them in.

@@ -92,6 +92,8 @@ public struct TransformPlan: Sendable {
     public let keyIDs: [String: String]
     /// The seed of the noise, when reproducible.
     public let seed: UInt64?
+    /// Input columns whose values the run counts for the report (before the policy); nil: none.
+    public var distributions: DistributionRequest?
     /// Where the privacy models' columns are, when the policy has a `privacy` section.
     let privacy: PrivacyLayout?
 

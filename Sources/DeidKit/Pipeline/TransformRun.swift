@@ -80,6 +80,8 @@ public struct TransformRun {
     public let workers: Int
     /// How much of a privacy run's spool is read at a time in its second pass.
     public var spoolBufferSize = 4 << 20
+    /// The input distributions of the plan's `distributions` columns, once the run is done.
+    public let collected = DistributionCollector()
 
     public init(plan: TransformPlan, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.plan = plan
@@ -98,6 +100,8 @@ public struct TransformRun {
         var statistics: BlockStatistics?
         /// What `deid risk` collects beyond the classes.
         var risk: RiskBlock?
+        /// The block's input values of the plan's distribution columns.
+        var distributions: DistributionCounter?
     }
 
     /// Transforms `inputs` into `output`, header first, with `delimiter`. Does not commit.
@@ -169,7 +173,11 @@ public struct TransformRun {
         let states = (0..<workers * 2).map { _ in
             BlockWorker(transformer: RecordTransformer(plan: plan, sourceName: ""), writer: CSVWriter(delimiter: delimiter))
         }
-        return try Self.forEachBlock(inputs: inputs, states: states, progress: progress, process: process, consume: consume)
+        let collected = self.collected
+        return try Self.forEachBlock(inputs: inputs, states: states, progress: progress, process: process) { result, input, lineBase, recordBase in
+            collected.merge(result.distributions)
+            try consume(result, input, lineBase, recordBase)
+        }
     }
 
     /// `forEachBlock` with any per-worker state (`states`: one per block in flight, at least
@@ -249,9 +257,11 @@ public struct TransformRun {
             return result
         }
         var writer = worker.writer
+        var distributions = worker.transformer.plan.distributions.map(DistributionCounter.init)
         do {
             while try reader.readRecord(into: &worker.record) {
                 result.recordsIn += 1
+                distributions?.add(worker.record)
                 if try worker.transformer.transform(worker.record, into: &writer) {
                     try writer.endRecord()
                     result.written += 1
@@ -264,6 +274,7 @@ public struct TransformRun {
         }
         result.lines = reader.linesConsumed
         result.bytes = worker.writer.takeBytes()
+        result.distributions = distributions
         return result
     }
 
@@ -277,6 +288,8 @@ public struct TransformRun {
         var record = CSVRecord()
         var transformed = CSVRecord()
         var written = 0
+        var distributions = plan.distributions.map(DistributionCounter.init)
+        defer { collected.merge(distributions) }
         for input in inputs {
             transformer.sourceName = input.source.displayName
             var lineBase = 0, recordBase = 0, first = true
@@ -290,6 +303,7 @@ public struct TransformRun {
                     while try blockReader.readRecord(into: &record) {
                         recordsInBlock += 1
                         summary.recordsIn += 1
+                        distributions?.add(record)
                         transformed.removeAll()
                         guard try transformer.transform(record, into: &transformed) else {
                             summary.recordsFiltered += 1

@@ -201,10 +201,12 @@ extension TransformRun {
         var counter = BlockCounter(countsGroups: layout.entityInput != nil || layout.sensitiveOutput != nil)
         let writer = worker.writer
         let width = layout.outputs.count
+        var distributions = worker.transformer.plan.distributions.map(DistributionCounter.init)
         var sink = SpoolSink(writer: writer, layout: layout, outputCount: worker.transformer.plan.outputHeader.count)
         do {
             while try reader.readRecord(into: &worker.record) {
                 result.recordsIn += 1
+                distributions?.add(worker.record)
                 // The frame: codes (filled in below), then the line with the quasi-identifiers'
                 // fields left empty, written by the transformer through the sink.
                 let frameStart = writer.byteCount
@@ -231,6 +233,7 @@ extension TransformRun {
             result.failure = error
         }
         result.statistics = counter.finish()
+        result.distributions = distributions
         result.lines = reader.linesConsumed
         result.bytes = writer.takeBytes()
         return result

@@ -7,11 +7,14 @@ public struct RiskHTML {
     public let report: RiskReport
     public let spec: RiskSpec
     public let confidential: Bool
+    /// Generalized or noised columns before and after the policy (`deid publish`).
+    public let changes: [ColumnChange]
 
-    public init(report: RiskReport, spec: RiskSpec, confidential: Bool) {
+    public init(report: RiskReport, spec: RiskSpec, confidential: Bool, changes: [ColumnChange] = []) {
         self.report = report
         self.spec = spec
         self.confidential = confidential
+        self.changes = changes
     }
 
     public func render() -> String {
@@ -41,6 +44,7 @@ public struct RiskHTML {
             let text = "Share of \(trace.entities) entities (\(trace.entity)) singled out by p points of their own trace of \(trace.value) over \(trace.time); time \(trace.timeResolution), value \(trace.valueResolution); mean of \(trace.repetitions) draws with min and max, seed \(trace.seed)."
             body += section("Trace uniqueness against the number of points", text, traceChart(trace))
         }
+        if !changes.isEmpty { body += changesSection() }
         if confidential { body += smallestClassesTable() }
         return """
             <!DOCTYPE html>
@@ -112,6 +116,24 @@ public struct RiskHTML {
         return html + "</table>\n"
     }
 
+    private func changesSection() -> String {
+        let minimum = confidential ? 1 : spec.publicMinimumClassSize
+        var html = "<h2>Before and after the policy</h2>\n<p class=\"note\">Each generalized or noised column's values in the input and in the release (records per value or range)."
+        if !confidential { html += " Values and ranges held by fewer than \(minimum) individuals are not shown; their records are counted as hidden." }
+        html += "</p>\n"
+        for change in changes {
+            html += "<h3>\(escape(change.column))</h3>\n"
+            for (title, distribution) in [("before (input)", change.before), ("after (release)", change.after)] {
+                let (bars, hidden, _) = distribution.bars(minimumIndividuals: minimum)
+                var text = "\(title): \(distribution.records) records"
+                if hidden > 0 { text += ", \(hidden) hidden or beyond the bars shown" }
+                html += "<p class=\"note\">\(escape(text))</p>\n"
+                html += barChart(bars.map { (label: $0.label, value: Double($0.records)) }, label: "records", compact: true)
+            }
+        }
+        return html
+    }
+
     // MARK: Charts
 
     private func classSizeBars() -> [(label: String, value: Double)] {
@@ -130,8 +152,8 @@ public struct RiskHTML {
         }
     }
 
-    private func barChart(_ bars: [(label: String, value: Double)], label: String) -> String {
-        let width = 640.0, height = 220.0, left = 60.0, bottom = 30.0, top = 20.0
+    private func barChart(_ bars: [(label: String, value: Double)], label: String, compact: Bool = false) -> String {
+        let width = compact ? 900.0 : 640.0, height = compact ? 180.0 : 220.0, left = 60.0, bottom = compact ? 60.0 : 30.0, top = 20.0
         let highest = max(bars.map(\.value).max() ?? 0, 1)
         let step = (width - left - 10) / Double(max(bars.count, 1))
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(escape(label))\">\n"
@@ -141,7 +163,12 @@ public struct RiskHTML {
             let barHeight = (height - bottom - top) * bar.value / highest
             let x = left + Double(index) * step + 4
             svg += "<rect x=\"\(fmt(x))\" y=\"\(fmt(height - bottom - barHeight))\" width=\"\(fmt(step - 8))\" height=\"\(fmt(barHeight))\" fill=\"#4a7ab5\"><title>\(escape(bar.label)): \(Int(bar.value))</title></rect>\n"
-            svg += "<text x=\"\(fmt(x + (step - 8) / 2))\" y=\"\(fmt(height - bottom + 14))\" text-anchor=\"middle\">\(escape(bar.label))</text>\n"
+            if compact {
+                let labelX = x + (step - 8) / 2, labelY = height - bottom + 10
+                svg += "<text x=\"\(fmt(labelX))\" y=\"\(fmt(labelY))\" text-anchor=\"end\" transform=\"rotate(-40 \(fmt(labelX)) \(fmt(labelY)))\">\(escape(bar.label))</text>\n"
+            } else {
+                svg += "<text x=\"\(fmt(x + (step - 8) / 2))\" y=\"\(fmt(height - bottom + 14))\" text-anchor=\"middle\">\(escape(bar.label))</text>\n"
+            }
             svg += "<text x=\"\(fmt(x + (step - 8) / 2))\" y=\"\(fmt(height - bottom - barHeight - 3))\" text-anchor=\"middle\">\(Int(bar.value))</text>\n"
         }
         return svg + "</svg>\n"

@@ -24,6 +24,8 @@ public struct RiskData: Sendable {
     public var statistics: PrivacyStatistics
     public var discovery: DiscoveryTable?
     public var trace: TracePoints?
+    /// The value distributions of `RiskSpec.distributionColumns`.
+    public var distributions: [ValueDistribution] = []
     public var summary: RunSummary
 }
 
@@ -63,8 +65,13 @@ public enum RiskScan {
             }
         }
         let columns = DiscoveryColumns(candidates)
+        let distributionRequest: DistributionRequest? = spec.distributionColumns.isEmpty ? nil
+            : DistributionRequest(columns: try spec.distributionColumns.map { ($0, try column($0, "distribution column")) }, entity: entity,
+                                  individualsCap: spec.publicMinimumClassSize)
+        let collected = DistributionCollector()
         let layout = RiskLayout(quasiIdentifiers: quasiIdentifiers, entity: entity, sensitive: sensitive, trace: trace,
-                                timeUnit: spec.trace?.timeUnit, discovery: spec.discovery != nil ? columns : nil)
+                                timeUnit: spec.trace?.timeUnit, discovery: spec.discovery != nil ? columns : nil,
+                                distributions: distributionRequest)
 
         let accumulator = PrivacyAccumulator(columns: spec.quasiIdentifiers, hasEntity: entity != nil, hasSensitive: sensitive != nil)
         var discovery = spec.discovery.map { DiscoveryTable(header: header.names, candidates: candidates, hasEntity: entity != nil, rowLimit: $0.rowLimit) }
@@ -75,6 +82,7 @@ public enum RiskScan {
         }, consume: { result, input, lineBase, recordBase in
             guard let statistics = result.statistics else { return }
             let (_, entities) = accumulator.add(statistics, input: input, lineBase: lineBase, recordBase: recordBase)
+            collected.merge(result.distributions)
             guard let risk = result.risk else { return }
             if let rows = risk.discovery, discovery != nil {
                 discovery!.add(rows, columns: risk.discoveryColumns, entities: entities)
@@ -82,7 +90,8 @@ public enum RiskScan {
             }
             points?.add(risk.trace, entities: entities)
         })
-        return RiskData(statistics: accumulator.finish(), discovery: discovery, trace: points, summary: summary)
+        return RiskData(statistics: accumulator.finish(), discovery: discovery, trace: points, distributions: collected.distributions,
+                        summary: summary)
     }
 
     /// The columns one block needs.
@@ -93,6 +102,7 @@ public enum RiskScan {
         var trace: (time: Int, value: Int)?
         var timeUnit: TimeUnit?
         var discovery: DiscoveryColumns?
+        var distributions: DistributionRequest?
     }
 
     static func process(_ block: CSVBlock, first: Bool, input: BlockInput, layout: RiskLayout, record: inout CSVRecord) -> TransformRun.BlockResult {
@@ -106,12 +116,14 @@ public enum RiskScan {
         let discoveryColumns = layout.discovery?.current() ?? []
         var discovery = layout.discovery != nil ? BlockCounter(countsGroups: true) : nil
         var risk = RiskBlock(discoveryColumns: discoveryColumns)
+        var distributions = layout.distributions.map(DistributionCounter.init)
         // Values compared as text must be valid text (trace columns are parsed as numbers and times).
         let textColumns = layout.quasiIdentifiers + [layout.entity, layout.sensitive].compactMap { $0 } + discoveryColumns
         do {
             while try reader.readRecord(into: &record) {
                 result.recordsIn += 1
                 try reader.validateUTF8(record, columns: textColumns)
+                distributions?.add(record)
                 let tuple = counter.tuple(of: record, fields: layout.quasiIdentifiers, line: record.line, number: record.number)
                 let entity = layout.entity.map { counter.entity(of: record, column: $0) } ?? UInt32.max
                 counter.group(entity: entity, tuple: tuple, sensitive: layout.sensitive.map { record[$0] })
@@ -142,6 +154,7 @@ public enum RiskScan {
         result.statistics = counter.finish()
         risk.discovery = discovery?.finish()
         result.risk = risk
+        result.distributions = distributions
         return result
     }
 }

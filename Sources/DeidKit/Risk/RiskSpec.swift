@@ -20,6 +20,8 @@ public struct RiskSpec: Sendable {
     public var population: PopulationTable?
     /// Classes smaller than this never show their values in the public report.
     public var publicMinimumClassSize = 5
+    /// Columns whose value distributions are counted (the report's before/after charts).
+    public var distributionColumns: [String] = []
 
     public init(quasiIdentifiers: [String], entity: String? = nil, sensitive: String? = nil) {
         self.quasiIdentifiers = quasiIdentifiers
