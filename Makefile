@@ -45,7 +45,7 @@ demo: build
 	@head -4 .build/demo/release/smart-meter-readings.csv
 	@echo "--- .build/demo/release/report.md"
 	@cat .build/demo/release/report.md
-	@echo "The release is in .build/demo/release/"
+	@echo "The release is in .build/demo/release/ (its measured risk: report.json, report.html; keep confidential/ private)"
 
 test: test-deps
 	$(SWIFT) build --build-tests

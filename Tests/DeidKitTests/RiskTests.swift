@@ -272,4 +272,30 @@ import Testing
         #expect(first.bars(minimumIndividuals: 5).bars.map(\.records) == whole.bars(minimumIndividuals: 5).bars.map(\.records))
         #expect(whole.bars(minimumIndividuals: 5).bars.reduce(0) { $0 + $1.records } == 10_000)
     }
+
+    /// `deid publish` counts its release inside the transform pass (record by record, and when
+    /// aggregating); the report equals the one from reading the written file again.
+    @Test(arguments: ["Datasets/smart_meter_policy.yaml", "Benchmarks/publish-policy.yaml"])
+    func releaseCountedInThePassEqualsReadingItBack(policyFile: String) throws {
+        let directory = try TemporaryDirectory()
+        let sample = Paths.root + "/Datasets/smart_meter_sample.csv"
+        let text = try String(contentsOfFile: Paths.root + "/" + policyFile, encoding: .utf8)
+            .replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/")
+            + "risk:\n  trace: { time: reading_time, value: kwh, points: 2, time_resolution: day, value_resolution: 1, repetitions: 3 }\n"
+        let policyPath = try directory.write("policy.yaml", text: text)
+        let request = TransformRequest(policyPath: policyPath, inputs: [sample], seed: 5,
+                                       environment: ["DEID_KEY": "risk-test-key-0123456789abcdef0123456789"])
+        let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
+        let counted = try #require(outcome.risk)
+        #expect(counted.traceUniqueness != nil)
+        let policy = try PolicyLoader.load(path: policyPath, header: try BlockInput(path: sample, options: CSVReadOptions()).header.names,
+                                           environment: ["DEID_KEY": "risk-test-key-0123456789abcdef0123456789"])
+        let data = directory.file("release/\(outcome.manifest.data.file)")
+        let spec = try #require(Publisher.releaseRiskSpec(policy: policy, header: outcome.manifest.data.columns,
+                                                          distributions: Publisher.changedColumns(policy: policy, output: outcome.manifest.data.columns)))
+        let reread = try RiskAnalysis.report(try RiskScan.run(inputs: [try BlockInput(path: data, options: CSVReadOptions())], spec: spec),
+                                             spec: spec, inputs: counted.inputs)
+        #expect(counted == reread)
+        #expect(counted.records == outcome.manifest.rows.out)
+    }
 }

@@ -95,6 +95,12 @@ public enum Publisher {
                                                      entity: policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) },
                                                      individualsCap: RiskSpec(policy: policy).publicMinimumClassSize)
         }
+        // The release's risk is counted on the output fields as they are written (the privacy
+        // run, whose pass 2 only copies lines, measures the written file instead).
+        let releaseSpec = dryRun ? nil : releaseRiskSpec(policy: policy, header: plan.outputHeader, distributions: changed)
+        if let releaseSpec, plan.privacy == nil {
+            plan.releaseRisk = try ReleaseRiskPlan(spec: releaseSpec, outputHeader: plan.outputHeader)
+        }
         let name = safeName(policy.dataset.name)
         let dataFile = name + (request.compress ? ".csv.gz" : ".csv")
         let destination = directory ?? "\(name)-\(releaseID)"
@@ -145,8 +151,8 @@ public enum Publisher {
         var risk: RiskReport?
         if let staging {
             // The release's own risk, measured on the data as written, before anything is committed.
-            if let measured = try measureRelease(policy: policy, data: staging.file(dataFile), header: plan.outputHeader,
-                                                 readOptions: request.readOptions, distributions: changed) {
+            if let measured = try measureRelease(policy: policy, spec: releaseSpec, counted: run.releaseMerger?.finish(summary: summary),
+                                                 data: staging.file(dataFile), readOptions: request.readOptions) {
                 risk = measured.report
                 let failed = measured.report.failedGates
                 if !failed.isEmpty {
@@ -169,12 +175,10 @@ public enum Publisher {
         return PublishOutcome(directory: staging?.destination, manifest: manifest, report: report, risk: risk)
     }
 
-    /// `deid risk` on the written release, with the policy's roles as far as the release still
-    /// has the columns (an aggregated or dropped column is not measured); nil when no
-    /// quasi-identifier is published. Discovery is left to `deid risk`: the policy names the
-    /// quasi-identifiers.
-    static func measureRelease(policy: Policy, data: String, header: [String], readOptions: CSVReadOptions,
-                               distributions: [String]) throws -> (report: RiskReport, spec: RiskSpec, after: [ValueDistribution])? {
+    /// The measures of the release: the policy's roles as far as the release still has the
+    /// columns (an aggregated or dropped column is not measured); nil when no quasi-identifier is
+    /// published. Discovery is left to `deid risk`: the policy names the quasi-identifiers.
+    static func releaseRiskSpec(policy: Policy, header: [String], distributions: [String]) -> RiskSpec? {
         var spec = RiskSpec(policy: policy)
         spec.distributionColumns = distributions
         spec.quasiIdentifiers = spec.quasiIdentifiers.filter(header.contains)
@@ -183,10 +187,20 @@ public enum Publisher {
         if let sensitive = spec.sensitive, !header.contains(sensitive) { spec.sensitive = nil }
         if let trace = spec.trace, spec.entity == nil || !header.contains(trace.time) || !header.contains(trace.value) { spec.trace = nil }
         spec.discovery = nil
-        var options = readOptions
-        options.delimiter = .comma
-        let input = try BlockInput(path: data, options: options)
-        let measured = try RiskScan.run(inputs: [input], spec: spec)
+        return spec
+    }
+
+    /// The release's report from the counts the transform pass made, or else from reading the
+    /// written data file once more.
+    static func measureRelease(policy: Policy, spec: RiskSpec?, counted: RiskData?, data: String,
+                               readOptions: CSVReadOptions) throws -> (report: RiskReport, spec: RiskSpec, after: [ValueDistribution])? {
+        guard let spec else { return nil }
+        let measured: RiskData
+        if let counted { measured = counted } else {
+            var options = readOptions
+            options.delimiter = .comma
+            measured = try RiskScan.run(inputs: [try BlockInput(path: data, options: options)], spec: spec)
+        }
         let report = try RiskAnalysis.report(measured, spec: spec, inputs: [PathName.base(of: data)],
                                              thresholds: policy.risk?.thresholds ?? RiskThresholds())
         return (report, spec, measured.distributions)

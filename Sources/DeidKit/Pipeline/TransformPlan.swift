@@ -94,6 +94,8 @@ public struct TransformPlan: Sendable {
     public let seed: UInt64?
     /// Input columns whose values the run counts for the report (before the policy); nil: none.
     public var distributions: DistributionRequest?
+    /// How the run measures the release it writes (record-by-record and aggregating plans).
+    var releaseRisk: ReleaseRiskPlan?
     /// Where the privacy models' columns are, when the policy has a `privacy` section.
     let privacy: PrivacyLayout?
 

@@ -82,10 +82,13 @@ public struct TransformRun {
     public var spoolBufferSize = 4 << 20
     /// The input distributions of the plan's `distributions` columns, once the run is done.
     public let collected = DistributionCollector()
+    /// The release's counts, when the plan measures its release (`releaseRisk`).
+    let releaseMerger: RiskMerger?
 
     public init(plan: TransformPlan, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.plan = plan
         self.workers = max(1, workers)
+        releaseMerger = plan.releaseRisk.map { RiskMerger(spec: $0.spec, layout: $0.layout, columns: $0.layout.columns) }
     }
 
     /// What a worker made of one block.
@@ -98,8 +101,9 @@ public struct TransformRun {
         var failure: (any Error)?
         /// The quasi-identifiers' statistics of the block (privacy runs, `deid risk`).
         var statistics: BlockStatistics?
-        /// What `deid risk` collects beyond the classes.
-        var risk: RiskBlock?
+        /// What `deid risk` counted in the block; or, in a transform pass that measures its
+        /// release, what it counted in the block's output.
+        var riskCounts: RiskCounts?
         /// The block's input values of the plan's distribution columns.
         var distributions: DistributionCounter?
     }
@@ -173,9 +177,10 @@ public struct TransformRun {
         let states = (0..<workers * 2).map { _ in
             BlockWorker(transformer: RecordTransformer(plan: plan, sourceName: ""), writer: CSVWriter(delimiter: delimiter))
         }
-        let collected = self.collected
+        let collected = self.collected, releaseMerger = self.releaseMerger
         return try Self.forEachBlock(inputs: inputs, states: states, progress: progress, process: process) { result, input, lineBase, recordBase in
             collected.merge(result.distributions)
+            releaseMerger?.add(result.riskCounts, input: input, lineBase: lineBase, recordBase: recordBase)
             try consume(result, input, lineBase, recordBase)
         }
     }
@@ -258,11 +263,23 @@ public struct TransformRun {
         }
         var writer = worker.writer
         var distributions = worker.transformer.plan.distributions.map(DistributionCounter.init)
+        let release = worker.transformer.plan.releaseRisk
+        var releaseCounter = release.map { RiskCounter(layout: $0.layout, source: input.source.displayName) }
+        var tee = TeeSink(writer: writer, capture: release?.capture ?? [], outputCount: worker.transformer.plan.outputHeader.count)
         do {
             while try reader.readRecord(into: &worker.record) {
                 result.recordsIn += 1
                 distributions?.add(worker.record)
-                if try worker.transformer.transform(worker.record, into: &writer) {
+                let kept: Bool
+                if releaseCounter != nil {
+                    // The release's fields are counted as they are written.
+                    tee.begin()
+                    kept = try worker.transformer.transform(worker.record, into: &tee)
+                    if kept { try releaseCounter!.count(tee.captured, line: worker.record.line, number: worker.record.number) }
+                } else {
+                    kept = try worker.transformer.transform(worker.record, into: &writer)
+                }
+                if kept {
                     try writer.endRecord()
                     result.written += 1
                 } else {
@@ -272,6 +289,7 @@ public struct TransformRun {
         } catch {
             result.failure = error
         }
+        result.riskCounts = releaseCounter?.finish()
         result.lines = reader.linesConsumed
         result.bytes = worker.writer.takeBytes()
         result.distributions = distributions
@@ -290,6 +308,18 @@ public struct TransformRun {
         var written = 0
         var distributions = plan.distributions.map(DistributionCounter.init)
         defer { collected.merge(distributions) }
+        var releaseCounter = plan.releaseRisk.map { RiskCounter(layout: $0.layout, source: "<release>") }
+        var captured = CSVRecord()
+        /// Writes an aggregated record, counting it for the release.
+        func emit(_ output: CSVRecord) throws {
+            try writer.write(record: output)
+            written += 1
+            if let capture = plan.releaseRisk?.capture {
+                captured.removeAll()
+                for index in capture { captured.append(fieldOf: output, at: index) }
+                try releaseCounter!.count(captured, line: 0, number: written)
+            }
+        }
         for input in inputs {
             transformer.sourceName = input.source.displayName
             var lineBase = 0, recordBase = 0, first = true
@@ -311,8 +341,7 @@ public struct TransformRun {
                         }
                         try aggregator.add(transformed, entity: record[aggregation.entityInput], sourceName: input.source.displayName,
                                            inputRecord: record, header: plan.outputHeader, transformer: &transformer) {
-                            try writer.write(record: $0)
-                            written += 1
+                            try emit($0)
                         }
                     }
                 } catch is BrokenPipe {
@@ -328,12 +357,67 @@ public struct TransformRun {
                                                records: recordBase, compressed: input.source.isCompressed))
         }
         try aggregator.finish(transformer: &transformer) {
-            try writer.write(record: $0)
-            written += 1
+            try emit($0)
         }
+        releaseMerger?.add(releaseCounter?.finish(), input: 0, lineBase: 0, recordBase: 0)
         try writer.flush()
         summary.recordsOut = written
         return summary
+    }
+}
+
+/// Where a measured release's fields go: every field to the writer, and the fields the risk
+/// counting reads also into a record.
+struct TeeSink: CSVFieldSink {
+    let writer: CSVWriter
+    /// Per output field: whether it is captured.
+    private let captures: [Bool]
+    private(set) var captured = CSVRecord()
+    private var position = 0
+
+    init(writer: CSVWriter, capture: [Int], outputCount: Int) {
+        self.writer = writer
+        var captures = [Bool](repeating: false, count: outputCount)
+        for index in capture { captures[index] = true }
+        self.captures = captures
+    }
+
+    mutating func begin() {
+        captured.removeAll()
+        position = 0
+    }
+
+    @inline(__always) private mutating func next() -> Bool {
+        defer { position &+= 1 }
+        return captures[position]
+    }
+
+    mutating func append(fieldOf record: CSVRecord, at index: Int) {
+        if next() { captured.append(fieldOf: record, at: index) }
+        writer.append(fieldOf: record, at: index)
+    }
+
+    mutating func append(field value: [UInt8]) {
+        if next() { captured.append(field: value) }
+        writer.append(field: value)
+    }
+
+    mutating func append(fieldFrom storage: [UInt8], range: Range<Int>, plain: Bool) {
+        if next() { captured.append(fieldFrom: storage, range: range, plain: plain) }
+        writer.append(fieldFrom: storage, range: range, plain: plain)
+    }
+
+    mutating func append(decimal value: Double, places: Int) {
+        if next() { captured.append(decimal: value, places: places) }
+        writer.append(decimal: value, places: places)
+    }
+
+    mutating func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows {
+        guard next() else { try writer.appendField(body); return }
+        var bytes: [UInt8] = []
+        try body(&bytes)
+        captured.append(field: bytes)
+        writer.append(field: bytes)
     }
 }
 

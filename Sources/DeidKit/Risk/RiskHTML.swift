@@ -118,14 +118,14 @@ public struct RiskHTML {
 
     private func changesSection() -> String {
         let minimum = confidential ? 1 : spec.publicMinimumClassSize
-        var html = "<h2>Before and after the policy</h2>\n<p class=\"note\">Each generalized or noised column's values in the input and in the release (records per value or range)."
+        var html = "<h2>Before and after the policy</h2>\n<p class=\"note\">Each generalized or noised column's values in the input and in the release: records per value or range\(changes.first.map { $0.before.sampleEvery > 1 ? ", counted on every \($0.before.sampleEvery)th record" : "" } ?? "")."
         if !confidential { html += " Values and ranges held by fewer than \(minimum) individuals are not shown; their records are counted as hidden." }
         html += "</p>\n"
         for change in changes {
             html += "<h3>\(escape(change.column))</h3>\n"
             for (title, distribution) in [("before (input)", change.before), ("after (release)", change.after)] {
                 let (bars, hidden, _) = distribution.bars(minimumIndividuals: minimum)
-                var text = "\(title): \(distribution.records) records"
+                var text = "\(title): \(distribution.records) records counted"
                 if hidden > 0 { text += ", \(hidden) hidden or beyond the bars shown" }
                 html += "<p class=\"note\">\(escape(text))</p>\n"
                 html += barChart(bars.map { (label: $0.label, value: Double($0.records)) }, label: "records", compact: true)

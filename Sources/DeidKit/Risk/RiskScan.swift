@@ -34,6 +34,9 @@ public struct RiskData: Sendable {
 /// candidate columns' rows for discovery and the entities' trace points, and the calling thread
 /// merges them in order. Memory: distinct quasi-identifier tuples and entities, at most
 /// `DiscoverySpec.rowLimit` discovery rows, and one number per entity and time bucket.
+///
+/// `deid publish` counts its release with the same `RiskCounter` and `RiskMerger` inside the
+/// transform pass, on the output fields as they are written (no second read of the data).
 public enum RiskScan {
     public static func run(inputs: [BlockInput], spec: RiskSpec, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                            progress: ((InputProgress) -> Void)? = nil) throws -> RiskData {
@@ -43,66 +46,20 @@ public enum RiskScan {
             throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
                                  problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
         }
-        func column(_ name: String, _ role: String) throws -> Int {
-            if let index = header.index(of: name) { return index }
-            throw TransformError(position: InputPosition(source: first.source.displayName, line: 1),
-                                 problem: "\(role) '\(name)' is not a column of the header\(Suggestion.phrase(for: name, among: header.names))")
+        var candidates: [Int]?
+        if let discovery = spec.discovery, discovery.candidates == nil {
+            let entity = spec.entity.flatMap(header.index(of:)), sensitive = spec.sensitive.flatMap(header.index(of:))
+            candidates = try DiscoveryTable.defaultCandidates(of: first, excluding: [entity, sensitive].compactMap { $0 })
         }
-        let quasiIdentifiers = try spec.quasiIdentifiers.map { try column($0, "quasi-identifier") }
-        let entity = try spec.entity.map { try column($0, "entity column") }
-        let sensitive = try spec.sensitive.map { try column($0, "sensitive column") }
-        let trace = try spec.trace.map { (time: try column($0.time, "time column"), value: try column($0.value, "value column")) }
-        if spec.trace != nil && entity == nil {
-            throw TransformError(position: InputPosition(source: first.source.displayName, line: 1),
-                                 problem: "trace uniqueness needs an entity column: whose trace the points are")
-        }
-        var candidates: [Int] = []
-        if let discovery = spec.discovery {
-            if let names = discovery.candidates {
-                candidates = try names.map { try column($0, "candidate column") }
-            } else {
-                candidates = try DiscoveryTable.defaultCandidates(of: first, excluding: [entity, sensitive].compactMap { $0 })
-            }
-        }
-        let columns = DiscoveryColumns(candidates)
-        let distributionRequest: DistributionRequest? = spec.distributionColumns.isEmpty ? nil
-            : DistributionRequest(columns: try spec.distributionColumns.map { ($0, try column($0, "distribution column")) }, entity: entity,
-                                  individualsCap: spec.publicMinimumClassSize)
-        let collected = DistributionCollector()
-        let layout = RiskLayout(quasiIdentifiers: quasiIdentifiers, entity: entity, sensitive: sensitive, trace: trace,
-                                timeUnit: spec.trace?.timeUnit, discovery: spec.discovery != nil ? columns : nil,
-                                distributions: distributionRequest)
-
-        let accumulator = PrivacyAccumulator(columns: spec.quasiIdentifiers, hasEntity: entity != nil, hasSensitive: sensitive != nil)
-        var discovery = spec.discovery.map { DiscoveryTable(header: header.names, candidates: candidates, hasEntity: entity != nil, rowLimit: $0.rowLimit) }
-        var points = spec.trace.map { TracePoints(spec: $0) }
+        let layout = try RiskLayout(spec: spec, columns: header.names, source: first.source.displayName, defaultCandidates: candidates)
+        let merger = RiskMerger(spec: spec, layout: layout, columns: header.names)
         let states = (0..<max(1, workers) * 2).map { _ in CSVRecord() }
         let summary = try TransformRun.forEachBlock(inputs: inputs, states: states, progress: progress, process: { block, first, _, input, record in
             Self.process(block, first: first, input: input, layout: layout, record: &record)
         }, consume: { result, input, lineBase, recordBase in
-            guard let statistics = result.statistics else { return }
-            let (_, entities) = accumulator.add(statistics, input: input, lineBase: lineBase, recordBase: recordBase)
-            collected.merge(result.distributions)
-            guard let risk = result.risk else { return }
-            if let rows = risk.discovery, discovery != nil {
-                discovery!.add(rows, columns: risk.discoveryColumns, entities: entities)
-                columns.keep(discovery!.activeColumns)
-            }
-            points?.add(risk.trace, entities: entities)
+            merger.add(result.riskCounts, input: input, lineBase: lineBase, recordBase: recordBase)
         })
-        return RiskData(statistics: accumulator.finish(), discovery: discovery, trace: points, distributions: collected.distributions,
-                        summary: summary)
-    }
-
-    /// The columns one block needs.
-    struct RiskLayout: Sendable {
-        var quasiIdentifiers: [Int]
-        var entity: Int?
-        var sensitive: Int?
-        var trace: (time: Int, value: Int)?
-        var timeUnit: TimeUnit?
-        var discovery: DiscoveryColumns?
-        var distributions: DistributionRequest?
+        return merger.finish(summary: summary)
     }
 
     static func process(_ block: CSVBlock, first: Bool, input: BlockInput, layout: RiskLayout, record: inout CSVRecord) -> TransformRun.BlockResult {
@@ -112,50 +69,204 @@ public enum RiskScan {
             result.failure = error
             return result
         }
-        var counter = BlockCounter(countsGroups: layout.entity != nil || layout.sensitive != nil)
-        let discoveryColumns = layout.discovery?.current() ?? []
-        var discovery = layout.discovery != nil ? BlockCounter(countsGroups: true) : nil
-        var risk = RiskBlock(discoveryColumns: discoveryColumns)
-        var distributions = layout.distributions.map(DistributionCounter.init)
+        var counter = RiskCounter(layout: layout, source: input.source.displayName)
         // Values compared as text must be valid text (trace columns are parsed as numbers and times).
-        let textColumns = layout.quasiIdentifiers + [layout.entity, layout.sensitive].compactMap { $0 } + discoveryColumns
+        let textColumns = counter.textColumns
         do {
             while try reader.readRecord(into: &record) {
                 result.recordsIn += 1
                 try reader.validateUTF8(record, columns: textColumns)
-                distributions?.add(record)
-                let tuple = counter.tuple(of: record, fields: layout.quasiIdentifiers, line: record.line, number: record.number)
-                let entity = layout.entity.map { counter.entity(of: record, column: $0) } ?? UInt32.max
-                counter.group(entity: entity, tuple: tuple, sensitive: layout.sensitive.map { record[$0] })
-                if discovery != nil {
-                    let row = discovery!.tuple(of: record, fields: discoveryColumns, line: record.line, number: record.number)
-                    discovery!.group(entity: entity, tuple: row, sensitive: nil)
-                }
-                // A missing reading (an empty time or value) is no point of the trace.
-                if let trace = layout.trace, !record[trace.time].isEmpty, !record[trace.value].isEmpty {
-                    guard let time = TimestampValue.parse(record[trace.time]) else {
-                        throw TransformError(position: InputPosition(source: input.source.displayName, line: record.line,
-                                                                     record: record.number, column: input.header.names[trace.time]),
-                                             problem: "not a date or timestamp (trace uniqueness places each value in time)")
-                    }
-                    guard let value = DecimalText.parse(record[trace.value])?.value else {
-                        throw TransformError(position: InputPosition(source: input.source.displayName, line: record.line,
-                                                                     record: record.number, column: input.header.names[trace.value]),
-                                             problem: "not a number (trace uniqueness sums the values of each time bucket)")
-                    }
-                    let bucket = Int64((layout.timeUnit.map { time.truncated(to: $0) } ?? time).secondsSinceEpoch)
-                    risk.trace[TracePointKey(entity: entity, bucket: bucket), default: 0] += value
-                }
+                try counter.count(record, line: record.line, number: record.number)
             }
         } catch {
             result.failure = error
         }
         result.lines = reader.linesConsumed
-        result.statistics = counter.finish()
-        risk.discovery = discovery?.finish()
-        result.risk = risk
-        result.distributions = distributions
+        result.riskCounts = counter.finish()
         return result
+    }
+}
+
+/// Where the measured columns are in the records counted (the input's columns for `deid risk`,
+/// the captured output fields for `deid publish`), and what is measured.
+struct RiskLayout: Sendable {
+    var columns: [String]
+    var quasiIdentifiers: [Int]
+    var entity: Int?
+    var sensitive: Int?
+    var trace: (time: Int, value: Int)?
+    var timeUnit: TimeUnit?
+    var discovery: DiscoveryColumns?
+    var candidates: [Int] = []
+    var distributions: DistributionRequest?
+
+    /// Resolves `spec`'s column names among `columns`; an unknown name is an error at line 1 of
+    /// `source`. `defaultCandidates`: discovery's candidates when the spec names none.
+    init(spec: RiskSpec, columns: [String], source: String, defaultCandidates: [Int]? = nil) throws {
+        self.columns = columns
+        func column(_ name: String, _ role: String) throws -> Int {
+            if let index = columns.firstIndex(of: name) { return index }
+            throw TransformError(position: InputPosition(source: source, line: 1),
+                                 problem: "\(role) '\(name)' is not a column of the header\(Suggestion.phrase(for: name, among: columns))")
+        }
+        quasiIdentifiers = try spec.quasiIdentifiers.map { try column($0, "quasi-identifier") }
+        entity = try spec.entity.map { try column($0, "entity column") }
+        sensitive = try spec.sensitive.map { try column($0, "sensitive column") }
+        trace = try spec.trace.map { (time: try column($0.time, "time column"), value: try column($0.value, "value column")) }
+        timeUnit = spec.trace?.timeUnit
+        if spec.trace != nil && entity == nil {
+            throw TransformError(position: InputPosition(source: source, line: 1),
+                                 problem: "trace uniqueness needs an entity column: whose trace the points are")
+        }
+        if let discoverySpec = spec.discovery {
+            candidates = try discoverySpec.candidates.map { try $0.map { try column($0, "candidate column") } } ?? defaultCandidates ?? []
+            discovery = DiscoveryColumns(candidates)
+        }
+        if !spec.distributionColumns.isEmpty {
+            distributions = DistributionRequest(columns: try spec.distributionColumns.map { ($0, try column($0, "distribution column")) },
+                                                entity: entity, individualsCap: spec.publicMinimumClassSize)
+        }
+    }
+
+    /// Every column the counting reads, in ascending order (what a transform pass captures).
+    var usedColumns: [Int] {
+        var used = Set(quasiIdentifiers + candidates + [entity, sensitive, trace?.time, trace?.value].compactMap { $0 })
+        for column in distributions?.columns ?? [] { used.insert(column.index) }
+        return used.sorted()
+    }
+
+    /// The same layout over records holding only `usedColumns`, in that order.
+    func compacted() -> RiskLayout {
+        let used = usedColumns
+        var position: [Int: Int] = [:]
+        for (index, column) in used.enumerated() { position[column] = index }
+        var compact = self
+        compact.columns = used.map { columns[$0] }
+        compact.quasiIdentifiers = quasiIdentifiers.map { position[$0]! }
+        compact.entity = entity.map { position[$0]! }
+        compact.sensitive = sensitive.map { position[$0]! }
+        compact.trace = trace.map { (time: position[$0.time]!, value: position[$0.value]!) }
+        compact.candidates = candidates.map { position[$0]! }
+        compact.discovery = discovery.map { _ in DiscoveryColumns(compact.candidates) }
+        if var request = distributions {
+            request.columns = request.columns.map { ($0.name, position[$0.index]!) }
+            request.entity = compact.entity
+            compact.distributions = request
+        }
+        return compact
+    }
+}
+
+/// Counts one block's records on a worker: classes, discovery rows, trace points, distributions.
+struct RiskCounter {
+    let layout: RiskLayout
+    let source: String
+    private var classes: BlockCounter
+    private var discovery: BlockCounter?
+    private var risk: RiskBlock
+    private var distributions: DistributionCounter?
+
+    init(layout: RiskLayout, source: String) {
+        self.layout = layout
+        self.source = source
+        classes = BlockCounter(countsGroups: layout.entity != nil || layout.sensitive != nil)
+        let discoveryColumns = layout.discovery?.current() ?? []
+        discovery = layout.discovery != nil ? BlockCounter(countsGroups: true) : nil
+        risk = RiskBlock(discoveryColumns: discoveryColumns)
+        distributions = layout.distributions.map(DistributionCounter.init)
+    }
+
+    /// The columns compared as text.
+    var textColumns: [Int] {
+        layout.quasiIdentifiers + [layout.entity, layout.sensitive].compactMap { $0 } + risk.discoveryColumns
+    }
+
+    /// Counts `record`; `line` and `number` place it in its input (for the first position of a
+    /// value, and for errors).
+    mutating func count(_ record: CSVRecord, line: Int, number: Int) throws {
+        distributions?.add(record)
+        let tuple = classes.tuple(of: record, fields: layout.quasiIdentifiers, line: line, number: number)
+        let entity = layout.entity.map { classes.entity(of: record, column: $0) } ?? UInt32.max
+        classes.group(entity: entity, tuple: tuple, sensitive: layout.sensitive.map { record[$0] })
+        if discovery != nil {
+            let row = discovery!.tuple(of: record, fields: risk.discoveryColumns, line: line, number: number)
+            discovery!.group(entity: entity, tuple: row, sensitive: nil)
+        }
+        // A missing reading (an empty time or value) is no point of the trace.
+        if let trace = layout.trace, !record[trace.time].isEmpty, !record[trace.value].isEmpty {
+            guard let time = TimestampValue.parse(record[trace.time]) else {
+                throw TransformError(position: InputPosition(source: source, line: line, record: number, column: layout.columns[trace.time]),
+                                     problem: "not a date or timestamp (trace uniqueness places each value in time)")
+            }
+            guard let value = DecimalText.parse(record[trace.value])?.value else {
+                throw TransformError(position: InputPosition(source: source, line: line, record: number, column: layout.columns[trace.value]),
+                                     problem: "not a number (trace uniqueness sums the values of each time bucket)")
+            }
+            let bucket = Int64((layout.timeUnit.map { time.truncated(to: $0) } ?? time).secondsSinceEpoch)
+            risk.trace[TracePointKey(entity: entity, bucket: bucket), default: 0] += value
+        }
+    }
+
+    /// The block's counts.
+    func finish() -> RiskCounts {
+        var block = risk
+        block.discovery = discovery?.finish()
+        return RiskCounts(statistics: classes.finish(), risk: block, distributions: distributions)
+    }
+}
+
+/// What a worker counted in one block.
+struct RiskCounts: Sendable {
+    var statistics: BlockStatistics
+    var risk: RiskBlock
+    var distributions: DistributionCounter?
+}
+
+/// How a transform pass measures the release it writes: what to measure, the output fields to
+/// capture (ascending output positions) and the layout over the captured fields.
+struct ReleaseRiskPlan: Sendable {
+    var spec: RiskSpec
+    var capture: [Int]
+    var layout: RiskLayout
+
+    /// nil when a name of `spec` is not an output column (the caller measures less).
+    init(spec: RiskSpec, outputHeader: [String]) throws {
+        self.spec = spec
+        let full = try RiskLayout(spec: spec, columns: outputHeader, source: "<release>")
+        capture = full.usedColumns
+        layout = full.compacted()
+    }
+}
+
+/// Merges the blocks' counts in order on the consuming thread.
+final class RiskMerger: @unchecked Sendable {
+    private let accumulator: PrivacyAccumulator
+    private var discovery: DiscoveryTable?
+    private let discoveryColumns: DiscoveryColumns?
+    private var points: TracePoints?
+    private let collected = DistributionCollector()
+
+    init(spec: RiskSpec, layout: RiskLayout, columns: [String]) {
+        accumulator = PrivacyAccumulator(columns: spec.quasiIdentifiers, hasEntity: layout.entity != nil, hasSensitive: layout.sensitive != nil)
+        discovery = spec.discovery.map { DiscoveryTable(header: layout.columns, candidates: layout.candidates, hasEntity: layout.entity != nil, rowLimit: $0.rowLimit) }
+        discoveryColumns = layout.discovery
+        points = spec.trace.map { TracePoints(spec: $0) }
+    }
+
+    func add(_ counts: RiskCounts?, input: Int, lineBase: Int, recordBase: Int) {
+        guard let counts else { return }
+        let (_, entities) = accumulator.add(counts.statistics, input: input, lineBase: lineBase, recordBase: recordBase)
+        collected.merge(counts.distributions)
+        let risk = counts.risk
+        if let rows = risk.discovery, discovery != nil {
+            discovery!.add(rows, columns: risk.discoveryColumns, entities: entities)
+            discoveryColumns?.keep(discovery!.activeColumns)
+        }
+        points?.add(risk.trace, entities: entities)
+    }
+
+    func finish(summary: RunSummary) -> RiskData {
+        RiskData(statistics: accumulator.finish(), discovery: discovery, trace: points, distributions: collected.distributions, summary: summary)
     }
 }
 

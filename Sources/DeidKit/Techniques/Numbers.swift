@@ -23,6 +23,9 @@ enum DecimalText {
             } else if byte == 0x2E && !seenPoint {
                 seenPoint = true
             } else {
+                // Only an exponent (`1e3`, `2.5E-1`) needs the general parser; any other byte
+                // means the field is not a number (text is rejected without building a String).
+                guard digits > 0, byte == 0x65 || byte == 0x45 else { return nil }
                 simple = false
                 break
             }
