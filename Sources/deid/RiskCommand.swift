@@ -48,8 +48,8 @@ struct RiskCommand: ParsableCommand {
     @Option(help: ArgumentHelp("t-closeness distance: equal or ordered (default: ordered for numbers).", valueName: "kind"))
     var distance: String?
 
-    @Option(help: ArgumentHelp("Prosecutor risk above this counts an individual as at risk.", valueName: "risk"))
-    var threshold: Double = 0.2
+    @Option(help: ArgumentHelp("Prosecutor risk above this counts an individual as at risk (default 0.2, or the policy's risk.threshold).", valueName: "risk"))
+    var threshold: Double?
 
     @Option(help: ArgumentHelp("A population table (CSV: the quasi-identifiers and a count column) for journalist risk.", valueName: "file"))
     var population: String?
@@ -155,7 +155,7 @@ struct RiskCommand: ParsableCommand {
         if let entity { spec.entity = entity }
         if let sensitive { spec.sensitive = sensitive }
         if let distance { spec.distance = TClosenessSpec.Distance(rawValue: distance) }
-        if threshold != 0.2 || policy == nil { spec.threshold = threshold }
+        if let threshold { spec.threshold = threshold }
         if let k { spec.publicMinimumClassSize = k }
         spec.samplingFraction = samplingFraction
         spec.discovery = noDiscovery ? nil : DiscoverySpec(candidates: candidates.map(Self.list))
