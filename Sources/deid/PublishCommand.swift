@@ -23,7 +23,8 @@ struct PublishCommand: ParsableCommand {
             roles): report.json, report.html (public: no values) and confidential/report.html
             (the smallest classes with their values: keep it, do not publish it). A policy's
             risk section sets gates (max_prosecutor_risk, min_class_size, max_trace_uniqueness);
-            a release that exceeds one is not written (exit 1, reasons listed).
+            a release that exceeds one is not written (exit 1, reasons listed). --dry-run checks
+            the gates too (except a privacy run's, measured on the written file).
 
             Keys come from the environment or a file named in the policy (env:NAME, file:PATH);
             the manifest records a key id, never the key.
@@ -67,6 +68,14 @@ struct PublishCommand: ParsableCommand {
             progress.finish()
             throw error
         }
+        var riskLine: String?
+        if let risk = outcome.risk {
+            var line = "risk: smallest class \(risk.minClassSize), highest prosecutor risk \(String(format: "%.4f", risk.prosecutor.max)), \(risk.sampleUniques) sample uniques"
+            if let trace = risk.traceUniqueness {
+                line += ", trace uniqueness \(String(format: "%.1f%%", trace.share * 100)) (\(trace.points) points)"
+            }
+            riskLine = line + "\n"
+        }
         if let directory = outcome.directory {
             let manifest = outcome.manifest
             try StandardOutput.write("""
@@ -75,13 +84,7 @@ struct PublishCommand: ParsableCommand {
                 release id \(manifest.releaseID)
 
                 """)
-            if let risk = outcome.risk {
-                var line = "risk: smallest class \(risk.minClassSize), highest prosecutor risk \(String(format: "%.4f", risk.prosecutor.max)), \(risk.sampleUniques) sample uniques"
-                if let trace = risk.traceUniqueness {
-                    line += ", trace uniqueness \(String(format: "%.1f%%", trace.share * 100)) (\(trace.points) points)"
-                }
-                try StandardOutput.write(line + "\n")
-            }
+            if let riskLine { try StandardOutput.write(riskLine) }
             if let privacy = manifest.privacy {
                 let levels = privacy.transformation.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
                 try StandardOutput.write("""
@@ -92,6 +95,7 @@ struct PublishCommand: ParsableCommand {
             }
         } else {
             try StandardOutput.write(outcome.report)
+            if let riskLine { try StandardOutput.write("\n" + riskLine) }
         }
     }
 }

@@ -295,4 +295,22 @@ struct PublishCommandTests {
         #expect(refused.stderr.contains("deid: refused: the release exceeds risk.max_trace_uniqueness 0.05"))
         #expect(!FileManager.default.fileExists(atPath: directory.file("strict")))
     }
+
+    /// A dry run measures the release as well and checks its gates: exit 1 with the reasons when
+    /// one fails, and nothing written either way.
+    @Test func dryRunChecksTheRiskGates() throws {
+        let directory = try TemporaryDirectory()
+        let base = try String(contentsOfFile: Self.policy, encoding: .utf8)
+            .replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/")
+        try directory.write("within.yaml", text: base + "risk:\n  min_class_size: 1\n")
+        let within = try CLI.run(["publish", "-p", "within.yaml", "--dry-run", "--seed", "1", Self.sample], in: directory.path, environment: Self.environment)
+        #expect(within.status == 0, "\(within.stderr)")
+        #expect(within.stdout.contains("\nrisk: smallest class "))
+        try directory.write("strict.yaml", text: base + "risk:\n  min_class_size: 1000\n")
+        let strict = try CLI.run(["publish", "-p", "strict.yaml", "--dry-run", "--seed", "1", Self.sample], in: directory.path, environment: Self.environment)
+        #expect(strict.status == 1)
+        #expect(strict.stderr.contains("deid: refused: the release exceeds risk.min_class_size 1000"))
+        #expect(strict.stderr.contains("a release would not be written"))
+        #expect(try directory.listing() == ["strict.yaml", "within.yaml"])
+    }
 }

@@ -91,13 +91,17 @@ public enum Publisher {
         // values are counted during the transform pass itself.
         let changed = changedColumns(policy: policy, output: plan.outputHeader)
         if !dryRun && !changed.isEmpty {
+            // (A dry run writes no report pages, so it does not count the charts.)
             plan.distributions = DistributionRequest(columns: changed.compactMap { name in plan.inputHeader.firstIndex(of: name).map { (name, $0) } },
                                                      entity: policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) },
                                                      individualsCap: RiskSpec(policy: policy).publicMinimumClassSize)
         }
         // The release's risk is counted on the output fields as they are written (the privacy
         // run, whose pass 2 only copies lines, measures the written file instead).
-        let releaseSpec = dryRun ? nil : releaseRiskSpec(policy: policy, header: plan.outputHeader, distributions: changed)
+        // A dry run measures the release too (its gates are checked), except a privacy run's,
+        // which is measured from the written file.
+        let releaseSpec = dryRun && plan.privacy != nil ? nil
+            : releaseRiskSpec(policy: policy, header: plan.outputHeader, distributions: dryRun ? [] : changed)
         if let releaseSpec, plan.privacy == nil {
             plan.releaseRisk = try ReleaseRiskPlan(spec: releaseSpec, outputHeader: plan.outputHeader)
         }
@@ -148,18 +152,18 @@ public enum Publisher {
             records: (plan.filterTechnique.map { [$0] } ?? []) + (privacy.map { [Release.suppressionTechnique($0)] } ?? []),
             seed: request.seed, privacy: privacy.map { PrivacyManifest(outcome: $0, spec: policy.privacy!) })
         let report = Release.report(manifest)
-        var risk: RiskReport?
+        // The release's own risk, before anything is committed: counted by the transform pass,
+        // or measured on the written data file.
+        let measured = try measureRelease(policy: policy, spec: releaseSpec, counted: run.releaseMerger?.finish(summary: summary),
+                                          data: staging?.file(dataFile), readOptions: request.readOptions)
+        if let failed = measured?.report.failedGates, !failed.isEmpty {
+            throw PrivacyGateError(refusal: PrivacyRefusal(reasons: failed.map { gate in
+                "the release exceeds risk.\(gate.name) \(DecimalText.label(gate.limit)): it measures \(gate.value == gate.value.rounded() ? DecimalText.label(gate.value) : String(format: "%.4f", gate.value))"
+            } + [dryRun ? "a release would not be written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"
+                 : "nothing was written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"]))
+        }
         if let staging {
-            // The release's own risk, measured on the data as written, before anything is committed.
-            if let measured = try measureRelease(policy: policy, spec: releaseSpec, counted: run.releaseMerger?.finish(summary: summary),
-                                                 data: staging.file(dataFile), readOptions: request.readOptions) {
-                risk = measured.report
-                let failed = measured.report.failedGates
-                if !failed.isEmpty {
-                    throw PrivacyGateError(refusal: PrivacyRefusal(reasons: failed.map { gate in
-                        "the release exceeds risk.\(gate.name) \(DecimalText.label(gate.limit)): it measures \(gate.value == gate.value.rounded() ? DecimalText.label(gate.value) : String(format: "%.4f", gate.value))"
-                    } + ["nothing was written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"]))
-                }
+            if let measured {
                 try staging.write(text: try measured.report.json() + "\n", to: "report.json")
                 let changes = zip(run.collected.distributions, measured.after).map { ColumnChange(column: $0.column, before: $0, after: $1) }
                 try staging.write(text: RiskHTML(report: measured.report, spec: measured.spec, confidential: false, changes: changes).render(),
@@ -172,7 +176,7 @@ public enum Publisher {
             try staging.write(text: report, to: "report.md")
             try staging.commit()
         }
-        return PublishOutcome(directory: staging?.destination, manifest: manifest, report: report, risk: risk)
+        return PublishOutcome(directory: staging?.destination, manifest: manifest, report: report, risk: measured?.report)
     }
 
     /// The measures of the release: the policy's roles as far as the release still has the
@@ -192,16 +196,17 @@ public enum Publisher {
 
     /// The release's report from the counts the transform pass made, or else from reading the
     /// written data file once more.
-    static func measureRelease(policy: Policy, spec: RiskSpec?, counted: RiskData?, data: String,
+    static func measureRelease(policy: Policy, spec: RiskSpec?, counted: RiskData?, data: String?,
                                readOptions: CSVReadOptions) throws -> (report: RiskReport, spec: RiskSpec, after: [ValueDistribution])? {
         guard let spec else { return nil }
         let measured: RiskData
         if let counted { measured = counted } else {
+            guard let data else { return nil }
             var options = readOptions
             options.delimiter = .comma
             measured = try RiskScan.run(inputs: [try BlockInput(path: data, options: options)], spec: spec)
         }
-        let report = try RiskAnalysis.report(measured, spec: spec, inputs: [PathName.base(of: data)],
+        let report = try RiskAnalysis.report(measured, spec: spec, inputs: [data.map(PathName.base(of:)) ?? "(dry run)"],
                                              thresholds: policy.risk?.thresholds ?? RiskThresholds())
         return (report, spec, measured.distributions)
     }
