@@ -139,7 +139,8 @@ struct RiskCommand: ParsableCommand {
         var spec: RiskSpec
         var thresholds = RiskThresholds(maxProsecutorRisk: maxProsecutorRisk, minClassSize: minClassSize, maxTraceUniqueness: maxTraceUniqueness)
         if let policy {
-            let loaded = try PolicyLoader.load(path: policy, header: blocks.header.names)
+            // Only the roles are read: no key is needed to measure.
+            let loaded = try PolicyLoader.load(path: policy, header: blocks.header.names, checkingKeys: false)
             spec = RiskSpec(policy: loaded)
             if spec.quasiIdentifiers.isEmpty {
                 throw CommandFailure(message: "deid: \(policy): the policy has no kept column with role quasi_identifier to measure")

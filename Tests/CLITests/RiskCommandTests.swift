@@ -38,6 +38,18 @@ struct RiskCommandTests {
         #expect(bad.stderr.contains("smart_meter_sample.csv:1") && bad.stderr.contains("did you mean 'dwelling_type'"))
     }
 
+    /// With a policy, the roles come from it; measuring needs no key.
+    @Test func policyRolesWithoutAKey() throws {
+        let directory = try TemporaryDirectory()
+        let policy = Paths.root + "/Datasets/smart_meter_k_anonymity.yaml"
+        let result = try CLI.run(["risk", Self.sample, "--policy", policy, "--no-discovery", "--json"], in: directory.path,
+                                 environment: ["DEID_KEY": ""])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["quasi_identifiers"] as? [String] == ["postcode", "dwelling_type", "occupants"])
+        #expect(object["entity"] as? String == "meter_id" && object["individuals"] as? Int == 30)
+    }
+
     @Test func publicReportHidesSmallClassesAndTheConfidentialOneShowsThem() throws {
         let directory = try TemporaryDirectory()
         let result = try CLI.run(["risk", Self.sample, "-q", "postcode,occupants", "--entity", "meter_id",

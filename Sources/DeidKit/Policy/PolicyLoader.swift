@@ -20,7 +20,10 @@ public enum PolicyLoader {
 
     /// Loads the policy at `path` and checks it against `header` (the input's column names).
     /// - Parameter name: the file name used in messages (defaults to `path`).
-    public static func load(path: String, header: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Policy {
+    /// - Parameter checkingKeys: false when only the roles are needed (`deid risk --policy`):
+    ///   the keys are then not read.
+    public static func load(path: String, header: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+                            checkingKeys: Bool = true) throws -> Policy {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PolicyError([PolicyDiagnostic(file: path, line: nil, column: nil, path: "",
                                                 message: "cannot read the policy file")])
@@ -29,12 +32,12 @@ public enum PolicyLoader {
             throw PolicyError([PolicyDiagnostic(file: path, line: nil, column: nil, path: "", message: "the policy file is not UTF-8 text")])
         }
         return try parse(text: text, file: path, directory: PathName.directory(of: path),
-                         header: header, environment: environment)
+                         header: header, environment: environment, checkingKeys: checkingKeys)
     }
 
     /// Parses policy text; `directory` resolves relative file paths in it.
     public static func parse(text: String, file: String, directory: String, header: [String],
-                             environment: [String: String] = [:]) throws -> Policy {
+                             environment: [String: String] = [:], checkingKeys: Bool = true) throws -> Policy {
         let reader = PolicyReader(file: file)
         let document: Node
         do {
@@ -45,7 +48,7 @@ public enum PolicyLoader {
         } catch let error as YamlError {
             throw PolicyError([syntaxDiagnostic(error, file: file)])
         }
-        var builder = Builder(reader: reader, directory: directory, header: header, environment: environment)
+        var builder = Builder(reader: reader, directory: directory, header: header, environment: environment, checkingKeys: checkingKeys)
         let policy = builder.build(document)
         guard reader.diagnostics.isEmpty, let policy else { throw PolicyError(reader.diagnostics) }
         return Policy(source: file, directory: directory, dataset: policy.dataset, entity: policy.entity,
@@ -79,6 +82,7 @@ public enum PolicyLoader {
         let directory: String
         let header: [String]
         let environment: [String: String]
+        let checkingKeys: Bool
 
         mutating func build(_ document: Node) -> Parts? {
             guard let entries = reader.mapping(document, "", allowed: PolicyLoader.topKeys) else { return nil }
@@ -276,6 +280,7 @@ public enum PolicyLoader {
                 reader.report(node, path, "a key comes from env:NAME or file:PATH, never from the policy text")
                 return nil
             }
+            guard checkingKeys else { return reference }
             do { _ = try KeyResolver.resolve(reference, environment: environment) } catch let error as KeyError {
                 reader.report(node, path, error.message)
             } catch {
