@@ -64,15 +64,19 @@ import Testing
         #expect(Self.close(disclosure.highestT, expected["highest_t_equal"]))
         let combinations = try #require(report.quasiIdentifierDiscovery?.combinations)
         let uniques = expected["combinations"] as! [String: Int]
+        let measures = expected["combination_measures"] as! [String: [String: Double]]
         for (name, count) in uniques {
             let found = combinations.first { $0.columns.sorted() == name.split(separator: "+").map(String.init).sorted() }
             #expect(found?.uniqueIndividuals == count, "\(name)")
+            #expect(Self.close(found?.distinction ?? -1, measures[name]?["distinction"]), "\(name)")
+            #expect(Self.close(found?.separation ?? -1, measures[name]?["separation"]), "\(name)")
         }
         // The most identifying combination of the four candidates is reported first.
         #expect(combinations.first!.uniqueIndividuals >= combinations.dropFirst().map(\.uniqueIndividuals).max()!)
         let population = try #require(report.populationUniqueness)
         #expect(Self.close(population.zayatz!.uniques, expected["zayatz"], tolerance: 1e-6))
         #expect(Self.close(population.pitman!.uniques, expected["pitman"], tolerance: 1e-6))
+        #expect(Self.close(population.snb!.uniques, expected["snb"], tolerance: 1e-6))
         #expect(population.populationSize == 301_620)
         // Dankar's rule at a 10% sampling fraction takes Pitman's estimate.
         #expect(population.dankarModel == "pitman" && population.dankar == population.pitman)
@@ -97,10 +101,13 @@ import Testing
         #expect(Self.close(report.prosecutor.atRiskShare, expected["prosecutor_at_risk_share"]))
         #expect(Self.close(report.marketer, expected["marketer"]))
         let uniques = expected["combinations"] as! [String: Int]
+        let measures = expected["combination_measures"] as! [String: [String: Double]]
         let combinations = report.quasiIdentifierDiscovery!.combinations
         for (name, count) in uniques {
             let found = combinations.first { $0.columns.joined(separator: "+") == name }
             #expect(found?.uniqueIndividuals == count, "\(name)")
+            #expect(Self.close(found?.distinction ?? -1, measures[name]?["distinction"]), "\(name)")
+            #expect(Self.close(found?.separation ?? -1, measures[name]?["separation"]), "\(name)")
         }
     }
 

@@ -4,8 +4,8 @@
 Reads a CSV file with the csv module and computes, from the rows directly:
   classes, individuals, prosecutor/marketer risk, sample uniques, l and t per class,
   the unique individuals of given column combinations, the expected trace uniqueness for one
-  point, and the Zayatz and Pitman population uniqueness estimates (Pitman by Newton's method on
-  the score equations written as explicit sums).
+  point, ARX's distinction and separation, and the Zayatz, Pitman and SNB population uniqueness
+  estimates (Pitman by Newton's method on the score equations written as explicit sums).
 
 Usage: risk_oracle.py SPEC.json   (SPEC: file, delimiter, quasi_identifiers, entity, sensitive,
        threshold, combinations, trace {entity, time, value, day, step}, sampling_fraction)
@@ -75,15 +75,24 @@ def measures(spec, rows):
             distance = 0.5 * sum(abs(counts.get(v, 0) / size - overall[v] / total) for v in overall)
             highest_t = max(highest_t, distance)
         out.update(lowest_distinct_l=lowest_l, lowest_entropy_l=lowest_entropy, highest_t_equal=highest_t)
-    combos = {}
+    combos, measures_of = {}, {}
     for combination in spec.get('combinations', []):
-        people_of, _ = classes_of(rows, combination, entity)
+        people_of, records_of = classes_of(rows, combination, entity)
         best = {}
         for people in people_of.values():
             for person in people:
                 best[person] = min(best.get(person, 10**18), len(people))
         combos['+'.join(combination)] = sum(1 for s in best.values() if s == 1)
+        # ARX's distinction (classes / records) and separation (share of pairs told apart),
+        # pairs counted over memberships of individuals in classes.
+        memberships = sum(len(p) for p in people_of.values())
+        same = sum(len(p) * (len(p) - 1) for p in people_of.values())
+        measures_of['+'.join(combination)] = {
+            'distinction': len(people_of) / sum(records_of.values()),
+            'separation': 1 - same / (memberships * (memberships - 1)),
+        }
     out['combinations'] = combos
+    out['combination_measures'] = measures_of
     if 'trace' in spec:
         t = spec['trace']
         sums = defaultdict(float)
@@ -149,7 +158,45 @@ def population(sizes, fraction):
         if abs(dt) < 1e-12 and abs(da) < 1e-12:
             pitman = math.exp(math.lgamma(theta + 1) - math.lgamma(theta + alpha) + alpha * math.log(N))
             break
-    return {'zayatz': zayatz, 'pitman': pitman, 'population_size': N}
+    # SNB: Shlosser's K (Haas et al. 1995), then the two moment equations of the slide negative
+    # binomial under Bernoulli sampling, solved by Newton's method with a numerical Jacobian.
+    f = fraction
+    a1 = sum(i * f * f * (1 - f * f) ** (i - 1) * v for i, v in sizes.items())
+    a2 = sum((1 - f) ** i * ((1 + f) ** i - 1) * v for i, v in sizes.items())
+    b1 = sum((1 - f) ** i * v for i, v in sizes.items())
+    b2 = sum(i * f * (1 - f) ** (i - 1) * v for i, v in sizes.items())
+    K = u + f1 * (a1 / a2) * (b1 / b2) ** 2
+
+    def equations(alpha, beta):
+        d = (1 - f) * (1 - beta)
+        q = (beta / (1 - d)) ** alpha
+        one = K * f * q * (1 + alpha * d / (1 - d))
+        two = K * alpha * q * (1 - beta) * f * f / (2 * (1 - d) ** 2) * (2 - (1 - alpha) * d)
+        return (one - f1) / f1, (two - f2) / f2
+
+    snb = None
+    for alpha, beta in [(1.0, 0.5), (0.5, 0.1), (2.0, 0.9), (0.1, 0.01)]:
+        for _ in range(300):
+            g1, g2 = equations(alpha, beta)
+            if abs(g1) < 1e-12 and abs(g2) < 1e-12:
+                break
+            h1, h2 = 1e-7 * max(1, abs(alpha)), 1e-9 * max(1, abs(beta) * 100)
+            p1, p2 = equations(alpha + h1, beta)
+            q1, q2 = equations(alpha, beta + h2)
+            j11, j12, j21, j22 = (p1 - g1) / h1, (q1 - g1) / h2, (p2 - g2) / h1, (q2 - g2) / h2
+            det = j11 * j22 - j12 * j21
+            if det == 0:
+                break
+            da, db = (j22 * g1 - j12 * g2) / det, (j11 * g2 - j21 * g1) / det
+            step = 1.0
+            while not (alpha - step * da > 0 and 0 < beta - step * db < 1) and step > 1e-18:
+                step /= 2
+            alpha, beta = alpha - step * da, beta - step * db
+        g1, g2 = equations(alpha, beta)
+        if abs(g1) < 1e-6 and abs(g2) < 1e-6:
+            snb = K * beta ** alpha
+            break
+    return {'zayatz': zayatz, 'pitman': pitman, 'snb': snb, 'population_size': N}
 
 
 if __name__ == '__main__':
