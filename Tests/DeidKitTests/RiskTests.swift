@@ -280,21 +280,31 @@ import Testing
         #expect(whole.bars(minimumIndividuals: 5).bars.reduce(0) { $0 + $1.records } == 10_000)
     }
 
-    /// `deid publish` counts its release inside the transform pass (record by record, and when
-    /// aggregating); the report equals the one from reading the written file again.
-    @Test(arguments: ["Datasets/smart_meter_policy.yaml", "Benchmarks/publish-policy.yaml"])
+    /// `deid publish` counts its release inside the transform pass (record by record, when
+    /// aggregating, and in a privacy run's pass 2 from the spooled lines); the report equals the
+    /// one from reading the written file again.
+    @Test(arguments: ["Datasets/smart_meter_policy.yaml", "Benchmarks/publish-policy.yaml", "Datasets/smart_meter_k_anonymity.yaml",
+                      "Datasets/smart_meter_k_anonymity.yaml+l"])
     func releaseCountedInThePassEqualsReadingItBack(policyFile: String) throws {
         let directory = try TemporaryDirectory()
         let sample = Paths.root + "/Datasets/smart_meter_sample.csv"
-        let text = try String(contentsOfFile: Paths.root + "/" + policyFile, encoding: .utf8)
+        // "+l": with distinct 2-diversity of the (noised) readings, so that the sensitive column
+        // is measured too.
+        let file = policyFile.replacingOccurrences(of: "+l", with: "")
+        var text = try String(contentsOfFile: Paths.root + "/" + file, encoding: .utf8)
             .replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/")
-            + "risk:\n  trace: { time: reading_time, value: kwh, points: 2, time_resolution: day, value_resolution: 1, repetitions: 3 }\n"
+        if policyFile.hasSuffix("+l") {
+            text = text.replacingOccurrences(of: "  suppression_limit: 0.1\n", with: "  suppression_limit: 0.1\n  l_diversity: { column: kwh, l: 2 }\n")
+            #expect(text.contains("l_diversity"))
+        }
+        text += "risk:\n  trace: { time: reading_time, value: kwh, points: 2, time_resolution: day, value_resolution: 1, repetitions: 3 }\n"
         let policyPath = try directory.write("policy.yaml", text: text)
         let request = TransformRequest(policyPath: policyPath, inputs: [sample], seed: 5,
                                        environment: ["DEID_KEY": "risk-test-key-0123456789abcdef0123456789"])
         let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
         let counted = try #require(outcome.risk)
         #expect(counted.traceUniqueness != nil)
+        #expect((counted.attributeDisclosure != nil) == policyFile.hasSuffix("+l"))
         let policy = try PolicyLoader.load(path: policyPath, header: try BlockInput(path: sample, options: CSVReadOptions()).header.names,
                                            environment: ["DEID_KEY": "risk-test-key-0123456789abcdef0123456789"])
         let data = directory.file("release/\(outcome.manifest.data.file)")
@@ -304,5 +314,6 @@ import Testing
                                              spec: spec, inputs: counted.inputs)
         #expect(counted == reread)
         #expect(counted.records == outcome.manifest.rows.out)
+
     }
 }

@@ -98,12 +98,20 @@ public enum Publisher {
         }
         // The release's risk is counted on the output fields as they are written (the privacy
         // run, whose pass 2 only copies lines, measures the written file instead).
-        // A dry run measures the release too (its gates are checked), except a privacy run's,
-        // which is measured from the written file.
-        let releaseSpec = dryRun && plan.privacy != nil ? nil
-            : releaseRiskSpec(policy: policy, header: plan.outputHeader, distributions: dryRun ? [] : changed)
-        if let releaseSpec, plan.privacy == nil {
-            plan.releaseRisk = try ReleaseRiskPlan(spec: releaseSpec, outputHeader: plan.outputHeader)
+        // A dry run measures the release too, and checks its gates.
+        let releaseSpec = releaseRiskSpec(policy: policy, header: plan.outputHeader, distributions: dryRun ? [] : changed)
+        if let releaseSpec {
+            if var layout = plan.privacy {
+                // A privacy run counts its release in pass 2, from the spooled lines: pass 1 notes
+                // where the measured fields other than the quasi-identifiers lie in each line.
+                let names = Set([releaseSpec.sensitive, releaseSpec.trace?.time, releaseSpec.trace?.value].compactMap { $0 }
+                                + releaseSpec.distributionColumns).subtracting(layout.columns)
+                layout.measuredOutputs = names.compactMap { plan.outputHeader.firstIndex(of: $0) }.sorted()
+                plan.privacy = layout
+                plan.privacyRelease = releaseSpec
+            } else {
+                plan.releaseRisk = try ReleaseRiskPlan(spec: releaseSpec, outputHeader: plan.outputHeader)
+            }
         }
         let name = safeName(policy.dataset.name)
         let dataFile = name + (request.compress ? ".csv.gz" : ".csv")
@@ -152,10 +160,10 @@ public enum Publisher {
             records: (plan.filterTechnique.map { [$0] } ?? []) + (privacy.map { [Release.suppressionTechnique($0)] } ?? []),
             seed: request.seed, privacy: privacy.map { PrivacyManifest(outcome: $0, spec: policy.privacy!) })
         let report = Release.report(manifest)
-        // The release's own risk, before anything is committed: counted by the transform pass,
-        // or measured on the written data file.
-        let measured = try measureRelease(policy: policy, spec: releaseSpec, counted: run.releaseMerger?.finish(summary: summary),
-                                          data: staging?.file(dataFile), readOptions: request.readOptions)
+        // The release's own risk, before anything is committed, as the transform pass counted it.
+        let measured = try measureRelease(policy: policy, spec: releaseSpec,
+                                          counted: run.releaseMerger?.finish(summary: summary) ?? run.releaseCounted.data,
+                                          dataFile: dataFile)
         if let failed = measured?.report.failedGates, !failed.isEmpty {
             throw PrivacyGateError(refusal: PrivacyRefusal(reasons: failed.map { gate in
                 "the release exceeds risk.\(gate.name) \(DecimalText.label(gate.limit)): it measures \(gate.value == gate.value.rounded() ? DecimalText.label(gate.value) : String(format: "%.4f", gate.value))"
@@ -194,21 +202,13 @@ public enum Publisher {
         return spec
     }
 
-    /// The release's report from the counts the transform pass made, or else from reading the
-    /// written data file once more.
-    static func measureRelease(policy: Policy, spec: RiskSpec?, counted: RiskData?, data: String?,
-                               readOptions: CSVReadOptions) throws -> (report: RiskReport, spec: RiskSpec, after: [ValueDistribution])? {
-        guard let spec else { return nil }
-        let measured: RiskData
-        if let counted { measured = counted } else {
-            guard let data else { return nil }
-            var options = readOptions
-            options.delimiter = .comma
-            measured = try RiskScan.run(inputs: [try BlockInput(path: data, options: options)], spec: spec)
-        }
-        let report = try RiskAnalysis.report(measured, spec: spec, inputs: [data.map(PathName.base(of:)) ?? "(dry run)"],
+    /// The release's report from the counts the transform pass made (a privacy run's pass 2).
+    static func measureRelease(policy: Policy, spec: RiskSpec?, counted: RiskData?,
+                               dataFile: String) throws -> (report: RiskReport, spec: RiskSpec, after: [ValueDistribution])? {
+        guard let spec, let counted else { return nil }
+        let report = try RiskAnalysis.report(counted, spec: spec, inputs: [dataFile],
                                              thresholds: policy.risk?.thresholds ?? RiskThresholds())
-        return (report, spec, measured.distributions)
+        return (report, spec, counted.distributions)
     }
 
     /// The published columns a generalization or noise changes (timestamps truncated in time

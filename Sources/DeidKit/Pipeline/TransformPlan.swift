@@ -96,8 +96,11 @@ public struct TransformPlan: Sendable {
     public var distributions: DistributionRequest?
     /// How the run measures the release it writes (record-by-record and aggregating plans).
     var releaseRisk: ReleaseRiskPlan?
+    /// What a privacy run measures of its release, counted in pass 2 (the measured fields'
+    /// output positions are in `privacy.measuredOutputs`).
+    var privacyRelease: RiskSpec?
     /// Where the privacy models' columns are, when the policy has a `privacy` section.
-    let privacy: PrivacyLayout?
+    var privacy: PrivacyLayout?
 
     /// Compiles `policy` for an input with `header`.
     /// - Parameters:
@@ -314,6 +317,9 @@ struct PrivacyLayout: Sendable {
     /// The output position of the sensitive column of l-diversity or t-closeness.
     var sensitiveOutput: Int?
     var entityInput: Int?
+    /// Output positions of other fields the release's risk reads (trace time and value, charted
+    /// columns): each frame notes where they are in its line, for pass 2 to count them.
+    var measuredOutputs: [Int] = []
 }
 
 /// How the aggregation stage combines records.

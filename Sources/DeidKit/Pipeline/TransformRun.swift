@@ -84,6 +84,8 @@ public struct TransformRun {
     public let collected = DistributionCollector()
     /// The release's counts, when the plan measures its release (`releaseRisk`).
     let releaseMerger: RiskMerger?
+    /// A privacy run's release counts, made in pass 2 (`privacyRelease`).
+    let releaseCounted = ReleaseCounted()
 
     public init(plan: TransformPlan, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.plan = plan

@@ -112,7 +112,7 @@ extension TransformRun {
         let accumulator = PrivacyAccumulator(columns: layout.columns, hasEntity: layout.entityInput != nil,
                                              hasSensitive: layout.sensitiveOutput != nil)
         let width = layout.columns.count
-        let frameHeader = 12 + 4 * width
+        let frameHeader = 12 + 4 * width + 8 * layout.measuredOutputs.count
         let summary = try forEachBlock(inputs: inputs, delimiter: delimiter, progress: progress, process: { block, first, stream, input, worker in
             Self.processPrivate(block, first: first, stream: stream, input: input, layout: layout, worker: &worker)
         }, consume: { result, input, lineBase, recordBase in
@@ -166,6 +166,13 @@ extension TransformRun {
         try first.spool.rewind(bufferSize: spoolBufferSize)
         let copier = PassTwoWriter(statistics: first.statistics, levels: first.levels, plan: decided, delimiter: delimiter,
                                    singleColumn: plan.outputHeader.count == 1, entityCode: first.accumulator.entityCode(of:))
+        // The release is counted as its frames are copied (`deid publish`'s report).
+        let measuring = try plan.privacyRelease.map { spec in
+            try ReleaseFrameCounter(spec: spec, statistics: first.statistics, levels: first.levels, plan: decided,
+                                    layout: plan.privacy!, outputHeader: plan.outputHeader, delimiter: delimiter,
+                                    frameOffset: 12 + 4 * first.statistics.width)
+        }
+        copier.measuring = measuring
         let frameHeader = first.frameHeader
         // Each call consumes the whole frames it is given; the next asks for at least the frame
         // that did not fit.
@@ -185,6 +192,7 @@ extension TransformRun {
             try output.write(bytes: bytes)
             written?(bytes)
         }
+        if let measuring { releaseCounted.data = try measuring.finish() }
         return (copier.kept, copier.suppressed)
     }
 
@@ -210,7 +218,7 @@ extension TransformRun {
                 // The frame: codes (filled in below), then the line with the quasi-identifiers'
                 // fields left empty, written by the transformer through the sink.
                 let frameStart = writer.byteCount
-                writer.appendFrames(count: 3 + width)
+                writer.appendFrames(count: 3 + width + 2 * layout.measuredOutputs.count)
                 sink.begin()
                 guard try worker.transformer.transform(worker.record, into: &sink) else {
                     writer.discard(from: frameStart)
@@ -227,6 +235,10 @@ extension TransformRun {
                 writer.setFrame(entity, at: frameStart + 4)
                 writer.setFrame(UInt32(writer.byteCount - sink.lineStart), at: frameStart + 8)
                 for (index, offset) in sink.offsets.enumerated() { writer.setFrame(UInt32(offset), at: frameStart + 12 + 4 * index) }
+                for (index, range) in sink.measured.enumerated() {
+                    writer.setFrame(UInt32(range.lowerBound), at: frameStart + 12 + 4 * width + 8 * index)
+                    writer.setFrame(UInt32(range.upperBound), at: frameStart + 16 + 4 * width + 8 * index)
+                }
                 result.written += 1
             }
         } catch {
@@ -256,11 +268,18 @@ struct SpoolSink: CSVFieldSink {
     /// The current line's start in the writer, and its quasi-identifiers' offsets from there.
     private(set) var lineStart = 0
     private(set) var offsets: [Int] = []
+    /// Per measured field: its bytes in the line as written (a leading delimiter included).
+    private(set) var measured: [Range<Int>] = []
+    private let measuredFlags: [Bool]
     private var position = 0
+    private var fieldStart = 0
 
     init(writer: CSVWriter, layout: PrivacyLayout, outputCount: Int) {
         self.writer = writer
         var modes = [UInt8](repeating: 0, count: outputCount)
+        var measuredFlags = [Bool](repeating: false, count: outputCount)
+        for output in layout.measuredOutputs { measuredFlags[output] = true }
+        self.measuredFlags = measuredFlags
         for output in layout.outputs { modes[output] = 1 }
         if let sensitive = layout.sensitiveOutput { modes[sensitive] = 2 }
         self.modes = modes
@@ -278,6 +297,7 @@ struct SpoolSink: CSVFieldSink {
     mutating func begin() {
         captured.removeAll()
         offsets.removeAll(keepingCapacity: true)
+        measured.removeAll(keepingCapacity: true)
         position = 0
         lineStart = writer.byteCount
     }
@@ -285,6 +305,7 @@ struct SpoolSink: CSVFieldSink {
     /// The mode of the next field; for a field kept aside only, its empty field is written.
     @inline(__always) private mutating func next() -> UInt8 {
         let mode = modes[position]
+        fieldStart = writer.byteCount
         position &+= 1
         if mode == 1 {
             writer.append(field: [])
@@ -293,42 +314,235 @@ struct SpoolSink: CSVFieldSink {
         return mode
     }
 
+    /// Notes where a measured field just written lies in the line.
+    @inline(__always) private mutating func ended() {
+        if measuredFlags[position - 1] { measured.append((fieldStart - lineStart)..<(writer.byteCount - lineStart)) }
+    }
+
     mutating func append(fieldOf record: CSVRecord, at index: Int) {
         let mode = next()
         if mode != 0 { captured.append(fieldOf: record, at: index) }
         if mode != 1 { writer.append(fieldOf: record, at: index) }
+        ended()
     }
 
     mutating func append(field value: [UInt8]) {
         let mode = next()
         if mode != 0 { captured.append(field: value) }
         if mode != 1 { writer.append(field: value) }
+        ended()
     }
 
     mutating func append(fieldFrom storage: [UInt8], range: Range<Int>, plain: Bool) {
         let mode = next()
         if mode != 0 { captured.append(fieldFrom: storage, range: range, plain: plain) }
         if mode != 1 { writer.append(fieldFrom: storage, range: range, plain: plain) }
+        ended()
     }
 
     mutating func append(decimal value: Double, places: Int) {
         let mode = next()
         if mode != 0 { captured.append(decimal: value, places: places) }
         if mode != 1 { writer.append(decimal: value, places: places) }
+        ended()
     }
 
     mutating func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows {
         let mode = next()
-        if mode == 0 { try writer.appendField(body); return }
+        if mode == 0 {
+            try writer.appendField(body)
+            ended()
+            return
+        }
         var bytes: [UInt8] = []
         try body(&bytes)
         captured.append(field: bytes)
         if mode != 1 { writer.append(field: bytes) }
+        ended()
     }
 }
 
 /// Pass 2's inner loop: copies spool frames to output lines, dropping suppressed ones and
 /// putting in the chosen levels' values (pre-encoded CSV fields, one flat table).
+/// Counts the kept frames of pass 2 as the release's records, on the thread that copies them,
+/// without building records: runs of frames of one (tuple, entity) are counted at once, the
+/// trace's (entity, bucket) sums likewise, and the charts' values every 8th frame. At the end
+/// the counts become one block of `RiskCounts`, merged like any block of `deid risk`.
+final class ReleaseFrameCounter {
+    private let spec: RiskSpec
+    private let merger: RiskMerger
+    private let riskLayout: RiskLayout
+    private let width: Int
+    private let tuples: [UInt32]
+    private let levelCodes: [[UInt32]]
+    private let levelLabels: [[[UInt8]]]
+    private let frameOffset: Int
+    /// Per measured field: whether a delimiter precedes it in the line.
+    private let afterDelimiter: [Bool]
+    /// Indices among the measured fields.
+    private let traceTime: Int?, traceValue: Int?, sensitiveField: Int?
+    private let timeUnit: TimeUnit?
+    /// The charted columns: a quasi-identifier (its label) or a measured field.
+    private let charted: [(quasiIdentifier: Int?, measured: Int?)]
+    private var distributions: DistributionCounter?
+    private var chartRecord = CSVRecord()
+    // Runs and counts.
+    private var tupleRecords: [Int]
+    private struct GroupKey: Hashable {
+        var entity: UInt32
+        var tuple: UInt32
+        var sensitive: UInt32
+    }
+    private var groups: [GroupKey: Int] = [:]
+    private var sensitiveIndex: [[UInt8]: UInt32] = [:]
+    private var sensitiveValues: [[UInt8]] = []
+    private var runKey = GroupKey(entity: .max, tuple: .max, sensitive: .max), runRecords = 0
+    private var trace: [TracePointKey: Double] = [:]
+    private var traceKey = TracePointKey(entity: .max, bucket: .min), traceSum = 0.0
+    private var frames = 0
+
+    init(spec: RiskSpec, statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], plan: PrivacyPlan, layout: PrivacyLayout,
+         outputHeader: [String], delimiter: CSVDelimiter, frameOffset: Int) throws {
+        self.spec = spec
+        width = statistics.width
+        tuples = statistics.tuples
+        levelCodes = (0..<statistics.width).map { levels[$0].codes[plan.levels[$0]] }
+        levelLabels = (0..<statistics.width).map { levels[$0].labels[plan.levels[$0]] }
+        self.frameOffset = frameOffset
+        afterDelimiter = layout.measuredOutputs.map { $0 > 0 }
+        let measuredNames = layout.measuredOutputs.map { outputHeader[$0] }
+        traceTime = spec.trace.flatMap { measuredNames.firstIndex(of: $0.time) }
+        traceValue = spec.trace.flatMap { measuredNames.firstIndex(of: $0.value) }
+        sensitiveField = spec.sensitive.flatMap { measuredNames.firstIndex(of: $0) }
+        timeUnit = spec.trace?.timeUnit
+        let columns = statistics.columns + [spec.entity ?? "<entity>"] + measuredNames
+        riskLayout = try RiskLayout(spec: spec, columns: columns, source: "<release>")
+        merger = RiskMerger(spec: spec, layout: riskLayout, columns: columns)
+        charted = spec.distributionColumns.map { name in
+            (statistics.columns.firstIndex(of: name), statistics.columns.contains(name) ? nil : measuredNames.firstIndex(of: name))
+        }
+        if var request = riskLayout.distributions {
+            // The frames are sampled here; the counter takes every record it is given.
+            request.columns = spec.distributionColumns.enumerated().map { ($1, $0) }
+            // The last field names the individual: the entity, or the frame itself.
+            request.entity = spec.distributionColumns.count
+            request.sampleEvery = 1
+            distributions = DistributionCounter(request)
+        }
+        tupleRecords = [Int](repeating: 0, count: statistics.tupleCount)
+    }
+
+    private func field(_ index: Int, of frame: UnsafeRawBufferPointer, lineOffset: Int) -> UnsafeRawBufferPointer {
+        var start = Int(frame.loadUnaligned(fromByteOffset: frameOffset + 8 * index, as: UInt32.self).littleEndian)
+        let end = Int(frame.loadUnaligned(fromByteOffset: frameOffset + 4 + 8 * index, as: UInt32.self).littleEndian)
+        if afterDelimiter[index] && start < end { start += 1 }
+        return UnsafeRawBufferPointer(rebasing: frame[(lineOffset + start)..<(lineOffset + end)])
+    }
+
+    func count(tuple: Int, entity: UInt32, frame: UnsafeRawBufferPointer, lineOffset: Int) throws {
+        frames &+= 1
+        tupleRecords[tuple] &+= 1
+        var sensitive: UInt32 = 0
+        if let sensitiveField {
+            let value = Self.unquoted(field(sensitiveField, of: frame, lineOffset: lineOffset))
+            if let code = sensitiveIndex[value] { sensitive = code } else {
+                sensitive = UInt32(sensitiveValues.count)
+                sensitiveIndex[value] = sensitive
+                sensitiveValues.append(value)
+            }
+        }
+        // A household's frames come in runs of one (entity, tuple, sensitive): counted at once.
+        let key = GroupKey(entity: entity, tuple: UInt32(tuple), sensitive: sensitive)
+        if key == runKey { runRecords &+= 1 } else {
+            if runRecords > 0 { groups[runKey, default: 0] += runRecords }
+            runKey = key
+            runRecords = 1
+        }
+        if let traceTime, let traceValue {
+            let timeBytes = field(traceTime, of: frame, lineOffset: lineOffset), valueBytes = field(traceValue, of: frame, lineOffset: lineOffset)
+            if !timeBytes.isEmpty && !valueBytes.isEmpty {
+                guard let time = TimestampValue.parse(timeBytes), let value = DecimalText.parse(valueBytes)?.value else {
+                    throw TransformError(position: InputPosition(source: "<release>", record: frames),
+                                         problem: "a trace time or value of the release is not a timestamp or a number")
+                }
+                let pointKey = TracePointKey(entity: entity, bucket: Int64((timeUnit.map { time.truncated(to: $0) } ?? time).secondsSinceEpoch))
+                if pointKey == traceKey { traceSum += value } else {
+                    if traceKey.entity != .max { trace[traceKey, default: 0] += traceSum }
+                    traceKey = pointKey
+                    traceSum = value
+                }
+            }
+        }
+        if distributions != nil && frames % 8 == 1 {
+            chartRecord.removeAll()
+            for source in charted {
+                if let column = source.quasiIdentifier {
+                    chartRecord.append(field: levelLabels[column][Int(levelCodes[column][Int(tuples[tuple &* width &+ column])])])
+                } else if let index = source.measured {
+                    chartRecord.append(field: Self.unquoted(field(index, of: frame, lineOffset: lineOffset)))
+                }
+            }
+            let individual = spec.entity != nil ? UInt64(entity) : UInt64(frames)
+            withUnsafeBytes(of: individual.littleEndian) { chartRecord.append(field: Array($0)) }
+            distributions!.add(chartRecord)
+        }
+    }
+
+    /// A field as the writer wrote it, without its quotes.
+    static func unquoted(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        guard bytes.count >= 2, bytes.first == 0x22, bytes.last == 0x22 else { return Array(bytes) }
+        var result: [UInt8] = []
+        var index = 1
+        while index < bytes.count - 1 {
+            result.append(bytes[index])
+            index += bytes[index] == 0x22 ? 2 : 1
+        }
+        return result
+    }
+
+    /// The release's counts, as one block.
+    func finish() throws -> RiskData {
+        if runRecords > 0 { groups[runKey, default: 0] += runRecords }
+        if traceKey.entity != .max { trace[traceKey, default: 0] += traceSum }
+        var block = BlockStatistics()
+        block.columnValues = levelLabels
+        block.columnFirst = levelLabels.map { $0.map { _ in (line: 0, record: 0) } }
+        // The tuples with kept records, as local tuples; entities by their run codes.
+        var local = [UInt32](repeating: .max, count: tupleRecords.count)
+        for tuple in 0..<tupleRecords.count where tupleRecords[tuple] > 0 {
+            local[tuple] = UInt32(block.tupleRecords.count)
+            block.tupleRecords.append(tupleRecords[tuple])
+            for column in 0..<width { block.tupleCodes.append(levelCodes[column][Int(tuples[tuple &* width &+ column])]) }
+        }
+        var entityLocal: [UInt32: UInt32] = [:]
+        func localEntity(_ entity: UInt32) -> UInt32 {
+            if let found = entityLocal[entity] { return found }
+            let code = UInt32(block.entities.count)
+            entityLocal[entity] = code
+            withUnsafeBytes(of: entity.littleEndian) { block.entities.append(Array($0)) }
+            return code
+        }
+        let hasEntity = riskLayout.entity != nil
+        let ordered = groups.sorted { ($0.key.entity, $0.key.tuple, $0.key.sensitive) < ($1.key.entity, $1.key.tuple, $1.key.sensitive) }
+        for (key, records) in ordered {
+            block.groups.append((entity: hasEntity ? localEntity(key.entity) : .max, tuple: local[Int(key.tuple)], sensitive: key.sensitive,
+                                 records: records))
+        }
+        block.sensitive = sensitiveValues
+        var risk = RiskBlock()
+        for (key, sum) in trace { risk.trace[TracePointKey(entity: localEntity(key.entity), bucket: key.bucket), default: 0] += sum }
+        var charts = distributions
+        if charts != nil { charts!.setSampling(every: 8) }
+        merger.add(RiskCounts(statistics: block, risk: risk, distributions: charts), input: 0, lineBase: 0, recordBase: 0)
+        return merger.finish(summary: RunSummary())
+    }
+}
+
+/// Where a privacy run leaves the release's counts made in pass 2.
+public final class ReleaseCounted: @unchecked Sendable {
+    var data: RiskData?
+}
+
 final class PassTwoWriter {
     private let width: Int
     private let tuples: [UInt32]
@@ -347,6 +561,8 @@ final class PassTwoWriter {
     private let longestLabels: Int
     private(set) var kept = 0
     private(set) var suppressed = 0
+    /// Counts every kept frame for the release's risk, when set.
+    var measuring: ReleaseFrameCounter?
     /// The bytes of the first frame `copy` could not take whole.
     private(set) var needed = 0
 
@@ -418,6 +634,10 @@ final class PassTwoWriter {
                                     continue
                                 }
                                 kept &+= 1
+                                if let measuring {
+                                    try measuring.count(tuple: tuple, entity: entity, frame: UnsafeRawBufferPointer(rebasing: frames[frameStart..<position]),
+                                                        lineOffset: frameHeader)
+                                }
                                 // Room for the line and the longest labels, then plain copies.
                                 if count + length + longestLabels > capacity { grow(count + length + longestLabels) }
                                 var out = output + count

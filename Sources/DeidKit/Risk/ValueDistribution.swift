@@ -204,6 +204,11 @@ public struct DistributionCounter: Sendable {
         }
     }
 
+    /// Labels the distributions as counted on one record in `every` (when the caller sampled).
+    mutating func setSampling(every: Int) {
+        for index in distributions.indices { distributions[index].sampleEvery = every }
+    }
+
     mutating func merge(_ other: DistributionCounter) {
         for position in distributions.indices { distributions[position].merge(other.distributions[position], cap: request.individualsCap) }
     }
