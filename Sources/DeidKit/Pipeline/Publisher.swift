@@ -110,7 +110,10 @@ public enum Publisher {
                 plan.privacy = layout
                 plan.privacyRelease = releaseSpec
             } else {
-                plan.releaseRisk = try ReleaseRiskPlan(spec: releaseSpec, outputHeader: plan.outputHeader)
+                // Record by record, the entity is read from the input; aggregated records carry
+                // only their published form.
+                plan.releaseRisk = try ReleaseRiskPlan(spec: releaseSpec, outputHeader: plan.outputHeader,
+                                                       entityInput: plan.aggregation == nil ? policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) } : nil)
             }
         }
         let name = safeName(policy.dataset.name)

@@ -277,7 +277,10 @@ public struct TransformRun {
                     // The release's fields are counted as they are written.
                     tee.begin()
                     kept = try worker.transformer.transform(worker.record, into: &tee)
-                    if kept { try releaseCounter!.count(tee.captured, line: worker.record.line, number: worker.record.number) }
+                    if kept {
+                        if let entityInput = release!.entityInput { tee.appendInput(worker.record, at: entityInput) }
+                        try releaseCounter!.count(tee.captured, line: worker.record.line, number: worker.record.number)
+                    }
                 } else {
                     kept = try worker.transformer.transform(worker.record, into: &writer)
                 }
@@ -387,6 +390,11 @@ struct TeeSink: CSVFieldSink {
     mutating func begin() {
         captured.removeAll()
         position = 0
+    }
+
+    /// Appends an input field to the captured ones (the entity).
+    mutating func appendInput(_ record: CSVRecord, at index: Int) {
+        captured.append(fieldOf: record, at: index)
     }
 
     @inline(__always) private mutating func next() -> Bool {

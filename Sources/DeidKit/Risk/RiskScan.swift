@@ -227,14 +227,20 @@ struct RiskCounts: Sendable {
 struct ReleaseRiskPlan: Sendable {
     var spec: RiskSpec
     var capture: [Int]
+    /// The input position of the entity, appended after the captured fields (its published
+    /// form, a pseudonym, names the same individuals and costs a copy per record to capture);
+    /// nil: the entity, if any, is captured from the output.
+    var entityInput: Int?
     var layout: RiskLayout
 
-    /// nil when a name of `spec` is not an output column (the caller measures less).
-    init(spec: RiskSpec, outputHeader: [String]) throws {
+    init(spec: RiskSpec, outputHeader: [String], entityInput: Int?) throws {
         self.spec = spec
         let full = try RiskLayout(spec: spec, columns: outputHeader, source: "<release>")
-        capture = full.usedColumns
-        layout = full.compacted()
+        let entityOutput = entityInput != nil ? full.entity : nil
+        capture = full.usedColumns.filter { $0 != entityOutput }
+        self.entityInput = entityOutput != nil ? entityInput : nil
+        let names = capture.map { outputHeader[$0] } + (self.entityInput != nil ? [spec.entity!] : [])
+        layout = try RiskLayout(spec: spec, columns: names, source: "<release>")
     }
 }
 
