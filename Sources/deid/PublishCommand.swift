@@ -24,7 +24,7 @@ struct PublishCommand: ParsableCommand {
             (the smallest classes with their values: keep it, do not publish it). A policy's
             risk section sets gates (max_prosecutor_risk, min_class_size, max_trace_uniqueness);
             a release that exceeds one is not written (exit 1, reasons listed). --dry-run checks
-            the gates too (except a privacy run's, measured on the written file).
+            the gates too.
 
             Keys come from the environment or a file named in the policy (env:NAME, file:PATH);
             the manifest records a key id, never the key.

@@ -96,9 +96,8 @@ public enum Publisher {
                                                      entity: policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) },
                                                      individualsCap: RiskSpec(policy: policy).publicMinimumClassSize)
         }
-        // The release's risk is counted on the output fields as they are written (the privacy
-        // run, whose pass 2 only copies lines, measures the written file instead).
-        // A dry run measures the release too, and checks its gates.
+        // The release's risk is counted on the output fields as they are written (a privacy
+        // run: as pass 2 copies them). A dry run measures the release too, and checks its gates.
         let releaseSpec = releaseRiskSpec(policy: policy, header: plan.outputHeader, distributions: dryRun ? [] : changed)
         if let releaseSpec {
             if var layout = plan.privacy {
