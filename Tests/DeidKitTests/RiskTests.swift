@@ -30,6 +30,21 @@ import Testing
         return try RiskAnalysis.report(data, spec: spec, inputs: [path])
     }
 
+    /// Trace uniqueness of London households (LCLid) from their daily totals rounded to `step`
+    /// kWh; the other analyses off.
+    static func dailyTraceSpec(step: Double, points: Int = 4, maxPoints: Int = 8, repetitions: Int = 10) -> RiskSpec {
+        var spec = RiskSpec(quasiIdentifiers: ["LCLid"], entity: "LCLid")
+        spec.discovery = nil
+        var trace = TraceSpec(time: "tstp", value: "energy_kwh_hh")
+        trace.timeUnit = .day
+        trace.valueStep = step
+        trace.points = points
+        trace.maxPoints = maxPoints
+        trace.repetitions = repetitions
+        spec.trace = trace
+        return spec
+    }
+
     static func close(_ a: Double, _ b: Any?, tolerance: Double = 1e-9) -> Bool {
         guard let b = (b as? NSNumber)?.doubleValue else { return false }
         return abs(a - b) <= tolerance * max(1, abs(b))
@@ -117,16 +132,7 @@ import Testing
     @Test func traceUniquenessMatchesTheOracle() throws {
         let path = try Paths.shared("lcl_smartmeter/lcl_2013_10households_jan.csv")
         func spec(points: Int, repetitions: Int) -> RiskSpec {
-            var spec = RiskSpec(quasiIdentifiers: ["LCLid"], entity: "LCLid")
-            spec.discovery = nil
-            var trace = TraceSpec(time: "tstp", value: "energy_kwh_hh")
-            trace.timeUnit = .day
-            trace.valueStep = 0.5
-            trace.points = points
-            trace.maxPoints = points
-            trace.repetitions = repetitions
-            spec.trace = trace
-            return spec
+            Self.dailyTraceSpec(step: 0.5, points: points, maxPoints: points, repetitions: repetitions)
         }
         let expected = try Self.oracle(["file": path, "quasi_identifiers": ["LCLid"], "entity": "LCLid",
                                         "trace": ["entity": "LCLid", "time": "tstp", "value": "energy_kwh_hh", "day": true, "step": 0.5]])
@@ -145,12 +151,7 @@ import Testing
     /// about 98% of them.
     @Test func fourDailyTotalsSingleOutNearlyEveryHousehold() throws {
         let path = try Paths.shared("lcl_smartmeter/lcl_2013_100households_halfhourly.csv.gz")
-        var spec = RiskSpec(quasiIdentifiers: ["LCLid"], entity: "LCLid")
-        spec.discovery = nil
-        var trace = TraceSpec(time: "tstp", value: "energy_kwh_hh")
-        trace.timeUnit = .day
-        trace.valueStep = 1
-        spec.trace = trace
+        let spec = Self.dailyTraceSpec(step: 1)
         let report = try Self.measure(path, spec)
         let result = try #require(report.traceUniqueness)
         #expect(report.records == 1_674_718 && report.individuals == 100)
