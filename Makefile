@@ -2,7 +2,8 @@
 # libraries they need (libcsv-dev, zlib1g-dev) with apt-get when missing (as root).
 SWIFT ?= swift
 SYSTEM_PACKAGES = libcsv-dev zlib1g-dev gzip
-# The tests also run Python oracles and render the risk report in a headless browser.
+# The tests also run Python oracles (the linkage one with pandas, installed with pip when
+# missing) and render the risk report in a headless browser.
 TEST_PACKAGES = python3 chromium
 
 .PHONY: all deps test-deps install-missing build demo test bench clean
@@ -14,6 +15,8 @@ deps:
 
 test-deps:
 	@$(MAKE) --no-print-directory install-missing PACKAGES="$(SYSTEM_PACKAGES) $(TEST_PACKAGES)"
+	@# The linkage oracle (Tests/Oracles/link_oracle.py) is an independent pandas computation.
+	@python3 -c "import pandas" 2>/dev/null || python3 -m pip install --quiet pandas
 
 install-missing:
 	@missing=""; \

@@ -31,6 +31,9 @@ enum CommandRunner {
         } catch let error as PrivacyGateError {
             Diagnostics.error(error.refusal.reasons.map { "deid: refused: \($0)" }.joined(separator: "\n"))
             exit(1)
+        } catch let error as CatalogError {
+            Diagnostics.error("\(error)")
+            exit(2)
         } catch let error as CommandFailure {
             Diagnostics.error(error.message)
             exit(2)

@@ -26,12 +26,21 @@ struct PublishCommand: ParsableCommand {
             a release that exceeds one is not written (exit 1, reasons listed). --dry-run checks
             the gates too.
 
+            Every release is recorded in the release catalog (--catalog-path, else $DEID_CATALOG,
+            else .deid/catalog.sqlite here; --no-catalog: not recorded): its metadata, class table
+            and value sketches, which `deid link --catalog` checks new files against. A policy's
+            linkage section (against: [files], catalog: true, max_unique_link_share) checks the
+            written data against those files and releases before anything is committed: a release
+            whose combination singles out a larger share is not written (exit 1, reasons name the
+            files, releases and columns); the check is kept as linkage.json.
+
             Keys come from the environment or a file named in the policy (env:NAME, file:PATH);
             the manifest records a key id, never the key.
 
             Examples:
               DEID_KEY=... deid publish --policy policy.yaml --out release-2026-11 meters.csv.gz
               deid publish -p policy.yaml --dry-run january.csv february.csv
+              deid publish -p policy.yaml --catalog-path /srv/open-data/catalog.sqlite meters.csv
             """)
 
     @OptionGroup var policyOptions: PolicyOptions
@@ -48,18 +57,27 @@ struct PublishCommand: ParsableCommand {
     @Flag(help: "Check the policy and every record and print the report; write nothing.")
     var dryRun = false
 
+    @Flag(help: "Do not record the release in the catalog.")
+    var noCatalog = false
+
+    @Option(help: ArgumentHelp("The release catalog (default: $DEID_CATALOG, else .deid/catalog.sqlite).", valueName: "path"))
+    var catalogPath: String?
+
     @OptionGroup var dialect: DialectOptions
 
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one input file") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be given once") }
         if dryRun && out != nil { throw ValidationError("--dry-run writes nothing; leave out --out") }
+        if noCatalog && catalogPath != nil { throw ValidationError("--no-catalog records nowhere; leave out --catalog-path") }
     }
 
     func run() throws {
         let progress = ProgressBar(label: "publishing")
-        let request = TransformRequest(policyPath: policyOptions.policy, inputs: inputs, readOptions: dialect.readOptions,
+        var request = TransformRequest(policyPath: policyOptions.policy, inputs: inputs, readOptions: dialect.readOptions,
                                        seed: policyOptions.seed, compress: compress)
+        request.catalogPath = Catalog.location(explicit: catalogPath, environment: request.environment)
+        request.recordInCatalog = !noCatalog
         let outcome: PublishOutcome
         do {
             outcome = try Publisher.publish(request, directory: out, dryRun: dryRun) { progress.update($0) }
@@ -76,12 +94,16 @@ struct PublishCommand: ParsableCommand {
             }
             riskLine = line + "\n"
         }
+        if let linkage = outcome.linkage, let gate = linkage.gate {
+            riskLine = (riskLine ?? "") + "linkage: worst unique-link share \(String(format: "%.4f", gate.worst)) over \(linkage.pairs.count) pairs "
+                + "(limit \(gate.maxUniqueLinkShare))\n"
+        }
         if let directory = outcome.directory {
             let manifest = outcome.manifest
             try StandardOutput.write("""
                 published \(manifest.rows.out) rows of \(manifest.dataset.name) to \(directory)/
                   \(manifest.data.file)  manifest.json  report.md\(outcome.risk != nil ? "  report.json  report.html  confidential/report.html" : "")
-                release id \(manifest.releaseID)
+                release id \(manifest.releaseID)\(outcome.catalog.map { ", recorded in \($0)" } ?? "")
 
                 """)
             if let riskLine { try StandardOutput.write(riskLine) }

@@ -14,6 +14,10 @@ public struct TransformRequest: Sendable {
     public var environment: [String: String]
     /// Worker threads for the transform; nil uses every core.
     public var workers: Int?
+    /// The release catalog: checked against when the policy's linkage section asks, and the
+    /// release recorded in it when `recordInCatalog`. Nil: none (library use, tests).
+    public var catalogPath: String?
+    public var recordInCatalog = true
 
     public init(policyPath: String, inputs: [String], readOptions: CSVReadOptions = CSVReadOptions(), seed: UInt64? = nil,
                 compress: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment, workers: Int? = nil) {
@@ -36,6 +40,10 @@ public struct PublishOutcome: Sendable {
     /// The release's measured risk (report.json); nil for a dry run or without published
     /// quasi-identifiers.
     public var risk: RiskReport?
+    /// The linkage check of the policy's `linkage` section (linkage.json); nil without one.
+    public var linkage: LinkReport?
+    /// Where the release was recorded; nil when not (a dry run, or no catalog).
+    public var catalog: String?
 }
 
 /// Policy in, release out: loads and checks the policy against the inputs' header before any
@@ -118,11 +126,15 @@ public enum Publisher {
         let name = safeName(policy.dataset.name)
         let dataFile = name + (request.compress ? ".csv.gz" : ".csv")
         let destination = directory ?? "\(name)-\(releaseID)"
-        let staging = dryRun ? nil : try StagingDirectory(destination: destination)
+        // A dry run with a linkage check writes its data to a scratch directory that is removed:
+        // the check reads the data as it would be published.
+        let workspace = dryRun ? (policy.linkage == nil ? nil : try StagingDirectory(destination: temporaryDirectory(request.environment) + "/deid-dry-run-\(releaseID)"))
+            : try StagingDirectory(destination: destination)
+        let staging = dryRun ? nil : workspace
 
         // Fingerprint the input files on another thread while the data streams.
         let fingerprints = Fingerprints(paths: request.inputs)
-        let file = try OutputFile(path: staging?.file(dataFile) ?? "/dev/null", compress: request.compress,
+        let file = try OutputFile(path: workspace?.file(dataFile) ?? "/dev/null", compress: request.compress,
                                   protecting: inputs.compactMap(\.source.identity))
         // The data's fingerprint is taken as it is written, unless it is compressed (the file's
         // bytes are then gzip's) or aggregated (written by the aggregator): then from the file.
@@ -137,7 +149,7 @@ public enum Publisher {
         var privacy: PrivacyOutcome?
         if plan.privacy != nil {
             (summary, privacy) = try run.runPrivate(inputs: inputs, output: file, delimiter: .comma,
-                                                    spoolDirectory: staging?.path ?? temporaryDirectory(request.environment),
+                                                    spoolDirectory: workspace?.path ?? temporaryDirectory(request.environment),
                                                     progress: progress, written: hashing)
         } else {
             summary = try run.run(inputs: inputs, output: file, delimiter: .comma, progress: progress, written: hashing)
@@ -146,7 +158,7 @@ public enum Publisher {
         let hashes = try fingerprints.wait()
         for index in summary.inputs.indices { summary.inputs[index].sha256 = hashes[index] }
 
-        let dataPath = staging?.file(dataFile)
+        let dataPath = workspace?.file(dataFile)
         let dataBytes = dataPath.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int } ?? 0
         let dataHash = hashedWhileWriting ? hasher.finalize().map { String(format: "%02x", $0) }.joined()
             : try dataPath.map { try Release.sha256(ofFile: $0) } ?? ""
@@ -172,7 +184,18 @@ public enum Publisher {
             } + [dryRun ? "a release would not be written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"
                  : "nothing was written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"]))
         }
+        // Linkage: the release against the policy's files and the catalog; and its sketches for
+        // the catalog record. One read of the written data.
+        let catalogPath = dryRun || !request.recordInCatalog ? nil : request.catalogPath
+        var linkage: LinkOutcome?
+        if let dataPath, policy.linkage != nil || catalogPath != nil {
+            linkage = try checkLinkage(policy: policy, manifest: manifest, dataPath: dataPath, displayName: dataFile,
+                                       catalogPath: request.catalogPath, request: request, dryRun: dryRun)
+        }
         if let staging {
+            if policy.linkage != nil, let report = linkage?.report {
+                try staging.write(text: try report.json() + "\n", to: "linkage.json")
+            }
             if let measured {
                 try staging.write(text: try measured.report.json() + "\n", to: "report.json")
                 let changes = zip(run.collected.distributions, measured.after).map { ColumnChange(column: $0.column, before: $0, after: $1) }
@@ -186,7 +209,104 @@ public enum Publisher {
             try staging.write(text: report, to: "report.md")
             try staging.commit()
         }
-        return PublishOutcome(directory: staging?.destination, manifest: manifest, report: report, risk: measured?.report)
+        var recorded: String?
+        if let staging, let catalogPath, let linkage {
+            let entry = catalogEntry(manifest: manifest, policy: policy, location: staging.destination, spec: releaseSpec,
+                                     counted: measured?.counted, linkage: linkage)
+            do {
+                try Catalog(path: catalogPath, create: true).record(entry)
+            } catch let error as CatalogError {
+                throw CatalogError(path: error.path, problem: "the release was written to \(staging.destination) but not recorded: \(error.problem)")
+            }
+            recorded = catalogPath
+        }
+        return PublishOutcome(directory: staging?.destination, manifest: manifest, report: report, risk: measured?.report,
+                              linkage: policy.linkage == nil ? nil : linkage?.report, catalog: recorded)
+    }
+
+    /// Checks the written data against the policy's linkage section (refusing with the reasons
+    /// when a combination exceeds the limit) and sketches it for the catalog.
+    static func checkLinkage(policy: Policy, manifest: ReleaseManifest, dataPath: String, displayName: String, catalogPath: String?,
+                             request: TransformRequest, dryRun: Bool) throws -> LinkOutcome {
+        var options = LinkOptions()
+        options.entities = policy.entity.map { [$0] } ?? []
+        options.firstFileOnly = true
+        options.firstFileName = displayName
+        options.sketchFirstFileColumns = true
+        options.workers = request.workers ?? ProcessInfo.processInfo.activeProcessorCount
+        for column in manifest.columns where column.published {
+            for technique in column.techniques where technique.technique == "pseudonymize" {
+                if case .text(let key)? = technique.parameters["key_id"], technique.parameters["per_release"] != .flag(true) {
+                    options.firstFileKeys[column.name] = key
+                }
+            }
+        }
+        var inputs = [try BlockInput(path: dataPath, options: CSVReadOptions(delimiter: .comma))]
+        if let linkage = policy.linkage {
+            options.maxUniqueLinkShare = linkage.maxUniqueLinkShare
+            for file in linkage.against { inputs.append(try BlockInput(path: file, options: request.readOptions)) }
+            if linkage.catalog, let catalogPath = request.catalogPath, FileManager.default.fileExists(atPath: catalogPath) {
+                options.catalog = try Catalog(path: catalogPath, create: false).all()
+            }
+        }
+        let outcome = try LinkSession.run(inputs: inputs, options: options)
+        if let linkage = policy.linkage, let limit = linkage.maxUniqueLinkShare {
+            var reasons = outcome.report.failedPairs.map { pair in
+                "the release links to \(pair.left == displayName ? pair.right : pair.left) on \(pair.joinColumns.joined(separator: ", ")): "
+                    + "\(pair.measures.uniqueLinks) of \(pair.measures.leftRecords) individuals of \(pair.left) single out one individual "
+                    + "(share \(String(format: "%.4f", pair.measures.uniqueLinkShare))), above linkage.max_unique_link_share \(DecimalText.label(limit))"
+                    + (pair.suggestion.map { "; \($0)" } ?? "")
+            }
+            for reuse in outcome.report.pseudonymReuse where reuse.left == displayName && reuse.sharedShare > limit {
+                reasons.append("the release's pseudonyms in \(reuse.column) share \(reuse.sharedValues) values with \(reuse.right).\(reuse.rightColumn) "
+                               + "(share \(String(format: "%.4f", reuse.sharedShare))): a join key; pseudonymize with per_release: true or another key")
+            }
+            if !reasons.isEmpty {
+                throw PrivacyGateError(refusal: PrivacyRefusal(reasons: reasons + [dryRun ? "a release would not be written" : "nothing was written"]))
+            }
+        }
+        return outcome
+    }
+
+    /// What the catalog keeps of a written release.
+    static func catalogEntry(manifest: ReleaseManifest, policy: Policy, location: String, spec: RiskSpec?, counted: RiskData?,
+                             linkage: LinkOutcome) -> CatalogRelease {
+        var classes: [(tuple: [String], individuals: Int)] = []
+        var quasiIdentifiers: [String] = []
+        if let statistics = counted?.statistics, spec != nil {
+            quasiIdentifiers = statistics.columns
+            for tuple in 0..<statistics.tupleCount {
+                let values = (0..<statistics.width).map { column in
+                    String(decoding: statistics.values[column][statistics.code(tuple: tuple, column: column)], as: UTF8.self)
+                }
+                classes.append((values, statistics.tupleIndividuals[tuple]))
+            }
+        }
+        let columns = manifest.columns.filter(\.published).map { column -> CatalogRelease.Column in
+            let technique = column.techniques.first
+            var keyID: String?
+            var perRelease = false
+            if let technique, case .text(let key)? = technique.parameters["key_id"] {
+                keyID = key
+                perRelease = technique.parameters["per_release"] == .flag(true)
+            }
+            return CatalogRelease.Column(name: column.name, role: column.role, technique: technique?.technique, family: technique?.family,
+                                         keyID: keyID, perRelease: perRelease)
+        }
+        var columnSketches: [String: KHyperLogLog] = [:], pseudonymSketches: [String: KHyperLogLog] = [:]
+        if let side = linkage.firstSide, let sample = linkage.firstSample {
+            for (index, sketch) in side.columns.enumerated() { columnSketches[sample.columns[index].name] = sketch }
+            let pseudonymColumns = sample.columns.filter(\.pseudonymLike).map(\.name)
+            for (name, sketch) in zip(pseudonymColumns, side.pseudonyms) { pseudonymSketches[name] = sketch }
+        }
+        let absolute = location.hasPrefix("/") ? location : FileManager.default.currentDirectoryPath + "/" + location
+        return CatalogRelease(id: manifest.releaseID, name: manifest.dataset.name, created: manifest.created,
+                              policyFingerprint: manifest.policy.sha256, purpose: manifest.dataset.purpose,
+                              controller: manifest.dataset.controller, retention: manifest.dataset.retention, location: absolute,
+                              dataFile: manifest.data.file, dataSHA256: manifest.data.sha256, records: manifest.rows.out,
+                              individuals: linkage.firstSide?.individuals ?? manifest.rows.out, entity: manifest.entity.flatMap { manifest.data.columns.contains($0) ? $0 : nil },
+                              inputs: manifest.inputs, columns: columns, quasiIdentifiers: quasiIdentifiers, classes: classes,
+                              columnSketches: columnSketches, pseudonymSketches: pseudonymSketches)
     }
 
     /// The measures of the release: the policy's roles as far as the release still has the
@@ -206,11 +326,11 @@ public enum Publisher {
 
     /// The release's report from the counts the transform pass made (a privacy run's pass 2).
     static func measureRelease(policy: Policy, spec: RiskSpec?, counted: RiskData?,
-                               dataFile: String) throws -> (report: RiskReport, spec: RiskSpec, after: [ValueDistribution])? {
+                               dataFile: String) throws -> (report: RiskReport, spec: RiskSpec, after: [ValueDistribution], counted: RiskData)? {
         guard let spec, let counted else { return nil }
         let report = try RiskAnalysis.report(counted, spec: spec, inputs: [dataFile],
                                              thresholds: policy.risk?.thresholds ?? RiskThresholds())
-        return (report, spec, counted.distributions)
+        return (report, spec, counted.distributions, counted)
     }
 
     /// The published columns a generalization or noise changes (timestamps truncated in time

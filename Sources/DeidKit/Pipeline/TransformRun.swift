@@ -108,6 +108,8 @@ public struct TransformRun {
         var riskCounts: RiskCounts?
         /// The block's input values of the plan's distribution columns.
         var distributions: DistributionCounter?
+        /// What `deid link` keyed in the block.
+        var linkCounts: LinkCounter?
     }
 
     /// Transforms `inputs` into `output`, header first, with `delimiter`. Does not commit.

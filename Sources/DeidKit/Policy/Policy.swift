@@ -18,6 +18,8 @@ public struct Policy: Sendable {
     public var privacy: PrivacySpec?
     /// Risk gates of the release and the trace uniqueness test (Docs/RISK.md), if any.
     public var risk: RiskPolicy?
+    /// The linkage gate of the release (Docs/LINKAGE.md), if any.
+    public var linkage: LinkagePolicy? = nil
 
     /// The column policy named `name`.
     public func column(_ name: String) -> ColumnPolicy? { columns.first { $0.name == name } }
@@ -30,6 +32,16 @@ public struct Policy: Sendable {
             return true
         }
     }
+}
+
+/// A policy's `linkage` section: what the release is checked against before it is written.
+public struct LinkagePolicy: Sendable, Equatable {
+    /// Files (relative paths: to the policy's directory) the release must not link to.
+    public var against: [String] = []
+    /// Check against every release in the catalog.
+    public var catalog = false
+    /// The largest share of the release's individuals any combination may single out.
+    public var maxUniqueLinkShare: Double?
 }
 
 /// A policy's `risk` section: the release's risk gates and how to measure trace uniqueness.

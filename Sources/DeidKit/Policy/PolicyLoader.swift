@@ -6,7 +6,8 @@ import Yams
 /// Every problem is collected and reported at once (`PolicyError`), each with the policy file's
 /// line and column and the key path; unknown keys and column names get a "did you mean".
 public enum PolicyLoader {
-    static let topKeys = ["version", "dataset", "entity", "filter", "columns", "privacy", "risk"]
+    static let topKeys = ["version", "dataset", "entity", "filter", "columns", "privacy", "risk", "linkage"]
+    static let linkageKeys = ["against", "catalog", "max_unique_link_share"]
     static let riskKeys = ["max_prosecutor_risk", "min_class_size", "max_trace_uniqueness", "threshold", "trace"]
     static let traceKeys = ["time", "value", "points", "time_resolution", "value_resolution", "repetitions"]
     static let privacyKeys = ["k", "suppression_limit", "l_diversity", "t_closeness", "metric"]
@@ -52,7 +53,8 @@ public enum PolicyLoader {
         let policy = builder.build(document)
         guard reader.diagnostics.isEmpty, let policy else { throw PolicyError(reader.diagnostics) }
         return Policy(source: file, directory: directory, dataset: policy.dataset, entity: policy.entity,
-                      filters: policy.filters, columns: policy.columns, privacy: policy.privacy, risk: policy.risk)
+                      filters: policy.filters, columns: policy.columns, privacy: policy.privacy, risk: policy.risk,
+                      linkage: policy.linkage)
     }
 
     static func syntaxDiagnostic(_ error: YamlError, file: String) -> PolicyDiagnostic {
@@ -75,6 +77,7 @@ public enum PolicyLoader {
         var columns: [ColumnPolicy]
         var privacy: PrivacySpec?
         var risk: RiskPolicy?
+        var linkage: LinkagePolicy?
     }
 
     struct Builder {
@@ -118,7 +121,9 @@ public enum PolicyLoader {
             if let (_, value) = byKey["privacy"] { privacy = readPrivacy(value, columns: columns) }
             var risk: RiskPolicy?
             if let (_, value) = byKey["risk"] { risk = readRisk(value, columns: columns, entity: entity) }
-            return Parts(dataset: dataset, entity: entity, filters: filters, columns: columns, privacy: privacy, risk: risk)
+            var linkage: LinkagePolicy?
+            if let (_, value) = byKey["linkage"] { linkage = readLinkage(value) }
+            return Parts(dataset: dataset, entity: entity, filters: filters, columns: columns, privacy: privacy, risk: risk, linkage: linkage)
         }
 
         func readDataset(_ node: Node) -> DatasetDescription {
@@ -584,6 +589,37 @@ public enum PolicyLoader {
                 reader.report(node, "risk.max_trace_uniqueness", "needs risk.trace (which columns are the time and the value)")
             }
             return risk
+        }
+
+        func readLinkage(_ node: Node) -> LinkagePolicy? {
+            guard let entries = reader.mapping(node, "linkage", allowed: PolicyLoader.linkageKeys) else { return nil }
+            var linkage = LinkagePolicy()
+            for entry in entries {
+                let path = "linkage.\(entry.key)"
+                switch entry.key {
+                case "against":
+                    guard let items = reader.list(entry.value, path) else { continue }
+                    for (index, item) in items.enumerated() {
+                        guard let file = reader.string(item, "\(path)[\(index)]") else { continue }
+                        let resolved = file.hasPrefix("/") || directory == "." ? file : directory + "/" + file
+                        if FileManager.default.fileExists(atPath: resolved) { linkage.against.append(resolved) } else {
+                            reader.report(item, "\(path)[\(index)]", "no file '\(file)' (relative paths are read from the policy's directory)")
+                        }
+                    }
+                case "catalog": linkage.catalog = reader.bool(entry.value, path) ?? false
+                default:
+                    guard let value = reader.number(entry.value, path) else { continue }
+                    if (0...1).contains(value) { linkage.maxUniqueLinkShare = value } else {
+                        reader.report(entry.value, path, "must be between 0 and 1 (a share of the release's individuals)")
+                    }
+                }
+            }
+            if linkage.maxUniqueLinkShare == nil {
+                reader.report(node, "linkage", "missing key 'max_unique_link_share': the largest share of individuals a combination may single out")
+            } else if linkage.against.isEmpty && !linkage.catalog && !entries.contains(where: { $0.key == "against" }) {
+                reader.report(node, "linkage", "nothing to check against: give 'against: [files]' or 'catalog: true'")
+            }
+            return linkage
         }
 
         func readTrace(_ node: Node, _ path: String, columns: [ColumnPolicy], entity: String?) -> TraceSpec? {

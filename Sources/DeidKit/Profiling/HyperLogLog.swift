@@ -13,6 +13,16 @@ public struct HyperLogLog: Sendable, Equatable {
         registers = [UInt8](repeating: 0, count: 1 << precision)
     }
 
+    /// A sketch from stored registers (`registerBytes` of one of the same precision).
+    init(precision: Int, registers: [UInt8]) {
+        precondition(registers.count == 1 << precision, "register count does not match the precision")
+        self.precision = precision
+        self.registers = registers
+    }
+
+    /// The registers, for storage.
+    var registerBytes: [UInt8] { registers }
+
     /// Adds one hashed value.
     @inlinable public mutating func insert(hash: UInt64) {
         let index = Int(hash >> UInt64(64 - precision))

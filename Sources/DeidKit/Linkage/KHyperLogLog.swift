@@ -1,0 +1,282 @@
+import Foundation
+
+/// The individuals holding one value, counted exactly while they are few and by a small
+/// HyperLogLog beyond: uniqueness (one individual or more?) is what linkage asks, so small
+/// counts must be exact. Mergeable: two counts of the same value add up to the count of the
+/// union of their individuals.
+public struct IndividualCount: Sendable, Equatable {
+    /// The first individual, and the next ones up to `exactLimit` (an empty array allocates
+    /// nothing: most values of a large file are held by one individual).
+    private var first: UInt64 = 0
+    private var others: [UInt64] = []
+    private var exactCount: UInt8 = 0
+    private var sketch: HyperLogLog?
+    /// Every insertion, repeated individuals included (records, when a record is an individual).
+    public private(set) var occurrences = 0
+
+    /// Individuals kept exactly before the count turns into a sketch.
+    public static let exactLimit = 8
+    /// Precision of the sketch past `exactLimit`: 256 registers, about 6.5% standard error.
+    public static let sketchPrecision = 8
+
+    public init() {}
+
+    private var exact: [UInt64] { exactCount == 0 ? [] : [first] + others }
+
+    public mutating func insert(_ individual: UInt64) {
+        occurrences += 1
+        add(individual)
+    }
+
+    /// Counts one more record without tracking who holds it: for files where every record is
+    /// its own individual, the count is the number of records.
+    @inline(__always) public mutating func insertRecord() {
+        occurrences += 1
+    }
+
+    private mutating func add(_ individual: UInt64) {
+        if sketch != nil {
+            sketch!.insert(hash: individual)
+            return
+        }
+        if exactCount == 0 {
+            first = individual
+            exactCount = 1
+            return
+        }
+        if first == individual || others.contains(individual) { return }
+        others.append(individual)
+        exactCount += 1
+        if Int(exactCount) > Self.exactLimit { spill() }
+    }
+
+    private mutating func spill() {
+        var registers = HyperLogLog(precision: Self.sketchPrecision)
+        for individual in exact { registers.insert(hash: individual) }
+        sketch = registers
+        first = 0
+        others = []
+        exactCount = 0
+    }
+
+    public mutating func merge(_ other: IndividualCount) {
+        occurrences += other.occurrences
+        if let otherSketch = other.sketch {
+            if sketch == nil { spill() }
+            sketch!.merge(otherSketch)
+        } else {
+            for individual in other.exact { add(individual) }
+        }
+    }
+
+    /// The number of individuals: exact up to `exactLimit`, estimated beyond (never below
+    /// `exactLimit + 1`, since it was exact until then).
+    public var count: Int {
+        guard let sketch else { return exactCount == 0 ? occurrences : Int(exactCount) }
+        return max(Self.exactLimit + 1, Int(sketch.estimate.rounded()))
+    }
+
+    /// Whether exactly one individual holds the value.
+    public var isUnique: Bool { count == 1 }
+
+    // Serialization: a tag byte, then the hashes or the registers.
+    func encode(into bytes: inout [UInt8]) {
+        bytes.appendLittleEndian(UInt64(occurrences))
+        if let sketch {
+            bytes.append(0xFF)
+            bytes.append(contentsOf: sketch.registerBytes)
+        } else {
+            bytes.append(UInt8(exact.count))
+            for individual in exact { bytes.appendLittleEndian(individual) }
+        }
+    }
+
+    static func decode(_ bytes: [UInt8], at offset: inout Int) throws -> IndividualCount {
+        var count = IndividualCount()
+        let occurrences = Int(try bytes.readLittleEndian(at: &offset) as UInt64)
+        let tag = try bytes.readByte(at: &offset)
+        if tag == 0xFF {
+            let size = 1 << sketchPrecision
+            guard offset + size <= bytes.count else { throw SketchDecodingError() }
+            count.sketch = HyperLogLog(precision: sketchPrecision, registers: Array(bytes[offset..<offset + size]))
+            offset += size
+        } else {
+            guard Int(tag) <= exactLimit else { throw SketchDecodingError() }
+            for _ in 0..<Int(tag) { count.add(try bytes.readLittleEndian(at: &offset)) }
+        }
+        count.occurrences = occurrences
+        return count
+    }
+}
+
+/// A KHyperLogLog sketch (Chia et al., "KHyperLogLog: Estimating Reidentifiability and
+/// Joinability of Large Data at Scale", IEEE S&P 2019): the K smallest hashes of a column's
+/// values (or of a tuple of columns), each with the individuals that hold it. The K hashes are
+/// a uniform sample of the distinct values, so shares over values (how many are held by one
+/// individual, how many the other file also holds) are estimated from the sample, and the
+/// number of distinct values from the K-th smallest hash (K-minimum values, Bar-Yossef et al.
+/// 2002). Exact while a column has at most K distinct values. Two sketches merge (the K
+/// smallest of the union, individual counts merged), so blocks are sketched apart.
+public struct KHyperLogLog: Sendable, Equatable {
+    public let capacity: Int
+    /// Value hash -> its individuals; the smallest hashes seen, at most twice `capacity` until
+    /// `trim` keeps `capacity` of them.
+    private var table: HashTable64<IndividualCount>
+    /// The largest hash kept while full (values above it are not kept).
+    private var threshold = UInt64.max
+    /// Whether more than `capacity` distinct values were seen (the sketch is a sample).
+    public private(set) var isSampled = false
+
+    /// - Parameter below: values above it are never kept (a block's sketch, given the merged
+    ///   sketch's bound: they could not enter it anyway).
+    public init(capacity: Int, reserving: Int = 0, below: UInt64 = .max) {
+        precondition(capacity >= 2, "a sketch keeps at least two values")
+        self.capacity = capacity
+        table = HashTable64(capacity: min(max(reserving, 8), 2 * capacity), empty: IndividualCount())
+        threshold = below
+    }
+
+    public static func == (a: KHyperLogLog, b: KHyperLogLog) -> Bool {
+        a.capacity == b.capacity && a.isSampled == b.isSampled && a.sampledValues() == b.sampledValues()
+    }
+
+    /// The kept values and their individuals: a copy, built on each call (for analysis).
+    public func sampledValues() -> [UInt64: IndividualCount] {
+        var result: [UInt64: IndividualCount] = [:]
+        result.reserveCapacity(table.count)
+        table.forEach { result[$0] = $1 }
+        return result
+    }
+
+    /// The number of kept values.
+    public var count: Int { table.count }
+
+    /// Adds value hash `value` held by `individual`.
+    @inline(__always) public mutating func insert(value: UInt64, individual: UInt64) {
+        if value > threshold { return }
+        let (slot, inserted) = table.slot(value)
+        table.update(at: slot) { $0.insert(individual) }
+        // Grows to twice the capacity, then drops the largest half in one sweep: amortized.
+        if inserted && table.count >= 2 * capacity { trim() }
+    }
+
+    /// Adds value hash `value` held by a record that is its own individual (no entity column).
+    @inline(__always) public mutating func insertRecord(value: UInt64) {
+        if value > threshold { return }
+        let (slot, inserted) = table.slot(value)
+        table.update(at: slot) { $0.insertRecord() }
+        if inserted && table.count >= 2 * capacity { trim() }
+    }
+
+    /// Keeps only the `capacity` smallest hashes (and remembers the cut). Every reader of the
+    /// sketch sees it trimmed: `merge`, `encoded` and the estimates trim first.
+    public mutating func trim() {
+        guard table.count > capacity else { return }
+        isSampled = true
+        var keys: [UInt64] = []
+        keys.reserveCapacity(table.count)
+        table.forEach { key, _ in keys.append(key) }
+        keys.sort()
+        let cut = keys[capacity - 1]
+        table = table.filtered { $0 <= cut }
+        threshold = cut
+    }
+
+    /// Takes in `other`'s values. The result holds every value up to the smaller of the two
+    /// bounds; it may hold up to twice `capacity` entries until `trim`.
+    public mutating func merge(_ other: KHyperLogLog) {
+        precondition(other.capacity == capacity, "merging sketches of different sizes")
+        if other.table.count == 0 && !other.isSampled { return }
+        isSampled = isSampled || other.isSampled
+        let lowered = other.threshold < threshold
+        threshold = min(threshold, other.threshold)
+        let limit = threshold
+        other.table.forEach { value, count in
+            guard value <= limit else { return }
+            let (slot, _) = table.slot(value)
+            table.update(at: slot) { $0.merge(count) }
+        }
+        // Values above the other's bound were not all seen by it: keep what both would have kept.
+        if lowered { table = table.filtered { $0 <= limit } }
+        if table.count >= 2 * capacity { trim() }
+    }
+
+    /// The estimated number of distinct values (exact when not sampled).
+    public var distinctValues: Double {
+        precondition(table.count <= capacity, "estimates need a trimmed sketch")
+        guard isSampled, table.count >= 2 else { return Double(table.count) }
+        var largest: UInt64 = 0
+        table.forEach { key, _ in largest = max(largest, key) }
+        let fraction = (Double(largest) + 1) / 18_446_744_073_709_551_616.0
+        return Double(table.count - 1) / fraction
+    }
+
+    /// The hash below which every value of this sketch's column is known to be kept.
+    public var bound: UInt64 { isSampled ? threshold : UInt64.max }
+
+    // MARK: serialization (the catalog stores sketches as blobs)
+
+    /// Version 1: "KHL1", capacity, sampled flag, entry count, then per entry the hash and its
+    /// individual count.
+    public func encoded() -> [UInt8] {
+        var sketch = self
+        sketch.trim()
+        return sketch.encodedTrimmed()
+    }
+
+    private func encodedTrimmed() -> [UInt8] {
+        var bytes = Array("KHL1".utf8)
+        bytes.appendLittleEndian(UInt64(capacity))
+        bytes.append(isSampled ? 1 : 0)
+        let kept = sampledValues()
+        bytes.appendLittleEndian(UInt64(kept.count))
+        for value in kept.keys.sorted() {
+            bytes.appendLittleEndian(value)
+            kept[value]!.encode(into: &bytes)
+        }
+        return bytes
+    }
+
+    public init(encoded bytes: [UInt8]) throws {
+        guard bytes.count >= 21, Array(bytes[0..<4]) == Array("KHL1".utf8) else { throw SketchDecodingError() }
+        var offset = 4
+        let capacity = Int(try bytes.readLittleEndian(at: &offset) as UInt64)
+        guard capacity >= 2 else { throw SketchDecodingError() }
+        self.init(capacity: capacity)
+        isSampled = try bytes.readByte(at: &offset) == 1
+        let count = Int(try bytes.readLittleEndian(at: &offset) as UInt64)
+        guard count <= capacity else { throw SketchDecodingError() }
+        for _ in 0..<count {
+            let value: UInt64 = try bytes.readLittleEndian(at: &offset)
+            let decoded = try IndividualCount.decode(bytes, at: &offset)
+            let (slot, _) = table.slot(value)
+            table.update(at: slot) { $0 = decoded }
+            if isSampled { threshold = threshold == .max ? value : max(threshold, value) }
+        }
+    }
+}
+
+/// A sketch blob that is not one this version wrote.
+public struct SketchDecodingError: Error, CustomStringConvertible {
+    public var description: String { "a stored sketch is damaged or of an unknown version" }
+}
+
+extension Array where Element == UInt8 {
+    mutating func appendLittleEndian(_ value: UInt64) {
+        for index in 0..<8 { append(UInt8(truncatingIfNeeded: value >> UInt64(8 * index))) }
+    }
+
+    func readLittleEndian(at offset: inout Int) throws -> UInt64 {
+        guard offset + 8 <= count else { throw SketchDecodingError() }
+        var value: UInt64 = 0
+        for index in 0..<8 { value |= UInt64(self[offset + index]) << UInt64(8 * index) }
+        offset += 8
+        return value
+    }
+
+    func readByte(at offset: inout Int) throws -> UInt8 {
+        guard offset < count else { throw SketchDecodingError() }
+        defer { offset += 1 }
+        return self[offset]
+    }
+}

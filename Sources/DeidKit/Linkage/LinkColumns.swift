@@ -1,0 +1,329 @@
+import DeidCSV
+import Foundation
+
+/// What linkage knows of one column before the full pass: its profile (type, suggested role)
+/// and the distinct values of the sampled rows (the first block of a file, or a catalogued
+/// release's class table).
+public struct LinkColumn: Sendable, Codable, Equatable {
+    public var name: String
+    public var type: ColumnType
+    public var role: SuggestedRole
+    /// The coarsest time unit every sampled value sits on (temporal columns).
+    public var resolution: TimeUnit?
+    /// The longest sampled value, in bytes.
+    public var maxLength: Int
+    /// Every sampled value is hexadecimal or base32 of one length of at least 8: a pseudonym.
+    public var pseudonymLike: Bool
+    /// Interval labels (`[20,30)`, `<20`, `>=80`, `20-29`) parsed from the sampled values, when
+    /// most of them are such labels: a generalized number.
+    public var bands: [NumberBand]
+    /// Distinct sampled values (at most `LinkSample.valueLimit`), for overlap tests; not stored.
+    public var values: Set<String> = []
+    /// Non-empty sampled values, repeats included.
+    public var sampledValues = 0
+
+    enum CodingKeys: String, CodingKey {
+        case name, type, role, resolution, maxLength = "max_length", pseudonymLike = "pseudonym_like", bands
+    }
+
+    /// Lower-case letters and digits only: `Post Code`, `post_code` and `postcode` are one name.
+    public var normalizedName: String {
+        String(name.lowercased().unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) })
+    }
+
+    /// An identifier or entity by its profile, with enough distinct values to name individuals:
+    /// at least 50, or most sampled values distinct (a `vendor_id` with two values in 14,000
+    /// rows names none; 30 names of 30 households do).
+    public var namesIndividuals: Bool {
+        (role == .identifier || role == .entity) && (values.count >= 50 || values.count * 2 >= sampledValues)
+    }
+
+    var isTemporal: Bool { type == .timestamp || type == .date }
+    var isNumeric: Bool { type == .integer || type == .decimal }
+}
+
+extension TimeUnit: Codable {}
+
+/// A numeric interval a generalized value stands for: `low <= x < high` (either side open).
+public struct NumberBand: Sendable, Codable, Equatable {
+    public var label: String
+    public var low: Double?
+    public var high: Double?
+    /// Whether `high` itself belongs to the band (`20-29` holds 29; `[20,30)` does not hold 30).
+    public var closedHigh: Bool
+
+    public func contains(_ number: Double) -> Bool {
+        if let low, number < low { return false }
+        if let high { return closedHigh ? number <= high : number < high }
+        return true
+    }
+
+    /// Parses our interval labels and the common `a-b` form; nil for anything else.
+    public static func parse(_ text: String) -> NumberBand? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        func number(_ part: Substring) -> Double? { Double(part.trimmingCharacters(in: .whitespaces)) }
+        if trimmed.hasPrefix("["), trimmed.hasSuffix(")") {
+            let inner = trimmed.dropFirst().dropLast().split(separator: ",", omittingEmptySubsequences: false)
+            guard inner.count == 2, let low = number(inner[0]), let high = number(inner[1]), low < high else { return nil }
+            return NumberBand(label: trimmed, low: low, high: high, closedHigh: false)
+        }
+        for (prefix, isLow, closed) in [(">=", true, false), ("<=", false, true), ("<", false, false)] where trimmed.hasPrefix(prefix) {
+            guard let bound = number(trimmed.dropFirst(prefix.count)) else { return nil }
+            return isLow ? NumberBand(label: trimmed, low: bound, high: nil, closedHigh: false)
+                         : NumberBand(label: trimmed, low: nil, high: bound, closedHigh: closed)
+        }
+        let parts = trimmed.split(separator: "-", omittingEmptySubsequences: false)
+        if parts.count == 2, let low = number(parts[0]), let high = number(parts[1]), low < high {
+            return NumberBand(label: trimmed, low: low, high: high, closedHigh: true)
+        }
+        return nil
+    }
+}
+
+/// The columns of one file (or release) as linkage sees them.
+public struct LinkSample: Sendable {
+    public var name: String
+    public var columns: [LinkColumn]
+
+    /// Distinct values kept per column for overlap tests.
+    public static let valueLimit = 20_000
+
+    public init(name: String, columns: [LinkColumn]) {
+        self.name = name
+        self.columns = columns
+    }
+
+    /// Samples the first block of `input` (about 2 MiB of records; not consumed: the full pass
+    /// reads it again).
+    public init(input: BlockInput) throws {
+        let displayName = input.source.displayName
+        name = displayName
+        guard let block = input.pendingFirstBlock else {
+            columns = input.header.names.map { LinkColumn(name: $0, type: .empty, role: .insensitive, maxLength: 0, pseudonymLike: false, bands: []) }
+            return
+        }
+        func reader() throws -> CSVReader {
+            try CSVReader(source: InputSource(bytes: block.bytes, chunkSizes: [input.options.chunkSize], displayName: displayName),
+                          options: input.options, endsInsideRecord: block.endsInsideRecord)
+        }
+        let profiled = try profile(reader: reader())
+        var values = [[String]](repeating: [], count: input.header.count)
+        var seen = [Set<String>](repeating: [], count: input.header.count)
+        var nonEmpty = [Int](repeating: 0, count: input.header.count)
+        let sampleReader = try reader()
+        var record = CSVRecord()
+        while try sampleReader.readRecord(into: &record) {
+            for column in 0..<record.count where !record[column].isEmpty { nonEmpty[column] += 1 }
+            for column in 0..<record.count where seen[column].count < Self.valueLimit && !record[column].isEmpty {
+                let text = record.string(at: column)
+                if seen[column].insert(text).inserted { values[column].append(text) }
+            }
+        }
+        columns = profiled.columns.enumerated().map { index, column in
+            var linkColumn = LinkColumn(profile: column, values: values[index])
+            linkColumn.sampledValues = nonEmpty[index]
+            return linkColumn
+        }
+    }
+
+    /// A release's sample from its class table: per quasi-identifier, the values of the table.
+    public init(name: String, columnNames: [String], tuples: [[String]]) {
+        self.name = name
+        columns = columnNames.indices.map { index in
+            var seen = Set<String>()
+            var values: [String] = []
+            for tuple in tuples where !tuple[index].isEmpty && seen.count < Self.valueLimit {
+                if seen.insert(tuple[index]).inserted { values.append(tuple[index]) }
+            }
+            return LinkColumn(name: columnNames[index], inferringFrom: values)
+        }
+    }
+}
+
+extension LinkColumn {
+    init(profile: ColumnProfile, values: [String]) {
+        self.init(name: profile.name, type: profile.type, role: profile.role, resolution: nil, maxLength: 0, pseudonymLike: false, bands: [])
+        describe(values)
+    }
+
+    /// A column known only by its values (a release's class table): the type is inferred here.
+    init(name: String, inferringFrom values: [String]) {
+        let type: ColumnType
+        if values.isEmpty { type = .empty }
+        else if values.allSatisfy({ Int($0) != nil }) { type = .integer }
+        else if values.allSatisfy({ Double($0) != nil }) { type = .decimal }
+        else if values.allSatisfy({ TimestampValue.parse(Array($0.utf8)) != nil }) {
+            type = values.contains { TimestampValue.parse(Array($0.utf8))!.hasTime } ? .timestamp : .date
+        } else { type = .categorical }
+        self.init(name: name, type: type, role: .quasiIdentifier, resolution: nil, maxLength: 0, pseudonymLike: false, bands: [])
+        describe(values)
+    }
+
+    private mutating func describe(_ sample: [String]) {
+        values = Set(sample)
+        maxLength = sample.map(\.utf8.count).max() ?? 0
+        if isTemporal {
+            let times = sample.compactMap { TimestampValue.parse(Array($0.utf8)) }
+            resolution = TimeUnit.allCases.reversed().first { unit in
+                !times.isEmpty && times.allSatisfy { $0.truncated(to: unit).secondsSinceEpoch == $0.secondsSinceEpoch }
+            }
+        }
+        let lengths = Set(sample.map(\.utf8.count))
+        pseudonymLike = sample.count >= 2 && lengths.count == 1 && maxLength >= 8 && sample.allSatisfy { value in
+            value.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) || (0x61...0x7A).contains(byte) || (0x41...0x5A).contains(byte)
+            }
+        } && sample.contains { $0.utf8.contains { !(0x30...0x39).contains($0) } }
+        if !isNumeric && !isTemporal {
+            let parsed = sample.compactMap(NumberBand.parse)
+            if !parsed.isEmpty, parsed.count * 5 >= sample.count * 4 { bands = parsed }
+        }
+    }
+}
+
+/// How the values of a shared column are brought to one level before they are compared.
+public enum JoinNormalizer: Sendable, Equatable {
+    /// The values as they are.
+    case exact
+    /// Numbers compared as numbers (`1.0` = `1`).
+    case number
+    /// Dates and timestamps truncated to a unit (the coarser side's).
+    case time(TimeUnit)
+    /// The first N characters (a postcode's district against full postcodes).
+    case prefix(Int)
+    /// A number mapped to the band holding it; band labels kept as they are.
+    case bands([NumberBand])
+
+    /// Words for reports.
+    public var description: String {
+        switch self {
+        case .exact: return "equal values"
+        case .number: return "equal numbers"
+        case .time(let unit): return "times truncated to \(unit.rawValue)"
+        case .prefix(let length): return "first \(length) characters"
+        case .bands(let bands): return "numbers placed in the \(bands.count) bands of the coarser file"
+        }
+    }
+
+    /// The key of field `index` of `record` (no copy for equal values and prefixes).
+    @inline(__always) func key(of record: CSVRecord, at index: Int) -> UInt64? {
+        switch self {
+        case .exact: return record.length(of: index) == 0 ? nil : record.fieldHash(at: index)
+        default: return key(record[index])
+        }
+    }
+
+    /// The comparable key of one value, hashed; nil when the value is empty or cannot be
+    /// brought to the join's level (a non-number where bands are expected): it joins nothing.
+    public func key<Bytes: Collection>(_ value: Bytes) -> UInt64? where Bytes.Element == UInt8, Bytes.Index == Int {
+        if value.isEmpty { return nil }
+        switch self {
+        case .exact:
+            return FieldHash.hash(bytes: value)
+        case .number:
+            guard let number = DecimalText.parse(value)?.value else { return FieldHash.hash(bytes: value) }
+            return FieldHash.finalize((number == 0 ? 0.0 : number).bitPattern ^ 0x6E75_6D62_6572)
+        case .time(let unit):
+            guard let time = TimestampValue.parse(value) else { return nil }
+            return FieldHash.finalize(UInt64(bitPattern: Int64(time.truncated(to: unit).secondsSinceEpoch)) ^ 0x7469_6D65)
+        case .prefix(let length):
+            // Cut, then trailing spaces dropped: "SW1A 1AA" and "E1 6AN" cut to 4 are "SW1A"
+            // and "E1 6"; "CR1 2AB" is "CR1", as a generalizer that trims would publish it.
+            var cut = Array(value.prefix(length))
+            while cut.last == 0x20 { cut.removeLast() }
+            return cut.isEmpty ? nil : FieldHash.hash(bytes: cut)
+        case .bands(let bands):
+            if let number = DecimalText.parse(value)?.value {
+                guard let band = bands.first(where: { $0.contains(number) }) else { return nil }
+                return FieldHash.hash(bytes: Array(band.label.utf8))
+            }
+            return FieldHash.hash(bytes: value)
+        }
+    }
+}
+
+/// One column two files share, and how they are compared.
+public struct SharedColumn: Sendable, Equatable {
+    public var left: Int
+    public var right: Int
+    public var leftName: String
+    public var rightName: String
+    public var normalizer: JoinNormalizer
+    /// Why the columns were paired: "same name" or "value overlap 0.93".
+    public var reason: String
+    /// A join column (a quasi-identifier both hold); false for pseudonyms, entities and
+    /// direct identifiers, which are reported apart.
+    public var joins: Bool
+}
+
+/// Finds the columns two files share.
+public enum LinkMatcher {
+    /// Containment of one sample's values in the other's that pairs differently named columns.
+    public static let overlapThreshold = 0.8
+
+    /// The shared columns of `left` and `right`: same normalized name and compatible types, or
+    /// (text and time columns, at least 3 distinct values) most of one side's values among the
+    /// other's. Each column pairs at most once, name matches first.
+    public static func shared(_ left: LinkSample, _ right: LinkSample, entities: Set<String> = []) -> [SharedColumn] {
+        var result: [SharedColumn] = []
+        var usedLeft = Set<Int>(), usedRight = Set<Int>()
+        func add(_ i: Int, _ j: Int, _ normalizer: JoinNormalizer, _ reason: String) {
+            let a = left.columns[i], b = right.columns[j]
+            let special = a.pseudonymLike || b.pseudonymLike || entities.contains(a.name) || entities.contains(b.name)
+                || a.namesIndividuals || b.namesIndividuals
+            result.append(SharedColumn(left: i, right: j, leftName: a.name, rightName: b.name, normalizer: normalizer,
+                                       reason: reason, joins: !special))
+            usedLeft.insert(i)
+            usedRight.insert(j)
+        }
+        for (i, a) in left.columns.enumerated() {
+            guard let j = right.columns.firstIndex(where: { $0.normalizedName == a.normalizedName }), !usedRight.contains(j) else { continue }
+            if let normalizer = compatibility(a, right.columns[j]) { add(i, j, normalizer, "same name") }
+        }
+        for (i, a) in left.columns.enumerated() where !usedLeft.contains(i) && !a.isNumeric && a.values.count >= 3 {
+            var best: (j: Int, overlap: Double, normalizer: JoinNormalizer)?
+            for (j, b) in right.columns.enumerated() where !usedRight.contains(j) && !b.isNumeric && b.values.count >= 3 {
+                guard let normalizer = compatibility(a, b) else { continue }
+                let overlap = Self.overlap(a, b, normalizer)
+                if overlap >= overlapThreshold, overlap > (best?.overlap ?? 0) { best = (j, overlap, normalizer) }
+            }
+            if let best { add(i, best.j, best.normalizer, "value overlap \(String(format: "%.2f", best.overlap))") }
+        }
+        return result.sorted { $0.left < $1.left }
+    }
+
+    /// How two columns compare, or nil when their types cannot be compared.
+    static func compatibility(_ a: LinkColumn, _ b: LinkColumn) -> JoinNormalizer? {
+        if a.type == .empty || b.type == .empty { return nil }
+        if a.isTemporal && b.isTemporal {
+            let unit = max(a.resolution ?? .minute, b.resolution ?? .minute)
+            return .time(unit)
+        }
+        if a.isTemporal || b.isTemporal { return nil }
+        if a.isNumeric && b.isNumeric { return .number }
+        if a.isNumeric, !b.bands.isEmpty { return .bands(b.bands) }
+        if b.isNumeric, !a.bands.isEmpty { return .bands(a.bands) }
+        if a.isNumeric || b.isNumeric { return nil }
+        // Text against text: a prefix when the shorter side's values begin the longer side's.
+        let (short, long) = a.maxLength <= b.maxLength ? (a, b) : (b, a)
+        if short.maxLength > 0, short.maxLength < long.maxLength, !short.values.isEmpty {
+            let prefixes = Set(long.values.map {
+                String(decoding: Array($0.utf8.prefix(short.maxLength)), as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            })
+            let exactShare = Double(short.values.filter(long.values.contains).count) / Double(short.values.count)
+            let prefixShare = Double(short.values.filter { prefixes.contains($0.trimmingCharacters(in: .whitespaces)) }.count) / Double(short.values.count)
+            if prefixShare >= overlapThreshold, prefixShare > exactShare + 0.2 { return .prefix(short.maxLength) }
+        }
+        return .exact
+    }
+
+    /// The share of `a`'s sampled values whose key `b`'s sample also holds (or the reverse,
+    /// whichever is larger).
+    static func overlap(_ a: LinkColumn, _ b: LinkColumn, _ normalizer: JoinNormalizer) -> Double {
+        func keys(_ column: LinkColumn) -> Set<UInt64> { Set(column.values.compactMap { normalizer.key(Array($0.utf8)) }) }
+        let left = keys(a), right = keys(b)
+        guard !left.isEmpty, !right.isEmpty else { return 0 }
+        let common = Double(left.intersection(right).count)
+        return max(common / Double(left.count), common / Double(right.count))
+    }
+}

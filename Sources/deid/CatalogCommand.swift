@@ -1,0 +1,95 @@
+import ArgumentParser
+import DeidKit
+import Foundation
+
+/// Where the catalog is: the option shared by the catalog subcommands.
+struct CatalogLocation: ParsableArguments {
+    @Option(help: ArgumentHelp("The catalog (default: $DEID_CATALOG, else .deid/catalog.sqlite).", valueName: "path"))
+    var catalogPath: String?
+
+    var path: String { Catalog.location(explicit: catalogPath, environment: ProcessInfo.processInfo.environment) }
+
+    /// The catalog, or nil (with a note) when there is none yet.
+    func open() throws -> Catalog? {
+        guard FileManager.default.fileExists(atPath: path) else {
+            Diagnostics.write("deid: note: no catalog at \(path): nothing published yet\n")
+            return nil
+        }
+        return try Catalog(path: path, create: false)
+    }
+}
+
+struct CatalogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "catalog",
+        abstract: "List, show and remove the releases `deid publish` recorded.",
+        discussion: """
+            `deid publish` records every release (unless --no-catalog) in an SQLite catalog: its
+            id, dataset, purpose, controller, retention, fingerprints, columns with their techniques
+            and key ids, its class table and value sketches. `deid link --catalog` checks new files
+            against all of it. The catalog: --catalog-path, else $DEID_CATALOG, else
+            .deid/catalog.sqlite in the working directory.
+
+            Examples:
+              deid catalog list
+              deid catalog show 20261129T101500Z-3f2a
+              deid catalog expired --json
+              deid catalog remove 20261129T101500Z-3f2a
+            """,
+        subcommands: [List.self, Show.self, Remove.self, Expired.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the releases, oldest first.")
+        @OptionGroup var location: CatalogLocation
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let releases = try location.open()?.list() ?? []
+            try StandardOutput.write(json ? try CatalogText.json(releases) : CatalogText.table(releases))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one release (by id, or the start of one).")
+        @OptionGroup var location: CatalogLocation
+        @Argument(help: "The release id.") var id: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            guard let catalog = try location.open(), let release = try catalog.release(id: id) else {
+                throw CommandFailure(message: "deid: \(location.path): no release '\(id)'")
+            }
+            try StandardOutput.write(json ? try CatalogText.json([release], full: true) : CatalogText.details(release))
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a release from the catalog (its files are not touched).")
+        @OptionGroup var location: CatalogLocation
+        @Argument(help: "The release id (in full).") var id: String
+
+        func run() throws {
+            guard let catalog = try location.open(), try catalog.remove(id: id) else {
+                throw CommandFailure(message: "deid: \(location.path): no release '\(id)' (give the full id)")
+            }
+            try StandardOutput.write("removed \(id)\n")
+        }
+    }
+
+    struct Expired: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the releases past their retention date.")
+        @OptionGroup var location: CatalogLocation
+        @Option(help: ArgumentHelp("The day to compare with (default: today, UTC).", valueName: "YYYY-MM-DD")) var on: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            if let on, on.count != 10 || TimestampValue.parse(Array(on.utf8)) == nil { throw ValidationError("--on must be a date YYYY-MM-DD") }
+        }
+
+        func run() throws {
+            let day = on ?? String(Release.timestamp().prefix(10))
+            let releases = (try location.open()?.list() ?? []).filter { $0.isExpired(on: day) }
+            try StandardOutput.write(json ? try CatalogText.json(releases) : CatalogText.table(releases))
+        }
+    }
+}

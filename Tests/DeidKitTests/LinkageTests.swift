@@ -1,0 +1,266 @@
+@testable import DeidKit
+import DeidCSV
+import DeidTestSupport
+import Foundation
+import Testing
+
+/// `deid link`'s counting against an independent pandas computation (Tests/Oracles/link_oracle.py)
+/// on real datasets, the sketches against exact counts, and the column matching.
+@Suite struct LinkageTests {
+    /// Runs the pandas oracle and returns its answers.
+    static func oracle(_ left: String, _ right: String, on: [String], leftEntity: String? = nil, rightEntity: String? = nil) throws -> [String: Any] {
+        var arguments = ["python3", "\(Paths.root)/Tests/Oracles/link_oracle.py", left, right]
+        for column in on { arguments += ["--on", column] }
+        if let leftEntity { arguments += ["--left-entity", leftEntity] }
+        if let rightEntity { arguments += ["--right-entity", rightEntity] }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "the oracle failed (is pandas installed? make test installs it)")
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+
+    static func link(_ paths: [String], options: LinkOptions = LinkOptions(), blockSize: Int = 256 << 10) throws -> LinkReport {
+        let inputs = try paths.map { try BlockInput(path: $0, options: CSVReadOptions(), blockSize: blockSize) }
+        var options = options
+        options.workers = 2
+        return try LinkSession.run(inputs: inputs, options: options).report
+    }
+
+    static func expectMatches(_ pair: LinkPair, _ oracle: [String: Any]) {
+        #expect(pair.measures.leftRecords == oracle["left_records"] as? Int)
+        #expect(pair.measures.uniqueLinks == oracle["unique_links"] as? Int, "\(pair.left) -> \(pair.right)")
+        #expect(pair.measures.alsoUniqueInLeft == oracle["also_unique_in_left"] as? Int)
+        #expect(abs(pair.measures.joinability - (oracle["joinability"] as! Double)) < 1e-12)
+        #expect(pair.measures.joinedMinClassSize == oracle["joined_min_class_size"] as? Int)
+        #expect(pair.measures.uniqueLinkShare == Double(pair.measures.uniqueLinks) / Double(pair.measures.leftRecords))
+    }
+
+    /// Two overlapping samples of adult (rows 0-20,000 and 10,000-30,162) with different columns:
+    /// sex, age, race and education are shared.
+    static func adultSamples(in directory: TemporaryDirectory, bandedAges: Bool = false) throws -> (String, String) {
+        let text = String(decoding: try TemporaryDirectory.readFile(try Paths.shared("arx_adult/adult.csv")), as: UTF8.self)
+        let rows = text.split(whereSeparator: \.isNewline).map { $0.split(separator: ";", omittingEmptySubsequences: false).map(String.init) }
+        let header = rows[0], data = Array(rows.dropFirst())
+        func write(_ name: String, _ columns: [String], _ slice: ArraySlice<[String]>, band: Bool) throws -> String {
+            let indices = columns.map { header.firstIndex(of: $0)! }
+            var lines = [columns.joined(separator: ",")]
+            for row in slice {
+                lines.append(indices.map { index in
+                    guard band, header[index] == "age", let age = Int(row[index]) else { return row[index] }
+                    return age >= 80 ? ">=80" : "\"[\(age / 10 * 10),\(age / 10 * 10 + 10))\""
+                }.joined(separator: ","))
+            }
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: directory.file(name)))
+            return directory.file(name)
+        }
+        return (try write("a.csv", ["sex", "age", "race", "marital-status", "education", "salary-class"], data[0..<20_000], band: false),
+                try write("b.csv", ["sex", "age", "race", "education", "native-country"], data[10_000...], band: bandedAges))
+    }
+
+    @Test func adultSamplesMatchPandasInBothDirections() throws {
+        let directory = try TemporaryDirectory()
+        let (a, b) = try Self.adultSamples(in: directory)
+        let report = try Self.link([a, b])
+        #expect(report.pairs.count == 2)
+        let forward = report.pairs[0], backward = report.pairs[1]
+        #expect(forward.joinColumns == ["sex", "age", "race", "education"])
+        #expect(forward.measures.method == "exact")
+        Self.expectMatches(forward, try Self.oracle(a, b, on: ["sex", "age:number", "race", "education"]))
+        Self.expectMatches(backward, try Self.oracle(b, a, on: ["sex", "age:number", "race", "education"]))
+        // Below the sketch size, the ranked combinations are exact too: the full join's matches.
+        let full = forward.combinations.first { $0.columns.count == 4 }!
+        #expect(full.uniqueLinks == forward.measures.uniqueLinks)
+        #expect(forward.combinations.count == 15)
+        #expect(forward.suggestion?.contains("`age`") == true)
+    }
+
+    @Test func agesJoinAgeBandsAtTheBandLevel() throws {
+        let directory = try TemporaryDirectory()
+        let (a, b) = try Self.adultSamples(in: directory, bandedAges: true)
+        let report = try Self.link([a, b])
+        let forward = report.pairs[0]
+        let age = forward.columns.first { $0.left == "age" }!
+        #expect(age.comparison.hasPrefix("numbers placed in the"))
+        Self.expectMatches(forward, try Self.oracle(a, b, on: ["sex", "age:bands", "race", "education"]))
+        // Bands single out fewer people than exact ages did.
+        let exactDirectory = try TemporaryDirectory()
+        let (exactA, exactB) = try Self.adultSamples(in: exactDirectory)
+        let exact = try Self.link([exactA, exactB])
+        #expect(forward.measures.uniqueLinks < exact.pairs[0].measures.uniqueLinks)
+        #expect(forward.measures.uniqueLinks > 0)
+    }
+
+    @Test func taxiMonthsLinkThroughTheirMedallions() throws {
+        let directory = try TemporaryDirectory()
+        let lines = String(decoding: try gunzip(try Paths.shared("nyc_taxi_2013/trip_data_2013_sample_all_months.csv.gz")), as: UTF8.self)
+            .split(separator: "\n", omittingEmptySubsequences: true)
+        var paths: [String] = []
+        for month in ["01", "02"] {
+            let rows = lines.dropFirst().filter { $0.contains(",2013-\(month)-") }
+            let path = directory.file("trips-\(month).csv")
+            try Data(([String(lines[0])] + rows.map(String.init)).joined(separator: "\n").utf8 + [0x0A]).write(to: URL(fileURLWithPath: path))
+            paths.append(path)
+        }
+        var options = LinkOptions()
+        options.entities = ["hack_license"]
+        options.joinColumns = ["medallion"]
+        let report = try Self.link(paths, options: options)
+        #expect(report.files.map(\.individuals) == [11_326, 10_970])
+        Self.expectMatches(report.pairs[0], try Self.oracle(paths[0], paths[1], on: ["medallion:number"], leftEntity: "hack_license", rightEntity: "hack_license"))
+        Self.expectMatches(report.pairs[1], try Self.oracle(paths[1], paths[0], on: ["medallion:number"], leftEntity: "hack_license", rightEntity: "hack_license"))
+        // The recoded medallions and licences recur across months: join keys.
+        let reuse = report.pseudonymReuse.first { $0.column == "medallion" }
+        #expect(reuse?.kind == "identifier")
+        #expect((reuse?.sharedShare ?? 0) > 0.5)
+    }
+
+    func gunzip(_ path: String) throws -> [UInt8] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["gzip", "-dc", path]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Array(data)
+    }
+
+    @Test func sketchesEstimateTheExactShareWithinFivePercent() throws {
+        // Two generated files of 150,000 people each from one population (Benchmarks/link_data.py):
+        // about 120,000 distinct join values each, more than the 65,536 a sketch keeps, so the
+        // estimate comes from a sample. (Docs/LINKAGE.md: the error shrinks with K; at K = 4,096
+        // it was 3-14% on these files, at the default K 1%.)
+        let directory = try TemporaryDirectory()
+        for (name, seed) in [("a.csv", 1), ("b.csv", 2)] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "\(Paths.root)/Benchmarks/link_data.py", "150000", "\(seed)", directory.file(name)]
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        var options = LinkOptions()
+        options.joinColumns = ["sex", "birth_year", "zip", "occupation"]
+        let exact = try Self.link([directory.file("a.csv"), directory.file("b.csv")], options: options)
+        options.exact = false
+        let sketched = try Self.link([directory.file("a.csv"), directory.file("b.csv")], options: options)
+        for (exactPair, sketchPair) in zip(exact.pairs, sketched.pairs) {
+            #expect(sketchPair.measures.method == "sketch")
+            let relative = abs(sketchPair.measures.uniqueLinkShare - exactPair.measures.uniqueLinkShare) / exactPair.measures.uniqueLinkShare
+            #expect(relative < 0.05, "sketched \(sketchPair.measures.uniqueLinkShare) vs exact \(exactPair.measures.uniqueLinkShare)")
+            #expect(abs(sketchPair.measures.joinability - exactPair.measures.joinability) < 0.05)
+            #expect(exactPair.measures.uniqueLinks > 1000)
+        }
+    }
+
+    @Test func sketchesAreExactBelowTheirSizeAndMergeLikeTheWhole() throws {
+        var whole = KHyperLogLog(capacity: 1000), first = KHyperLogLog(capacity: 1000), second = KHyperLogLog(capacity: 1000)
+        var generator = TestRandom(seed: 9)
+        for index in 0..<50_000 {
+            let value = FieldHash.finalize(generator.next() % 20_000)
+            let individual = UInt64(index % 7_000)
+            whole.insert(value: value, individual: individual)
+            if index < 20_000 { first.insert(value: value, individual: individual) } else { second.insert(value: value, individual: individual) }
+        }
+        first.merge(second)
+        first.trim()
+        whole.trim()
+        #expect(first == whole)
+        #expect(whole.isSampled)
+        // K-minimum values: the relative error of the distinct count is about 1/sqrt(K).
+        let truth = 20_000.0 * (1 - exp(-50_000.0 / 20_000.0))
+        #expect(abs(whole.distinctValues - truth) / truth < 3 / sqrt(1000.0))
+        let decoded = try KHyperLogLog(encoded: whole.encoded())
+        #expect(decoded == whole)
+        #expect(decoded.bound == whole.bound)
+
+        var small = KHyperLogLog(capacity: 64)
+        for value in 1...50 as ClosedRange<UInt64> { for individual in 0..<value % 4 + 1 { small.insert(value: FieldHash.finalize(value), individual: individual) } }
+        #expect(!small.isSampled)
+        #expect(small.distinctValues == 50)
+        // Values 4, 8, ..., 48 have one individual each.
+        #expect(small.sampledValues().values.filter(\.isUnique).count == 12)
+        #expect(throws: SketchDecodingError.self) { try KHyperLogLog(encoded: Array("KHL2".utf8) + [UInt8](repeating: 0, count: 30)) }
+    }
+
+    @Test func individualCountsAreExactWhileFewAndEstimatedBeyond() {
+        var count = IndividualCount()
+        for individual in [5, 5, 6, 7] as [UInt64] { count.insert(individual) }
+        #expect(count.count == 3)
+        #expect(count.occurrences == 4)
+        var large = IndividualCount()
+        for individual in 0..<2_000 as Range<UInt64> { large.insert(FieldHash.finalize(individual)) }
+        #expect(abs(Double(large.count) - 2_000) / 2_000 < 0.25)
+        var merged = count
+        merged.merge(large)
+        #expect(merged.count > IndividualCount.exactLimit)
+    }
+
+    @Test func columnsPairByNameByOverlapAndAtTheCoarserLevel() throws {
+        func sample(_ name: String, _ columns: [String: [String]]) -> LinkSample {
+            LinkSample(name: name, columns: columns.keys.sorted().map { LinkColumn(name: $0, inferringFrom: columns[$0]!) })
+        }
+        let full = sample("full", ["Post Code": ["SW1A 1AA", "SW1A 2BB", "E1 6AN", "N1 9GU", "SE1 7PB"],
+                                   "reading_time": ["2013-01-01 00:30:00", "2013-01-01 01:00:00", "2013-01-02 13:30:00"],
+                                   "age": ["23", "37", "41", "68"], "area": ["north", "south", "east", "west"]])
+        let coarse = sample("coarse", ["postcode": ["SW1A", "E1 6", "N1 9", "SE1 "], "reading_time": ["2013-01-01", "2013-01-02"],
+                                       "age_band": ["[20,30)", "[30,40)", ">=60"], "region": ["north", "south", "east", "west", "centre"]])
+        let shared = LinkMatcher.shared(full, coarse)
+        let byName = Dictionary(uniqueKeysWithValues: shared.map { ($0.leftName, $0) })
+        #expect(byName["Post Code"]?.rightName == "postcode")
+        #expect(byName["Post Code"]?.normalizer == .prefix(4))
+        #expect(byName["reading_time"]?.normalizer == .time(.day))
+        #expect(byName["area"]?.rightName == "region")
+        #expect(byName["area"]?.reason.hasPrefix("value overlap") == true)
+        // Ages and bands pair by overlap only when named alike; here the names differ and the
+        // values never overlap as text: not paired.
+        #expect(byName["age"] == nil)
+        let ages = LinkMatcher.shared(sample("a", ["age": ["23", "37", "41"]]), sample("b", ["age": ["[20,30)", "[30,40)", ">=60"]]))
+        guard case .bands(let bands)? = ages.first?.normalizer else { Issue.record("ages and bands do not pair"); return }
+        #expect(bands.count == 3)
+        #expect(JoinNormalizer.bands(bands).key(Array("37".utf8)) == JoinNormalizer.bands(bands).key(Array("[30,40)".utf8)))
+        #expect(JoinNormalizer.bands(bands).key(Array("65".utf8)) == JoinNormalizer.bands(bands).key(Array(">=60".utf8)))
+        #expect(JoinNormalizer.time(.day).key(Array("2013-01-01 13:30:00".utf8)) == JoinNormalizer.time(.day).key(Array("2013-01-01".utf8)))
+        // Text against numbers, times against numbers: never compared.
+        #expect(LinkMatcher.shared(sample("x", ["k": ["1", "2", "3"]]), sample("y", ["k": ["2013-01-01", "2013-02-01", "2013-03-01"]])).isEmpty)
+    }
+}
+
+@Suite struct CatalogTests {
+    static func release(_ id: String, classes: Int) -> CatalogRelease {
+        var sketch = KHyperLogLog(capacity: 16)
+        for value in 0..<40 as Range<UInt64> { sketch.insert(value: FieldHash.finalize(value), individual: value % 5) }
+        return CatalogRelease(id: id, name: "d", created: "2026-11-29T00:00:00Z", policyFingerprint: "p", purpose: nil, controller: nil,
+                              retention: "2027-01-01", location: nil, dataFile: "d.csv", dataSHA256: "s", records: 10, individuals: 5,
+                              entity: nil, inputs: [], columns: [.init(name: "a", role: "quasi_identifier", technique: nil, family: nil, keyID: nil, perRelease: false)],
+                              quasiIdentifiers: ["a"], classes: (0..<classes).map { (["v\($0)"], 1) },
+                              columnSketches: ["a": sketch], pseudonymSketches: [:])
+    }
+
+    @Test func migrationsAreRecordedAndAReleaseIsWrittenWhollyOrNotAtAll() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("nested/catalog.sqlite")
+        let catalog = try Catalog(path: path, create: true)
+        #expect(try catalog.migrations() == ["1: releases, columns, class tables, sketches"])
+        try catalog.record(Self.release("r1", classes: 3))
+        // The same id again fails in the middle of its transaction: nothing of it is kept.
+        #expect(throws: CatalogError.self) { try catalog.record(Self.release("r1", classes: 50)) }
+        let reopened = try Catalog(path: path, create: false)
+        let stored = try #require(try reopened.release(id: "r1"))
+        #expect(stored.classes.count == 3)
+        var original = Self.release("r1", classes: 0).columnSketches["a"]!
+        original.trim()
+        #expect(stored.columnSketches["a"] == original)
+        #expect(stored.isExpired(on: "2027-01-02") && !stored.isExpired(on: "2027-01-01"))
+        #expect(try reopened.remove(id: "r1"))
+        #expect(try reopened.list().isEmpty)
+        #expect(throws: CatalogError.self) { try Catalog(path: directory.file("absent.sqlite"), create: false) }
+    }
+}
