@@ -41,14 +41,18 @@ build: deps
 DEMO_KEY = demo-only-key-published-in-the-makefile-do-not-use
 demo: build
 	@mkdir -p .build/demo
-	@rm -rf .build/demo/release
+	@rm -rf .build/demo/release .build/demo/catalog.sqlite .build/demo/catalog.sqlite-wal .build/demo/catalog.sqlite-shm
 	DEID_KEY="$${DEID_KEY:-$(DEMO_KEY)}" .build/release/deid publish --policy Datasets/smart_meter_policy.yaml \
-	  --seed 1 --out .build/demo/release Datasets/smart_meter_sample.csv
+	  --seed 1 --out .build/demo/release --catalog-path .build/demo/catalog.sqlite Datasets/smart_meter_sample.csv
 	@echo "--- first rows of the published data"
 	@head -4 .build/demo/release/smart-meter-readings.csv
 	@echo "--- .build/demo/release/report.md"
 	@cat .build/demo/release/report.md
-	@echo "The release is in .build/demo/release/ (its measured risk: report.json, report.html; keep confidential/ private)"
+	@echo "--- the release joined with the register it came from (deid link; Docs/LINKAGE.md)"
+	@.build/release/deid link .build/demo/release/smart-meter-readings.csv Datasets/smart_meter_sample.csv \
+	  --entity meter_id --columns postcode,occupants | sed -n '4p;12,17p'
+	@echo "The release is in .build/demo/release/ (its measured risk: report.json, report.html; keep confidential/ private),"
+	@echo "recorded in the catalog .build/demo/catalog.sqlite (deid catalog list --catalog-path .build/demo/catalog.sqlite)"
 
 test: test-deps
 	$(SWIFT) build --build-tests

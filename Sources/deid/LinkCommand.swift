@@ -14,8 +14,9 @@ struct LinkCommand: ParsableCommand {
             ages against age bands are joined at the coarser level), joins on them, and counts the
             individuals of the left side that match exactly one individual of the right side
             (unique links). Combinations of the shared columns are ranked by the links they make,
-            with the column to coarsen. Pseudonym columns (hex or base32 of one length) are
-            compared by their values: a deterministic pseudonym in two files is a join key.
+            with the column to coarsen. Pseudonym columns (hex or base32 of one length),
+            identifiers and entity columns are compared by their values: a deterministic
+            pseudonym or an identifier in two files is a join key.
             Definitions and the JSON schema: Docs/LINKAGE.md.
 
             Each file is read once, on every core. --sketch counts with KHyperLogLog sketches in

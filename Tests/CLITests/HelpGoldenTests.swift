@@ -11,6 +11,8 @@ struct HelpGoldenTests {
         ("deid-publish", "deid", ["publish", "--help"]),
         ("deid-apply", "deid", ["apply", "--help"]),
         ("deid-risk", "deid", ["risk", "--help"]),
+        ("deid-link", "deid", ["link", "--help"]),
+        ("deid-catalog", "deid", ["catalog", "--help"]),
         ("deid-profile", "deid", ["profile", "--help"]),
         ("deid-convert", "deid", ["convert", "--help"]),
         ("deid-sample", "deid-sample", ["--help"]),

@@ -264,3 +264,4 @@ import Testing
         #expect(throws: CatalogError.self) { try Catalog(path: directory.file("absent.sqlite"), create: false) }
     }
 }
+

@@ -32,10 +32,10 @@ public struct LinkColumn: Sendable, Codable, Equatable {
     }
 
     /// An identifier or entity by its profile, with enough distinct values to name individuals:
-    /// at least 50, or most sampled values distinct (a `vendor_id` with two values in 14,000
-    /// rows names none; 30 names of 30 households do).
+    /// at least 10, or most sampled values distinct (a `vendor_id` with two values in 14,000
+    /// rows names no one; the names of 30 households, each repeated over their readings, do).
     public var namesIndividuals: Bool {
-        (role == .identifier || role == .entity) && (values.count >= 50 || values.count * 2 >= sampledValues)
+        (role == .identifier || role == .entity) && (values.count >= 10 || values.count * 2 >= sampledValues)
     }
 
     var isTemporal: Bool { type == .timestamp || type == .date }
@@ -93,15 +93,29 @@ public struct LinkSample: Sendable {
         self.columns = columns
     }
 
-    /// Samples the first block of `input` (about 2 MiB of records; not consumed: the full pass
-    /// reads it again).
+    /// Bytes of whole records sampled from the start of a file.
+    public static let sampleBytes = 8 << 20
+
+    /// Samples the first `sampleBytes` of whole records of the file `input` reads (opened
+    /// again, so the full pass still reads everything from the start).
     public init(input: BlockInput) throws {
         let displayName = input.source.displayName
         name = displayName
-        guard let block = input.pendingFirstBlock else {
+        let splitter = CSVBlockSplitter(source: try InputSource(path: displayName), blockSize: Self.sampleBytes,
+                                        maxRecordBytes: input.options.maxRecordBytes)
+        // The splitter's first block is short (the header's); blocks of whole records are
+        // joined until the sample is large enough.
+        var bytes: [UInt8] = []
+        var endsInsideRecord = false
+        while bytes.count < Self.sampleBytes || endsInsideRecord, let next = try splitter.next() {
+            bytes += next.bytes
+            endsInsideRecord = next.endsInsideRecord
+        }
+        guard !bytes.isEmpty else {
             columns = input.header.names.map { LinkColumn(name: $0, type: .empty, role: .insensitive, maxLength: 0, pseudonymLike: false, bands: []) }
             return
         }
+        let block = (bytes: bytes, endsInsideRecord: endsInsideRecord)
         func reader() throws -> CSVReader {
             try CSVReader(source: InputSource(bytes: block.bytes, chunkSizes: [input.options.chunkSize], displayName: displayName),
                           options: input.options, endsInsideRecord: block.endsInsideRecord)
@@ -310,8 +324,12 @@ public enum LinkMatcher {
             let prefixes = Set(long.values.map {
                 String(decoding: Array($0.utf8.prefix(short.maxLength)), as: UTF8.self).trimmingCharacters(in: .whitespaces)
             })
-            let exactShare = Double(short.values.filter(long.values.contains).count) / Double(short.values.count)
-            let prefixShare = Double(short.values.filter { prefixes.contains($0.trimmingCharacters(in: .whitespaces)) }.count) / Double(short.values.count)
+            // Either way round: a sample may hold only some of the longer side's individuals.
+            let trimmedShort = Set(short.values.map { $0.trimmingCharacters(in: .whitespaces) })
+            let exactShare = max(Double(short.values.filter(long.values.contains).count) / Double(short.values.count),
+                                 Double(long.values.filter(short.values.contains).count) / Double(long.values.count))
+            let prefixShare = max(Double(trimmedShort.filter(prefixes.contains).count) / Double(trimmedShort.count),
+                                  Double(prefixes.filter(trimmedShort.contains).count) / Double(prefixes.count))
             if prefixShare >= overlapThreshold, prefixShare > exactShare + 0.2 { return .prefix(short.maxLength) }
         }
         return .exact
