@@ -12,10 +12,10 @@ A=Benchmarks/work/people_a.csv B=Benchmarks/work/people_b.csv
 swift build -c release --product deid >/dev/null
 DEID=.build/release/deid
 cat "$A" "$B" > /dev/null   # page cache
-for mode in "" "--sketch"; do
+for mode in "" "--sketch" "--sketch --no-combinations"; do
   echo "deid link ${mode:-(exact)}"
   /usr/bin/time -f "  %e s, peak RSS %M KB" $DEID link "$A" "$B" --columns sex,birth_year,zip,occupation $mode --json \
-    | python3 -c 'import json,sys; [print(f"  {p[\"left\"]}: unique links {p[\"unique_links\"]} of {p[\"left_records\"]} (share {p[\"unique_link_share\"]:.5f}), joinability {p[\"joinability\"]:.4f}") for p in json.load(sys.stdin)["pairs"]]'
+    | python3 Benchmarks/link_summary.py
 done
 echo "duckdb (2 threads, exact)"
 /usr/bin/time -f "  %e s, peak RSS %M KB" python3 Benchmarks/link_peers.py "$A" "$B"

@@ -31,7 +31,7 @@ struct LinkCommand: ParsableCommand {
               deid link adult_a.csv adult_b.csv
               deid link trips_jan.csv trips_feb.csv --entity medallion --json > links.json
               deid link new_release.csv --catalog --max-unique-link-share 0.01
-              deid link meters.csv households.csv --entity LCLid --sketch
+              deid link meters.csv households.csv --entity LCLid --sketch --no-combinations
               deid link jan.csv feb.csv --columns medallion --entity hack_license
             """)
 
@@ -54,6 +54,9 @@ struct LinkCommand: ParsableCommand {
 
     @Flag(help: "Estimate from KHyperLogLog sketches in bounded memory instead of exact tables.")
     var sketch = false
+
+    @Flag(help: "Measure the full join only: no ranking of column combinations, no suggestion (faster).")
+    var noCombinations = false
 
     @Option(help: ArgumentHelp("Values a sketch keeps (K).", valueName: "K"))
     var sketchSize = LinkRequest.defaultSketchCapacity
@@ -78,6 +81,7 @@ struct LinkCommand: ParsableCommand {
         options.entities = entity
         options.joinColumns = columns.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         options.exact = !sketch
+        options.rankCombinations = !noCombinations
         options.sketchCapacity = sketchSize
         options.maxUniqueLinkShare = maxUniqueLinkShare
         if catalog {

@@ -76,6 +76,13 @@ struct LinkCommandTests {
         let allowed = try CLI.run(["link", "release/smart-meter-readings.csv", "names.csv", "--entity", "meter_id",
                                    "--max-unique-link-share", "1"], in: directory.path)
         #expect(allowed.status == 0)
+        // Sketched, without the ranking: the same links (the files are far below the sketch size).
+        let quick = try Self.json(try CLI.run(["link", "release/smart-meter-readings.csv", "names.csv", "--entity", "meter_id",
+                                               "--sketch", "--no-combinations", "--json"], in: directory.path).stdout)
+        let quickPair = (quick["pairs"] as! [[String: Any]])[0]
+        #expect(quickPair["method"] as? String == "sketch")
+        #expect((quickPair["combinations"] as! [Any]).isEmpty)
+        #expect(quickPair["unique_links"] as? Int == forward["unique_links"] as? Int)
         // Reports never print a data value: no name from the list appears.
         #expect(!result.stdout.contains("Thomas Hughes") && !refused.stdout.contains("Thomas Hughes"))
     }
