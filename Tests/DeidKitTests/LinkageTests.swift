@@ -13,15 +13,8 @@ import Testing
         for column in on { arguments += ["--on", column] }
         if let leftEntity { arguments += ["--left-entity", leftEntity] }
         if let rightEntity { arguments += ["--right-entity", rightEntity] }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "the oracle failed (is pandas installed? make test installs it)")
+        let (status, data) = try output(of: arguments)
+        #expect(status == 0, "the oracle failed (is pandas installed? make test installs it)")
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
@@ -120,17 +113,7 @@ import Testing
         #expect((reuse?.sharedShare ?? 0) > 0.5)
     }
 
-    func gunzip(_ path: String) throws -> [UInt8] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["gzip", "-dc", path]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Array(data)
-    }
+    func gunzip(_ path: String) throws -> [UInt8] { Array(try output(of: ["gzip", "-dc", path]).stdout) }
 
     @Test func sketchesEstimateTheExactShareWithinFivePercent() throws {
         // Two generated files of 150,000 people each from one population (Benchmarks/link_data.py):
@@ -139,12 +122,7 @@ import Testing
         // it was 3-14% on these files, at the default K 1%.)
         let directory = try TemporaryDirectory()
         for (name, seed) in [("a.csv", 1), ("b.csv", 2)] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", "\(Paths.root)/Benchmarks/link_data.py", "150000", "\(seed)", directory.file(name)]
-            try process.run()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
+            #expect(try output(of: ["python3", "\(Paths.root)/Benchmarks/link_data.py", "150000", "\(seed)", directory.file(name)]).status == 0)
         }
         var options = LinkOptions()
         options.joinColumns = ["sex", "birth_year", "zip", "occupation"]

@@ -12,15 +12,8 @@ import Testing
         let directory = try TemporaryDirectory()
         let specPath = directory.file("spec.json")
         try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: specPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "\(Paths.root)/Tests/Oracles/risk_oracle.py", specPath]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "the oracle failed")
+        let (status, data) = try output(of: ["python3", "\(Paths.root)/Tests/Oracles/risk_oracle.py", specPath])
+        #expect(status == 0, "the oracle failed")
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
