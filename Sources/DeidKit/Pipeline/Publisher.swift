@@ -190,7 +190,7 @@ public enum Publisher {
         var linkage: LinkOutcome?
         if let dataPath, policy.linkage != nil || catalogPath != nil {
             linkage = try checkLinkage(policy: policy, manifest: manifest, dataPath: dataPath, displayName: dataFile,
-                                       catalogPath: request.catalogPath, request: request, dryRun: dryRun)
+                                       request: request, dryRun: dryRun)
         }
         if let staging {
             if policy.linkage != nil, let report = linkage?.report {
@@ -226,7 +226,7 @@ public enum Publisher {
 
     /// Checks the written data against the policy's linkage section (refusing with the reasons
     /// when a combination exceeds the limit) and sketches it for the catalog.
-    static func checkLinkage(policy: Policy, manifest: ReleaseManifest, dataPath: String, displayName: String, catalogPath: String?,
+    static func checkLinkage(policy: Policy, manifest: ReleaseManifest, dataPath: String, displayName: String,
                              request: TransformRequest, dryRun: Bool) throws -> LinkOutcome {
         var options = LinkOptions()
         options.entities = policy.entity.map { [$0] } ?? []
