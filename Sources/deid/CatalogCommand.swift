@@ -2,23 +2,6 @@ import ArgumentParser
 import DeidKit
 import Foundation
 
-/// Where the catalog is: the option shared by the catalog subcommands.
-struct CatalogLocation: ParsableArguments {
-    @Option(help: ArgumentHelp("The catalog (default: $DEID_CATALOG, else .deid/catalog.sqlite).", valueName: "path"))
-    var catalogPath: String?
-
-    var path: String { Catalog.location(explicit: catalogPath, environment: ProcessInfo.processInfo.environment) }
-
-    /// The catalog, or nil (with a note) when there is none yet.
-    func open() throws -> Catalog? {
-        guard FileManager.default.fileExists(atPath: path) else {
-            Diagnostics.write("deid: note: no catalog at \(path): nothing published yet\n")
-            return nil
-        }
-        return try Catalog(path: path, create: false)
-    }
-}
-
 struct CatalogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "catalog",

@@ -1,5 +1,7 @@
 import ArgumentParser
 import DeidCSV
+import DeidKit
+import Foundation
 
 /// How inputs are parsed: the options shared by every command that reads CSV.
 struct DialectOptions: ParsableArguments {
@@ -44,4 +46,27 @@ struct PolicyOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Draw noise from this seed: the same seed gives the same output bytes. Without it, noise comes from the system's secure random source.",
                                valueName: "n"))
     var seed: UInt64?
+}
+
+/// Where the release catalog is: `--catalog-path`, else `$DEID_CATALOG`, else
+/// `.deid/catalog.sqlite` here. Shared by `publish`, `link` and `catalog`.
+struct CatalogLocation: ParsableArguments {
+    @Option(help: ArgumentHelp("The release catalog (default: $DEID_CATALOG, else .deid/catalog.sqlite).", valueName: "path"))
+    var catalogPath: String?
+
+    var path: String { Catalog.location(explicit: catalogPath, environment: ProcessInfo.processInfo.environment) }
+
+    /// The catalog, or nil (with a note) when there is none yet.
+    func open() throws -> Catalog? {
+        guard FileManager.default.fileExists(atPath: path) else {
+            Diagnostics.write("deid: note: no catalog at \(path): nothing published yet\n")
+            return nil
+        }
+        return try Catalog(path: path, create: false)
+    }
+}
+
+/// A comma-separated list of column names (`a, b,c`), empty items dropped.
+func columnList(_ text: String) -> [String] {
+    text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 }

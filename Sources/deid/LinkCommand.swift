@@ -49,8 +49,7 @@ struct LinkCommand: ParsableCommand {
     @Flag(help: "Also check every file against every release in the catalog.")
     var catalog = false
 
-    @Option(help: ArgumentHelp("The catalog (default: $DEID_CATALOG, else .deid/catalog.sqlite).", valueName: "path"))
-    var catalogPath: String?
+    @OptionGroup var location: CatalogLocation
 
     @Flag(help: "Estimate from KHyperLogLog sketches in bounded memory instead of exact tables.")
     var sketch = false
@@ -79,19 +78,12 @@ struct LinkCommand: ParsableCommand {
         let inputs = try files.map { try BlockInput(path: $0, options: dialect.readOptions) }
         var options = LinkOptions()
         options.entities = entity
-        options.joinColumns = columns.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        options.joinColumns = columns.map(columnList)
         options.exact = !sketch
         options.rankCombinations = !noCombinations
         options.sketchCapacity = sketchSize
         options.maxUniqueLinkShare = maxUniqueLinkShare
-        if catalog {
-            let path = Catalog.location(explicit: catalogPath, environment: ProcessInfo.processInfo.environment)
-            if FileManager.default.fileExists(atPath: path) {
-                options.catalog = try Catalog(path: path, create: false).all()
-            } else {
-                Diagnostics.write("deid: note: no catalog at \(path): nothing published yet to check against\n")
-            }
-        }
+        if catalog { options.catalog = try location.open()?.all() ?? [] }
         let progress = ProgressBar(label: "linking")
         let outcome: LinkOutcome
         do {

@@ -60,8 +60,7 @@ struct PublishCommand: ParsableCommand {
     @Flag(help: "Do not record the release in the catalog.")
     var noCatalog = false
 
-    @Option(help: ArgumentHelp("The release catalog (default: $DEID_CATALOG, else .deid/catalog.sqlite).", valueName: "path"))
-    var catalogPath: String?
+    @OptionGroup var location: CatalogLocation
 
     @OptionGroup var dialect: DialectOptions
 
@@ -69,14 +68,14 @@ struct PublishCommand: ParsableCommand {
         if inputs.isEmpty { throw ValidationError("give at least one input file") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be given once") }
         if dryRun && out != nil { throw ValidationError("--dry-run writes nothing; leave out --out") }
-        if noCatalog && catalogPath != nil { throw ValidationError("--no-catalog records nowhere; leave out --catalog-path") }
+        if noCatalog && location.catalogPath != nil { throw ValidationError("--no-catalog records nowhere; leave out --catalog-path") }
     }
 
     func run() throws {
         let progress = ProgressBar(label: "publishing")
         var request = TransformRequest(policyPath: policyOptions.policy, inputs: inputs, readOptions: dialect.readOptions,
                                        seed: policyOptions.seed, compress: compress)
-        request.catalogPath = Catalog.location(explicit: catalogPath, environment: request.environment)
+        request.catalogPath = location.path
         request.recordInCatalog = !noCatalog
         let outcome: PublishOutcome
         do {

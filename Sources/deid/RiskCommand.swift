@@ -110,7 +110,7 @@ struct RiskCommand: ParsableCommand {
 
     func validate() throws {
         if (quasiIdentifiers == nil) == (policy == nil) { throw ValidationError("give --quasi-identifiers or --policy (one of them)") }
-        if let quasiIdentifiers, Self.list(quasiIdentifiers).isEmpty { throw ValidationError("--quasi-identifiers needs at least one column") }
+        if let quasiIdentifiers, columnList(quasiIdentifiers).isEmpty { throw ValidationError("--quasi-identifiers needs at least one column") }
         if (traceTime == nil) != (traceValue == nil) { throw ValidationError("trace uniqueness needs both --trace-time and --trace-value") }
         if traceTime != nil && entity == nil && policy == nil { throw ValidationError("trace uniqueness needs --entity (whose trace the points are)") }
         if !(1...64).contains(points) { throw ValidationError("--points must be 1 to 64") }
@@ -130,10 +130,6 @@ struct RiskCommand: ParsableCommand {
         if html == "-" || htmlConfidential == "-" { throw ValidationError("the HTML reports need file names") }
     }
 
-    static func list(_ text: String) -> [String] {
-        text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
-
     func run() throws {
         let blocks = try BlockInput(path: input.file, options: input.dialect.readOptions)
         var spec: RiskSpec
@@ -151,7 +147,7 @@ struct RiskCommand: ParsableCommand {
                 thresholds.maxTraceUniqueness = thresholds.maxTraceUniqueness ?? gates.maxTraceUniqueness
             }
         } else {
-            spec = RiskSpec(quasiIdentifiers: Self.list(quasiIdentifiers ?? ""))
+            spec = RiskSpec(quasiIdentifiers: columnList(quasiIdentifiers ?? ""))
         }
         if let entity { spec.entity = entity }
         if let sensitive { spec.sensitive = sensitive }
@@ -159,7 +155,7 @@ struct RiskCommand: ParsableCommand {
         if let threshold { spec.threshold = threshold }
         if let k { spec.publicMinimumClassSize = k }
         spec.samplingFraction = samplingFraction
-        spec.discovery = noDiscovery ? nil : DiscoverySpec(candidates: candidates.map(Self.list))
+        spec.discovery = noDiscovery ? nil : DiscoverySpec(candidates: candidates.map(columnList))
         if let traceTime, let traceValue {
             var trace = TraceSpec(time: traceTime, value: traceValue)
             trace.points = points
