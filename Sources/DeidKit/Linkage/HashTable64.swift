@@ -5,8 +5,12 @@
 /// one shared function that made a merge quadratic). Key 0 marks an empty slot; a real key 0 is
 /// stored as 1 (one value in 2^64 shares a slot with another).
 public struct HashTable64<Value>: Sendable where Value: Sendable {
-    private(set) var keys: [UInt64]
-    private(set) var values: [Value]
+    /// Key and value side by side: a lookup touches one cache line.
+    struct Entry: Sendable {
+        var key: UInt64
+        var value: Value
+    }
+    private var entries: [Entry]
     public private(set) var count = 0
     private var mask: Int
     private var shift: UInt64
@@ -16,8 +20,7 @@ public struct HashTable64<Value>: Sendable where Value: Sendable {
     init(capacity: Int = 16, empty: Value) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        keys = [UInt64](repeating: 0, count: size)
-        values = [Value](repeating: empty, count: size)
+        entries = [Entry](repeating: Entry(key: 0, value: empty), count: size)
         mask = size - 1
         shift = UInt64(64 - size.trailingZeroBitCount)
         self.empty = empty
@@ -35,14 +38,14 @@ public struct HashTable64<Value>: Sendable where Value: Sendable {
         let key = Self.stored(key)
         var index = home(key)
         while true {
-            let found = keys[index]
+            let found = entries[index].key
             if found == key { return (index, false) }
             if found == 0 {
-                if (count + 1) * 2 > keys.count {
+                if (count + 1) * 2 > entries.count {
                     grow()
                     return slot(key)
                 }
-                keys[index] = key
+                entries[index].key = key
                 count += 1
                 return (index, true)
             }
@@ -55,41 +58,41 @@ public struct HashTable64<Value>: Sendable where Value: Sendable {
         let key = Self.stored(key)
         var index = home(key)
         while true {
-            let found = keys[index]
-            if found == key { return values[index] }
+            let found = entries[index].key
+            if found == key { return entries[index].value }
             if found == 0 { return nil }
             index = (index + 1) & mask
         }
     }
 
-    @inline(__always) mutating func update(at index: Int, _ body: (inout Value) -> Void) { body(&values[index]) }
+    /// The value in slot `index` (from `slot`).
+    @inline(__always) func value(at index: Int) -> Value { entries[index].value }
+
+    @inline(__always) mutating func update(at index: Int, _ body: (inout Value) -> Void) { body(&entries[index].value) }
 
     private mutating func grow() {
-        let oldKeys = keys, oldValues = values
-        keys = [UInt64](repeating: 0, count: oldKeys.count * 2)
-        values = [Value](repeating: empty, count: oldKeys.count * 2)
-        mask = keys.count - 1
-        shift = UInt64(64 - keys.count.trailingZeroBitCount)
+        let old = entries
+        entries = [Entry](repeating: Entry(key: 0, value: empty), count: old.count * 2)
+        mask = entries.count - 1
+        shift = UInt64(64 - entries.count.trailingZeroBitCount)
         count = 0
-        for (index, key) in oldKeys.enumerated() where key != 0 {
-            let (slot, _) = slot(key)
-            values[slot] = oldValues[index]
+        for entry in old where entry.key != 0 {
+            let (slot, _) = slot(entry.key)
+            entries[slot].value = entry.value
         }
     }
 
     /// Every key and value.
     func forEach(_ body: (UInt64, Value) -> Void) {
-        for index in keys.indices where keys[index] != 0 { body(keys[index], values[index]) }
+        for entry in entries where entry.key != 0 { body(entry.key, entry.value) }
     }
 
     /// The table with only the entries `keep` accepts.
     func filtered(_ keep: (UInt64) -> Bool) -> HashTable64 {
         var result = HashTable64(capacity: count, empty: empty)
-        forEach { key, value in
-            if keep(key) {
-                let (slot, _) = result.slot(key)
-                result.values[slot] = value
-            }
+        for entry in entries where entry.key != 0 && keep(entry.key) {
+            let (slot, _) = result.slot(entry.key)
+            result.entries[slot].value = entry.value
         }
         return result
     }

@@ -5,14 +5,28 @@ import Foundation
 /// counts must be exact. Mergeable: two counts of the same value add up to the count of the
 /// union of their individuals.
 public struct IndividualCount: Sendable, Equatable {
-    /// The first individual, and the next ones up to `exactLimit` (an empty array allocates
-    /// nothing: most values of a large file are held by one individual).
+    /// Records counted (the low 63 bits) and, in the top bit, whether individuals are tracked
+    /// (`first` holds one).
+    private var tally: UInt64 = 0
+    /// The first individual: most values of a large file are held by one.
     private var first: UInt64 = 0
-    private var others: [UInt64] = []
-    private var exactCount: UInt8 = 0
-    private var sketch: HyperLogLog?
-    /// Every insertion, repeated individuals included (records, when a record is an individual).
-    public private(set) var occurrences = 0
+    /// The individuals after the first, exactly up to `exactLimit` in all, then a sketch; shared
+    /// by copies until one of them changes. Nil keeps the count at 24 bytes, so a sketch's table
+    /// of counts stays small in the cache.
+    private var more: More?
+
+    final class More: @unchecked Sendable {
+        // Changed only through a reference known to be unique (`IndividualCount.makeUnique`).
+        var others: [UInt64]
+        var sketch: HyperLogLog?
+
+        init(others: [UInt64], sketch: HyperLogLog?) {
+            self.others = others
+            self.sketch = sketch
+        }
+    }
+
+    private static let tracked: UInt64 = 1 << 63
 
     /// Individuals kept exactly before the count turns into a sketch.
     public static let exactLimit = 8
@@ -21,49 +35,70 @@ public struct IndividualCount: Sendable, Equatable {
 
     public init() {}
 
-    private var exact: [UInt64] { exactCount == 0 ? [] : [first] + others }
+    /// Every insertion, repeated individuals included (records, when a record is an individual).
+    public var occurrences: Int { Int(tally & ~Self.tracked) }
+
+    private var isTracked: Bool { tally & Self.tracked != 0 }
+
+    /// The individuals while counted exactly (empty once sketched, or when not tracked).
+    private var exact: [UInt64] {
+        guard isTracked, more?.sketch == nil else { return [] }
+        return [first] + (more?.others ?? [])
+    }
+
+    public static func == (a: IndividualCount, b: IndividualCount) -> Bool {
+        a.tally == b.tally && a.exact == b.exact && a.more?.sketch == b.more?.sketch
+    }
 
     public mutating func insert(_ individual: UInt64) {
-        occurrences += 1
+        tally &+= 1
         add(individual)
     }
 
     /// Counts one more record without tracking who holds it: for files where every record is
     /// its own individual, the count is the number of records.
     @inline(__always) public mutating func insertRecord() {
-        occurrences += 1
+        tally &+= 1
+    }
+
+    private mutating func makeUnique() {
+        if more != nil && !isKnownUniquelyReferenced(&more!) { more = More(others: more!.others, sketch: more!.sketch) }
     }
 
     private mutating func add(_ individual: UInt64) {
-        if sketch != nil {
-            sketch!.insert(hash: individual)
-            return
-        }
-        if exactCount == 0 {
+        guard isTracked else {
             first = individual
-            exactCount = 1
+            tally |= Self.tracked
             return
         }
-        if first == individual || others.contains(individual) { return }
-        others.append(individual)
-        exactCount += 1
-        if Int(exactCount) > Self.exactLimit { spill() }
+        guard more != nil else {
+            if individual != first { more = More(others: [individual], sketch: nil) }
+            return
+        }
+        makeUnique()
+        let box = more!
+        if box.sketch != nil {
+            box.sketch!.insert(hash: individual)
+            return
+        }
+        if first == individual || box.others.contains(individual) { return }
+        box.others.append(individual)
+        if 1 + box.others.count > Self.exactLimit { spill() }
     }
 
     private mutating func spill() {
         var registers = HyperLogLog(precision: Self.sketchPrecision)
         for individual in exact { registers.insert(hash: individual) }
-        sketch = registers
+        more = More(others: [], sketch: registers)
         first = 0
-        others = []
-        exactCount = 0
+        tally |= Self.tracked
     }
 
     public mutating func merge(_ other: IndividualCount) {
-        occurrences += other.occurrences
-        if let otherSketch = other.sketch {
-            if sketch == nil { spill() }
-            sketch!.merge(otherSketch)
+        tally = (tally & Self.tracked) | ((tally & ~Self.tracked) &+ (other.tally & ~Self.tracked))
+        if let otherSketch = other.more?.sketch {
+            if more?.sketch == nil { spill() } else { makeUnique() }
+            more!.sketch!.merge(otherSketch)
         } else {
             for individual in other.exact { add(individual) }
         }
@@ -72,7 +107,8 @@ public struct IndividualCount: Sendable, Equatable {
     /// The number of individuals: exact up to `exactLimit`, estimated beyond (never below
     /// `exactLimit + 1`, since it was exact until then).
     public var count: Int {
-        guard let sketch else { return exactCount == 0 ? occurrences : Int(exactCount) }
+        guard isTracked else { return occurrences }
+        guard let sketch = more?.sketch else { return 1 + (more?.others.count ?? 0) }
         return max(Self.exactLimit + 1, Int(sketch.estimate.rounded()))
     }
 
@@ -82,7 +118,7 @@ public struct IndividualCount: Sendable, Equatable {
     // Serialization: a tag byte, then the hashes or the registers.
     func encode(into bytes: inout [UInt8]) {
         bytes.appendLittleEndian(UInt64(occurrences))
-        if let sketch {
+        if let sketch = more?.sketch {
             bytes.append(0xFF)
             bytes.append(contentsOf: sketch.registerBytes)
         } else {
@@ -93,18 +129,20 @@ public struct IndividualCount: Sendable, Equatable {
 
     static func decode(_ bytes: [UInt8], at offset: inout Int) throws -> IndividualCount {
         var count = IndividualCount()
-        let occurrences = Int(try bytes.readLittleEndian(at: &offset) as UInt64)
+        let occurrences = try bytes.readLittleEndian(at: &offset) as UInt64
+        guard occurrences < tracked else { throw SketchDecodingError() }
         let tag = try bytes.readByte(at: &offset)
         if tag == 0xFF {
             let size = 1 << sketchPrecision
             guard offset + size <= bytes.count else { throw SketchDecodingError() }
-            count.sketch = HyperLogLog(precision: sketchPrecision, registers: Array(bytes[offset..<offset + size]))
+            count.more = More(others: [], sketch: HyperLogLog(precision: sketchPrecision, registers: Array(bytes[offset..<offset + size])))
+            count.tally = tracked
             offset += size
         } else {
             guard Int(tag) <= exactLimit else { throw SketchDecodingError() }
             for _ in 0..<Int(tag) { count.add(try bytes.readLittleEndian(at: &offset)) }
         }
-        count.occurrences = occurrences
+        count.tally = (count.tally & tracked) | occurrences
         return count
     }
 }
@@ -168,6 +206,15 @@ public struct KHyperLogLog: Sendable, Equatable {
         if inserted && table.count >= 2 * capacity { trim() }
     }
 
+    /// Adds value hash `value` with the records and individuals `count` holds (a block's
+    /// distinct tuples counted first, then added here).
+    public mutating func add(value: UInt64, _ count: IndividualCount) {
+        if value > threshold { return }
+        let (slot, inserted) = table.slot(value)
+        table.update(at: slot) { $0.merge(count) }
+        if inserted && table.count >= 2 * capacity { trim() }
+    }
+
     /// Keeps only the `capacity` smallest hashes (and remembers the cut). Every reader of the
     /// sketch sees it trimmed: `merge`, `encoded` and the estimates trim first.
     public mutating func trim() {
@@ -176,10 +223,37 @@ public struct KHyperLogLog: Sendable, Equatable {
         var keys: [UInt64] = []
         keys.reserveCapacity(table.count)
         table.forEach { key, _ in keys.append(key) }
-        keys.sort()
-        let cut = keys[capacity - 1]
+        let cut = Self.select(&keys, rank: capacity - 1)
         table = table.filtered { $0 <= cut }
         threshold = cut
+    }
+
+    /// The value of rank `rank` (0 = smallest) among `keys` (reordered): quickselect, expected
+    /// linear time (a full sort was a tenth of a sketched link run).
+    static func select(_ keys: inout [UInt64], rank: Int) -> UInt64 {
+        precondition(rank >= 0 && rank < keys.count)
+        var low = 0, high = keys.count - 1
+        var generator = SystemRandomNumberGenerator()
+        while low < high {
+            let pivot = keys[Int.random(in: low...high, using: &generator)]
+            // Three-way partition of keys[low...high] around the pivot.
+            var less = low, index = low, greater = high
+            while index <= greater {
+                let key = keys[index]
+                if key < pivot {
+                    keys.swapAt(less, index)
+                    less += 1
+                    index += 1
+                } else if key > pivot {
+                    keys.swapAt(index, greater)
+                    greater -= 1
+                } else {
+                    index += 1
+                }
+            }
+            if rank < less { high = less - 1 } else if rank > greater { low = greater + 1 } else { return pivot }
+        }
+        return keys[rank]
     }
 
     /// Takes in `other`'s values. The result holds every value up to the smaller of the two
@@ -210,6 +284,10 @@ public struct KHyperLogLog: Sendable, Equatable {
         let fraction = (Double(largest) + 1) / 18_446_744_073_709_551_616.0
         return Double(table.count - 1) / fraction
     }
+
+    /// Values above this are not kept (read before a mutating insert, it spares the
+    /// uniqueness check of the array holding the sketch).
+    @inline(__always) var cutoff: UInt64 { threshold }
 
     /// The hash below which every value of this sketch's column is known to be kept.
     public var bound: UInt64 { isSampled ? threshold : UInt64.max }

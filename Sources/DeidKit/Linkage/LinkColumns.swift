@@ -38,6 +38,13 @@ public struct LinkColumn: Sendable, Codable, Equatable {
         (role == .identifier || role == .entity) && (values.count >= 10 || values.count * 2 >= sampledValues)
     }
 
+    /// About how many distinct values the column holds, when the sample saw them all (each
+    /// value on average at least four times); nil when it may hold many more.
+    public var distinctEstimate: Int? {
+        guard !values.isEmpty, values.count < LinkSample.valueLimit, values.count * 4 <= sampledValues else { return nil }
+        return values.count
+    }
+
     var isTemporal: Bool { type == .timestamp || type == .date }
     var isNumeric: Bool { type == .integer || type == .decimal }
 }

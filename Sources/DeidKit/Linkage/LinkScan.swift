@@ -16,6 +16,17 @@ public struct LinkJoin: Sendable {
     /// Whether the full join is counted exactly (a table of every distinct tuple); otherwise
     /// only sketched.
     public var exact: Bool
+    /// Per column, about how many distinct (normalized) values it holds, from the file's
+    /// sample; nil when many. Only decides how subsets are counted, never what they count.
+    public var distinctEstimates: [Int?]
+
+    public init(columns: [Int], normalizers: [JoinNormalizer], subsets: [[Int]], exact: Bool, distinctEstimates: [Int?]? = nil) {
+        self.columns = columns
+        self.normalizers = normalizers
+        self.subsets = subsets
+        self.exact = exact
+        self.distinctEstimates = distinctEstimates ?? columns.map { _ in nil }
+    }
 }
 
 /// What one pass over a file collects for linkage.
@@ -68,62 +79,90 @@ public struct LinkSide: Sendable {
     public var columns: [KHyperLogLog] = []
 }
 
-/// The pass of `deid link` over one file: blocks parsed on every core, each worker keys its
-/// block's records (normalized join values hashed into one tuple hash per join and subset), the
-/// calling thread merges in order. Memory: the exact tables hold one entry per distinct tuple
-/// (and per distinct individual-tuple pair); the sketches at most twice their K entries.
+/// The pass of `deid link` over one file: blocks parsed on every core. Each block's worker
+/// state keeps its sketches from block to block (a sketch does not care in which order values
+/// come), so a value is inserted once per state rather than once per block; the exact tables
+/// and the individuals go back with each block and the calling thread merges those in order.
+/// At the end the states' sketches are merged. Memory: the exact tables hold one entry per
+/// distinct tuple (and per distinct individual-tuple pair); each state's sketches at most
+/// twice their K entries.
 public enum LinkScan {
     public static func run(input: BlockInput, request: LinkRequest, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                            progress: ((InputProgress) -> Void)? = nil) throws -> LinkSide {
         let merger = LinkMerger(request: request, name: input.source.displayName)
-        let bounds = SketchBounds(merger.boundsSnapshot())
-        let states = (0..<max(1, workers) * 2).map { _ in CSVRecord() }
-        let summary = try TransformRun.forEachBlock(inputs: [input], states: states, progress: progress, process: { block, first, index, input, record in
-            Self.process(block, first: first, index: index, input: input, request: request, bounds: bounds.current, record: &record)
+        let states = (0..<max(1, workers) * 2).map { _ in LinkWorkerState(request: request) }
+        let summary = try TransformRun.forEachBlock(inputs: [input], states: states, progress: progress, process: { block, first, index, input, state in
+            Self.process(block, first: first, index: index, input: input, request: request, state: state)
         }, consume: { result, _, _, _ in
             merger.add(result.linkCounts!)
-            bounds.update(merger.boundsSnapshot())
         })
-        return merger.finish(records: summary.recordsIn)
+        return merger.finish(records: summary.recordsIn, counters: states.map(\.counter))
     }
 
-    static func process(_ block: CSVBlock, first: Bool, index: UInt64, input: BlockInput, request: LinkRequest, bounds: [UInt64],
-                        record: inout CSVRecord) -> TransformRun.BlockResult {
+    static func process(_ block: CSVBlock, first: Bool, index: UInt64, input: BlockInput, request: LinkRequest,
+                        state: LinkWorkerState) -> TransformRun.BlockResult {
         var result = TransformRun.BlockResult()
         let reader: CSVReader
         do { reader = try TransformRun.reader(for: block, first: first, input: input) } catch {
             result.failure = error
             return result
         }
-        var counter = LinkCounter(request: request, bounds: bounds)
-        do {
-            while try reader.readRecord(into: &record) {
-                result.recordsIn += 1
-                // Without an entity, a record is an individual: block number and record.
-                let individual = request.entity.map { record.fieldHash(at: $0) }
-                    ?? FieldHash.finalize(index << 32 | UInt64(result.recordsIn))
-                counter.count(record, individual: individual)
+        state.withParts { record, counter in
+            do {
+                while try reader.readRecord(into: &record) {
+                    result.recordsIn += 1
+                    // Without an entity, a record is an individual: block number and record.
+                    let individual = request.entity.map { record.fieldHash(at: $0) }
+                        ?? FieldHash.finalize(index << 32 | UInt64(result.recordsIn))
+                    counter.count(record, individual: individual)
+                }
+            } catch {
+                result.failure = error
             }
-        } catch {
-            result.failure = error
+            result.linkCounts = counter.takeBlock()
         }
         result.lines = reader.linesConsumed
-        result.linkCounts = counter
         return result
     }
 }
 
-/// The sketches' current cut-offs, read by workers at the start of a block: a value above the
-/// merged sketch's bound can never enter it, so workers drop it at once.
-final class SketchBounds: Sendable {
-    private let bounds: Mutex<[UInt64]>
-    init(_ initial: [UInt64]) { bounds = Mutex(initial) }
-    var current: [UInt64] { bounds.withLock { $0 } }
-    func update(_ new: [UInt64]) { bounds.withLock { $0 = new } }
+/// One block in flight's state: its record buffer and the counter it keeps between blocks
+/// (a class, so that the pass can merge the counters after the last block; one block uses it
+/// at a time).
+final class LinkWorkerState: @unchecked Sendable {
+    var record = CSVRecord()
+    var counter: LinkCounter
+
+    init(request: LinkRequest) { counter = LinkCounter(request: request) }
+
+    /// Both parts for a whole block, with one access each (not one per record).
+    func withParts(_ body: (inout CSVRecord, inout LinkCounter) -> Void) { body(&record, &counter) }
+}
+
+/// What one block counted exactly, merged in order by the calling thread.
+struct LinkBlockCounts: Sendable {
+    /// Per join: tuple -> records (no entity) or distinct pairs seen in the block.
+    var counts: [CountTable]
+    /// Per join: (individual, tuple) pairs, keyed by their combined hash.
+    var pairs: [HashTable64<LinkCounter.Pair>]
+    var unjoinable: [Int]
+    var individuals = Set<UInt64>()
+
+    init(joins: Int) {
+        counts = (0..<joins).map { _ in CountTable(capacity: 1 << 12) }
+        pairs = (0..<joins).map { _ in HashTable64(capacity: 1 << 12, empty: LinkCounter.Pair(individual: 0, tuple: 0)) }
+        unjoinable = (0..<joins).map { _ in 0 }
+    }
 }
 
 /// The request's joins flattened into arrays of plain values, so that the per-record loop
 /// reads no nested arrays (and retains nothing).
+///
+/// Subsets of few distinct tuples (by the sample's estimates) are not counted record by
+/// record: each block counts the smallest sets of columns holding them ("roots") once per
+/// record, and at the end of the block every subset inside a root is counted from the root's
+/// distinct tuples (their records and individuals merged in). The sketches come out the same;
+/// a ranking of 15 combinations costs about one lookup per record for all the small ones.
 struct LinkPlan: Sendable {
     /// Per join column of every join, in order: the file's column, how its key is taken
     /// (0 equal bytes, 2 through the normalizer), the normalizer.
@@ -131,15 +170,26 @@ struct LinkPlan: Sendable {
     var kinds: [UInt8] = []
     var normalizers: [JoinNormalizer] = []
     /// Join j's columns are `columnStart[j]..<columnStart[j + 1]`; its subsets
-    /// `subsetStart[j]..<subsetStart[j + 1]`, each a bit mask over the join's columns.
+    /// `subsetStart[j]..<subsetStart[j + 1]`, each a bit mask over the join's columns; its
+    /// roots `rootStart[j]..<rootStart[j + 1]`.
     var columnStart: [Int] = [0]
     var subsetStart: [Int] = [0]
     var subsetMasks: [UInt64] = []
     var subsetCapacities: [Int] = []
+    /// Per subset: the root it is counted through, or -1 when counted record by record.
+    var subsetRoot: [Int] = []
+    var rootStart: [Int] = [0]
+    var rootMasks: [UInt64] = []
+    /// Per root: the subsets counted from it.
+    var rootSubsets: [[Int]] = []
     var exact: [Bool] = []
+
+    /// A root's estimated distinct tuples at most: its block table stays small.
+    static let rootLimit = 16_384
 
     init(_ request: LinkRequest) {
         for join in request.joins {
+            let firstSubset = subsetMasks.count
             for (position, column) in join.columns.enumerated() {
                 columns.append(column)
                 normalizers.append(join.normalizers[position])
@@ -152,125 +202,235 @@ struct LinkPlan: Sendable {
             for (index, subset) in join.subsets.enumerated() {
                 subsetMasks.append(subset.reduce(UInt64(0)) { $0 | 1 << UInt64($1) })
                 subsetCapacities.append(join.capacity(of: index, request.sketchCapacity))
+                subsetRoot.append(-1)
             }
             subsetStart.append(subsetMasks.count)
             exact.append(join.exact)
+
+            // Small subsets, and the largest of them as roots.
+            let small = join.subsets.indices.filter { index in
+                var product = 1
+                for column in join.subsets[index] {
+                    guard let estimate = join.distinctEstimates[column] else { return false }
+                    product = product.multipliedReportingOverflow(by: max(estimate, 1)).partialValue
+                    if product > Self.rootLimit || product <= 0 { return false }
+                }
+                return true
+            }.map { firstSubset + $0 }
+            for subset in small {
+                let mask = subsetMasks[subset]
+                let inside = small.contains { other in other != subset && subsetMasks[other] & mask == mask && subsetMasks[other] != mask }
+                if !inside && !rootMasks[rootStart.last!...].contains(mask) {
+                    rootMasks.append(mask)
+                    rootSubsets.append([])
+                }
+            }
+            for subset in small {
+                let mask = subsetMasks[subset]
+                guard let root = (rootStart.last!..<rootMasks.count).first(where: { rootMasks[$0] & mask == mask }) else { continue }
+                subsetRoot[subset] = root
+                rootSubsets[root].append(subset)
+            }
+            rootStart.append(rootMasks.count)
         }
     }
 }
 
-/// One block's keys, on a worker.
+/// One root's distinct tuples in a block: per tuple, the join columns' mixed keys (at their
+/// positions in the join), which columns were empty, and its records and individuals.
+struct RootTable: Sendable {
+    var slots = HashTable64<Int>(capacity: 64, empty: -1)
+    var mixes: [UInt64] = []
+    var missing: [UInt64] = []
+    var counts: [IndividualCount] = []
+    let width: Int
+
+    init(width: Int) { self.width = width }
+
+    /// The entry of tuple `hash`, created from the record's mixed keys (`mixes` from `base`)
+    /// when new.
+    @inline(__always) mutating func entry(_ hash: UInt64, mask: UInt64, missing absent: UInt64, mixes source: [UInt64], base: Int) -> Int {
+        let (slot, inserted) = slots.slot(hash)
+        if !inserted { return slots.value(at: slot) }
+        let entry = counts.count
+        slots.update(at: slot) { $0 = entry }
+        for position in 0..<width { mixes.append(mask & (1 << UInt64(position)) != 0 ? source[base + position] : 0) }
+        missing.append(absent & mask)
+        counts.append(IndividualCount())
+        return entry
+    }
+}
+
+/// One worker state's keys: the sketches (kept from block to block) and the current block's
+/// exact counts (`takeBlock`).
 struct LinkCounter: Sendable {
     let request: LinkRequest
     private let plan: LinkPlan
-    /// Per join: tuple -> records (no entity) or distinct pairs seen in the block.
-    var counts: [CountTable]
-    /// Per join: (individual, tuple) pairs, keyed by their combined hash.
-    var pairs: [HashTable64<Pair>]
-    var unjoinable: [Int]
+    var block: LinkBlockCounts
     /// Per subset of every join, flat (`LinkPlan.subsetMasks`' order).
     var sketches: [KHyperLogLog]
+    /// Records with an empty join column, per subset; complete only after `flushRoots`.
     var subsetMissing: [Int]
     var pseudonyms: [KHyperLogLog]
     var columns: [KHyperLogLog]
-    var individuals = Set<UInt64>()
-    private let bounds: [UInt64]
-    private var keys: [UInt64]
+    private var roots: [RootTable]
+    /// Per join column: its key's mix (0 when empty), for the record being counted.
+    private var mixes: [UInt64]
 
     struct Pair: Hashable, Sendable {
         var individual: UInt64
         var tuple: UInt64
     }
 
-    init(request: LinkRequest, bounds: [UInt64]) {
+    /// A root table this large is counted into its subsets and emptied (the sample's estimate
+    /// was too low), so that memory stays bounded.
+    static let rootFlushSize = 1 << 16
+
+    init(request: LinkRequest) {
         self.request = request
-        plan = LinkPlan(request)
-        self.bounds = bounds
-        counts = request.joins.map { _ in CountTable(capacity: 1 << 12) }
-        pairs = request.joins.map { _ in HashTable64(capacity: 1 << 12, empty: Pair(individual: 0, tuple: 0)) }
-        unjoinable = request.joins.map { _ in 0 }
-        // `bounds`: the merged sketches' bounds, subsets first, then pseudonyms, then columns.
-        sketches = plan.subsetCapacities.enumerated().map { KHyperLogLog(capacity: $1, reserving: 1 << 12, below: bounds[$0]) }
+        let plan = LinkPlan(request)
+        self.plan = plan
+        block = LinkBlockCounts(joins: request.joins.count)
+        sketches = plan.subsetCapacities.map { KHyperLogLog(capacity: $0, reserving: 1 << 12) }
         subsetMissing = plan.subsetMasks.map { _ in 0 }
-        let subsetCount = plan.subsetMasks.count
-        pseudonyms = request.pseudonymColumns.indices.map {
-            KHyperLogLog(capacity: LinkRequest.pseudonymSketchCapacity, reserving: 1 << 12, below: bounds[subsetCount + $0])
+        pseudonyms = request.pseudonymColumns.indices.map { _ in
+            KHyperLogLog(capacity: LinkRequest.pseudonymSketchCapacity, reserving: 1 << 12)
         }
-        columns = request.columnSketches.indices.map {
-            KHyperLogLog(capacity: request.columnSketchCapacity, reserving: 1 << 10, below: bounds[subsetCount + request.pseudonymColumns.count + $0])
+        columns = request.columnSketches.indices.map { _ in KHyperLogLog(capacity: request.columnSketchCapacity, reserving: 1 << 10) }
+        roots = request.joins.enumerated().flatMap { join, value in
+            (plan.rootStart[join]..<plan.rootStart[join + 1]).map { _ in RootTable(width: value.columns.count) }
         }
-        keys = [UInt64](repeating: 0, count: plan.columns.count)
+        mixes = [UInt64](repeating: 0, count: plan.columns.count)
     }
 
-    /// Tuple hashes combine the column keys in order.
-    @inline(__always) static func combine(_ hash: UInt64, _ key: UInt64) -> UInt64 {
-        FieldHash.finalize((hash &* 0x9E37_79B9_7F4A_7C15) ^ key)
+    /// Tuple hashes: every column's key mixed with its position in the join, summed (so any
+    /// subset's hash is a few additions from the record's mixes), then finalized. The catalog's
+    /// class tables are keyed the same way (`LinkSession.project`).
+    @inline(__always) static func mix(_ key: UInt64, position: Int) -> UInt64 {
+        FieldHash.finalize(key &+ UInt64(position + 1) &* 0x9E37_79B9_7F4A_7C15)
     }
 
-    static let tupleSeed: UInt64 = 0x6C69_6E6B
+    @inline(__always) static func tuple(_ sum: UInt64) -> UInt64 { FieldHash.finalize(sum ^ 0x6C69_6E6B) }
+
+    /// The hash of the (individual, tuple) pair.
+    @inline(__always) static func pair(_ individual: UInt64, _ tuple: UInt64) -> UInt64 {
+        FieldHash.finalize((individual &* 0x9E37_79B9_7F4A_7C15) ^ tuple)
+    }
+
+    /// The block's exact counts, leaving empty ones for the next block.
+    mutating func takeBlock() -> LinkBlockCounts {
+        defer { block = LinkBlockCounts(joins: request.joins.count) }
+        return block
+    }
 
     mutating func count(_ record: CSVRecord, individual: UInt64) {
         let hasEntity = request.entity != nil
-        if hasEntity { individuals.insert(individual) }
+        if hasEntity { block.individuals.insert(individual) }
         for join in 0..<plan.exact.count {
-            let base = plan.columnStart[join]
+            let base = plan.columnStart[join], end = plan.columnStart[join + 1]
             // Bit i: join column i is empty (or cannot be brought to the join's level).
             var missing: UInt64 = 0
-            for index in base..<plan.columnStart[join + 1] {
+            for index in base..<end {
                 let column = plan.columns[index]
                 var key: UInt64?
                 switch plan.kinds[index] {
                 case 0: key = record.length(of: column) == 0 ? nil : record.fieldHash(at: column)
                 default: key = plan.normalizers[index].key(record[column])
                 }
-                if let key { keys[index] = key } else { missing |= 1 << UInt64(index - base) }
+                if let key { mixes[index] = Self.mix(key, position: index - base) } else {
+                    mixes[index] = 0
+                    missing |= 1 << UInt64(index - base)
+                }
             }
-            for subset in plan.subsetStart[join]..<plan.subsetStart[join + 1] {
+            for root in plan.rootStart[join]..<plan.rootStart[join + 1] {
+                let mask = plan.rootMasks[root]
+                var sum = missing & mask
+                var bits = mask
+                while bits != 0 {
+                    sum &+= mixes[base + bits.trailingZeroBitCount]
+                    bits &= bits - 1
+                }
+                let entry = roots[root].entry(FieldHash.finalize(sum), mask: mask, missing: missing, mixes: mixes, base: base)
+                if hasEntity { roots[root].counts[entry].insert(individual) } else { roots[root].counts[entry].insertRecord() }
+                if roots[root].counts.count >= Self.rootFlushSize { flush(root: root) }
+            }
+            for subset in plan.subsetStart[join]..<plan.subsetStart[join + 1] where plan.subsetRoot[subset] < 0 {
                 var mask = plan.subsetMasks[subset]
                 if mask & missing != 0 {
                     subsetMissing[subset] += 1
                     continue
                 }
-                var hash = Self.tupleSeed
+                var sum: UInt64 = 0
                 while mask != 0 {
-                    hash = Self.combine(hash, keys[base + mask.trailingZeroBitCount])
+                    sum &+= mixes[base + mask.trailingZeroBitCount]
                     mask &= mask - 1
                 }
-                if hash > bounds[subset] { continue }
+                let hash = Self.tuple(sum)
+                if hash > sketches[subset].cutoff { continue }
                 if hasEntity { sketches[subset].insert(value: hash, individual: individual) } else { sketches[subset].insertRecord(value: hash) }
             }
             guard plan.exact[join] else { continue }
             if missing != 0 {
-                unjoinable[join] += 1
+                block.unjoinable[join] += 1
                 continue
             }
-            var tuple = Self.tupleSeed
-            for index in base..<plan.columnStart[join + 1] { tuple = Self.combine(tuple, keys[index]) }
+            var sum: UInt64 = 0
+            for index in base..<end { sum &+= mixes[index] }
+            let tuple = Self.tuple(sum)
             if hasEntity {
-                let (slot, inserted) = pairs[join].slot(Self.combine(individual, tuple))
-                if inserted { pairs[join].update(at: slot) { $0 = Pair(individual: individual, tuple: tuple) } }
+                let (slot, inserted) = block.pairs[join].slot(Self.pair(individual, tuple))
+                if inserted { block.pairs[join].update(at: slot) { $0 = Pair(individual: individual, tuple: tuple) } }
             } else {
-                counts[join].add(tuple)
+                block.counts[join].add(tuple)
             }
         }
         for (position, column) in request.pseudonymColumns.enumerated() where record.length(of: column) > 0 {
             // Only the values matter for reuse.
-            pseudonyms[position].insertRecord(value: record.fieldHash(at: column))
+            let hash = record.fieldHash(at: column)
+            if hash <= pseudonyms[position].cutoff { pseudonyms[position].insertRecord(value: hash) }
         }
         for (position, column) in request.columnSketches.enumerated() where record.length(of: column) > 0 {
             if hasEntity { columns[position].insert(value: record.fieldHash(at: column), individual: individual) }
             else { columns[position].insertRecord(value: record.fieldHash(at: column)) }
         }
     }
+
+    /// Counts the subsets kept in roots from the roots' distinct tuples, and empties the roots:
+    /// after the last block (and whenever a root grows past `rootFlushSize`).
+    mutating func flushRoots() {
+        for root in roots.indices { flush(root: root) }
+    }
+
+    private mutating func flush(root: Int) {
+        let table = roots[root]
+        roots[root] = RootTable(width: table.width)
+        for subset in plan.rootSubsets[root] {
+            let mask = plan.subsetMasks[subset]
+            for entry in table.counts.indices {
+                if table.missing[entry] & mask != 0 {
+                    subsetMissing[subset] += table.counts[entry].occurrences
+                    continue
+                }
+                var sum: UInt64 = 0
+                var bits = mask
+                while bits != 0 {
+                    sum &+= table.mixes[entry * table.width + bits.trailingZeroBitCount]
+                    bits &= bits - 1
+                }
+                sketches[subset].add(value: Self.tuple(sum), table.counts[entry])
+            }
+        }
+    }
 }
 
-/// Merges the blocks' keys, in order, on the calling thread.
+/// Merges the blocks' exact counts in order on the calling thread, and the worker states'
+/// sketches at the end.
 final class LinkMerger: @unchecked Sendable {
     private let request: LinkRequest
     private var side: LinkSide
     private var pairSets: [HashTable64<Bool>]
     private var individuals = Set<UInt64>()
-    /// Where each join's subsets begin in a block's flat sketch array.
+    /// Where each join's subsets begin in a counter's flat sketch array.
     private let flatBase: [Int]
 
     init(request: LinkRequest, name: String) {
@@ -291,18 +451,9 @@ final class LinkMerger: @unchecked Sendable {
         flatBase = LinkPlan(request).subsetStart
     }
 
-    /// Per join and subset, then per pseudonym and column sketch: the merged sketch's bound.
-    func boundsSnapshot() -> [UInt64] {
-        side.sketches.flatMap { $0.map(\.bound) } + side.pseudonyms.map(\.bound) + side.columns.map(\.bound)
-    }
-
-    func add(_ block: LinkCounter) {
+    func add(_ block: LinkBlockCounts) {
         individuals.formUnion(block.individuals)
         for join in request.joins.indices {
-            for subset in side.sketches[join].indices {
-                side.sketches[join][subset].merge(block.sketches[flatBase[join] + subset])
-                side.subsetMissing[join][subset] += block.subsetMissing[flatBase[join] + subset]
-            }
             guard side.tables[join] != nil else { continue }
             side.tables[join]!.unjoinable += block.unjoinable[join]
             if request.entity != nil {
@@ -315,14 +466,23 @@ final class LinkMerger: @unchecked Sendable {
                 block.counts[join].forEach { tuple, count in side.tables[join]!.counts.add(tuple, count) }
             }
         }
-        for index in side.pseudonyms.indices { side.pseudonyms[index].merge(block.pseudonyms[index]) }
-        for index in side.columns.indices { side.columns[index].merge(block.columns[index]) }
     }
 
-    func finish(records: Int) -> LinkSide {
+    func finish(records: Int, counters: [LinkCounter]) -> LinkSide {
         var result = side
         result.records = records
         result.individuals = request.entity != nil ? individuals.count : records
+        for var counter in counters {
+            counter.flushRoots()
+            for join in result.sketches.indices {
+                for subset in result.sketches[join].indices {
+                    result.sketches[join][subset].merge(counter.sketches[flatBase[join] + subset])
+                    result.subsetMissing[join][subset] += counter.subsetMissing[flatBase[join] + subset]
+                }
+            }
+            for index in result.pseudonyms.indices { result.pseudonyms[index].merge(counter.pseudonyms[index]) }
+            for index in result.columns.indices { result.columns[index].merge(counter.columns[index]) }
+        }
         for join in result.sketches.indices {
             for subset in result.sketches[join].indices { result.sketches[join][subset].trim() }
         }

@@ -71,9 +71,11 @@ public enum LinkSession {
                 if !joins.isEmpty {
                     let subsets = options.rankCombinations ? rankingSubsets(joins.count) : [Array(joins.indices)]
                     pair.leftJoin = requests[left].joins.count
-                    requests[left].joins.append(LinkJoin(columns: joins.map(\.left), normalizers: joins.map(\.normalizer), subsets: subsets, exact: options.exact))
+                    requests[left].joins.append(LinkJoin(columns: joins.map(\.left), normalizers: joins.map(\.normalizer), subsets: subsets, exact: options.exact,
+                                                         distinctEstimates: joins.map { samples[left].columns[$0.left].distinctEstimate }))
                     pair.rightJoin = requests[right].joins.count
-                    requests[right].joins.append(LinkJoin(columns: joins.map(\.right), normalizers: joins.map(\.normalizer), subsets: subsets, exact: options.exact))
+                    requests[right].joins.append(LinkJoin(columns: joins.map(\.right), normalizers: joins.map(\.normalizer), subsets: subsets, exact: options.exact,
+                                                          distinctEstimates: joins.map { samples[right].columns[$0.right].distinctEstimate }))
                 }
                 filePairs.append(pair)
             }
@@ -91,7 +93,7 @@ public enum LinkSession {
                     pair.join = requests[file].joins.count
                     requests[file].joins.append(LinkJoin(columns: joins.map(\.left), normalizers: joins.map(\.normalizer),
                                                          subsets: options.rankCombinations ? rankingSubsets(joins.count) : [Array(joins.indices)],
-                                                         exact: options.exact))
+                                                         exact: options.exact, distinctEstimates: joins.map { samples[file].columns[$0.left].distinctEstimate }))
                 }
                 releasePairs.append(pair)
             }
@@ -165,13 +167,14 @@ public enum LinkSession {
                 let subsets = requests[pair.file].joins[join].subsets
                 let positions = joins.map { $0.right }
                 combinations = !options.rankCombinations ? [] : subsets.indices.map { subset in
-                    let projected = project(release, columns: subsets[subset].map { positions[$0] }, normalizers: subsets[subset].map { joins[$0].normalizer })
+                    let projected = project(release, columns: subsets[subset].map { positions[$0] }, joinPositions: subsets[subset],
+                                            normalizers: subsets[subset].map { joins[$0].normalizer })
                     let estimate = LinkMeasure.sketched(left: side.sketches[join][subset], leftIndividuals: side.individuals,
                                                         joinableShare: joinableShare(side, join, subset), recordsAreIndividuals: !side.hasEntity,
                                                         right: RightCounts(counts: projected))
                     return LinkCombination(columns: subsets[subset].map { names[$0] }, uniqueLinks: estimate.uniqueLinks, uniqueLinkShare: estimate.uniqueLinkShare)
                 }
-                let full = project(release, columns: positions, normalizers: joins.map(\.normalizer))
+                let full = project(release, columns: positions, joinPositions: Array(joins.indices), normalizers: joins.map(\.normalizer))
                 if let table = side.tables[join] {
                     measures = LinkMeasure.exact(left: table, leftIndividuals: side.individuals, right: RightCounts(counts: full))
                     var releaseTable = TupleTable()
@@ -310,15 +313,16 @@ public enum LinkSession {
 
     /// The release's class table projected onto some of its quasi-identifiers, keyed like a
     /// file's join values: join key -> individuals (summed over the classes that project onto it).
-    static func project(_ release: CatalogRelease, columns: [Int], normalizers: [JoinNormalizer]) -> CountTable {
+    /// `columns[i]` is the release's column at position `joinPositions[i]` of the join.
+    static func project(_ release: CatalogRelease, columns: [Int], joinPositions: [Int], normalizers: [JoinNormalizer]) -> CountTable {
         var counts = CountTable(capacity: release.classes.count)
         classes: for entry in release.classes {
-            var tuple: UInt64 = 0x6C69_6E6B
-            for (position, column) in columns.enumerated() {
-                guard let key = normalizers[position].key(Array(entry.tuple[column].utf8)) else { continue classes }
-                tuple = LinkCounter.combine(tuple, key)
+            var sum: UInt64 = 0
+            for (index, column) in columns.enumerated() {
+                guard let key = normalizers[index].key(Array(entry.tuple[column].utf8)) else { continue classes }
+                sum &+= LinkCounter.mix(key, position: joinPositions[index])
             }
-            counts.add(tuple, entry.individuals)
+            counts.add(LinkCounter.tuple(sum), entry.individuals)
         }
         return counts
     }

@@ -109,7 +109,7 @@ public struct TransformRun {
         /// The block's input values of the plan's distribution columns.
         var distributions: DistributionCounter?
         /// What `deid link` keyed in the block.
-        var linkCounts: LinkCounter?
+        var linkCounts: LinkBlockCounts?
     }
 
     /// Transforms `inputs` into `output`, header first, with `delimiter`. Does not commit.
