@@ -223,7 +223,7 @@ public struct KHyperLogLog: Sendable, Equatable {
         var keys: [UInt64] = []
         keys.reserveCapacity(table.count)
         table.forEach { key, _ in keys.append(key) }
-        let cut = Self.select(&keys, rank: capacity - 1)
+        let cut = min(Self.select(&keys, rank: capacity - 1), threshold)
         table = table.filtered { $0 <= cut }
         threshold = cut
     }
@@ -283,6 +283,12 @@ public struct KHyperLogLog: Sendable, Equatable {
         table.forEach { key, _ in largest = max(largest, key) }
         let fraction = (Double(largest) + 1) / 18_446_744_073_709_551_616.0
         return Double(table.count - 1) / fraction
+    }
+
+    /// Keeps no value above `bound` from now on (a bound known to lie above the K smallest
+    /// values of the merged sketch this one will join).
+    @inline(__always) mutating func lower(to bound: UInt64) {
+        if bound < threshold { threshold = bound }
     }
 
     /// Values above this are not kept (read before a mutating insert, it spares the

@@ -234,6 +234,22 @@ public enum JoinNormalizer: Sendable, Equatable {
         }
     }
 
+    /// An optional minus and 1 to 15 digits (exact as a Double), else nil.
+    @inline(__always) static func plainInteger<Bytes: Collection>(_ value: Bytes) -> Int? where Bytes.Element == UInt8, Bytes.Index == Int {
+        var index = value.startIndex
+        let negative = value[index] == 0x2D
+        if negative { index += 1 }
+        guard (1...15).contains(value.endIndex - index) else { return nil }
+        var result = 0
+        while index < value.endIndex {
+            let digit = value[index] &- 0x30
+            guard digit < 10 else { return nil }
+            result = result &* 10 &+ Int(digit)
+            index += 1
+        }
+        return negative ? -result : result
+    }
+
     /// The comparable key of one value, hashed; nil when the value is empty or cannot be
     /// brought to the join's level (a non-number where bands are expected): it joins nothing.
     public func key<Bytes: Collection>(_ value: Bytes) -> UInt64? where Bytes.Element == UInt8, Bytes.Index == Int {
@@ -242,7 +258,12 @@ public enum JoinNormalizer: Sendable, Equatable {
         case .exact:
             return FieldHash.hash(bytes: value)
         case .number:
-            guard let number = DecimalText.parse(value)?.value else { return FieldHash.hash(bytes: value) }
+            // Plain integers (most numeric join columns: years, counts) skip the decimal parser.
+            let number: Double
+            if let integer = Self.plainInteger(value) { number = Double(integer) } else {
+                guard let parsed = DecimalText.parse(value)?.value else { return FieldHash.hash(bytes: value) }
+                number = parsed
+            }
             return FieldHash.finalize((number == 0 ? 0.0 : number).bitPattern ^ 0x6E75_6D62_6572)
         case .time(let unit):
             guard let time = TimestampValue.parse(value) else { return nil }

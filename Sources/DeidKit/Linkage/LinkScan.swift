@@ -91,8 +91,9 @@ public enum LinkScan {
                            progress: ((InputProgress) -> Void)? = nil) throws -> LinkSide {
         let merger = LinkMerger(request: request, name: input.source.displayName)
         let states = (0..<max(1, workers) * 2).map { _ in LinkWorkerState(request: request) }
+        let bounds = SketchBounds(states[0].counter.cutoffs)
         let summary = try TransformRun.forEachBlock(inputs: [input], states: states, progress: progress, process: { block, first, index, input, state in
-            Self.process(block, first: first, index: index, input: input, request: request, state: state)
+            Self.process(block, first: first, index: index, input: input, request: request, state: state, bounds: bounds)
         }, consume: { result, _, _, _ in
             merger.add(result.linkCounts!)
         })
@@ -100,7 +101,7 @@ public enum LinkScan {
     }
 
     static func process(_ block: CSVBlock, first: Bool, index: UInt64, input: BlockInput, request: LinkRequest,
-                        state: LinkWorkerState) -> TransformRun.BlockResult {
+                        state: LinkWorkerState, bounds: SketchBounds) -> TransformRun.BlockResult {
         var result = TransformRun.BlockResult()
         let reader: CSVReader
         do { reader = try TransformRun.reader(for: block, first: first, input: input) } catch {
@@ -108,6 +109,7 @@ public enum LinkScan {
             return result
         }
         state.withParts { record, counter in
+            counter.lower(to: bounds.current)
             do {
                 while try reader.readRecord(into: &record) {
                     result.recordsIn += 1
@@ -120,6 +122,7 @@ public enum LinkScan {
                 result.failure = error
             }
             result.linkCounts = counter.takeBlock()
+            bounds.lower(to: counter.cutoffs)
         }
         result.lines = reader.linesConsumed
         return result
@@ -137,6 +140,21 @@ final class LinkWorkerState: @unchecked Sendable {
 
     /// Both parts for a whole block, with one access each (not one per record).
     func withParts(_ body: (inout CSVRecord, inout LinkCounter) -> Void) { body(&record, &counter) }
+}
+
+/// The lowest cut-off of each sketch over all worker states. A value above any state's cut-off
+/// has K smaller values in that state alone, so it cannot be among the K smallest of the merged
+/// sketch: every state may drop it. States read the bounds when a block starts and lower them
+/// when it ends, so each sketch converges as fast as one sketch of the whole file would.
+final class SketchBounds: Sendable {
+    private let bounds: Mutex<[UInt64]>
+    init(_ initial: [UInt64]) { bounds = Mutex(initial) }
+    var current: [UInt64] { bounds.withLock { $0 } }
+    func lower(to new: [UInt64]) {
+        bounds.withLock { bounds in
+            for index in bounds.indices where new[index] < bounds[index] { bounds[index] = new[index] }
+        }
+    }
 }
 
 /// What one block counted exactly, merged in order by the calling thread.
@@ -315,6 +333,16 @@ struct LinkCounter: Sendable {
     /// The hash of the (individual, tuple) pair.
     @inline(__always) static func pair(_ individual: UInt64, _ tuple: UInt64) -> UInt64 {
         FieldHash.finalize((individual &* 0x9E37_79B9_7F4A_7C15) ^ tuple)
+    }
+
+    /// Every sketch's cut-off: subsets, then pseudonyms, then columns.
+    var cutoffs: [UInt64] { sketches.map(\.cutoff) + pseudonyms.map(\.cutoff) + columns.map(\.cutoff) }
+
+    /// Drops values above `bounds` (`cutoffs`' order) from now on.
+    mutating func lower(to bounds: [UInt64]) {
+        for index in sketches.indices { sketches[index].lower(to: bounds[index]) }
+        for index in pseudonyms.indices { pseudonyms[index].lower(to: bounds[sketches.count + index]) }
+        for index in columns.indices { columns[index].lower(to: bounds[sketches.count + pseudonyms.count + index]) }
     }
 
     /// The block's exact counts, leaving empty ones for the next block.
