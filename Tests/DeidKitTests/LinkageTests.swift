@@ -168,6 +168,66 @@ import Testing
         #expect(throws: SketchDecodingError.self) { try KHyperLogLog(encoded: Array("KHL2".utf8) + [UInt8](repeating: 0, count: 30)) }
     }
 
+    /// Small subsets are counted through a root table and expanded at the end; the sketches
+    /// must be the ones counting record by record gives, with and without an entity, with
+    /// empty values, and with sketches small enough to be sampled (and their cut-offs shared).
+    @Test(arguments: [false, true]) func subsetsCountedThroughRootsEqualRecordByRecord(entity: Bool) throws {
+        let directory = try TemporaryDirectory()
+        var generator = TestRandom(seed: entity ? 5 : 4)
+        var lines = ["person,sex,band,zip,year"]
+        for _ in 0..<30_000 {
+            let sex = generator.next() % 20 == 0 ? "" : (generator.next() % 2 == 0 ? "F" : "M")
+            lines.append("p\(generator.next() % 4_000),\(sex),b\(generator.next() % 7),z\(generator.next() % 3_000),\(1950 + generator.next() % 40)")
+        }
+        let path = try directory.write("people.csv", text: lines.joined(separator: "\n") + "\n")
+        func scan(estimates: [Int?], capacity: Int) throws -> LinkSide {
+            var request = LinkRequest()
+            request.entity = entity ? 0 : nil
+            request.sketchCapacity = capacity
+            request.joins = [LinkJoin(columns: [1, 2, 3, 4], normalizers: [.exact, .exact, .exact, .number],
+                                      subsets: LinkSession.rankingSubsets(4), exact: false, distinctEstimates: estimates)]
+            return try LinkScan.run(input: BlockInput(path: path, options: CSVReadOptions(), blockSize: 64 << 10), request: request, workers: 2)
+        }
+        #expect(LinkPlan(LinkRequest()).rootMasks.isEmpty)
+        for capacity in [64, 65_536] {
+            let direct = try scan(estimates: [nil, nil, nil, nil], capacity: capacity)
+            let rooted = try scan(estimates: [2, 7, nil, 40], capacity: capacity)
+            var request = LinkRequest()
+            request.joins = [LinkJoin(columns: [1, 2, 3, 4], normalizers: [.exact, .exact, .exact, .number],
+                                      subsets: LinkSession.rankingSubsets(4), exact: false, distinctEstimates: [2, 7, nil, 40])]
+            // sex, band, year and their pairs and the triple go through the root {sex, band, year}.
+            #expect(LinkPlan(request).rootMasks == [0b1011])
+            #expect(LinkPlan(request).subsetRoot.filter { $0 >= 0 }.count == 7)
+            #expect(direct.subsetMissing == rooted.subsetMissing)
+            #expect(direct.subsetMissing[0][0] > 0)
+            for subset in direct.sketches[0].indices {
+                #expect(direct.sketches[0][subset] == rooted.sketches[0][subset], "subset \(subset) at K \(capacity)")
+            }
+            #expect(direct.sketches[0].last!.isSampled == (capacity == 64))
+        }
+    }
+
+    /// The catalog keeps each value-sketched column's sketch under its own name, identifiers
+    /// that are not pseudonyms included (they used to be named after the pseudonym columns only).
+    @Test func pseudonymSketchesKeepTheirColumnNames() throws {
+        let directory = try TemporaryDirectory()
+        var lines = ["reading_id,meter,kwh"]
+        for index in 0..<4_000 {
+            let meter = String(FieldHash.finalize(UInt64(index % 25)), radix: 16).padding(toLength: 16, withPad: "0", startingAt: 0)
+            lines.append("\(index + 1),\(meter),\(index % 13).5")
+        }
+        let path = try directory.write("release.csv", text: lines.joined(separator: "\n") + "\n")
+        var options = LinkOptions()
+        options.firstFileOnly = true
+        options.sketchFirstFileColumns = true
+        options.workers = 2
+        let outcome = try LinkSession.run(inputs: [BlockInput(path: path, options: CSVReadOptions())], options: options)
+        #expect(outcome.firstPseudonymColumns == ["reading_id", "meter"])
+        let sketches = Dictionary(uniqueKeysWithValues: zip(outcome.firstPseudonymColumns, outcome.firstSide!.pseudonyms))
+        #expect(sketches["reading_id"]!.distinctValues == 4_000)
+        #expect(sketches["meter"]!.distinctValues == 25)
+    }
+
     @Test func individualCountsAreExactWhileFewAndEstimatedBeyond() {
         var count = IndividualCount()
         for individual in [5, 5, 6, 7] as [UInt64] { count.insert(individual) }

@@ -46,8 +46,9 @@ public struct IndividualCount: Sendable, Equatable {
         return [first] + (more?.others ?? [])
     }
 
+    /// The same records and the same individuals (in any order).
     public static func == (a: IndividualCount, b: IndividualCount) -> Bool {
-        a.tally == b.tally && a.exact == b.exact && a.more?.sketch == b.more?.sketch
+        a.tally == b.tally && a.exact.sorted() == b.exact.sorted() && a.more?.sketch == b.more?.sketch
     }
 
     public mutating func insert(_ individual: UInt64) {

@@ -36,6 +36,9 @@ public struct LinkOutcome: Sendable {
     public var report: LinkReport
     public var firstSide: LinkSide?
     public var firstSample: LinkSample?
+    /// The names of the first file's value-sketched columns, in `firstSide.pseudonyms`' order
+    /// (pseudonyms, identifiers and the entity).
+    public var firstPseudonymColumns: [String] = []
 }
 
 /// `deid link`: samples every file's first block to find the columns each pair shares, reads
@@ -275,7 +278,8 @@ public enum LinkSession {
             return LinkGate(maxUniqueLinkShare: limit, worst: worst, passed: worst <= limit)
         }
         let report = LinkReport(files: files, pairs: pairs, pseudonymReuse: reuse, sharedKeys: sharedKeys, gate: gate)
-        return LinkOutcome(report: report, firstSide: sides.first, firstSample: samples.first)
+        return LinkOutcome(report: report, firstSide: sides.first, firstSample: samples.first,
+                           firstPseudonymColumns: requests.first.map { $0.pseudonymColumns.map { inputs[0].header.names[$0] } } ?? [])
     }
 
     /// Shared columns outside `names` stay listed but do not join.

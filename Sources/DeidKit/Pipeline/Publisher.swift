@@ -296,8 +296,7 @@ public enum Publisher {
         var columnSketches: [String: KHyperLogLog] = [:], pseudonymSketches: [String: KHyperLogLog] = [:]
         if let side = linkage.firstSide, let sample = linkage.firstSample {
             for (index, sketch) in side.columns.enumerated() { columnSketches[sample.columns[index].name] = sketch }
-            let pseudonymColumns = sample.columns.filter(\.pseudonymLike).map(\.name)
-            for (name, sketch) in zip(pseudonymColumns, side.pseudonyms) { pseudonymSketches[name] = sketch }
+            for (name, sketch) in zip(linkage.firstPseudonymColumns, side.pseudonyms) { pseudonymSketches[name] = sketch }
         }
         let absolute = location.hasPrefix("/") ? location : FileManager.default.currentDirectoryPath + "/" + location
         return CatalogRelease(id: manifest.releaseID, name: manifest.dataset.name, created: manifest.created,
