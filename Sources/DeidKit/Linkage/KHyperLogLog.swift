@@ -5,50 +5,47 @@ import Foundation
 /// counts must be exact. Mergeable: two counts of the same value add up to the count of the
 /// union of their individuals.
 public struct IndividualCount: Sendable, Equatable {
-    /// Records counted (the low 63 bits) and, in the top bit, whether individuals are tracked
-    /// (`first` holds one).
+    /// Records counted (the low 62 bits); bit 63: individuals are tracked (`first` holds one);
+    /// bit 62: they are counted by the sketch in `extra`.
     private var tally: UInt64 = 0
     /// The first individual: most values of a large file are held by one.
     private var first: UInt64 = 0
-    /// The individuals after the first, exactly up to `exactLimit` in all, then a sketch; shared
-    /// by copies until one of them changes. Nil keeps the count at 24 bytes, so a sketch's table
-    /// of counts stays small in the cache.
-    private var more: More?
-
-    final class More: @unchecked Sendable {
-        // Changed only through a reference known to be unique (`IndividualCount.makeUnique`).
-        var others: [UInt64]
-        var sketch: HyperLogLog?
-
-        init(others: [UInt64], sketch: HyperLogLog?) {
-            self.others = others
-            self.sketch = sketch
-        }
-    }
+    /// The individuals after the first while exact (up to `exactLimit` in all), then the
+    /// sketch's 256 one-byte registers packed eight to a word. 24 bytes in all, and no class:
+    /// a sketch's table of counts stays small in the cache, and copying a count retains at most
+    /// one array.
+    private var extra: [UInt64] = []
 
     private static let tracked: UInt64 = 1 << 63
+    private static let sketched: UInt64 = 1 << 62
+    private static let flags = tracked | sketched
 
     /// Individuals kept exactly before the count turns into a sketch.
     public static let exactLimit = 8
     /// Precision of the sketch past `exactLimit`: 256 registers, about 6.5% standard error.
     public static let sketchPrecision = 8
+    private static let registerWords = (1 << sketchPrecision) / 8
 
     public init() {}
 
     /// Every insertion, repeated individuals included (records, when a record is an individual).
-    public var occurrences: Int { Int(tally & ~Self.tracked) }
+    public var occurrences: Int { Int(tally & ~Self.flags) }
 
     private var isTracked: Bool { tally & Self.tracked != 0 }
+    private var isSketched: Bool { tally & Self.sketched != 0 }
 
     /// The individuals while counted exactly (empty once sketched, or when not tracked).
-    private var exact: [UInt64] {
-        guard isTracked, more?.sketch == nil else { return [] }
-        return [first] + (more?.others ?? [])
+    private var exact: [UInt64] { isTracked && !isSketched ? [first] + extra : [] }
+
+    /// The sketch's registers, one byte each (nil while exact).
+    private var registers: [UInt8]? {
+        guard isSketched else { return nil }
+        return (0..<(1 << Self.sketchPrecision)).map { UInt8(truncatingIfNeeded: extra[$0 >> 3] >> UInt64(($0 & 7) * 8)) }
     }
 
     /// The same records and the same individuals (in any order).
     public static func == (a: IndividualCount, b: IndividualCount) -> Bool {
-        a.tally == b.tally && a.exact.sorted() == b.exact.sorted() && a.more?.sketch == b.more?.sketch
+        a.tally == b.tally && (a.isSketched ? a.extra == b.extra : a.exact.sorted() == b.exact.sorted())
     }
 
     public mutating func insert(_ individual: UInt64) {
@@ -62,44 +59,50 @@ public struct IndividualCount: Sendable, Equatable {
         tally &+= 1
     }
 
-    private mutating func makeUnique() {
-        if more != nil && !isKnownUniquelyReferenced(&more!) { more = More(others: more!.others, sketch: more!.sketch) }
-    }
-
     private mutating func add(_ individual: UInt64) {
+        if isSketched {
+            setRegister(hash: individual)
+            return
+        }
         guard isTracked else {
             first = individual
             tally |= Self.tracked
             return
         }
-        guard more != nil else {
-            if individual != first { more = More(others: [individual], sketch: nil) }
-            return
-        }
-        makeUnique()
-        let box = more!
-        if box.sketch != nil {
-            box.sketch!.insert(hash: individual)
-            return
-        }
-        if first == individual || box.others.contains(individual) { return }
-        box.others.append(individual)
-        if 1 + box.others.count > Self.exactLimit { spill() }
+        if first == individual || extra.contains(individual) { return }
+        extra.append(individual)
+        if 1 + extra.count > Self.exactLimit { spill() }
+    }
+
+    /// HyperLogLog's register update (`HyperLogLog.insert`) on the packed registers.
+    @inline(__always) private mutating func setRegister(hash: UInt64) {
+        let precision = UInt64(Self.sketchPrecision)
+        let index = Int(hash >> (64 - precision))
+        let rest = (hash << precision) | (1 << (precision - 1))
+        setRegister(index, UInt64(rest.leadingZeroBitCount + 1))
+    }
+
+    @inline(__always) private mutating func setRegister(_ index: Int, _ rank: UInt64) {
+        let shift = UInt64((index & 7) * 8)
+        let word = extra[index >> 3]
+        if (word >> shift) & 0xFF < rank { extra[index >> 3] = word & ~(0xFF << shift) | rank << shift }
     }
 
     private mutating func spill() {
-        var registers = HyperLogLog(precision: Self.sketchPrecision)
-        for individual in exact { registers.insert(hash: individual) }
-        more = More(others: [], sketch: registers)
+        let individuals = exact
+        extra = [UInt64](repeating: 0, count: Self.registerWords)
+        tally |= Self.tracked | Self.sketched
+        for individual in individuals { setRegister(hash: individual) }
         first = 0
-        tally |= Self.tracked
     }
 
     public mutating func merge(_ other: IndividualCount) {
-        tally = (tally & Self.tracked) | ((tally & ~Self.tracked) &+ (other.tally & ~Self.tracked))
-        if let otherSketch = other.more?.sketch {
-            if more?.sketch == nil { spill() } else { makeUnique() }
-            more!.sketch!.merge(otherSketch)
+        tally = (tally & Self.flags) | ((tally & ~Self.flags) &+ (other.tally & ~Self.flags))
+        if other.isSketched {
+            if !isSketched { spill() }
+            for word in 0..<Self.registerWords where extra[word] != other.extra[word] {
+                for byte in 0..<8 { setRegister(word * 8 + byte, (other.extra[word] >> UInt64(byte * 8)) & 0xFF) }
+            }
         } else {
             for individual in other.exact { add(individual) }
         }
@@ -109,7 +112,8 @@ public struct IndividualCount: Sendable, Equatable {
     /// `exactLimit + 1`, since it was exact until then).
     public var count: Int {
         guard isTracked else { return occurrences }
-        guard let sketch = more?.sketch else { return 1 + (more?.others.count ?? 0) }
+        guard let registers else { return 1 + extra.count }
+        let sketch = HyperLogLog(precision: Self.sketchPrecision, registers: registers)
         return max(Self.exactLimit + 1, Int(sketch.estimate.rounded()))
     }
 
@@ -119,9 +123,9 @@ public struct IndividualCount: Sendable, Equatable {
     // Serialization: a tag byte, then the hashes or the registers.
     func encode(into bytes: inout [UInt8]) {
         bytes.appendLittleEndian(UInt64(occurrences))
-        if let sketch = more?.sketch {
+        if let registers {
             bytes.append(0xFF)
-            bytes.append(contentsOf: sketch.registerBytes)
+            bytes.append(contentsOf: registers)
         } else {
             bytes.append(UInt8(exact.count))
             for individual in exact { bytes.appendLittleEndian(individual) }
@@ -131,19 +135,19 @@ public struct IndividualCount: Sendable, Equatable {
     static func decode(_ bytes: [UInt8], at offset: inout Int) throws -> IndividualCount {
         var count = IndividualCount()
         let occurrences = try bytes.readLittleEndian(at: &offset) as UInt64
-        guard occurrences < tracked else { throw SketchDecodingError() }
+        guard occurrences & flags == 0 else { throw SketchDecodingError() }
         let tag = try bytes.readByte(at: &offset)
         if tag == 0xFF {
             let size = 1 << sketchPrecision
             guard offset + size <= bytes.count else { throw SketchDecodingError() }
-            count.more = More(others: [], sketch: HyperLogLog(precision: sketchPrecision, registers: Array(bytes[offset..<offset + size])))
-            count.tally = tracked
+            count.spill()
+            for index in 0..<size { count.setRegister(index, UInt64(bytes[offset + index])) }
             offset += size
         } else {
             guard Int(tag) <= exactLimit else { throw SketchDecodingError() }
             for _ in 0..<Int(tag) { count.add(try bytes.readLittleEndian(at: &offset)) }
         }
-        count.tally = (count.tally & tracked) | occurrences
+        count.tally = (count.tally & flags) | occurrences
         return count
     }
 }
