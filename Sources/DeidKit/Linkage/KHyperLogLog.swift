@@ -170,13 +170,10 @@ public struct KHyperLogLog: Sendable, Equatable {
     /// Whether more than `capacity` distinct values were seen (the sketch is a sample).
     public private(set) var isSampled = false
 
-    /// - Parameter below: values above it are never kept (a block's sketch, given the merged
-    ///   sketch's bound: they could not enter it anyway).
-    public init(capacity: Int, reserving: Int = 0, below: UInt64 = .max) {
+    public init(capacity: Int, reserving: Int = 0) {
         precondition(capacity >= 2, "a sketch keeps at least two values")
         self.capacity = capacity
         table = HashTable64(capacity: min(max(reserving, 8), 2 * capacity), empty: IndividualCount())
-        threshold = below
     }
 
     public static func == (a: KHyperLogLog, b: KHyperLogLog) -> Bool {

@@ -177,8 +177,8 @@ struct LinkBlockCounts: Sendable {
 /// reads no nested arrays (and retains nothing).
 ///
 /// Subsets of few distinct tuples (by the sample's estimates) are not counted record by
-/// record: each block counts the smallest sets of columns holding them ("roots") once per
-/// record, and at the end of the block every subset inside a root is counted from the root's
+/// record: each worker state counts the largest sets of such columns ("roots") once per
+/// record, and when the scan ends every subset inside a root is counted from the root's
 /// distinct tuples (their records and individuals merged in). The sketches come out the same;
 /// a ranking of 15 combinations costs about one lookup per record for all the small ones.
 struct LinkPlan: Sendable {
@@ -202,7 +202,7 @@ struct LinkPlan: Sendable {
     var rootSubsets: [[Int]] = []
     var exact: [Bool] = []
 
-    /// A root's estimated distinct tuples at most: its block table stays small.
+    /// A root's estimated distinct tuples at most: its table stays small.
     static let rootLimit = 16_384
 
     init(_ request: LinkRequest) {
@@ -254,7 +254,7 @@ struct LinkPlan: Sendable {
     }
 }
 
-/// One root's distinct tuples in a block: per tuple, the join columns' mixed keys (at their
+/// One root's distinct tuples in a worker state: per tuple, the join columns' mixed keys (at their
 /// positions in the join), which columns were empty, and its records and individuals.
 struct RootTable: Sendable {
     var slots = HashTable64<Int>(capacity: 64, empty: -1)
