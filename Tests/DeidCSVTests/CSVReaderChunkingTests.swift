@@ -84,6 +84,29 @@ let readerFixtures: [ReaderFixture] = [
                   rows: [(2, ["1", "2", "3"])],
                   error: CSVError(.recordTooLarge(limit: 14), at: at(3, record: 2, column: "c")),
                   options: CSVReadOptions(maxFieldBytes: 1 << 20, maxRecordBytes: 14)),
+    // Field lengths around the reader's copy sizes (short fields are copied 32 bytes at a time).
+    ReaderFixture("fields of every copy size", "a,b,c,d,e,f,g\n,x,xy,xyz,abcd,abcdefg,abcdefgh\n"
+                  + "\(String(repeating: "p", count: 15)),\(String(repeating: "q", count: 16)),\(String(repeating: "r", count: 17)),"
+                  + "\(String(repeating: "s", count: 31)),\(String(repeating: "t", count: 32)),\(String(repeating: "u", count: 33)),"
+                  + "\"\(String(repeating: "v", count: 64))\"\n",
+                  header: ["a", "b", "c", "d", "e", "f", "g"],
+                  rows: [(2, ["", "x", "xy", "xyz", "abcd", "abcdefg", "abcdefgh"]),
+                         (3, [String(repeating: "p", count: 15), String(repeating: "q", count: 16), String(repeating: "r", count: 17),
+                              String(repeating: "s", count: 31), String(repeating: "t", count: 32), String(repeating: "u", count: 33),
+                              String(repeating: "v", count: 64)])]),
+    // Line breaks inside quotes next to doubled quotes, a lone CR inside quotes, and a quoted
+    // field without one: the lines of the records after them.
+    ReaderFixture("line breaks beside doubled quotes", "a,b\n\"\"\"x\n\"\"\",\"\"\"\"\n\"p\rq\",\"plain\"\n\"\"\"\"\"\",z\nend,1\n",
+                  header: ["a", "b"],
+                  rows: [(2, ["\"x\n\"", "\""]), (4, ["p\rq", "plain"]), (6, ["\"\"", "z"]), (7, ["end", "1"])]),
+    // A record crosses the limit only after many fields, and after a quoted line break.
+    ReaderFixture("record over the limit after many fields", "c1,c2,c3,c4,c5,c6,c7,c8,c9,c10,c11,c12\n"
+                  + "\"x\ny\",1,1,1,1,1,1,1,1,1,1,1\n1,1,1,1,1,1,1,1,1,1,1,1\n"
+                  + Array(repeating: "SECRET", count: 12).joined(separator: ",") + "\n",
+                  header: (1...12).map { "c\($0)" },
+                  rows: [(2, ["x\ny"] + Array(repeating: "1", count: 11)), (4, Array(repeating: "1", count: 12))],
+                  error: CSVError(.recordTooLarge(limit: 40), at: at(5, record: 3, column: "c7")),
+                  options: CSVReadOptions(maxFieldBytes: 1 << 20, maxRecordBytes: 40)),
     ReaderFixture("empty input", "", header: [], rows: [], error: CSVError(.emptyInput, at: at(nil))),
     ReaderFixture("only blank lines", "\n\r\n\n", header: [], rows: [], error: CSVError(.emptyInput, at: at(nil))),
     ReaderFixture("duplicate column name", "id,kwh,id\n1,2,3\n", header: [], rows: [],
