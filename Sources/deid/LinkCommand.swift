@@ -22,7 +22,9 @@ struct LinkCommand: ParsableCommand {
             Each file is read once, on every core. --sketch counts with KHyperLogLog sketches in
             bounded memory instead of exact tables (estimates; see Docs/LINKAGE.md for their error).
 
-            The catalog: --catalog-path, else $DEID_CATALOG, else .deid/catalog.sqlite here.
+            The catalog: --catalog-path, else $DEID_CATALOG, else .deid/catalog.sqlite here. A
+            file that is a catalogued release's data (same SHA-256) is not linked to that release:
+            a published release can be checked against everything else.
 
             Exit codes: 0 within --max-unique-link-share (or none given); 1 a pair exceeds it;
             2 bad input.

@@ -31,8 +31,9 @@ struct LinkCommandTests {
                                                    withDestinationPath: Paths.root + "/Datasets/hierarchies")
     }
 
-    static func publish(_ out: String, in directory: TemporaryDirectory, extra: [String] = [], policy: String = "policy.yaml") throws -> CommandResult {
-        try CLI.run(["publish", "-p", policy, "--seed", "1", "-o", out] + extra + [sample], in: directory.path,
+    static func publish(_ out: String, in directory: TemporaryDirectory, extra: [String] = [], policy: String = "policy.yaml",
+                        seed: Int = 1) throws -> CommandResult {
+        try CLI.run(["publish", "-p", policy, "--seed", "\(seed)", "-o", out] + extra + [sample], in: directory.path,
                     environment: ["DEID_KEY": key, "DEID_CATALOG": directory.file("catalog.sqlite")])
     }
 
@@ -104,7 +105,8 @@ struct LinkCommandTests {
         let first = try Self.publish("first", in: directory)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("recorded in \(directory.file("catalog.sqlite"))"))
-        #expect(try Self.publish("second", in: directory).status == 0)
+        // Another seed: other noise, other bytes, the same pseudonyms.
+        #expect(try Self.publish("second", in: directory, seed: 2).status == 0)
         let environment = ["DEID_CATALOG": directory.file("catalog.sqlite")]
         let listed = try CLI.run(["catalog", "list", "--json"], in: directory.path, environment: environment)
         let releases = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as! [[String: Any]]
@@ -137,7 +139,13 @@ struct LinkCommandTests {
         #expect(keys.count == 1 && keys[0]["columns"] as? [String] == ["meter_id"])
         // Against the catalogued class tables: every household of the release is alone in its class.
         let pairs = report["pairs"] as! [[String: Any]]
-        #expect(pairs.first { ($0["right"] as! String).contains(ids[0]) }?["unique_links"] as? Int == 30)
+        #expect(pairs.first { ($0["right"] as! String).contains(ids[1]) }?["unique_links"] as? Int == 30)
+        // The file is the first release's data: it is not linked to its own catalog entry.
+        let same = report["same_data"] as! [[String: Any]]
+        #expect(same.count == 1 && same[0]["release_id"] as? String == ids[0] && same[0]["file"] as? String == "first/smart-meter-readings.csv")
+        #expect(!pairs.contains { ($0["right"] as! String).contains(ids[0]) || ($0["left"] as! String).contains(ids[0]) })
+        #expect(!reuse.contains { ($0["right"] as! String).contains(ids[0]) })
+        #expect(!keys.contains { ($0["right"] as! String).contains(ids[0]) })
 
         let removed = try CLI.run(["catalog", "remove", ids[0]], in: directory.path, environment: environment)
         #expect(removed.status == 0)
@@ -154,9 +162,31 @@ struct LinkCommandTests {
                                  environment: ["DEID_CATALOG": directory.file("catalog.sqlite")])
         let report = try Self.json(linked.stdout)
         let reuse = report["pseudonym_reuse"] as! [[String: Any]]
-        // Only the release itself (its own catalog entry) shares its pseudonyms.
-        #expect(reuse.allSatisfy { ($0["right"] as! String).contains(Self.releaseID(directory, "first")) || ($0["left"] as! String).contains(Self.releaseID(directory, "first")) })
+        // Nothing shares its pseudonyms: not the other release, and the release itself (its own
+        // catalog entry) is recognised by its data and left out.
+        #expect(reuse.isEmpty, "\(reuse)")
+        #expect((report["same_data"] as! [[String: Any]]).map { $0["release_id"] as? String } == [Self.releaseID(directory, "first")])
         #expect((report["shared_keys"] as! [Any]).isEmpty)
+    }
+
+    @Test func aReleaseCheckedAgainstTheCatalogIsNotLinkedToItself() throws {
+        let directory = try TemporaryDirectory()
+        try Self.writePolicy(in: directory)
+        #expect(try Self.publish("release", in: directory).status == 0)
+        let environment = ["DEID_CATALOG": directory.file("catalog.sqlite")]
+        // Its own entry would single out every household (each is alone in its class): a gate
+        // could never pass. It is recognised by its data, said so, and left out.
+        let gated = try CLI.run(["link", "release/smart-meter-readings.csv", "--catalog", "--entity", "meter_id",
+                                 "--max-unique-link-share", "0.5"], in: directory.path, environment: environment)
+        #expect(gated.status == 0, "\(gated.stdout)")
+        #expect(gated.stdout.contains("same data  release/smart-meter-readings.csv is the data of release \(Self.releaseID(directory, "release"))"))
+        // A copy with one record less is another file: linked, and over the gate.
+        let lines = String(decoding: try directory.read("release/smart-meter-readings.csv"), as: UTF8.self).split(separator: "\n")
+        _ = try directory.write("copy.csv", text: lines.dropLast().joined(separator: "\n") + "\n")
+        let copy = try CLI.run(["link", "copy.csv", "--catalog", "--entity", "meter_id", "--max-unique-link-share", "0.5"],
+                               in: directory.path, environment: environment)
+        #expect(copy.status == 1, "\(copy.stdout)")
+        #expect(!copy.stdout.contains("same data"))
     }
 
     static func releaseID(_ directory: TemporaryDirectory, _ release: String) -> String {

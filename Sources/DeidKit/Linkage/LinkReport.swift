@@ -7,11 +7,13 @@ public struct LinkReport: Codable, Sendable {
     public var pairs: [LinkPair]
     public var pseudonymReuse: [PseudonymReuse]
     public var sharedKeys: [SharedKey]
+    /// Files whose bytes are a catalogued release's data: not linked to that release.
+    public var sameData: [SameDataRelease] = []
     public var gate: LinkGate?
 
     enum CodingKeys: String, CodingKey {
         case schema, files, pairs, gate
-        case pseudonymReuse = "pseudonym_reuse", sharedKeys = "shared_keys"
+        case pseudonymReuse = "pseudonym_reuse", sharedKeys = "shared_keys", sameData = "same_data"
     }
 
     public func json() throws -> String {
@@ -24,6 +26,18 @@ public struct LinkReport: Codable, Sendable {
     public var failedPairs: [LinkPair] {
         guard let gate else { return [] }
         return pairs.filter { $0.measures.uniqueLinkShare > gate.maxUniqueLinkShare }
+    }
+}
+
+/// A file that is a catalogued release's data (equal SHA-256), and that release.
+public struct SameDataRelease: Codable, Sendable {
+    public var file: String
+    public var release: String
+    public var releaseID: String
+
+    enum CodingKeys: String, CodingKey {
+        case file, release
+        case releaseID = "release_id"
     }
 }
 

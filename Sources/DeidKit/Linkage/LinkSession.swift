@@ -108,6 +108,11 @@ public enum LinkSession {
                                           progress: progress.map { report in { report(index, $0) } }))
         }
         if let name = options.firstFileName, !sides.isEmpty { sides[0].name = name }
+        // A file whose bytes are a catalogued release's data (checking a release already
+        // published) is not linked to that release: it would single out everyone in it.
+        let sameData = try sameDataReleases(inputs: inputs, sides: sides, catalog: options.catalog,
+                                            files: inputs.indices.filter { !options.firstFileOnly || $0 == 0 })
+        releasePairs.removeAll { pair in sameData.contains { $0.file == pair.file && $0.release == pair.release } }
 
         var files = inputs.indices.map { index in
             LinkedFile(name: sides[index].name, kind: "file", records: sides[index].records, individuals: sides[index].individuals,
@@ -232,7 +237,7 @@ public enum LinkSession {
             compare(sides[pair.left].name, filePseudonyms[pair.left], sides[pair.right].name, filePseudonyms[pair.right]) { matched.contains("\($0)\u{0}\($1)") }
         }
         for left in inputs.indices where !options.firstFileOnly || left == 0 {
-            for release in options.catalog.indices {
+            for release in options.catalog.indices where !sameData.contains(where: { $0.file == left && $0.release == release }) {
                 compare(sides[left].name, filePseudonyms[left], releaseLabels[release], releasePseudonyms[release]) { $0 == $1 }
             }
         }
@@ -254,7 +259,7 @@ public enum LinkSession {
         var candidateKeys: [String: [String]] = [:]
         for (column, key) in options.firstFileKeys { candidateKeys[key, default: []].append(column) }
         if !candidateKeys.isEmpty, let first = sides.first {
-            for release in options.catalog.indices {
+            for release in options.catalog.indices where !sameData.contains(where: { $0.file == 0 && $0.release == release }) {
                 for (key, columns) in keys(options.catalog[release]) where candidateKeys[key] != nil {
                     sharedKeys.append(SharedKey(left: first.name, right: releaseLabels[release], keyID: key,
                                                 columns: (candidateKeys[key]! + columns).sorted()))
@@ -277,9 +282,27 @@ public enum LinkSession {
             let worst = pairs.map(\.measures.uniqueLinkShare).max() ?? 0
             return LinkGate(maxUniqueLinkShare: limit, worst: worst, passed: worst <= limit)
         }
-        let report = LinkReport(files: files, pairs: pairs, pseudonymReuse: reuse, sharedKeys: sharedKeys, gate: gate)
+        let report = LinkReport(files: files, pairs: pairs, pseudonymReuse: reuse, sharedKeys: sharedKeys,
+                                sameData: sameData.map { SameDataRelease(file: sides[$0.file].name, release: releaseLabels[$0.release],
+                                                                         releaseID: options.catalog[$0.release].id) },
+                                gate: gate)
         return LinkOutcome(report: report, firstSide: sides.first, firstSample: samples.first,
                            firstPseudonymColumns: requests.first.map { $0.pseudonymColumns.map { inputs[0].header.names[$0] } } ?? [])
+    }
+
+    /// The (file, release) pairs where the file's bytes are the release's data: same record
+    /// count, then the same SHA-256 as the catalog recorded. A file is fingerprinted (read once
+    /// more) only when a release has its record count; standard input never is.
+    static func sameDataReleases(inputs: [BlockInput], sides: [LinkSide], catalog: [CatalogRelease],
+                                 files: [Int]) throws -> [(file: Int, release: Int)] {
+        var result: [(file: Int, release: Int)] = []
+        for file in files where inputs[file].source.identity != nil {
+            let candidates = catalog.indices.filter { catalog[$0].records == sides[file].records }
+            guard !candidates.isEmpty else { continue }
+            let fingerprint = try Release.sha256(ofFile: inputs[file].source.displayName)
+            for release in candidates where catalog[release].dataSHA256 == fingerprint { result.append((file, release)) }
+        }
+        return result
     }
 
     /// Shared columns outside `names` stay listed but do not join.

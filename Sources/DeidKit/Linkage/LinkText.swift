@@ -9,6 +9,9 @@ public enum LinkText {
             let unit = file.entity.map { "\(file.individuals) individuals (distinct \($0))" } ?? "one individual per record"
             lines.append("\(file.kind == "release" ? "release" : "file")  \(file.name): \(file.records) records, \(unit)")
         }
+        for same in report.sameData {
+            lines.append("same data  \(same.file) is the data of \(same.release) (equal SHA-256): not linked to it")
+        }
         for pair in report.pairs {
             lines.append("")
             lines.append("\(pair.left) -> \(pair.right)")
