@@ -151,6 +151,18 @@ extension CSVRecord {
         }
     }
 
+    /// True when field `index` holds the same bytes here and in `other` (no copies).
+    @inline(__always) public func fieldsEqual(_ other: CSVRecord, at index: Int) -> Bool {
+        let start = index == 0 ? 0 : fieldEnds[index - 1]
+        let otherStart = index == 0 ? 0 : other.fieldEnds[index - 1]
+        let length = fieldEnds[index] - start
+        guard length == other.fieldEnds[index] - otherStart else { return false }
+        guard length > 0 else { return true }
+        return bytes.withUnsafeBytes { mine in
+            other.bytes.withUnsafeBytes { theirs in shortEqual(mine.baseAddress! + start, theirs.baseAddress! + otherStart, length) }
+        }
+    }
+
     /// True when field `index` holds exactly `value` (no copies).
     public func field(_ index: Int, equals value: [UInt8]) -> Bool {
         let start = index == 0 ? 0 : fieldEnds[index - 1]
@@ -163,9 +175,15 @@ extension CSVRecord {
     }
 }
 
-/// Byte equality of two ranges of `count` (> 0) bytes: short ones with two overlapping loads,
-/// long ones with memcmp (a call costs more than the comparison of a short field).
+/// Byte equality of two ranges of `count` (> 0) bytes: short ones (up to 32 bytes) with
+/// overlapping loads, long ones with memcmp (a call costs more than the comparison of a short field).
 @inline(__always) func shortEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+    if count > 16 && count <= 32 {
+        return a.loadUnaligned(as: UInt64.self) == b.loadUnaligned(as: UInt64.self)
+            && a.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            && a.loadUnaligned(fromByteOffset: count - 16, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 16, as: UInt64.self)
+            && a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+    }
     if count >= 8 && count <= 16 {
         return a.loadUnaligned(as: UInt64.self) == b.loadUnaligned(as: UInt64.self)
             && a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)

@@ -207,6 +207,54 @@ import Testing
         }
     }
 
+    /// Values repeated from the record before (a meter's readings in a row) are counted at the
+    /// slot they took instead of hashed and looked up again: the value and pseudonym sketches
+    /// equal record-by-record inserts, records and individuals alike, across blocks, trims and
+    /// empty values, with and without an entity.
+    @Test(arguments: [false, true]) func repeatedValuesCountAsRecordByRecord(entity: Bool) throws {
+        let directory = try TemporaryDirectory()
+        var generator = TestRandom(seed: entity ? 9 : 8)
+        var lines = ["meter,postcode,tariff,kwh"]
+        for _ in 0..<600 {
+            let meter = String(generator.next() % 5_000, radix: 16)
+            let postcode = "P\(generator.next() % 400)"
+            let tariff = generator.next() % 3 == 0 ? "" : "T\(generator.next() % 2)"
+            // Runs of one meter's readings; a few interrupted by another meter's.
+            for _ in 0..<(1 + generator.next() % 60) {
+                let other = generator.next() % 25 == 0
+                lines.append("\(other ? "ff" : meter),\(generator.next() % 30 == 0 ? "" : postcode),\(tariff),\(generator.next() % 40)")
+            }
+        }
+        let path = try directory.write("readings.csv", text: lines.joined(separator: "\n") + "\n")
+        for capacity in [16, 4_096] {
+            var request = LinkRequest()
+            request.entity = entity ? 0 : nil
+            request.pseudonymColumns = [0, 1]
+            request.columnSketches = [0, 1, 2, 3]
+            request.columnSketchCapacity = capacity
+            let side = try LinkScan.run(input: BlockInput(path: path, options: CSVReadOptions(), blockSize: 16 << 10), request: request, workers: 2)
+            // The reference: every record inserted.
+            var columns = (0..<4).map { _ in KHyperLogLog(capacity: capacity) }
+            var pseudonyms = (0..<2).map { _ in KHyperLogLog(capacity: LinkRequest.pseudonymSketchCapacity) }
+            let reader = try CSVReader(source: InputSource(path: path))
+            var record = CSVRecord()
+            while try reader.readRecord(into: &record) {
+                for column in 0..<4 where record.length(of: column) > 0 {
+                    if entity { columns[column].insert(value: record.fieldHash(at: column), individual: record.fieldHash(at: 0)) }
+                    else { columns[column].insertRecord(value: record.fieldHash(at: column)) }
+                }
+                for column in 0..<2 where record.length(of: column) > 0 { pseudonyms[column].insertRecord(value: record.fieldHash(at: column)) }
+            }
+            for index in columns.indices { columns[index].trim() }
+            for index in pseudonyms.indices { pseudonyms[index].trim() }
+            #expect(side.records == lines.count - 1)
+            for column in 0..<4 { #expect(side.columns[column] == columns[column], "column \(column) at K \(capacity)") }
+            for column in 0..<2 { #expect(side.pseudonyms[column] == pseudonyms[column], "pseudonym column \(column)") }
+            #expect(side.columns[1].isSampled == (capacity == 16))
+            if entity { #expect(side.individuals == Set(lines.dropFirst().map { $0.prefix { $0 != "," } }).count) }
+        }
+    }
+
     /// The catalog keeps each value-sketched column's sketch under its own name, identifiers
     /// that are not pseudonyms included (they used to be named after the pseudonym columns only).
     @Test func pseudonymSketchesKeepTheirColumnNames() throws {

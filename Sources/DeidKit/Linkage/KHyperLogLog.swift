@@ -208,6 +208,31 @@ public struct KHyperLogLog: Sendable, Equatable {
         if inserted && table.count >= 2 * capacity { trim() }
     }
 
+    /// Where a value inserted by `insertKeepingSlot` is kept: its slot, or one of these.
+    static let notKept = -1, slotUnknown = -2
+
+    /// Adds value hash `value` held by `individual` (nil: a record that is its own individual)
+    /// and returns the slot that holds it (`notKept` when it is above the cut-off, which only
+    /// falls; `slotUnknown` after a trim moved the values). The slot stays valid until the next
+    /// insertion into this sketch: the same value for the same individual can then be counted
+    /// again with `repeatInsert(at:)`, without hashing or looking it up.
+    @inline(__always) mutating func insertKeepingSlot(value: UInt64, individual: UInt64?) -> Int {
+        if value > threshold { return Self.notKept }
+        let (slot, inserted) = table.slot(value)
+        if let individual { table.update(at: slot) { $0.insert(individual) } } else { table.update(at: slot) { $0.insertRecord() } }
+        if inserted && table.count >= 2 * capacity {
+            trim()
+            return Self.slotUnknown
+        }
+        return slot
+    }
+
+    /// Counts one more record of the value at `slot` (from `insertKeepingSlot`, with nothing
+    /// inserted since) for the individual that holds it already: the individual count stays.
+    @inline(__always) mutating func repeatInsert(at slot: Int) {
+        table.update(at: slot) { $0.insertRecord() }
+    }
+
     /// Adds value hash `value` with the records and individuals `count` holds (a block's
     /// distinct tuples counted first, then added here).
     public mutating func add(value: UInt64, _ count: IndividualCount) {

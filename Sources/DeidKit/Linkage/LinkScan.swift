@@ -108,15 +108,26 @@ public enum LinkScan {
             result.failure = error
             return result
         }
-        state.withParts { record, counter in
+        state.withParts { record, previous, counter in
             counter.lower(to: bounds.current)
             do {
                 while try reader.readRecord(into: &record) {
                     result.recordsIn += 1
                     // Without an entity, a record is an individual: block number and record.
-                    let individual = request.entity.map { record.fieldHash(at: $0) }
-                        ?? FieldHash.finalize(index << 32 | UInt64(result.recordsIn))
-                    counter.count(record, individual: individual)
+                    // An entity repeated from the record before (a meter's readings in a row)
+                    // is not hashed again.
+                    var sameIndividual = false
+                    let individual: UInt64
+                    if let entity = request.entity {
+                        sameIndividual = state.hasPrevious && record.fieldsEqual(previous, at: entity)
+                        individual = sameIndividual ? state.previousIndividual : record.fieldHash(at: entity)
+                    } else {
+                        individual = FieldHash.finalize(index << 32 | UInt64(result.recordsIn))
+                    }
+                    counter.count(record, individual: individual, previous: previous, hasPrevious: state.hasPrevious, sameIndividual: sameIndividual)
+                    swap(&record, &previous)
+                    state.hasPrevious = true
+                    state.previousIndividual = individual
                 }
             } catch {
                 result.failure = error
@@ -134,12 +145,17 @@ public enum LinkScan {
 /// at a time).
 final class LinkWorkerState: @unchecked Sendable {
     var record = CSVRecord()
+    /// The record counted before `record` (the two swap places), and its individual: the
+    /// counter recognises values repeated from it.
+    var previous = CSVRecord()
+    var hasPrevious = false
+    var previousIndividual: UInt64 = 0
     var counter: LinkCounter
 
     init(request: LinkRequest) { counter = LinkCounter(request: request) }
 
-    /// Both parts for a whole block, with one access each (not one per record).
-    func withParts(_ body: (inout CSVRecord, inout LinkCounter) -> Void) { body(&record, &counter) }
+    /// The parts for a whole block, with one access each (not one per record).
+    func withParts(_ body: (inout CSVRecord, inout CSVRecord, inout LinkCounter) -> Void) { body(&record, &previous, &counter) }
 }
 
 /// The lowest cut-off of each sketch over all worker states. A value above any state's cut-off
@@ -291,6 +307,10 @@ struct LinkCounter: Sendable {
     var subsetMissing: [Int]
     var pseudonyms: [KHyperLogLog]
     var columns: [KHyperLogLog]
+    /// Per pseudonym and column sketch: where the last value counted went
+    /// (`KHyperLogLog.insertKeepingSlot`).
+    private var pseudonymSlots: [Int]
+    private var columnSlots: [Int]
     private var roots: [RootTable]
     /// Per join column: its key's mix (0 when empty), for the record being counted.
     private var mixes: [UInt64]
@@ -315,6 +335,8 @@ struct LinkCounter: Sendable {
             KHyperLogLog(capacity: LinkRequest.pseudonymSketchCapacity, reserving: 1 << 12)
         }
         columns = request.columnSketches.indices.map { _ in KHyperLogLog(capacity: request.columnSketchCapacity, reserving: 1 << 10) }
+        pseudonymSlots = request.pseudonymColumns.map { _ in KHyperLogLog.slotUnknown }
+        columnSlots = request.columnSketches.map { _ in KHyperLogLog.slotUnknown }
         roots = request.joins.enumerated().flatMap { join, value in
             (plan.rootStart[join]..<plan.rootStart[join + 1]).map { _ in RootTable(width: value.columns.count) }
         }
@@ -351,9 +373,15 @@ struct LinkCounter: Sendable {
         return block
     }
 
-    mutating func count(_ record: CSVRecord, individual: UInt64) {
+    /// Counts `record` of `individual`. `previous` is the record this counter counted last (when
+    /// `hasPrevious`); `sameIndividual` says it belongs to the same individual. A value sketch counts a
+    /// value repeated from it (for the same individual, when individuals are tracked) at the
+    /// slot that value took, without hashing it or looking it up: the same counts as a full
+    /// insert, since the individual is already counted for it.
+    mutating func count(_ record: CSVRecord, individual: UInt64, previous: CSVRecord = CSVRecord(), hasPrevious: Bool = false,
+                        sameIndividual: Bool = false) {
         let hasEntity = request.entity != nil
-        if hasEntity { block.individuals.insert(individual) }
+        if hasEntity && !sameIndividual { block.individuals.insert(individual) }
         for join in 0..<plan.exact.count {
             let base = plan.columnStart[join], end = plan.columnStart[join + 1]
             // Bit i: join column i is empty (or cannot be brought to the join's level).
@@ -413,13 +441,21 @@ struct LinkCounter: Sendable {
             }
         }
         for (position, column) in request.pseudonymColumns.enumerated() where record.length(of: column) > 0 {
-            // Only the values matter for reuse.
-            let hash = record.fieldHash(at: column)
-            if hash <= pseudonyms[position].cutoff { pseudonyms[position].insertRecord(value: hash) }
+            // Only the values matter for reuse (records, not individuals, are counted).
+            let slot = pseudonymSlots[position]
+            if slot != KHyperLogLog.slotUnknown, hasPrevious, record.fieldsEqual(previous, at: column) {
+                if slot >= 0 { pseudonyms[position].repeatInsert(at: slot) }
+                continue
+            }
+            pseudonymSlots[position] = pseudonyms[position].insertKeepingSlot(value: record.fieldHash(at: column), individual: nil)
         }
         for (position, column) in request.columnSketches.enumerated() where record.length(of: column) > 0 {
-            if hasEntity { columns[position].insert(value: record.fieldHash(at: column), individual: individual) }
-            else { columns[position].insertRecord(value: record.fieldHash(at: column)) }
+            let slot = columnSlots[position]
+            if slot != KHyperLogLog.slotUnknown, hasPrevious, sameIndividual || !hasEntity, record.fieldsEqual(previous, at: column) {
+                if slot >= 0 { columns[position].repeatInsert(at: slot) }
+                continue
+            }
+            columnSlots[position] = columns[position].insertKeepingSlot(value: record.fieldHash(at: column), individual: hasEntity ? individual : nil)
         }
     }
 
