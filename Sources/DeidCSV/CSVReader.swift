@@ -404,8 +404,9 @@ struct ParserState {
     }
 
     /// Makes room for everything the callbacks can add while libcsv parses `bytes` more bytes
-    /// with a field of `pendingField` bytes already open, so that they append unchecked: at most
-    /// all those bytes, one field and one record per byte, and one more of each at the end.
+    /// with the field it holds open, so that they append unchecked: at most all those bytes and
+    /// the open field's (plus the 32 a short field's copy may write), one field and one record
+    /// per byte, and one more of each at the end. Decides whether fields take the plain path.
     mutating func reserveForCallbacks(bytes count: Int, parser: UnsafeMutablePointer<csv_parser>) {
         let pendingField = parser.pointee.entry_pos
         // No field is longer than the open one plus the chunk, and no record longer than the
