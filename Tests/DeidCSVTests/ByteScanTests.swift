@@ -1,0 +1,29 @@
+import DeidTestSupport
+@testable import DeidCSV
+import Testing
+
+/// The word- and vector-at-a-time byte tests against plain loops.
+@Suite struct ByteScanTests {
+    static func naiveQuotes(_ bytes: ArraySlice<UInt8>) -> Int { bytes.reduce(0) { $0 + ($1 == 0x22 ? 1 : 0) } }
+
+    @Test func quoteCountsEqualAPlainCount() {
+        var generator = TestRandom(seed: 11)
+        // Every length up to ten vector steps, at every start within a vector, at several
+        // densities of quotes (none, sparse, half, all).
+        for density in [0, 3, 50, 100] as [UInt64] {
+            let bytes = (0..<400).map { _ in generator.next() % 100 < density ? UInt8(0x22) : UInt8(0x41 + generator.next() % 20) }
+            for start in 0..<32 {
+                for end in stride(from: start, through: bytes.count, by: 7) {
+                    let slice = bytes[start..<end]
+                    let counted = slice.withUnsafeBytes { ByteScan.countQuotes($0) }
+                    #expect(counted == Self.naiveQuotes(slice), "density \(density), bytes \(start)..<\(end)")
+                }
+            }
+        }
+        // Long runs of quotes: the byte counters are summed before they could overflow.
+        for length in [127 * 32, 127 * 32 + 1, 128 * 32, 300_000] {
+            let quotes = [UInt8](repeating: 0x22, count: length)
+            #expect(quotes.withUnsafeBytes { ByteScan.countQuotes($0) } == length)
+        }
+    }
+}
