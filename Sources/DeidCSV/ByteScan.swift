@@ -1,5 +1,6 @@
 /// Word-at-a-time byte tests ("SWAR": eight bytes per step) for the hot paths that look at every
-/// byte of every field: is there a line break (reader), does the field need quotes (writer).
+/// byte of every field: is there a line break (reader), does the field need quotes (writer); and
+/// a vector count of quotes (block splitter).
 enum ByteScan {
     private static let ones: UInt64 = 0x0101_0101_0101_0101
     private static let highs: UInt64 = 0x8080_8080_8080_8080
