@@ -113,21 +113,7 @@ public enum LinkScan {
             do {
                 while try reader.readRecord(into: &record) {
                     result.recordsIn += 1
-                    // Without an entity, a record is an individual: block number and record.
-                    // An entity repeated from the record before (a meter's readings in a row)
-                    // is not hashed again.
-                    var sameIndividual = false
-                    let individual: UInt64
-                    if let entity = request.entity {
-                        sameIndividual = state.hasPrevious && record.fieldsEqual(previous, at: entity)
-                        individual = sameIndividual ? state.previousIndividual : record.fieldHash(at: entity)
-                    } else {
-                        individual = FieldHash.finalize(index << 32 | UInt64(result.recordsIn))
-                    }
-                    counter.count(record, individual: individual, previous: previous, hasPrevious: state.hasPrevious, sameIndividual: sameIndividual)
-                    swap(&record, &previous)
-                    state.hasPrevious = true
-                    state.previousIndividual = individual
+                    state.key(&record, previous: &previous, counter: &counter, entity: request.entity, block: index, number: result.recordsIn)
                 }
             } catch {
                 result.failure = error
@@ -156,6 +142,26 @@ final class LinkWorkerState: @unchecked Sendable {
 
     /// The parts for a whole block, with one access each (not one per record).
     func withParts(_ body: (inout CSVRecord, inout CSVRecord, inout LinkCounter) -> Void) { body(&record, &previous, &counter) }
+
+    /// Keys `record` into `counter` (this state's parts, from `withParts`) and keeps it as the
+    /// previous record: `record` gets the previous record's storage back. Without an entity, a
+    /// record is an individual: block number and record number. An entity repeated from the
+    /// record before (a meter's readings in a row) is not hashed again.
+    @inline(__always) func key(_ record: inout CSVRecord, previous: inout CSVRecord, counter: inout LinkCounter,
+                               entity: Int?, block: UInt64, number: Int) {
+        var sameIndividual = false
+        let individual: UInt64
+        if let entity {
+            sameIndividual = hasPrevious && record.fieldsEqual(previous, at: entity)
+            individual = sameIndividual ? previousIndividual : record.fieldHash(at: entity)
+        } else {
+            individual = FieldHash.finalize(block << 32 | UInt64(number))
+        }
+        counter.count(record, individual: individual, previous: previous, hasPrevious: hasPrevious, sameIndividual: sameIndividual)
+        swap(&record, &previous)
+        hasPrevious = true
+        previousIndividual = individual
+    }
 }
 
 /// The lowest cut-off of each sketch over all worker states. A value above any state's cut-off

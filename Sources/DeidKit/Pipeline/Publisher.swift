@@ -18,6 +18,10 @@ public struct TransformRequest: Sendable {
     /// release recorded in it when `recordInCatalog`. Nil: none (library use, tests).
     public var catalogPath: String?
     public var recordInCatalog = true
+    /// Sketch the release for the catalog while it is written (when the run can: no linkage
+    /// section, no privacy models), instead of reading the written data again. Off only to
+    /// compare the two (tests).
+    public var sketchReleaseInPass = true
 
     public init(policyPath: String, inputs: [String], readOptions: CSVReadOptions = CSVReadOptions(), seed: UInt64? = nil,
                 compress: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment, workers: Int? = nil) {
@@ -123,6 +127,13 @@ public enum Publisher {
                                                        entityInput: plan.aggregation == nil ? policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) } : nil)
             }
         }
+        // The catalog's sketches of the release, keyed as it is written, when nothing else
+        // needs the written data read again (a linkage check does; a privacy run writes its
+        // release in pass 2 from spooled lines).
+        let catalogPath = dryRun || !request.recordInCatalog ? nil : request.catalogPath
+        if catalogPath != nil && policy.linkage == nil && plan.privacy == nil && request.sketchReleaseInPass {
+            plan.releaseSketch = releaseSketchRequest(policy: policy, header: plan.outputHeader)
+        }
         let name = safeName(policy.dataset.name)
         let dataFile = name + (request.compress ? ".csv.gz" : ".csv")
         let destination = directory ?? "\(name)-\(releaseID)"
@@ -185,10 +196,12 @@ public enum Publisher {
                  : "nothing was written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"]))
         }
         // Linkage: the release against the policy's files and the catalog; and its sketches for
-        // the catalog record. One read of the written data.
-        let catalogPath = dryRun || !request.recordInCatalog ? nil : request.catalogPath
+        // the catalog record: made while it was written, else by one read of the written data.
         var linkage: LinkOutcome?
-        if let dataPath, policy.linkage != nil || catalogPath != nil {
+        if let dataPath, let side = run.releaseSketches(records: summary.recordsOut) {
+            linkage = try sketchedOutcome(side, request: plan.releaseSketch!, dataPath: dataPath, entity: policy.entity)
+        }
+        if let dataPath, linkage == nil, policy.linkage != nil || catalogPath != nil {
             linkage = try checkLinkage(policy: policy, manifest: manifest, dataPath: dataPath, displayName: dataFile,
                                        request: request, dryRun: dryRun)
         }
@@ -266,6 +279,45 @@ public enum Publisher {
             }
         }
         return outcome
+    }
+
+    /// What the release's catalog record sketches while it is written: every published column
+    /// (with the entity's published form, if any, naming the individuals), and as value sets
+    /// the columns that may look like pseudonyms or identifiers to `deid link`: pseudonymized,
+    /// identifiers (masked) and the entity. `deid link` decides which of them are, from the
+    /// written data's first block (`sketchedOutcome`).
+    static func releaseSketchRequest(policy: Policy, header: [String]) -> LinkRequest {
+        var request = LinkRequest()
+        request.entity = policy.entity.flatMap { header.firstIndex(of: $0) }
+        request.columnSketches = Array(header.indices)
+        let candidates = Set(policy.columns.filter { column in
+            if case .pseudonymize? = column.technique { return true }
+            return column.role == .identifier || column.name == policy.entity
+        }.map(\.name))
+        request.pseudonymColumns = header.indices.filter { candidates.contains(header[$0]) }
+        return request
+    }
+
+    /// The outcome `checkLinkage` would give for the catalog record, from the sketches made
+    /// while the release was written: the value sets `deid link` would keep are those of the
+    /// columns its sample of the written data calls pseudonyms, identifiers or the entity. Nil
+    /// when it calls one that was not sketched as a value set (the data is then read again).
+    static func sketchedOutcome(_ side: LinkSide, request: LinkRequest, dataPath: String, entity: String?) throws -> LinkOutcome? {
+        let input = try BlockInput(path: dataPath, options: CSVReadOptions(delimiter: .comma))
+        let sample = try LinkSample(input: input)
+        let entityColumn = entity.flatMap { input.header.index(of: $0) }
+        let valueColumns = sample.columns.indices.filter { column in
+            sample.columns[column].pseudonymLike || sample.columns[column].namesIndividuals || column == entityColumn
+        }
+        var positions: [Int] = []
+        for column in valueColumns {
+            guard let position = request.pseudonymColumns.firstIndex(of: column) else { return nil }
+            positions.append(position)
+        }
+        var kept = side
+        kept.pseudonyms = positions.map { side.pseudonyms[$0] }
+        return LinkOutcome(report: LinkReport(files: [], pairs: [], pseudonymReuse: [], sharedKeys: [], gate: nil),
+                           firstSide: kept, firstSample: sample, firstPseudonymColumns: valueColumns.map { input.header.names[$0] })
     }
 
     /// What the catalog keeps of a written release.

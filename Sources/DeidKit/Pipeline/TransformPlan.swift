@@ -96,6 +96,9 @@ public struct TransformPlan: Sendable {
     public var distributions: DistributionRequest?
     /// How the run measures the release it writes (record-by-record and aggregating plans).
     var releaseRisk: ReleaseRiskPlan?
+    /// The catalog's sketches of the release, keyed from the output fields as they are written
+    /// (record-by-record and aggregating plans; `Publisher.releaseSketchRequest`).
+    var releaseSketch: LinkRequest?
     /// What a privacy run measures of its release, counted in pass 2 (the measured fields'
     /// output positions are in `privacy.measuredOutputs`).
     var privacyRelease: RiskSpec?

@@ -86,11 +86,26 @@ public struct TransformRun {
     let releaseMerger: RiskMerger?
     /// A privacy run's release counts, made in pass 2 (`privacyRelease`).
     let releaseCounted = ReleaseCounted()
+    /// The release's sketches (`releaseSketch`): one state per block in flight (the aggregating
+    /// pass uses the first), their blocks' counts merged in order, their cut-offs shared.
+    let sketchStates: [LinkWorkerState]
+    let sketchMerger: LinkMerger?
+    let sketchBounds: SketchBounds?
 
     public init(plan: TransformPlan, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.plan = plan
         self.workers = max(1, workers)
         releaseMerger = plan.releaseRisk.map { RiskMerger(spec: $0.spec, layout: $0.layout, columns: $0.layout.columns) }
+        let count = 2 * max(1, workers)
+        let states = plan.releaseSketch.map { request in (0..<count).map { _ in LinkWorkerState(request: request) } } ?? []
+        sketchStates = states
+        sketchMerger = plan.releaseSketch.map { LinkMerger(request: $0, name: "<release>") }
+        sketchBounds = states.first.map { SketchBounds($0.counter.cutoffs) }
+    }
+
+    /// The release's sketches, once the run is done (nil when the plan does not sketch it).
+    func releaseSketches(records: Int) -> LinkSide? {
+        sketchMerger?.finish(records: records, counters: sketchStates.map(\.counter))
     }
 
     /// What a worker made of one block.
@@ -178,13 +193,15 @@ public struct TransformRun {
                       process: @escaping @Sendable (CSVBlock, Bool, UInt64, BlockInput, inout BlockWorker) -> BlockResult,
                       consume: (BlockResult, _ input: Int, _ lineBase: Int, _ recordBase: Int) throws -> Void) throws -> RunSummary {
         // One transformer per block that can be in flight: the queue may run them all at once.
-        let states = (0..<workers * 2).map { _ in
-            BlockWorker(transformer: RecordTransformer(plan: plan, sourceName: ""), writer: CSVWriter(delimiter: delimiter))
+        let states = (0..<workers * 2).map { index in
+            BlockWorker(transformer: RecordTransformer(plan: plan, sourceName: ""), writer: CSVWriter(delimiter: delimiter),
+                        sketch: sketchStates.isEmpty ? nil : sketchStates[index], sketchBounds: sketchBounds)
         }
-        let collected = self.collected, releaseMerger = self.releaseMerger
+        let collected = self.collected, releaseMerger = self.releaseMerger, sketchMerger = self.sketchMerger
         return try Self.forEachBlock(inputs: inputs, states: states, progress: progress, process: process) { result, input, lineBase, recordBase in
             collected.merge(result.distributions)
             releaseMerger?.add(result.riskCounts, input: input, lineBase: lineBase, recordBase: recordBase)
+            if let counts = result.linkCounts { sketchMerger?.add(counts) }
             try consume(result, input, lineBase, recordBase)
         }
     }
@@ -269,19 +286,29 @@ public struct TransformRun {
         var distributions = worker.transformer.plan.distributions.map(DistributionCounter.init)
         let release = worker.transformer.plan.releaseRisk
         var releaseCounter = release.map { RiskCounter(layout: $0.layout, source: input.source.displayName) }
-        var tee = TeeSink(writer: writer, capture: release?.capture ?? [], outputCount: worker.transformer.plan.outputHeader.count)
+        let sketch = worker.sketch
+        let sketchEntity = worker.transformer.plan.releaseSketch?.entity
+        var tee = TeeSink(writer: writer, capture: release?.capture ?? [], outputCount: worker.transformer.plan.outputHeader.count,
+                          keepingAll: sketch != nil)
+        sketch?.withParts { _, _, counter in counter.lower(to: worker.sketchBounds!.current) }
         do {
             while try reader.readRecord(into: &worker.record) {
                 result.recordsIn += 1
                 distributions?.add(worker.record)
                 let kept: Bool
-                if releaseCounter != nil {
-                    // The release's fields are counted as they are written.
+                if releaseCounter != nil || sketch != nil {
+                    // The release's fields are counted (and sketched) as they are written.
                     tee.begin()
                     kept = try worker.transformer.transform(worker.record, into: &tee)
                     if kept {
-                        if let entityInput = release!.entityInput { tee.appendInput(worker.record, at: entityInput) }
-                        try releaseCounter!.count(tee.captured, line: worker.record.line, number: worker.record.number)
+                        if let entityInput = release?.entityInput { tee.appendInput(worker.record, at: entityInput) }
+                        try releaseCounter?.count(tee.captured, line: worker.record.line, number: worker.record.number)
+                        if let sketch {
+                            sketch.withParts { _, previous, counter in
+                                sketch.key(&tee.all, previous: &previous, counter: &counter, entity: sketchEntity, block: stream,
+                                           number: result.written + 1)
+                            }
+                        }
                     }
                 } else {
                     kept = try worker.transformer.transform(worker.record, into: &writer)
@@ -297,6 +324,12 @@ public struct TransformRun {
             result.failure = error
         }
         result.riskCounts = releaseCounter?.finish()
+        if let sketch {
+            sketch.withParts { _, _, counter in
+                result.linkCounts = counter.takeBlock()
+                worker.sketchBounds!.lower(to: counter.cutoffs)
+            }
+        }
         result.lines = reader.linesConsumed
         result.bytes = worker.writer.takeBytes()
         result.distributions = distributions
@@ -317,7 +350,13 @@ public struct TransformRun {
         defer { collected.merge(distributions) }
         var releaseCounter = plan.releaseRisk.map { RiskCounter(layout: $0.layout, source: "<release>") }
         var captured = CSVRecord()
-        /// Writes an aggregated record, counting it for the release.
+        // The release's sketches: one state on this thread, its counts merged at the end.
+        let sketch = sketchStates.first
+        var sketched = CSVRecord()
+        defer {
+            if let sketch { sketch.withParts { _, _, counter in sketchMerger?.add(counter.takeBlock()) } }
+        }
+        /// Writes an aggregated record, counting (and sketching) it for the release.
         func emit(_ output: CSVRecord) throws {
             try writer.write(record: output)
             written += 1
@@ -325,6 +364,13 @@ public struct TransformRun {
                 captured.removeAll()
                 for index in capture { captured.append(fieldOf: output, at: index) }
                 try releaseCounter!.count(captured, line: 0, number: written)
+            }
+            if let sketch {
+                sketched.removeAll()
+                for index in 0..<output.count { sketched.append(fieldOf: output, at: index) }
+                sketch.withParts { _, previous, counter in
+                    sketch.key(&sketched, previous: &previous, counter: &counter, entity: plan.releaseSketch?.entity, block: 0, number: written)
+                }
             }
         }
         for input in inputs {
@@ -380,17 +426,22 @@ struct TeeSink: CSVFieldSink {
     /// Per output field: whether it is captured.
     private let captures: [Bool]
     private(set) var captured = CSVRecord()
+    /// Every output field, when `keepingAll` (the release's sketches key the whole record).
+    var all = CSVRecord()
+    private let keepingAll: Bool
     private var position = 0
 
-    init(writer: CSVWriter, capture: [Int], outputCount: Int) {
+    init(writer: CSVWriter, capture: [Int], outputCount: Int, keepingAll: Bool = false) {
         self.writer = writer
         var captures = [Bool](repeating: false, count: outputCount)
         for index in capture { captures[index] = true }
         self.captures = captures
+        self.keepingAll = keepingAll
     }
 
     mutating func begin() {
         captured.removeAll()
+        if keepingAll { all.removeAll() }
         position = 0
     }
 
@@ -406,29 +457,34 @@ struct TeeSink: CSVFieldSink {
 
     mutating func append(fieldOf record: CSVRecord, at index: Int) {
         if next() { captured.append(fieldOf: record, at: index) }
+        if keepingAll { all.append(fieldOf: record, at: index) }
         writer.append(fieldOf: record, at: index)
     }
 
     mutating func append(field value: [UInt8]) {
         if next() { captured.append(field: value) }
+        if keepingAll { all.append(field: value) }
         writer.append(field: value)
     }
 
     mutating func append(fieldFrom storage: [UInt8], range: Range<Int>, plain: Bool) {
         if next() { captured.append(fieldFrom: storage, range: range, plain: plain) }
+        if keepingAll { all.append(fieldFrom: storage, range: range, plain: plain) }
         writer.append(fieldFrom: storage, range: range, plain: plain)
     }
 
     mutating func append(decimal value: Double, places: Int) {
         if next() { captured.append(decimal: value, places: places) }
+        if keepingAll { all.append(decimal: value, places: places) }
         writer.append(decimal: value, places: places)
     }
 
     mutating func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows {
-        guard next() else { try writer.appendField(body); return }
+        guard next() || keepingAll else { try writer.appendField(body); return }
         var bytes: [UInt8] = []
         try body(&bytes)
-        captured.append(field: bytes)
+        if captures[position - 1] { captured.append(field: bytes) }
+        if keepingAll { all.append(field: bytes) }
         writer.append(field: bytes)
     }
 }
@@ -440,6 +496,17 @@ struct BlockWorker {
     let writer: CSVWriter
     var record = CSVRecord()
     var transformed = CSVRecord()
+    /// The release's sketches this worker keys (`TransformPlan.releaseSketch`), and the cut-offs
+    /// all workers share.
+    var sketch: LinkWorkerState?
+    var sketchBounds: SketchBounds?
+
+    init(transformer: RecordTransformer, writer: CSVWriter, sketch: LinkWorkerState? = nil, sketchBounds: SketchBounds? = nil) {
+        self.transformer = transformer
+        self.writer = writer
+        self.sketch = sketch
+        self.sketchBounds = sketchBounds
+    }
 }
 
 /// Workers' state: one per block in flight at a time.
