@@ -248,6 +248,40 @@ import Testing
         #expect(outcome.result.metric == metric)
     }
 
+    /// Rolling classes up on bit-packed keys (from whichever cached table the search picks) gives
+    /// every node the same classes as rolling up through representative tuples: records,
+    /// individuals, sensitive histograms, entities spanning several classes, and the verdict.
+    @Test func packedKeyRollUpEqualsTupleRollUp() throws {
+        let data = Generated(seed: 53, people: 300, moving: 0.3)
+        let outcome = try Self.outcome(data.csv, privacy: "{ k: 3, suppression_limit: 0.1, l_diversity: { column: diagnosis, l: 2 } }")
+        var spec = PrivacySpec()
+        spec.k = 3
+        spec.suppressionLimit = 0.1
+        spec.lDiversity = LDiversitySpec(column: "diagnosis", l: 2, variant: .distinct)
+        let packed = PrivacySearch(statistics: outcome.statistics, levels: outcome.levels, spec: spec)
+        let tuples = PrivacySearch(statistics: outcome.statistics, levels: outcome.levels, spec: spec, packKeys: false)
+        #expect(outcome.statistics.multiEntities.rowCount > 0)
+        func summary(_ table: ClassTable, _ search: PrivacySearch) -> [String] {
+            let evaluation = search.evaluate(table)
+            let sizes = table.individualSizes()
+            return (0..<table.count).map { found in
+                let histogram = (table.histogram.offsets[found]..<table.histogram.offsets[found + 1])
+                    .map { "\(table.histogram.keys[$0]):\(table.histogram.counts[$0])" }.sorted()
+                return "\(table.records[found]) \(table.individuals[found]) \(sizes[found]) \(evaluation.failing[found]) \(histogram)"
+            }.sorted() + ["suppressed \(evaluation.suppressedIndividuals) \(evaluation.suppressedRecords) \(evaluation.satisfied)"]
+        }
+        let radices = outcome.levels.map { $0.maxLevel + 1 }
+        // Visit the lattice top-down, then bottom-up, so the packed search rolls up from the
+        // finest table, from tables one level below, and from tables several levels below.
+        let nodes = Array(0..<radices.reduce(1, *))
+        for index in nodes.reversed() + nodes {
+            let node = packed.levelsOf(index)
+            let table = packed.table(for: node)
+            #expect(table.keys.count == table.count)
+            #expect(summary(table, packed) == summary(tuples.table(for: node), tuples), "\(node)")
+        }
+    }
+
     /// Coarser levels merge classes: never more classes at a node above another.
     @Test func coarserLevelsNeverAddClasses() throws {
         let data = Generated(seed: 31, people: 300, moving: 0.3)

@@ -14,6 +14,9 @@ final class ClassTable {
     /// records; sensitive codes in `multiSensitive`.
     var multi = SparseRows()
     var multiSensitive: [UInt32] = []
+    /// Per class, its codes at this table's levels packed into bit fields (`KeyLayout`), when
+    /// the quasi-identifiers' domains fit in 64 bits; empty otherwise.
+    var keys: [UInt64] = []
 
     var count: Int { records.count }
 
@@ -46,16 +49,48 @@ final class ClassTable {
     }
 }
 
-/// Maps generalized tuples, packed into one integer (mixed radix over the level's domain
-/// sizes), to class numbers while a table is rolled up: open addressing, reused from one
-/// roll-up to the next (a generation number empties it without clearing).
-struct PackedTupleIndex {
-    private var keys: [UInt64] = []
-    private var values: [Int32] = []
-    private var generations: [UInt32] = []
+/// Bit fields for a tuple of codes: column c's code at any level lies in `width[c]` bits from
+/// bit `shift[c]` (levels nest, so no level has more codes than level 0). A table's keys can
+/// then be rolled up to a coarser node by rewriting just the fields of the columns that change.
+struct KeyLayout {
+    let shifts: [UInt64]
+    let masks: [UInt64]
+
+    /// nil when the fields need more than 64 bits.
+    init?(domainSizes: [Int]) {
+        var shifts: [UInt64] = [], masks: [UInt64] = []
+        var used = 0
+        for size in domainSizes {
+            let bits = max(1, Int.bitWidth - (max(size, 1) - 1).leadingZeroBitCount)
+            guard used + bits <= 64 else { return nil }
+            shifts.append(UInt64(used))
+            masks.append(bits == 64 ? .max : (1 << UInt64(bits)) - 1)
+            used += bits
+        }
+        self.shifts = shifts
+        self.masks = masks
+    }
+}
+
+/// Maps generalized tuples, packed into one integer, to class numbers while a table is rolled
+/// up: open addressing over one array of slots (key, class and generation side by side, so a
+/// probe touches one cache line), reused from one roll-up to the next (a generation number
+/// empties it without clearing). Each roll-up uses a power-of-two prefix of the slots, twice
+/// its source's classes, so a small roll-up stays as small in the cache as its classes.
+final class PackedTupleIndex {
+    struct Slot {
+        var key: UInt64
+        var value: Int32
+        var generation: UInt32
+    }
+
+    private var slots: UnsafeMutablePointer<Slot>
+    private var capacity = 0
     private var generation: UInt32 = 0
-    private var mask = 0
-    private var shift: UInt64 = 64
+
+    init() { slots = .allocate(capacity: 1) }
+
+    deinit { slots.deallocate() }
 
     /// The radix of each column, or nil when the tuples do not fit in 64 bits.
     static func strides(_ domainSizes: [Int]) -> [UInt64]? {
@@ -70,37 +105,77 @@ struct PackedTupleIndex {
         return strides
     }
 
-    /// Empties the index, with room for `expected` tuples.
-    mutating func reset(expected: Int) {
-        var capacity = 16
-        while capacity < expected * 2 { capacity <<= 1 }
-        if capacity > keys.count {
-            keys = [UInt64](repeating: 0, count: capacity)
-            values = [Int32](repeating: 0, count: capacity)
-            generations = [UInt32](repeating: 0, count: capacity)
+    /// An empty table with room for `expected` keys.
+    func table(expected: Int) -> Table {
+        var size = 16
+        while size < expected * 2 { size <<= 1 }
+        if size > capacity {
+            slots.deallocate()
+            slots = .allocate(capacity: size)
+            slots.initialize(repeating: Slot(key: 0, value: 0, generation: 0), count: size)
+            capacity = size
             generation = 0
-            mask = capacity - 1
-            shift = UInt64(64 - capacity.trailingZeroBitCount)
         }
         generation &+= 1
         if generation == 0 {
-            for slot in generations.indices { generations[slot] = 0 }
+            slots.update(repeating: Slot(key: 0, value: 0, generation: 0), count: capacity)
             generation = 1
         }
+        return Table(slots: slots, mask: size - 1, shift: UInt64(64 - size.trailingZeroBitCount), generation: generation)
     }
 
-    /// The class of `key`; `next` (stored) when the key is new.
-    @inline(__always) mutating func find(_ key: UInt64, next: Int32) -> Int32 {
-        var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
-        while true {
-            if generations[slot] != generation {
-                generations[slot] = generation
-                keys[slot] = key
-                values[slot] = next
-                return next
+    struct Table {
+        let slots: UnsafeMutablePointer<Slot>
+        let mask: Int
+        let shift: UInt64
+        let generation: UInt32
+
+        /// The class of `key`; `next` (stored) when the key is new.
+        @inline(__always) func find(_ key: UInt64, next: Int32) -> Int32 {
+            var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> shift)
+            while true {
+                let entry = slots[slot]
+                if entry.generation != generation {
+                    slots[slot] = Slot(key: key, value: next, generation: generation)
+                    return next
+                }
+                if entry.key == key { return entry.value }
+                slot = (slot &+ 1) & mask
             }
-            if keys[slot] == key { return values[slot] }
-            slot = (slot &+ 1) & mask
         }
+    }
+}
+
+/// Buffers a roll-up fills before it knows how many classes there are, kept from one roll-up
+/// to the next (they are written before they are read, so never cleared).
+final class RollUpScratch {
+    private(set) var keys: UnsafeMutablePointer<UInt64>
+    private(set) var representatives: UnsafeMutablePointer<Int32>
+    /// Records and individuals of each class, side by side.
+    private(set) var sums: UnsafeMutablePointer<Int>
+    private var capacity = 0
+
+    init() {
+        keys = .allocate(capacity: 1)
+        representatives = .allocate(capacity: 1)
+        sums = .allocate(capacity: 2)
+    }
+
+    deinit {
+        keys.deallocate()
+        representatives.deallocate()
+        sums.deallocate()
+    }
+
+    /// Room for `count` classes.
+    func reserve(_ count: Int) {
+        guard count > capacity else { return }
+        keys.deallocate()
+        representatives.deallocate()
+        sums.deallocate()
+        capacity = max(count, 2 * capacity)
+        keys = .allocate(capacity: capacity)
+        representatives = .allocate(capacity: capacity)
+        sums = .allocate(capacity: 2 * capacity)
     }
 }

@@ -61,7 +61,11 @@ public final class PrivacySearch {
     private(set) var checked = 0
     private let sensitiveCount: Int
     private var sensitive: SensitiveDistribution
-    private var index = PackedTupleIndex()
+    private let index = PackedTupleIndex()
+    private let layout: KeyLayout?
+    private let scratch = RollUpScratch()
+    /// Per column, code maps from one level to a higher one (`levelMap`).
+    private var levelMaps: [Int: [UInt64]] = [:]
 
     struct Evaluation {
         var satisfied: Bool
@@ -72,7 +76,9 @@ public final class PrivacySearch {
         var suppressedMulti: [Bool]
     }
 
-    public init(statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], spec: PrivacySpec) {
+    /// - Parameter packKeys: roll classes up on bit-packed keys when the domains fit in 64 bits
+    ///   (tests turn it off to compare with the roll-up through representative tuples).
+    public init(statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], spec: PrivacySpec, packKeys: Bool = true) {
         self.statistics = statistics
         self.levels = levels
         self.spec = spec
@@ -80,6 +86,15 @@ public final class PrivacySearch {
         radices = levels.map { $0.maxLevel + 1 }
         nodeCount = radices.reduce(1, *)
         finest = ClassTable(finest: statistics, width: levels.count)
+        layout = packKeys ? KeyLayout(domainSizes: levels.map { $0.domainSizes[0] }) : nil
+        if let layout {
+            let width = levels.count
+            finest.keys = (0..<statistics.tupleCount).map { tuple in
+                var key: UInt64 = 0
+                for column in 0..<width { key |= UInt64(statistics.tuples[tuple * width + column]) << layout.shifts[column] }
+                return key
+            }
+        }
         sensitiveCount = statistics.sensitiveValues.count
         sensitive = SensitiveDistribution(statistics: statistics, distance: spec.tCloseness?.distance)
     }
@@ -119,7 +134,7 @@ public final class PrivacySearch {
         for table in cache where table.count < source.count && zip(table.node, node).allSatisfy({ $0 <= $1 }) {
             source = table
         }
-        let result = rollUp(source, to: node).table
+        let result = rollUp(source, to: node)
         // Keep recent tables to roll up from, within a budget of classes held.
         cache.append(result)
         cachedClasses += result.count
@@ -129,8 +144,102 @@ public final class PrivacySearch {
         return result
     }
 
-    /// Rolls `source` up to `node`; `map` gives each source class's class.
-    func rollUp(_ source: ClassTable, to node: [Int]) -> (table: ClassTable, map: [Int32]) {
+    /// Column `column`'s codes at level `from` mapped to their codes at level `to` (levels nest).
+    private func levelMap(column: Int, from: Int, to: Int) -> [UInt64] {
+        let key = (column * 64 + from) * 64 + to
+        if let known = levelMaps[key] { return known }
+        let codes = levels[column].codes
+        var map = [UInt64](repeating: 0, count: levels[column].domainSizes[from])
+        for code in 0..<codes[0].count { map[Int(codes[from][code])] = UInt64(codes[to][code]) }
+        levelMaps[key] = map
+        return map
+    }
+
+    /// Rolls `source` up to `node`.
+    func rollUp(_ source: ClassTable, to node: [Int]) -> ClassTable {
+        if let layout, !source.keys.isEmpty { return rollUpKeys(source, to: node, layout: layout) }
+        return rollUpTuples(source, to: node)
+    }
+
+    /// The roll-up on packed keys: each source class's key has the fields of the columns whose
+    /// level changes rewritten, then is counted in the reused open-addressing index.
+    private func rollUpKeys(_ source: ClassTable, to node: [Int], layout: KeyLayout) -> ClassTable {
+        let target = ClassTable(node: node)
+        let sourceCount = source.count
+        // The changed columns: the shift and mask of each field, and its codes at the source's
+        // level mapped to the target level's codes, already shifted into place.
+        var fields = ChangedFields()
+        for column in 0..<width where node[column] != source.node[column] {
+            fields.shifts.append(layout.shifts[column])
+            fields.masks.append(layout.masks[column])
+            fields.starts.append(fields.parts.count)
+            fields.parts.append(contentsOf: levelMap(column: column, from: source.node[column], to: node[column]).map { $0 &<< layout.shifts[column] })
+            fields.keep &= ~(layout.masks[column] &<< layout.shifts[column])
+        }
+        let needsMap = statistics.hasSensitive || source.multi.rowCount > 0
+        var map = needsMap ? [Int32](repeating: 0, count: sourceCount) : []
+        scratch.reserve(sourceCount)
+        let classes = countKeys(of: source, fields: fields, map: &map, index: index.table(expected: sourceCount))
+        let sums = scratch.sums
+        target.keys = Array(UnsafeBufferPointer(start: scratch.keys, count: classes))
+        target.representative = Array(UnsafeBufferPointer(start: scratch.representatives, count: classes))
+        target.records = (0..<classes).map { sums[2 &* $0] }
+        target.individuals = (0..<classes).map { sums[2 &* $0 &+ 1] }
+        if needsMap { mergeDetails(of: source, into: target, map: map) }
+        return target
+    }
+
+    /// The fields a roll-up rewrites: per changed column its shift, mask and the start of its
+    /// code map in `parts`; `keep` masks the unchanged fields.
+    private struct ChangedFields {
+        var shifts: [UInt64] = []
+        var masks: [UInt64] = []
+        var starts: [Int] = []
+        var parts: [UInt64] = []
+        var keep: UInt64 = .max
+    }
+
+    /// Counts `source`'s classes into the scratch buffers by their rolled-up keys; returns the
+    /// number of classes. `map` (when not empty) receives each source class's class.
+    private func countKeys(of source: ClassTable, fields: ChangedFields, map: inout [Int32], index: PackedTupleIndex.Table) -> Int {
+        let keys = scratch.keys, representatives = scratch.representatives, sums = scratch.sums
+        let changed = fields.shifts.count, keep = fields.keep
+        let needsMap = !map.isEmpty
+        var classes = 0
+        source.keys.withUnsafeBufferPointer { sourceKeys in
+        source.representative.withUnsafeBufferPointer { sourceRepresentative in
+        source.records.withUnsafeBufferPointer { sourceRecords in
+        source.individuals.withUnsafeBufferPointer { sourceIndividuals in
+        fields.shifts.withUnsafeBufferPointer { shifts in
+        fields.masks.withUnsafeBufferPointer { masks in
+        fields.starts.withUnsafeBufferPointer { starts in
+        fields.parts.withUnsafeBufferPointer { parts in
+        map.withUnsafeMutableBufferPointer { map in
+            for sourceClass in 0..<sourceKeys.count {
+                let sourceKey = sourceKeys[sourceClass]
+                var key = sourceKey & keep
+                for position in 0..<changed {
+                    key |= parts[starts[position] &+ Int(truncatingIfNeeded: (sourceKey &>> shifts[position]) & masks[position])]
+                }
+                let found = Int(index.find(key, next: Int32(truncatingIfNeeded: classes)))
+                if found == classes {
+                    keys[found] = key
+                    representatives[found] = sourceRepresentative[sourceClass]
+                    sums[2 &* found] = sourceRecords[sourceClass]
+                    sums[2 &* found &+ 1] = sourceIndividuals[sourceClass]
+                    classes &+= 1
+                } else {
+                    sums[2 &* found] &+= sourceRecords[sourceClass]
+                    sums[2 &* found &+ 1] &+= sourceIndividuals[sourceClass]
+                }
+                if needsMap { map[sourceClass] = Int32(truncatingIfNeeded: found) }
+            }
+        } } } } } } } } }
+        return classes
+    }
+
+    /// The roll-up through each class's representative finest tuple (any domain sizes).
+    private func rollUpTuples(_ source: ClassTable, to node: [Int]) -> ClassTable {
         let target = ClassTable(node: node)
         var map = [Int32](repeating: 0, count: source.count)
         var representative: [Int32] = [], records: [Int] = [], individuals: [Int] = []
@@ -144,35 +253,47 @@ public final class PrivacySearch {
         }
         let domainSizes = (0..<width).map { levels[$0].domainSizes[node[$0]] }
         if let strides = PackedTupleIndex.strides(domainSizes) {
-            var index = self.index
-            self.index = PackedTupleIndex()
-            defer { self.index = index }
-            index.reset(expected: source.count)
+            // Per column, the level-0 code's part of the packed key: one load and one add per
+            // column and class.
+            var parts = [UInt64](repeating: 0, count: flat.count)
+            for column in 0..<width {
+                for code in 0..<(column + 1 < width ? offsets[column + 1] : flat.count) - offsets[column] {
+                    parts[offsets[column] + code] = UInt64(flat[offsets[column] + code]) &* strides[column]
+                }
+            }
+            let table = index.table(expected: source.count)
             let sourceCount = sourceRepresentative.count
             var representatives = [Int32](repeating: 0, count: sourceCount)
             var sums = [Int](repeating: 0, count: 2 * sourceCount)
             var classes = 0
+            let identity = source === finest
             statistics.tuples.withUnsafeBufferPointer { tuples in
-                flat.withUnsafeBufferPointer { flat in
+                parts.withUnsafeBufferPointer { parts in
                     offsets.withUnsafeBufferPointer { offsets in
-                        strides.withUnsafeBufferPointer { strides in
-                            map.withUnsafeMutableBufferPointer { map in
-                                representatives.withUnsafeMutableBufferPointer { representatives in
-                                    sums.withUnsafeMutableBufferPointer { sums in
-                                        for sourceClass in 0..<sourceCount {
-                                            let base = Int(sourceRepresentative[sourceClass]) &* width
-                                            var key: UInt64 = 0
-                                            for column in 0..<width {
-                                                key &+= UInt64(flat[offsets[column] &+ Int(tuples[base &+ column])]) &* strides[column]
+                        map.withUnsafeMutableBufferPointer { map in
+                            representatives.withUnsafeMutableBufferPointer { representatives in
+                                sums.withUnsafeMutableBufferPointer { sums in
+                                    sourceRepresentative.withUnsafeBufferPointer { sourceRepresentative in
+                                        sourceRecords.withUnsafeBufferPointer { sourceRecords in
+                                            sourceIndividuals.withUnsafeBufferPointer { sourceIndividuals in
+                                                let tuples = tuples.baseAddress!, parts = parts.baseAddress!, offsets = offsets.baseAddress!
+                                                for sourceClass in 0..<sourceCount {
+                                                    let representative = identity ? Int32(truncatingIfNeeded: sourceClass) : sourceRepresentative[sourceClass]
+                                                    let row = tuples + Int(representative) &* width
+                                                    var key: UInt64 = 0
+                                                    for column in 0..<width {
+                                                        key &+= parts[offsets[column] &+ Int(row[column])]
+                                                    }
+                                                    let found = Int(table.find(key, next: Int32(truncatingIfNeeded: classes)))
+                                                    if found == classes {
+                                                        representatives[found] = representative
+                                                        classes &+= 1
+                                                    }
+                                                    map[sourceClass] = Int32(truncatingIfNeeded: found)
+                                                    sums[2 &* found] &+= sourceRecords[sourceClass]
+                                                    sums[2 &* found &+ 1] &+= sourceIndividuals[sourceClass]
+                                                }
                                             }
-                                            let found = Int(index.find(key, next: Int32(classes)))
-                                            if found == classes {
-                                                representatives[found] = sourceRepresentative[sourceClass]
-                                                classes &+= 1
-                                            }
-                                            map[sourceClass] = Int32(found)
-                                            sums[2 &* found] &+= sourceRecords[sourceClass]
-                                            sums[2 &* found &+ 1] &+= sourceIndividuals[sourceClass]
                                         }
                                     }
                                 }
@@ -206,6 +327,13 @@ public final class PrivacySearch {
         target.representative = representative
         target.records = records
         target.individuals = individuals
+        mergeDetails(of: source, into: target, map: map)
+        return target
+    }
+
+    /// The sensitive histograms and the entities spanning several classes, carried from
+    /// `source`'s classes to `target`'s through `map`.
+    private func mergeDetails(of source: ClassTable, into target: ClassTable, map: [Int32]) {
         if statistics.hasSensitive {
             // Group source classes by target class, then merge their histograms.
             var starts = [Int](repeating: 0, count: target.count + 1)
@@ -256,7 +384,6 @@ public final class PrivacySearch {
                 target.multi.offsets.append(target.multi.keys.count)
             }
         }
-        return (target, map)
     }
 
     // MARK: Models
@@ -414,8 +541,18 @@ public final class PrivacySearch {
 
         let heights = (0..<nodeCount).map { levelsOf($0).reduce(0, +) }
         let entropies = (0..<nodeCount).map { entropy(levelsOf($0)) }
+        // Entropy needs no data and grows with generalization. Once a node is known to satisfy
+        // the models, a start that cannot beat it (by `better`) is skipped: nor can anything
+        // above it. The paths themselves still climb to the top, since a coarse node that fails
+        // (cheap to check) classifies everything below it.
+        let bounded = spec.metric == .entropy
+        var incumbent: (Int, Double)?
+        func mayWin(_ node: Int) -> Bool {
+            guard bounded, let incumbent else { return true }
+            return better((node, entropies[node]), than: incumbent, heights: heights)
+        }
         let order = (0..<nodeCount).sorted { heights[$0] != heights[$1] ? heights[$0] < heights[$1] : entropies[$0] < entropies[$1] }
-        for start in order where state[start] == .unknown {
+        for start in order where state[start] == .unknown && mayWin(start) {
             var path = [start]
             var current = start
             while true {
@@ -436,7 +573,11 @@ public final class PrivacySearch {
             while low <= high {
                 let middle = (low + high) / 2
                 let node = path[middle]
-                if state[node] == .unknown { tag(node, check(node).satisfied ? .satisfied : .failed) }
+                if state[node] == .unknown {
+                    let satisfied = check(node).satisfied
+                    tag(node, satisfied ? .satisfied : .failed)
+                    if satisfied && mayWin(node) { incumbent = (node, entropies[node]) }
+                }
                 if state[node] == .satisfied { high = middle - 1 } else { low = middle + 1 }
             }
         }
@@ -447,12 +588,16 @@ public final class PrivacySearch {
         return finalResult(node: best.node, loss: best.loss, seconds: Date().timeIntervalSince(started))
     }
 
+    /// The order of transformations: lower loss first; within 1e-9 relative, the lower node,
+    /// then the lower index.
+    private func better(_ a: (Int, Double), than b: (Int, Double)?, heights: [Int]) -> Bool {
+        guard let b else { return true }
+        if abs(a.1 - b.1) > 1e-9 * max(1, abs(b.1)) { return a.1 < b.1 }
+        return heights[a.0] != heights[b.0] ? heights[a.0] < heights[b.0] : a.0 < b.0
+    }
+
     private func chooseOptimum(_ satisfying: [Int], heights: [Int], entropies: [Double], state: [State], strides: [Int]) -> (node: Int, loss: Double) {
-        func better(_ a: (Int, Double), than b: (Int, Double)?) -> Bool {
-            guard let b else { return true }
-            if abs(a.1 - b.1) > 1e-9 * max(1, abs(b.1)) { return a.1 < b.1 }
-            return heights[a.0] != heights[b.0] ? heights[a.0] < heights[b.0] : a.0 < b.0
-        }
+        func better(_ a: (Int, Double), than b: (Int, Double)?) -> Bool { self.better(a, than: b, heights: heights) }
         var best: (Int, Double)?
         if spec.metric == .entropy {
             for node in satisfying where better((node, entropies[node]), than: best) { best = (node, entropies[node]) }
@@ -534,7 +679,7 @@ public final class PrivacySearch {
 
     private func finalResult(node index: Int, loss: Double, seconds: Double) -> PrivacyResult {
         let node = levelsOf(index)
-        let table = rollUp(cache.first { $0.node == node } ?? finest, to: node).table
+        let table = rollUp(cache.first { $0.node == node } ?? finest, to: node)
         let evaluation = evaluate(table)
         var sizes: [Int: Int] = [:]
         var minimum = Int.max
