@@ -109,16 +109,19 @@ struct HashedBytes: Hashable {
 /// class fields, its entity and sensitive value, in block-local codes. The one place where
 /// records become class counts, for the privacy pass and for `deid risk`.
 struct BlockCounter {
-    private(set) var statistics = BlockStatistics()
-    private var tupleIndex: [HashedBytes: UInt32] = [:]
-    private var entityIndex: [[UInt8]: UInt32] = [:]
-    private var sensitiveIndex: [[UInt8]: UInt32] = [:]
+    /// Tuple records and first positions; values, tuples, entities and sensitive values are
+    /// in the indexes until `finish`.
+    private var statistics = BlockStatistics()
+    /// Per column position: value -> local column code.
+    private var columnIndex: [ByteCodeIndex] = []
+    private var tupleIndex = CodeTupleIndex(width: 0)
+    private var started = false
+    private var codes: [UInt32] = []
+    private var entityIndex = ByteCodeIndex()
+    private var sensitiveIndex = ByteCodeIndex()
     private var groupIndex: [UInt64: Int] = [:]
     private var groupKeys: [(UInt32, UInt32, UInt32)] = []
     private var groupRecords: [Int] = []
-    private var key: [UInt8] = []
-    /// Per column position: value -> local column code.
-    private var columnIndex: [[HashedBytes: UInt32]] = []
     private var previousFields = CSVRecord()
     private var previousTuple = UInt32.max, previousEntity = UInt32.max
     private var previousGroupKey = UInt64.max, previousGroup = 0
@@ -134,36 +137,23 @@ struct BlockCounter {
         if previousTuple != UInt32.max && record.fieldsEqual(previousFields, at: fields) {
             tuple = previousTuple
         } else {
-            key.removeAll(keepingCapacity: true)
-            for field in fields {
-                let value = record[field]
-                let count = UInt32(value.count)
-                for shift in stride(from: 0, to: 32, by: 8) { key.append(UInt8(truncatingIfNeeded: count >> UInt32(shift))) }
-                key.append(contentsOf: value)
+            if !started {
+                started = true
+                columnIndex = fields.map { _ in ByteCodeIndex() }
+                statistics.columnFirst = fields.map { _ in [] }
+                tupleIndex = CodeTupleIndex(width: fields.count)
             }
-            let hashedKey = HashedBytes(key)
-            if let found = tupleIndex[hashedKey] { tuple = found } else {
-                tuple = UInt32(statistics.tupleRecords.count)
-                tupleIndex[hashedKey] = tuple
-                if columnIndex.isEmpty {
-                    columnIndex = fields.map { _ in [:] }
-                    statistics.columnValues = fields.map { _ in [] }
-                    statistics.columnFirst = fields.map { _ in [] }
-                }
-                // Each column's values are coded once per block, so that the thread merging
-                // blocks looks each distinct value up once, not once per tuple.
-                for (position, field) in fields.enumerated() {
-                    let value = HashedBytes(Array(record[field]))
-                    if let code = columnIndex[position][value] { statistics.tupleCodes.append(code) } else {
-                        let code = UInt32(statistics.columnValues[position].count)
-                        columnIndex[position][value] = code
-                        statistics.columnValues[position].append(value.bytes)
-                        statistics.columnFirst[position].append((line: line, record: number))
-                        statistics.tupleCodes.append(code)
-                    }
-                }
-                statistics.tupleRecords.append(0)
+            // Each column's values are coded once per block, so that the thread merging
+            // blocks looks each distinct value up once, not once per tuple.
+            codes.removeAll(keepingCapacity: true)
+            for (position, field) in fields.enumerated() {
+                let (code, isNew) = columnIndex[position].code(of: record, field: field)
+                if isNew { statistics.columnFirst[position].append((line: line, record: number)) }
+                codes.append(code)
             }
+            let (found, isNew) = codes.withUnsafeBufferPointer { tupleIndex.number(of: $0) }
+            if isNew { statistics.tupleRecords.append(0) }
+            tuple = found
             previousTuple = tuple
             previousFields = record
         }
@@ -173,16 +163,10 @@ struct BlockCounter {
 
     /// The local code of the entity in `record`'s field `column`.
     mutating func entity(of record: CSVRecord, column: Int) -> UInt32 {
-        if previousEntity != UInt32.max && record.field(column, equals: statistics.entities[Int(previousEntity)]) {
+        if previousEntity != UInt32.max && record.field(column, equals: entityIndex.values[Int(previousEntity)][...]) {
             return previousEntity
         }
-        let bytes = Array(record[column])
-        let entity: UInt32
-        if let found = entityIndex[bytes] { entity = found } else {
-            entity = UInt32(statistics.entities.count)
-            entityIndex[bytes] = entity
-            statistics.entities.append(bytes)
-        }
+        let entity = entityIndex.code(of: record, field: column).code
         previousEntity = entity
         return entity
     }
@@ -191,14 +175,7 @@ struct BlockCounter {
     mutating func group(entity: UInt32, tuple: UInt32, sensitive value: ArraySlice<UInt8>?) {
         guard countsGroups else { return }
         var sensitive: UInt32 = 0
-        if let value {
-            let bytes = Array(value)
-            if let found = sensitiveIndex[bytes] { sensitive = found } else {
-                sensitive = UInt32(statistics.sensitive.count)
-                sensitiveIndex[bytes] = sensitive
-                statistics.sensitive.append(bytes)
-            }
-        }
+        if let value { sensitive = sensitiveIndex.code(of: value).code }
         // Entities, tuples and sensitive values of one block each fit in 21 bits many times
         // over (a block holds at most a few MiB of records).
         let groupKey = UInt64(entity & 0x1F_FFFF) << 42 | UInt64(tuple) << 21 | UInt64(sensitive)
@@ -218,6 +195,10 @@ struct BlockCounter {
     /// The block's statistics.
     func finish() -> BlockStatistics {
         var result = statistics
+        result.columnValues = columnIndex.map(\.values)
+        result.tupleCodes = tupleIndex.tuples
+        result.entities = entityIndex.values
+        result.sensitive = sensitiveIndex.values
         result.groups = zip(groupKeys, groupRecords).map { (entity: $0.0, tuple: $0.1, sensitive: $0.2, records: $1) }
         return result
     }
@@ -228,30 +209,28 @@ final class PrivacyAccumulator {
     let columns: [String]
     let hasEntity: Bool
     let hasSensitive: Bool
-    private var valueCodes: [[[UInt8]: UInt32]]
-    private var values: [[[UInt8]]]
+    /// Per column: the run's distinct values and their codes.
+    private var valueCodes: [ByteCodeIndex]
     private var valueRecords: [[Int]]
     private var valuePositions: [[ValuePosition]]
-    private var tupleCodes: [[UInt32]: UInt32] = [:]
-    private var tuples: [UInt32] = []
+    /// The run's tuples of column codes.
+    private var tupleCodes: CodeTupleIndex
     private var tupleRecords: [Int] = []
-    private var entityCodes: [[UInt8]: UInt32] = [:]
-    private var entityValues: [[UInt8]] = []
+    private var entityCodes = ByteCodeIndex()
     /// Per entity: its first (tuple, sensitive) pair and records; further pairs in `entityMore`.
     private var entityFirst: [UInt64] = []
     private var entityFirstRecords: [Int] = []
     private var entityMore: [UInt32: [UInt64: Int]] = [:]
     private var pairCounts: [UInt64: Int] = [:]
-    private var sensitiveCodes: [[UInt8]: UInt32] = [:]
-    private var sensitiveValues: [[UInt8]] = []
+    private var sensitiveCodes = ByteCodeIndex()
     private var records = 0
 
     init(columns: [String], hasEntity: Bool, hasSensitive: Bool) {
         self.columns = columns
         self.hasEntity = hasEntity
         self.hasSensitive = hasSensitive
-        valueCodes = columns.map { _ in [:] }
-        values = columns.map { _ in [] }
+        valueCodes = columns.map { _ in ByteCodeIndex() }
+        tupleCodes = CodeTupleIndex(width: columns.count)
         valueRecords = columns.map { _ in [] }
         valuePositions = columns.map { _ in [] }
     }
@@ -265,15 +244,13 @@ final class PrivacyAccumulator {
             var map: [UInt32] = []
             map.reserveCapacity(block.columnValues[column].count)
             for (local, value) in block.columnValues[column].enumerated() {
-                if let code = valueCodes[column][value] { map.append(code) } else {
-                    let code = UInt32(values[column].count)
-                    valueCodes[column][value] = code
-                    values[column].append(value)
+                let (code, isNew) = valueCodes[column].code(of: value[...])
+                if isNew {
                     valueRecords[column].append(0)
                     let first = block.columnFirst[column][local]
                     valuePositions[column].append(ValuePosition(input: input, line: first.line + lineBase, record: first.record + recordBase))
-                    map.append(code)
                 }
+                map.append(code)
             }
             columnMaps.append(map)
         }
@@ -287,36 +264,20 @@ final class PrivacyAccumulator {
                 codes[column] = code
                 valueRecords[column][Int(code)] += count
             }
-            if let tuple = tupleCodes[codes] {
-                tupleMap[local] = tuple
-                tupleRecords[Int(tuple)] += count
-            } else {
-                let tuple = UInt32(tupleRecords.count)
-                tupleCodes[codes] = tuple
-                tuples.append(contentsOf: codes)
-                tupleRecords.append(count)
-                tupleMap[local] = tuple
-            }
+            let (tuple, isNew) = codes.withUnsafeBufferPointer { tupleCodes.number(of: $0) }
+            if isNew { tupleRecords.append(count) } else { tupleRecords[Int(tuple)] += count }
+            tupleMap[local] = tuple
         }
         var sensitiveMap = [UInt32](repeating: 0, count: block.sensitive.count)
-        for (local, value) in block.sensitive.enumerated() {
-            if let code = sensitiveCodes[value] { sensitiveMap[local] = code } else {
-                let code = UInt32(sensitiveValues.count)
-                sensitiveCodes[value] = code
-                sensitiveValues.append(value)
-                sensitiveMap[local] = code
-            }
-        }
+        for (local, value) in block.sensitive.enumerated() { sensitiveMap[local] = sensitiveCodes.code(of: value[...]).code }
         var entityMap = [UInt32](repeating: UInt32.max, count: block.entities.count)
         for (local, value) in block.entities.enumerated() {
-            if let code = entityCodes[value] { entityMap[local] = code } else {
-                let code = UInt32(entityFirst.count)
-                entityCodes[value] = code
-                entityValues.append(value)
+            let (code, isNew) = entityCodes.code(of: value[...])
+            if isNew {
                 entityFirst.append(UInt64.max)
                 entityFirstRecords.append(0)
-                entityMap[local] = code
             }
+            entityMap[local] = code
         }
         for group in block.groups {
             let tuple = UInt64(tupleMap[Int(group.tuple)])
@@ -340,7 +301,7 @@ final class PrivacyAccumulator {
     }
 
     /// The run's code of an entity value, if it was seen.
-    func entityCode(of value: [UInt8]) -> UInt32? { entityCodes[value] }
+    func entityCode(of value: [UInt8]) -> UInt32? { entityCodes.existingCode(of: value[...]) }
 
     /// The statistics of everything added.
     func finish() -> PrivacyStatistics {
@@ -375,7 +336,7 @@ final class PrivacyAccumulator {
                     }
                     multi.offsets.append(multi.keys.count)
                     multiIDs.append(UInt32(entity))
-                    multiValues.append(entityValues[entity])
+                    multiValues.append(entityCodes.values[entity])
                 }
             }
         } else {
@@ -403,10 +364,10 @@ final class PrivacyAccumulator {
                 histogram.offsets.append(histogram.keys.count)
             }
         }
-        return PrivacyStatistics(columns: columns, values: values, valueRecords: valueRecords, valuePositions: valuePositions,
-                                 tuples: tuples, tupleRecords: tupleRecords, tupleIndividuals: tupleIndividuals,
+        return PrivacyStatistics(columns: columns, values: valueCodes.map(\.values), valueRecords: valueRecords, valuePositions: valuePositions,
+                                 tuples: tupleCodes.tuples, tupleRecords: tupleRecords, tupleIndividuals: tupleIndividuals,
                                  histogram: histogram, multiEntities: multi, multiSensitive: multiSensitive,
-                                 multiEntityIDs: multiIDs, multiEntityValues: multiValues, sensitiveValues: sensitiveValues, hasEntity: hasEntity,
+                                 multiEntityIDs: multiIDs, multiEntityValues: multiValues, sensitiveValues: sensitiveCodes.values, hasEntity: hasEntity,
                                  hasSensitive: hasSensitive, records: records, individuals: individuals)
     }
 }
