@@ -177,6 +177,28 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         }
     }
 
+    /// The file's shape: a byte-order mark, CRLF line ends, blank lines and no final line end
+    /// are accepted; a line without a level or with another number of levels is an error naming
+    /// its line (blank lines counted).
+    @Test func hierarchyFileShape() throws {
+        let directory = try TemporaryDirectory()
+        let path = try directory.write("h.csv", text: "\u{FEFF}a;x;*\r\n\r\nb;;*\nc;z;*")
+        let table = try HierarchyTable(path: path, displayName: "h.csv")
+        #expect(table.levelCount == 2)
+        #expect(table.generalization(of: Array("a".utf8)[...], level: 1) == Array("x".utf8))
+        #expect(table.generalization(of: Array("b".utf8)[...], level: 1) == [])
+        #expect(table.generalization(of: Array("c".utf8)[...], level: 2) == Array("*".utf8))
+        #expect(table.generalization(of: Array("c;z".utf8)[...], level: 1) == nil)
+        let short = try directory.write("short.csv", text: "a;x\n\nb\n")
+        #expect(throws: KeyError(message: "short.csv:3: a hierarchy line needs a value and at least one level, separated by ';'")) {
+            try HierarchyTable(path: short, displayName: "short.csv")
+        }
+        let uneven = try directory.write("uneven.csv", text: "a;x;*\r\nb;x\r\n")
+        #expect(throws: KeyError(message: "uneven.csv:2: 1 levels; the first line has 2")) {
+            try HierarchyTable(path: uneven, displayName: "uneven.csv")
+        }
+    }
+
     /// Generalization is monotone: a value's coarser level is a function of its finer level.
     @Test func coarserLevelsRefineFinerOnes() throws {
         let methods: [GeneralizationSpec.Method] = [.intervals([0, 10, 20, 30, 40, 50, 60, 70, 80]), .time([.hour, .day, .month]),

@@ -40,29 +40,41 @@ public final class HierarchyTable: @unchecked Sendable {
         bytes.reserveCapacity(data.count)
         var ends: [Int] = []
         var width: Int?
-        var lineNumber = 0
         var lines = 0
         var lineNumbers: [Int] = []
-        for line in Array(data).split(separator: 0x0A, omittingEmptySubsequences: false) {
-            lineNumber += 1
-            var line = line[...]
-            if line.last == 0x0D { line = line.dropLast() }
-            if line.isEmpty { continue }
-            if lineNumber == 1, line.starts(with: [0xEF, 0xBB, 0xBF]) { line = line.dropFirst(3) }
-            let fields = line.split(separator: 0x3B, omittingEmptySubsequences: false)
-            guard fields.count >= 2 else {
-                throw KeyError(message: "\(displayName):\(lineNumber): a hierarchy line needs a value and at least one level, separated by ';'")
+        // One pass over the bytes: lines at LF (a CR before it dropped), fields at ';'.
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let text = raw.bindMemory(to: UInt8.self)
+            var lineStart = 0
+            var lineNumber = 0
+            while lineStart < text.count {
+                var lineEnd = lineStart
+                while lineEnd < text.count && text[lineEnd] != 0x0A { lineEnd += 1 }
+                let next = lineEnd + 1
+                lineNumber += 1
+                var start = lineStart, end = lineEnd
+                lineStart = next
+                if end > start && text[end - 1] == 0x0D { end -= 1 }
+                if start == end { continue }
+                if lineNumber == 1, end - start >= 3, text[start] == 0xEF, text[start + 1] == 0xBB, text[start + 2] == 0xBF { start += 3 }
+                var fields = 1
+                for index in start..<end where text[index] == 0x3B { fields += 1 }
+                guard fields >= 2 else {
+                    throw KeyError(message: "\(displayName):\(lineNumber): a hierarchy line needs a value and at least one level, separated by ';'")
+                }
+                if let width, width != fields {
+                    throw KeyError(message: "\(displayName):\(lineNumber): \(fields - 1) levels; the first line has \(width - 1)")
+                }
+                width = fields
+                var fieldStart = start
+                for index in start...end where index == end || text[index] == 0x3B {
+                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[fieldStart..<index]))
+                    ends.append(bytes.count)
+                    fieldStart = index + 1
+                }
+                lines += 1
+                lineNumbers.append(lineNumber)
             }
-            if let width, width != fields.count {
-                throw KeyError(message: "\(displayName):\(lineNumber): \(fields.count - 1) levels; the first line has \(width - 1)")
-            }
-            width = fields.count
-            for field in fields {
-                bytes.append(contentsOf: field)
-                ends.append(bytes.count)
-            }
-            lines += 1
-            lineNumbers.append(lineNumber)
         }
         guard let width else { throw KeyError(message: "the hierarchy file \(displayName) is empty") }
         self.bytes = bytes
