@@ -1,5 +1,6 @@
 import DeidCSV
 import Foundation
+import Synchronization
 
 /// What a privacy-checked run did beyond the records: the statistics, the levels and the
 /// search's result.
@@ -174,24 +175,31 @@ extension TransformRun {
         }
         copier.measuring = measuring
         let frameHeader = first.frameHeader
-        // Each call consumes the whole frames it is given; the next asks for at least the frame
-        // that did not fit.
-        var minimum = frameHeader
-        while try first.spool.withUnread(atLeast: minimum, { frames in
-            let consumed = try copier.copy(frames, frameHeader: frameHeader) { bytes in
-                try output.write(bytes: bytes)
-                written?(bytes)
-            }
-            minimum = consumed == 0 ? copier.needed : frameHeader
-            return consumed
-        }) {
-            let spool = first.spool
-            progress?(InputProgress(consumed: spool.consumed, total: spool.size, decoded: spool.consumed, phase: "second pass: writing"))
-        }
-        try copier.flush { bytes in
+        // The copy (and the release's count) stays on this thread; writing and fingerprinting
+        // the output, in order, go to another, so that pass 2 uses both cores.
+        let writer = OrderedWriter { bytes in
             try output.write(bytes: bytes)
             written?(bytes)
         }
+        // Each call consumes the whole frames it is given; the next asks for at least the frame
+        // that did not fit.
+        var minimum = frameHeader
+        do {
+            while try first.spool.withUnread(atLeast: minimum, { frames in
+                let consumed = try copier.copy(frames, frameHeader: frameHeader) { try writer.submit($0) }
+                minimum = consumed == 0 ? copier.needed : frameHeader
+                return consumed
+            }) {
+                let spool = first.spool
+                progress?(InputProgress(consumed: spool.consumed, total: spool.size, decoded: spool.consumed, phase: "second pass: writing"))
+            }
+            try copier.flush { try writer.submit($0) }
+        } catch {
+            // Whatever failed, nothing is left writing behind it.
+            _ = try? writer.finish()
+            throw error
+        }
+        try writer.finish()
         if let measuring { releaseCounted.data = try measuring.finish() }
         return (copier.kept, copier.suppressed)
     }
@@ -541,6 +549,34 @@ final class ReleaseFrameCounter {
 /// Where a privacy run leaves the release's counts made in pass 2.
 public final class ReleaseCounted: @unchecked Sendable {
     var data: RiskData?
+}
+
+/// Hands byte chunks, in order, to `deliver` on a background thread, a few chunks ahead at
+/// most. The first error `deliver` throws is thrown by the next `submit` or by `finish`; chunks
+/// after it are not delivered.
+final class OrderedWriter: @unchecked Sendable {
+    private let deliver: ([UInt8]) throws -> Void
+    private let queue = DispatchQueue(label: "deid.pass2.write")
+    private let slots = DispatchSemaphore(value: 3)
+    private let failure = Mutex<(any Error)?>(nil)
+
+    init(deliver: @escaping ([UInt8]) throws -> Void) { self.deliver = deliver }
+
+    func submit(_ bytes: [UInt8]) throws {
+        if let earlier = failure.withLock({ $0 }) { throw earlier }
+        slots.wait()
+        queue.async { [self] in
+            defer { slots.signal() }
+            guard failure.withLock({ $0 }) == nil else { return }
+            do { try deliver(bytes) } catch { failure.withLock { $0 = error } }
+        }
+    }
+
+    /// Waits until every chunk is delivered; throws the first failure.
+    func finish() throws {
+        queue.sync {}
+        if let earlier = failure.withLock({ $0 }) { throw earlier }
+    }
 }
 
 final class PassTwoWriter {
