@@ -45,6 +45,12 @@ enum ByteScan {
              { $0 == 0x0A || $0 == 0x0D })
     }
 
+    /// True when `buffer` holds a byte of 0x80 or more (not ASCII).
+    @inline(__always)
+    static func containsNonASCII(_ buffer: UnsafeRawBufferPointer) -> Bool {
+        scan(buffer, { $0 & highs != 0 }, { $0 >= 0x80 })
+    }
+
     /// True when `buffer` holds the delimiter, a quote, a CR or an LF: a field that must be quoted.
     @inline(__always)
     static func needsQuoting(_ buffer: UnsafeRawBufferPointer, delimiter: UInt8) -> Bool {

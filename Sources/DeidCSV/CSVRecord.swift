@@ -85,11 +85,14 @@ public struct CSVRecord: Sendable {
     /// True when field `index` is valid UTF-8.
     /// - Complexity: O(length of the field).
     public func isValidUTF8(at index: Int) -> Bool {
-        let field = self[index]
-        var high: UInt8 = 0
-        for byte in field { high |= byte }
-        if high < 0x80 { return true }
-        return field.withUnsafeBufferPointer { String(validating: $0, as: UTF8.self) != nil }
+        let start = index == 0 ? 0 : fieldEnds[index - 1]
+        let end = fieldEnds[index]
+        return bytes.withUnsafeBytes { raw in
+            let field = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+            // ASCII (eight bytes a step) is valid; anything else is checked in full.
+            if !ByteScan.containsNonASCII(field) { return true }
+            return String(validating: field.assumingMemoryBound(to: UInt8.self), as: UTF8.self) != nil
+        }
     }
 }
 

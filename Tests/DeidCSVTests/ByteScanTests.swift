@@ -26,4 +26,26 @@ import Testing
             #expect(quotes.withUnsafeBytes { ByteScan.countQuotes($0) } == length)
         }
     }
+
+    /// The ASCII test and the UTF-8 check built on it, against plain loops and the standard
+    /// library: one byte of 0x80 or more at any position of every length up to 40, and valid
+    /// and broken multi-byte sequences inside a record's field.
+    @Test func nonASCIIBytesAreFoundAnywhere() {
+        for length in 0...40 {
+            let plain = [UInt8](repeating: 0x61, count: length)
+            #expect(!plain.withUnsafeBytes { ByteScan.containsNonASCII($0) })
+            for position in 0..<length {
+                var bytes = plain
+                bytes[position] = 0x80
+                #expect(bytes.withUnsafeBytes { ByteScan.containsNonASCII($0) }, "length \(length), at \(position)")
+            }
+        }
+        var record = CSVRecord()
+        let fields: [[UInt8]] = [Array("plain".utf8), Array("Zoë Müller, Łódź".utf8), [0x61, 0xC3], [0xE2, 0x82, 0xAC, 0x20, 0x61, 0x62, 0x63, 0x64, 0x65],
+                                 [0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0xFF], []]
+        for field in fields { record.append(field: field) }
+        for (index, field) in fields.enumerated() {
+            #expect(record.isValidUTF8(at: index) == (String(validating: field, as: UTF8.self) != nil), "field \(index)")
+        }
+    }
 }
