@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
 /// Word-at-a-time byte tests ("SWAR": eight bytes per step) for the hot paths that look at every
 /// byte of every field: is there a line break (reader), does the field need quotes (writer); and
 /// a vector count of quotes (block splitter).
@@ -90,5 +96,33 @@ enum ByteScan {
             offset += 1
         }
         return total
+    }
+
+    /// True when `buffer` holds a space, or a tab unless the tab is the delimiter, at either end
+    /// or beside the delimiter, a quote, a CR or an LF: the only places where libcsv, left to its
+    /// own notion of spaces, would trim one (around an unquoted field) or accept one (after a
+    /// closing quote). Anywhere else such a byte is ordinary data either way. Spaces are found
+    /// with `memchr`; in text a few to a line, that is far cheaper than a call per byte.
+    static func spaceBesideSeparator(_ buffer: UnsafeRawBufferPointer, delimiter: UInt8) -> Bool {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return false }
+        let count = buffer.count
+        let end = base + count
+        @inline(__always) func isSeparator(_ byte: UInt8) -> Bool {
+            byte == delimiter || byte == 0x22 || byte == 0x0A || byte == 0x0D
+        }
+        func besideSeparator(_ space: UInt8) -> Bool {
+            var position = base
+            while position < end, let found = memchr(position, Int32(space), end - position) {
+                let offset = UnsafeRawPointer(found) - base
+                if offset == 0 || offset == count - 1 { return true }
+                if isSeparator(base.load(fromByteOffset: offset - 1, as: UInt8.self))
+                    || isSeparator(base.load(fromByteOffset: offset + 1, as: UInt8.self)) {
+                    return true
+                }
+                position = UnsafeRawPointer(found) + 1
+            }
+            return false
+        }
+        return besideSeparator(0x20) || (delimiter != 0x09 && besideSeparator(0x09))
     }
 }

@@ -144,7 +144,7 @@ public final class CSVReader {
         state.initialize(to: ParserState(maxFieldBytes: options.maxFieldBytes, maxRecordBytes: options.maxRecordBytes))
         // csv_init only fails on allocation failure.
         csv_init(parser, UInt8(CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL))
-        csv_set_space_func(parser, deid_csv_no_space)  // keep spaces and tabs around fields
+        csv_set_space_func(parser, deid_csv_no_space)  // keep spaces and tabs around fields (see `feed`)
         return (parser, state, .allocate(byteCount: max(chunkBytes, 1), alignment: 16))
     }
 
@@ -273,6 +273,14 @@ public final class CSVReader {
             state.pointee.mayHoldLineBreaks = state.pointee.openFieldMayHoldLineBreak
                 || CSVReader.quotedLineBreak(in: buffer, startsQuoted: parser.pointee.pstate == libcsvFieldBegun && parser.pointee.quoted != 0)
             state.pointee.reserveForCallbacks(bytes: buffer.count, parser: parser)
+            // Spaces are data. libcsv trims them around unquoted fields (and accepts them after
+            // a closing quote) unless a space function says no byte is a space; that costs a
+            // call per byte. Where no space or tab lies at the chunk's ends or beside a
+            // delimiter, quote or line break, libcsv's own test trims nothing, so it is used.
+            // (libcsv's count of trailing spaces is then 0 at every chunk's end, as with the
+            // function, since the chunk cannot end with a space.)
+            let spacesMatter = ByteScan.spaceBesideSeparator(buffer, delimiter: csv_get_delim(parser))
+            csv_set_space_func(parser, spacesMatter ? deid_csv_no_space : nil)
             let parsed = csv_parse(parser, base, buffer.count, fieldCallback, recordCallback, state)
             // A quoted field still open (its closing quote perhaps read, but not what follows)
             // is handed over in a later chunk, with the line breaks it may have had here.

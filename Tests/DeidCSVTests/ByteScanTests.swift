@@ -48,4 +48,26 @@ import Testing
             #expect(record.isValidUTF8(at: index) == (String(validating: field, as: UTF8.self) != nil), "field \(index)")
         }
     }
+
+    /// The test that decides whether libcsv may use its own notion of spaces, against a plain
+    /// loop over every pair of bytes, for a comma and a tab delimiter.
+    @Test func spacesBesideSeparatorsAreFound() {
+        var generator = TestRandom(seed: 29)
+        let alphabet: [UInt8] = [0x61, 0x62, 0x20, 0x09, 0x2C, 0x22, 0x0A, 0x0D, 0x3B]
+        for delimiter: UInt8 in [0x2C, 0x09] {
+            func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (byte == 0x09 && delimiter != 0x09) }
+            func isSeparator(_ byte: UInt8) -> Bool { byte == delimiter || byte == 0x22 || byte == 0x0A || byte == 0x0D }
+            for _ in 0..<3000 {
+                let length = Int(generator.next() % 40)
+                // Mostly letters, so that both answers are common.
+                let bytes = (0..<length).map { _ in generator.next() % 4 == 0 ? alphabet[Int(generator.next() % 9)] : UInt8(0x61) }
+                var expected = !bytes.isEmpty && (isSpace(bytes[0]) || isSpace(bytes[length - 1]))
+                for index in 0..<max(0, length - 1) where (isSpace(bytes[index]) && isSeparator(bytes[index + 1]))
+                    || (isSeparator(bytes[index]) && isSpace(bytes[index + 1])) {
+                    expected = true
+                }
+                #expect(bytes.withUnsafeBytes { ByteScan.spaceBesideSeparator($0, delimiter: delimiter) } == expected, "\(bytes)")
+            }
+        }
+    }
 }

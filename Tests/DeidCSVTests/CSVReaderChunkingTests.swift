@@ -56,6 +56,14 @@ let readerFixtures: [ReaderFixture] = [
     ReaderFixture("blank lines are skipped but counted", "a,b\n\n1,2\r\n\r\n\n3,4\n\n",
                   header: ["a", "b"], rows: [(3, ["1", "2"]), (6, ["3", "4"])]),
     ReaderFixture("spaces are data", "a,b\n 1 ,\t2\t\n", header: ["a", "b"], rows: [(2, [" 1 ", "\t2\t"])]),
+    // Spaces and tabs beside every kind of separator, inside fields, alone, and at the end of
+    // the input: every one is kept, in every chunking (libcsv would trim some of them).
+    ReaderFixture("spaces beside separators", "a,b,c\n  x  ,\t\ty\t\t, z\n\"q r\", w ,\t\n , \t ,\r\n1 2,3\t4, \"\" \n \t",
+                  header: ["a", "b", "c"], rows: [(2, ["  x  ", "\t\ty\t\t", " z"]), (3, ["q r", " w ", "\t"]), (4, [" ", " \t ", ""])],
+                  error: CSVError(.malformedQuote, at: at(5, record: 4, column: "c"))),
+    ReaderFixture("spaces with a tab delimiter", "a\tb\n x \t y \n  \t\"z\"\n", header: ["a", "b"],
+                  rows: [(2, [" x ", " y "]), (3, ["  ", "z"])]),
+    ReaderFixture("spaces then the last field", "a,b\n1,  ", header: ["a", "b"], rows: [(2, ["1", "  "])]),
     ReaderFixture("empty fields", "a,b,c\n,,\n1,,3\n", header: ["a", "b", "c"], rows: [(2, ["", "", ""]), (3, ["1", "", "3"])]),
     ReaderFixture("one column, empty value quoted", "a\n\"\"\nx\n", header: ["a"], rows: [(2, [""]), (3, ["x"])]),
     ReaderFixture("semicolon detected", "a;b;c\n1;2,5;3\n", header: ["a", "b", "c"], rows: [(2, ["1", "2,5", "3"])]),
