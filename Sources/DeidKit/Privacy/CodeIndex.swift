@@ -9,24 +9,20 @@ struct ByteCodeIndex {
     /// The values, by code.
     private(set) var values: [[UInt8]] = []
     private var hashes: [UInt64] = []
-    /// Code + 1 per slot; 0 is empty.
-    private var slots = [UInt32](repeating: 0, count: 16)
-    private var mask = 15
+    private var table = NumberSlots()
 
     var count: Int { values.count }
-
-    @inline(__always) private func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash) & mask }
 
     /// The code of field `field` of `record`, coding it when new (`isNew` tells).
     @inline(__always) mutating func code(of record: CSVRecord, field: Int) -> (code: UInt32, isNew: Bool) {
         let hash = record.fieldHash(at: field)
-        var slot = home(hash)
+        var slot = table.home(hash)
         while true {
-            let stored = slots[slot]
+            let stored = table.slots[slot]
             if stored == 0 { break }
             let code = Int(stored &- 1)
             if hashes[code] == hash && record.field(field, equals: values[code][...]) { return (UInt32(code), false) }
-            slot = (slot &+ 1) & mask
+            slot = (slot &+ 1) & table.mask
         }
         return (insert(Array(record[field]), hash: hash, at: slot), true)
     }
@@ -34,13 +30,13 @@ struct ByteCodeIndex {
     /// The code of `value`, coding it when new (`isNew` tells).
     mutating func code(of value: ArraySlice<UInt8>) -> (code: UInt32, isNew: Bool) {
         let hash = value.withUnsafeBytes { FieldHash.hash($0) }
-        var slot = home(hash)
+        var slot = table.home(hash)
         while true {
-            let stored = slots[slot]
+            let stored = table.slots[slot]
             if stored == 0 { break }
             let code = Int(stored &- 1)
             if hashes[code] == hash && values[code][...] == value { return (UInt32(code), false) }
-            slot = (slot &+ 1) & mask
+            slot = (slot &+ 1) & table.mask
         }
         return (insert(Array(value), hash: hash, at: slot), true)
     }
@@ -48,33 +44,22 @@ struct ByteCodeIndex {
     /// The code of `value`, nil when it has none.
     func existingCode(of value: ArraySlice<UInt8>) -> UInt32? {
         let hash = value.withUnsafeBytes { FieldHash.hash($0) }
-        var slot = home(hash)
+        var slot = table.home(hash)
         while true {
-            let stored = slots[slot]
+            let stored = table.slots[slot]
             if stored == 0 { return nil }
             let code = Int(stored &- 1)
             if hashes[code] == hash && values[code][...] == value { return UInt32(code) }
-            slot = (slot &+ 1) & mask
+            slot = (slot &+ 1) & table.mask
         }
     }
 
     private mutating func insert(_ value: [UInt8], hash: UInt64, at slot: Int) -> UInt32 {
-        let code = UInt32(values.count)
+        let code = values.count
         values.append(value)
         hashes.append(hash)
-        slots[slot] = code &+ 1
-        if values.count * 2 > slots.count { grow() }
-        return code
-    }
-
-    private mutating func grow() {
-        slots = [UInt32](repeating: 0, count: slots.count * 2)
-        mask = slots.count - 1
-        for code in 0..<hashes.count {
-            var slot = home(hashes[code])
-            while slots[slot] != 0 { slot = (slot &+ 1) & mask }
-            slots[slot] = UInt32(code) &+ 1
-        }
+        table.store(code, at: slot, hashes: hashes)
+        return UInt32(code)
     }
 }
 
@@ -86,15 +71,11 @@ struct CodeTupleIndex {
     /// The tuples' codes, `width` per tuple.
     private(set) var tuples: [UInt32] = []
     private var hashes: [UInt64] = []
-    /// Tuple number + 1 per slot; 0 is empty.
-    private var slots = [UInt32](repeating: 0, count: 16)
-    private var mask = 15
+    private var table = NumberSlots()
 
     init(width: Int) { self.width = width }
 
     var count: Int { hashes.count }
-
-    @inline(__always) private func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash >> 32) & mask }
 
     static func hash(_ codes: UnsafeBufferPointer<UInt32>) -> UInt64 {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -105,10 +86,10 @@ struct CodeTupleIndex {
     /// The number of the tuple `codes` (`width` of them), numbering it when new (`isNew` tells).
     mutating func number(of codes: UnsafeBufferPointer<UInt32>) -> (number: UInt32, isNew: Bool) {
         let hash = Self.hash(codes)
-        var slot = home(hash)
+        var slot = table.home(hash)
         let width = self.width
         while true {
-            let stored = slots[slot]
+            let stored = table.slots[slot]
             if stored == 0 { break }
             let number = Int(stored &- 1)
             if hashes[number] == hash {
@@ -117,21 +98,36 @@ struct CodeTupleIndex {
                 }
                 if equal { return (UInt32(number), false) }
             }
-            slot = (slot &+ 1) & mask
+            slot = (slot &+ 1) & table.mask
         }
-        let number = UInt32(hashes.count)
+        let number = hashes.count
         tuples.append(contentsOf: codes)
         hashes.append(hash)
-        slots[slot] = number &+ 1
-        if hashes.count * 2 > slots.count {
-            slots = [UInt32](repeating: 0, count: slots.count * 2)
-            mask = slots.count - 1
-            for known in 0..<hashes.count {
-                var free = home(hashes[known])
-                while slots[free] != 0 { free = (free &+ 1) & mask }
-                slots[free] = UInt32(known) &+ 1
-            }
+        table.store(number, at: slot, hashes: hashes)
+        return (UInt32(number), true)
+    }
+}
+
+/// The open-addressing part of both indexes: slots holding a number + 1 (0 is empty), placed
+/// by each number's hash, grown at half full.
+struct NumberSlots {
+    private(set) var slots = [UInt32](repeating: 0, count: 16)
+    private(set) var mask = 15
+
+    /// The first slot to look at for `hash`.
+    @inline(__always) func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash ^ hash >> 32) & mask }
+
+    /// Stores `number` in `slot` (the empty slot a probe for it ended at); `hashes` holds every
+    /// number's hash, `number`'s included.
+    mutating func store(_ number: Int, at slot: Int, hashes: [UInt64]) {
+        slots[slot] = UInt32(number) &+ 1
+        guard hashes.count * 2 > slots.count else { return }
+        slots = [UInt32](repeating: 0, count: slots.count * 2)
+        mask = slots.count - 1
+        for known in 0..<hashes.count {
+            var free = home(hashes[known])
+            while slots[free] != 0 { free = (free &+ 1) & mask }
+            slots[free] = UInt32(known) &+ 1
         }
-        return (number, true)
     }
 }
