@@ -45,8 +45,9 @@ public struct PrivacyRefusal: Error, Sendable, CustomStringConvertible {
 /// 2012): nodes are visited by height; from each unclassified node a path goes up through
 /// unclassified successors, and a binary search on the path finds where the models start to
 /// hold; each check classifies all successors of a satisfying node and all predecessors of a
-/// failing one. The optimum of a monotone metric (non-uniform entropy) is then the best
-/// satisfying node; other metrics are evaluated on the satisfying nodes that can win.
+/// failing one. For non-uniform entropy (monotone, and known without data) no path starts at a
+/// node that cannot beat the best satisfying node found so far; the optimum is the best
+/// satisfying node. Other metrics are evaluated on the satisfying nodes that can win.
 public final class PrivacySearch {
     let statistics: PrivacyStatistics
     let levels: [QuasiIdentifierLevels]
@@ -65,7 +66,13 @@ public final class PrivacySearch {
     private let layout: KeyLayout?
     private let scratch = RollUpScratch()
     /// Per column, code maps from one level to a higher one (`levelMap`).
-    private var levelMaps: [Int: [UInt64]] = [:]
+    private var levelMaps: [LevelStep: [UInt64]] = [:]
+
+    private struct LevelStep: Hashable {
+        var column: Int
+        var from: Int
+        var to: Int
+    }
 
     struct Evaluation {
         var satisfied: Bool
@@ -146,7 +153,7 @@ public final class PrivacySearch {
 
     /// Column `column`'s codes at level `from` mapped to their codes at level `to` (levels nest).
     private func levelMap(column: Int, from: Int, to: Int) -> [UInt64] {
-        let key = (column * 64 + from) * 64 + to
+        let key = LevelStep(column: column, from: from, to: to)
         if let known = levelMaps[key] { return known }
         let codes = levels[column].codes
         var map = [UInt64](repeating: 0, count: levels[column].domainSizes[from])
