@@ -29,6 +29,14 @@ extension CSVWriter: CSVFieldSink {
         record.bytes.withUnsafeBytes { core.pointee.append(field: UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
     }
 
+    /// Appends a copy of field `index` of `record`, which the caller knows needs no quotes.
+    public func append(plainFieldOf record: CSVRecord, at index: Int) {
+        let start = index == 0 ? 0 : record.fieldEnds[index - 1]
+        let end = record.fieldEnds[index]
+        let core = self.core
+        record.bytes.withUnsafeBytes { core.pointee.append(plainField: UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+    }
+
     public func append(field value: [UInt8]) {
         let core = self.core
         value.withUnsafeBytes { core.pointee.append(field: $0) }

@@ -51,15 +51,32 @@ public struct CSVRecord: Sendable {
     /// The bytes in use: the end of the last field.
     @usableFromInline var usedBytes: Int { fieldEnds.last ?? 0 }
 
-    /// Removes all fields, keeping the storage.
+    /// Removes all fields, keeping the storage (its bytes stay allocated and initialized, so the
+    /// next fields are copied in without growing it).
     public mutating func removeAll() {
-        bytes.removeAll(keepingCapacity: true)
         fieldEnds.removeAll(keepingCapacity: true)
+    }
+
+    /// Appends one field holding the `count` bytes at `source`, copied into the storage past the
+    /// last field (which only grows), without a call for a short field.
+    @inlinable mutating func appendField(bytes source: UnsafeRawPointer?, count: Int) {
+        let start = usedBytes
+        let end = start &+ count
+        if bytes.count < end { growBytes(to: end) }
+        if count > 0, let source {
+            bytes.withUnsafeMutableBytes { copyBytes(to: $0.baseAddress.unsafelyUnwrapped + start, from: source, count: count) }
+        }
+        fieldEnds.append(end)
+    }
+
+    /// Grows the byte storage to hold at least `count` bytes, with room to spare.
+    @usableFromInline mutating func growBytes(to count: Int) {
+        bytes.append(contentsOf: repeatElement(0, count: max(count, bytes.count * 2, 64) - bytes.count))
     }
 
     /// Appends a field.
     public mutating func append<Bytes: Collection>(field: Bytes) where Bytes.Element == UInt8 {
-        bytes.removeSubrange(usedBytes...)
+        if bytes.count > usedBytes { bytes.removeSubrange(usedBytes...) }
         bytes.append(contentsOf: field)
         fieldEnds.append(bytes.count)
     }
@@ -108,16 +125,12 @@ extension CSVRecord {
     @inlinable public mutating func append(fieldOf other: CSVRecord, at index: Int) {
         let start = index == 0 ? 0 : other.fieldEnds[index - 1]
         let end = other.fieldEnds[index]
-        if bytes.count > usedBytes { bytes.removeSubrange(usedBytes...) }
-        other.bytes.withUnsafeBufferPointer { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[start..<end])) }
-        fieldEnds.append(bytes.count)
+        other.bytes.withUnsafeBytes { appendField(bytes: $0.baseAddress.map { $0 + start }, count: end - start) }
     }
 
     /// Appends one field holding `bytes`.
     @inlinable public mutating func append(field value: [UInt8]) {
-        if bytes.count > usedBytes { bytes.removeSubrange(usedBytes...) }
-        bytes.append(contentsOf: value)
-        fieldEnds.append(bytes.count)
+        value.withUnsafeBytes { appendField(bytes: $0.baseAddress, count: $0.count) }
     }
 
     /// Sets the position the record reports (for records built from others).

@@ -73,6 +73,15 @@ extension CSVWriter {
 extension CSVRecord {
     /// Appends a number with exactly `places` decimals.
     public mutating func append(decimal value: Double, places: Int) {
-        appendField { DecimalFormat.append(value, places: places, to: &$0) }
+        let start = usedBytes
+        if bytes.count < start + DecimalFormat.maximumBytes { growBytes(to: start + DecimalFormat.maximumBytes) }
+        let written = bytes.withUnsafeMutableBufferPointer {
+            DecimalFormat.write(value, places: places, to: $0.baseAddress.unsafelyUnwrapped + start)
+        }
+        if let written {
+            fieldEnds.append(start + written)
+        } else {
+            appendField { DecimalFormat.append(value, places: places, to: &$0) }
+        }
     }
 }

@@ -3,16 +3,27 @@
 /// open-addressing table of hashes finds them. When `capacity` entries are held the memo starts
 /// afresh, which bounds its memory whatever the number of distinct values.
 public struct FieldMemo: Sendable {
+    /// Where one entry's key and value lie in `keyBytes` and `valueBytes`.
+    struct Entry {
+        var keyStart: Int
+        var keyEnd: Int
+        var valueStart: Int
+        var valueEnd: Int
+        /// True when the value needs no quoting under any delimiter.
+        var plain: Bool
+    }
+
+    /// One slot of the table: an entry's hash and its index + 1 (0 = empty), side by side so
+    /// that a probe reads one cache line.
+    struct Slot {
+        var hash: UInt64 = 0
+        var entry: Int = 0
+    }
+
     private var keyBytes: [UInt8] = []
     private var valueBytes: [UInt8] = []
-    /// Per entry: end offsets of its key in `keyBytes` and of its value in `valueBytes`.
-    private var keyEnds: [Int] = []
-    private var valueEnds: [Int] = []
-    /// Per entry: true when the value needs no quoting under any delimiter.
-    private var valuePlain: [Bool] = []
-    /// Per slot: entry index + 1 (0 = empty), and the entry's hash.
-    private var slots: [Int32]
-    private var hashes: [UInt64]
+    private var entries: [Entry] = []
+    private var slots: [Slot]
     private var mask: Int
     /// The entry used last: consecutive records often repeat a value (one meter's readings).
     private var lastEntry = -1
@@ -21,13 +32,12 @@ public struct FieldMemo: Sendable {
     /// A memo holding at most `capacity` entries before it is cleared.
     public init(capacity: Int = 1 << 20) {
         self.capacity = max(capacity, 16)
-        slots = [Int32](repeating: 0, count: 1024)
-        hashes = [UInt64](repeating: 0, count: 1024)
+        slots = [Slot](repeating: Slot(), count: 1024)
         mask = 1023
     }
 
     /// The number of entries held.
-    public var count: Int { keyEnds.count }
+    public var count: Int { entries.count }
 
     /// Where a value that is not memoized yet goes: returned by `appendMemoized` when it finds
     /// nothing, taken by `store`.
@@ -40,30 +50,49 @@ public struct FieldMemo: Sendable {
     /// when there is none, appends nothing and returns where `store` puts the computed value.
     @inline(__always)
     public mutating func appendMemoized<Sink: CSVFieldSink>(valueFor index: Int, of record: CSVRecord, to output: inout Sink) -> Miss? {
-        if lastEntry >= 0 {
-            let keyStart = lastEntry == 0 ? 0 : keyEnds[lastEntry - 1]
-            if record.field(index, equals: keyBytes, in: keyStart..<keyEnds[lastEntry]) {
-                let valueStart = lastEntry == 0 ? 0 : valueEnds[lastEntry - 1]
-                output.append(fieldFrom: valueBytes, range: valueStart..<valueEnds[lastEntry], plain: valuePlain[lastEntry])
-                return nil
-            }
-        }
-        let hash = record.fieldHash(at: index)
-        var slot = Int(truncatingIfNeeded: hash) & mask
-        while slots[slot] != 0 {
-            let entry = Int(slots[slot]) - 1
-            if hashes[slot] == hash {
-                let keyStart = entry == 0 ? 0 : keyEnds[entry - 1]
-                if record.field(index, equals: keyBytes, in: keyStart..<keyEnds[entry]) {
-                    let valueStart = entry == 0 ? 0 : valueEnds[entry - 1]
-                    output.append(fieldFrom: valueBytes, range: valueStart..<valueEnds[entry], plain: valuePlain[entry])
-                    lastEntry = entry
-                    return nil
+        let start = index == 0 ? 0 : record.fieldEnds[index - 1]
+        let length = record.fieldEnds[index] &- start
+        precondition(start >= 0 && length >= 0 && start &+ length <= record.bytes.count, "field outside the record")
+        var hash: UInt64 = 0
+        var slot = 0
+        let found: Int = record.bytes.withUnsafeBytes { raw in
+            // A record whose storage never held a byte has only empty fields, and no address.
+            let field = raw.baseAddress.map { $0 + start } ?? FieldMemo.nowhere
+            if lastEntry >= 0 && matches(lastEntry, field, length) { return lastEntry }
+            hash = FieldHash.hash(UnsafeRawBufferPointer(start: field, count: length))
+            return slots.withUnsafeBufferPointer { table in
+                slot = Int(truncatingIfNeeded: hash) & mask
+                while true {
+                    let candidate = table[slot]
+                    if candidate.entry == 0 { return -1 }
+                    if candidate.hash == hash && matches(candidate.entry &- 1, field, length) { return candidate.entry &- 1 }
+                    slot = (slot &+ 1) & mask
                 }
             }
-            slot = (slot + 1) & mask
         }
-        return Miss(hash: hash, slot: slot)
+        guard found >= 0 else { return Miss(hash: hash, slot: slot) }
+        lastEntry = found
+        let entry = entries[found]
+        output.append(fieldFrom: valueBytes, range: entry.valueStart..<entry.valueEnd, plain: entry.plain)
+        return nil
+    }
+
+    /// An address for an empty field that has none (never read: its length is 0).
+    nonisolated(unsafe) private static let nowhere = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1))
+
+    /// True when entry `entry`'s key is the `length` bytes at `field`.
+    @inline(__always) private func matches(_ entry: Int, _ field: UnsafeRawPointer, _ length: Int) -> Bool {
+        let stored = entries[entry]
+        guard stored.keyEnd &- stored.keyStart == length else { return false }
+        guard length > 0 else { return true }
+        return keyBytes.withUnsafeBytes { shortEqual($0.baseAddress.unsafelyUnwrapped + stored.keyStart, field, length) }
+    }
+
+    /// The first slot probed for `hash` (an empty table's probe, for an empty record).
+    private func home(of hash: UInt64) -> Int {
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while slots[slot].entry != 0 { slot = (slot + 1) & mask }
+        return slot
     }
 
     /// Memoizes `value` for field `index` of `record` (after `appendMemoized` missed) and
@@ -72,19 +101,19 @@ public struct FieldMemo: Sendable {
                                                    appendingTo output: inout Sink) {
         output.append(field: value)
         var slot = miss.slot
-        if keyEnds.count >= capacity {
+        if entries.count >= capacity {
             removeAll()
-            slot = Int(truncatingIfNeeded: miss.hash) & mask
+            slot = home(of: miss.hash)
         }
+        let keyStart = keyBytes.count
         keyBytes.append(contentsOf: record[index])
-        keyEnds.append(keyBytes.count)
+        let valueStart = valueBytes.count
         valueBytes.append(contentsOf: value)
-        valueEnds.append(valueBytes.count)
-        valuePlain.append(!ByteScan.mayNeedQuoting(value))
-        slots[slot] = Int32(keyEnds.count)
-        hashes[slot] = miss.hash
-        lastEntry = keyEnds.count - 1
-        if keyEnds.count * 2 > slots.count { grow() }
+        entries.append(Entry(keyStart: keyStart, keyEnd: keyBytes.count, valueStart: valueStart, valueEnd: valueBytes.count,
+                             plain: !ByteScan.mayNeedQuoting(value)))
+        slots[slot] = Slot(hash: miss.hash, entry: entries.count)
+        lastEntry = entries.count - 1
+        if entries.count * 2 > slots.count { grow() }
     }
 
     /// Appends to `output` the value memoized for field `index` of `record`, computing it with
@@ -98,26 +127,21 @@ public struct FieldMemo: Sendable {
     private mutating func removeAll() {
         keyBytes.removeAll(keepingCapacity: true)
         valueBytes.removeAll(keepingCapacity: true)
-        keyEnds.removeAll(keepingCapacity: true)
-        valueEnds.removeAll(keepingCapacity: true)
-        valuePlain.removeAll(keepingCapacity: true)
-        for index in slots.indices { slots[index] = 0 }
+        entries.removeAll(keepingCapacity: true)
+        for index in slots.indices { slots[index] = Slot() }
         lastEntry = -1
     }
 
     private mutating func grow() {
         let size = slots.count * 2
-        var newSlots = [Int32](repeating: 0, count: size)
-        var newHashes = [UInt64](repeating: 0, count: size)
+        var newSlots = [Slot](repeating: Slot(), count: size)
         let newMask = size - 1
-        for index in slots.indices where slots[index] != 0 {
-            var slot = Int(truncatingIfNeeded: hashes[index]) & newMask
-            while newSlots[slot] != 0 { slot = (slot + 1) & newMask }
-            newSlots[slot] = slots[index]
-            newHashes[slot] = hashes[index]
+        for old in slots where old.entry != 0 {
+            var slot = Int(truncatingIfNeeded: old.hash) & newMask
+            while newSlots[slot].entry != 0 { slot = (slot + 1) & newMask }
+            newSlots[slot] = old
         }
         slots = newSlots
-        hashes = newHashes
         mask = newMask
     }
 }
@@ -125,9 +149,8 @@ public struct FieldMemo: Sendable {
 extension CSVRecord {
     /// Appends one field holding `storage[range]`.
     @inlinable mutating func appendField(from storage: [UInt8], range: Range<Int>) {
-        if bytes.count > usedBytes { bytes.removeSubrange(usedBytes...) }
-        storage.withUnsafeBufferPointer { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[range])) }
-        fieldEnds.append(bytes.count)
+        precondition(range.lowerBound >= 0 && range.upperBound <= storage.count, "range outside the storage")
+        storage.withUnsafeBytes { appendField(bytes: $0.baseAddress.map { $0 + range.lowerBound }, count: range.count) }
     }
 }
 

@@ -49,16 +49,10 @@ struct RawBuffer<Element: BitwiseCopyable> {
         count += extra
     }
 
-    /// Appends bytes without a capacity check: the caller reserved room beforehand. Copies of up
-    /// to 32 bytes are done inline with overlapping loads and stores, which stay inside both
-    /// ranges, instead of a call to memmove (most fields are short).
+    /// Appends bytes without a capacity check: the caller reserved room beforehand.
     @inline(__always) mutating func appendBytesReserved(_ source: UnsafeRawPointer, count extra: Int) where Element == UInt8 {
-        if extra > 32 {
-            UnsafeMutableRawPointer(base + count).copyMemory(from: source, byteCount: extra)
-            count &+= extra
-        } else {
-            appendShortBytesReserved(source, count: extra)
-        }
+        copyBytes(to: UnsafeMutableRawPointer(base + count), from: source, count: extra)
+        count &+= extra
     }
 
     /// Appends `extra` bytes by copying 32 from `source` (both sides must have room for 32: the
@@ -67,42 +61,6 @@ struct RawBuffer<Element: BitwiseCopyable> {
         let target = UnsafeMutableRawPointer(base + count)
         target.storeBytes(of: source.loadUnaligned(as: SIMD16<UInt8>.self), as: SIMD16<UInt8>.self)
         target.storeBytes(of: source.loadUnaligned(fromByteOffset: 16, as: SIMD16<UInt8>.self), toByteOffset: 16, as: SIMD16<UInt8>.self)
-        count &+= extra
-    }
-
-    /// Appends at most 32 bytes (`source` is not read when `extra` is 0) without a capacity check
-    /// and without a call.
-    @inline(__always) mutating func appendShortBytesReserved(_ source: UnsafeRawPointer?, count extra: Int) where Element == UInt8 {
-        let target = UnsafeMutableRawPointer(base + count)
-        guard extra > 0, let source else { return }
-        if extra >= 8 && extra <= 16 {
-            let head = source.loadUnaligned(as: UInt64.self)
-            let tail = source.loadUnaligned(fromByteOffset: extra - 8, as: UInt64.self)
-            target.storeBytes(of: head, as: UInt64.self)
-            target.storeBytes(of: tail, toByteOffset: extra - 8, as: UInt64.self)
-        } else if extra > 16 && extra <= 32 {
-            let first = source.loadUnaligned(as: UInt64.self)
-            let second = source.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-            let third = source.loadUnaligned(fromByteOffset: extra - 16, as: UInt64.self)
-            let fourth = source.loadUnaligned(fromByteOffset: extra - 8, as: UInt64.self)
-            target.storeBytes(of: first, as: UInt64.self)
-            target.storeBytes(of: second, toByteOffset: 8, as: UInt64.self)
-            target.storeBytes(of: third, toByteOffset: extra - 16, as: UInt64.self)
-            target.storeBytes(of: fourth, toByteOffset: extra - 8, as: UInt64.self)
-        } else if extra >= 4 && extra < 8 {
-            let head = source.loadUnaligned(as: UInt32.self)
-            let tail = source.loadUnaligned(fromByteOffset: extra - 4, as: UInt32.self)
-            target.storeBytes(of: head, as: UInt32.self)
-            target.storeBytes(of: tail, toByteOffset: extra - 4, as: UInt32.self)
-        } else if extra > 0 && extra < 4 {
-            // One, two or three bytes: the first, the middle and the last (some the same).
-            let first = source.load(as: UInt8.self)
-            let middle = source.load(fromByteOffset: extra >> 1, as: UInt8.self)
-            let last = source.load(fromByteOffset: extra - 1, as: UInt8.self)
-            target.storeBytes(of: first, as: UInt8.self)
-            target.storeBytes(of: middle, toByteOffset: extra >> 1, as: UInt8.self)
-            target.storeBytes(of: last, toByteOffset: extra - 1, as: UInt8.self)
-        }
         count &+= extra
     }
 
@@ -120,4 +78,40 @@ struct RawBuffer<Element: BitwiseCopyable> {
 
     /// Counts `extra` elements written in place past the end (room reserved before).
     @inline(__always) mutating func advance(by extra: Int) { count &+= extra }
+}
+
+/// Copies `count` bytes between ranges that do not overlap. Up to 32 bytes are copied inline with
+/// overlapping loads and stores, which stay inside both ranges, instead of a call to memmove
+/// (most fields are short).
+@usableFromInline @inline(__always) func copyBytes(to target: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) {
+    if count > 32 {
+        target.copyMemory(from: source, byteCount: count)
+    } else if count > 16 {
+        let first = source.loadUnaligned(as: UInt64.self)
+        let second = source.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        let third = source.loadUnaligned(fromByteOffset: count - 16, as: UInt64.self)
+        let fourth = source.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        target.storeBytes(of: first, as: UInt64.self)
+        target.storeBytes(of: second, toByteOffset: 8, as: UInt64.self)
+        target.storeBytes(of: third, toByteOffset: count - 16, as: UInt64.self)
+        target.storeBytes(of: fourth, toByteOffset: count - 8, as: UInt64.self)
+    } else if count >= 8 {
+        let head = source.loadUnaligned(as: UInt64.self)
+        let tail = source.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        target.storeBytes(of: head, as: UInt64.self)
+        target.storeBytes(of: tail, toByteOffset: count - 8, as: UInt64.self)
+    } else if count >= 4 {
+        let head = source.loadUnaligned(as: UInt32.self)
+        let tail = source.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+        target.storeBytes(of: head, as: UInt32.self)
+        target.storeBytes(of: tail, toByteOffset: count - 4, as: UInt32.self)
+    } else if count > 0 {
+        // One, two or three bytes: the first, the middle and the last (some the same).
+        let first = source.load(as: UInt8.self)
+        let middle = source.load(fromByteOffset: count >> 1, as: UInt8.self)
+        let last = source.load(fromByteOffset: count - 1, as: UInt8.self)
+        target.storeBytes(of: first, as: UInt8.self)
+        target.storeBytes(of: middle, toByteOffset: count >> 1, as: UInt8.self)
+        target.storeBytes(of: last, toByteOffset: count - 1, as: UInt8.self)
+    }
 }

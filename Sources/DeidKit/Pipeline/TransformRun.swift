@@ -474,9 +474,17 @@ struct TeeSink: CSVFieldSink {
     }
 
     mutating func append(decimal value: Double, places: Int) {
-        if next() { captured.append(decimal: value, places: places) }
-        if keepingAll { all.append(decimal: value, places: places) }
-        writer.append(decimal: value, places: places)
+        // Formatted once, then copied: a number never needs quotes.
+        if next() {
+            captured.append(decimal: value, places: places)
+            if keepingAll { all.append(fieldOf: captured, at: captured.count - 1) }
+            writer.append(plainFieldOf: captured, at: captured.count - 1)
+        } else if keepingAll {
+            all.append(decimal: value, places: places)
+            writer.append(plainFieldOf: all, at: all.count - 1)
+        } else {
+            writer.append(decimal: value, places: places)
+        }
     }
 
     mutating func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows {
