@@ -34,6 +34,13 @@ public struct CSVRecord: Sendable {
         return bytes[start..<fieldEnds[index]]
     }
 
+    /// Calls `body` with the bytes of field `index`, in place (no slice, no reference counted).
+    @inlinable public func withField<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        let start = index == 0 ? 0 : fieldEnds[index - 1]
+        let end = fieldEnds[index]
+        return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+    }
+
     /// The length of field `index` in bytes.
     @inlinable public func length(of index: Int) -> Int {
         fieldEnds[index] - (index == 0 ? 0 : fieldEnds[index - 1])

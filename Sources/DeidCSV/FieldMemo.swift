@@ -25,7 +25,8 @@ public struct FieldMemo: Sendable {
     private var entries: [Entry] = []
     private var slots: [Slot]
     private var mask: Int
-    /// The entry used last: consecutive records often repeat a value (one meter's readings).
+    /// The entry used last: consecutive records often repeat a value (one meter's readings), or
+    /// take the value stored after it.
     private var lastEntry = -1
     public let capacity: Int
 
@@ -58,7 +59,14 @@ public struct FieldMemo: Sendable {
         let found: Int = record.bytes.withUnsafeBytes { raw in
             // A record whose storage never held a byte has only empty fields, and no address.
             let field = raw.baseAddress.map { $0 + start } ?? FieldMemo.nowhere
-            if lastEntry >= 0 && matches(lastEntry, field, length) { return lastEntry }
+            if lastEntry >= 0 {
+                if matches(lastEntry, field, length) { return lastEntry }
+                // Series repeat their values in the order they were first stored (every meter's
+                // timestamps): the entry after the last one is tried before hashing, which also
+                // walks the memo's arrays in order instead of jumping around the table.
+                let next = lastEntry &+ 1
+                if next < entries.count && matches(next, field, length) { return next }
+            }
             hash = FieldHash.hash(UnsafeRawBufferPointer(start: field, count: length))
             return slots.withUnsafeBufferPointer { table in
                 slot = Int(truncatingIfNeeded: hash) & mask

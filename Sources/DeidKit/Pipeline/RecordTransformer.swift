@@ -11,6 +11,8 @@ public struct RecordTransformer {
     private let kinds: [ColumnStep.Kind]
     private let inputs: [Int]
     private let steps: [ColumnStep]
+    /// The same steps, called without retaining each one per record (`steps` keeps them alive).
+    private let stepReferences: [Unmanaged<ColumnStep>]
     private var memos: [FieldMemo]
     private var random: NoiseRandom
     private let hasFilters: Bool
@@ -23,6 +25,7 @@ public struct RecordTransformer {
         self.plan = plan
         self.sourceName = sourceName
         steps = plan.columns.map(ColumnStep.init)
+        stepReferences = steps.map { Unmanaged.passUnretained($0) }
         kinds = steps.map(\.kind)
         inputs = steps.map(\.input)
         memos = steps.map { _ in FieldMemo(capacity: 1 << 18) }
@@ -49,7 +52,6 @@ public struct RecordTransformer {
                 }
             }
         }
-        let steps = self.steps
         for position in 0..<kinds.count {
             let input = inputs[position]
             do {
@@ -59,11 +61,11 @@ public struct RecordTransformer {
                 case .pseudonymize, .mask, .generalize:
                     // Computed once per distinct value; the step is reached only on a miss.
                     if let miss = memos[position].appendMemoized(valueFor: input, of: record, to: &output) {
-                        let value = try steps[position].compute(record[input])
+                        let value = try stepReferences[position]._withUnsafeGuaranteedRef { try $0.compute(record[input]) }
                         memos[position].store(value, for: miss, fieldAt: input, of: record, appendingTo: &output)
                     }
                 default:
-                    try steps[position].apply(record, to: &output, random: &random)
+                    try stepReferences[position]._withUnsafeGuaranteedRef { try $0.apply(record, to: &output, random: &random) }
                 }
             } catch let problem as ValueProblem {
                 throw failure(problem, record: record, column: input)
@@ -148,8 +150,7 @@ final class ColumnStep {
         case .generalizeWithLatitude:
             output.append(field: try generalizer.unsafelyUnwrapped.generalize(record[input], level: level, latitude: record[otherInput]))
         case .noise:
-            let value = record[input]
-            try adder.unsafelyUnwrapped.apply(value, random: &random, to: &output)
+            try record.withField(input) { value in try adder.unsafelyUnwrapped.apply(value, random: &random, to: &output) }
         case .shiftDate:
             let value = record[input]
             if value.isEmpty { output.append(field: []); return }

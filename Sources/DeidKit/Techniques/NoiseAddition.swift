@@ -66,7 +66,7 @@ public struct NoiseAdder: Sendable {
     }
 
     /// Appends the noisy form of `value` (a field's bytes) to `output` as one field; empty stays empty.
-    func apply<Sink: CSVFieldSink>(_ value: ArraySlice<UInt8>, random: inout NoiseRandom, to output: inout Sink) throws(ValueProblem) {
+    func apply<Sink: CSVFieldSink>(_ value: UnsafeRawBufferPointer, random: inout NoiseRandom, to output: inout Sink) throws(ValueProblem) {
         if value.isEmpty {
             output.append(field: [])
             return

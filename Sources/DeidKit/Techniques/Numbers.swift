@@ -6,15 +6,22 @@ enum DecimalText {
     /// The number in `bytes` and its count of decimal places, or nil when the bytes are not a
     /// plain decimal (`-12`, `0.196`, `+3.5`, `1e3`).
     static func parse<Bytes: Collection>(_ bytes: Bytes) -> (value: Double, decimals: Int)? where Bytes.Element == UInt8 {
+        if let parsed = bytes.withContiguousStorageIfAvailable({ parse(UnsafeRawBufferPointer($0)) }) { return parsed }
+        return Array(bytes).withUnsafeBytes { parse($0) }
+    }
+
+    /// The number in `bytes` and its count of decimal places (see the generic `parse`).
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> (value: Double, decimals: Int)? {
         var mantissa: UInt64 = 0
         var digits = 0, decimals = 0
         var negative = false, seenPoint = false, simple = true
-        var index = bytes.startIndex
-        if index < bytes.endIndex, bytes[index] == 0x2D || bytes[index] == 0x2B {
+        var index = 0
+        let count = bytes.count
+        if index < count, bytes[index] == 0x2D || bytes[index] == 0x2B {
             negative = bytes[index] == 0x2D
-            index = bytes.index(after: index)
+            index += 1
         }
-        while index < bytes.endIndex {
+        while index < count {
             let byte = bytes[index]
             if byte >= 0x30 && byte <= 0x39 {
                 if digits < 18 { mantissa = mantissa * 10 + UInt64(byte - 0x30) } else { simple = false }
@@ -29,7 +36,7 @@ enum DecimalText {
                 simple = false
                 break
             }
-            index = bytes.index(after: index)
+            index += 1
         }
         if simple {
             guard digits > 0 else { return nil }
@@ -37,7 +44,8 @@ enum DecimalText {
             if decimals > 0 { value /= powersOfTen[min(decimals, powersOfTen.count - 1)] }
             return (negative ? -value : value, decimals)
         }
-        guard let text = String(bytes: bytes, encoding: .utf8), let value = Double(text), value.isFinite else { return nil }
+        guard let text = String(validating: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self), let value = Double(text),
+              value.isFinite else { return nil }
         return (value, seenPoint ? decimals : 0)
     }
 
