@@ -61,6 +61,19 @@ let readerFixtures: [ReaderFixture] = [
     ReaderFixture("spaces beside separators", "a,b,c\n  x  ,\t\ty\t\t, z\n\"q r\", w ,\t\n , \t ,\r\n1 2,3\t4, \"\" \n \t",
                   header: ["a", "b", "c"], rows: [(2, ["  x  ", "\t\ty\t\t", " z"]), (3, ["q r", " w ", "\t"]), (4, [" ", " \t ", ""])],
                   error: CSVError(.malformedQuote, at: at(5, record: 4, column: "c"))),
+    // Spaces beside delimiters and line breaks inside quotes (libcsv never trims there), then
+    // spaces beside delimiters outside quotes after quoted fields (kept only with the space
+    // function): in every chunking, some chunks start inside the quotes.
+    ReaderFixture("a space after a closing quote", "a,b,c\n\"flat, converted\",\"x ,y\", z\n\"p\n q\",\"r ,\r\ns\" ,\t\n"
+                  + "\"\"\"a, b\"\"\", c ,d\n",
+                  header: ["a", "b", "c"],
+                  rows: [(2, ["flat, converted", "x ,y", " z"])],
+                  error: CSVError(.malformedQuote, at: at(4, record: 2, column: "b"))),
+    ReaderFixture("spaces beside quoted delimiters, well formed", "a,b,c\n\"flat, converted\",\"x ,y\", z\n\"p\n q\",\"r ,\r\ns\",\t\n"
+                  + "\"\"\"a, b\"\"\", c ,d\n\"e,\" , f,\"g \"\n",
+                  header: ["a", "b", "c"],
+                  rows: [(2, ["flat, converted", "x ,y", " z"]), (3, ["p\n q", "r ,\r\ns", "\t"]), (6, ["\"a, b\"", " c ", "d"])],
+                  error: CSVError(.malformedQuote, at: at(7, record: 4, column: "a"))),
     ReaderFixture("spaces with a tab delimiter", "a\tb\n x \t y \n  \t\"z\"\n", header: ["a", "b"],
                   rows: [(2, [" x ", " y "]), (3, ["  ", "z"])]),
     ReaderFixture("spaces then the last field", "a,b\n1,  ", header: ["a", "b"], rows: [(2, ["1", "  "])]),

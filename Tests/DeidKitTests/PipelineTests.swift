@@ -178,6 +178,23 @@ import Testing
         #expect(outcome.manifest.data.bytes == (try directory.read("release/t.csv")).count)
     }
 
+    /// A plain input is fingerprinted as the reader reads it (over many blocks), a gzip input by
+    /// reading its file: both as `sha256sum` would give them, in one release.
+    @Test func inputFingerprintsMatchTheFiles() throws {
+        let directory = try TemporaryDirectory()
+        let policy = try directory.write("policy.yaml", text: BlockPassTests.policy)
+        let plain = try directory.write("plain.csv", text: BlockPassTests.csv(rows: 120_000))
+        let compressed = directory.file("second.csv.gz")
+        let gzip = try OutputFile(path: compressed, compress: true)
+        try gzip.write(text: BlockPassTests.csv(rows: 9_000))
+        try gzip.commit()
+        let request = TransformRequest(policyPath: policy, inputs: [plain, compressed], seed: 3, environment: Self.environment)
+        let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
+        #expect(try directory.read("plain.csv").count > 4 << 20, "several blocks")
+        #expect(outcome.manifest.inputs.map(\.sha256) == [try Release.sha256(ofFile: plain), try Release.sha256(ofFile: compressed)])
+        #expect(outcome.manifest.inputs.map(\.compressed) == [false, true])
+    }
+
     @Test func failedPublishLeavesNoReleaseDirectory() throws {
         let directory = try TemporaryDirectory()
         let policy = try directory.write("policy.yaml", text: """

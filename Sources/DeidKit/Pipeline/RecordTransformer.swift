@@ -13,7 +13,9 @@ public struct RecordTransformer {
     private let steps: [ColumnStep]
     /// The same steps, called without retaining each one per record (`steps` keeps them alive).
     private let stepReferences: [Unmanaged<ColumnStep>]
-    private var memos: [FieldMemo]
+    /// The memos, one per output column, behind a pointer: an array of them would be checked
+    /// for uniqueness at every lookup. A copy of the transformer shares them (one per thread).
+    private let memos: MemoStore
     private var random: NoiseRandom
     private let hasFilters: Bool
     /// The input named in error positions.
@@ -28,7 +30,7 @@ public struct RecordTransformer {
         stepReferences = steps.map { Unmanaged.passUnretained($0) }
         kinds = steps.map(\.kind)
         inputs = steps.map(\.input)
-        memos = steps.map { _ in FieldMemo(capacity: 1 << 18) }
+        memos = MemoStore(count: steps.count)
         hasFilters = !plan.filters.isEmpty
         random = plan.seed.map { NoiseRandom.seeded($0, stream: stream) } ?? .system()
     }
@@ -60,9 +62,10 @@ public struct RecordTransformer {
                     output.append(fieldOf: record, at: input)
                 case .pseudonymize, .mask, .generalize:
                     // Computed once per distinct value; the step is reached only on a miss.
-                    if let miss = memos[position].appendMemoized(valueFor: input, of: record, to: &output) {
+                    let memo = memos.base + position
+                    if let miss = memo.pointee.appendMemoized(valueFor: input, of: record, to: &output) {
                         let value = try stepReferences[position]._withUnsafeGuaranteedRef { try $0.compute(record[input]) }
-                        memos[position].store(value, for: miss, fieldAt: input, of: record, appendingTo: &output)
+                        memo.pointee.store(value, for: miss, fieldAt: input, of: record, appendingTo: &output)
                     }
                 default:
                     try stepReferences[position]._withUnsafeGuaranteedRef { try $0.apply(record, to: &output, random: &random) }
@@ -86,6 +89,23 @@ public struct RecordTransformer {
                                                column: plan.inputHeader[column]), problem: problem.message)
     }
 }
+/// A transformer's memos, one per output column, in memory of their own.
+final class MemoStore {
+    let base: UnsafeMutablePointer<FieldMemo>
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        base = .allocate(capacity: max(count, 1))
+        base.initialize(repeating: FieldMemo(capacity: 1 << 18), count: count)
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+}
+
 /// One output column's operation, unpacked from the plan for the hot loop.
 final class ColumnStep {
     enum Kind { case copy, pseudonymize, mask, suppress, generalize, generalizeWithLatitude, noise, shiftDate }

@@ -170,7 +170,8 @@ public struct DistributionCounter: Sendable {
     private(set) var distributions: [ValueDistribution]
     private var previousEntityHash: UInt64?
     private var previousEntity: [UInt8] = []
-    private var seen = 0
+    /// Records until the next one counted: the first, then every `sampleEvery`-th.
+    private var untilSample = 1
 
     init(_ request: DistributionRequest) {
         self.request = request
@@ -182,9 +183,15 @@ public struct DistributionCounter: Sendable {
         }
     }
 
-    mutating func add(_ record: CSVRecord) {
-        seen &+= 1
-        guard seen % request.sampleEvery == 1 || request.sampleEvery == 1 else { return }
+    @inline(__always) mutating func add(_ record: CSVRecord) {
+        // Called for every record: the records not counted cost a decrement.
+        untilSample &-= 1
+        guard untilSample == 0 else { return }
+        untilSample = request.sampleEvery
+        addSampled(record)
+    }
+
+    @inline(never) private mutating func addSampled(_ record: CSVRecord) {
         var individual: UInt64?
         if let entity = request.entity {
             // A household's records come in runs: its hash is computed once per run.
