@@ -13,6 +13,23 @@ public protocol CSVFieldSink {
     mutating func append(decimal value: Double, places: Int)
     /// Appends one field whose bytes `body` appends to the array it is given.
     mutating func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows
+
+    /// Whether `repeatFields` can ever succeed (a transformer keeps what it needs for it only then).
+    static var repeatsFields: Bool { get }
+    /// Marks the end of the field just appended, one of the current record's leading fields
+    /// that the next record may repeat (called for each of them in turn).
+    mutating func markField()
+    /// Appends the previous record's first `count` marked fields again, as the current record's
+    /// first fields (marked as such); false, with nothing appended, when that is not possible.
+    /// The caller promises that they are what it would append (the same inputs through the
+    /// same deterministic steps).
+    mutating func repeatFields(_ count: Int) -> Bool
+}
+
+extension CSVFieldSink {
+    public static var repeatsFields: Bool { false }
+    public mutating func markField() {}
+    public mutating func repeatFields(_ count: Int) -> Bool { false }
 }
 
 extension CSVRecord: CSVFieldSink {
@@ -22,6 +39,12 @@ extension CSVRecord: CSVFieldSink {
 }
 
 extension CSVWriter: CSVFieldSink {
+    public static var repeatsFields: Bool { true }
+
+    public func markField() { core.pointee.markField() }
+
+    public func repeatFields(_ count: Int) -> Bool { core.pointee.repeatFields(count) }
+
     public func append(fieldOf record: CSVRecord, at index: Int) {
         let start = index == 0 ? 0 : record.fieldEnds[index - 1]
         let end = record.fieldEnds[index]

@@ -64,6 +64,11 @@ public struct CSVRecord: Sendable {
         fieldEnds.removeAll(keepingCapacity: true)
     }
 
+    /// Keeps the first `count` fields (at most the record's count).
+    @inlinable public mutating func truncate(toFieldCount count: Int) {
+        while fieldEnds.count > count { fieldEnds.removeLast() }
+    }
+
     /// Appends one field holding the `count` bytes at `source`, copied into the storage past the
     /// last field (which only grows), without a call for a short field.
     @inlinable mutating func appendField(bytes source: UnsafeRawPointer?, count: Int) {
@@ -170,6 +175,39 @@ extension CSVRecord {
                     if length > 0 && !shortEqual(mine.baseAddress! + start, theirs.baseAddress! + otherStart, length) { return false }
                 }
                 return true
+            }
+        }
+    }
+
+    /// How many of fields `indices`, from the first, hold the same bytes here as fields 0, 1, ...
+    /// of `other` (compared up to the first difference, or the end of either).
+    public func leadingFields(_ indices: [Int], matchingFieldsOf other: CSVRecord) -> Int {
+        let count = min(indices.count, other.count)
+        guard count > 0 else { return 0 }
+        let fieldCount = fieldEnds.count
+        return bytes.withUnsafeBytes { mine in
+            other.bytes.withUnsafeBytes { theirs in
+                fieldEnds.withUnsafeBufferPointer { ends in
+                    other.fieldEnds.withUnsafeBufferPointer { otherEnds in
+                        indices.withUnsafeBufferPointer { indices in
+                            var otherStart = 0
+                            for position in 0..<count {
+                                let index = indices[position]
+                                precondition(index >= 0 && index < fieldCount, "no such field")
+                                let start = index == 0 ? 0 : ends[index &- 1]
+                                let otherEnd = otherEnds[position]
+                                let length = ends[index] &- start
+                                guard length == otherEnd &- otherStart else { return position }
+                                if length > 0 && !shortEqual(mine.baseAddress.unsafelyUnwrapped + start,
+                                                             theirs.baseAddress.unsafelyUnwrapped + otherStart, length) {
+                                    return position
+                                }
+                                otherStart = otherEnd
+                            }
+                            return count
+                        }
+                    }
+                }
             }
         }
     }

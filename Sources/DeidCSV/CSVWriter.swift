@@ -29,11 +29,14 @@ public final class CSVWriter {
         let bytes = Array(UnsafeRawBufferPointer(start: core.pointee.buffer.base, count: core.pointee.buffer.count))
         core.pointee.buffer.removeAll()
         core.pointee.recordStart = 0
+        core.pointee.forgetPrefixes()
         return bytes
     }
 
     deinit {
         core.pointee.buffer.free()
+        core.pointee.marks.free()
+        core.pointee.previousMarks.free()
         core.deinitialize(count: 1)
         core.deallocate()
     }
@@ -110,6 +113,7 @@ public final class CSVWriter {
         core.pointee.buffer.truncate(to: offset)
         core.pointee.fieldsInRecord = 0
         core.pointee.recordStart = offset
+        core.pointee.forgetPrefixes()
     }
 
     /// One field as this writer would write it (quoted only when needed), without delimiter.
@@ -131,6 +135,7 @@ public final class CSVWriter {
         try output.write(UnsafeRawBufferPointer(start: core.pointee.buffer.base, count: core.pointee.buffer.count))
         core.pointee.buffer.removeAll()
         core.pointee.recordStart = 0
+        core.pointee.forgetPrefixes()
     }
 
     /// Flushes and commits the output (renames it into place).
@@ -151,6 +156,12 @@ struct WriterCore {
     /// Where the current record starts in `buffer`.
     var recordStart = 0
     let flushThreshold = 1 << 20
+    /// Where each of the current record's marked leading fields ends in `buffer` (marked one by
+    /// one as they are appended), and the same for the previous record, which the next record
+    /// may repeat (`previousStart` is -1 when it may not: the buffer was emptied since).
+    var marks = RawBuffer<Int>(capacity: 16)
+    var previousMarks = RawBuffer<Int>(capacity: 16)
+    var previousStart = -1
 
     init(delimiter: UInt8, crlf: Bool) {
         self.delimiter = delimiter
@@ -186,6 +197,7 @@ struct WriterCore {
 
     /// Ends the record; true when the buffer should be flushed.
     mutating func endRecord() -> Bool {
+        let recordStartBefore = recordStart
         if fieldsInRecord == 1 && buffer.count == recordStart {
             // A single empty field would read back as a blank line, which readers skip.
             buffer.append(0x22)
@@ -195,6 +207,37 @@ struct WriterCore {
         buffer.append(0x0A)
         fieldsInRecord = 0
         recordStart = buffer.count
+        swap(&marks, &previousMarks)
+        marks.removeAll()
+        previousStart = previousMarks.count == 0 ? -1 : recordStartBefore
         return buffer.count >= flushThreshold
+    }
+
+    /// Marks the end of the field just appended (one of the record's leading fields).
+    @inline(__always) mutating func markField() {
+        marks.append(buffer.count)
+    }
+
+    /// Appends the previous record's first `count` marked fields as this record's first fields
+    /// (and marks them); false when it has fewer marked or this record has fields already.
+    @inline(__always) mutating func repeatFields(_ count: Int) -> Bool {
+        guard previousStart >= 0, count > 0, count <= previousMarks.count, fieldsInRecord == 0, buffer.count == recordStart else {
+            return false
+        }
+        let length = previousMarks[count - 1] &- previousStart
+        buffer.reserve(length)
+        // The source lies wholly before the record's start: the ranges do not overlap.
+        buffer.appendBytesReserved(UnsafeRawPointer(buffer.base + previousStart), count: length)
+        fieldsInRecord = count
+        let shift = recordStart &- previousStart
+        marks.reserve(count)
+        for index in 0..<count { marks.appendReserved(previousMarks[index] &+ shift) }
+        return true
+    }
+
+    /// Forgets marked fields whose bytes are no longer in the buffer.
+    mutating func forgetPrefixes() {
+        marks.removeAll()
+        previousStart = -1
     }
 }

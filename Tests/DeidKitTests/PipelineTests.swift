@@ -310,3 +310,73 @@ import Testing
         }
     }
 }
+
+/// A record's leading fields repeated from the record before (one household's readings): the
+/// writer's bookkeeping, and transformed output equal to computing every field.
+@Suite struct RepeatedFieldsTests {
+    static let policy = """
+        version: 1
+        dataset: { name: t }
+        filter:
+          - { column: kwh, min: 0 }
+        columns:
+          id:       { role: identifier, pseudonymize: { key: "env:DEID_KEY", length: 8 } }
+          postcode: { role: quasi_identifier, generalize: { prefix: 3 } }
+          name:     { role: identifier, mask: { keep_first: 1 } }
+          note:     { role: insensitive, suppress: { token: "*" } }
+          kind:     { role: quasi_identifier }
+          time:     { role: insensitive, generalize: { time: hour } }
+          kwh:      { role: sensitive, noise: { laplace: 0.1, round: 2 } }
+          tariff:   { role: insensitive }
+        """
+
+    /// Runs of equal leading fields, each leading column changing on its own now and then
+    /// (empty, quoted, with a comma), records dropped by the filter in between.
+    static func records(count: Int, seed: UInt64) -> [[String]] {
+        var generator = TestRandom(seed: seed)
+        var current = ["M1", "AB1 2CD", "Ada", "x", "flat", "2013-01-01 00:00:00"]
+        var rows: [[String]] = []
+        for row in 0..<count {
+            let change = Int(generator.next() % 12)
+            if change < current.count {
+                let choices = [["M\(generator.next() % 9)", ""], ["AB\(generator.next() % 4) 2CD", "ZZ9"], ["Ada", "Bob", "Émile", ""],
+                               ["x", "a, \"b\"", ""], ["flat", "flat, converted", "house"],
+                               ["2013-01-0\(1 + generator.next() % 3) 0\(generator.next() % 10):30:00"]][change]
+                current[change] = choices[Int(generator.next() % UInt64(choices.count))]
+            }
+            let kwh = row % 17 == 5 ? "-1" : "0.\(generator.next() % 1000)"
+            rows.append(current + [kwh, row % 2 == 0 ? "Std" : "ToU"])
+        }
+        return rows
+    }
+
+    @Test func transformedRecordsEqualFreshOnes() throws {
+        let directory = try TemporaryDirectory()
+        let header = ["id", "postcode", "name", "note", "kind", "time", "kwh", "tariff"]
+        let policy = try PolicyLoader.parse(text: Self.policy, file: "p.yaml", directory: directory.path, header: header,
+                                            environment: PipelineTests.environment)
+        let plan = try TransformPlan(policy: policy, header: header, releaseID: "r", seed: 3, environment: PipelineTests.environment)
+        for seed: UInt64 in [1, 2, 3] {
+            var repeating = RecordTransformer(plan: plan, sourceName: "t")
+            var fresh = RecordTransformer(plan: plan, sourceName: "t")
+            var writer = CSVWriter(delimiter: .comma)
+            let expected = CSVWriter(delimiter: .comma)
+            var transformed = CSVRecord()
+            var kept = 0
+            for (index, row) in Self.records(count: 3_000, seed: seed).enumerated() {
+                // The writer is emptied now and then, as between blocks: nothing is repeated across.
+                if index % 500 == 250 { _ = writer.takeBytes(); _ = expected.takeBytes() }
+                let record = CSVRecord(fields: row)
+                let wrote = try repeating.transform(record, into: &writer)
+                transformed.removeAll()
+                let computed = try fresh.transform(record, into: &transformed)
+                #expect(wrote == computed)
+                if wrote { try writer.endRecord() }
+                if computed { try expected.write(record: transformed); kept += 1 }
+                #expect(writer.byteCount == expected.byteCount, "record \(index)")
+            }
+            #expect(writer.takeBytes() == expected.takeBytes(), "seed \(seed)")
+            #expect(kept > 2_500)
+        }
+    }
+}

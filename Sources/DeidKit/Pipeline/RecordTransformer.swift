@@ -18,6 +18,14 @@ public struct RecordTransformer {
     private let memos: MemoStore
     private var random: NoiseRandom
     private let hasFilters: Bool
+    /// The leading output columns that are computed from one input field each, the same way
+    /// every time (copies, pseudonyms, masks, generalizations, suppressed cells), and their
+    /// input fields: when a record's fields there equal the previous record's (one household's
+    /// readings), a sink that can repeats the previous record's output for them at once.
+    private let repeatableCount: Int
+    private let repeatableInputs: [Int]
+    /// The repeatable input fields of the last record transformed into a repeating sink, in order.
+    private var previousRepeatable = CSVRecord()
     /// The input named in error positions.
     public var sourceName: String
 
@@ -32,6 +40,8 @@ public struct RecordTransformer {
         inputs = steps.map(\.input)
         memos = MemoStore(count: steps.count)
         hasFilters = !plan.filters.isEmpty
+        repeatableCount = steps.firstIndex { !$0.isDeterministicInOneField } ?? steps.count
+        repeatableInputs = Array(steps.prefix(repeatableCount).map(\.input))
         random = plan.seed.map { NoiseRandom.seeded($0, stream: stream) } ?? .system()
     }
 
@@ -54,7 +64,15 @@ public struct RecordTransformer {
                 }
             }
         }
-        for position in 0..<kinds.count {
+        var first = 0
+        if Sink.repeatsFields && repeatableCount > 0 {
+            // The leading repeatable fields equal to the previous record's are repeated at once.
+            let matched = record.leadingFields(repeatableInputs, matchingFieldsOf: previousRepeatable)
+            if matched > 0 && output.repeatFields(matched) { first = matched }
+            previousRepeatable.truncate(toFieldCount: first)
+            for position in first..<repeatableCount { previousRepeatable.append(fieldOf: record, at: repeatableInputs[position]) }
+        }
+        for position in first..<kinds.count {
             let input = inputs[position]
             do {
                 switch kinds[position] {
@@ -75,6 +93,7 @@ public struct RecordTransformer {
             } catch {
                 throw failure(ValueProblem("\(error)"), record: record, column: input)
             }
+            if Sink.repeatsFields && position < repeatableCount { output.markField() }
         }
         return true
     }
@@ -147,6 +166,14 @@ final class ColumnStep {
         self.shifter = shifter
         self.level = level
         self.otherInput = otherInput
+    }
+
+    /// True when the column's output depends on its one input field alone, the same every time.
+    var isDeterministicInOneField: Bool {
+        switch kind {
+        case .copy, .pseudonymize, .mask, .suppress, .generalize: true
+        case .generalizeWithLatitude, .noise, .shiftDate: false
+        }
     }
 
     /// The deterministic result for one value (pseudonym, mask, generalization).

@@ -430,19 +430,40 @@ struct TeeSink: CSVFieldSink {
     var all = CSVRecord()
     private let keepingAll: Bool
     private var position = 0
+    /// For each marked leading field of the record: the fields captured up to it.
+    private var capturedMarks: [Int]
+    private var capturedMarkCount = 0
 
     init(writer: CSVWriter, capture: [Int], outputCount: Int, keepingAll: Bool = false) {
         self.writer = writer
         var captures = [Bool](repeating: false, count: outputCount)
         for index in capture { captures[index] = true }
         self.captures = captures
+        capturedMarks = [Int](repeating: 0, count: outputCount)
         self.keepingAll = keepingAll
     }
 
+    /// Starts a record (its first field clears the kept fields, unless the leading fields repeat).
     mutating func begin() {
-        captured.removeAll()
-        if keepingAll { all.removeAll() }
         position = 0
+    }
+
+    static var repeatsFields: Bool { true }
+
+    mutating func markField() {
+        writer.markField()
+        capturedMarks[capturedMarkCount] = captured.count
+        capturedMarkCount &+= 1
+    }
+
+    /// Repeats the previous record's leading fields, whose captured ones are still kept (not
+    /// when every field is kept for the sketches: they take that record away).
+    mutating func repeatFields(_ count: Int) -> Bool {
+        guard !keepingAll, position == 0, count <= capturedMarkCount, writer.repeatFields(count) else { return false }
+        captured.truncate(toFieldCount: capturedMarks[count - 1])
+        capturedMarkCount = count
+        position = count
+        return true
     }
 
     /// Appends an input field to the captured ones (the entity).
@@ -451,6 +472,11 @@ struct TeeSink: CSVFieldSink {
     }
 
     @inline(__always) private mutating func next() -> Bool {
+        if position == 0 {
+            captured.removeAll()
+            capturedMarkCount = 0
+            if keepingAll { all.removeAll() }
+        }
         defer { position &+= 1 }
         return captures[position]
     }
