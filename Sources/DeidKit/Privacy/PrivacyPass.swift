@@ -281,6 +281,10 @@ struct SpoolSink: CSVFieldSink {
     private let measuredFlags: [Bool]
     private var position = 0
     private var fieldStart = 0
+    /// For each marked leading field of the line (`markField`): the fields kept aside, the
+    /// offsets and the measured ranges noted up to it.
+    private var marks: [(captured: Int, offsets: Int, measured: Int)]
+    private var markCount = 0
 
     init(writer: CSVWriter, layout: PrivacyLayout, outputCount: Int) {
         self.writer = writer
@@ -299,19 +303,45 @@ struct SpoolSink: CSVFieldSink {
         }
         self.quasiIdentifierFields = quasiIdentifierFields
         self.sensitiveField = sensitiveField
+        marks = Array(repeating: (0, 0, 0), count: outputCount)
     }
 
-    /// Starts a record at the writer's current end.
+    /// Starts a record at the writer's current end (its first field clears what the previous
+    /// record kept, unless its leading fields repeat).
     mutating func begin() {
-        captured.removeAll()
-        offsets.removeAll(keepingCapacity: true)
-        measured.removeAll(keepingCapacity: true)
         position = 0
         lineStart = writer.byteCount
     }
 
+    static var repeatsFields: Bool { true }
+
+    mutating func markField() {
+        writer.markField()
+        marks[markCount] = (captured.count, offsets.count, measured.count)
+        markCount &+= 1
+    }
+
+    /// Repeats the previous line's leading fields: the line's bytes up to them are the same, so
+    /// are the fields kept aside and the offsets noted from the line's start.
+    mutating func repeatFields(_ count: Int) -> Bool {
+        guard position == 0, count <= markCount, writer.repeatFields(count) else { return false }
+        let mark = marks[count - 1]
+        captured.truncate(toFieldCount: mark.captured)
+        offsets.removeLast(offsets.count - mark.offsets)
+        measured.removeLast(measured.count - mark.measured)
+        markCount = count
+        position = count
+        return true
+    }
+
     /// The mode of the next field; for a field kept aside only, its empty field is written.
     @inline(__always) private mutating func next() -> UInt8 {
+        if position == 0 {
+            captured.removeAll()
+            offsets.removeAll(keepingCapacity: true)
+            measured.removeAll(keepingCapacity: true)
+            markCount = 0
+        }
         let mode = modes[position]
         fieldStart = writer.byteCount
         position &+= 1
