@@ -289,7 +289,7 @@ public struct TransformRun {
         let sketch = worker.sketch
         let sketchEntity = worker.transformer.plan.releaseSketch?.entity
         var tee = TeeSink(writer: writer, capture: release?.capture ?? [], outputCount: worker.transformer.plan.outputHeader.count,
-                          keepingAll: sketch != nil)
+                          sketch: sketch)
         sketch?.withParts { _, _, counter in counter.lower(to: worker.sketchBounds!.current) }
         do {
             while try reader.readRecord(into: &worker.record) {
@@ -429,18 +429,22 @@ struct TeeSink: CSVFieldSink {
     /// Every output field, when `keepingAll` (the release's sketches key the whole record).
     var all = CSVRecord()
     private let keepingAll: Bool
+    private let sketch: LinkWorkerState?
     private var position = 0
     /// For each marked leading field of the record: the fields captured up to it.
     private var capturedMarks: [Int]
     private var capturedMarkCount = 0
 
-    init(writer: CSVWriter, capture: [Int], outputCount: Int, keepingAll: Bool = false) {
+    /// - Parameter sketch: when given, every output field is kept too, for its sketches (which
+    ///   take each record's fields away and keep them as their previous record).
+    init(writer: CSVWriter, capture: [Int], outputCount: Int, sketch: LinkWorkerState? = nil) {
         self.writer = writer
         var captures = [Bool](repeating: false, count: outputCount)
         for index in capture { captures[index] = true }
         self.captures = captures
         capturedMarks = [Int](repeating: 0, count: outputCount)
-        self.keepingAll = keepingAll
+        self.sketch = sketch
+        keepingAll = sketch != nil
     }
 
     /// Starts a record (its first field clears the kept fields, unless the leading fields repeat).
@@ -456,10 +460,16 @@ struct TeeSink: CSVFieldSink {
         capturedMarkCount &+= 1
     }
 
-    /// Repeats the previous record's leading fields, whose captured ones are still kept (not
-    /// when every field is kept for the sketches: they take that record away).
+    /// Repeats the previous record's leading fields, whose captured ones are still kept (all
+    /// fields, when kept, are copied back from the sketches' previous record).
     mutating func repeatFields(_ count: Int) -> Bool {
-        guard !keepingAll, position == 0, count <= capturedMarkCount, writer.repeatFields(count) else { return false }
+        guard position == 0, count <= capturedMarkCount, writer.repeatFields(count) else { return false }
+        if let sketch {
+            all.removeAll()
+            sketch.withParts { _, previous, _ in
+                for index in 0..<count { all.append(fieldOf: previous, at: index) }
+            }
+        }
         captured.truncate(toFieldCount: capturedMarks[count - 1])
         capturedMarkCount = count
         position = count
