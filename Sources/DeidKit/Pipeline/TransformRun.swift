@@ -290,6 +290,9 @@ public struct TransformRun {
         let sketchEntity = worker.transformer.plan.releaseSketch?.entity
         var tee = TeeSink(writer: writer, capture: release?.capture ?? [], outputCount: worker.transformer.plan.outputHeader.count,
                           sketch: sketch)
+        // A record whose leading fields repeat up to past the last quasi-identifier has the
+        // previous record's class.
+        let lastQuasiIdentifierOutput = release.map { plan in plan.layout.quasiIdentifiers.map { $0 < plan.capture.count ? plan.capture[$0] : Int.max }.max() ?? Int.max } ?? Int.max
         sketch?.withParts { _, _, counter in counter.lower(to: worker.sketchBounds!.current) }
         do {
             while try reader.readRecord(into: &worker.record) {
@@ -302,7 +305,8 @@ public struct TransformRun {
                     kept = try worker.transformer.transform(worker.record, into: &tee)
                     if kept {
                         if let entityInput = release?.entityInput { tee.appendInput(worker.record, at: entityInput) }
-                        try releaseCounter?.count(tee.captured, line: worker.record.line, number: worker.record.number)
+                        try releaseCounter?.count(tee.captured, line: worker.record.line, number: worker.record.number,
+                                                  unchangedTuple: tee.repeatedFields > lastQuasiIdentifierOutput)
                         if let sketch {
                             sketch.withParts { _, previous, counter in
                                 sketch.key(&tee.all, previous: &previous, counter: &counter, entity: sketchEntity, block: stream,
@@ -434,6 +438,8 @@ struct TeeSink: CSVFieldSink {
     /// For each marked leading field of the record: the fields captured up to it.
     private var capturedMarks: [Int]
     private var capturedMarkCount = 0
+    /// How many leading fields of the current record were repeated from the record before.
+    private(set) var repeatedFields = 0
 
     /// - Parameter sketch: when given, every output field is kept too, for its sketches (which
     ///   take each record's fields away and keep them as their previous record).
@@ -472,6 +478,7 @@ struct TeeSink: CSVFieldSink {
         }
         captured.truncate(toFieldCount: capturedMarks[count - 1])
         capturedMarkCount = count
+        repeatedFields = count
         position = count
         return true
     }
@@ -485,6 +492,7 @@ struct TeeSink: CSVFieldSink {
         if position == 0 {
             captured.removeAll()
             capturedMarkCount = 0
+            repeatedFields = 0
             if keepingAll { all.removeAll() }
         }
         defer { position &+= 1 }

@@ -219,6 +219,9 @@ extension TransformRun {
         let width = layout.outputs.count
         var distributions = worker.transformer.plan.distributions.map(DistributionCounter.init)
         var sink = SpoolSink(writer: writer, layout: layout, outputCount: worker.transformer.plan.outputHeader.count)
+        // A record whose leading fields repeat up to past the last quasi-identifier has the
+        // previous record's tuple.
+        let lastQuasiIdentifierOutput = layout.outputs.max() ?? Int.max
         do {
             while try reader.readRecord(into: &worker.record) {
                 result.recordsIn += 1
@@ -236,7 +239,7 @@ extension TransformRun {
                 try writer.endRecord()
                 let transformed = sink.captured
                 let tuple = counter.tuple(of: transformed, fields: sink.quasiIdentifierFields, line: worker.record.line,
-                                          number: worker.record.number)
+                                          number: worker.record.number, unchanged: sink.repeatedFields > lastQuasiIdentifierOutput)
                 let entity = layout.entityInput.map { counter.entity(of: worker.record, column: $0) } ?? UInt32.max
                 counter.group(entity: entity, tuple: tuple, sensitive: sink.sensitiveField.map { transformed[$0] })
                 writer.setFrame(tuple, at: frameStart)
@@ -285,6 +288,8 @@ struct SpoolSink: CSVFieldSink {
     /// offsets and the measured ranges noted up to it.
     private var marks: [(captured: Int, offsets: Int, measured: Int)]
     private var markCount = 0
+    /// How many leading fields of the current record were repeated from the record before.
+    private(set) var repeatedFields = 0
 
     init(writer: CSVWriter, layout: PrivacyLayout, outputCount: Int) {
         self.writer = writer
@@ -330,6 +335,7 @@ struct SpoolSink: CSVFieldSink {
         offsets.removeLast(offsets.count - mark.offsets)
         measured.removeLast(measured.count - mark.measured)
         markCount = count
+        repeatedFields = count
         position = count
         return true
     }
@@ -341,6 +347,7 @@ struct SpoolSink: CSVFieldSink {
             offsets.removeAll(keepingCapacity: true)
             measured.removeAll(keepingCapacity: true)
             markCount = 0
+            repeatedFields = 0
         }
         let mode = modes[position]
         fieldStart = writer.byteCount

@@ -131,10 +131,11 @@ struct BlockCounter {
     init(countsGroups: Bool) { self.countsGroups = countsGroups }
 
     /// The local tuple of `record`'s `fields`; `line` and `number` place its first record.
-    mutating func tuple(of record: CSVRecord, fields: [Int], line: Int, number: Int) -> UInt32 {
+    /// `unchanged`: the caller knows the fields equal those of the record counted before.
+    mutating func tuple(of record: CSVRecord, fields: [Int], line: Int, number: Int, unchanged: Bool = false) -> UInt32 {
         // Readings of one household come in runs: the previous record's tuple first.
         let tuple: UInt32
-        if previousTuple != UInt32.max && record.fieldsEqual(previousFields, at: fields) {
+        if previousTuple != UInt32.max && (unchanged || record.fieldsEqual(previousFields, at: fields)) {
             tuple = previousTuple
         } else {
             if !started {

@@ -183,9 +183,10 @@ struct RiskCounter {
 
     /// Counts `record`; `line` and `number` place it in its input (for the first position of a
     /// value, and for errors).
-    mutating func count(_ record: CSVRecord, line: Int, number: Int) throws {
+    /// `unchangedTuple`: the caller knows the quasi-identifiers equal those of the record counted before.
+    mutating func count(_ record: CSVRecord, line: Int, number: Int, unchangedTuple: Bool = false) throws {
         distributions?.add(record)
-        let tuple = classes.tuple(of: record, fields: layout.quasiIdentifiers, line: line, number: number)
+        let tuple = classes.tuple(of: record, fields: layout.quasiIdentifiers, line: line, number: number, unchanged: unchangedTuple)
         let entity = layout.entity.map { classes.entity(of: record, column: $0) } ?? UInt32.max
         classes.group(entity: entity, tuple: tuple, sensitive: layout.sensitive.map { record[$0] })
         if discovery != nil {
