@@ -108,6 +108,7 @@ public struct RecordTransformer {
                                                column: plan.inputHeader[column]), problem: problem.message)
     }
 }
+
 /// A transformer's memos, one per output column, in memory of their own.
 final class MemoStore {
     let base: UnsafeMutablePointer<FieldMemo>

@@ -292,7 +292,9 @@ public struct TransformRun {
                           sketch: sketch)
         // A record whose leading fields repeat up to past the last quasi-identifier has the
         // previous record's class.
-        let lastQuasiIdentifierOutput = release.map { plan in plan.layout.quasiIdentifiers.map { $0 < plan.capture.count ? plan.capture[$0] : Int.max }.max() ?? Int.max } ?? Int.max
+        let lastQuasiIdentifierOutput = release.map { plan in
+            plan.layout.quasiIdentifiers.map { $0 < plan.capture.count ? plan.capture[$0] : Int.max }.max() ?? Int.max
+        } ?? Int.max
         sketch?.withParts { _, _, counter in counter.lower(to: worker.sketchBounds!.current) }
         do {
             while try reader.readRecord(into: &worker.record) {
