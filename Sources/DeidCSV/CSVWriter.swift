@@ -92,7 +92,7 @@ public final class CSVWriter {
         core.pointee.recordStart = core.pointee.buffer.count
     }
 
-    /// Appends `count` zero frame numbers, to be set with `setFrame`.
+    /// Appends `count` zero frame numbers, to be set with `setFrames`.
     public func appendFrames(count: Int) {
         precondition(core.pointee.fieldsInRecord == 0, "inside a record")
         core.pointee.buffer.reserve(4 * count)
@@ -101,10 +101,12 @@ public final class CSVWriter {
         core.pointee.recordStart = core.pointee.buffer.count
     }
 
-    /// Overwrites the frame number at `offset` (as written by `appendFrame`).
-    public func setFrame(_ value: UInt32, at offset: Int) {
-        precondition(offset >= 0 && offset + 4 <= core.pointee.buffer.count, "no frame there")
-        UnsafeMutableRawPointer(core.pointee.buffer.base + offset).storeBytes(of: value.littleEndian, as: UInt32.self)
+    /// Overwrites the frame numbers from `offset` on with `values` (as written by `appendFrames`):
+    /// one call for a record's whole frame.
+    public func setFrames(_ values: UnsafeBufferPointer<UInt32>, at offset: Int) {
+        precondition(offset >= 0 && offset + 4 * values.count <= core.pointee.buffer.count, "no frames there")
+        let target = UnsafeMutableRawPointer(core.pointee.buffer.base + offset)
+        for index in values.indices { target.storeBytes(of: values[index].littleEndian, toByteOffset: 4 * index, as: UInt32.self) }
     }
 
     /// Removes everything buffered from `offset` on (a frame whose record was filtered out).

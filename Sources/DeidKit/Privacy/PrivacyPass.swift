@@ -222,6 +222,9 @@ extension TransformRun {
         // A record whose leading fields repeat up to past the last quasi-identifier has the
         // previous record's tuple.
         let lastQuasiIdentifierOutput = layout.outputs.max() ?? Int.max
+        // A record's frame numbers, set in the writer at once: tuple, entity, line length, the
+        // quasi-identifiers' offsets, the measured fields' ranges.
+        var frame = [UInt32](repeating: 0, count: 3 + width + 2 * layout.measuredOutputs.count)
         do {
             while try reader.readRecord(into: &worker.record) {
                 result.recordsIn += 1
@@ -242,14 +245,16 @@ extension TransformRun {
                                           number: worker.record.number, unchanged: sink.repeatedFields > lastQuasiIdentifierOutput)
                 let entity = layout.entityInput.map { counter.entity(of: worker.record, column: $0) } ?? UInt32.max
                 counter.group(entity: entity, tuple: tuple, sensitive: sink.sensitiveField.map { transformed[$0] })
-                writer.setFrame(tuple, at: frameStart)
-                writer.setFrame(entity, at: frameStart + 4)
-                writer.setFrame(UInt32(writer.byteCount - sink.lineStart), at: frameStart + 8)
-                for (index, offset) in sink.offsets.enumerated() { writer.setFrame(UInt32(offset), at: frameStart + 12 + 4 * index) }
+                for index in frame.indices { frame[index] = 0 }
+                frame[0] = tuple
+                frame[1] = entity
+                frame[2] = UInt32(writer.byteCount - sink.lineStart)
+                for (index, offset) in sink.offsets.enumerated() { frame[3 + index] = UInt32(offset) }
                 for (index, range) in sink.measured.enumerated() {
-                    writer.setFrame(UInt32(range.lowerBound), at: frameStart + 12 + 4 * width + 8 * index)
-                    writer.setFrame(UInt32(range.upperBound), at: frameStart + 16 + 4 * width + 8 * index)
+                    frame[3 + width + 2 * index] = UInt32(range.lowerBound)
+                    frame[4 + width + 2 * index] = UInt32(range.upperBound)
                 }
+                frame.withUnsafeBufferPointer { writer.setFrames($0, at: frameStart) }
                 result.written += 1
             }
         } catch {
