@@ -210,6 +210,28 @@ import Testing
         #expect(try directory.listing() == ["in.csv", "policy.yaml"])
     }
 
+    /// A value too large for the report's charts (`1e300` noised) is published and charted as
+    /// other; counting it once stopped the run.
+    @Test func publishChartsAHugeNumberAsOther() throws {
+        let directory = try TemporaryDirectory()
+        let csv = "meter_id,postcode,kwh\nM1,AB1 2CD,1e300\nM1,AB1 2CD,0.25\nM2,AB1 2CE,-1e300\n"
+        let input = try directory.write("in.csv", text: csv)
+        let policy = try directory.write("policy.yaml", text: """
+            version: 1
+            dataset: { name: huge }
+            entity: meter_id
+            columns:
+              meter_id: { role: identifier, pseudonymize: { key: "env:DEID_KEY" } }
+              postcode: { role: quasi_identifier, generalize: { prefix: 3 } }
+              kwh:      { role: sensitive, noise: { laplace: 0.05 } }
+            """)
+        let request = TransformRequest(policyPath: policy, inputs: [input], seed: 1, environment: Self.environment)
+        let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
+        #expect(outcome.manifest.rows.out == 3)
+        let report = String(decoding: try TemporaryDirectory.readFile(directory.file("release/confidential/report.html")), as: UTF8.self)
+        #expect(report.contains("kwh"))
+    }
+
     @Test func publishRefusesAnExistingDirectoryAndDryRunWritesNothing() throws {
         let directory = try TemporaryDirectory()
         let request = TransformRequest(policyPath: Paths.root + "/Datasets/smart_meter_policy.yaml",

@@ -272,6 +272,18 @@ import Testing
         #expect(first.records == 10_000 && first.scale == whole.scale)
         #expect(first.bars(minimumIndividuals: 5).bars.map(\.records) == whole.bars(minimumIndividuals: 5).bars.map(\.records))
         #expect(whole.bars(minimumIndividuals: 5).bars.reduce(0) { $0 + $1.records } == 10_000)
+
+        // A number too large for a bin is counted as other (its bin key once trapped); texts
+        // past the bound too, and a text seen before still counts as itself.
+        var outliers = ValueDistribution(column: "kwh")
+        for value in ["1e300", "-1e300", "0.5", "0.5", ""] { outliers.add(Array(value.utf8)[...], individual: 1, cap: 5) }
+        #expect(outliers.records == 5 && outliers.otherRecords == 2 && outliers.emptyRecords == 1 && outliers.numbers.count == 1)
+        var labels = ValueDistribution(column: "tariff")
+        for index in 0..<(ValueDistribution.maxTexts + 10) { labels.add(Array("t\(index)".utf8)[...], individual: UInt64(index), cap: 5) }
+        labels.add(Array("t0".utf8)[...], individual: 99, cap: 5)
+        #expect(labels.otherRecords == 10 && labels.records == ValueDistribution.maxTexts + 11)
+        #expect(labels.bars(top: 1, minimumIndividuals: 1).bars.map(\.label) == ["t0"])
+        #expect(labels.bars(top: 1, minimumIndividuals: 1).bars.map(\.records) == [2])
     }
 
     /// `deid publish` counts its release inside the transform pass (record by record, when

@@ -41,6 +41,19 @@ struct ByteCodeIndex {
         return (insert(Array(value), hash: hash, at: slot), true)
     }
 
+    /// The code of field `field` of `record`, nil when it has none (looked up in place).
+    @inline(__always) func existingCode(of record: CSVRecord, field: Int) -> UInt32? {
+        let hash = record.fieldHash(at: field)
+        var slot = table.home(hash)
+        while true {
+            let stored = table.slots[slot]
+            if stored == 0 { return nil }
+            let code = Int(stored &- 1)
+            if hashes[code] == hash && record.field(field, equals: values[code][...]) { return UInt32(code) }
+            slot = (slot &+ 1) & table.mask
+        }
+    }
+
     /// The code of `value`, nil when it has none.
     func existingCode(of value: ArraySlice<UInt8>) -> UInt32? {
         let hash = value.withUnsafeBytes { FieldHash.hash($0) }

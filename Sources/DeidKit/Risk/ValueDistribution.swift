@@ -26,9 +26,12 @@ struct ValueCount: Sendable {
     /// Hashes of distinct entities, at most the cap.
     var individuals: [UInt64] = []
 
-    mutating func add(records count: Int, individual: UInt64?, cap: Int) {
-        records += count
-        if let individual, individuals.count < cap, !individuals.contains(individual) { individuals.append(individual) }
+    @inline(__always) mutating func add(records count: Int, individual: UInt64?, cap: Int) {
+        records &+= count
+        // A household's records come in runs: the individual counted last is the likeliest.
+        if let individual, individuals.count < cap, individuals.last != individual, !individuals.contains(individual) {
+            individuals.append(individual)
+        }
     }
 
     mutating func merge(_ other: ValueCount, cap: Int) {
@@ -39,69 +42,142 @@ struct ValueCount: Sendable {
     }
 }
 
+/// Dense positions for numeric bins, in order of first appearance (open addressing, the bins'
+/// keys compared exactly).
+struct BinIndex: Sendable {
+    private(set) var keys: [Int64] = []
+    private var hashes: [UInt64] = []
+    private var table = NumberSlots()
+
+    var count: Int { keys.count }
+
+    /// The position of bin `key`, added when new.
+    @inline(__always) mutating func position(of key: Int64) -> Int {
+        let hash = UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15
+        var slot = table.home(hash)
+        while true {
+            let stored = table.slots[slot]
+            if stored == 0 { break }
+            let position = Int(stored &- 1)
+            if keys[position] == key { return position }
+            slot = (slot &+ 1) & table.mask
+        }
+        keys.append(key)
+        hashes.append(hash)
+        table.store(keys.count - 1, at: slot, hashes: hashes)
+        return keys.count - 1
+    }
+}
+
 /// One column's values: numbers in fine bins (coarsened tenfold when there are too many), text
 /// values up to a bound (the rest counted as other). Memory is bounded per column.
+///
+/// Counted for every sampled record of a release, before and after the policy, so values are
+/// looked up in place (a field is copied only when it is a new text value) in open-addressing
+/// tables rather than in dictionaries.
 public struct ValueDistribution: Sendable {
     public let column: String
     /// Number bins: key * scale is the bin's lower bound, in thousandths at first.
-    var numbers: [Int64: ValueCount] = [:]
-    var scale: Double = 0.001
-    var texts: [HashedBytes: ValueCount] = [:]
+    private var bins = BinIndex()
+    private var binCounts: [ValueCount] = []
+    private(set) var scale: Double = 0.001
+    /// Text values by code, and their counts.
+    private var texts = ByteCodeIndex()
+    private var textCounts: [ValueCount] = []
+    /// Records of values not counted one by one: texts past the bound, numbers too large to bin.
     var otherRecords = 0
     var emptyRecords = 0
-    /// The last text value counted: a household's attributes repeat record after record.
-    private var previousText: HashedBytes?
+    /// The code of the last text value counted: a household's attributes repeat record after record.
+    private var previousText = -1
     /// Whether individuals are entities (else records).
     var byEntity = false
     /// One record in this many was counted.
     public internal(set) var sampleEvery = 1
     static let maxBins = 4096
     static let maxTexts = 1000
+    /// Numbers whose bin key would reach this are counted as other (no bin would be useful).
+    private static let binLimit = 0x1p52
 
     init(column: String) { self.column = column }
 
     public var records: Int {
-        numbers.values.reduce(0) { $0 + $1.records } + texts.values.reduce(0) { $0 + $1.records } + otherRecords + emptyRecords
+        binCounts.reduce(0) { $0 + $1.records } + textCounts.reduce(0) { $0 + $1.records } + otherRecords + emptyRecords
     }
 
-    mutating func add(_ field: ArraySlice<UInt8>, count: Int = 1, individual: UInt64?, cap: Int) {
-        if field.isEmpty {
+    /// The numeric bins (key * scale is a bin's lower bound).
+    var numbers: [Int64: ValueCount] { Dictionary(uniqueKeysWithValues: zip(bins.keys, binCounts)) }
+
+    /// Counts field `field` of `record` (in place).
+    @inline(__always) mutating func add(_ record: CSVRecord, field: Int, count: Int = 1, individual: UInt64?, cap: Int) {
+        if record.length(of: field) == 0 {
             emptyRecords += count
-        } else if let previous = previousText, previous.bytes[...] == field {
-            texts[previous]!.add(records: count, individual: individual, cap: cap)
-        } else if let number = DecimalText.parse(field)?.value, number.isFinite {
-            numbers[Int64((number / scale).rounded(.down)), default: ValueCount()].add(records: count, individual: individual, cap: cap)
-            if numbers.count > Self.maxBins { coarsen(cap: cap) }
+        } else if previousText >= 0, record.field(field, equals: texts.values[previousText][...]) {
+            textCounts[previousText].add(records: count, individual: individual, cap: cap)
+        } else if let number = record.withField(field, { DecimalText.parse($0) })?.value {
+            addNumber(number, count: count, individual: individual, cap: cap)
+        } else if texts.count < Self.maxTexts {
+            let (code, isNew) = texts.code(of: record, field: field)
+            if isNew { textCounts.append(ValueCount()) }
+            addText(Int(code), count: count, individual: individual, cap: cap)
+        } else if let code = texts.existingCode(of: record, field: field) {
+            addText(Int(code), count: count, individual: individual, cap: cap)
         } else {
-            let key = HashedBytes(Array(field))
-            if texts[key] != nil || texts.count < Self.maxTexts {
-                previousText = key
-                texts[key, default: ValueCount()].add(records: count, individual: individual, cap: cap)
-            } else {
-                otherRecords += count
-            }
+            otherRecords += count
         }
+    }
+
+    /// Counts `field` (for tests and callers without a record).
+    mutating func add(_ field: ArraySlice<UInt8>, count: Int = 1, individual: UInt64?, cap: Int) {
+        var record = CSVRecord()
+        record.append(field: field)
+        add(record, field: 0, count: count, individual: individual, cap: cap)
+    }
+
+    @inline(__always) private mutating func addText(_ code: Int, count: Int, individual: UInt64?, cap: Int) {
+        previousText = code
+        textCounts[code].add(records: count, individual: individual, cap: cap)
+    }
+
+    private mutating func addNumber(_ number: Double, count: Int, individual: UInt64?, cap: Int) {
+        let key = (number / scale).rounded(.down)
+        guard abs(key) < Self.binLimit else {
+            otherRecords += count
+            return
+        }
+        let position = bins.position(of: Int64(key))
+        if position == binCounts.count { binCounts.append(ValueCount()) }
+        binCounts[position].add(records: count, individual: individual, cap: cap)
+        if bins.count > Self.maxBins { coarsen(cap: cap) }
     }
 
     private mutating func coarsen(cap: Int) {
-        var coarser: [Int64: ValueCount] = [:]
-        for (key, count) in numbers {
+        let (keys, counts) = (bins.keys, binCounts)
+        bins = BinIndex()
+        binCounts = []
+        for (key, count) in zip(keys, counts) {
             let floorDivided = key >= 0 ? key / 10 : (key - 9) / 10
-            coarser[floorDivided, default: ValueCount()].merge(count, cap: cap)
+            mergeBin(floorDivided, count, cap: cap)
         }
-        numbers = coarser
         scale *= 10
+    }
+
+    private mutating func mergeBin(_ key: Int64, _ count: ValueCount, cap: Int) {
+        let position = bins.position(of: key)
+        if position == binCounts.count { binCounts.append(count) } else { binCounts[position].merge(count, cap: cap) }
     }
 
     mutating func merge(_ other: ValueDistribution, cap: Int) {
         var other = other
         while other.scale < scale { other.coarsen(cap: cap) }
         while scale < other.scale { coarsen(cap: cap) }
-        for (key, count) in other.numbers { numbers[key, default: ValueCount()].merge(count, cap: cap) }
-        while numbers.count > Self.maxBins { coarsen(cap: cap) }
-        for (key, count) in other.texts {
-            if texts[key] != nil || texts.count < Self.maxTexts {
-                texts[key, default: ValueCount()].merge(count, cap: cap)
+        for (key, count) in zip(other.bins.keys, other.binCounts) { mergeBin(key, count, cap: cap) }
+        while bins.count > Self.maxBins { coarsen(cap: cap) }
+        for (value, count) in zip(other.texts.values, other.textCounts) {
+            if texts.count < Self.maxTexts {
+                let (code, isNew) = texts.code(of: value[...])
+                if isNew { textCounts.append(count) } else { textCounts[Int(code)].merge(count, cap: cap) }
+            } else if let code = texts.existingCode(of: value[...]) {
+                textCounts[Int(code)].merge(count, cap: cap)
             } else {
                 otherRecords += count.records
             }
@@ -113,21 +189,22 @@ public struct ValueDistribution: Sendable {
     /// Bars for a chart: numbers in at most `bins` equal ranges, or the most frequent texts.
     /// With `minimumIndividuals` > 1, a bar held by fewer individuals is left out and its
     /// records reported as hidden (the public report).
-    func bars(bins: Int = 20, top: Int = 15, minimumIndividuals: Int) -> (bars: [(label: String, records: Int)], hidden: Int, numeric: Bool) {
+    func bars(bins binCount: Int = 20, top: Int = 15, minimumIndividuals: Int) -> (bars: [(label: String, records: Int)], hidden: Int, numeric: Bool) {
         var hidden = 0
         func shown(_ count: ValueCount) -> Bool {
             minimumIndividuals <= 1 || count.individuals.count >= minimumIndividuals
         }
-        let numericRecords = numbers.values.reduce(0) { $0 + $1.records }
+        let numericRecords = binCounts.reduce(0) { $0 + $1.records }
         let unit = Int64((1 / scale).rounded())
-        let textRecords = texts.values.reduce(0) { $0 + $1.records } + otherRecords
-        if numericRecords >= textRecords, let low = numbers.keys.min(), let high = numbers.keys.max() {
+        let textRecords = textCounts.reduce(0) { $0 + $1.records } + otherRecords
+        let keys = bins.keys
+        if numericRecords >= textRecords, let low = keys.min(), let high = keys.max() {
             hidden += textRecords
-            var width = max(1, Int64((Double(high - low + 1) / Double(bins)).rounded(.up)))
+            var width = max(1, Int64((Double(high - low + 1) / Double(binCount)).rounded(.up)))
             // Whole numbers over a short range (household sizes, ages): one bar per number.
-            if unit >= 1, numbers.keys.allSatisfy({ $0 % unit == 0 }), (high - low) / unit < Int64(bins) * 2 { width = unit }
+            if unit >= 1, keys.allSatisfy({ $0 % unit == 0 }), (high - low) / unit < Int64(binCount) * 2 { width = unit }
             var grouped: [Int64: ValueCount] = [:]
-            for (key, count) in numbers { grouped[(key - low) / width, default: ValueCount()].merge(count, cap: Int.max) }
+            for (key, count) in zip(keys, binCounts) { grouped[(key - low) / width, default: ValueCount()].merge(count, cap: Int.max) }
             var result: [(String, Int)] = []
             for bin in grouped.keys.sorted() {
                 let count = grouped[bin]!
@@ -139,9 +216,15 @@ public struct ValueDistribution: Sendable {
         }
         hidden += numericRecords
         var result: [(String, Int)] = []
-        for (key, count) in texts.sorted(by: { $0.value.records != $1.value.records ? $0.value.records > $1.value.records : $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+        let values = texts.values
+        let order = textCounts.indices.sorted {
+            textCounts[$0].records != textCounts[$1].records ? textCounts[$0].records > textCounts[$1].records
+                : values[$0].lexicographicallyPrecedes(values[$1])
+        }
+        for code in order {
+            let count = textCounts[code]
             guard shown(count), result.count < top else { hidden += count.records; continue }
-            result.append((String(decoding: key.bytes, as: UTF8.self), count.records))
+            result.append((String(decoding: values[code], as: UTF8.self), count.records))
         }
         return (result, hidden + otherRecords, false)
     }
@@ -207,7 +290,7 @@ public struct DistributionCounter: Sendable {
             individual = UInt64(bitPattern: Int64(record.number))
         }
         for (position, column) in request.columns.enumerated() {
-            distributions[position].add(record[column.index], individual: individual, cap: request.individualsCap)
+            distributions[position].add(record, field: column.index, individual: individual, cap: request.individualsCap)
         }
     }
 
