@@ -268,6 +268,45 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect(DecimalText.parse(bytes("1e3"))!.value == 1000)
         #expect(DecimalText.parse(bytes("1.2.3")) == nil)
         #expect(DecimalText.parse(bytes("")) == nil)
+        for (field, expected) in [("+3.5", (3.5, 1)), (".5", (0.5, 1)), ("1.", (1.0, 0)), ("-0.000", (0.0, 3)),
+                                  ("2.5E-1", (0.25, 1)), ("123456789012345678901.25", (123456789012345678901.25, 2))] {
+            #expect(DecimalText.parse(bytes(field))! == expected, "\(field)")
+        }
+        for field in ["-", "+", ".", "1e", "e1", "12a", "1-2", " 1", "0x10", "nan", "inf"] {
+            #expect(DecimalText.parse(bytes(field)) == nil, "\(field)")
+        }
+        // Random decimals parse as the standard library parses them, with their places counted;
+        // formatted back with those places, they read the same.
+        var generator = SeededRandom(seed: 20)
+        for _ in 0..<20_000 {
+            let whole = generator.next() % 1_000_000_000, fraction = generator.next() % 1_000_000
+            let places = Int(generator.next() % 7)
+            let digits = String(String(fraction).prefix(places))
+            let padded = digits + String(repeating: "0", count: places - digits.count)
+            let field = (generator.next() % 2 == 0 ? "-" : "") + "\(whole)" + (places > 0 ? "." + padded : "")
+            let parsed = DecimalText.parse(bytes(field))
+            #expect(parsed?.value == Double(field) && parsed?.decimals == places, "\(field)")
+            if let parsed {
+                let written = text(DecimalText.format(parsed.value, decimals: places))
+                let writtenPlaces = written.firstIndex(of: ".").map { written.distance(from: $0, to: written.endIndex) - 1 } ?? 0
+                #expect(Double(written) == Double(field) && writtenPlaces == places, "\(field) -> \(written)")
+            }
+        }
+        // Formatting against the integer it rounds to, for values of every size it handles.
+        for _ in 0..<20_000 {
+            let places = Int(generator.next() % 16)
+            let magnitude = Double(generator.next() % 1_000_000_000) / Double(1 + generator.next() % 1_000_000)
+            let value = generator.next() % 2 == 0 ? -magnitude : magnitude
+            let scaled = (value * pow(10, Double(places))).rounded()
+            guard abs(scaled) < 9e15 else { continue }
+            var integer = String(Int64(abs(scaled)))
+            if places > 0 {
+                if integer.count <= places { integer = String(repeating: "0", count: places + 1 - integer.count) + integer }
+                integer.insert(".", at: integer.index(integer.endIndex, offsetBy: -places))
+            }
+            let expected = (scaled < 0 ? "-" : "") + integer
+            #expect(text(DecimalText.format(value, decimals: places)) == expected, "\(value) \(places)")
+        }
         #expect(text(DecimalText.format(1.25, decimals: 1)) == "1.3")  // halves round away from zero
         #expect(text(DecimalText.format(-0.0001, decimals: 3)) == "0.000")
         #expect(text(DecimalText.format(0.05, decimals: 3)) == "0.050")

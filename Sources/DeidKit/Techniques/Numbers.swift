@@ -10,44 +10,53 @@ enum DecimalText {
         return Array(bytes).withUnsafeBytes { parse($0) }
     }
 
-    /// The number in `bytes` and its count of decimal places (see the generic `parse`).
+    /// The number in `bytes` and its count of decimal places (see the generic `parse`). Up to
+    /// 18 digits are read into an integer in one loop without overflow checks, and divided by
+    /// an exact power of ten (a correctly rounded result); more digits or an exponent go
+    /// through the general parser.
     static func parse(_ bytes: UnsafeRawBufferPointer) -> (value: Double, decimals: Int)? {
-        var mantissa: UInt64 = 0
-        var digits = 0, decimals = 0
-        var negative = false, seenPoint = false, simple = true
-        var index = 0
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return nil }
         let count = bytes.count
-        if index < count, bytes[index] == 0x2D || bytes[index] == 0x2B {
-            negative = bytes[index] == 0x2D
-            index += 1
-        }
+        var index = 0
+        let sign = base.load(as: UInt8.self)
+        let negative = sign == 0x2D
+        if negative || sign == 0x2B { index = 1 }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var point = -1
         while index < count {
-            let byte = bytes[index]
-            if byte >= 0x30 && byte <= 0x39 {
-                if digits < 18 { mantissa = mantissa * 10 + UInt64(byte - 0x30) } else { simple = false }
-                digits += 1
-                if seenPoint { decimals += 1 }
-            } else if byte == 0x2E && !seenPoint {
-                seenPoint = true
+            let byte = base.load(fromByteOffset: index, as: UInt8.self)
+            let digit = byte &- 0x30
+            if digit < 10 {
+                mantissa = mantissa &* 10 &+ UInt64(digit)
+                digits &+= 1
+            } else if byte == 0x2E && point < 0 {
+                point = index
             } else {
                 // Only an exponent (`1e3`, `2.5E-1`) needs the general parser; any other byte
                 // means the field is not a number (text is rejected without building a String).
                 guard digits > 0, byte == 0x65 || byte == 0x45 else { return nil }
-                simple = false
-                break
+                return general(bytes, decimals: point < 0 ? 0 : index &- point &- 1)
             }
-            index += 1
+            index &+= 1
         }
-        if simple {
-            guard digits > 0 else { return nil }
-            var value = Double(mantissa)
-            if decimals > 0 { value /= powersOfTen[min(decimals, powersOfTen.count - 1)] }
-            return (negative ? -value : value, decimals)
-        }
+        guard digits > 0 else { return nil }
+        let decimals = point < 0 ? 0 : count &- point &- 1
+        guard digits <= 18 else { return general(bytes, decimals: decimals) }
+        var value = Double(mantissa)
+        if decimals > 0 { value /= decimals < exactPowersOfTen.count ? exactPowersOfTen[decimals] : pow(10, Double(decimals)) }
+        return (negative ? -value : value, decimals)
+    }
+
+    /// The number in `bytes` by the standard library's parser (many digits, an exponent).
+    private static func general(_ bytes: UnsafeRawBufferPointer, decimals: Int) -> (value: Double, decimals: Int)? {
         guard let text = String(validating: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self), let value = Double(text),
               value.isFinite else { return nil }
-        return (value, seenPoint ? decimals : 0)
+        return (value, decimals)
     }
+
+    /// 10^0 ... 10^22, every one exact in a Double.
+    private static let exactPowersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }
 
     static let powersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }
 
