@@ -401,4 +401,46 @@ import Testing
             #expect(kept > 2_500)
         }
     }
+
+    /// The release's tee captures the fields only the sampled distributions read in sampled
+    /// records alone; what it writes, the fields every record needs, and the sampled records'
+    /// captures equal those of a tee that captures everything, repeats and all.
+    @Test func teeCapturesSampledOnlyFieldsInSampledRecords() throws {
+        let directory = try TemporaryDirectory()
+        let header = ["id", "postcode", "name", "note", "kind", "time", "kwh", "tariff"]
+        let policy = try PolicyLoader.parse(text: Self.policy, file: "p.yaml", directory: directory.path, header: header,
+                                            environment: PipelineTests.environment)
+        let plan = try TransformPlan(policy: policy, header: header, releaseID: "r", seed: 3, environment: PipelineTests.environment)
+        // Output columns: id, postcode, name, note, kind, time, kwh, tariff. Captured: postcode,
+        // kind, time, kwh; postcode (repeatable), time and kwh only for sampled records.
+        let capture = [1, 4, 5, 6], sampledOnly = [1, 5, 6]
+        for seed: UInt64 in [4, 5] {
+            var sparse = RecordTransformer(plan: plan, sourceName: "t"), full = RecordTransformer(plan: plan, sourceName: "t")
+            var sparseTee = TeeSink(writer: CSVWriter(delimiter: .comma), capture: capture, sampledOnly: sampledOnly, outputCount: 8)
+            var fullTee = TeeSink(writer: CSVWriter(delimiter: .comma), capture: capture, outputCount: 8)
+            var generator = TestRandom(seed: seed)
+            var sampled = 0, repeated = 0
+            for (index, row) in Self.records(count: 3_000, seed: seed).enumerated() {
+                let record = CSVRecord(fields: row)
+                let sampling = generator.next() % 5 == 0
+                sparseTee.begin(sampling: sampling)
+                fullTee.begin()
+                let kept = try sparse.transform(record, into: &sparseTee)
+                #expect(try full.transform(record, into: &fullTee) == kept)
+                guard kept else { continue }
+                try sparseTee.writer.endRecord()
+                try fullTee.writer.endRecord()
+                if sampling {
+                    sampled += 1
+                    #expect(sparseTee.captured == fullTee.captured, "record \(index)")
+                } else {
+                    #expect(sparseTee.captured[1] == fullTee.captured[1], "record \(index)")
+                }
+                if sparseTee.repeatedFields > 1 { repeated += 1 }
+                #expect(sparseTee.writer.byteCount == fullTee.writer.byteCount, "record \(index)")
+            }
+            #expect(sparseTee.writer.takeBytes() == fullTee.writer.takeBytes())
+            #expect(sampled > 400 && repeated > 1_000)
+        }
+    }
 }

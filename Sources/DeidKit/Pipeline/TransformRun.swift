@@ -288,8 +288,8 @@ public struct TransformRun {
         var releaseCounter = release.map { RiskCounter(layout: $0.layout, source: input.source.displayName) }
         let sketch = worker.sketch
         let sketchEntity = worker.transformer.plan.releaseSketch?.entity
-        var tee = TeeSink(writer: writer, capture: release?.capture ?? [], outputCount: worker.transformer.plan.outputHeader.count,
-                          sketch: sketch)
+        var tee = TeeSink(writer: writer, capture: release?.capture ?? [], sampledOnly: release?.sampledOnly ?? [],
+                          outputCount: worker.transformer.plan.outputHeader.count, sketch: sketch)
         // A record whose leading fields repeat up to past the last quasi-identifier has the
         // previous record's class.
         let lastQuasiIdentifierOutput = release.map { plan in
@@ -303,7 +303,7 @@ public struct TransformRun {
                 let kept: Bool
                 if releaseCounter != nil || sketch != nil {
                     // The release's fields are counted (and sketched) as they are written.
-                    tee.begin()
+                    tee.begin(sampling: releaseCounter?.samplesNext ?? true)
                     kept = try worker.transformer.transform(worker.record, into: &tee)
                     if kept {
                         if let entityInput = release?.entityInput { tee.appendInput(worker.record, at: entityInput) }
@@ -431,6 +431,13 @@ struct TeeSink: CSVFieldSink {
     let writer: CSVWriter
     /// Per output field: whether it is captured.
     private let captures: [Bool]
+    /// Per output field: whether only sampled records need it captured (the distributions'
+    /// columns that nothing else counts); other records capture it empty.
+    private let sampledOnly: [Bool]
+    /// Whether the current record is one the distributions sample.
+    private var sampling = true
+    /// The first output position whose kept captured field is empty (Int.max: none).
+    private var emptyFrom = Int.max
     private(set) var captured = CSVRecord()
     /// Every output field, when `keepingAll` (the release's sketches key the whole record).
     var all = CSVRecord()
@@ -445,19 +452,24 @@ struct TeeSink: CSVFieldSink {
 
     /// - Parameter sketch: when given, every output field is kept too, for its sketches (which
     ///   take each record's fields away and keep them as their previous record).
-    init(writer: CSVWriter, capture: [Int], outputCount: Int, sketch: LinkWorkerState? = nil) {
+    init(writer: CSVWriter, capture: [Int], sampledOnly: [Int] = [], outputCount: Int, sketch: LinkWorkerState? = nil) {
         self.writer = writer
         var captures = [Bool](repeating: false, count: outputCount)
         for index in capture { captures[index] = true }
         self.captures = captures
+        var sampled = [Bool](repeating: false, count: outputCount)
+        for index in sampledOnly { sampled[index] = true }
+        self.sampledOnly = sampled
         capturedMarks = [Int](repeating: 0, count: outputCount)
         self.sketch = sketch
         keepingAll = sketch != nil
     }
 
-    /// Starts a record (its first field clears the kept fields, unless the leading fields repeat).
-    mutating func begin() {
+    /// Starts a record (its first field clears the kept fields, unless the leading fields
+    /// repeat); `sampling`: whether the fields only sampled records need are captured.
+    mutating func begin(sampling: Bool = true) {
         position = 0
+        self.sampling = sampling
     }
 
     static var repeatsFields: Bool { true }
@@ -469,9 +481,10 @@ struct TeeSink: CSVFieldSink {
     }
 
     /// Repeats the previous record's leading fields, whose captured ones are still kept (all
-    /// fields, when kept, are copied back from the sketches' previous record).
+    /// fields, when kept, are copied back from the sketches' previous record). A sampled
+    /// record does not repeat a field the previous record captured empty.
     mutating func repeatFields(_ count: Int) -> Bool {
-        guard position == 0, count <= capturedMarkCount, writer.repeatFields(count) else { return false }
+        guard position == 0, count <= capturedMarkCount, !(sampling && emptyFrom < count), writer.repeatFields(count) else { return false }
         if let sketch {
             all.removeAll()
             sketch.withParts { _, previous, _ in
@@ -482,6 +495,7 @@ struct TeeSink: CSVFieldSink {
         capturedMarkCount = count
         repeatedFields = count
         position = count
+        if emptyFrom >= count { emptyFrom = Int.max }
         return true
     }
 
@@ -490,38 +504,46 @@ struct TeeSink: CSVFieldSink {
         captured.append(fieldOf: record, at: index)
     }
 
-    @inline(__always) private mutating func next() -> Bool {
+    private enum Capture { case none, value, empty }
+
+    /// What to capture of the next output field.
+    @inline(__always) private mutating func next() -> Capture {
         if position == 0 {
             captured.removeAll()
             capturedMarkCount = 0
             repeatedFields = 0
+            emptyFrom = Int.max
             if keepingAll { all.removeAll() }
         }
         defer { position &+= 1 }
-        return captures[position]
+        guard captures[position] else { return .none }
+        guard !sampling && sampledOnly[position] else { return .value }
+        captured.append(field: [])
+        if emptyFrom == Int.max { emptyFrom = position }
+        return .empty
     }
 
     mutating func append(fieldOf record: CSVRecord, at index: Int) {
-        if next() { captured.append(fieldOf: record, at: index) }
+        if next() == .value { captured.append(fieldOf: record, at: index) }
         if keepingAll { all.append(fieldOf: record, at: index) }
         writer.append(fieldOf: record, at: index)
     }
 
     mutating func append(field value: [UInt8]) {
-        if next() { captured.append(field: value) }
+        if next() == .value { captured.append(field: value) }
         if keepingAll { all.append(field: value) }
         writer.append(field: value)
     }
 
     mutating func append(fieldFrom storage: [UInt8], range: Range<Int>, plain: Bool) {
-        if next() { captured.append(fieldFrom: storage, range: range, plain: plain) }
+        if next() == .value { captured.append(fieldFrom: storage, range: range, plain: plain) }
         if keepingAll { all.append(fieldFrom: storage, range: range, plain: plain) }
         writer.append(fieldFrom: storage, range: range, plain: plain)
     }
 
     mutating func append(decimal value: Double, places: Int) {
         // Formatted once, then copied: a number never needs quotes.
-        if next() {
+        if next() == .value {
             captured.append(decimal: value, places: places)
             if keepingAll { all.append(fieldOf: captured, at: captured.count - 1) }
             writer.append(plainFieldOf: captured, at: captured.count - 1)
@@ -534,10 +556,11 @@ struct TeeSink: CSVFieldSink {
     }
 
     mutating func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows {
-        guard next() || keepingAll else { try writer.appendField(body); return }
+        let capture = next()
+        guard capture == .value || keepingAll else { try writer.appendField(body); return }
         var bytes: [UInt8] = []
         try body(&bytes)
-        if captures[position - 1] { captured.append(field: bytes) }
+        if capture == .value { captured.append(field: bytes) }
         if keepingAll { all.append(field: bytes) }
         writer.append(field: bytes)
     }

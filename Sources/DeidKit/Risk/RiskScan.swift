@@ -128,9 +128,15 @@ struct RiskLayout: Sendable {
         }
     }
 
+    /// The columns the counting reads in every record (classes, entities, sensitive values,
+    /// discovery, trace), as opposed to those only the sampled distributions read.
+    var everyRecordColumns: Set<Int> {
+        Set(quasiIdentifiers + candidates + [entity, sensitive, trace?.time, trace?.value].compactMap { $0 })
+    }
+
     /// Every column the counting reads, in ascending order (what a transform pass captures).
     var usedColumns: [Int] {
-        var used = Set(quasiIdentifiers + candidates + [entity, sensitive, trace?.time, trace?.value].compactMap { $0 })
+        var used = everyRecordColumns
         for column in distributions?.columns ?? [] { used.insert(column.index) }
         return used.sorted()
     }
@@ -184,6 +190,10 @@ struct RiskCounter {
     /// Counts `record`; `line` and `number` place it in its input (for the first position of a
     /// value, and for errors).
     /// `unchangedTuple`: the caller knows the quasi-identifiers equal those of the record counted before.
+    /// True when the next record counted is one the distributions sample (the others' fields
+    /// that only the distributions read are not looked at).
+    var samplesNext: Bool { distributions?.samplesNext ?? false }
+
     mutating func count(_ record: CSVRecord, line: Int, number: Int, unchangedTuple: Bool = false) throws {
         distributions?.add(record)
         let tuple = classes.tuple(of: record, fields: layout.quasiIdentifiers, line: line, number: number, unchanged: unchangedTuple)
@@ -228,6 +238,9 @@ struct RiskCounts: Sendable {
 struct ReleaseRiskPlan: Sendable {
     var spec: RiskSpec
     var capture: [Int]
+    /// The captured output positions that only the sampled distributions read: a record they
+    /// do not sample needs no copy of them.
+    var sampledOnly: [Int]
     /// The input position of the entity, appended after the captured fields (its published
     /// form, a pseudonym, names the same individuals and costs a copy per record to capture);
     /// nil: the entity, if any, is captured from the output.
@@ -239,6 +252,8 @@ struct ReleaseRiskPlan: Sendable {
         let full = try RiskLayout(spec: spec, columns: outputHeader, source: "<release>")
         let entityOutput = entityInput != nil ? full.entity : nil
         capture = full.usedColumns.filter { $0 != entityOutput }
+        let everyRecord = full.everyRecordColumns
+        sampledOnly = capture.filter { !everyRecord.contains($0) }
         self.entityInput = entityOutput != nil ? entityInput : nil
         let names = capture.map { outputHeader[$0] } + (self.entityInput != nil ? [spec.entity!] : [])
         layout = try RiskLayout(spec: spec, columns: names, source: "<release>")

@@ -266,6 +266,9 @@ public struct DistributionCounter: Sendable {
         }
     }
 
+    /// True when the next record added is counted.
+    var samplesNext: Bool { untilSample == 1 }
+
     @inline(__always) mutating func add(_ record: CSVRecord) {
         // Called for every record: the records not counted cost a decrement.
         untilSample &-= 1
