@@ -3,6 +3,9 @@ import Glibc
 #else
 import Darwin
 #endif
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
 
 /// Word-at-a-time byte tests ("SWAR": eight bytes per step) for the hot paths that look at every
 /// byte of every field: is there a line break (reader), does the field need quotes (writer); and
@@ -98,31 +101,116 @@ enum ByteScan {
         return total
     }
 
-    /// True when `buffer` holds a space, or a tab unless the tab is the delimiter, at either end
-    /// or beside the delimiter, a quote, a CR or an LF: the only places where libcsv, left to its
-    /// own notion of spaces, would trim one (around an unquoted field) or accept one (after a
-    /// closing quote). Anywhere else such a byte is ordinary data either way. Spaces are found
-    /// with `memchr`; in text a few to a line, that is far cheaper than a call per byte.
-    static func spaceBesideSeparator(_ buffer: UnsafeRawBufferPointer, delimiter: UInt8) -> Bool {
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return false }
+    /// What a chunk of CSV holds that changes how libcsv must read it, for a parser that starts
+    /// inside a quoted field when `startsQuoted`:
+    /// - `quotedLineBreak`: a CR or LF between quotes (a field's line breaks must be counted).
+    /// - `spacesMatter`: a space, or a tab unless the tab is the delimiter, outside quotes at
+    ///   either end of the chunk or beside the delimiter, a quote, a CR or an LF: the only places
+    ///   where libcsv, left to its own notion of spaces, would trim one (around an unquoted field)
+    ///   or accept one (after a closing quote). Inside quotes, and anywhere else, such a byte is
+    ///   data either way.
+    ///
+    /// Strict libcsv accepts a quote only to open a field, close it or double it, so quotes
+    /// alternate between opening and closing (a doubled quote closes and reopens at once); a
+    /// malformed quote stops libcsv there, so what follows it does not matter. On x86-64, 64
+    /// bytes a step: vector compares give bit masks of quotes and spaces, a prefix XOR of the
+    /// quote mask the bytes inside quotes; line breaks are looked for only where bytes are inside
+    /// quotes, and a space's neighbours only for spaces outside them.
+    static func chunkShape(_ buffer: UnsafeRawBufferPointer, delimiter: UInt8, startsQuoted: Bool) -> ChunkShape {
+        var shape = ChunkShape()
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return shape }
         let count = buffer.count
-        let end = base + count
+        var inside = startsQuoted
+        var offset = 0
+        #if arch(x86_64)
+        let tabIsSpace = delimiter != 0x09
+        let quotes = _mm_set1_epi8(0x22), spaces = _mm_set1_epi8(0x20), tabs = _mm_set1_epi8(0x09)
+        let lineFeeds = _mm_set1_epi8(0x0A), returns = _mm_set1_epi8(0x0D)
+        var carry: UInt64 = inside ? ~0 : 0
+        while offset &+ 64 <= count && !(shape.quotedLineBreak && shape.spacesMatter) {
+            let block = base + offset
+            let v0 = block.loadUnaligned(as: __m128i.self), v1 = block.loadUnaligned(fromByteOffset: 16, as: __m128i.self)
+            let v2 = block.loadUnaligned(fromByteOffset: 32, as: __m128i.self), v3 = block.loadUnaligned(fromByteOffset: 48, as: __m128i.self)
+            let quoteBits = bits(v0, v1, v2, v3) { _mm_cmpeq_epi8($0, quotes) }
+            // Bit i: byte i lies after an opening quote, up to the closing one.
+            var quoted = carry
+            if quoteBits != 0 {
+                var parity = quoteBits
+                parity ^= parity << 1
+                parity ^= parity << 2
+                parity ^= parity << 4
+                parity ^= parity << 8
+                parity ^= parity << 16
+                parity ^= parity << 32
+                quoted ^= parity
+                carry = UInt64(bitPattern: Int64(bitPattern: quoted) >> 63)
+            }
+            if !shape.quotedLineBreak && quoted != 0 {
+                let breaks = bits(v0, v1, v2, v3) { _mm_or_si128(_mm_cmpeq_epi8($0, lineFeeds), _mm_cmpeq_epi8($0, returns)) }
+                if breaks & quoted != 0 { shape.quotedLineBreak = true }
+            }
+            if !shape.spacesMatter {
+                var outside = ~quoted & (tabIsSpace
+                    ? bits(v0, v1, v2, v3) { _mm_or_si128(_mm_cmpeq_epi8($0, spaces), _mm_cmpeq_epi8($0, tabs)) }
+                    : bits(v0, v1, v2, v3) { _mm_cmpeq_epi8($0, spaces) })
+                while outside != 0 {
+                    let position = offset &+ outside.trailingZeroBitCount
+                    if besideSeparator(base, count, position, delimiter) {
+                        shape.spacesMatter = true
+                        break
+                    }
+                    outside &= outside &- 1
+                }
+            }
+            offset &+= 64
+        }
+        inside = carry != 0
+        #endif
+        scanBytes(base, count, from: offset, delimiter: delimiter, inside: &inside, shape: &shape)
+        return shape
+    }
+
+    /// `chunkShape` one byte at a time from `start` (the tail of a chunk, and other machines).
+    static func scanBytes(_ base: UnsafeRawPointer, _ count: Int, from start: Int, delimiter: UInt8, inside: inout Bool,
+                          shape: inout ChunkShape) {
+        var position = start
+        while position < count && !(shape.quotedLineBreak && shape.spacesMatter) {
+            let byte = base.load(fromByteOffset: position, as: UInt8.self)
+            if byte == 0x22 {
+                inside.toggle()
+            } else if inside {
+                if byte == 0x0A || byte == 0x0D { shape.quotedLineBreak = true }
+            } else if (byte == 0x20 || (byte == 0x09 && delimiter != 0x09)) && !shape.spacesMatter {
+                shape.spacesMatter = besideSeparator(base, count, position, delimiter)
+            }
+            position &+= 1
+        }
+    }
+
+    /// True when the byte at `position` is the first or last of the `count` at `base`, or a
+    /// neighbour of it is the delimiter, a quote, a CR or an LF.
+    @inline(__always)
+    private static func besideSeparator(_ base: UnsafeRawPointer, _ count: Int, _ position: Int, _ delimiter: UInt8) -> Bool {
         @inline(__always) func isSeparator(_ byte: UInt8) -> Bool {
             byte == delimiter || byte == 0x22 || byte == 0x0A || byte == 0x0D
         }
-        func besideSeparator(_ space: UInt8) -> Bool {
-            var position = base
-            while position < end, let found = memchr(position, Int32(space), end - position) {
-                let offset = UnsafeRawPointer(found) - base
-                if offset == 0 || offset == count - 1 { return true }
-                if isSeparator(base.load(fromByteOffset: offset - 1, as: UInt8.self))
-                    || isSeparator(base.load(fromByteOffset: offset + 1, as: UInt8.self)) {
-                    return true
-                }
-                position = UnsafeRawPointer(found) + 1
-            }
-            return false
-        }
-        return besideSeparator(0x20) || (delimiter != 0x09 && besideSeparator(0x09))
+        return position == 0 || position == count &- 1
+            || isSeparator(base.load(fromByteOffset: position &- 1, as: UInt8.self))
+            || isSeparator(base.load(fromByteOffset: position &+ 1, as: UInt8.self))
     }
+
+    #if arch(x86_64)
+    /// The 64-bit mask of the bytes of four 16-byte vectors for which `test` sets all bits.
+    @inline(__always)
+    private static func bits(_ v0: __m128i, _ v1: __m128i, _ v2: __m128i, _ v3: __m128i, _ test: (__m128i) -> __m128i) -> UInt64 {
+        @inline(__always) func mask(_ vector: __m128i) -> UInt64 { UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(test(vector)))) }
+        return mask(v0) | mask(v1) << 16 | mask(v2) << 32 | mask(v3) << 48
+    }
+    #endif
+}
+
+/// See `ByteScan.chunkShape`.
+struct ChunkShape: Hashable {
+    var quotedLineBreak = false
+    var spacesMatter = false
 }

@@ -270,17 +270,19 @@ public final class CSVReader {
             // A field can hold a line break only between its quotes: unless a quoted stretch of
             // this chunk holds one, or a field still open from an earlier chunk does, no field
             // is scanned for line breaks.
-            state.pointee.mayHoldLineBreaks = state.pointee.openFieldMayHoldLineBreak
-                || CSVReader.quotedLineBreak(in: buffer, startsQuoted: parser.pointee.pstate == libcsvFieldBegun && parser.pointee.quoted != 0)
+            // One pass over the chunk finds both (`ByteScan.chunkShape`).
+            let shape = ByteScan.chunkShape(buffer, delimiter: csv_get_delim(parser),
+                                            startsQuoted: parser.pointee.pstate == libcsvFieldBegun && parser.pointee.quoted != 0)
+            state.pointee.mayHoldLineBreaks = state.pointee.openFieldMayHoldLineBreak || shape.quotedLineBreak
             state.pointee.reserveForCallbacks(bytes: buffer.count, parser: parser)
             // Spaces are data. libcsv trims them around unquoted fields (and accepts them after
             // a closing quote) unless a space function says no byte is a space; that costs a
-            // call per byte. Where no space or tab lies at the chunk's ends or beside a
-            // delimiter, quote or line break, libcsv's own test trims nothing, so it is used.
-            // (libcsv's count of trailing spaces is then 0 at every chunk's end, as with the
-            // function, since the chunk cannot end with a space.)
-            let spacesMatter = ByteScan.spaceBesideSeparator(buffer, delimiter: csv_get_delim(parser))
-            csv_set_space_func(parser, spacesMatter ? deid_csv_no_space : nil)
+            // call per byte. Where no space or tab lies outside quotes at the chunk's ends or
+            // beside a delimiter, quote or line break, libcsv's own test trims nothing, so it is
+            // used. (libcsv's count of trailing spaces is then 0 at every chunk's end, as with
+            // the function, since the chunk cannot end with a space outside quotes, and libcsv
+            // counts none inside them.)
+            csv_set_space_func(parser, shape.spacesMatter ? deid_csv_no_space : nil)
             let parsed = csv_parse(parser, base, buffer.count, fieldCallback, recordCallback, state)
             // A quoted field still open (its closing quote perhaps read, but not what follows)
             // is handed over in a later chunk, with the line breaks it may have had here.
@@ -309,28 +311,6 @@ public final class CSVReader {
             throw state.pointee.error(.unterminatedQuote, source: source)
         }
         if let violation = state.pointee.violation { throw state.pointee.error(violation, source: source) }
-    }
-
-    /// True when a stretch of `buffer` between quotes holds a CR or an LF, for a parser that
-    /// starts inside a quoted field when `startsQuoted`. Strict libcsv accepts a quote only to
-    /// open a field, close it or double it, so quotes alternate between opening and closing (a
-    /// doubled quote closes and reopens at once). A parser that has just read a quote inside a
-    /// quoted field (libcsv's "might have ended") counts as outside: a quote next reopens the
-    /// field, anything else follows its end.
-    static func quotedLineBreak(in buffer: UnsafeRawBufferPointer, startsQuoted: Bool) -> Bool {
-        guard let base = buffer.baseAddress else { return false }
-        let end = base + buffer.count
-        var position = base
-        var inside = startsQuoted
-        while position < end {
-            let quote = memchr(position, 0x22, end - position).map { UnsafeRawPointer($0) } ?? end
-            if inside && ByteScan.containsLineBreak(UnsafeRawBufferPointer(start: position, count: quote - position)) {
-                return true
-            }
-            inside.toggle()
-            position = quote + 1
-        }
-        return false
     }
 
     private static func containsUnquotedLineEnd(_ bytes: [UInt8]) -> Bool {

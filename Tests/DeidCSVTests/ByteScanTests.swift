@@ -49,25 +49,45 @@ import Testing
         }
     }
 
-    /// The test that decides whether libcsv may use its own notion of spaces, against a plain
-    /// loop over every pair of bytes, for a comma and a tab delimiter.
-    @Test func spacesBesideSeparatorsAreFound() {
+    /// The scan that decides whether libcsv may use its own notion of spaces and whether fields
+    /// must be scanned for line breaks, against a plain loop: random chunks of letters, spaces,
+    /// tabs, delimiters, quotes and line breaks, of every length up to five vector steps and
+    /// more, starting inside or outside quotes, for a comma and a tab delimiter; the vector scan
+    /// and the byte-at-a-time one (the tail, and other machines) both.
+    @Test func chunkShapeFindsQuotedLineBreaksAndSpacesThatMatter() {
         var generator = TestRandom(seed: 29)
         let alphabet: [UInt8] = [0x61, 0x62, 0x20, 0x09, 0x2C, 0x22, 0x0A, 0x0D, 0x3B]
+        var seen = [ChunkShape: Int]()
         for delimiter: UInt8 in [0x2C, 0x09] {
             func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (byte == 0x09 && delimiter != 0x09) }
             func isSeparator(_ byte: UInt8) -> Bool { byte == delimiter || byte == 0x22 || byte == 0x0A || byte == 0x0D }
-            for _ in 0..<3000 {
-                let length = Int(generator.next() % 40)
-                // Mostly letters, so that both answers are common.
-                let bytes = (0..<length).map { _ in generator.next() % 4 == 0 ? alphabet[Int(generator.next() % 9)] : UInt8(0x61) }
-                var expected = !bytes.isEmpty && (isSpace(bytes[0]) || isSpace(bytes[length - 1]))
-                for index in 0..<max(0, length - 1) where (isSpace(bytes[index]) && isSeparator(bytes[index + 1]))
-                    || (isSeparator(bytes[index]) && isSpace(bytes[index + 1])) {
-                    expected = true
+            for round in 0..<6000 {
+                let length = round < 4000 ? Int(generator.next() % 330) : Int(generator.next() % 3000)
+                // Mostly letters, and sparse specials in some chunks, so that every answer is common.
+                let sparse = generator.next() % 2 == 0
+                let bytes = (0..<length).map { _ in
+                    generator.next() % (sparse ? 40 : 4) == 0 ? alphabet[Int(generator.next() % 9)] : UInt8(0x61)
                 }
-                #expect(bytes.withUnsafeBytes { ByteScan.spaceBesideSeparator($0, delimiter: delimiter) } == expected, "\(bytes)")
+                let startsQuoted = generator.next() % 3 == 0
+                var expected = ChunkShape()
+                var inside = startsQuoted
+                for (index, byte) in bytes.enumerated() {
+                    if byte == 0x22 { inside.toggle(); continue }
+                    if inside && (byte == 0x0A || byte == 0x0D) { expected.quotedLineBreak = true }
+                    if !inside && isSpace(byte)
+                        && (index == 0 || index == length - 1 || isSeparator(bytes[index - 1]) || isSeparator(bytes[index + 1])) {
+                        expected.spacesMatter = true
+                    }
+                }
+                seen[expected, default: 0] += 1
+                bytes.withUnsafeBytes { raw in
+                    #expect(ByteScan.chunkShape(raw, delimiter: delimiter, startsQuoted: startsQuoted) == expected, "\(bytes) \(startsQuoted)")
+                    var shape = ChunkShape(), quoted = startsQuoted
+                    if let base = raw.baseAddress { ByteScan.scanBytes(base, length, from: 0, delimiter: delimiter, inside: &quoted, shape: &shape) }
+                    #expect(shape == expected, "\(bytes) \(startsQuoted)")
+                }
             }
         }
+        #expect(seen.count == 4 && seen.values.allSatisfy { $0 > 100 }, "\(seen)")
     }
 }
