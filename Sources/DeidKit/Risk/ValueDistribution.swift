@@ -20,25 +20,45 @@ public struct DistributionRequest: Sendable {
     }
 }
 
-/// Records and (up to a cap) distinct individuals holding one value or one numeric bin.
+/// Records and (up to a cap) distinct individuals holding one value or one numeric bin. The
+/// first individual is kept inline: a block is mostly one household, so most values of a
+/// block's distribution have one individual, and no array.
 struct ValueCount: Sendable {
     var records = 0
-    /// Hashes of distinct entities, at most the cap.
-    var individuals: [UInt64] = []
+    /// Hashes of distinct entities, at most the cap: `first` (when `hasFirst`), then `others`.
+    private var first: UInt64 = 0
+    private var hasFirst = false
+    private var others: [UInt64] = []
+
+    /// The number of distinct individuals counted (at most the cap).
+    var individualCount: Int { hasFirst ? 1 &+ others.count : 0 }
 
     @inline(__always) mutating func add(records count: Int, individual: UInt64?, cap: Int) {
         records &+= count
-        // A household's records come in runs: the individual counted last is the likeliest.
-        if let individual, individuals.count < cap, individuals.last != individual, !individuals.contains(individual) {
-            individuals.append(individual)
+        guard let individual else { return }
+        // A household's records come in runs: the individual counted first is the likeliest.
+        if !hasFirst {
+            first = individual
+            hasFirst = true
+        } else if individual != first {
+            insert(individual, cap: cap)
         }
+    }
+
+    private mutating func insert(_ individual: UInt64, cap: Int) {
+        if individualCount < cap, individual != first, !others.contains(individual) { others.append(individual) }
     }
 
     mutating func merge(_ other: ValueCount, cap: Int) {
         records += other.records
-        for individual in other.individuals where individuals.count < cap && !individuals.contains(individual) {
-            individuals.append(individual)
+        guard other.hasFirst else { return }
+        if !hasFirst {
+            first = other.first
+            hasFirst = true
+        } else {
+            insert(other.first, cap: cap)
         }
+        for individual in other.others { insert(individual, cap: cap) }
     }
 }
 
@@ -192,7 +212,7 @@ public struct ValueDistribution: Sendable {
     func bars(bins binCount: Int = 20, top: Int = 15, minimumIndividuals: Int) -> (bars: [(label: String, records: Int)], hidden: Int, numeric: Bool) {
         var hidden = 0
         func shown(_ count: ValueCount) -> Bool {
-            minimumIndividuals <= 1 || count.individuals.count >= minimumIndividuals
+            minimumIndividuals <= 1 || count.individualCount >= minimumIndividuals
         }
         let numericRecords = binCounts.reduce(0) { $0 + $1.records }
         let unit = Int64((1 / scale).rounded())
