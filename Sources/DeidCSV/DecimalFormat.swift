@@ -9,42 +9,56 @@ public enum DecimalFormat {
     /// Writes `value` with exactly `places` decimals (0 to 15; halves away from zero; `-0`
     /// written as `0`) at `target`, which has room for `maximumBytes`; returns the count, or
     /// nil for a number too large for 16 digits (the caller formats it another way).
-    /// The digits are written backwards into scratch words, then moved in three 8-byte stores.
+    /// The scaled value is rounded with an integer conversion (no call), its digits written
+    /// backwards two at a time into scratch words, then moved in three 8-byte stores.
     @inline(__always)
     static func write(_ value: Double, places requested: Int, to target: UnsafeMutablePointer<UInt8>) -> Int? {
         let places = min(max(requested, 0), 15)
-        let scaled = (value * powerOfTen(places)).rounded()
+        let scaled = value * powerOfTen(places)
         guard abs(scaled) < 9e15 else { return nil }
-        let negative = scaled < 0
-        var units = UInt64(negative ? -scaled : scaled)
+        // Halves away from zero, as `rounded()`: below 2^52 the fraction is exact; from there
+        // on every Double is a whole number.
+        var whole = Int64(scaled)
+        let fraction = scaled - Double(whole)
+        if fraction >= 0.5 { whole &+= 1 } else if fraction <= -0.5 { whole &-= 1 }
+        // `-0.000` is written `0.000`: the sign only goes before a nonzero number.
+        let negative = whole < 0
+        var units = UInt64(whole.magnitude)
         // 48 bytes of scratch: the text ends at byte 24, and 24 bytes from its start are
         // moved in three words (the target has room for them), not with a call.
         var scratch: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
         return withUnsafeMutableBytes(of: &scratch) { raw in
-            let digits = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self)
+            let digits = raw.baseAddress.unsafelyUnwrapped
+            let pairs = UnsafeRawPointer(digitPairs.utf8Start)
             var position = maximumBytes
-            var remaining = places
-            while remaining > 0 {
+            @inline(__always) func pair() {
+                let quotient = units / 100
+                position &-= 2
+                let pair = pairs.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: units &- quotient &* 100) &* 2, as: UInt16.self)
+                digits.storeBytes(of: pair, toByteOffset: position, as: UInt16.self)
+                units = quotient
+            }
+            @inline(__always) func single() {
                 let quotient = units / 10
                 position &-= 1
-                digits[position] = UInt8(truncatingIfNeeded: units &- quotient &* 10) &+ 0x30
+                digits.storeBytes(of: UInt8(truncatingIfNeeded: units &- quotient &* 10) &+ 0x30, toByteOffset: position, as: UInt8.self)
                 units = quotient
-                remaining &-= 1
             }
+            var remaining = places
+            while remaining >= 2 {
+                pair()
+                remaining &-= 2
+            }
+            if remaining == 1 { single() }
             if places > 0 {
                 position &-= 1
-                digits[position] = 0x2E
+                digits.storeBytes(of: 0x2E, toByteOffset: position, as: UInt8.self)
             }
-            repeat {
-                let quotient = units / 10
-                position &-= 1
-                digits[position] = UInt8(truncatingIfNeeded: units &- quotient &* 10) &+ 0x30
-                units = quotient
-            } while units > 0
-            // `-0.000` is written `0.000`: the sign only goes before a nonzero number.
+            while units >= 100 { pair() }
+            if units >= 10 { pair() } else { single() }
             if negative {
                 position &-= 1
-                digits[position] = 0x2D
+                digits.storeBytes(of: 0x2D, toByteOffset: position, as: UInt8.self)
             }
             let source = UnsafeRawPointer(digits + position), destination = UnsafeMutableRawPointer(target)
             destination.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
@@ -52,6 +66,11 @@ public enum DecimalFormat {
             destination.storeBytes(of: source.loadUnaligned(fromByteOffset: 16, as: UInt64.self), toByteOffset: 16, as: UInt64.self)
             return maximumBytes &- position
         }
+    }
+
+    /// "00" to "99", two bytes each, in the binary's constant data.
+    @inline(__always) static var digitPairs: StaticString {
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
     }
 
     /// 10^n for 0 <= n <= 15, exact, without a table to initialize.

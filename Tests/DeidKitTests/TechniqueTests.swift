@@ -313,6 +313,10 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect(text(DecimalText.format(-2.5, decimals: 1)) == "-2.5")
         #expect(text(DecimalText.format(123, decimals: 0)) == "123")
         #expect(text(DecimalText.format(0, decimals: 0)) == "0")
+        for (value, expected) in [(2.5, "3"), (-2.5, "-3"), (0.5, "1"), (-0.5, "-1"), (-0.4, "0"), (0.49999999999999994, "0"),
+                                  (4_503_599_627_370_497, "4503599627370497"), (8_999_999_999_999_999, "8999999999999999")] {
+            #expect(text(DecimalText.format(value, decimals: 0)) == expected, "\(value)")
+        }
         #expect(text(DecimalText.format(-7.25, decimals: 4)) == "-7.2500")
         // Beyond 16 digits the formatter hands over to printf's.
         #expect(text(DecimalText.format(1e20, decimals: 2)) == "100000000000000000000.00")
