@@ -15,6 +15,9 @@ public struct CSVReadOptions: Sendable {
     public var maxRecordBytes: Int
     /// How many bytes are read from the input and handed to libcsv at a time.
     public var chunkSize: Int
+    /// Copies each field out of libcsv's own buffer instead of letting libcsv write it in place
+    /// (what a libcsv build that fails `ParserState.libcsvWritesInPlace` does; tests run both).
+    var copiesFields = false
 
     /// The defaults: delimiter detected, 16 MiB limits, 128 KiB chunks.
     public init(delimiter: CSVDelimiter? = nil, maxFieldBytes: Int = 16 << 20,
@@ -145,6 +148,13 @@ public final class CSVReader {
         // csv_init only fails on allocation failure.
         csv_init(parser, UInt8(CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL))
         csv_set_space_func(parser, deid_csv_no_space)  // keep spaces and tabs around fields (see `feed`)
+        if ParserState.libcsvWritesInPlace && !options.copiesFields {
+            // libcsv writes each field into the batch itself (see `ParserState.fieldsInPlace`);
+            // its buffer never grows then, and a request to grow it fails (an error, not a
+            // reallocation of the batch's memory).
+            state.pointee.fieldsInPlace = true
+            csv_set_realloc_func(parser, refuseReallocation)
+        }
         return (parser, state, .allocate(byteCount: max(chunkBytes, 1), alignment: 16))
     }
 
@@ -152,6 +162,8 @@ public final class CSVReader {
     public var linesConsumed: Int { state.pointee.line - 1 }
 
     deinit {
+        // The batch's memory is not libcsv's to free.
+        if state.pointee.fieldsInPlace { parser.pointee.entry_buf = nil }
         csv_free(parser)
         parser.deallocate()
         state.pointee.free()
@@ -207,7 +219,7 @@ public final class CSVReader {
     /// Drops the delivered records and parses chunks until at least one more record is complete,
     /// an error is found, or the input ends.
     private func refill() throws {
-        state.pointee.compact(delivered: cursor)
+        state.pointee.compact(delivered: cursor, openField: parser.pointee.entry_pos)
         cursor = 0
         while state.pointee.deliverableRecords == 0 && !reachedEnd && pendingError == nil {
             if let block {
@@ -269,8 +281,8 @@ public final class CSVReader {
             guard let base = buffer.baseAddress, buffer.count > 0 else { return }
             // A field can hold a line break only between its quotes: unless a quoted stretch of
             // this chunk holds one, or a field still open from an earlier chunk does, no field
-            // is scanned for line breaks.
-            // One pass over the chunk finds both (`ByteScan.chunkShape`).
+            // is scanned for line breaks. (One pass over the chunk finds these and the spaces
+            // that matter: `ByteScan.chunkShape`.)
             let shape = ByteScan.chunkShape(buffer, delimiter: csv_get_delim(parser),
                                             startsQuoted: parser.pointee.pstate == libcsvFieldBegun && parser.pointee.quoted != 0)
             state.pointee.mayHoldLineBreaks = state.pointee.openFieldMayHoldLineBreak || shape.quotedLineBreak
@@ -293,8 +305,8 @@ public final class CSVReader {
                 let kind: CSVError.Kind = csv_error(parser) == CSV_ENOMEM ? .outOfMemory : .malformedQuote
                 throw state.pointee.error(kind, source: source)
             }
-            // A field still open (an unclosed quote) grows libcsv's buffer: stop it at the limit.
-            if csv_get_buffer_size(parser) > state.pointee.maxFieldBytes + 4096 {
+            // A field still open (an unclosed quote) grows from chunk to chunk: stop it at the limit.
+            if parser.pointee.entry_pos > state.pointee.maxFieldBytes {
                 throw state.pointee.error(.fieldTooLarge(limit: state.pointee.maxFieldBytes), source: source)
             }
             if state.pointee.partialRecordBytes > state.pointee.maxRecordBytes {
@@ -359,10 +371,20 @@ struct ParserState {
     var openFieldMayHoldLineBreak = false
     /// False when no field or record can reach a limit during this chunk.
     var mayExceedLimits = true
-    /// True when the field callback only has to copy: no line break to count, no limit to check,
-    /// no violation found, and libcsv's field buffer holds at least 32 bytes (a short field is
-    /// then copied as 32 bytes, the rest past its end ignored).
+    /// True when the field callback has nothing to count or check: no line break to count, no
+    /// limit to check, no violation found. It then only takes the field (in place, or copied as
+    /// 32 bytes when short and libcsv's buffer holds at least 32: the rest past its end ignored).
     var plainFields = false
+    /// True when libcsv writes each field straight into `bytes`, past the last complete field:
+    /// its field buffer (`entry_buf`, which it reads from the parser before every byte it
+    /// stores) is pointed there before each chunk and after each field, with room for the whole
+    /// chunk, so it never grows it. A field is then taken without a copy; copying it, right
+    /// after libcsv stored its bytes one at a time, stalled on every field (a load that spans
+    /// several recent stores cannot be forwarded from them). Between chunks the open field's
+    /// bytes (`entry_pos` of them) lie past the end of `bytes` and move with it.
+    var fieldsInPlace = false
+    /// The parser whose field buffer points into `bytes` (when `fieldsInPlace`).
+    var parser: UnsafeMutablePointer<csv_parser>?
     let maxFieldBytes: Int
     let maxRecordBytes: Int
     /// A limit exceeded inside a callback, and where.
@@ -400,11 +422,18 @@ struct ParserState {
         // No field is longer than the open one plus the chunk, and no record longer than the
         // open record (what was copied of it, plus the open field) plus the chunk.
         mayExceedLimits = pendingField + count > maxFieldBytes || partialRecordBytes + pendingField + count > maxRecordBytes
-        // libcsv's field buffer only grows: 32 bytes now, 32 bytes for every field of the chunk.
         plainFields = !mayHoldLineBreaks && !mayExceedLimits && !hasViolation
-            && parser.pointee.entry_buf != nil && parser.pointee.entry_size >= 32
-        // The last short field's copy may write 32 bytes.
-        bytes.reserve(count + pendingField + 32)
+        if fieldsInPlace {
+            // Room for the open field and the whole chunk (libcsv's limit check never fires).
+            bytes.reserve(count + pendingField + 32, keepingPastEnd: pendingField)
+            self.parser = parser
+            pointParser()
+        } else {
+            // libcsv's field buffer only grows: 32 bytes now, 32 bytes for every field of the chunk.
+            plainFields = plainFields && parser.pointee.entry_buf != nil && parser.pointee.entry_size >= 32
+            // The last short field's copy may write 32 bytes.
+            bytes.reserve(count + pendingField + 32)
+        }
         fieldEnds.reserve(count + 1)
         recordFieldEnds.reserve(count + 1)
         recordLines.reserve(count + 1)
@@ -437,12 +466,20 @@ struct ParserState {
         record.line = recordLines[index]
     }
 
-    /// Forgets the delivered records (all complete ones) and moves the partial record to the front.
-    mutating func compact(delivered: Int) {
+    /// Points libcsv's field buffer past the last complete field, with the room left.
+    @inline(__always) mutating func pointParser() {
+        let parser = parser.unsafelyUnwrapped
+        parser.pointee.entry_buf = bytes.base + bytes.count
+        parser.pointee.entry_size = bytes.capacity &- bytes.count
+    }
+
+    /// Forgets the delivered records (all complete ones) and moves the partial record (and the
+    /// `openField` bytes of a field libcsv writes in place) to the front.
+    mutating func compact(delivered: Int, openField: Int) {
         precondition(delivered == recordFieldEnds.count || delivered == 0, "compact only after a whole batch")
         guard delivered > 0 else { return }
         let byteShift = partialByteStart
-        bytes.removeFirst(byteShift)
+        bytes.removeFirst(byteShift, keepingPastEnd: fieldsInPlace ? openField : 0)
         fieldEnds.removeFirst(partialFieldStart)
         for index in 0..<fieldEnds.count { fieldEnds[index] -= byteShift }
         recordFieldEnds.removeAll()
@@ -452,12 +489,76 @@ struct ParserState {
     }
 }
 
+/// A reallocation libcsv may not make: its field buffer is the batch's memory (`fieldsInPlace`).
+/// libcsv turns the refusal into an out-of-memory error; room is reserved so that it never asks.
+private let refuseReallocation: @convention(c) (UnsafeMutableRawPointer?, Int) -> UnsafeMutableRawPointer? = { _, _ in nil }
+
+extension ParserState {
+    /// Whether this libcsv writes a field where its parser's `entry_buf` points when the field
+    /// begins, taking a new pointer set in the field callback (the library reads the pointer
+    /// from the parser for every byte it stores; a build that kept it in a register would not).
+    /// Checked once per process by parsing a sample, in two chunks, with the buffer moved after
+    /// every field; when the fields differ from the sample's, fields are copied out instead.
+    static let libcsvWritesInPlace: Bool = {
+        final class Probe {
+            let parser = UnsafeMutablePointer<csv_parser>.allocate(capacity: 1)
+            let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+            var used = 0
+            var fields: [[UInt8]] = []
+            var moved = true
+            func point() {
+                parser.pointee.entry_buf = buffer + used
+                parser.pointee.entry_size = 256 - used
+            }
+        }
+        let probe = Probe()
+        defer {
+            probe.parser.pointee.entry_buf = nil
+            csv_free(probe.parser)
+            probe.parser.deallocate()
+            probe.buffer.deallocate()
+        }
+        csv_init(probe.parser, UInt8(CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL))
+        csv_set_space_func(probe.parser, deid_csv_no_space)
+        csv_set_realloc_func(probe.parser, refuseReallocation)
+        let onField: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Void = { field, length, data in
+            let probe = Unmanaged<Probe>.fromOpaque(data!).takeUnretainedValue()
+            if UnsafeMutableRawPointer(probe.buffer + probe.used) != field { probe.moved = false }
+            probe.fields.append(Array(UnsafeRawBufferPointer(start: field, count: length)))
+            probe.used += length
+            probe.point()
+        }
+        let onRecord: @convention(c) (Int32, UnsafeMutableRawPointer?) -> Void = { _, _ in }
+        // Quoted fields with a delimiter, a doubled quote and a line break, an empty field, a
+        // space kept, a last record without a line end; the first chunk ends inside a field.
+        let sample = Array("ab,\"c,d\"\"e\",f g\nhij,,\"k\nl\"\n\"m\"".utf8)
+        let expected = ["ab", "c,d\"e", "f g", "hij", "", "k\nl", "m"].map { Array($0.utf8) }
+        let context = Unmanaged.passUnretained(probe).toOpaque()
+        var parsed = 0
+        for part in [sample[..<9], sample[9...]] {
+            probe.point()
+            parsed += part.withUnsafeBytes { csv_parse(probe.parser, $0.baseAddress, $0.count, onField, onRecord, context) }
+        }
+        probe.point()
+        let finished = csv_fini(probe.parser, onField, onRecord, context) == 0
+        return parsed == sample.count && finished && probe.moved && probe.fields == expected
+    }()
+}
+
 private let fieldCallback: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Void = {
     field, length, context in
     let state = context.unsafelyUnwrapped.assumingMemoryBound(to: ParserState.self)
-    // The common case, a short field with nothing to count or check, is copied as 32 bytes
-    // (two 16-byte moves, no call, no branch on its length); the bytes past its end are
-    // overwritten by the next field or never read.
+    // The common case, a field with nothing to count or check: written in place, it is taken
+    // as it lies, and libcsv's buffer moves past it. (The bytes past its end, a closing quote
+    // or trimmed spaces, are overwritten by the next field.)
+    if state.pointee.plainFields && state.pointee.fieldsInPlace {
+        state.pointee.bytes.advance(by: length)
+        state.pointee.fieldEnds.appendReserved(state.pointee.bytes.count)
+        state.pointee.pointParser()
+        return
+    }
+    // Otherwise a short field is copied as 32 bytes (two 16-byte moves, no call, no branch on
+    // its length); the bytes past its end are overwritten by the next field or never read.
     if state.pointee.plainFields && length <= 32 {
         let source = UnsafeRawPointer(field.unsafelyUnwrapped)
         state.pointee.bytes.appendBytesCopying32(source, count: length)
@@ -488,10 +589,15 @@ private func checkedField(_ field: UnsafeMutableRawPointer?, _ length: Int, _ st
                 : .recordTooLarge(limit: state.pointee.maxRecordBytes))
             return
         }
-        state.pointee.bytes.appendBytesReserved(field, count: length)
+        if state.pointee.fieldsInPlace {
+            state.pointee.bytes.advance(by: length)
+        } else {
+            state.pointee.bytes.appendBytesReserved(field, count: length)
+        }
         state.pointee.newlinesInPartial &+= newlines
     }
     state.pointee.fieldEnds.appendReserved(state.pointee.bytes.count)
+    if state.pointee.fieldsInPlace { state.pointee.pointParser() }
 }
 
 private let recordCallback: @convention(c) (Int32, UnsafeMutableRawPointer?) -> Void = { terminator, context in

@@ -3,7 +3,7 @@
 struct RawBuffer<Element: BitwiseCopyable> {
     private(set) var base: UnsafeMutablePointer<Element>
     private(set) var count = 0
-    private var capacity: Int
+    private(set) var capacity: Int
 
     init(capacity: Int) {
         self.capacity = max(capacity, 16)
@@ -21,11 +21,17 @@ struct RawBuffer<Element: BitwiseCopyable> {
         if count &+ extra > capacity { grow(toHold: extra) }
     }
 
-    @inline(never) private mutating func grow(toHold extra: Int) {
+    /// Makes room for `extra` more elements, keeping the `live` elements written past the end
+    /// (at most `extra`) when the storage moves.
+    @inline(__always) mutating func reserve(_ extra: Int, keepingPastEnd live: Int) {
+        if count &+ extra > capacity { grow(toHold: extra, keepingPastEnd: live) }
+    }
+
+    @inline(never) private mutating func grow(toHold extra: Int, keepingPastEnd live: Int = 0) {
         var newCapacity = capacity * 2
         while newCapacity < count + extra { newCapacity *= 2 }
         let grown = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
-        grown.update(from: base, count: count)
+        grown.update(from: base, count: count + live)
         base.deallocate()
         base = grown
         capacity = newCapacity
@@ -64,10 +70,11 @@ struct RawBuffer<Element: BitwiseCopyable> {
         count &+= extra
     }
 
-    /// Removes the first `prefix` elements, moving the rest to the front.
-    mutating func removeFirst(_ prefix: Int) {
+    /// Removes the first `prefix` elements, moving the rest (and `live` elements written past
+    /// the end) to the front.
+    mutating func removeFirst(_ prefix: Int, keepingPastEnd live: Int = 0) {
         guard prefix > 0 else { return }
-        base.update(from: base + prefix, count: count - prefix)
+        base.update(from: base + prefix, count: count - prefix + live)
         count -= prefix
     }
 

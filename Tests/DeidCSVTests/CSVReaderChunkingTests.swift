@@ -1,5 +1,5 @@
 import DeidTestSupport
-import DeidCSV
+@testable import DeidCSV
 import Testing
 
 /// One input and what reading it must give. Lines are physical lines (quoted line breaks
@@ -161,6 +161,21 @@ struct CSVReaderChunkingTests {
         }
     }
 
+    @Test("every two-way split, fields copied out of libcsv's buffer", arguments: readerFixtures)
+    func everyTwoWaySplitCopying(_ fixture: ReaderFixture) {
+        var options = fixture.options
+        options.copiesFields = true
+        for split in 1..<max(fixture.text.count, 2) {
+            let outcome = readAll(fixture.text, chunkSizes: [split, fixture.text.count + 1], options: options)
+            #expect(outcome == fixture.expected, "split at \(split): \(outcome)")
+        }
+    }
+
+    /// libcsv, as installed, writes fields where the reader points it (else every reader copies).
+    @Test func libcsvWritesFieldsInPlace() {
+        #expect(ParserState.libcsvWritesInPlace)
+    }
+
     @Test("random chunks", arguments: readerFixtures)
     func randomChunks(_ fixture: ReaderFixture) {
         var random = TestRandom(seed: 20261129)
@@ -206,10 +221,16 @@ struct CSVReaderMessageTests {
     }
 
     @Test func largeFieldWithinTheLimitIsRead() {
-        let big = String(repeating: "x", count: 3 << 20)
-        let outcome = readAll(Array("a,b\n1,\"\(big)\"\n".utf8), chunkSizes: [65536])
-        #expect(outcome.error == nil)
-        #expect(outcome.rows.first?.fields[1].count == 3 << 20)
+        // Letters in a pattern, so that a field moved with the batch as it grows (the field is
+        // open across chunks) must keep every byte; in place and copied.
+        let big = String((0..<(3 << 20)).map { Character(UnicodeScalar(UInt8(0x61 + $0 % 23))) })
+        for copies in [false, true] {
+            var options = CSVReadOptions()
+            options.copiesFields = copies
+            let outcome = readAll(Array("a,b\n1,\"\(big)\"\n2,x\n".utf8), chunkSizes: [65536], options: options)
+            #expect(outcome.error == nil)
+            #expect(outcome.rows.first?.fields[1] == big && outcome.rows.last?.fields == ["2", "x"])
+        }
     }
 
     @Test func runawayQuoteStopsAtTheLimitWithItsLine() {

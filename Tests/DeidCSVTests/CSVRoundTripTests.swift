@@ -1,5 +1,5 @@
 import DeidTestSupport
-import DeidCSV
+@testable import DeidCSV
 import Testing
 
 @Suite("CSVWriter round trip")
@@ -95,6 +95,9 @@ struct ReaderReferenceTests {
             let sizes = (0..<4).map { _ in Int.random(in: 1...9, using: &random) }
             let chunked = readAll(bytes, chunkSizes: sizes, options: CSVReadOptions(delimiter: .comma))
             #expect(chunked == whole, "trial \(trial): \(bytes) in chunks \(sizes)")
+            var copying = CSVReadOptions(delimiter: .comma)
+            copying.copiesFields = true
+            #expect(readAll(bytes, chunkSizes: sizes, options: copying) == whole, "trial \(trial): \(bytes) in chunks \(sizes), copied")
             guard whole.error == nil else { continue }
             accepted += 1
             let reference = referenceParse(bytes)
