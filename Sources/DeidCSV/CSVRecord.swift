@@ -66,7 +66,7 @@ public struct CSVRecord: Sendable {
 
     /// Keeps the first `count` fields (at most the record's count).
     @inlinable public mutating func truncate(toFieldCount count: Int) {
-        while fieldEnds.count > count { fieldEnds.removeLast() }
+        if fieldEnds.count > count { fieldEnds.removeLast(fieldEnds.count &- max(count, 0)) }
     }
 
     /// Appends one field holding the `count` bytes at `source`, copied into the storage past the
@@ -179,39 +179,6 @@ extension CSVRecord {
         }
     }
 
-    /// How many of fields `indices`, from the first, hold the same bytes here as fields 0, 1, ...
-    /// of `other` (compared up to the first difference, or the end of either).
-    public func leadingFields(_ indices: [Int], matchingFieldsOf other: CSVRecord) -> Int {
-        let count = min(indices.count, other.count)
-        guard count > 0 else { return 0 }
-        let fieldCount = fieldEnds.count
-        return bytes.withUnsafeBytes { mine in
-            other.bytes.withUnsafeBytes { theirs in
-                fieldEnds.withUnsafeBufferPointer { ends in
-                    other.fieldEnds.withUnsafeBufferPointer { otherEnds in
-                        indices.withUnsafeBufferPointer { indices in
-                            var otherStart = 0
-                            for position in 0..<count {
-                                let index = indices[position]
-                                precondition(index >= 0 && index < fieldCount, "no such field")
-                                let start = index == 0 ? 0 : ends[index &- 1]
-                                let otherEnd = otherEnds[position]
-                                let length = ends[index] &- start
-                                guard length == otherEnd &- otherStart else { return position }
-                                if length > 0 && !shortEqual(mine.baseAddress.unsafelyUnwrapped + start,
-                                                             theirs.baseAddress.unsafelyUnwrapped + otherStart, length) {
-                                    return position
-                                }
-                                otherStart = otherEnd
-                            }
-                            return count
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// True when field `index` holds the same bytes here and in `other` (no copies).
     @inline(__always) public func fieldsEqual(_ other: CSVRecord, at index: Int) -> Bool {
         let start = index == 0 ? 0 : fieldEnds[index - 1]
@@ -234,6 +201,86 @@ extension CSVRecord {
             value.withUnsafeBytes { theirs in shortEqual(mine.baseAddress! + start, theirs.baseAddress!, length) }
         }
     }
+}
+
+extension CSVRecord {
+    /// True when fields 0 through `last` hold the same bytes here and in `other` (both have
+    /// that many): their ends and their bytes compared at once.
+    @inline(__always) func leadingFieldsEqual(_ other: CSVRecord, through last: Int) -> Bool {
+        fieldEnds.withUnsafeBytes { ends in
+            other.fieldEnds.withUnsafeBytes { otherEnds in
+                let endBytes = (last &+ 1) &* MemoryLayout<Int>.stride
+                guard shortOrLongEqual(ends.baseAddress.unsafelyUnwrapped, otherEnds.baseAddress.unsafelyUnwrapped, endBytes) else { return false }
+                let byteCount = ends.load(fromByteOffset: last &* MemoryLayout<Int>.stride, as: Int.self)
+                return byteCount == 0 || bytes.withUnsafeBytes { mine in
+                    other.bytes.withUnsafeBytes { theirs in
+                        shortOrLongEqual(mine.baseAddress.unsafelyUnwrapped, theirs.baseAddress.unsafelyUnwrapped, byteCount)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Makes this record a copy of `other`'s first `count` fields (storage reused).
+    @inline(__always) mutating func copyLeadingFields(of other: CSVRecord, count: Int) {
+        let byteCount = count == 0 ? 0 : other.fieldEnds[count &- 1]
+        fill(byteCount: byteCount, fieldCount: count) { target, ends in
+            other.bytes.withUnsafeBytes { if byteCount > 0 { target.update(from: $0.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self), count: byteCount) } }
+            other.fieldEnds.withUnsafeBufferPointer { ends.baseAddress.unsafelyUnwrapped.update(from: $0.baseAddress.unsafelyUnwrapped, count: count) }
+        }
+    }
+}
+
+/// How many of a record's chosen fields, taken in order from the first, hold the same bytes as
+/// in the record before (one household's readings repeat its identifier and attributes).
+///
+/// The previous record's leading fields are kept whole. When the last record matched `m` of
+/// the chosen fields, the span of fields 0 through the highest of those `m` is compared at once
+/// (ends and bytes, two comparisons); only the fields after them, or all of them when the span
+/// differs, are compared one by one.
+public struct LeadingFieldsMatcher: Sendable {
+    /// The chosen fields, in order.
+    public let indices: [Int]
+    /// `spanEnds[m]`: the highest field index among the first `m` chosen ones (m >= 1).
+    private let spanEnds: [Int]
+    private let leadingCount: Int
+    private var previous = CSVRecord()
+    private var hasPrevious = false
+    private var expected = 0
+
+    public init(indices: [Int]) {
+        self.indices = indices
+        var ends = [-1]
+        for index in indices { ends.append(max(ends.last!, index)) }
+        spanEnds = ends
+        leadingCount = (indices.max() ?? -1) + 1
+    }
+
+    /// How many of `indices`, from the first, hold the same bytes in `record` as in the record
+    /// given last (0 for the first); `record` is then remembered.
+    public mutating func match(_ record: CSVRecord) -> Int {
+        precondition(record.count >= leadingCount, "no such field")
+        var matched = 0
+        if hasPrevious {
+            if expected > 0 && record.leadingFieldsEqual(previous, through: spanEnds[expected]) { matched = expected }
+            while matched < indices.count && record.fieldsEqual(previous, at: indices[matched]) { matched &+= 1 }
+        }
+        expected = matched
+        previous.copyLeadingFields(of: record, count: leadingCount)
+        hasPrevious = true
+        return matched
+    }
+
+    /// Forgets the record before (the next one matches nothing).
+    public mutating func reset() {
+        hasPrevious = false
+        expected = 0
+    }
+}
+
+/// Byte equality of two ranges of `count` (>= 0) bytes, short or long.
+@inline(__always) func shortOrLongEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+    count == 0 || shortEqual(a, b, count)
 }
 
 /// Byte equality of two ranges of `count` (> 0) bytes: short ones (up to 32 bytes) with

@@ -23,9 +23,9 @@ public struct RecordTransformer {
     /// input fields: when a record's fields there equal the previous record's (one household's
     /// readings), a sink that can repeats the previous record's output for them at once.
     private let repeatableCount: Int
-    private let repeatableInputs: [Int]
-    /// The repeatable input fields of the last record transformed into a repeating sink, in order.
-    private var previousRepeatable = CSVRecord()
+    /// Finds how many repeatable input fields of a record equal the last record's (the last
+    /// record transformed into a repeating sink).
+    private var repeats: LeadingFieldsMatcher
     /// The input named in error positions.
     public var sourceName: String
 
@@ -41,7 +41,7 @@ public struct RecordTransformer {
         memos = MemoStore(count: steps.count)
         hasFilters = !plan.filters.isEmpty
         repeatableCount = steps.firstIndex { !$0.isDeterministicInOneField } ?? steps.count
-        repeatableInputs = Array(steps.prefix(repeatableCount).map(\.input))
+        repeats = LeadingFieldsMatcher(indices: Array(steps.prefix(repeatableCount).map(\.input)))
         random = plan.seed.map { NoiseRandom.seeded($0, stream: stream) } ?? .system()
     }
 
@@ -67,10 +67,8 @@ public struct RecordTransformer {
         var first = 0
         if Sink.repeatsFields && repeatableCount > 0 {
             // The leading repeatable fields equal to the previous record's are repeated at once.
-            let matched = record.leadingFields(repeatableInputs, matchingFieldsOf: previousRepeatable)
+            let matched = repeats.match(record)
             if matched > 0 && output.repeatFields(matched) { first = matched }
-            previousRepeatable.truncate(toFieldCount: first)
-            for position in first..<repeatableCount { previousRepeatable.append(fieldOf: record, at: repeatableInputs[position]) }
         }
         for position in first..<kinds.count {
             let input = inputs[position]
