@@ -225,8 +225,11 @@ extension CSVRecord {
     @inline(__always) mutating func copyLeadingFields(of other: CSVRecord, count: Int) {
         let byteCount = count == 0 ? 0 : other.fieldEnds[count &- 1]
         fill(byteCount: byteCount, fieldCount: count) { target, ends in
-            other.bytes.withUnsafeBytes { if byteCount > 0 { target.update(from: $0.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self), count: byteCount) } }
-            other.fieldEnds.withUnsafeBufferPointer { ends.baseAddress.unsafelyUnwrapped.update(from: $0.baseAddress.unsafelyUnwrapped, count: count) }
+            other.bytes.withUnsafeBytes { copyShortOrLong(to: target, from: $0.baseAddress.unsafelyUnwrapped, count: byteCount) }
+            other.fieldEnds.withUnsafeBytes {
+                copyShortOrLong(to: UnsafeMutableRawPointer(ends.baseAddress.unsafelyUnwrapped), from: $0.baseAddress.unsafelyUnwrapped,
+                                count: count &* MemoryLayout<Int>.stride)
+            }
         }
     }
 }
@@ -278,9 +281,34 @@ public struct LeadingFieldsMatcher: Sendable {
     }
 }
 
-/// Byte equality of two ranges of `count` (>= 0) bytes, short or long.
+/// Byte equality of two ranges of `count` (>= 0) bytes: up to 32 as `shortEqual`, up to 256
+/// sixteen at a time (the last 16 overlapping), longer ones with memcmp.
 @inline(__always) func shortOrLongEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
-    count == 0 || shortEqual(a, b, count)
+    if count <= 32 { return count == 0 || shortEqual(a, b, count) }
+    if count > 256 { return memcmp(a, b, count) == 0 }
+    // Two words at a time (a SIMD vector's == compiles to a loop over its lanes).
+    @inline(__always) func sixteenDiffer(_ offset: Int) -> Bool {
+        (a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            | (a.loadUnaligned(fromByteOffset: offset &+ 8, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: offset &+ 8, as: UInt64.self)) != 0
+    }
+    var offset = 0
+    while offset &+ 16 < count {
+        if sixteenDiffer(offset) { return false }
+        offset &+= 16
+    }
+    return !sixteenDiffer(count &- 16)
+}
+
+/// Copies `count` (>= 0) bytes between ranges that do not overlap: up to 64 as `copyBytes`, up
+/// to 256 sixteen at a time (the last 16 overlapping), longer ones with memcpy.
+@inline(__always) func copyShortOrLong(to target: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) {
+    if count <= 64 || count > 256 { copyBytes(to: target, from: source, count: count); return }
+    var offset = 0
+    while offset &+ 16 < count {
+        target.storeBytes(of: source.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self), toByteOffset: offset, as: SIMD16<UInt8>.self)
+        offset &+= 16
+    }
+    target.storeBytes(of: source.loadUnaligned(fromByteOffset: count &- 16, as: SIMD16<UInt8>.self), toByteOffset: count &- 16, as: SIMD16<UInt8>.self)
 }
 
 /// Byte equality of two ranges of `count` (> 0) bytes: short ones (up to 32 bytes) with

@@ -87,12 +87,22 @@ struct RawBuffer<Element: BitwiseCopyable> {
     @inline(__always) mutating func advance(by extra: Int) { count &+= extra }
 }
 
-/// Copies `count` bytes between ranges that do not overlap. Up to 32 bytes are copied inline with
+/// Copies `count` bytes between ranges that do not overlap. Up to 64 bytes are copied inline with
 /// overlapping loads and stores, which stay inside both ranges, instead of a call to memmove
-/// (most fields are short).
+/// (most fields are short, and so are a record's repeated leading fields).
 @usableFromInline @inline(__always) func copyBytes(to target: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) {
-    if count > 32 {
+    if count > 64 {
         target.copyMemory(from: source, byteCount: count)
+    } else if count > 32 {
+        // The first 32 and the last 32 (overlapping), 16 at a time.
+        let first = source.loadUnaligned(as: SIMD16<UInt8>.self)
+        let second = source.loadUnaligned(fromByteOffset: 16, as: SIMD16<UInt8>.self)
+        let third = source.loadUnaligned(fromByteOffset: count - 32, as: SIMD16<UInt8>.self)
+        let fourth = source.loadUnaligned(fromByteOffset: count - 16, as: SIMD16<UInt8>.self)
+        target.storeBytes(of: first, as: SIMD16<UInt8>.self)
+        target.storeBytes(of: second, toByteOffset: 16, as: SIMD16<UInt8>.self)
+        target.storeBytes(of: third, toByteOffset: count - 32, as: SIMD16<UInt8>.self)
+        target.storeBytes(of: fourth, toByteOffset: count - 16, as: SIMD16<UInt8>.self)
     } else if count > 16 {
         let first = source.loadUnaligned(as: UInt64.self)
         let second = source.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
