@@ -180,19 +180,43 @@ import Testing
 
     /// A plain input is fingerprinted as the reader reads it (over many blocks), a gzip input by
     /// reading its file: both as `sha256sum` would give them, in one release.
-    @Test func inputFingerprintsMatchTheFiles() throws {
+    /// The inputs' fingerprints in the manifest: plain files' taken from the blocks the pass
+    /// reads, a compressed file's from the file; in a record-by-record run and in a privacy run
+    /// (two passes), with plain inputs before and after the compressed one.
+    @Test(arguments: [false, true])
+    func inputFingerprintsMatchTheFiles(privacy: Bool) throws {
         let directory = try TemporaryDirectory()
-        let policy = try directory.write("policy.yaml", text: BlockPassTests.policy)
+        let text = privacy
+            ? BlockPassTests.policy.replacingOccurrences(of: "note: { role: insensitive }", with: "note: { role: quasi_identifier }")
+                + "\nprivacy: { k: 2 }\n"
+            : BlockPassTests.policy
+        let policy = try directory.write("policy.yaml", text: text)
         let plain = try directory.write("plain.csv", text: BlockPassTests.csv(rows: 120_000))
         let compressed = directory.file("second.csv.gz")
         let gzip = try OutputFile(path: compressed, compress: true)
         try gzip.write(text: BlockPassTests.csv(rows: 9_000))
         try gzip.commit()
-        let request = TransformRequest(policyPath: policy, inputs: [plain, compressed], seed: 3, environment: Self.environment)
+        let third = try directory.write("third.csv", text: BlockPassTests.csv(rows: 3))
+        let request = TransformRequest(policyPath: policy, inputs: [plain, compressed, third], seed: 3, environment: Self.environment)
         let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
+        #expect((outcome.manifest.privacy != nil) == privacy)
         #expect(try directory.read("plain.csv").count > 4 << 20, "several blocks")
-        #expect(outcome.manifest.inputs.map(\.sha256) == [try Release.sha256(ofFile: plain), try Release.sha256(ofFile: compressed)])
-        #expect(outcome.manifest.inputs.map(\.compressed) == [false, true])
+        #expect(outcome.manifest.inputs.map(\.sha256)
+            == [try Release.sha256(ofFile: plain), try Release.sha256(ofFile: compressed), try Release.sha256(ofFile: third)])
+        #expect(outcome.manifest.inputs.map(\.compressed) == [false, true, false])
+        // A plain file's blocks give its fingerprint once all were handed out; a compressed
+        // file's cannot (its bytes are gzip's).
+        let input = try BlockInput(path: plain, options: CSVReadOptions(), blockSize: 1 << 20)
+        #expect(input.fingerprintBlocks())
+        var blocks = 0
+        while try input.nextBlock() != nil {
+            blocks += 1
+            if blocks == 2 { #expect(input.blockFingerprint() == nil) }
+        }
+        let whole = try Release.sha256(ofFile: plain)
+        #expect(blocks > 4 && input.blockFingerprint() == whole)
+        let gzipInput = try BlockInput(path: compressed, options: CSVReadOptions())
+        #expect(!gzipInput.fingerprintBlocks())
     }
 
     @Test func failedPublishLeavesNoReleaseDirectory() throws {

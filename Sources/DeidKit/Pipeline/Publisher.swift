@@ -143,8 +143,8 @@ public enum Publisher {
             : try StagingDirectory(destination: destination)
         let staging = dryRun ? nil : workspace
 
-        // Fingerprint the input files on another thread while the data streams.
-        let fingerprints = Fingerprints(paths: request.inputs)
+        // Fingerprint the input files while the data streams (from the blocks the pass reads).
+        let fingerprints = Fingerprints(paths: request.inputs, inputs: inputs)
         let file = try OutputFile(path: workspace?.file(dataFile) ?? "/dev/null", compress: request.compress,
                                   protecting: inputs.compactMap(\.source.identity))
         // The data's fingerprint is taken as it is written, unless it is compressed (the file's
@@ -413,24 +413,38 @@ public enum Publisher {
     }
 }
 
-/// SHA-256 of input files, computed on a background thread.
+/// SHA-256 of input files: a plain file's from its blocks as the pass reads them
+/// (`BlockInput.fingerprintBlocks`), any other file (compressed) read again on a background thread.
 final class Fingerprints: @unchecked Sendable {
     private let group = DispatchGroup()
+    private let inputs: [BlockInput]
     private var results: [Result<String?, Error>]
 
-    init(paths: [String]) {
+    private let paths: [String]
+    private let fromBlocks: [Bool]
+
+    init(paths: [String], inputs: [BlockInput]) {
+        self.inputs = inputs
+        self.paths = paths
         results = Array(repeating: .success(nil), count: paths.count)
+        let fromBlocks = inputs.map { $0.fingerprintBlocks() }
+        self.fromBlocks = fromBlocks
         group.enter()
         DispatchQueue.global().async { [self] in
-            for (index, path) in paths.enumerated() where path != "-" {
+            for (index, path) in paths.enumerated() where path != "-" && !fromBlocks[index] {
                 results[index] = Result { try Release.sha256(ofFile: path) }
             }
             group.leave()
         }
     }
 
+    /// The fingerprints, once the pass has read every input to its end (an input whose blocks
+    /// were not all read is read again).
     func wait() throws -> [String?] {
         group.wait()
-        return try results.map { try $0.get() }
+        return try results.enumerated().map { index, result in
+            guard fromBlocks[index] else { return try result.get() }
+            return try inputs[index].blockFingerprint() ?? Release.sha256(ofFile: paths[index])
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import DeidCSV
 import Foundation
 
@@ -53,12 +54,59 @@ public final class BlockInput {
     /// The first block, still to be handed out by `nextBlock` (nil once it was).
     var pendingFirstBlock: CSVBlock? { firstBlock }
 
+    /// The SHA-256 of the blocks handed out, when `fingerprintBlocks` was asked for.
+    private var digest: BlockDigest?
+    private var handedOutAll = false
+
+    /// Takes the input file's SHA-256 from the blocks as they are handed out, on a queue of
+    /// its own, instead of reading the file again: a plain file's blocks are its bytes. False
+    /// (nothing done) for standard input, a compressed file (its bytes are gzip's) or when a
+    /// block was handed out already.
+    func fingerprintBlocks() -> Bool {
+        guard source.identity != nil, !source.isCompressed, firstBlock != nil, digest == nil else { return false }
+        digest = BlockDigest()
+        return true
+    }
+
+    /// The fingerprint of the blocks, once every block was handed out (nil before, or when
+    /// `fingerprintBlocks` was not asked for).
+    func blockFingerprint() -> String? {
+        guard handedOutAll, let digest else { return nil }
+        return digest.finish()
+    }
+
     func nextBlock() throws -> CSVBlock? {
         if let block = firstBlock {
             firstBlock = nil
+            digest?.add(block.bytes)
             return block
         }
-        return try splitter.next()
+        guard let block = try splitter.next() else {
+            handedOutAll = true
+            return nil
+        }
+        digest?.add(block.bytes)
+        return block
+    }
+}
+
+/// SHA-256 of byte arrays given in order, hashed on a serial queue; at most 4 arrays wait.
+final class BlockDigest: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "deid.block-digest")
+    private let room = DispatchSemaphore(value: 4)
+    private var hasher = SHA256()
+
+    func add(_ bytes: [UInt8]) {
+        room.wait()
+        queue.async { [self] in
+            hasher.update(data: bytes)
+            room.signal()
+        }
+    }
+
+    /// Waits for the arrays given so far and returns their digest in hex.
+    func finish() -> String {
+        queue.sync { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
     }
 }
 
