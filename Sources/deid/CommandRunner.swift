@@ -11,6 +11,7 @@ import Glibc
 enum CommandRunner {
     static func run<Command: ParsableCommand>(_ type: Command.Type) -> Never {
         signal(SIGPIPE, SIG_IGN)
+        MemoryReuse.keepFreedBlocks()
         TemporaryFiles.removeAllOnInterrupt { _ in
             if Diagnostics.stderrIsTerminal { Diagnostics.write("\n") }
             Diagnostics.write("deid: interrupted; no output was written\n")

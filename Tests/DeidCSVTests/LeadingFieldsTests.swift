@@ -40,4 +40,46 @@ import Testing
             #expect(matcher.match(CSVRecord(fields: current)) == 0)
         }
     }
+
+    /// The inline copies and comparisons behind it, at every length up to past their vector
+    /// paths: a copy equals its source and leaves the bytes around it alone; a difference at
+    /// any position is seen.
+    @Test func inlineCopiesAndComparisonsAtEveryLength() {
+        var generator = TestRandom(seed: 32)
+        for count in 0...300 {
+            let source = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            var target = [UInt8](repeating: 0xEE, count: count + 2)
+            source.withUnsafeBytes { from in
+                target.withUnsafeMutableBytes { to in
+                    copyShortOrLong(to: to.baseAddress! + 1, from: from.baseAddress ?? UnsafeRawPointer(to.baseAddress!), count: count)
+                }
+            }
+            #expect(Array(target[1..<(count + 1)]) == source && target.first == 0xEE && target.last == 0xEE, "copy of \(count)")
+            var copied = [UInt8](repeating: 0, count: count + 1)
+            source.withUnsafeBytes { from in
+                copied.withUnsafeMutableBytes { copyBytes(to: $0.baseAddress!, from: from.baseAddress ?? UnsafeRawPointer($0.baseAddress!), count: min(count, 64)) }
+            }
+            #expect(Array(copied[0..<min(count, 64)]) == Array(source.prefix(64)), "copyBytes of \(count)")
+            guard count > 0 else { continue }
+            for position in Set([0, count / 2, count - 1, Int(generator.next() % UInt64(count))]) {
+                var other = source
+                other[position] ^= 0x01
+                let (equalToChanged, equalToItself) = source.withUnsafeBytes { a in
+                    (other.withUnsafeBytes { shortOrLongEqual(a.baseAddress!, $0.baseAddress!, count) },
+                     source.withUnsafeBytes { shortOrLongEqual(a.baseAddress!, $0.baseAddress!, count) })
+                }
+                #expect(!equalToChanged && equalToItself, "compare of \(count), difference at \(position)")
+            }
+        }
+    }
+
+}
+
+@Suite struct MemoryReuseTests {
+    /// The allocator keeps freed blocks for reuse (glibc accepts both settings).
+    @Test func allocatorKeepsFreedBlocks() {
+        #if canImport(Glibc)
+        #expect(MemoryReuse.keepFreedBlocks())
+        #endif
+    }
 }
