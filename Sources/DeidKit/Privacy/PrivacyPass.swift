@@ -434,10 +434,12 @@ final class ReleaseFrameCounter {
     private let timeUnit: TimeUnit?
     /// The charted columns: a quasi-identifier (its label) or a measured field.
     private let charted: [(quasiIdentifier: Int?, measured: Int?)]
-    private var distributions: DistributionCounter?
-    private var chartRecord = CSVRecord()
-    // Runs and counts.
-    private var tupleRecords: [Int]
+    // Runs and counts. Counted for every kept frame of pass 2: the mutable state is exempt
+    // from run-time exclusivity checks (only `count` and `finish`, on one thread, touch it),
+    // which cost an access check per property per frame.
+    @exclusivity(unchecked) private var distributions: DistributionCounter?
+    @exclusivity(unchecked) private var chartRecord = CSVRecord()
+    @exclusivity(unchecked) private var tupleRecords: [Int]
     private struct GroupKey: Hashable {
         var entity: UInt32
         var tuple: UInt32
@@ -446,10 +448,12 @@ final class ReleaseFrameCounter {
     private var groups: [GroupKey: Int] = [:]
     private var sensitiveIndex: [[UInt8]: UInt32] = [:]
     private var sensitiveValues: [[UInt8]] = []
-    private var runKey = GroupKey(entity: .max, tuple: .max, sensitive: .max), runRecords = 0
+    @exclusivity(unchecked) private var runKey = GroupKey(entity: .max, tuple: .max, sensitive: .max)
+    @exclusivity(unchecked) private var runRecords = 0
     private var trace: [TracePointKey: Double] = [:]
-    private var traceKey = TracePointKey(entity: .max, bucket: .min), traceSum = 0.0
-    private var frames = 0
+    @exclusivity(unchecked) private var traceKey = TracePointKey(entity: .max, bucket: .min)
+    @exclusivity(unchecked) private var traceSum = 0.0
+    @exclusivity(unchecked) private var frames = 0
 
     init(spec: RiskSpec, statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], plan: PrivacyPlan, layout: PrivacyLayout,
          outputHeader: [String], delimiter: CSVDelimiter, frameOffset: Int) throws {
@@ -685,6 +689,8 @@ final class PassTwoWriter {
         needed = frameHeader
         let checkEntities = !suppressedEntities.isEmpty
         let width = self.width, singleColumn = self.singleColumn
+        // Read once, and called without a retain and a release per frame (`self` keeps it).
+        let measuring = self.measuring.map { Unmanaged.passUnretained($0) }
         var kept = self.kept, suppressed = self.suppressed
         defer {
             self.kept = kept
@@ -713,8 +719,10 @@ final class PassTwoWriter {
                                 }
                                 kept &+= 1
                                 if let measuring {
-                                    try measuring.count(tuple: tuple, entity: entity, frame: UnsafeRawBufferPointer(rebasing: frames[frameStart..<position]),
-                                                        lineOffset: frameHeader)
+                                    try measuring._withUnsafeGuaranteedRef {
+                                        try $0.count(tuple: tuple, entity: entity, frame: UnsafeRawBufferPointer(rebasing: frames[frameStart..<position]),
+                                                     lineOffset: frameHeader)
+                                    }
                                 }
                                 // Room for the line and the longest labels, then plain copies.
                                 if count + length + longestLabels > capacity { grow(count + length + longestLabels) }
