@@ -42,11 +42,20 @@ public final class CSVBlockSplitter {
     /// The next block, or nil at the end of the input.
     public func next() throws -> CSVBlock? {
         let blockSize = nextIndex == 0 ? min(self.blockSize, CSVBlockSplitter.firstBlockSize) : self.blockSize
-        while !ended && pending.count < blockSize {
-            let want = min(chunk.count, max(blockSize - pending.count, 4096))
-            let count = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<want]))
-            if count == 0 { ended = true; break }
-            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
+        if !ended && pending.count < blockSize {
+            // The input is read straight into the new block's storage, after the partial record
+            // the last block left (no copy through a chunk buffer).
+            let carried = pending
+            pending = try [UInt8](unsafeUninitializedCapacity: blockSize + (1 << 20)) { storage, initialized in
+                let base = UnsafeMutableRawPointer(storage.baseAddress!)
+                carried.withUnsafeBytes { if $0.count > 0 { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+                initialized = carried.count
+                while !ended && initialized < blockSize {
+                    let count = try source.read(into: UnsafeMutableRawBufferPointer(start: base + initialized, count: blockSize - initialized))
+                    if count == 0 { ended = true; break }
+                    initialized += count
+                }
+            }
         }
         if pending.isEmpty { return nil }
         var cut = ended ? pending.count : pending.withUnsafeBytes { CSVBlockSplitter.lastRecordEnd($0) }
@@ -59,11 +68,11 @@ public final class CSVBlockSplitter {
         }
         let endsInsideRecord = cut == 0 && !ended
         if cut == 0 { cut = pending.count }
-        // The block keeps the buffer; only the partial record after the cut is copied.
+        // The block keeps the buffer; only the partial record after the cut is copied (into
+        // the next block's storage, when it is read).
         var bytes = pending
         pending = cut == bytes.count ? [] : Array(bytes[cut...])
         bytes.removeLast(bytes.count - cut)
-        pending.reserveCapacity(self.blockSize + (1 << 20))
         defer { nextIndex += 1 }
         return CSVBlock(index: nextIndex, bytes: bytes, endsInsideRecord: endsInsideRecord)
     }
