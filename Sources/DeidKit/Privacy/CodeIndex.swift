@@ -124,8 +124,16 @@ struct CodeTupleIndex {
 /// The open-addressing part of both indexes: slots holding a number + 1 (0 is empty), placed
 /// by each number's hash, grown at half full.
 struct NumberSlots {
-    private(set) var slots = [UInt32](repeating: 0, count: 16)
-    private(set) var mask = 15
+    private(set) var slots: [UInt32]
+    private(set) var mask: Int
+
+    /// Room for `capacity` numbers before the first doubling (a power of two of at least 16 slots).
+    init(capacity: Int = 8) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = [UInt32](repeating: 0, count: size)
+        mask = size - 1
+    }
 
     /// The first slot to look at for `hash`.
     @inline(__always) func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash ^ hash >> 32) & mask }

@@ -67,7 +67,9 @@ struct ValueCount: Sendable {
 struct BinIndex: Sendable {
     private(set) var keys: [Int64] = []
     private var hashes: [UInt64] = []
-    private var table = NumberSlots()
+    /// Sized for a block's bins at once (a block's sample of a reading column has a thousand or
+    /// two): growing from 16 slots rehashed them six times per block.
+    private var table = NumberSlots(capacity: 2048)
 
     var count: Int { keys.count }
 
