@@ -152,6 +152,9 @@ import Testing
         #expect(manifest.inputs.first?.sha256 == (try Release.sha256(ofFile: sample)))
         #expect(manifest.data.sha256 == (try Release.sha256(ofFile: directory.file("release/smart-meter-readings.csv.gz"))))
         #expect(manifest.dataset.purpose == "energy study" && manifest.dataset.controller == "City Energy Agency")
+        // A small input's charts count one record in 8, and say so.
+        let page = String(decoding: try TemporaryDirectory.readFile(directory.file("release/report.html")), as: UTF8.self)
+        #expect(page.contains("counted on one record in 8"))
         #expect(manifest.columns.first { $0.name == "customer_name" }?.published == false)
         let families = Set(manifest.columns.flatMap(\.techniques).map(\.family))
         #expect(families.isSuperset(of: ["pseudonymization", "suppression", "generalization", "randomization", "statistical tools"]))

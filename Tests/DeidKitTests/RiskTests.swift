@@ -273,6 +273,10 @@ import Testing
         #expect(first.bars(minimumIndividuals: 5).bars.map(\.records) == whole.bars(minimumIndividuals: 5).bars.map(\.records))
         #expect(whole.bars(minimumIndividuals: 5).bars.reduce(0) { $0 + $1.records } == 10_000)
 
+        // Large inputs' charts take one record in more: about as many records as 256 MiB's.
+        #expect([1, 256 << 20, (256 << 20) + 1, 1_005_641_191, 4 << 30, 1 << 40].map { DistributionRequest.sampleEvery(forInputBytes: $0) }
+            == [8, 8, 16, 32, 64, 64])
+
         // A number too large for a bin is counted as other (its bin key once trapped); texts
         // past the bound too, and a text seen before still counts as itself.
         var outliers = ValueDistribution(column: "kwh")

@@ -102,15 +102,19 @@ public enum Publisher {
         // The report shows each generalized or noised column before and after: the input's
         // values are counted during the transform pass itself.
         let changed = changedColumns(policy: policy, output: plan.outputHeader)
+        // Input and release are charted from the same share of records, fewer for large inputs.
+        let chartSampleEvery = DistributionRequest.sampleEvery(forInputBytes: inputs.compactMap(\.source.totalBytes).reduce(0, +))
         if !dryRun && !changed.isEmpty {
             // (A dry run writes no report pages, so it does not count the charts.)
             plan.distributions = DistributionRequest(columns: changed.compactMap { name in plan.inputHeader.firstIndex(of: name).map { (name, $0) } },
                                                      entity: policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) },
                                                      individualsCap: RiskSpec(policy: policy).publicMinimumClassSize)
+            plan.distributions?.sampleEvery = chartSampleEvery
         }
         // The release's risk is counted on the output fields as they are written (a privacy
         // run: as pass 2 copies them). A dry run measures the release too, and checks its gates.
-        let releaseSpec = releaseRiskSpec(policy: policy, header: plan.outputHeader, distributions: dryRun ? [] : changed)
+        var releaseSpec = releaseRiskSpec(policy: policy, header: plan.outputHeader, distributions: dryRun ? [] : changed)
+        releaseSpec?.chartSampleEvery = chartSampleEvery
         if let releaseSpec {
             if var layout = plan.privacy {
                 // A privacy run counts its release in pass 2, from the spooled lines: pass 1 notes

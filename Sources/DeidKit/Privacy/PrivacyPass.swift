@@ -527,7 +527,7 @@ final class ReleaseFrameCounter {
                 }
             }
         }
-        if distributions != nil && frames % 8 == 1 {
+        if distributions != nil && frames % spec.chartSampleEvery == 1 % spec.chartSampleEvery {
             chartRecord.removeAll()
             for source in charted {
                 if let column = source.quasiIdentifier {

@@ -118,7 +118,7 @@ public struct RiskHTML {
 
     private func changesSection() -> String {
         let minimum = confidential ? 1 : spec.publicMinimumClassSize
-        var html = "<h2>Before and after the policy</h2>\n<p class=\"note\">Each generalized or noised column's values in the input and in the release: records per value or range\(changes.first.map { $0.before.sampleEvery > 1 ? ", counted on every \($0.before.sampleEvery)th record" : "" } ?? "")."
+        var html = "<h2>Before and after the policy</h2>\n<p class=\"note\">Each generalized or noised column's values in the input and in the release: records per value or range\(changes.first.map { $0.before.sampleEvery > 1 ? ", counted on one record in \($0.before.sampleEvery)" : "" } ?? "")."
         if !confidential { html += " Values and ranges held by fewer than \(minimum) individuals are not shown; their records are counted as hidden." }
         html += "</p>\n"
         for change in changes {

@@ -125,6 +125,7 @@ struct RiskLayout: Sendable {
         if !spec.distributionColumns.isEmpty {
             distributions = DistributionRequest(columns: try spec.distributionColumns.map { ($0, try column($0, "distribution column")) },
                                                 entity: entity, individualsCap: spec.publicMinimumClassSize)
+            distributions?.sampleEvery = spec.chartSampleEvery
         }
     }
 

@@ -22,6 +22,8 @@ public struct RiskSpec: Sendable {
     public var publicMinimumClassSize = 5
     /// Columns whose value distributions are counted (the report's before/after charts).
     public var distributionColumns: [String] = []
+    /// One record in this many is counted for those charts (`DistributionRequest.sampleEvery`).
+    public var chartSampleEvery = 8
 
     public init(quasiIdentifiers: [String], entity: String? = nil, sensitive: String? = nil) {
         self.quasiIdentifiers = quasiIdentifiers

@@ -13,6 +13,18 @@ public struct DistributionRequest: Sendable {
     /// cost the publish pass a fifth of its time).
     public var sampleEvery = 8
 
+    /// The sampling for inputs of `bytes` in all: one record in 8 up to 256 MiB, then one in
+    /// twice as many each time the input doubles (at most one in 64), so that a large input's
+    /// charts take about as many records as a 256 MiB input's (a 1 GB input: one in 32).
+    public static func sampleEvery(forInputBytes bytes: Int) -> Int {
+        var every = 8, covered = 256 << 20
+        while bytes > covered && every < 64 {
+            every *= 2
+            covered *= 2
+        }
+        return every
+    }
+
     public init(columns: [(name: String, index: Int)], entity: Int?, individualsCap: Int) {
         self.columns = columns
         self.entity = entity
