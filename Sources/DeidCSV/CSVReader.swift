@@ -460,7 +460,8 @@ struct ParserState {
         let fieldBase = fieldEnds.base
         let byteCount = byteEnd - byteStart
         record.fill(byteCount: byteCount, fieldCount: fieldEnd - fieldStart) { bytes, ends in
-            bytes.update(from: source, count: byteCount)
+            // A record is mostly under 256 bytes: copied inline, without a call.
+            copyShortOrLong(to: bytes, from: source, count: byteCount)
             for offset in 0..<ends.count { ends[offset] = fieldBase[fieldStart &+ offset] &- byteStart }
         }
         record.line = recordLines[index]
