@@ -24,7 +24,16 @@ public final class CSVWriter {
         core.initialize(to: WriterCore(delimiter: delimiter.rawValue, crlf: crlf))
     }
 
-    /// The bytes written since the last call (memory writers).
+    /// The bytes written since the last call (memory writers), handed over without a copy: the
+    /// writer goes on in new storage.
+    public func takeBlock() -> OwnedBytes {
+        let taken = core.pointee.buffer.handOver()
+        core.pointee.recordStart = 0
+        core.pointee.forgetPrefixes()
+        return OwnedBytes(taking: UnsafeMutableRawPointer(taken.base), count: taken.count)
+    }
+
+    /// The bytes written since the last call (memory writers), copied into an array.
     public func takeBytes() -> [UInt8] {
         let bytes = Array(UnsafeRawBufferPointer(start: core.pointee.buffer.base, count: core.pointee.buffer.count))
         core.pointee.buffer.removeAll()

@@ -90,7 +90,7 @@ public final class OutputFile {
     deinit { if !committed { abandon() } }
 
     /// Writes all of `buffer`.
-    func write(_ buffer: UnsafeRawBufferPointer) throws {
+    public func write(_ buffer: UnsafeRawBufferPointer) throws {
         guard var base = buffer.baseAddress, buffer.count > 0 else { return }
         if let compressor {
             if let problem = compressor.write(buffer) { throw failure(problem.reason, broken: problem.brokenPipe) }

@@ -80,6 +80,15 @@ struct RawBuffer<Element: BitwiseCopyable> {
 
     mutating func removeAll() { count = 0 }
 
+    /// Gives away the storage with its elements (the caller deallocates it) and starts empty in
+    /// new storage of the same capacity.
+    mutating func handOver() -> (base: UnsafeMutablePointer<Element>, count: Int) {
+        let taken = (base, count)
+        base = .allocate(capacity: capacity)
+        count = 0
+        return taken
+    }
+
     /// Keeps the first `newCount` elements.
     mutating func truncate(to newCount: Int) { count = min(count, newCount) }
 

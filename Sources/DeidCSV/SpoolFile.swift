@@ -35,19 +35,22 @@ public final class SpoolFile {
 
     /// Appends `bytes`.
     public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Appends the bytes of `buffer`.
+    public func write(_ buffer: UnsafeRawBufferPointer) throws {
         precondition(!reading, "the spool is being read")
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let done = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if done < 0 {
-                    if errno == EINTR { continue }
-                    throw CSVError(.writeFailed(reason: "temporary file: \(String(cString: strerror(errno)))"), at: InputPosition(source: "spool"))
-                }
-                offset += done
+        var offset = 0
+        while offset < buffer.count {
+            let done = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if done < 0 {
+                if errno == EINTR { continue }
+                throw CSVError(.writeFailed(reason: "temporary file: \(String(cString: strerror(errno)))"), at: InputPosition(source: "spool"))
             }
+            offset += done
         }
-        size += bytes.count
+        size += buffer.count
     }
 
     /// Starts reading from the beginning, `bufferSize` bytes at a time (more when a caller asks

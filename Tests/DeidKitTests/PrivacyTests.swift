@@ -175,18 +175,18 @@ import Testing
     @Test func orderedWriterKeepsOrderAndReportsTheFirstFailure() throws {
         struct Full: Error {}
         let delivered = Mutex<[UInt8]>([])
-        let writer = OrderedWriter { bytes in delivered.withLock { $0.append(contentsOf: bytes) } }
-        for value in 0..<200 { try writer.submit([UInt8(value)]) }
+        let writer = OrderedWriter { bytes in delivered.withLock { $0.append(contentsOf: bytes.array) } }
+        for value in 0..<200 { try writer.submit(OwnedBytes(copying: [UInt8(value)])) }
         try writer.finish()
         #expect(delivered.withLock { $0 } == (0..<200).map(UInt8.init))
 
         let failing = OrderedWriter { bytes in
-            if bytes == [3] { throw Full() }
-            delivered.withLock { $0.append(contentsOf: bytes) }
+            if bytes.array == [3] { throw Full() }
+            delivered.withLock { $0.append(contentsOf: bytes.array) }
         }
         delivered.withLock { $0 = [] }
         // A submit after the failure has been seen throws it (when that is depends on timing).
-        do { for value in 0..<100 { try failing.submit([UInt8(value)]) } } catch is Full {}
+        do { for value in 0..<100 { try failing.submit(OwnedBytes(copying: [UInt8(value)])) } } catch is Full {}
         #expect(throws: Full.self) { try failing.finish() }
         #expect(delivered.withLock { $0 } == [0, 1, 2])
     }

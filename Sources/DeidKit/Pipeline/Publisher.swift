@@ -156,8 +156,8 @@ public enum Publisher {
         var hasher = SHA256()
         var hashedWhileWriting = false
         let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
-        let hashing: (([UInt8]) -> Void)? = request.compress ? nil : { bytes in
-            hasher.update(data: bytes)
+        let hashing: ((UnsafeRawBufferPointer) -> Void)? = request.compress ? nil : { bytes in
+            hasher.update(bufferPointer: bytes)
             hashedWhileWriting = true
         }
         var summary: RunSummary

@@ -158,7 +158,8 @@ public struct TransformRun {
 
     /// What a worker made of one block.
     struct BlockResult: Sendable {
-        var bytes: [UInt8] = []
+        /// The block's output (or spool frames), handed over by the worker's writer.
+        var bytes = OwnedBytes()
         var recordsIn = 0
         var filtered = 0
         var written = 0
@@ -179,13 +180,13 @@ public struct TransformRun {
     /// - Parameter written: sees every byte written, in order, when the plan works record by
     ///   record (to fingerprint the output while it is written); not called when it aggregates.
     public func run(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
-                    progress: ((InputProgress) -> Void)? = nil, written: (([UInt8]) -> Void)? = nil) throws -> RunSummary {
+                    progress: ((InputProgress) -> Void)? = nil, written: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> RunSummary {
         let header = try outputHeader(checking: inputs, delimiter: delimiter)
         try output.write(bytes: header)
         if plan.aggregation != nil {
             return try runAggregating(inputs: inputs, output: output, delimiter: delimiter, progress: progress)
         }
-        written?(header)
+        header.withUnsafeBytes { written?($0) }
         return try runParallel(inputs: inputs, output: output, delimiter: delimiter, progress: progress, written: written)
     }
 
@@ -227,10 +228,12 @@ public struct TransformRun {
     }
 
     private func runParallel(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
-                             progress: ((InputProgress) -> Void)?, written: (([UInt8]) -> Void)?) throws -> RunSummary {
+                             progress: ((InputProgress) -> Void)?, written: ((UnsafeRawBufferPointer) -> Void)?) throws -> RunSummary {
         try forEachBlock(inputs: inputs, delimiter: delimiter, progress: progress, process: Self.process) { result, _, _, _ in
-            try output.write(bytes: result.bytes)
-            written?(result.bytes)
+            try result.bytes.withUnsafeBytes { bytes in
+                try output.write(bytes)
+                written?(bytes)
+            }
         }
     }
 
@@ -385,7 +388,7 @@ public struct TransformRun {
             }
         }
         result.lines = reader.linesConsumed
-        result.bytes = worker.writer.takeBytes()
+        result.bytes = worker.writer.takeBlock()
         result.distributions = distributions
         return result
     }

@@ -62,7 +62,7 @@ public struct PrivacyGateError: Error, Sendable, CustomStringConvertible {
 /// entities, and writes the others with the chosen levels' values put in.
 extension TransformRun {
     public func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
-                           progress: ((InputProgress) -> Void)? = nil, written: (([UInt8]) -> Void)? = nil) throws -> (RunSummary, PrivacyOutcome) {
+                           progress: ((InputProgress) -> Void)? = nil, written: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> (RunSummary, PrivacyOutcome) {
         guard let spec = plan.policy.privacy else { preconditionFailure("no privacy section") }
         var first = try passOne(inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: progress)
         let search = PrivacySearch(statistics: first.statistics, levels: first.levels, spec: spec)
@@ -81,7 +81,7 @@ extension TransformRun {
     /// shard split by entity: pass 1 and pass 2 without a search. Returns the summary and the
     /// records suppressed.
     public func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
-                           applying decided: PrivacyPlan, written: (([UInt8]) -> Void)? = nil) throws -> (RunSummary, suppressedRecords: Int) {
+                           applying decided: PrivacyPlan, written: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> (RunSummary, suppressedRecords: Int) {
         var first = try passOne(inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: nil)
         guard decided.columns == first.statistics.columns, decided.levels.count == first.levels.count,
               zip(decided.levels, first.levels).allSatisfy({ $0 <= $1.maxLevel }) else {
@@ -119,8 +119,8 @@ extension TransformRun {
         }, consume: { result, input, lineBase, recordBase in
             guard let statistics = result.statistics else { return }
             let (tuples, entities) = accumulator.add(statistics, input: input, lineBase: lineBase, recordBase: recordBase)
-            var bytes = result.bytes
-            bytes.withUnsafeMutableBytes { frames in
+            // The frames' local codes become the run's, in place.
+            result.bytes.withUnsafeMutableBytes { frames in
                 var position = 0
                 while position < frames.count {
                     let tuple = frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian
@@ -133,7 +133,7 @@ extension TransformRun {
                     position += frameHeader + length
                 }
             }
-            try spool.write(bytes)
+            try result.bytes.withUnsafeBytes { try spool.write($0) }
         })
         let statistics = accumulator.finish()
 
@@ -161,9 +161,9 @@ extension TransformRun {
     /// Pass 2: the spool read once; frames of the plan's suppressed classes and entities are
     /// dropped, the others written with the plan's levels put in. Returns (kept, suppressed).
     func passTwo(_ first: FirstPass, plan decided: PrivacyPlan, output: OutputFile, delimiter: CSVDelimiter,
-                 progress: ((InputProgress) -> Void)? = nil, written: (([UInt8]) -> Void)?) throws -> (Int, Int) {
+                 progress: ((InputProgress) -> Void)? = nil, written: ((UnsafeRawBufferPointer) -> Void)?) throws -> (Int, Int) {
         try output.write(bytes: first.header)
-        written?(first.header)
+        first.header.withUnsafeBytes { written?($0) }
         try first.spool.rewind(bufferSize: spoolBufferSize)
         let copier = PassTwoWriter(statistics: first.statistics, levels: first.levels, plan: decided, delimiter: delimiter,
                                    singleColumn: plan.outputHeader.count == 1, entityCode: first.accumulator.entityCode(of:))
@@ -177,9 +177,11 @@ extension TransformRun {
         let frameHeader = first.frameHeader
         // The copy (and the release's count) stays on this thread; writing and fingerprinting
         // the output, in order, go to another, so that pass 2 uses both cores.
-        let writer = OrderedWriter { bytes in
-            try output.write(bytes: bytes)
-            written?(bytes)
+        let writer = OrderedWriter { chunk in
+            try chunk.withUnsafeBytes { bytes in
+                try output.write(bytes)
+                written?(bytes)
+            }
         }
         // Each call consumes the whole frames it is given; the next asks for at least the frame
         // that did not fit.
@@ -263,7 +265,7 @@ extension TransformRun {
         result.statistics = counter.finish()
         result.distributions = distributions
         result.lines = reader.linesConsumed
-        result.bytes = writer.takeBytes()
+        result.bytes = writer.takeBlock()
         return result
     }
 }
@@ -601,14 +603,14 @@ public final class ReleaseCounted: @unchecked Sendable {
 /// most. The first error `deliver` throws is thrown by the next `submit` or by `finish`; chunks
 /// after it are not delivered.
 final class OrderedWriter: @unchecked Sendable {
-    private let deliver: ([UInt8]) throws -> Void
+    private let deliver: (OwnedBytes) throws -> Void
     private let queue = DispatchQueue(label: "deid.pass2.write")
     private let slots = DispatchSemaphore(value: 3)
     private let failure = Mutex<(any Error)?>(nil)
 
-    init(deliver: @escaping ([UInt8]) throws -> Void) { self.deliver = deliver }
+    init(deliver: @escaping (OwnedBytes) throws -> Void) { self.deliver = deliver }
 
-    func submit(_ bytes: [UInt8]) throws {
+    func submit(_ bytes: OwnedBytes) throws {
         if let earlier = failure.withLock({ $0 }) { throw earlier }
         slots.wait()
         queue.async { [self] in
@@ -684,7 +686,7 @@ final class PassTwoWriter {
     }
 
     /// Copies the whole frames in `frames`; returns the bytes consumed. `write` takes full buffers.
-    func copy(_ frames: UnsafeRawBufferPointer, frameHeader: Int, write: ([UInt8]) throws -> Void) throws -> Int {
+    func copy(_ frames: UnsafeRawBufferPointer, frameHeader: Int, write: (OwnedBytes) throws -> Void) throws -> Int {
         var position = 0
         needed = frameHeader
         let checkEntities = !suppressedEntities.isEmpty
@@ -764,11 +766,13 @@ final class PassTwoWriter {
         capacity = newCapacity
     }
 
-    func flush(_ write: ([UInt8]) throws -> Void) throws {
+    /// Hands the output built so far to `write` (its memory goes with it) and starts anew.
+    func flush(_ write: (OwnedBytes) throws -> Void) throws {
         guard count > 0 else { return }
-        let bytes = Array(UnsafeRawBufferPointer(start: output, count: count))
+        let chunk = OwnedBytes(taking: output, count: count)
+        output = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
         count = 0
-        try write(bytes)
+        try write(chunk)
     }
 
     deinit { output.deallocate() }
