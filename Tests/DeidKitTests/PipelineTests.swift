@@ -399,12 +399,17 @@ import Testing
         return rows
     }
 
-    @Test func transformedRecordsEqualFreshOnes() throws {
+    /// The policy's plan over the records' header.
+    static func plan() throws -> TransformPlan {
         let directory = try TemporaryDirectory()
         let header = ["id", "postcode", "name", "note", "kind", "time", "kwh", "tariff"]
         let policy = try PolicyLoader.parse(text: Self.policy, file: "p.yaml", directory: directory.path, header: header,
                                             environment: PipelineTests.environment)
-        let plan = try TransformPlan(policy: policy, header: header, releaseID: "r", seed: 3, environment: PipelineTests.environment)
+        return try TransformPlan(policy: policy, header: header, releaseID: "r", seed: 3, environment: PipelineTests.environment)
+    }
+
+    @Test func transformedRecordsEqualFreshOnes() throws {
+        let plan = try Self.plan()
         for seed: UInt64 in [1, 2, 3] {
             var repeating = RecordTransformer(plan: plan, sourceName: "t")
             var fresh = RecordTransformer(plan: plan, sourceName: "t")
@@ -433,11 +438,7 @@ import Testing
     /// records alone; what it writes, the fields every record needs, and the sampled records'
     /// captures equal those of a tee that captures everything, repeats and all.
     @Test func teeCapturesSampledOnlyFieldsInSampledRecords() throws {
-        let directory = try TemporaryDirectory()
-        let header = ["id", "postcode", "name", "note", "kind", "time", "kwh", "tariff"]
-        let policy = try PolicyLoader.parse(text: Self.policy, file: "p.yaml", directory: directory.path, header: header,
-                                            environment: PipelineTests.environment)
-        let plan = try TransformPlan(policy: policy, header: header, releaseID: "r", seed: 3, environment: PipelineTests.environment)
+        let plan = try Self.plan()
         // Output columns: id, postcode, name, note, kind, time, kwh, tariff. Captured: postcode,
         // kind, time, kwh; postcode (repeatable), time and kwh only for sampled records.
         let capture = [1, 4, 5, 6], sampledOnly = [1, 5, 6]
