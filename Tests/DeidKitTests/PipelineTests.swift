@@ -241,17 +241,16 @@ import Testing
     /// other; counting it once stopped the run.
     @Test func publishChartsAHugeNumberAsOther() throws {
         let directory = try TemporaryDirectory()
-        let csv = "meter_id,postcode,kwh\nM1,AB1 2CD,1e300\nM1,AB1 2CD,0.25\nM2,AB1 2CE,-1e300\n"
+        let csv = """
+            meter_id,postcode,reading_time,kwh
+            M1,AB1 2CD,2013-01-01 00:00:00,1e300
+            M1,AB1 2CD,2013-01-01 00:30:00,0.25
+            M2,AB1 2CE,2013-01-01 00:00:00,-1e300
+
+            """
         let input = try directory.write("in.csv", text: csv)
-        let policy = try directory.write("policy.yaml", text: """
-            version: 1
-            dataset: { name: huge }
-            entity: meter_id
-            columns:
-              meter_id: { role: identifier, pseudonymize: { key: "env:DEID_KEY" } }
-              postcode: { role: quasi_identifier, generalize: { prefix: 3 } }
-              kwh:      { role: sensitive, noise: { laplace: 0.05 } }
-            """)
+        // The policy-error suite's valid policy: kwh is noised, so it is charted.
+        let policy = try directory.write("policy.yaml", text: PolicyErrorTests.valid)
         let request = TransformRequest(policyPath: policy, inputs: [input], seed: 1, environment: Self.environment)
         let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
         #expect(outcome.manifest.rows.out == 3)
