@@ -26,6 +26,10 @@ public final class OutputFile {
     private var compressor: BackgroundGzip?
     private var committed = false
     private var closed = false
+    /// Early write-back of a file that `commit()` will sync: bytes written, and where the
+    /// last write-back request ended.
+    private var writtenBytes: Int64 = 0
+    private var writeBackEnd: Int64 = 0
     /// True when the output is gzip-compressed.
     public let isCompressed: Bool
 
@@ -84,7 +88,7 @@ public final class OutputFile {
             throw CSVError(.cannotOpen(reason: "zlib could not open the stream"), at: InputPosition(source: displayName))
         }
         gzbuffer(file, 1 << 20)
-        compressor = BackgroundGzip(file: file)
+        compressor = BackgroundGzip(file: file, writingBack: temporaryPath != nil ? fd : nil)
     }
 
     deinit { if !committed { abandon() } }
@@ -105,6 +109,13 @@ public final class OutputFile {
             }
             remaining -= written
             base += written
+        }
+        if temporaryPath != nil {
+            writtenBytes += Int64(buffer.count)
+            if writtenBytes - writeBackEnd >= WriteBack.step {
+                WriteBack.start(fd, from: writeBackEnd, count: writtenBytes - writeBackEnd)
+                writeBackEnd = writtenBytes
+            }
         }
     }
 
@@ -200,6 +211,35 @@ public enum PathName {
     }
 }
 
+/// Starts the kernel writing a file's pages to disk while the run goes on, so that the sync
+/// before the rename (the release is durable before it appears) finds little left to write.
+/// Synced at the end only, a 650 MB output kept both cores idle for 0.28 s at the end of a
+/// 4.8 s publish. Linux only (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`, which does not
+/// wait for the writing); elsewhere nothing is done and the final sync does it all.
+enum WriteBack {
+    /// Bytes written between two requests.
+    static let step: Int64 = 16 << 20
+
+    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
+    /// Not in Swift's Glibc module (it needs _GNU_SOURCE): looked up once.
+    private static let syncFileRange: SyncFileRange? = {
+        #if os(Linux)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
+        return unsafeBitCast(symbol, to: SyncFileRange.self)
+        #else
+        return nil
+        #endif
+    }()
+
+    /// Asks for `count` bytes from `offset` (0 for everything written so far) to be written
+    /// out; returns false when the system cannot (a pipe, another system). A failure here is
+    /// not an error: the final sync reports what matters.
+    @discardableResult static func start(_ descriptor: Int32, from offset: Int64, count: Int64) -> Bool {
+        guard let syncFileRange else { return false }
+        return syncFileRange(descriptor, offset, count, 2 /* SYNC_FILE_RANGE_WRITE */) == 0
+    }
+}
+
 /// A gzip stream written by a serial queue: `write` copies the block and returns at once, so
 /// compressing runs on a second core while the caller parses the next block. At most two blocks
 /// wait. The first failure is kept and reported by the next call.
@@ -213,8 +253,15 @@ final class BackgroundGzip: @unchecked Sendable {
     private let queue = DispatchQueue(label: "deid.gzip")
     private let slots = DispatchSemaphore(value: 2)
     private let problem = Mutex<Problem?>(nil)
+    /// The descriptor to write back early (`WriteBack`), and the bytes given to zlib since the
+    /// last request (queue only).
+    private let writeBack: Int32?
+    private nonisolated(unsafe) var sinceWriteBack: Int64 = 0
 
-    init(file: gzFile) { self.file = file }
+    init(file: gzFile, writingBack descriptor: Int32? = nil) {
+        self.file = file
+        writeBack = descriptor
+    }
 
     /// Queues a copy of `buffer`; returns an earlier failure, if any.
     func write(_ buffer: UnsafeRawBufferPointer) -> Problem? {
@@ -228,6 +275,13 @@ final class BackgroundGzip: @unchecked Sendable {
             if written != block.count {
                 let failure = describe()
                 problem.withLock { $0 = failure }
+            } else if let writeBack {
+                // Compressed, the bytes are fewer; requests stay a few MiB apart.
+                sinceWriteBack += Int64(block.count)
+                if sinceWriteBack >= 4 * WriteBack.step {
+                    WriteBack.start(writeBack, from: 0, count: 0)
+                    sinceWriteBack = 0
+                }
             }
         }
         return nil

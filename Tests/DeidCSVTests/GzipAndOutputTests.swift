@@ -1,5 +1,6 @@
 import DeidTestSupport
-import DeidCSV
+@testable import DeidCSV
+import Foundation
 import Testing
 
 @Suite("gzip input and atomic output")
@@ -69,6 +70,53 @@ struct GzipAndOutputTests {
         try writer.finish()
         #expect(try run("/bin/gzip", ["-t", path]) == 0)
         #expect(reading(path).rows.map(\.fields) == [["1", "a,b"]])
+    }
+
+    /// Outputs of many write-back steps (plain: 16 MiB; gzip: 64 MiB given to zlib) are
+    /// written in uneven pieces, synced early as they grow, and read back byte for byte.
+    @Test func largeOutputsWrittenBackEarlyReadBackWhole() throws {
+        let directory = try TemporaryDirectory()
+        var generator = SystemRandomNumberGenerator()
+        let pattern = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: ($0 &* 31) ^ ($0 >> 9)) }
+        var expected: [UInt8] = []
+        while Int64(expected.count) <= 4 * WriteBack.step + 123_457 {
+            let from = Int(generator.next() % UInt64(pattern.count))
+            expected += pattern[from...]
+        }
+        for name in ["out.csv", "packed.csv.gz"] {
+            let output = try OutputFile(path: directory.file(name), compressionLevel: 1)
+            var start = 0
+            while start < expected.count {
+                let end = min(expected.count, start + 1 + Int(generator.next() % 3_000_000))
+                try expected[start..<end].withUnsafeBytes { try output.write($0) }
+                start = end
+            }
+            try output.commit()
+        }
+        #expect(Self.same(try directory.read("out.csv"), expected))
+        #expect(try run("/bin/gzip", ["-d", directory.file("packed.csv.gz")]) == 0)
+        #expect(Self.same(try directory.read("packed.csv"), expected))
+    }
+
+    /// Byte equality of large arrays without an element loop in a debug build.
+    static func same(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        a.count == b.count && a.withUnsafeBytes { x in b.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+    }
+
+    @Test func writeBackIsAvailableForFilesNotPipes() throws {
+        let directory = try TemporaryDirectory()
+        let path = try directory.write("data", Array(repeating: 7, count: 1 << 20))
+        let descriptor = open(path, O_WRONLY)
+        defer { close(descriptor) }
+        #if os(Linux)
+        #expect(WriteBack.start(descriptor, from: 0, count: 0))
+        #expect(WriteBack.start(descriptor, from: 4096, count: 8192))
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        #expect(!WriteBack.start(ends[1], from: 0, count: 0))
+        close(ends[0])
+        close(ends[1])
+        #endif
     }
 
     @Test func abandonedOutputLeavesNothing() throws {
