@@ -89,6 +89,9 @@ public final class CSVWriter {
 
     // MARK: Framing for spools
 
+    /// The field delimiter written.
+    public var delimiter: CSVDelimiter { CSVDelimiter(rawValue: core.pointee.delimiter) ?? .comma }
+
     /// Bytes buffered (memory writers: since the last `takeBytes()`).
     public var byteCount: Int { core.pointee.buffer.count }
 
@@ -116,6 +119,28 @@ public final class CSVWriter {
         precondition(offset >= 0 && offset + 4 * values.count <= core.pointee.buffer.count, "no frames there")
         let target = UnsafeMutableRawPointer(core.pointee.buffer.base + offset)
         for index in values.indices { target.storeBytes(of: values[index].littleEndian, toByteOffset: 4 * index, as: UInt32.self) }
+    }
+
+    /// Appends frame numbers (32-bit little-endian) between records.
+    public func appendFrames(_ values: UnsafeBufferPointer<UInt32>) {
+        precondition(core.pointee.fieldsInRecord == 0, "inside a record")
+        core.pointee.buffer.reserve(4 * values.count)
+        let target = UnsafeMutableRawPointer(core.pointee.buffer.base + core.pointee.buffer.count)
+        for index in values.indices { target.storeBytes(of: values[index].littleEndian, toByteOffset: 4 * index, as: UInt32.self) }
+        core.pointee.buffer.advance(by: 4 * values.count)
+        core.pointee.recordStart = core.pointee.buffer.count
+    }
+
+    /// Appends the bytes `range` of another writer's buffer as they are, between records (a
+    /// spool frame's line, written as CSV by that writer). This writer's records cannot repeat
+    /// fields of the record before it afterwards.
+    public func appendBytes(of other: CSVWriter, range: Range<Int>) {
+        precondition(core.pointee.fieldsInRecord == 0, "inside a record")
+        precondition(range.lowerBound >= 0 && range.upperBound <= other.byteCount, "no bytes there")
+        core.pointee.buffer.reserve(range.count)
+        core.pointee.buffer.appendBytesReserved(UnsafeRawPointer(other.core.pointee.buffer.base + range.lowerBound), count: range.count)
+        core.pointee.recordStart = core.pointee.buffer.count
+        core.pointee.forgetPrefixes()
     }
 
     /// Removes everything buffered from `offset` on (a frame whose record was filtered out).

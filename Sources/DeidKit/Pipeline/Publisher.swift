@@ -115,22 +115,7 @@ public enum Publisher {
         // run: as pass 2 copies them). A dry run measures the release too, and checks its gates.
         var releaseSpec = releaseRiskSpec(policy: policy, header: plan.outputHeader, distributions: dryRun ? [] : changed)
         releaseSpec?.chartSampleEvery = chartSampleEvery
-        if let releaseSpec {
-            if var layout = plan.privacy {
-                // A privacy run counts its release in pass 2, from the spooled lines: pass 1 notes
-                // where the measured fields other than the quasi-identifiers lie in each line.
-                let names = Set([releaseSpec.sensitive, releaseSpec.trace?.time, releaseSpec.trace?.value].compactMap { $0 }
-                                + releaseSpec.distributionColumns).subtracting(layout.columns)
-                layout.measuredOutputs = names.compactMap { plan.outputHeader.firstIndex(of: $0) }.sorted()
-                plan.privacy = layout
-                plan.privacyRelease = releaseSpec
-            } else {
-                // Record by record, the entity is read from the input; aggregated records carry
-                // only their published form.
-                plan.releaseRisk = try ReleaseRiskPlan(spec: releaseSpec, outputHeader: plan.outputHeader,
-                                                       entityInput: plan.aggregation == nil ? policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) } : nil)
-            }
-        }
+        if let releaseSpec { try measure(release: releaseSpec, in: &plan, policy: policy) }
         // The catalog's sketches of the release, keyed as it is written, when nothing else
         // needs the written data read again (a linkage check does; a privacy run writes its
         // release in pass 2 from spooled lines).
@@ -377,6 +362,24 @@ public enum Publisher {
         if let trace = spec.trace, spec.entity == nil || !header.contains(trace.time) || !header.contains(trace.value) { spec.trace = nil }
         spec.discovery = nil
         return spec
+    }
+
+    /// Sets `plan` to count its release for `spec` as the transform pass writes it.
+    static func measure(release spec: RiskSpec, in plan: inout TransformPlan, policy: Policy) throws {
+        if var layout = plan.privacy {
+            // A privacy run counts its release in pass 2, from the spooled lines: pass 1 notes
+            // where the measured fields other than the quasi-identifiers lie in each line.
+            let names = Set([spec.sensitive, spec.trace?.time, spec.trace?.value].compactMap { $0 }
+                            + spec.distributionColumns).subtracting(layout.columns)
+            layout.measuredOutputs = names.compactMap { plan.outputHeader.firstIndex(of: $0) }.sorted()
+            plan.privacy = layout
+            plan.privacyRelease = spec
+        } else {
+            // Record by record, the entity is read from the input; aggregated records carry
+            // only their published form.
+            plan.releaseRisk = try ReleaseRiskPlan(spec: spec, outputHeader: plan.outputHeader,
+                                                   entityInput: plan.aggregation == nil ? policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) } : nil)
+        }
     }
 
     /// The release's report from the counts the transform pass made (a privacy run's pass 2).

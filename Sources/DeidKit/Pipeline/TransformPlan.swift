@@ -310,6 +310,9 @@ public struct TransformPlan: Sendable {
 
 /// The columns the privacy models look at, for a plan with a `privacy` section.
 struct PrivacyLayout: Sendable {
+    /// Whether pass 1 may spool a record that repeats the one before as a repeat frame
+    /// (`SpoolFrame`); tests turn it off to compare with full frames only.
+    var repeatFrames = true
     /// The quasi-identifiers kept in the output, in the input's order.
     var columns: [String]
     /// Their output positions.

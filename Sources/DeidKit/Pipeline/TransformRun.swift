@@ -128,6 +128,8 @@ public struct TransformRun {
     public let workers: Int
     /// How much of a privacy run's spool is read at a time in its second pass.
     public var spoolBufferSize = 4 << 20
+    /// The size of the chunks privacy pass 2 hands to the writing thread.
+    var passTwoChunkBytes = 1 << 20
     /// The input distributions of the plan's `distributions` columns, once the run is done.
     public let collected = DistributionCollector()
     /// The release's counts, when the plan measures its release (`releaseRisk`).
@@ -628,6 +630,9 @@ struct BlockWorker {
     /// all workers share.
     var sketch: LinkWorkerState?
     var sketchBounds: SketchBounds?
+    /// Where a privacy run's pass 1 writes each record's line before it goes into a spool
+    /// frame (made on first use).
+    var spoolLines: CSVWriter?
 
     init(transformer: RecordTransformer, writer: CSVWriter, sketch: LinkWorkerState? = nil, sketchBounds: SketchBounds? = nil) {
         self.transformer = transformer

@@ -53,10 +53,10 @@ public struct PrivacyGateError: Error, Sendable, CustomStringConvertible {
 /// The two passes of a run whose policy has a `privacy` section (see Docs/ARCHITECTURE.md).
 ///
 /// Pass 1 runs on the workers like any record-by-record plan, with the searched
-/// quasi-identifiers left at level 0. Each block's records go to a spool file as frames,
-/// `[tuple u32][entity u32][line length u32][offset u32 per quasi-identifier][line]`, where the
-/// line is the output record with the quasi-identifiers' fields empty and the offsets say where
-/// they go; each worker also counts its block's tuples, entities and sensitive values in local
+/// quasi-identifiers left at level 0. Each block's records go to a spool file as frames
+/// (`SpoolFrame`): the output record with the quasi-identifiers' fields empty, the offsets where
+/// they go, and codes for its tuple and entity, or only what differs from the record before;
+/// each worker also counts its block's tuples, entities and sensitive values in local
 /// codes, which this thread translates into the run's statistics. The search then works on the
 /// statistics alone. Pass 2 reads the spool once, drops the frames of suppressed classes and
 /// entities, and writes the others with the chosen levels' values put in.
@@ -102,6 +102,7 @@ extension TransformRun {
         let accumulator: PrivacyAccumulator
         let header: [UInt8]
         let frameHeader: Int
+        let repeatHeader: Int
     }
 
     /// Pass 1 over every block: transform, spool, count; then the levels of each quasi-identifier.
@@ -113,17 +114,22 @@ extension TransformRun {
         let accumulator = PrivacyAccumulator(columns: layout.columns, hasEntity: layout.entityInput != nil,
                                              hasSensitive: layout.sensitiveOutput != nil)
         let width = layout.columns.count
-        let frameHeader = 12 + 4 * width + 8 * layout.measuredOutputs.count
+        let frameHeader = SpoolFrame.fullHeader(width: width, measured: layout.measuredOutputs.count)
+        let repeatHeader = SpoolFrame.repeatHeader(measured: layout.measuredOutputs.count)
         let summary = try forEachBlock(inputs: inputs, delimiter: delimiter, progress: progress, process: { block, first, stream, input, worker in
             Self.processPrivate(block, first: first, stream: stream, input: input, layout: layout, worker: &worker)
         }, consume: { result, input, lineBase, recordBase in
             guard let statistics = result.statistics else { return }
             let (tuples, entities) = accumulator.add(statistics, input: input, lineBase: lineBase, recordBase: recordBase)
-            // The frames' local codes become the run's, in place.
+            // The frames' local codes become the run's, in place (a repeat frame has none).
             result.bytes.withUnsafeMutableBytes { frames in
                 var position = 0
                 while position < frames.count {
                     let tuple = frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian
+                    if tuple == SpoolFrame.repeatMarker {
+                        position += repeatHeader + Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
+                        continue
+                    }
                     frames.storeBytes(of: tuples[Int(tuple)].littleEndian, toByteOffset: position, as: UInt32.self)
                     let entity = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
                     if entity != UInt32.max {
@@ -155,7 +161,7 @@ extension TransformRun {
             }
         }
         return FirstPass(summary: summary, statistics: statistics, levels: levels, spool: spool, accumulator: accumulator,
-                         header: header, frameHeader: frameHeader)
+                         header: header, frameHeader: frameHeader, repeatHeader: repeatHeader)
     }
 
     /// Pass 2: the spool read once; frames of the plan's suppressed classes and entities are
@@ -170,11 +176,11 @@ extension TransformRun {
         // The release is counted as its frames are copied (`deid publish`'s report).
         let measuring = try plan.privacyRelease.map { spec in
             try ReleaseFrameCounter(spec: spec, statistics: first.statistics, levels: first.levels, plan: decided,
-                                    layout: plan.privacy!, outputHeader: plan.outputHeader, delimiter: delimiter,
-                                    frameOffset: 12 + 4 * first.statistics.width)
+                                    layout: plan.privacy!, outputHeader: plan.outputHeader, delimiter: delimiter)
         }
         copier.measuring = measuring
-        let frameHeader = first.frameHeader
+        copier.chunkBytes = passTwoChunkBytes
+        let frameHeader = first.frameHeader, repeatHeader = first.repeatHeader
         // The copy (and the release's count) stays on this thread; writing and fingerprinting
         // the output, in order, go to another, so that pass 2 uses both cores.
         let writer = OrderedWriter { chunk in
@@ -185,11 +191,11 @@ extension TransformRun {
         }
         // Each call consumes the whole frames it is given; the next asks for at least the frame
         // that did not fit.
-        var minimum = frameHeader
+        var minimum = SpoolFrame.leading
         do {
             while try first.spool.withUnread(atLeast: minimum, { frames in
-                let consumed = try copier.copy(frames, frameHeader: frameHeader) { try writer.submit($0) }
-                minimum = consumed == 0 ? copier.needed : frameHeader
+                let consumed = try copier.copy(frames, frameHeader: frameHeader, repeatHeader: repeatHeader) { try writer.submit($0) }
+                minimum = consumed == 0 ? copier.needed : SpoolFrame.leading
                 return consumed
             }) {
                 let spool = first.spool
@@ -218,45 +224,74 @@ extension TransformRun {
         }
         var counter = BlockCounter(countsGroups: layout.entityInput != nil || layout.sensitiveOutput != nil)
         let writer = worker.writer
+        // Each record's line is written here first, then copied into its frame, whole or from
+        // where it stops repeating the line before.
+        if worker.spoolLines == nil { worker.spoolLines = CSVWriter(delimiter: writer.delimiter) }
+        let lines = worker.spoolLines!
+        lines.discard(from: 0)
         let width = layout.outputs.count
         var distributions = worker.transformer.plan.distributions.map(DistributionCounter.init)
-        var sink = SpoolSink(writer: writer, layout: layout, outputCount: worker.transformer.plan.outputHeader.count)
+        let outputCount = worker.transformer.plan.outputHeader.count
+        var sink = SpoolSink(writer: lines, layout: layout, outputCount: outputCount)
         // A record whose leading fields repeat up to past the last quasi-identifier has the
         // previous record's tuple.
         let lastQuasiIdentifierOutput = layout.outputs.max() ?? Int.max
-        // A record's frame numbers, set in the writer at once: tuple, entity, line length, the
-        // quasi-identifiers' offsets, the measured fields' ranges.
+        // A record's frame numbers: tuple, entity, line length, the quasi-identifiers' offsets,
+        // the measured fields' ranges (a repeat frame: the marker, the prefix, the suffix's
+        // length, the ranges).
         var frame = [UInt32](repeating: 0, count: 3 + width + 2 * layout.measuredOutputs.count)
+        var previousEntity = UInt32.max
         do {
             while try reader.readRecord(into: &worker.record) {
                 result.recordsIn += 1
                 distributions?.add(worker.record)
-                // The frame: codes (filled in below), then the line with the quasi-identifiers'
-                // fields left empty, written by the transformer through the sink.
-                let frameStart = writer.byteCount
-                writer.appendFrames(count: 3 + width + 2 * layout.measuredOutputs.count)
+                // The lines written so far are kept for the next record to repeat from, up to
+                // a bound: then the next record starts a new run.
+                if lines.byteCount > 1 << 18 { lines.discard(from: 0) }
                 sink.begin()
                 guard try worker.transformer.transform(worker.record, into: &sink) else {
-                    writer.discard(from: frameStart)
+                    lines.discard(from: sink.lineStart)
                     result.filtered += 1
                     continue
                 }
-                try writer.endRecord()
+                try lines.endRecord()
                 let transformed = sink.captured
+                let unchanged = sink.repeatedFields > lastQuasiIdentifierOutput
                 let tuple = counter.tuple(of: transformed, fields: sink.quasiIdentifierFields, line: worker.record.line,
-                                          number: worker.record.number, unchanged: sink.repeatedFields > lastQuasiIdentifierOutput)
+                                          number: worker.record.number, unchanged: unchanged)
                 let entity = layout.entityInput.map { counter.entity(of: worker.record, column: $0) } ?? UInt32.max
                 counter.group(entity: entity, tuple: tuple, sensitive: sink.sensitiveField.map { transformed[$0] })
+                let lineEnd = lines.byteCount
+                // Repeated from the previous frame: every quasi-identifier (so the tuple), the
+                // entity, and no measured field.
+                let prefix = sink.repeatedBytes
+                var compact = layout.repeatFrames && unchanged && outputCount > 1 && entity == previousEntity && prefix > 0
+                if compact { for range in sink.measured where range.lowerBound < prefix { compact = false } }
+                previousEntity = entity
+                let measuredCount = layout.measuredOutputs.count
                 for index in frame.indices { frame[index] = 0 }
-                frame[0] = tuple
-                frame[1] = entity
-                frame[2] = UInt32(writer.byteCount - sink.lineStart)
-                for (index, offset) in sink.offsets.enumerated() { frame[3 + index] = UInt32(offset) }
-                for (index, range) in sink.measured.enumerated() {
-                    frame[3 + width + 2 * index] = UInt32(range.lowerBound)
-                    frame[4 + width + 2 * index] = UInt32(range.upperBound)
+                if compact {
+                    frame[0] = SpoolFrame.repeatMarker
+                    frame[1] = UInt32(prefix)
+                    frame[2] = UInt32(lineEnd - sink.lineStart - prefix)
+                    for (index, range) in sink.measured.enumerated() {
+                        frame[3 + 2 * index] = UInt32(range.lowerBound - prefix)
+                        frame[4 + 2 * index] = UInt32(range.upperBound - prefix)
+                    }
+                    frame.withUnsafeBufferPointer { writer.appendFrames(UnsafeBufferPointer(rebasing: $0[0..<(3 + 2 * measuredCount)])) }
+                    writer.appendBytes(of: lines, range: (sink.lineStart + prefix)..<lineEnd)
+                } else {
+                    frame[0] = tuple
+                    frame[1] = entity
+                    frame[2] = UInt32(lineEnd - sink.lineStart)
+                    for (index, offset) in sink.offsets.enumerated() { frame[3 + index] = UInt32(offset) }
+                    for (index, range) in sink.measured.enumerated() {
+                        frame[3 + width + 2 * index] = UInt32(range.lowerBound)
+                        frame[4 + width + 2 * index] = UInt32(range.upperBound)
+                    }
+                    frame.withUnsafeBufferPointer { writer.appendFrames($0) }
+                    writer.appendBytes(of: lines, range: sink.lineStart..<lineEnd)
                 }
-                frame.withUnsafeBufferPointer { writer.setFrames($0, at: frameStart) }
                 result.written += 1
             }
         } catch {
@@ -268,6 +303,28 @@ extension TransformRun {
         result.bytes = writer.takeBlock()
         return result
     }
+}
+
+/// The frames of the spool between pass 1 and pass 2: numbers (32-bit little-endian), then the
+/// bytes of an output line as pass 1 wrote it, with the quasi-identifiers' fields left empty.
+/// - A full frame: the tuple, the entity (`UInt32.max`: none), the line's length, each
+///   quasi-identifier's offset in the line, each measured field's range in the line; the line.
+/// - A repeat frame, for a record that repeats the previous frame's leading fields up to past
+///   the last quasi-identifier, with the same entity (a household's readings, one after the
+///   other): the marker, the length P of the repeated bytes, the length of the rest, each
+///   measured field's range from the rest's start; the line's bytes from P on. Its tuple, its
+///   entity and its first P bytes are the previous frame's (of the same block: a block's first
+///   frame is full), and no measured field lies in those P bytes.
+/// A repeat frame is about half a full one on the meter file, and pass 2 copies it in two
+/// pieces.
+enum SpoolFrame {
+    /// The first number of a repeat frame (a tuple code never reaches it).
+    static let repeatMarker = UInt32.max
+    /// The numbers every frame starts with: tuple or marker, entity or prefix, length.
+    static let leading = 12
+
+    static func fullHeader(width: Int, measured: Int) -> Int { leading + 4 * width + 8 * measured }
+    static func repeatHeader(measured: Int) -> Int { leading + 8 * measured }
 }
 
 /// Where pass 1's transformer writes a record: straight into the block's writer, except the
@@ -295,8 +352,10 @@ struct SpoolSink: CSVFieldSink {
     /// offsets and the measured ranges noted up to it.
     private var marks: [(captured: Int, offsets: Int, measured: Int)]
     private var markCount = 0
-    /// How many leading fields of the current record were repeated from the record before.
+    /// How many leading fields of the current record were repeated from the record before, and
+    /// their bytes in the line (0 when none were).
     private(set) var repeatedFields = 0
+    private(set) var repeatedBytes = 0
 
     init(writer: CSVWriter, layout: PrivacyLayout, outputCount: Int) {
         self.writer = writer
@@ -323,6 +382,7 @@ struct SpoolSink: CSVFieldSink {
     mutating func begin() {
         position = 0
         lineStart = writer.byteCount
+        repeatedBytes = 0
     }
 
     static var repeatsFields: Bool { true }
@@ -343,6 +403,7 @@ struct SpoolSink: CSVFieldSink {
         measured.removeLast(measured.count - mark.measured)
         markCount = count
         repeatedFields = count
+        repeatedBytes = writer.byteCount - lineStart
         position = count
         return true
     }
@@ -355,6 +416,7 @@ struct SpoolSink: CSVFieldSink {
             measured.removeAll(keepingCapacity: true)
             markCount = 0
             repeatedFields = 0
+            repeatedBytes = 0
         }
         let mode = modes[position]
         fieldStart = writer.byteCount
@@ -428,7 +490,6 @@ final class ReleaseFrameCounter {
     private let tuples: [UInt32]
     private let levelCodes: [[UInt32]]
     private let levelLabels: [[[UInt8]]]
-    private let frameOffset: Int
     /// Per measured field: whether a delimiter precedes it in the line.
     private let afterDelimiter: [Bool]
     /// Indices among the measured fields.
@@ -458,13 +519,12 @@ final class ReleaseFrameCounter {
     @exclusivity(unchecked) private var frames = 0
 
     init(spec: RiskSpec, statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], plan: PrivacyPlan, layout: PrivacyLayout,
-         outputHeader: [String], delimiter: CSVDelimiter, frameOffset: Int) throws {
+         outputHeader: [String], delimiter: CSVDelimiter) throws {
         self.spec = spec
         width = statistics.width
         tuples = statistics.tuples
         levelCodes = (0..<statistics.width).map { levels[$0].codes[plan.levels[$0]] }
         levelLabels = (0..<statistics.width).map { levels[$0].labels[plan.levels[$0]] }
-        self.frameOffset = frameOffset
         afterDelimiter = layout.measuredOutputs.map { $0 > 0 }
         let measuredNames = layout.measuredOutputs.map { outputHeader[$0] }
         traceTime = spec.trace.flatMap { measuredNames.firstIndex(of: $0.time) }
@@ -488,19 +548,22 @@ final class ReleaseFrameCounter {
         tupleRecords = [Int](repeating: 0, count: statistics.tupleCount)
     }
 
-    private func field(_ index: Int, of frame: UnsafeRawBufferPointer, lineOffset: Int) -> UnsafeRawBufferPointer {
-        var start = Int(frame.loadUnaligned(fromByteOffset: frameOffset + 8 * index, as: UInt32.self).littleEndian)
-        let end = Int(frame.loadUnaligned(fromByteOffset: frameOffset + 4 + 8 * index, as: UInt32.self).littleEndian)
+    /// Measured field `index` of a frame whose ranges start at `ranges` and count from `lineOffset`.
+    private func field(_ index: Int, of frame: UnsafeRawBufferPointer, ranges: Int, lineOffset: Int) -> UnsafeRawBufferPointer {
+        var start = Int(frame.loadUnaligned(fromByteOffset: ranges + 8 * index, as: UInt32.self).littleEndian)
+        let end = Int(frame.loadUnaligned(fromByteOffset: ranges + 4 + 8 * index, as: UInt32.self).littleEndian)
         if afterDelimiter[index] && start < end { start += 1 }
         return UnsafeRawBufferPointer(rebasing: frame[(lineOffset + start)..<(lineOffset + end)])
     }
 
-    func count(tuple: Int, entity: UInt32, frame: UnsafeRawBufferPointer, lineOffset: Int) throws {
+    /// Counts a kept frame: `ranges` is where its measured fields' ranges are, `lineOffset`
+    /// where the bytes they count from start (a full frame's line, a repeat frame's rest).
+    func count(tuple: Int, entity: UInt32, frame: UnsafeRawBufferPointer, ranges: Int, lineOffset: Int) throws {
         frames &+= 1
         tupleRecords[tuple] &+= 1
         var sensitive: UInt32 = 0
         if let sensitiveField {
-            let value = Self.unquoted(field(sensitiveField, of: frame, lineOffset: lineOffset))
+            let value = Self.unquoted(field(sensitiveField, of: frame, ranges: ranges, lineOffset: lineOffset))
             if let code = sensitiveIndex[value] { sensitive = code } else {
                 sensitive = UInt32(sensitiveValues.count)
                 sensitiveIndex[value] = sensitive
@@ -515,7 +578,7 @@ final class ReleaseFrameCounter {
             runRecords = 1
         }
         if let traceTime, let traceValue {
-            let timeBytes = field(traceTime, of: frame, lineOffset: lineOffset), valueBytes = field(traceValue, of: frame, lineOffset: lineOffset)
+            let timeBytes = field(traceTime, of: frame, ranges: ranges, lineOffset: lineOffset), valueBytes = field(traceValue, of: frame, ranges: ranges, lineOffset: lineOffset)
             if !timeBytes.isEmpty && !valueBytes.isEmpty {
                 guard let time = TimestampValue.parse(timeBytes), let value = DecimalText.parse(valueBytes)?.value else {
                     throw TransformError(position: InputPosition(source: "<release>", record: frames),
@@ -535,7 +598,7 @@ final class ReleaseFrameCounter {
                 if let column = source.quasiIdentifier {
                     chartRecord.append(field: levelLabels[column][Int(levelCodes[column][Int(tuples[tuple &* width &+ column])])])
                 } else if let index = source.measured {
-                    chartRecord.append(field: Self.unquoted(field(index, of: frame, lineOffset: lineOffset)))
+                    chartRecord.append(field: Self.unquoted(field(index, of: frame, ranges: ranges, lineOffset: lineOffset)))
                 }
             }
             let individual = spec.entity != nil ? UInt64(entity) : UInt64(frames)
@@ -637,7 +700,9 @@ final class PassTwoWriter {
     private var labelBytes: [UInt8] = []
     private var labelStarts: [Int] = [0]
     private var bases: [Int] = []
-    /// Output built here and handed over in chunks of about 1 MiB.
+    /// Output built here and handed over in chunks of about `chunkBytes` (1 MiB; tests make
+    /// them small).
+    var chunkBytes = 1 << 20
     private var output: UnsafeMutableRawPointer
     private var capacity = (1 << 20) + (256 << 10)
     private var count = 0
@@ -649,6 +714,19 @@ final class PassTwoWriter {
     var measuring: ReleaseFrameCounter?
     /// The bytes of the first frame `copy` could not take whole.
     private(set) var needed = 0
+    /// The last frame read: its tuple, entity and fate (a repeat frame's are the same), the
+    /// label bytes put in its line, and where its output line starts in `output` (-1: in
+    /// `carried`, kept when the output was handed over).
+    private struct Previous {
+        var tuple = 0
+        var entity: UInt32 = 0
+        var suppressed = false
+        var labelBytes = 0
+        var line = -1
+    }
+    private var previous = Previous()
+    private var carried = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 16)
+    private var carriedCapacity = 256
 
     init(statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], plan: PrivacyPlan, delimiter: CSVDelimiter, singleColumn: Bool,
          entityCode: ([UInt8]) -> UInt32?) {
@@ -686,17 +764,20 @@ final class PassTwoWriter {
     }
 
     /// Copies the whole frames in `frames`; returns the bytes consumed. `write` takes full buffers.
-    func copy(_ frames: UnsafeRawBufferPointer, frameHeader: Int, write: (OwnedBytes) throws -> Void) throws -> Int {
+    func copy(_ frames: UnsafeRawBufferPointer, frameHeader: Int, repeatHeader: Int, write: (OwnedBytes) throws -> Void) throws -> Int {
         var position = 0
-        needed = frameHeader
+        needed = SpoolFrame.leading
         let checkEntities = !suppressedEntities.isEmpty
         let width = self.width, singleColumn = self.singleColumn
+        let fullRanges = SpoolFrame.leading + 4 * width
         // Read once, and called without a retain and a release per frame (`self` keeps it).
         let measuring = self.measuring.map { Unmanaged.passUnretained($0) }
         var kept = self.kept, suppressed = self.suppressed
+        var previous = self.previous
         defer {
             self.kept = kept
             self.suppressed = suppressed
+            self.previous = previous
         }
         try tuples.withUnsafeBufferPointer { tuples in
             try suppressedTuples.withUnsafeBufferPointer { suppressedTuples in
@@ -704,49 +785,84 @@ final class PassTwoWriter {
                     try labelStarts.withUnsafeBufferPointer { starts in
                         try bases.withUnsafeBufferPointer { bases in
                             let source = frames.baseAddress!
-                            while frames.count - position >= frameHeader {
+                            while frames.count - position >= SpoolFrame.leading {
+                                let first = frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian
+                                let isRepeat = first == SpoolFrame.repeatMarker
+                                let header = isRepeat ? repeatHeader : frameHeader
                                 let length = Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
-                                guard frames.count - position >= frameHeader + length else {
-                                    needed = frameHeader + length
+                                guard frames.count - position >= header + length else {
+                                    needed = header + length
                                     break
                                 }
-                                let tuple = Int(frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian)
-                                let entity = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
-                                let line = position + frameHeader
+                                let second = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
+                                let line = position + header
                                 let frameStart = position
                                 position = line + length
-                                if suppressedTuples[tuple] || (checkEntities && suppressedEntities.contains(entity)) {
-                                    suppressed &+= 1
-                                    continue
+                                if isRepeat {
+                                    // The previous frame's tuple, entity and fate.
+                                    if previous.suppressed {
+                                        suppressed &+= 1
+                                        continue
+                                    }
+                                } else {
+                                    previous.tuple = Int(first)
+                                    previous.entity = second
+                                    previous.suppressed = suppressedTuples[Int(first)] || (checkEntities && suppressedEntities.contains(second))
+                                    if previous.suppressed {
+                                        suppressed &+= 1
+                                        continue
+                                    }
                                 }
+                                let tuple = previous.tuple
                                 kept &+= 1
                                 if let measuring {
                                     try measuring._withUnsafeGuaranteedRef {
-                                        try $0.count(tuple: tuple, entity: entity, frame: UnsafeRawBufferPointer(rebasing: frames[frameStart..<position]),
-                                                     lineOffset: frameHeader)
+                                        try $0.count(tuple: tuple, entity: previous.entity, frame: UnsafeRawBufferPointer(rebasing: frames[frameStart..<position]),
+                                                     ranges: isRepeat ? SpoolFrame.leading : fullRanges, lineOffset: header)
                                     }
                                 }
-                                // Room for the line and the longest labels, then plain copies.
-                                if count + length + longestLabels > capacity { grow(count + length + longestLabels) }
-                                var out = output + count
-                                var start = 0
-                                for column in 0..<width {
-                                    let offset = singleColumn ? length - 1
-                                        : Int(frames.loadUnaligned(fromByteOffset: frameStart + 12 + 4 * column, as: UInt32.self).littleEndian)
-                                    if !singleColumn {
-                                        out.copyMemory(from: source + line + start, byteCount: offset - start)
-                                        out += offset - start
+                                if isRepeat {
+                                    // The previous output line's first bytes (the repeated bytes
+                                    // and the labels put in them), then the rest.
+                                    let prefix = Int(second) + previous.labelBytes
+                                    if count + prefix + length > capacity { grow(count + prefix + length) }
+                                    let from = previous.line >= 0 ? UnsafeRawPointer(output + previous.line) : UnsafeRawPointer(carried)
+                                    let out = output + count
+                                    out.copyMemory(from: from, byteCount: prefix)
+                                    (out + prefix).copyMemory(from: source + line, byteCount: length)
+                                    previous.line = count
+                                    count += prefix + length
+                                } else {
+                                    // Room for the line and the longest labels, then plain copies.
+                                    if count + length + longestLabels > capacity { grow(count + length + longestLabels) }
+                                    var out = output + count
+                                    var start = 0
+                                    var labelTotal = 0
+                                    for column in 0..<width {
+                                        let offset = singleColumn ? length - 1
+                                            : Int(frames.loadUnaligned(fromByteOffset: frameStart + 12 + 4 * column, as: UInt32.self).littleEndian)
+                                        if !singleColumn {
+                                            out.copyMemory(from: source + line + start, byteCount: offset - start)
+                                            out += offset - start
+                                        }
+                                        let label = bases[column] &+ Int(tuples[tuple &* width &+ column])
+                                        let labelLength = starts[label + 1] - starts[label]
+                                        if labelLength > 0 { out.copyMemory(from: labels.baseAddress! + starts[label], byteCount: labelLength) }
+                                        out += labelLength
+                                        labelTotal += labelLength
+                                        start = offset
                                     }
-                                    let label = bases[column] &+ Int(tuples[tuple &* width &+ column])
-                                    let labelLength = starts[label + 1] - starts[label]
-                                    if labelLength > 0 { out.copyMemory(from: labels.baseAddress! + starts[label], byteCount: labelLength) }
-                                    out += labelLength
-                                    start = offset
+                                    out.copyMemory(from: source + line + start, byteCount: length - start)
+                                    out += length - start
+                                    previous.line = count
+                                    previous.labelBytes = labelTotal
+                                    count = out - output
                                 }
-                                out.copyMemory(from: source + line + start, byteCount: length - start)
-                                out += length - start
-                                count = out - output
-                                if count >= 1 << 20 { try flush(write) }
+                                if count >= chunkBytes {
+                                    self.previous = previous
+                                    try flush(write)
+                                    previous = self.previous
+                                }
                             }
                         }
                     }
@@ -769,13 +885,27 @@ final class PassTwoWriter {
     /// Hands the output built so far to `write` (its memory goes with it) and starts anew.
     func flush(_ write: (OwnedBytes) throws -> Void) throws {
         guard count > 0 else { return }
+        if previous.line >= 0 {
+            // The last line goes on being the previous one: keep its bytes.
+            let length = count - previous.line
+            if length > carriedCapacity {
+                carried.deallocate()
+                carriedCapacity = max(length, 2 * carriedCapacity)
+                carried = UnsafeMutableRawPointer.allocate(byteCount: carriedCapacity, alignment: 16)
+            }
+            carried.copyMemory(from: output + previous.line, byteCount: length)
+            previous.line = -1
+        }
         let chunk = OwnedBytes(taking: output, count: count)
         output = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
         count = 0
         try write(chunk)
     }
 
-    deinit { output.deallocate() }
+    deinit {
+        output.deallocate()
+        carried.deallocate()
+    }
 }
 
 /// The manifest's `privacy` object: the models, the transformation chosen, what it costs and
