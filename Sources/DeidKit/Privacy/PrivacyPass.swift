@@ -181,33 +181,36 @@ extension TransformRun {
         copier.measuring = measuring
         copier.chunkBytes = passTwoChunkBytes
         let frameHeader = first.frameHeader, repeatHeader = first.repeatHeader
-        // The copy (and the release's count) stays on this thread; writing and fingerprinting
-        // the output, in order, go to another, so that pass 2 uses both cores.
-        let writer = OrderedWriter { chunk in
-            try chunk.withUnsafeBytes { bytes in
-                try output.write(bytes)
-                written?(bytes)
-            }
+        // The copy (and the release's count) stays on this thread; writing the output and
+        // fingerprinting it, each in order, go to two others, so that pass 2 keeps both cores
+        // busy (the copy is lighter than either).
+        let writer = OrderedWriter { chunk in try chunk.withUnsafeBytes { try output.write($0) } }
+        let fingerprint = written.map { written in OrderedWriter { chunk in chunk.withUnsafeBytes { written($0) } } }
+        let submit = { (chunk: OwnedBytes) throws in
+            try writer.submit(chunk)
+            try fingerprint?.submit(chunk)
         }
         // Each call consumes the whole frames it is given; the next asks for at least the frame
         // that did not fit.
         var minimum = SpoolFrame.leading
         do {
             while try first.spool.withUnread(atLeast: minimum, { frames in
-                let consumed = try copier.copy(frames, frameHeader: frameHeader, repeatHeader: repeatHeader) { try writer.submit($0) }
+                let consumed = try copier.copy(frames, frameHeader: frameHeader, repeatHeader: repeatHeader, write: submit)
                 minimum = consumed == 0 ? copier.needed : SpoolFrame.leading
                 return consumed
             }) {
                 let spool = first.spool
                 progress?(InputProgress(consumed: spool.consumed, total: spool.size, decoded: spool.consumed, phase: "second pass: writing"))
             }
-            try copier.flush { try writer.submit($0) }
+            try copier.flush(submit)
         } catch {
             // Whatever failed, nothing is left writing behind it.
             _ = try? writer.finish()
+            _ = try? fingerprint?.finish()
             throw error
         }
         try writer.finish()
+        try fingerprint?.finish()
         if let measuring { releaseCounted.data = try measuring.finish() }
         return (copier.kept, copier.suppressed)
     }
