@@ -75,6 +75,21 @@ enum ByteScan {
         bytes.contains { $0 == 0x2C || $0 == 0x3B || $0 == 0x09 || $0 == 0x7C || $0 == 0x22 || $0 == 0x0D || $0 == 0x0A }
     }
 
+    /// How many bytes `a` and `b` have in common from the start, up to `limit`: eight bytes a
+    /// step.
+    @inline(__always) static func commonPrefix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ limit: Int) -> Int {
+        var offset = 0
+        while offset &+ 8 <= limit {
+            let difference = a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            if difference != 0 { return offset &+ (difference.littleEndian.trailingZeroBitCount >> 3) }
+            offset &+= 8
+        }
+        while offset < limit && a.load(fromByteOffset: offset, as: UInt8.self) == b.load(fromByteOffset: offset, as: UInt8.self) {
+            offset &+= 1
+        }
+        return offset
+    }
+
     /// The number of quote bytes in `buffer`: 32 bytes a step with vector compares, whose
     /// all-ones lanes (-1) are subtracted into byte counters, summed every 127 steps before they
     /// could overflow (the block splitter counts every byte of its input this way).
@@ -104,6 +119,7 @@ enum ByteScan {
     /// What a chunk of CSV holds that changes how libcsv must read it, for a parser that starts
     /// inside a quoted field when `startsQuoted`:
     /// - `quotedLineBreak`: a CR or LF between quotes (a field's line breaks must be counted).
+    /// - `hasReturn`: a CR anywhere.
     /// - `spacesMatter`: a space, or a tab unless the tab is the delimiter, outside quotes at
     ///   either end of the chunk or beside the delimiter, a quote, a CR or an LF: the only places
     ///   where libcsv, left to its own notion of spaces, would trim one (around an unquoted field)
@@ -127,11 +143,14 @@ enum ByteScan {
         let quotes = _mm_set1_epi8(0x22), spaces = _mm_set1_epi8(0x20), tabs = _mm_set1_epi8(0x09)
         let lineFeeds = _mm_set1_epi8(0x0A), returns = _mm_set1_epi8(0x0D)
         var carry: UInt64 = inside ? ~0 : 0
+        var anyReturn = _mm_setzero_si128()
         while offset &+ 64 <= count && !(shape.quotedLineBreak && shape.spacesMatter) {
             let block = base + offset
             let v0 = block.loadUnaligned(as: __m128i.self), v1 = block.loadUnaligned(fromByteOffset: 16, as: __m128i.self)
             let v2 = block.loadUnaligned(fromByteOffset: 32, as: __m128i.self), v3 = block.loadUnaligned(fromByteOffset: 48, as: __m128i.self)
             let quoteBits = bits(v0, v1, v2, v3) { _mm_cmpeq_epi8($0, quotes) }
+            anyReturn = _mm_or_si128(anyReturn, _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v0, returns), _mm_cmpeq_epi8(v1, returns)),
+                                                             _mm_or_si128(_mm_cmpeq_epi8(v2, returns), _mm_cmpeq_epi8(v3, returns))))
             // Bit i: byte i lies after an opening quote, up to the closing one.
             var quoted = carry
             if quoteBits != 0 {
@@ -165,6 +184,7 @@ enum ByteScan {
             offset &+= 64
         }
         inside = carry != 0
+        if _mm_movemask_epi8(anyReturn) != 0 { shape.hasReturn = true }
         #endif
         scanBytes(base, count, from: offset, delimiter: delimiter, inside: &inside, shape: &shape)
         return shape
@@ -176,6 +196,7 @@ enum ByteScan {
         var position = start
         while position < count && !(shape.quotedLineBreak && shape.spacesMatter) {
             let byte = base.load(fromByteOffset: position, as: UInt8.self)
+            if byte == 0x0D { shape.hasReturn = true }
             if byte == 0x22 {
                 inside.toggle()
             } else if inside {
@@ -213,4 +234,8 @@ enum ByteScan {
 struct ChunkShape: Hashable {
     var quotedLineBreak = false
     var spacesMatter = false
+    /// A CR anywhere in the chunk (not looked for once `quotedLineBreak` and `spacesMatter`
+    /// are both found). Without a CR or a quoted line break, every LF ends a record, and nothing
+    /// else does (`CSVReader.parseLines` relies on it).
+    var hasReturn = false
 }

@@ -18,6 +18,9 @@ public struct CSVReadOptions: Sendable {
     /// Copies each field out of libcsv's own buffer instead of letting libcsv write it in place
     /// (what a libcsv build that fails `ParserState.libcsvWritesInPlace` does; tests run both).
     var copiesFields = false
+    /// Takes a record's leading fields that repeat the record before's bytes from that record
+    /// instead of parsing them again (see `CSVReader.parseLines`); tests turn it off to compare.
+    var reusesLeadingFields = true
 
     /// The defaults: delimiter detected, 16 MiB limits, 128 KiB chunks.
     public init(delimiter: CSVDelimiter? = nil, maxFieldBytes: Int = 16 << 20,
@@ -145,6 +148,7 @@ public final class CSVReader {
         let parser = UnsafeMutablePointer<csv_parser>.allocate(capacity: 1)
         let state = UnsafeMutablePointer<ParserState>.allocate(capacity: 1)
         state.initialize(to: ParserState(maxFieldBytes: options.maxFieldBytes, maxRecordBytes: options.maxRecordBytes))
+        state.pointee.reusesLeadingFields = options.reusesLeadingFields
         // csv_init only fails on allocation failure.
         csv_init(parser, UInt8(CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL))
         csv_set_space_func(parser, deid_csv_no_space)  // keep spaces and tabs around fields (see `feed`)
@@ -157,6 +161,10 @@ public final class CSVReader {
         }
         return (parser, state, .allocate(byteCount: max(chunkBytes, 1), alignment: 16))
     }
+
+    /// Bytes of repeated leading fields taken from the record before instead of being parsed
+    /// again (`parseLines`).
+    var bytesReused: Int { state.pointee.bytesReused }
 
     /// Physical lines consumed so far (all of them once the input has been read to its end).
     public var linesConsumed: Int { state.pointee.line - 1 }
@@ -295,7 +303,9 @@ public final class CSVReader {
             // the function, since the chunk cannot end with a space outside quotes, and libcsv
             // counts none inside them.)
             csv_set_space_func(parser, shape.spacesMatter ? deid_csv_no_space : nil)
-            let parsed = csv_parse(parser, base, buffer.count, fieldCallback, recordCallback, state)
+            let parsed = !shape.quotedLineBreak && !shape.hasReturn && state.pointee.plainFields && state.pointee.reusesLeadingFields
+                ? parseLines(base, count: buffer.count, parser: parser, state: state)
+                : csv_parse(parser, base, buffer.count, fieldCallback, recordCallback, state)
             // A quoted field still open (its closing quote perhaps read, but not what follows)
             // is handed over in a later chunk, with the line breaks it may have had here.
             state.pointee.openFieldMayHoldLineBreak = state.pointee.mayHoldLineBreaks && parser.pointee.quoted != 0
@@ -313,6 +323,46 @@ public final class CSVReader {
                 throw state.pointee.error(.recordTooLarge(limit: state.pointee.maxRecordBytes), source: source)
             }
         }
+    }
+
+    /// Parses a chunk without a CR or a line break inside quotes one line at a time: every LF
+    /// ends a record, and nothing else does. A record's leading fields whose bytes, with the
+    /// delimiter after each, start the line as they started the line before (a household's
+    /// identifier and attributes, repeated on each of its readings) are taken from the record
+    /// libcsv made of that line, and libcsv parses the rest of the line from the start of the
+    /// next field: from the same state, with the same settings (those of the chunk), the same
+    /// bytes give libcsv the same fields, so what it made of them is known. On the meter file
+    /// over two thirds of the bytes are not parsed again. Returns the bytes parsed (fewer than
+    /// `count` when libcsv stops at an error).
+    private static func parseLines(_ base: UnsafeRawPointer, count: Int, parser: UnsafeMutablePointer<csv_parser>,
+                                   state: UnsafeMutablePointer<ParserState>) -> Int {
+        let delimiter = csv_get_delim(parser)
+        var position = 0
+        // The raw line of the last record, when it was parsed whole in this chunk.
+        var previousLine = -1, previousLength = 0
+        while position < count {
+            guard let found = memchr(base + position, 0x0A, count &- position) else {
+                // The start of a record that ends in a later chunk.
+                return position &+ csv_parse(parser, base + position, count &- position, fieldCallback, recordCallback, state)
+            }
+            let end = UnsafeRawPointer(found) - base
+            let atRecordStart = parser.pointee.pstate == libcsvRowNotBegun && parser.pointee.entry_pos == 0
+            var start = position
+            if atRecordStart && previousLine >= 0 {
+                start &+= state.pointee.repeatLeadingFields(of: base + previousLine, previousLength, in: base + position, end &- position,
+                                                            delimiter: delimiter)
+            } else {
+                state.pointee.forgetRawEnds()
+            }
+            let length = end &+ 1 &- start
+            let parsed = csv_parse(parser, base + start, length, fieldCallback, recordCallback, state)
+            if parsed != length { return start &+ parsed }
+            // A line that ended a record begun in an earlier chunk is not this chunk's to reuse.
+            previousLine = atRecordStart ? position : -1
+            previousLength = end &- position
+            position = end &+ 1
+        }
+        return count
     }
 
     private static func finish(parser: UnsafeMutablePointer<csv_parser>, state: UnsafeMutablePointer<ParserState>,
@@ -336,8 +386,9 @@ public final class CSVReader {
 
 // MARK: - libcsv callbacks
 
-/// libcsv's parser states (`pstate`, private to libcsv.c): inside a field, and just after a quote
-/// inside a quoted field.
+/// libcsv's parser states (`pstate`, private to libcsv.c): between records, inside a field, and
+/// just after a quote inside a quoted field.
+private let libcsvRowNotBegun: Int32 = 0
 private let libcsvFieldBegun: Int32 = 2
 private let libcsvFieldMightHaveEnded: Int32 = 3
 
@@ -385,6 +436,19 @@ struct ParserState {
     var fieldsInPlace = false
     /// The parser whose field buffer points into `bytes` (when `fieldsInPlace`).
     var parser: UnsafeMutablePointer<csv_parser>?
+    /// Whether chunks without CRs or quoted line breaks are parsed line by line, repeated
+    /// leading fields taken from the record before (`CSVReader.parseLines`).
+    var reusesLeadingFields = true
+    /// The last complete record's raw line, as far as `repeatLeadingFields` has looked at it:
+    /// where the delimiters after its first fields lie, how far it was looked at, and whether
+    /// that point is between quotes.
+    var rawEnds = RawBuffer<Int>(capacity: 64)
+    var rawScanned = 0
+    var rawInside = false
+    /// A quote lies between the last delimiter known and `rawScanned`.
+    var rawTailQuoted = false
+    /// Raw bytes covered by repeated leading fields so far.
+    var bytesReused = 0
     let maxFieldBytes: Int
     let maxRecordBytes: Int
     /// A limit exceeded inside a callback, and where.
@@ -407,6 +471,7 @@ struct ParserState {
     }
 
     func free() {
+        rawEnds.free()
         bytes.free()
         fieldEnds.free()
         recordFieldEnds.free()
@@ -465,6 +530,84 @@ struct ParserState {
             for offset in 0..<ends.count { ends[offset] = fieldBase[fieldStart &+ offset] &- byteStart }
         }
         record.line = recordLines[index]
+    }
+
+    /// Appends, as the open record's first fields, the leading fields of the last complete
+    /// record whose bytes and delimiters begin `line` (`length` bytes, without its LF) as they
+    /// began `previous`, that record's raw line; returns the bytes of `line` they cover. The
+    /// last field is left to libcsv, and so is the field before a line that ends in a
+    /// delimiter: at a record's start libcsv reads a line break as a blank line, not as an
+    /// empty last field. Room was reserved for the chunk: the fields are no longer than the raw
+    /// bytes they stand for.
+    ///
+    /// A delimiter ends a field when an even number of quotes precede it on the line: strict
+    /// libcsv parsed the line before without an error, so its quotes only open, close or double
+    /// (a doubled quote counts twice). Where the delimiters lie is kept from line to line
+    /// (`rawEnds`), for as far as the lines agree: a line's bytes are looked at once.
+    mutating func repeatLeadingFields(of previous: UnsafeRawPointer, _ previousLength: Int, in line: UnsafeRawPointer, _ length: Int,
+                                      delimiter: UInt8) -> Int {
+        let records = recordFieldEnds.count
+        guard records > 0, previousLength > 0, length > 0 else {
+            forgetRawEnds()
+            return 0
+        }
+        let common = ByteScan.commonPrefix(previous, line, min(previousLength, length))
+        var fields = 0
+        while fields < rawEnds.count && rawEnds[fields] < common { fields &+= 1 }
+        if fields == rawEnds.count && rawScanned < common {
+            // The line before, looked at further: its delimiters between quotes do not count.
+            var position = rawScanned
+            while position < common {
+                let byte = previous.load(fromByteOffset: position, as: UInt8.self)
+                if byte == 0x22 {
+                    rawInside.toggle()
+                    rawTailQuoted = true
+                } else if byte == delimiter && !rawInside {
+                    rawEnds.append(position)
+                    rawTailQuoted = false
+                    fields &+= 1
+                }
+                position &+= 1
+            }
+            rawScanned = common
+        }
+        // This line has the same delimiters as far as its bytes are the same: what is known of
+        // the line before beyond that is forgotten (back to the start of the field there, when
+        // a quote in it leaves the state at that point unknown).
+        if fields < rawEnds.count {
+            rawEnds.truncate(to: fields)
+            restartRawScan()
+        } else if rawScanned > common {
+            if rawTailQuoted { restartRawScan() } else { rawScanned = common }
+        }
+        var covered = fields == 0 ? 0 : rawEnds[fields &- 1] &+ 1
+        if covered == length {
+            fields &-= 1
+            covered = fields == 0 ? 0 : rawEnds[fields &- 1] &+ 1
+        }
+        guard fields > 0 else { return 0 }
+        let fieldStart = records == 1 ? 0 : recordFieldEnds[records &- 2]
+        let byteStart = fieldStart == 0 ? 0 : fieldEnds[fieldStart &- 1]
+        let byteEnd = fieldEnds[fieldStart &+ fields &- 1]
+        let newStart = bytes.count
+        bytes.appendBytesReserved(UnsafeRawPointer(bytes.base + byteStart), count: byteEnd &- byteStart)
+        for index in 0..<fields { fieldEnds.appendReserved(fieldEnds[fieldStart &+ index] &- byteStart &+ newStart) }
+        if fieldsInPlace { pointParser() }
+        bytesReused &+= covered
+        return covered
+    }
+
+    /// Forgets where the last line's delimiters lie (the next line is looked at from its start).
+    mutating func forgetRawEnds() {
+        rawEnds.removeAll()
+        restartRawScan()
+    }
+
+    /// Looks at the line again from the start of the field after the delimiters known.
+    mutating func restartRawScan() {
+        rawScanned = rawEnds.count == 0 ? 0 : rawEnds[rawEnds.count &- 1] &+ 1
+        rawInside = false
+        rawTailQuoted = false
     }
 
     /// Points libcsv's field buffer past the last complete field, with the room left.

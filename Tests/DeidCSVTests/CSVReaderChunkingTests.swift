@@ -128,6 +128,21 @@ let readerFixtures: [ReaderFixture] = [
                   rows: [(2, ["x\ny"] + Array(repeating: "1", count: 11)), (4, Array(repeating: "1", count: 12))],
                   error: CSVError(.recordTooLarge(limit: 40), at: at(5, record: 3, column: "c7")),
                   options: CSVReadOptions(maxFieldBytes: 1 << 20, maxRecordBytes: 40)),
+    // Lines that repeat the line before's leading fields (taken from its record, not parsed
+    // again, in chunks without a CR or a quoted line break): quoted delimiters and doubled
+    // quotes among them, a whole line repeated, a line that ends in a delimiter, a blank line
+    // between, and a short line after them.
+    ReaderFixture("repeated leading fields", "id,name,kind,t,v\nM1,Ann,\"flat, converted\",00:00,1\nM1,Ann,\"flat, converted\",00:30,2\n"
+                  + "M1,Ann,\"flat, converted\",00:30,2\nM1,Ann,\"say \"\"hi\"\"\",01:00,\nM1,Ann,\"say \"\"hi\"\"\",01:30,\n"
+                  + "M1,Bob,x,,\nM1,Bob,x,,\n\nM1,Bob,x,y,z\nM1,Bob,x,\"y\",z\nM1,Bob,x,y\n",
+                  header: ["id", "name", "kind", "t", "v"],
+                  rows: [(2, ["M1", "Ann", "flat, converted", "00:00", "1"]), (3, ["M1", "Ann", "flat, converted", "00:30", "2"]),
+                         (4, ["M1", "Ann", "flat, converted", "00:30", "2"]), (5, ["M1", "Ann", "say \"hi\"", "01:00", ""]),
+                         (6, ["M1", "Ann", "say \"hi\"", "01:30", ""]), (7, ["M1", "Bob", "x", "", ""]), (8, ["M1", "Bob", "x", "", ""]),
+                         (10, ["M1", "Bob", "x", "y", "z"]), (11, ["M1", "Bob", "x", "y", "z"])],
+                  error: CSVError(.fieldCountMismatch(found: 4, expected: 5), at: at(12, record: 10))),
+    ReaderFixture("repeated leading fields with spaces and a tab delimiter", "a\tb\tc\n x \t y \t1\n x \t y \t2\n x \t y\t3\n",
+                  header: ["a", "b", "c"], rows: [(2, [" x ", " y ", "1"]), (3, [" x ", " y ", "2"]), (4, [" x ", " y", "3"])]),
     ReaderFixture("empty input", "", header: [], rows: [], error: CSVError(.emptyInput, at: at(nil))),
     ReaderFixture("only blank lines", "\n\r\n\n", header: [], rows: [], error: CSVError(.emptyInput, at: at(nil))),
     ReaderFixture("duplicate column name", "id,kwh,id\n1,2,3\n", header: [], rows: [],
@@ -168,6 +183,71 @@ struct CSVReaderChunkingTests {
         for split in 1..<max(fixture.text.count, 2) {
             let outcome = readAll(fixture.text, chunkSizes: [split, fixture.text.count + 1], options: options)
             #expect(outcome == fixture.expected, "split at \(split): \(outcome)")
+        }
+    }
+
+    @Test("every two-way split, every byte parsed", arguments: readerFixtures)
+    func everyTwoWaySplitParsingEveryByte(_ fixture: ReaderFixture) {
+        var options = fixture.options
+        options.reusesLeadingFields = false
+        for split in 1..<max(fixture.text.count, 2) {
+            let outcome = readAll(fixture.text, chunkSizes: [split, fixture.text.count + 1], options: options)
+            #expect(outcome == fixture.expected, "split at \(split): \(outcome)")
+        }
+    }
+
+    /// Random inputs made of runs of lines that share their leading fields (plain, quoted with a
+    /// delimiter or doubled quotes, empty, spaces), with now and then a quoted line break, a
+    /// CR LF, a stray quote, a blank line or a short line: taking repeated fields from the
+    /// record before reads exactly what parsing every byte reads, in any chunking, in blocks,
+    /// and with fields copied out of libcsv's buffer.
+    @Test func repeatedLeadingFieldsReadLikeEveryByteParsed() throws {
+        var random = TestRandom(seed: 1130)
+        var reused = 0, accepted = 0
+        for trial in 0..<1200 {
+            let bytes = repeatedRunsCSV(&random)
+            var parsingAll = CSVReadOptions(delimiter: .comma)
+            parsingAll.reusesLeadingFields = false
+            let expected = readAll(bytes, options: parsingAll)
+            if expected.error == nil { accepted += 1 }
+            var copying = CSVReadOptions(delimiter: .comma)
+            copying.copiesFields = true
+            let sizes = (0..<6).map { _ in Int.random(in: 1...90, using: &random) }
+            #expect(readAll(bytes, options: CSVReadOptions(delimiter: .comma)) == expected, "trial \(trial): \(bytes)")
+            #expect(readAll(bytes, chunkSizes: sizes, options: CSVReadOptions(delimiter: .comma)) == expected, "trial \(trial), chunks \(sizes)")
+            #expect(readAll(bytes, chunkSizes: sizes, options: copying) == expected, "trial \(trial), copying, chunks \(sizes)")
+            #expect(readInBlocks(bytes, blockSize: Int.random(in: 1...200, using: &random), options: CSVReadOptions(delimiter: .comma)) == expected,
+                    "trial \(trial) in blocks")
+            let reader = try CSVReader(source: InputSource(bytes: bytes, displayName: "random.csv"), options: CSVReadOptions(delimiter: .comma))
+            var record = CSVRecord()
+            while (try? reader.readRecord(into: &record)) == true {}
+            reused += reader.bytesReused
+        }
+        #expect(accepted > 400, "too few valid inputs to mean anything: \(accepted)")
+        #expect(reused > 20_000, "repeated fields were hardly ever taken: \(reused) bytes")
+    }
+
+    /// On the bundled-style meter lines most bytes are taken from the record before; with the
+    /// option off, none are.
+    @Test func meterLinesAreMostlyNotParsedAgain() throws {
+        let lines = (0..<2000).map { "MTR-000042,Ruby Taylor,ruby@example.net,IG3 6NB,\"flat, converted\",5,Std,2013-01-01 \(String(format: "%02d", $0 / 2 % 24)):\($0 % 2 == 0 ? "00" : "30"):00,0.\($0 % 997)" }
+        let bytes = Array(("meter_id,name,email,postcode,dwelling,occupants,tariff,time,kwh\n" + lines.joined(separator: "\n") + "\n").utf8)
+        for reusing in [true, false] {
+            var options = CSVReadOptions()
+            options.reusesLeadingFields = reusing
+            let reader = try CSVReader(source: InputSource(bytes: bytes, displayName: "meters.csv"), options: options)
+            var record = CSVRecord()
+            var count = 0
+            while try reader.readRecord(into: &record) {
+                count += 1
+                #expect(record.string(at: 4) == "flat, converted")
+            }
+            #expect(count == 2000)
+            if reusing {
+                #expect(Double(reader.bytesReused) > 0.6 * Double(bytes.count), "\(reader.bytesReused) of \(bytes.count)")
+            } else {
+                #expect(reader.bytesReused == 0)
+            }
         }
     }
 
