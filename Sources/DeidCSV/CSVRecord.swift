@@ -17,6 +17,10 @@ public struct CSVRecord: Sendable {
     public internal(set) var line: Int = 0
     /// The 1-based number of the record among the data records (the header is record 0).
     public internal(set) var number: Int = 0
+    /// How many leading fields the reader knows to hold the same bytes as the record it read
+    /// just before (taken from it instead of being parsed again; 0 when it does not know, and
+    /// for records not read by a `CSVReader`). At least that many are equal; more may be.
+    public internal(set) var repeatedFields: Int = 0
 
     public init() {}
 
@@ -62,6 +66,7 @@ public struct CSVRecord: Sendable {
     /// next fields are copied in without growing it).
     public mutating func removeAll() {
         fieldEnds.removeAll(keepingCapacity: true)
+        repeatedFields = 0
     }
 
     /// Keeps the first `count` fields (at most the record's count).
@@ -99,6 +104,7 @@ public struct CSVRecord: Sendable {
     @inline(__always) mutating func fill(byteCount: Int, fieldCount: Int,
                        _ body: (UnsafeMutablePointer<UInt8>, UnsafeMutableBufferPointer<Int>) -> Void) {
         if bytes.count < byteCount { bytes.append(contentsOf: repeatElement(0, count: byteCount - bytes.count)) }
+        repeatedFields = 0
         if fieldEnds.count != fieldCount {
             if fieldEnds.count > fieldCount {
                 fieldEnds.removeLast(fieldEnds.count - fieldCount)
@@ -260,9 +266,15 @@ public struct LeadingFieldsMatcher: Sendable {
     }
 
     /// How many of `indices`, from the first, hold the same bytes in `record` as in the record
-    /// given last (0 for the first); `record` is then remembered.
-    public mutating func match(_ record: CSVRecord) -> Int {
+    /// given last (0 for the first); `record` is then remembered. With `readInOrder`, the
+    /// record given last is the one its reader read just before it, so the fields the reader
+    /// took from that record (`CSVRecord.repeatedFields`) need no comparison, nor a copy.
+    public mutating func match(_ record: CSVRecord, readInOrder: Bool = false) -> Int {
         precondition(record.count >= leadingCount, "no such field")
+        if readInOrder && hasPrevious && record.repeatedFields >= leadingCount {
+            expected = indices.count
+            return indices.count
+        }
         var matched = 0
         if hasPrevious {
             if expected > 0 && record.leadingFieldsEqual(previous, through: spanEnds[expected]) { matched = expected }

@@ -203,7 +203,7 @@ struct CSVReaderChunkingTests {
     /// and with fields copied out of libcsv's buffer.
     @Test func repeatedLeadingFieldsReadLikeEveryByteParsed() throws {
         var random = TestRandom(seed: 1130)
-        var reused = 0, accepted = 0
+        var reused = 0, accepted = 0, marked = 0
         for trial in 0..<1200 {
             let bytes = repeatedRunsCSV(&random)
             var parsingAll = CSVReadOptions(delimiter: .comma)
@@ -218,13 +218,21 @@ struct CSVReaderChunkingTests {
             #expect(readAll(bytes, chunkSizes: sizes, options: copying) == expected, "trial \(trial), copying, chunks \(sizes)")
             #expect(readInBlocks(bytes, blockSize: Int.random(in: 1...200, using: &random), options: CSVReadOptions(delimiter: .comma)) == expected,
                     "trial \(trial) in blocks")
-            let reader = try CSVReader(source: InputSource(bytes: bytes, displayName: "random.csv"), options: CSVReadOptions(delimiter: .comma))
-            var record = CSVRecord()
-            while (try? reader.readRecord(into: &record)) == true {}
+            // Each record's fields marked as taken from the record before are that record's.
+            let reader = try CSVReader(source: InputSource(bytes: bytes, chunkSizes: sizes, displayName: "random.csv"),
+                                       options: CSVReadOptions(delimiter: .comma, chunkSize: sizes.max()!))
+            var record = CSVRecord(), previous: [String] = []
+            while (try? reader.readRecord(into: &record)) == true {
+                #expect(record.repeatedFields < record.count && Array(record.strings.prefix(record.repeatedFields)) == Array(previous.prefix(record.repeatedFields)),
+                        "trial \(trial), record \(record.number)")
+                marked += record.repeatedFields
+                previous = record.strings
+            }
             reused += reader.bytesReused
         }
         #expect(accepted > 400, "too few valid inputs to mean anything: \(accepted)")
         #expect(reused > 20_000, "repeated fields were hardly ever taken: \(reused) bytes")
+        #expect(marked > 5_000)
     }
 
     /// On the bundled-style meter lines most bytes are taken from the record before; with the
@@ -297,6 +305,21 @@ struct CSVReaderMessageTests {
         #expect(try reader.readRecord(into: &record))
         #expect(throws: CSVError(.invalidUTF8, at: InputPosition(source: "people.csv", line: 3, record: 2, column: "name"))) {
             try reader.validateUTF8(record, columns: [0, 1])
+        }
+    }
+
+    /// A field the reader took from the record before is not checked again, and the first one
+    /// after such fields is.
+    @Test func validateUTF8ChecksTheFieldAfterRepeatedOnes() throws {
+        let bytes = Array("id,name,note\n1,ok,a\n1,ok,".utf8) + [0xC3, 0x28] + [0x0A]
+        let reader = try CSVReader(source: InputSource(bytes: bytes, displayName: "people.csv"))
+        var record = CSVRecord()
+        #expect(try reader.readRecord(into: &record))
+        try reader.validateUTF8(record, columns: [0, 1, 2])
+        #expect(try reader.readRecord(into: &record))
+        #expect(record.repeatedFields == 2)
+        #expect(throws: CSVError(.invalidUTF8, at: InputPosition(source: "people.csv", line: 3, record: 2, column: "note"))) {
+            try reader.validateUTF8(record, columns: [0, 1, 2])
         }
     }
 

@@ -398,11 +398,12 @@ import Testing
         return rows
     }
 
-    /// The policy's plan over the records' header.
-    static func plan() throws -> TransformPlan {
+    /// The policy's plan over the records' header (without its filter when not `filtered`).
+    static func plan(filtered: Bool = true) throws -> TransformPlan {
         let directory = try TemporaryDirectory()
         let header = ["id", "postcode", "name", "note", "kind", "time", "kwh", "tariff"]
-        let policy = try PolicyLoader.parse(text: Self.policy, file: "p.yaml", directory: directory.path, header: header,
+        let text = filtered ? Self.policy : Self.policy.replacingOccurrences(of: "filter:\n  - { column: kwh, min: 0 }\n", with: "")
+        let policy = try PolicyLoader.parse(text: text, file: "p.yaml", directory: directory.path, header: header,
                                             environment: PipelineTests.environment)
         return try TransformPlan(policy: policy, header: header, releaseID: "r", seed: 3, environment: PipelineTests.environment)
     }
@@ -431,6 +432,38 @@ import Testing
             #expect(writer.takeBytes() == expected.takeBytes(), "seed \(seed)")
             #expect(kept > 2_500)
         }
+    }
+
+    /// Records as a reader delivers them, with the leading fields it took from the record before
+    /// marked (`repeatedFields`): the transformer then skips comparing them unless a filter may
+    /// have dropped that record. With the filter and without, the same output as computing
+    /// every field of every record.
+    @Test(arguments: [true, false]) func recordsFromTheReaderEqualFreshOnes(filtered: Bool) throws {
+        let plan = try Self.plan(filtered: filtered)
+        #expect(plan.filters.isEmpty != filtered)
+        let text = CSVWriter(delimiter: .comma)
+        try text.write(fields: ["id", "postcode", "name", "note", "kind", "time", "kwh", "tariff"])
+        for row in Self.records(count: 3_000, seed: 4) { try text.write(fields: row) }
+        let reader = try CSVReader(source: InputSource(bytes: text.takeBytes(), displayName: "in.csv"))
+        var repeating = RecordTransformer(plan: plan, sourceName: "t")
+        var fresh = RecordTransformer(plan: plan, sourceName: "t")
+        let writer = CSVWriter(delimiter: .comma), expected = CSVWriter(delimiter: .comma)
+        var record = CSVRecord(), transformed = CSVRecord()
+        var marked = 0, dropped = 0
+        while try reader.readRecord(into: &record) {
+            if record.repeatedFields >= 6 { marked += 1 }
+            var sink = writer
+            let wrote = try repeating.transform(record, into: &sink)
+            transformed.removeAll()
+            let computed = try fresh.transform(record, into: &transformed)
+            #expect(wrote == computed)
+            if wrote { try writer.endRecord() } else { dropped += 1 }
+            if computed { try expected.write(record: transformed) }
+            #expect(writer.byteCount == expected.byteCount, "record \(record.number)")
+        }
+        #expect(writer.takeBytes() == expected.takeBytes())
+        #expect(marked > 1_000)
+        #expect(filtered ? dropped > 100 : dropped == 0)
     }
 
     /// The release's tee captures the fields only the sampled distributions read in sampled

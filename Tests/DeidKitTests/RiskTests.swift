@@ -119,6 +119,25 @@ import Testing
         }
     }
 
+    /// The reader takes a household's repeated leading fields (meter to tariff) from the record
+    /// before, and the counter then reuses that record's codes: a quasi-identifier right after
+    /// them (the reading time, which changes on every line) and the entity among them are still
+    /// counted as the oracle counts them.
+    @Test func quasiIdentifiersAfterRepeatedFieldsMatchTheOracle() throws {
+        let path = "\(Paths.root)/Datasets/smart_meter_sample.csv"
+        let quasiIdentifiers = ["dwelling_type", "reading_time"]
+        var spec = RiskSpec(quasiIdentifiers: quasiIdentifiers, entity: "meter_id")
+        spec.discovery = nil
+        let report = try Self.measure(path, spec)
+        let expected = try Self.oracle(["file": path, "quasi_identifiers": quasiIdentifiers, "entity": "meter_id", "combinations": [[String]]()])
+        #expect(report.records == 40_320)
+        #expect(report.individuals == expected["individuals"] as? Int)
+        #expect(report.equivalenceClasses == expected["equivalence_classes"] as? Int)
+        #expect(report.sampleUniques == expected["sample_uniques"] as? Int)
+        #expect(report.minClassSize == expected["min_class_size"] as? Int)
+        #expect(Self.close(report.prosecutor.average, expected["prosecutor_average"]))
+    }
+
     /// Trace uniqueness on ten London households in January: with all of a trace's points the
     /// count is exact; with one point, the mean over many draws approaches the oracle's
     /// expectation.

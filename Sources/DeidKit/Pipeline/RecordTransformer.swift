@@ -67,7 +67,8 @@ public struct RecordTransformer {
         var first = 0
         if Sink.repeatsFields && repeatableCount > 0 {
             // The leading repeatable fields equal to the previous record's are repeated at once.
-            let matched = repeats.match(record)
+            // Without filters every record read comes here, in order.
+            let matched = repeats.match(record, readInOrder: !hasFilters)
             if matched > 0 && output.repeatFields(matched) { first = matched }
         }
         for position in first..<kinds.count {

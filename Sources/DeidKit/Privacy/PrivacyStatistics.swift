@@ -163,8 +163,9 @@ struct BlockCounter {
     }
 
     /// The local code of the entity in `record`'s field `column`.
-    mutating func entity(of record: CSVRecord, column: Int) -> UInt32 {
-        if previousEntity != UInt32.max && record.field(column, equals: entityIndex.values[Int(previousEntity)][...]) {
+    /// `unchanged`: the caller knows the field equals the one of the record counted before.
+    mutating func entity(of record: CSVRecord, column: Int, unchanged: Bool = false) -> UInt32 {
+        if previousEntity != UInt32.max && (unchanged || record.field(column, equals: entityIndex.values[Int(previousEntity)][...])) {
             return previousEntity
         }
         let entity = entityIndex.code(of: record, field: column).code

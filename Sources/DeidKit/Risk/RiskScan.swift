@@ -72,11 +72,15 @@ public enum RiskScan {
         var counter = RiskCounter(layout: layout, source: input.source.displayName)
         // Values compared as text must be valid text (trace columns are parsed as numbers and times).
         let textColumns = counter.textColumns
+        // Every record of the block is counted, in the reader's order: fields the reader took
+        // from the record before are that record's, and so are the codes made of them.
+        let lastQuasiIdentifier = layout.quasiIdentifiers.max() ?? -1
         do {
             while try reader.readRecord(into: &record) {
                 result.recordsIn += 1
                 try reader.validateUTF8(record, columns: textColumns)
-                try counter.count(record, line: record.line, number: record.number)
+                try counter.count(record, line: record.line, number: record.number, unchangedTuple: record.repeatedFields > lastQuasiIdentifier,
+                                  repeatedFields: record.repeatedFields)
             }
         } catch {
             result.failure = error
@@ -172,6 +176,8 @@ struct RiskCounter {
     private var discovery: BlockCounter?
     private var risk: RiskBlock
     private var distributions: DistributionCounter?
+    /// The highest discovery column (`Int.max` without any).
+    private let lastDiscoveryColumn: Int
 
     init(layout: RiskLayout, source: String) {
         self.layout = layout
@@ -180,6 +186,7 @@ struct RiskCounter {
         let discoveryColumns = layout.discovery?.current() ?? []
         discovery = layout.discovery != nil ? BlockCounter(countsGroups: true) : nil
         risk = RiskBlock(discoveryColumns: discoveryColumns)
+        lastDiscoveryColumn = discoveryColumns.max() ?? Int.max
         distributions = layout.distributions.map(DistributionCounter.init)
     }
 
@@ -188,20 +195,21 @@ struct RiskCounter {
         layout.quasiIdentifiers + [layout.entity, layout.sensitive].compactMap { $0 } + risk.discoveryColumns
     }
 
-    /// Counts `record`; `line` and `number` place it in its input (for the first position of a
-    /// value, and for errors).
-    /// `unchangedTuple`: the caller knows the quasi-identifiers equal those of the record counted before.
     /// True when the next record counted is one the distributions sample (the others' fields
     /// that only the distributions read are not looked at).
     var samplesNext: Bool { distributions?.samplesNext ?? false }
 
-    mutating func count(_ record: CSVRecord, line: Int, number: Int, unchangedTuple: Bool = false) throws {
+    /// Counts `record`; `line` and `number` place it in its input (for the first position of a
+    /// value, and for errors). What the caller knows to equal the record counted before:
+    /// `unchangedTuple`, the quasi-identifiers; `repeatedFields`, that many leading fields.
+    mutating func count(_ record: CSVRecord, line: Int, number: Int, unchangedTuple: Bool = false, repeatedFields: Int = 0) throws {
         distributions?.add(record)
         let tuple = classes.tuple(of: record, fields: layout.quasiIdentifiers, line: line, number: number, unchanged: unchangedTuple)
-        let entity = layout.entity.map { classes.entity(of: record, column: $0) } ?? UInt32.max
+        let entity = layout.entity.map { classes.entity(of: record, column: $0, unchanged: $0 < repeatedFields) } ?? UInt32.max
         classes.group(entity: entity, tuple: tuple, sensitive: layout.sensitive.map { record[$0] })
         if discovery != nil {
-            let row = discovery!.tuple(of: record, fields: risk.discoveryColumns, line: line, number: number)
+            let row = discovery!.tuple(of: record, fields: risk.discoveryColumns, line: line, number: number,
+                                       unchanged: repeatedFields > lastDiscoveryColumn)
             discovery!.group(entity: entity, tuple: row, sensitive: nil)
         }
         // A missing reading (an empty time or value) is no point of the trace.
