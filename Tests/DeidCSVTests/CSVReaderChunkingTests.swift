@@ -168,32 +168,29 @@ struct CSVReaderChunkingTests {
         #expect(readAll(fixture.text, chunkSizes: [1], options: fixture.options) == fixture.expected)
     }
 
-    @Test("every two-way split", arguments: readerFixtures)
-    func everyTwoWaySplit(_ fixture: ReaderFixture) {
+    /// Reads the fixture cut in two at every byte, with its options changed by `change`.
+    private func expectEveryTwoWaySplit(_ fixture: ReaderFixture, _ change: (inout CSVReadOptions) -> Void = { _ in }) {
+        var options = fixture.options
+        change(&options)
         for split in 1..<max(fixture.text.count, 2) {
-            let outcome = readAll(fixture.text, chunkSizes: [split, fixture.text.count + 1], options: fixture.options)
+            let outcome = readAll(fixture.text, chunkSizes: [split, fixture.text.count + 1], options: options)
             #expect(outcome == fixture.expected, "split at \(split): \(outcome)")
         }
+    }
+
+    @Test("every two-way split", arguments: readerFixtures)
+    func everyTwoWaySplit(_ fixture: ReaderFixture) {
+        expectEveryTwoWaySplit(fixture)
     }
 
     @Test("every two-way split, fields copied out of libcsv's buffer", arguments: readerFixtures)
     func everyTwoWaySplitCopying(_ fixture: ReaderFixture) {
-        var options = fixture.options
-        options.copiesFields = true
-        for split in 1..<max(fixture.text.count, 2) {
-            let outcome = readAll(fixture.text, chunkSizes: [split, fixture.text.count + 1], options: options)
-            #expect(outcome == fixture.expected, "split at \(split): \(outcome)")
-        }
+        expectEveryTwoWaySplit(fixture) { $0.copiesFields = true }
     }
 
     @Test("every two-way split, every byte parsed", arguments: readerFixtures)
     func everyTwoWaySplitParsingEveryByte(_ fixture: ReaderFixture) {
-        var options = fixture.options
-        options.reusesLeadingFields = false
-        for split in 1..<max(fixture.text.count, 2) {
-            let outcome = readAll(fixture.text, chunkSizes: [split, fixture.text.count + 1], options: options)
-            #expect(outcome == fixture.expected, "split at \(split): \(outcome)")
-        }
+        expectEveryTwoWaySplit(fixture) { $0.reusesLeadingFields = false }
     }
 
     /// Random inputs made of runs of lines that share their leading fields (plain, quoted with a
