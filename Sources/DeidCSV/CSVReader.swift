@@ -219,6 +219,9 @@ public final class CSVReader {
         cursor += 1
         recordsDelivered += 1
         if countsAsData {
+            // Fields taken from the header row are no data record's: to the reader's callers
+            // the first data record repeats nothing.
+            if recordsRead == 0 { record.repeatedFields = 0 }
             recordsRead += 1
             record.number = recordsRead
         } else {

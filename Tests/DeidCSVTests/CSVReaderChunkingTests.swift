@@ -320,6 +320,19 @@ struct CSVReaderMessageTests {
         }
     }
 
+    /// A first data line that starts like the header is read right, and repeats nothing to the
+    /// reader's callers (a transformer that read another input's records before must not take
+    /// the header's fields for its last record's).
+    @Test func theFirstRecordRepeatsNothingOfTheHeader() throws {
+        let bytes = Array("id,name,v\nid,name,1\nid,name,2\n".utf8)
+        let reader = try CSVReader(source: InputSource(bytes: bytes, displayName: "in.csv"))
+        var record = CSVRecord()
+        #expect(try reader.readRecord(into: &record))
+        #expect(record.strings == ["id", "name", "1"] && record.repeatedFields == 0)
+        #expect(try reader.readRecord(into: &record))
+        #expect(record.strings == ["id", "name", "2"] && record.repeatedFields == 2)
+    }
+
     @Test func largeFieldWithinTheLimitIsRead() {
         // Letters in a pattern, so that a field moved with the batch as it grows (the field is
         // open across chunks) must keep every byte; in place and copied.
