@@ -38,18 +38,26 @@ public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         case cannotOpen(reason: String)
         case readFailed(reason: String)
-        case truncatedGzip
-        case corruptGzip(reason: String)
+        /// The file ended inside a gzip member, `offset` bytes in.
+        case truncatedGzip(offset: Int)
+        /// zlib found the compressed data damaged at about byte `offset` of the file.
+        case corruptGzip(reason: String, offset: Int)
+        /// Bytes that are not another gzip member follow the end of the gzip data at `offset`.
+        case trailingData(offset: Int)
         case emptyInput
         case emptyColumnName(index: Int)
         case duplicateColumnName(name: String, index: Int, firstIndex: Int)
         case invalidHeaderEncoding
         case fieldCountMismatch(found: Int, expected: Int)
+        /// A headerless file's record has another field count than its first record.
+        case fieldCountDiffersFromFirst(found: Int, expected: Int)
         case malformedQuote
         case unterminatedQuote
         case fieldTooLarge(limit: Int)
         case recordTooLarge(limit: Int)
         case invalidUTF8
+        /// The input starts with a UTF-16 byte-order mark.
+        case utf16Input
         case outOfMemory
         case writeFailed(reason: String)
         case wouldOverwriteInput(output: String)
@@ -75,15 +83,21 @@ public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         switch kind {
         case .cannotOpen(let reason): return "cannot open: \(reason)"
         case .readFailed(let reason): return "read failed: \(reason)"
-        case .truncatedGzip: return "the gzip stream is truncated (unexpected end of compressed data)"
-        case .corruptGzip(let reason): return "the gzip stream is corrupt (\(reason))"
+        case .truncatedGzip(let offset):
+            return "the gzip stream is truncated: the file ends at byte \(offset) inside compressed data"
+        case .corruptGzip(let reason, let offset):
+            return "the gzip stream is corrupt near byte \(offset) of the file (zlib: \(reason))"
+        case .trailingData(let offset):
+            return "bytes that are not gzip data follow the end of the gzip stream at byte \(offset): the file is damaged, or not one gzip file"
         case .emptyInput: return "the input is empty: there is no header row"
         case .emptyColumnName(let index): return "the header's column \(index) has an empty name"
         case .duplicateColumnName(let name, let index, let firstIndex):
             return "the header's column \(index) repeats the name '\(name)' of column \(firstIndex)"
-        case .invalidHeaderEncoding: return "the header row is not valid UTF-8"
+        case .invalidHeaderEncoding: return "the header row is not valid UTF-8 \(CSVError.encodingHint)"
         case .fieldCountMismatch(let found, let expected):
             return "\(record ?? "a record") has \(found) field\(found == 1 ? "" : "s"); the header has \(expected)"
+        case .fieldCountDiffersFromFirst(let found, let expected):
+            return "\(record ?? "a record") has \(found) field\(found == 1 ? "" : "s"); the first record has \(expected)"
         case .malformedQuote:
             return "\(at)malformed quoting (a quote inside an unquoted field, or text after a closing quote)"
         case .unterminatedQuote:
@@ -92,12 +106,17 @@ public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(at)a field is larger than the limit of \(ByteCount(limit)) (an unclosed quote?)"
         case .recordTooLarge(let limit):
             return "\(at)the record is larger than the limit of \(ByteCount(limit))"
-        case .invalidUTF8: return "\(at)the field is not valid UTF-8"
+        case .invalidUTF8: return "\(at)the field is not valid UTF-8 \(CSVError.encodingHint)"
+        case .utf16Input:
+            return "the input is UTF-16 (it starts with a UTF-16 byte-order mark); convert it to UTF-8 first: iconv -f UTF-16 -t UTF-8 FILE > FILE-utf8.csv"
         case .outOfMemory: return "\(at)out of memory while parsing"
         case .writeFailed(let reason): return "write failed: \(reason)"
         case .wouldOverwriteInput(let output): return "refusing to write '\(output)': it is the input file"
         }
     }
+
+    /// What to do about text in another encoding.
+    static let encodingHint = "(a Latin-1 or Windows-1252 file? read it with --encoding latin1 or --encoding windows-1252, or convert it: iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv)"
 
     /// `meters.csv:1205: error: record 1204 has 7 fields; the header has 8`
     public var description: String { "\(position): error: \(message)" }

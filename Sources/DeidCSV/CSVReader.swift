@@ -21,14 +21,20 @@ public struct CSVReadOptions: Sendable {
     /// Takes a record's leading fields that repeat the record before's bytes from that record
     /// instead of parsing them again (see `CSVReader.parseLines`); tests turn it off to compare.
     var reusesLeadingFields = true
+    /// The encoding of the input's text, converted to UTF-8 as it is read (`InputSource`).
+    public var encoding: TextEncoding = .utf8
+    /// Refuses a field that is not valid UTF-8 (`invalidUTF8`, with its line, record and
+    /// column). Only records that came from a chunk holding a byte of 0x80 or more are looked at.
+    var validatesUTF8 = true
 
-    /// The defaults: delimiter detected, 16 MiB limits, 128 KiB chunks.
+    /// The defaults: delimiter detected, 16 MiB limits, 128 KiB chunks, UTF-8.
     public init(delimiter: CSVDelimiter? = nil, maxFieldBytes: Int = 16 << 20,
-                maxRecordBytes: Int = 16 << 20, chunkSize: Int = 128 << 10) {
+                maxRecordBytes: Int = 16 << 20, chunkSize: Int = 128 << 10, encoding: TextEncoding = .utf8) {
         self.delimiter = delimiter
         self.maxFieldBytes = maxFieldBytes
         self.maxRecordBytes = maxRecordBytes
         self.chunkSize = chunkSize
+        self.encoding = encoding
     }
 }
 
@@ -60,6 +66,10 @@ public final class CSVReader {
     private var block: [UInt8]?
     private var blockOffset = 0
     private var blockEndsInsideRecord = false
+    /// A headerless reader's first record, still to be handed out, and what its record numbers
+    /// are shifted by (its first record is number 1, not the header's 0).
+    private var firstRecord: CSVRecord?
+    private var recordOffset = 0
     // The delivery counters (next record in the batch, data records read, records handed out
     // with the header) live in `state`: as stored properties of this class they would be
     // checked for exclusive access at run time on every record.
@@ -84,17 +94,55 @@ public final class CSVReader {
         blockEndsInsideRecord = endsInsideRecord
         self.options = options
         (parser, state, chunk) = CSVReader.makeParser(options: options, chunkBytes: options.chunkSize)
+        // Every stored property is set by now, so a throw runs deinit, which frees the parser.
+        let first = try readFirstRecord()
+        var names: [String] = []
+        for index in 0..<first.count {
+            guard first.isValidUTF8(at: index) else {
+                throw CSVError(.invalidHeaderEncoding, at: InputPosition(source: source.displayName, line: first.line))
+            }
+            names.append(first.string(at: index))
+        }
+        header = try CSVHeader(names: names, source: source.displayName)
+        state.pointee.headerFieldCount = names.count
+        if let field = pendingError?.position.fieldIndex, field < header.count {
+            pendingError?.position.column = header.names[field]
+        }
+    }
 
+    /// Opens a reader on a `source` without a header row (a hierarchy file): every record must
+    /// have the first record's field count, and `columnName` names the columns in errors.
+    public init(headerless source: InputSource, options: CSVReadOptions = CSVReadOptions(), columnName: (Int) -> String) throws {
+        self.source = source
+        self.options = options
+        (parser, state, chunk) = CSVReader.makeParser(options: options, chunkBytes: options.chunkSize)
+        let first = try readFirstRecord()
+        header = try CSVHeader(names: (0..<first.count).map(columnName), source: source.displayName)
+        state.pointee.headerFieldCount = first.count
+        recordOffset = 1
+        if var pendingError, pendingError.position.line != nil {
+            pendingError.position.record = (pendingError.position.record ?? 0) + 1
+            if let field = pendingError.position.fieldIndex, field < header.count { pendingError.position.column = header.names[field] }
+            self.pendingError = pendingError
+        }
+        // The first record is data: handed out again by the first `readRecord`.
+        firstRecord = first
+    }
+
+    /// Reads the first line's record, having removed a byte-order mark and detected the delimiter.
+    private func readFirstRecord() throws -> CSVRecord {
         // Look at the first line to remove a byte-order mark and detect the delimiter.
         var prefix: [UInt8] = []
         var prefixEnded = false
         while !CSVReader.containsUnquotedLineEnd(prefix) && prefix.count < (1 << 20) {
-            // Every stored property is set by now, so a throw runs deinit, which frees the parser.
             let count = try source.read(into: chunk)
             if count == 0 { prefixEnded = true; break }
             prefix.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
         }
         if prefix.starts(with: [0xEF, 0xBB, 0xBF]) { prefix.removeFirst(3) }
+        if prefix.starts(with: [0xFF, 0xFE]) || prefix.starts(with: [0xFE, 0xFF]) {
+            throw CSVError(.utf16Input, at: InputPosition(source: source.displayName, line: 1))
+        }
         delimiter = options.delimiter ?? CSVDelimiter.detect(headerLine: prefix)
         csv_set_delim(parser, delimiter.rawValue)
 
@@ -108,18 +156,7 @@ public final class CSVReader {
         guard try nextBatchedRecord(into: &first, countsAsData: false) else {
             throw CSVError(.emptyInput, at: InputPosition(source: source.displayName))
         }
-        var names: [String] = []
-        for index in 0..<first.count {
-            guard first.isValidUTF8(at: index) else {
-                throw CSVError(.invalidHeaderEncoding, at: InputPosition(source: source.displayName, line: first.line))
-            }
-            names.append(first.string(at: index))
-        }
-        header = try CSVHeader(names: names, source: source.displayName)
-        state.pointee.headerFieldCount = names.count
-        if let field = pendingError?.position.fieldIndex, field < header.count {
-            pendingError?.position.column = header.names[field]
-        }
+        return first
     }
 
     /// Opens a reader on a block of whole records cut from the middle of an input (see
@@ -184,24 +221,33 @@ public final class CSVReader {
     /// Throws a `CSVError` with the record's position when it is malformed; records before a
     /// malformed one are all delivered first.
     public func readRecord(into record: inout CSVRecord) throws -> Bool {
+        if let first = firstRecord {
+            firstRecord = nil
+            record = first
+            record.number = 1
+            recordsRead = 1
+            if record.mayHoldNonASCII && options.validatesUTF8 { try validateUTF8(record) }
+            return true
+        }
         guard try nextBatchedRecord(into: &record, countsAsData: true) else { return false }
         if record.count != state.pointee.headerFieldCount {
-            throw CSVError(.fieldCountMismatch(found: record.count, expected: state.pointee.headerFieldCount),
+            let found = record.count, expected = state.pointee.headerFieldCount
+            throw CSVError(recordOffset == 0 ? .fieldCountMismatch(found: found, expected: expected)
+                                             : .fieldCountDiffersFromFirst(found: found, expected: expected),
                            at: InputPosition(source: source.displayName, line: record.line, record: record.number))
         }
+        if record.mayHoldNonASCII && options.validatesUTF8 { try validateUTF8(record) }
         return true
     }
 
     /// Data records read so far.
     public var recordCount: Int { recordsRead }
 
-    /// Throws `invalidUTF8` with the field's position unless every field of `columns` in `record`
-    /// is valid UTF-8. Fields the reader took from the record before (`repeatedFields`) are not
-    /// looked at again: they hold that record's bytes, which a caller that checks every record
-    /// on the same columns (or every value when it first appears, as the profiler does) has
-    /// checked already.
-    public func validateUTF8(_ record: CSVRecord, columns: [Int]) throws {
-        for column in columns where column >= record.repeatedFields && !record.isValidUTF8(at: column) {
+    /// Throws `invalidUTF8` with the field's position unless every field of `record` is valid
+    /// UTF-8. Fields the reader took from the record before (`repeatedFields`) are not looked at
+    /// again: they hold that record's bytes, checked when it was read.
+    private func validateUTF8(_ record: CSVRecord) throws {
+        for column in record.repeatedFields..<record.count where !record.isValidUTF8(at: column) {
             throw CSVError(.invalidUTF8, at: InputPosition(source: source.displayName, line: record.line,
                                                            record: record.number, column: header.names[column]))
         }
@@ -278,8 +324,9 @@ public final class CSVReader {
             var failure = error as? CSVError
                 ?? CSVError(.readFailed(reason: "\(error)"), at: InputPosition(source: source.displayName))
             if failure.position.line != nil {
-                // Index of the failing record among all records; the header is record 0.
-                let index = recordsDelivered + state.pointee.deliverableRecords - cursor
+                // Index of the failing record among all records; the header is record 0 (a
+                // headerless reader's first record is 1).
+                let index = recordsDelivered + state.pointee.deliverableRecords - cursor + recordOffset
                 failure.position.record = index == 0 ? nil : index
             }
             if let field = failure.position.fieldIndex, field < header.count {
@@ -300,6 +347,9 @@ public final class CSVReader {
             let shape = ByteScan.chunkShape(buffer, delimiter: csv_get_delim(parser),
                                             startsQuoted: parser.pointee.pstate == libcsvFieldBegun && parser.pointee.quoted != 0)
             state.pointee.mayHoldLineBreaks = state.pointee.openFieldMayHoldLineBreak || shape.quotedLineBreak
+            // A record holding a byte from this chunk is checked for UTF-8 when handed out.
+            state.pointee.chunkNonASCII = ByteScan.containsNonASCII(buffer) ? 1 : 0
+            state.pointee.partialNonASCII |= state.pointee.chunkNonASCII
             state.pointee.reserveForCallbacks(bytes: buffer.count, parser: parser)
             // Spaces are data. libcsv trims them around unquoted fields (and accepts them after
             // a closing quote) unless a space function says no byte is a space; that costs a
@@ -411,6 +461,12 @@ struct ParserState {
     /// (`repeatLeadingFields`); and that count for the open record.
     var recordRepeats = RawBuffer<Int>(capacity: 1 << 14)
     var pendingRepeats = 0
+    /// For each complete record: 1 when a chunk it came from held a byte of 0x80 or more (its
+    /// fields may then be invalid UTF-8); the same for the open record, and for the chunk
+    /// being parsed.
+    var recordNonASCII = RawBuffer<UInt8>(capacity: 1 << 14)
+    var partialNonASCII: UInt8 = 0
+    var chunkNonASCII: UInt8 = 0
     /// Where the partial record starts, in `fieldEnds` and in `bytes`.
     var partialFieldStart = 0
     var partialByteStart = 0
@@ -487,6 +543,7 @@ struct ParserState {
         recordFieldEnds.free()
         recordLines.free()
         recordRepeats.free()
+        recordNonASCII.free()
     }
 
     /// Makes room for everything the callbacks can add while libcsv parses `bytes` more bytes
@@ -514,6 +571,7 @@ struct ParserState {
         recordFieldEnds.reserve(count + 1)
         recordLines.reserve(count + 1)
         recordRepeats.reserve(count + 1)
+        recordNonASCII.reserve(count + 1)
     }
 
     /// Records that may be handed out: all complete ones, or those before a limit violation.
@@ -543,6 +601,7 @@ struct ParserState {
         }
         record.line = recordLines[index]
         record.repeatedFields = recordRepeats[index]
+        record.mayHoldNonASCII = recordNonASCII[index] != 0
     }
 
     /// Appends, as the open record's first fields, the leading fields of the last complete
@@ -649,6 +708,7 @@ struct ParserState {
         recordFieldEnds.removeAll()
         recordLines.removeAll()
         recordRepeats.removeAll()
+        recordNonASCII.removeAll()
         partialFieldStart = 0
         partialByteStart = 0
     }
@@ -782,6 +842,9 @@ private let recordCallback: @convention(c) (Int32, UnsafeMutableRawPointer?) -> 
     state.pointee.recordLines.appendReserved(state.pointee.line)
     state.pointee.recordRepeats.appendReserved(state.pointee.pendingRepeats)
     state.pointee.pendingRepeats = 0
+    state.pointee.recordNonASCII.appendReserved(state.pointee.partialNonASCII)
+    // The next record begins in this chunk.
+    state.pointee.partialNonASCII = state.pointee.chunkNonASCII
     state.pointee.recordFieldEnds.appendReserved(state.pointee.fieldEnds.count)
     state.pointee.partialFieldStart = state.pointee.fieldEnds.count
     state.pointee.partialByteStart = state.pointee.bytes.count

@@ -21,6 +21,8 @@ public struct CSVRecord: Sendable {
     /// just before (taken from it instead of being parsed again; 0 when it does not know, and
     /// for records not read by a `CSVReader`). At least that many are equal; more may be.
     public internal(set) var repeatedFields: Int = 0
+    /// False when the reader knows every byte of the record is below 0x80 (ASCII, valid UTF-8).
+    var mayHoldNonASCII = true
 
     public init() {}
 
@@ -51,7 +53,7 @@ public struct CSVRecord: Sendable {
     }
 
     /// Field `index` decoded as UTF-8, with invalid sequences replaced (for display and tests;
-    /// use `validateUTF8` where invalid input must be an error).
+    /// a `CSVReader` refuses fields that are not valid UTF-8).
     public func string(at index: Int) -> String {
         String(decoding: self[index], as: UTF8.self)
     }

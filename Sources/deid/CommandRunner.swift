@@ -24,7 +24,10 @@ enum CommandRunner {
             Diagnostics.error("\(error)")
             exit(2)
         } catch let error as PolicyError {
-            Diagnostics.error(error.diagnostics.map { "deid: \($0)" }.joined(separator: "\n"))
+            // Every problem at once, but not a screenful per column of a wide file.
+            let shown = error.diagnostics.prefix(PolicyError.printedLimit).map { "deid: \($0)" }
+            let more = error.diagnostics.count - shown.count
+            Diagnostics.error((shown + (more > 0 ? ["deid: ... and \(more) more problems in the policy"] : [])).joined(separator: "\n"))
             exit(2)
         } catch let error as TransformError {
             Diagnostics.error("\(error)")

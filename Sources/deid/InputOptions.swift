@@ -12,16 +12,24 @@ struct DialectOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The largest field or record accepted, in MiB; a larger one is an error.", valueName: "MiB"))
     var maxFieldSize: Int = 16
 
+    @Option(help: ArgumentHelp("The input's text encoding: utf-8, latin1 or windows-1252 (converted to UTF-8 as it is read; text that is not valid UTF-8 is otherwise an error).",
+                               valueName: "name"))
+    var encoding = "utf-8"
+
     func validate() throws {
         if let delimiter, CSVDelimiter(argument: delimiter) == nil {
             throw ValidationError("--delimiter must be one of , ; | tab (got '\(delimiter)')")
         }
         if maxFieldSize < 1 || maxFieldSize > 2047 { throw ValidationError("--max-field-size must be 1 to 2047 MiB") }
+        if TextEncoding(argument: encoding) == nil {
+            throw ValidationError("--encoding must be one of \(TextEncoding.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(encoding)')")
+        }
     }
 
     var readOptions: CSVReadOptions {
         CSVReadOptions(delimiter: delimiter.flatMap(CSVDelimiter.init(argument:)),
-                       maxFieldBytes: maxFieldSize << 20, maxRecordBytes: maxFieldSize << 20)
+                       maxFieldBytes: maxFieldSize << 20, maxRecordBytes: maxFieldSize << 20,
+                       encoding: TextEncoding(argument: encoding) ?? .utf8)
     }
 }
 
@@ -34,7 +42,7 @@ struct InputOptions: ParsableArguments {
 
     /// Opens the input and reads its header.
     func openReader() throws -> CSVReader {
-        try CSVReader(source: InputSource(path: file), options: dialect.readOptions)
+        try CSVReader(source: InputSource(path: file, encoding: dialect.readOptions.encoding), options: dialect.readOptions)
     }
 }
 

@@ -293,31 +293,48 @@ struct CSVReaderMessageTests {
         #expect(outcome.rows.map(\.fields) == [["1;2", "3"]])
     }
 
-    @Test func validateUTF8NamesTheColumn() throws {
-        let bytes = Array("id,name\n1,ok\n2,".utf8) + [0xC3, 0x28] + [0x0A]
-        let reader = try CSVReader(source: InputSource(bytes: bytes, displayName: "people.csv"))
-        var record = CSVRecord()
-        #expect(try reader.readRecord(into: &record))
-        try reader.validateUTF8(record, columns: [0, 1])
-        #expect(try reader.readRecord(into: &record))
-        #expect(throws: CSVError(.invalidUTF8, at: InputPosition(source: "people.csv", line: 3, record: 2, column: "name"))) {
-            try reader.validateUTF8(record, columns: [0, 1])
+    /// The reader refuses a field that is not valid UTF-8, naming its line, record and column,
+    /// in every chunking (the chunk holding the bad byte may be any of them).
+    @Test func invalidUTF8IsAnErrorWithItsPosition() throws {
+        let bytes = Array("id,name\n1,ok\n2,".utf8) + [0xC3, 0x28] + [0x0A] + Array("3,ok\n".utf8)
+        let expected = CSVError(.invalidUTF8, at: InputPosition(source: "people.csv", line: 3, record: 2, column: "name"))
+        for size in [1, 2, 3, 5, 7, 16, 1 << 20] {
+            let outcome = readAll(bytes, chunkSizes: [size], name: "people.csv")
+            #expect(outcome.rows.map(\.fields) == [["1", "ok"]], "chunks of \(size)")
+            #expect(outcome.error == expected, "chunks of \(size)")
+        }
+        // Valid UTF-8 beyond ASCII passes, and so does a record in an ASCII chunk after it.
+        let valid = Array("id,name\n1,Zoë\n2,Søren\n3,ok\n".utf8)
+        for size in [1, 3, 1 << 20] {
+            #expect(readAll(valid, chunkSizes: [size]).rows.map(\.fields) == [["1", "Zoë"], ["2", "Søren"], ["3", "ok"]])
         }
     }
 
-    /// A field the reader took from the record before is not checked again, and the first one
-    /// after such fields is.
-    @Test func validateUTF8ChecksTheFieldAfterRepeatedOnes() throws {
-        let bytes = Array("id,name,note\n1,ok,a\n1,ok,".utf8) + [0xC3, 0x28] + [0x0A]
+    /// A field the reader took from the record before is not checked again (it was checked
+    /// then), and the first one after such fields is.
+    @Test func invalidUTF8AfterRepeatedFieldsIsFound() throws {
+        let bytes = Array("id,name,note\nÄ,ok,a\nÄ,ok,".utf8) + [0xC3, 0x28] + [0x0A]
         let reader = try CSVReader(source: InputSource(bytes: bytes, displayName: "people.csv"))
         var record = CSVRecord()
         #expect(try reader.readRecord(into: &record))
-        try reader.validateUTF8(record, columns: [0, 1, 2])
-        #expect(try reader.readRecord(into: &record))
-        #expect(record.repeatedFields == 2)
         #expect(throws: CSVError(.invalidUTF8, at: InputPosition(source: "people.csv", line: 3, record: 2, column: "note"))) {
-            try reader.validateUTF8(record, columns: [0, 1, 2])
+            try reader.readRecord(into: &record)
         }
+    }
+
+    /// An input in a legacy single-byte encoding is read, converted to UTF-8, with
+    /// `encoding`; a UTF-16 file is refused with what to do.
+    @Test func legacyEncodingsAreConverted() throws {
+        let directory = try TemporaryDirectory()
+        // "Zoë;Söder €5" in Latin-1 and Windows-1252 (0x80 is the euro sign in the latter).
+        let path = try directory.write("legacy.csv", Array("name,note\nZo".utf8) + [0xEB] + Array(",S".utf8) + [0xF6] + Array("der ".utf8) + [0x80] + Array("5\n".utf8))
+        let latin1 = readAll(options: CSVReadOptions(encoding: .latin1)) { try InputSource(path: path, encoding: .latin1) }
+        #expect(latin1.rows.map(\.fields) == [["Zoë", "Söder \u{80}5"]])
+        let windows = readAll(options: CSVReadOptions(encoding: .windows1252)) { try InputSource(path: path, encoding: .windows1252) }
+        #expect(windows.rows.map(\.fields) == [["Zoë", "Söder €5"]])
+        #expect(readAll(path: path).error?.kind == .invalidUTF8)
+        let utf16 = try directory.write("wide.csv", [0xFF, 0xFE] + Array("a\0,\0b\0\n\0".utf8))
+        #expect(readAll(path: utf16).error == CSVError(.utf16Input, at: InputPosition(source: utf16, line: 1)))
     }
 
     /// A first data line that starts like the header is read right, and repeats nothing to the

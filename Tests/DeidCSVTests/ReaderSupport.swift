@@ -32,7 +32,7 @@ func readAll(path: String) -> ReadOutcome {
     readAll(options: CSVReadOptions()) { try InputSource(path: path) }
 }
 
-private func readAll(options: CSVReadOptions, source: () throws -> InputSource) -> ReadOutcome {
+func readAll(options: CSVReadOptions, source: () throws -> InputSource) -> ReadOutcome {
     var outcome = ReadOutcome()
     do {
         let reader = try CSVReader(source: source(), options: options)

@@ -190,13 +190,39 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect(table.generalization(of: Array("c".utf8)[...], level: 2) == Array("*".utf8))
         #expect(table.generalization(of: Array("c;z".utf8)[...], level: 1) == nil)
         let short = try directory.write("short.csv", text: "a;x\n\nb\n")
-        #expect(throws: KeyError(message: "short.csv:3: a hierarchy line needs a value and at least one level, separated by ';'")) {
+        #expect(throws: KeyError(message: "short.csv:3: record 2 has 1 field; the first record has 2")) {
             try HierarchyTable(path: short, displayName: "short.csv")
         }
+        let single = try directory.write("single.csv", text: "a\nb\n")
+        #expect(throws: KeyError(message: "single.csv:1: a hierarchy line needs a value and at least one level, separated by ';'")) {
+            try HierarchyTable(path: single, displayName: "single.csv")
+        }
         let uneven = try directory.write("uneven.csv", text: "a;x;*\r\nb;x\r\n")
-        #expect(throws: KeyError(message: "uneven.csv:2: 1 levels; the first line has 2")) {
+        #expect(throws: KeyError(message: "uneven.csv:2: record 2 has 2 fields; the first record has 3")) {
             try HierarchyTable(path: uneven, displayName: "uneven.csv")
         }
+        let stray = try directory.write("stray.csv", text: "a;x\nb\"c;y\n")
+        #expect(throws: KeyError(message: "stray.csv:2: record 2, column 'value': malformed quoting (a quote inside an unquoted field, or text after a closing quote)")) {
+            try HierarchyTable(path: stray, displayName: "stray.csv")
+        }
+    }
+
+    /// ARX hierarchies quote values that hold the delimiter or quotes; they are read as the
+    /// data reader reads the same values, so they match. A hierarchy that has no `;` on its
+    /// first line is read with the delimiter a data file's header would give.
+    @Test func hierarchyValuesMayBeQuoted() throws {
+        let directory = try TemporaryDirectory()
+        let lines = [#""Flat, purpose-built";Flat;*"#, #""Flat ""converted""";Flat;*"#, #""House;detached";House;*"#,
+                     #"Bungalow;"House, low";*"#]
+        let path = try directory.write("dwelling.csv", text: lines.joined(separator: "\n") + "\n")
+        let table = try HierarchyTable(path: path, displayName: "dwelling.csv")
+        #expect(table.levelCount == 2)
+        #expect(table.generalization(of: Array("Flat, purpose-built".utf8)[...], level: 1) == Array("Flat".utf8))
+        #expect(table.generalization(of: Array("Flat \"converted\"".utf8)[...], level: 2) == Array("*".utf8))
+        #expect(table.generalization(of: Array("House;detached".utf8)[...], level: 1) == Array("House".utf8))
+        #expect(table.generalization(of: Array("Bungalow".utf8)[...], level: 1) == Array("House, low".utf8))
+        let commas = try directory.write("commas.csv", text: "a,x,*\nb,y,*\n")
+        #expect(try HierarchyTable(path: commas, displayName: "commas.csv").generalization(of: Array("b".utf8)[...], level: 1) == Array("y".utf8))
     }
 
     /// Generalization is monotone: a value's coarser level is a function of its finer level.
@@ -228,15 +254,17 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
     @Test func seededNoiseIsReproducibleAndHasItsScale() throws {
         let adder = NoiseAdder(spec: NoiseSpec(distribution: .laplace(2), minimum: nil, maximum: nil, decimals: 6))
         var first = NoiseRandom.seeded(42), second = NoiseRandom.seeded(42), other = NoiseRandom.seeded(43)
-        let a = (0..<100).map { _ in adder.perturb(10, decimals: 0, random: &first) }
-        #expect(a == (0..<100).map { _ in adder.perturb(10, decimals: 0, random: &second) })
-        #expect(a != (0..<100).map { _ in adder.perturb(10, decimals: 0, random: &other) })
+        let a = try (0..<100).map { _ in try adder.perturb(10, decimals: 0, random: &first) }
+        let b = try (0..<100).map { _ in try adder.perturb(10, decimals: 0, random: &second) }
+        let c = try (0..<100).map { _ in try adder.perturb(10, decimals: 0, random: &other) }
+        #expect(a == b)
+        #expect(a != c)
         // Laplace(b): mean 0, mean absolute deviation b. 200k draws: standard errors ~0.006 and ~0.0045.
         var random = NoiseRandom.seeded(7)
         var sum = 0.0, absolute = 0.0
         let count = 200_000
         for _ in 0..<count {
-            let noise = Double(text(adder.perturb(0, decimals: 0, random: &random)))!
+            let noise = Double(text(try adder.perturb(0, decimals: 0, random: &random)))!
             sum += noise
             absolute += abs(noise)
         }
@@ -244,7 +272,8 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect(abs(absolute / Double(count) - 2) < 0.03)
         // The system source works and is not constant.
         var system = NoiseRandom.system()
-        #expect(Set((0..<10).map { _ in adder.perturb(0, decimals: 0, random: &system) }).count > 1)
+        let draws = try (0..<10).map { _ in try adder.perturb(0, decimals: 0, random: &system) }
+        #expect(Set(draws).count > 1)
     }
 
     @Test func noiseIsClampedRoundedAndNeedsNumbers() throws {

@@ -17,8 +17,10 @@ public struct LinkColumn: Sendable, Codable, Equatable {
     /// Interval labels (`[20,30)`, `<20`, `>=80`, `20-29`) parsed from the sampled values, when
     /// most of them are such labels: a generalized number.
     public var bands: [NumberBand]
-    /// Distinct sampled values (at most `LinkSample.valueLimit`), for overlap tests; not stored.
+    /// Distinct sampled values (at most `valueCap`), for overlap tests; not stored.
     public var values: Set<String> = []
+    /// The most distinct values the sample kept of this column (`LinkSample.valueLimit(columns:)`).
+    public var valueCap = LinkSample.valueLimit
     /// Non-empty sampled values, repeats included.
     public var sampledValues = 0
 
@@ -41,7 +43,7 @@ public struct LinkColumn: Sendable, Codable, Equatable {
     /// About how many distinct values the column holds, when the sample saw them all (each
     /// value on average at least four times); nil when it may hold many more.
     public var distinctEstimate: Int? {
-        guard !values.isEmpty, values.count < LinkSample.valueLimit, values.count * 4 <= sampledValues else { return nil }
+        guard !values.isEmpty, values.count < valueCap, values.count * 4 <= sampledValues else { return nil }
         return values.count
     }
 
@@ -95,6 +97,10 @@ public struct LinkSample: Sendable {
     /// Distinct values kept per column for overlap tests.
     public static let valueLimit = 20_000
 
+    /// Distinct values kept per column of a file with `columns` columns: `valueLimit`, or fewer
+    /// for a wide file (about a million in all, at least 16 a column).
+    public static func valueLimit(columns: Int) -> Int { max(16, min(valueLimit, (1 << 20) / max(columns, 1))) }
+
     public init(name: String, columns: [LinkColumn]) {
         self.name = name
         self.columns = columns
@@ -103,31 +109,19 @@ public struct LinkSample: Sendable {
     /// Bytes of whole records sampled from the start of a file.
     public static let sampleBytes = 8 << 20
 
-    /// Samples the first `sampleBytes` of whole records of the file `input` reads (opened
-    /// again, so the full pass still reads everything from the start).
+    /// Samples the first `sampleBytes` of whole records of `input`, read ahead: the full pass
+    /// still gets every block from the start (the file is not opened twice, so a pipe works).
     public init(input: BlockInput) throws {
         let displayName = input.source.displayName
         name = displayName
-        let splitter = CSVBlockSplitter(source: try InputSource(path: displayName), blockSize: Self.sampleBytes,
-                                        maxRecordBytes: input.options.maxRecordBytes)
-        // The splitter's first block is short (the header's); blocks of whole records are
-        // joined until the sample is large enough.
-        var bytes: [UInt8] = []
-        var endsInsideRecord = false
-        while bytes.count < Self.sampleBytes || endsInsideRecord, let next = try splitter.next() {
-            bytes += next.bytes
-            endsInsideRecord = next.endsInsideRecord
-        }
-        guard !bytes.isEmpty else {
-            columns = input.header.names.map { LinkColumn(name: $0, type: .empty, role: .insensitive, maxLength: 0, pseudonymLike: false, bands: []) }
-            return
-        }
+        let (bytes, endsInsideRecord) = try input.sample(bytes: Self.sampleBytes)
         let block = (bytes: bytes, endsInsideRecord: endsInsideRecord)
         func reader() throws -> CSVReader {
             try CSVReader(source: InputSource(bytes: block.bytes, chunkSizes: [input.options.chunkSize], displayName: displayName),
                           options: input.options, endsInsideRecord: block.endsInsideRecord)
         }
         let profiled = try profile(reader: reader())
+        let valueLimit = Self.valueLimit(columns: input.header.count)
         var values = [[String]](repeating: [], count: input.header.count)
         var seen = [Set<String>](repeating: [], count: input.header.count)
         var nonEmpty = [Int](repeating: 0, count: input.header.count)
@@ -135,7 +129,7 @@ public struct LinkSample: Sendable {
         var record = CSVRecord()
         while try sampleReader.readRecord(into: &record) {
             for column in 0..<record.count where !record[column].isEmpty { nonEmpty[column] += 1 }
-            for column in 0..<record.count where seen[column].count < Self.valueLimit && !record[column].isEmpty {
+            for column in 0..<record.count where seen[column].count < valueLimit && !record[column].isEmpty {
                 let text = record.string(at: column)
                 if seen[column].insert(text).inserted { values[column].append(text) }
             }
@@ -143,6 +137,7 @@ public struct LinkSample: Sendable {
         columns = profiled.columns.enumerated().map { index, column in
             var linkColumn = LinkColumn(profile: column, values: values[index])
             linkColumn.sampledValues = nonEmpty[index]
+            linkColumn.valueCap = valueLimit
             return linkColumn
         }
     }
@@ -302,6 +297,8 @@ public struct SharedColumn: Sendable, Equatable {
 public enum LinkMatcher {
     /// Containment of one sample's values in the other's that pairs differently named columns.
     public static let overlapThreshold = 0.8
+    /// The most (left, right) column pairs compared by their values.
+    public static let overlapPairLimit = 10_000
 
     /// The shared columns of `left` and `right`: same normalized name and compatible types, or
     /// (text and time columns, at least 3 distinct values) most of one side's values among the
@@ -318,13 +315,22 @@ public enum LinkMatcher {
             usedLeft.insert(i)
             usedRight.insert(j)
         }
+        var rightByName: [String: Int] = [:]
+        for (j, b) in right.columns.enumerated() where rightByName[b.normalizedName] == nil { rightByName[b.normalizedName] = j }
         for (i, a) in left.columns.enumerated() {
-            guard let j = right.columns.firstIndex(where: { $0.normalizedName == a.normalizedName }), !usedRight.contains(j) else { continue }
+            guard let j = rightByName[a.normalizedName], !usedRight.contains(j) else { continue }
             if let normalizer = compatibility(a, right.columns[j]) { add(i, j, normalizer, "same name") }
         }
-        for (i, a) in left.columns.enumerated() where !usedLeft.contains(i) && !a.isNumeric && a.values.count >= 3 {
+        // Pairing by values compares every remaining text column with every other: only while
+        // there are few enough pairs (a wide file is paired by name alone).
+        let leftLeft = left.columns.indices.filter { !usedLeft.contains($0) && !left.columns[$0].isNumeric && left.columns[$0].values.count >= 3 }
+        let rightLeft = right.columns.indices.filter { !usedRight.contains($0) && !right.columns[$0].isNumeric && right.columns[$0].values.count >= 3 }
+        guard leftLeft.count * rightLeft.count <= overlapPairLimit else { return result.sorted { $0.left < $1.left } }
+        for i in leftLeft where !usedLeft.contains(i) {
+            let a = left.columns[i]
             var best: (j: Int, overlap: Double, normalizer: JoinNormalizer)?
-            for (j, b) in right.columns.enumerated() where !usedRight.contains(j) && !b.isNumeric && b.values.count >= 3 {
+            for j in rightLeft where !usedRight.contains(j) {
+                let b = right.columns[j]
                 guard let normalizer = compatibility(a, b) else { continue }
                 let overlap = Self.overlap(a, b, normalizer)
                 if overlap >= overlapThreshold, overlap > (best?.overlap ?? 0) { best = (j, overlap, normalizer) }

@@ -57,7 +57,7 @@ public enum Publisher {
     /// Opens the inputs (headers read), then loads and compiles the policy against the first header.
     static func prepare(_ request: TransformRequest, releaseID: String) throws -> (Policy, TransformPlan, [BlockInput]) {
         var inputs: [BlockInput] = []
-        for path in request.inputs { inputs.append(try BlockInput(path: path, options: request.readOptions)) }
+        for path in request.inputs { inputs.append(try BlockInput(path: path, options: request.readOptions, fingerprint: true)) }
         guard let first = inputs.first else { throw TransformError(position: InputPosition(source: "<inputs>"), problem: "no input given") }
         let policy = try PolicyLoader.load(path: request.policyPath, header: first.header.names, environment: request.environment)
         for input in inputs.dropFirst() where input.header.names != first.header.names {
@@ -132,8 +132,6 @@ public enum Publisher {
             : try StagingDirectory(destination: destination)
         let staging = dryRun ? nil : workspace
 
-        // Fingerprint the input files while the data streams (from the blocks the pass reads).
-        let fingerprints = Fingerprints(paths: request.inputs, inputs: inputs)
         let file = try OutputFile(path: workspace?.file(dataFile) ?? "/dev/null", compress: request.compress,
                                   protecting: inputs.compactMap(\.source.identity))
         // The data's fingerprint is taken as it is written, unless it is compressed (the file's
@@ -155,18 +153,17 @@ public enum Publisher {
             summary = try run.run(inputs: inputs, output: file, delimiter: .comma, progress: progress, written: hashing)
         }
         try file.commit()
-        let hashes = try fingerprints.wait()
-        for index in summary.inputs.indices { summary.inputs[index].sha256 = hashes[index] }
+        // The inputs were fingerprinted as they were read (`BlockInput(fingerprint:)`).
+        for index in summary.inputs.indices { summary.inputs[index].sha256 = inputs[index].fingerprint() }
 
         let dataPath = workspace?.file(dataFile)
         let dataBytes = dataPath.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int } ?? 0
         let dataHash = hashedWhileWriting ? hasher.finalize().map { String(format: "%02x", $0) }.joined()
             : try dataPath.map { try Release.sha256(ofFile: $0) } ?? ""
-        let policyBytes = FileManager.default.contents(atPath: request.policyPath).map(Array.init) ?? []
         let manifest = ReleaseManifest(
             releaseID: releaseID, created: created, tool: .init(name: "deid", version: Release.toolVersion),
             dataset: policy.dataset, entity: policy.entity,
-            policy: .init(file: PathName.base(of: request.policyPath), sha256: Release.sha256(of: policyBytes)),
+            policy: .init(file: PathName.base(of: request.policyPath), sha256: policy.sha256),
             inputs: summary.inputs,
             data: .init(file: dataFile, bytes: dataBytes, sha256: dataHash, compressed: request.compress, columns: plan.outputHeader),
             rows: .init(in: summary.recordsIn, filtered: summary.recordsFiltered, out: summary.recordsOut),
@@ -278,7 +275,7 @@ public enum Publisher {
     static func releaseSketchRequest(policy: Policy, header: [String]) -> LinkRequest {
         var request = LinkRequest()
         request.entity = policy.entity.flatMap { header.firstIndex(of: $0) }
-        request.columnSketches = Array(header.indices)
+        request.sketchColumns(header.count)
         let candidates = Set(policy.columns.filter { column in
             if case .pseudonymize? = column.technique { return true }
             return column.role == .identifier || column.name == policy.entity
@@ -417,41 +414,5 @@ public enum Publisher {
         let mapped = String(name.map { allowed.contains($0) ? $0 : "-" })
         let trimmed = mapped.trimmingCharacters(in: CharacterSet(charactersIn: ".-"))
         return trimmed.isEmpty ? "release" : trimmed
-    }
-}
-
-/// SHA-256 of input files: a plain file's from its blocks as the pass reads them
-/// (`BlockInput.fingerprintBlocks`), any other file (compressed) read again on a background thread.
-final class Fingerprints: @unchecked Sendable {
-    private let group = DispatchGroup()
-    private let inputs: [BlockInput]
-    private var results: [Result<String?, Error>]
-
-    private let paths: [String]
-    private let fromBlocks: [Bool]
-
-    init(paths: [String], inputs: [BlockInput]) {
-        self.inputs = inputs
-        self.paths = paths
-        results = Array(repeating: .success(nil), count: paths.count)
-        let fromBlocks = inputs.map { $0.fingerprintBlocks() }
-        self.fromBlocks = fromBlocks
-        group.enter()
-        DispatchQueue.global().async { [self] in
-            for (index, path) in paths.enumerated() where path != "-" && !fromBlocks[index] {
-                results[index] = Result { try Release.sha256(ofFile: path) }
-            }
-            group.leave()
-        }
-    }
-
-    /// The fingerprints, once the pass has read every input to its end (an input whose blocks
-    /// were not all read is read again).
-    func wait() throws -> [String?] {
-        group.wait()
-        return try results.enumerated().map { index, result in
-            guard fromBlocks[index] else { return try result.get() }
-            return try inputs[index].blockFingerprint() ?? Release.sha256(ofFile: paths[index])
-        }
     }
 }

@@ -98,8 +98,8 @@ public struct RecordTransformer {
     }
 
     /// Noise for an aggregate.
-    mutating func perturb(_ value: Double, decimals: Int, with adder: NoiseAdder) -> [UInt8] {
-        adder.perturb(value, decimals: decimals, random: &random)
+    mutating func perturb(_ value: Double, decimals: Int, with adder: NoiseAdder) throws(ValueProblem) -> [UInt8] {
+        try adder.perturb(value, decimals: decimals, random: &random)
     }
 
     private func failure(_ problem: ValueProblem, record: CSVRecord, column: Int) -> TransformError {

@@ -28,6 +28,9 @@ struct TimeSeriesAggregator {
     private var entityOrder: [[UInt8]] = []
     private var key: [UInt8] = []
     private var valueColumns: Set<Int>
+    /// The last record added, whose position names a bucket that cannot be written.
+    private var lastPosition = InputPosition(source: "")
+    private var outputHeader: [String] = []
 
     init(plan: AggregationPlan) {
         self.plan = plan
@@ -38,6 +41,8 @@ struct TimeSeriesAggregator {
     mutating func add(_ record: CSVRecord, entity: ArraySlice<UInt8>, sourceName: String, inputRecord: CSVRecord,
                       header: [String], transformer: inout RecordTransformer,
                       emit: (CSVRecord) throws -> Void) throws {
+        lastPosition = InputPosition(source: sourceName, line: inputRecord.line, record: inputRecord.number)
+        if outputHeader.isEmpty { outputHeader = header }
         let timestamp = record[plan.timestampOutput]
         guard let start = TimestampValue.parse(timestamp)?.secondsSinceEpoch else {
             throw TransformError(position: InputPosition(source: sourceName, line: inputRecord.line, record: inputRecord.number,
@@ -114,8 +119,17 @@ struct TimeSeriesAggregator {
                     var total = group.totals[valueIndex]
                     if value.mean { total /= Double(group.count) }
                     let decimals = group.decimals[valueIndex]
+                    var position = lastPosition
+                    position.column = outputHeader[column]
+                    guard total.isFinite else {
+                        throw TransformError(position: position, problem: "a bucket's total is not a finite number (the values are too large)")
+                    }
                     if let noise = value.noise {
-                        output.append(field: transformer.perturb(total, decimals: decimals, with: noise))
+                        do {
+                            output.append(field: try transformer.perturb(total, decimals: decimals, with: noise))
+                        } catch {
+                            throw TransformError(position: position, problem: error.message)
+                        }
                     } else {
                         output.append(field: DecimalText.format(total, decimals: decimals))
                     }

@@ -5,9 +5,10 @@ import Foundation
 /// What one input contributed to a run.
 public struct InputSummary: Codable, Sendable, Equatable {
     public var name: String
-    /// The file's size in bytes (nil for standard input).
+    /// The file's size in bytes (nil for standard input and pipes).
     public var bytes: Int?
-    /// SHA-256 of the file's bytes as stored (nil for standard input).
+    /// SHA-256 of the input's bytes as read (compressed bytes for gzip), from a file, a pipe or
+    /// standard input alike; nil when the run did not fingerprint it.
     public var sha256: String?
     public var records: Int
     public var compressed: Bool
@@ -25,18 +26,40 @@ public struct RunSummary: Codable, Sendable, Equatable {
 }
 
 /// One input of a run, cut into blocks of whole records. The first block is read at once, to
-/// learn the header (and the delimiter) before the policy is loaded.
+/// learn the header (and the delimiter) before the policy is loaded. Every byte of the input is
+/// read once: a sample of its first records (`sample`) is read ahead and handed out again by
+/// `nextBlock`, and its fingerprint is taken as it is read, so named pipes and standard input
+/// work like files.
 public final class BlockInput {
     public let source: InputSource
     let splitter: CSVBlockSplitter
-    private var firstBlock: CSVBlock?
+    /// Blocks read ahead (the header's, and those a sample took), still to be handed out.
+    private var pending: [CSVBlock] = []
     public let header: CSVHeader
     public let delimiter: CSVDelimiter
     let options: CSVReadOptions
+    /// The SHA-256 of a plain UTF-8 input, from its blocks as they are handed out (on a queue
+    /// of its own); of any other input (gzip, a converted encoding), from the file's bytes as
+    /// they are read.
+    private var blockDigest: BlockDigest?
+    private var rawDigest: RawDigest?
+    private var handedOutAll = false
+    private var handedOutAny = false
 
     /// Opens `path` (`-` for standard input) and reads its header.
-    public init(path: String, options: CSVReadOptions, blockSize: Int = 2 << 20) throws {
-        source = try InputSource(path: path)
+    /// - Parameter fingerprint: take the SHA-256 of the input's bytes while it is read
+    ///   (`fingerprint()`).
+    public init(path: String, options: CSVReadOptions, blockSize: Int = 2 << 20, fingerprint: Bool = false) throws {
+        source = try InputSource(path: path, encoding: options.encoding)
+        if fingerprint {
+            if source.isCompressed || options.encoding != .utf8 {
+                let digest = RawDigest()
+                source.rawBytesObserver = { digest.update($0) }
+                rawDigest = digest
+            } else {
+                blockDigest = BlockDigest()
+            }
+        }
         splitter = CSVBlockSplitter(source: source, blockSize: blockSize, maxRecordBytes: options.maxRecordBytes)
         guard let first = try splitter.next() else {
             throw CSVError(.emptyInput, at: InputPosition(source: source.displayName))
@@ -48,45 +71,49 @@ public final class BlockInput {
         var fixed = options
         fixed.delimiter = reader.delimiter
         self.options = fixed
-        firstBlock = first
+        pending = [first]
     }
 
-    /// The first block, still to be handed out by `nextBlock` (nil once it was).
-    var pendingFirstBlock: CSVBlock? { firstBlock }
+    /// The first block (the header and the records after it, up to 64 KiB), when it has not
+    /// been handed out yet.
+    var pendingFirstBlock: CSVBlock? { handedOutAny ? nil : pending.first }
 
-    /// The SHA-256 of the blocks handed out, when `fingerprintBlocks` was asked for.
-    private var digest: BlockDigest?
-    private var handedOutAll = false
-
-    /// Takes the input file's SHA-256 from the blocks as they are handed out, on a queue of
-    /// its own, instead of reading the file again: a plain file's blocks are its bytes. False
-    /// (nothing done) for standard input, a compressed file (its bytes are gzip's) or when a
-    /// block was handed out already.
-    func fingerprintBlocks() -> Bool {
-        guard source.identity != nil, !source.isCompressed, firstBlock != nil, digest == nil else { return false }
-        digest = BlockDigest()
-        return true
-    }
-
-    /// The fingerprint of the blocks, once every block was handed out (nil before, or when
-    /// `fingerprintBlocks` was not asked for).
-    func blockFingerprint() -> String? {
-        guard handedOutAll, let digest else { return nil }
-        return digest.finish()
+    /// The first `limit` bytes or more of whole records (the header included), read ahead:
+    /// `nextBlock` still hands out every block from the first. Before any block was handed out.
+    func sample(bytes limit: Int) throws -> (bytes: [UInt8], endsInsideRecord: Bool) {
+        precondition(!handedOutAny, "a sample is taken before the pass")
+        var total = pending.reduce(0) { $0 + $1.bytes.count }
+        while total < limit || pending.last?.endsInsideRecord == true, let next = try splitter.next() {
+            pending.append(next)
+            total += next.bytes.count
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(total)
+        for block in pending { bytes += block.bytes }
+        return (bytes, pending.last?.endsInsideRecord ?? false)
     }
 
     func nextBlock() throws -> CSVBlock? {
-        if let block = firstBlock {
-            firstBlock = nil
-            digest?.add(block.bytes)
-            return block
+        handedOutAny = true
+        let block: CSVBlock
+        if !pending.isEmpty {
+            block = pending.removeFirst()
+        } else {
+            guard let next = try splitter.next() else {
+                handedOutAll = true
+                return nil
+            }
+            block = next
         }
-        guard let block = try splitter.next() else {
-            handedOutAll = true
-            return nil
-        }
-        digest?.add(block.bytes)
+        blockDigest?.add(block.bytes)
         return block
+    }
+
+    /// The SHA-256 of the input's bytes as stored (compressed bytes for gzip), once every block
+    /// was handed out; nil before, or when it was not asked for.
+    func fingerprint() -> String? {
+        guard handedOutAll else { return nil }
+        return blockDigest?.finish() ?? rawDigest?.finish()
     }
 }
 
@@ -108,6 +135,14 @@ final class BlockDigest: @unchecked Sendable {
     func finish() -> String {
         queue.sync { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
     }
+}
+
+/// SHA-256 of bytes given in order, hashed at once on the reading thread (a gzip file's bytes
+/// are a fraction of what it decodes to).
+final class RawDigest {
+    private var hasher = SHA256()
+    func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
+    func finish() -> String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
 }
 
 /// The transform pass over blocks of records.

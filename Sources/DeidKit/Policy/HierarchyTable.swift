@@ -2,8 +2,12 @@ import DeidCSV
 import Foundation
 
 /// A generalization hierarchy in ARX's CSV format: one line per value, `value;level1;level2;...`,
-/// every line with the same number of levels. A value listed twice with the same levels is
-/// taken once (ARX's own files have such lines); with different levels it is an error.
+/// every line with the same number of levels, no header row. It is read with the project's CSV
+/// reader (libcsv): quoted values (`"Flat, purpose-built";Flat;*`, doubled quotes), any line
+/// ending and a byte-order mark are handled as in data files. The delimiter is `;` when the
+/// first line has one outside quotes, else detected like a data file's (`,`, tab, `|`). A value
+/// listed twice with the same levels is taken once (ARX's own files have such lines); with
+/// different levels it is an error.
 ///
 /// Hierarchies can be large (ARX's ZIP hierarchy has 100,000 lines), so a table keeps every
 /// field in one byte buffer and indexes values by hash, and a file is read once per process:
@@ -32,51 +36,42 @@ public final class HierarchyTable: @unchecked Sendable {
     }
 
     /// Reads `path`; `displayName` names it in errors.
-    public init(path: String, displayName: String) throws {
+    public convenience init(path: String, displayName: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw KeyError(message: "cannot read the hierarchy file \(displayName)")
         }
+        try self.init(contents: Array(data), displayName: displayName)
+    }
+
+    /// Reads a hierarchy from the bytes of its file; `displayName` names it in errors.
+    public init(contents: [UInt8], displayName: String) throws {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(data.count)
+        bytes.reserveCapacity(contents.count)
         var ends: [Int] = []
-        var width: Int?
-        var lines = 0
         var lineNumbers: [Int] = []
-        // One pass over the bytes: lines at LF (a CR before it dropped), fields at ';'.
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let text = raw.bindMemory(to: UInt8.self)
-            var lineStart = 0
-            var lineNumber = 0
-            while lineStart < text.count {
-                var lineEnd = lineStart
-                while lineEnd < text.count && text[lineEnd] != 0x0A { lineEnd += 1 }
-                let next = lineEnd + 1
-                lineNumber += 1
-                var start = lineStart, end = lineEnd
-                lineStart = next
-                if end > start && text[end - 1] == 0x0D { end -= 1 }
-                if start == end { continue }
-                if lineNumber == 1, end - start >= 3, text[start] == 0xEF, text[start + 1] == 0xBB, text[start + 2] == 0xBF { start += 3 }
-                var fields = 1
-                for index in start..<end where text[index] == 0x3B { fields += 1 }
-                guard fields >= 2 else {
-                    throw KeyError(message: "\(displayName):\(lineNumber): a hierarchy line needs a value and at least one level, separated by ';'")
-                }
-                if let width, width != fields {
-                    throw KeyError(message: "\(displayName):\(lineNumber): \(fields - 1) levels; the first line has \(width - 1)")
-                }
-                width = fields
-                var fieldStart = start
-                for index in start...end where index == end || text[index] == 0x3B {
-                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[fieldStart..<index]))
-                    ends.append(bytes.count)
-                    fieldStart = index + 1
-                }
-                lines += 1
-                lineNumbers.append(lineNumber)
+        var width = 0
+        do {
+            let options = CSVReadOptions(delimiter: Self.delimiter(of: contents))
+            let reader = try CSVReader(headerless: InputSource(bytes: contents, displayName: displayName), options: options) { column in
+                column == 0 ? "value" : "level \(column)"
             }
+            width = reader.header.count
+            guard width >= 2 else {
+                throw KeyError(message: "\(displayName):1: a hierarchy line needs a value and at least one level, separated by ';'")
+            }
+            var record = CSVRecord()
+            while try reader.readRecord(into: &record) {
+                for field in 0..<width {
+                    bytes += record[field]
+                    ends.append(bytes.count)
+                }
+                lineNumbers.append(record.line)
+            }
+        } catch let error as CSVError {
+            if error.kind == .emptyInput { throw KeyError(message: "the hierarchy file \(displayName) is empty") }
+            throw KeyError(message: "\(error.position): \(error.message)")
         }
-        guard let width else { throw KeyError(message: "the hierarchy file \(displayName) is empty") }
+        let lines = lineNumbers.count
         self.bytes = bytes
         self.ends = ends
         self.width = width
@@ -105,6 +100,19 @@ public final class HierarchyTable: @unchecked Sendable {
             slots[slot] = Int32(line + 1)
         }
         self.slots = slots
+    }
+
+    /// `;` (ARX's delimiter) when the first line holds one outside quotes, else the delimiter a
+    /// data file's header line would give.
+    static func delimiter(of contents: [UInt8]) -> CSVDelimiter {
+        var quoted = false
+        for byte in contents {
+            if byte == 0x22 { quoted.toggle() } else if !quoted {
+                if byte == 0x0A || byte == 0x0D { break }
+                if byte == CSVDelimiter.semicolon.rawValue { return .semicolon }
+            }
+        }
+        return CSVDelimiter.detect(headerLine: contents)
     }
 
     private static func range(_ field: Int, _ ends: [Int]) -> Range<Int> { (field == 0 ? 0 : ends[field - 1])..<ends[field] }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// A secret key's bytes. Never printed: `description` shows only the key id.
 public struct SecretKey: Sendable, CustomStringConvertible {
@@ -36,6 +37,10 @@ public enum KeyResolver {
     /// The fewest bytes a key may have.
     public static let minimumBytes = 32
 
+    /// Key files read so far in this process: each is read once (the policy check and the plan
+    /// both resolve a key, and a key handed over through a pipe can be read only once).
+    private static let files = Mutex<[String: [UInt8]]>([:])
+
     /// The key `reference` names. Files must not be readable by group or others (mode 0600 or
     /// stricter); a final line break in a file is not part of the key.
     public static func resolve(_ reference: KeyReference, environment: [String: String]) throws -> SecretKey {
@@ -47,6 +52,10 @@ public enum KeyResolver {
             }
             bytes = Array(value.utf8)
         case .file(let path):
+            if let known = files.withLock({ $0[path] }) {
+                bytes = known
+                break
+            }
             var info = stat()
             guard stat(path, &info) == 0 else { throw KeyError(message: "cannot read the key file \(path)") }
             guard info.st_mode & 0o077 == 0 else {
@@ -58,6 +67,7 @@ public enum KeyResolver {
             if data.last == 0x0A { data.removeLast() }
             if data.last == 0x0D { data.removeLast() }
             bytes = data
+            files.withLock { $0[path] = data }
         }
         guard bytes.count >= minimumBytes else {
             throw KeyError(message: "the key from \(reference) has \(bytes.count) bytes; at least \(minimumBytes) are needed")

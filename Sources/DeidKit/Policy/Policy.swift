@@ -20,6 +20,9 @@ public struct Policy: Sendable {
     public var risk: RiskPolicy?
     /// The linkage gate of the release (Docs/LINKAGE.md), if any.
     public var linkage: LinkagePolicy? = nil
+    /// The SHA-256 of the policy's bytes as read (the manifest's policy fingerprint: the file is
+    /// read once, so a policy from a pipe is fingerprinted too).
+    public var sha256 = ""
 
     /// The column policy named `name`.
     public func column(_ name: String) -> ColumnPolicy? { columns.first { $0.name == name } }
@@ -221,6 +224,10 @@ public struct NoiseSpec: Sendable, Equatable {
     public var distribution: Distribution
     public var minimum: Double?
     public var maximum: Double?
+    /// The largest Laplace scale or Gaussian sigma a policy may give.
+    public static let maximumScale = 1e12
+    /// The largest multiplicative noise, in percent of the value.
+    public static let maximumPercent = 1000.0
     /// Decimal places after noise; nil keeps the input's own decimals.
     public var decimals: Int?
 }

@@ -32,6 +32,8 @@ public struct PolicyDiagnostic: Error, Sendable, Equatable, CustomStringConverti
 public struct PolicyError: Error, Sendable, CustomStringConvertible {
     /// The problems, in the order of the policy file.
     public var diagnostics: [PolicyDiagnostic]
+    /// How many problems the command line prints (then how many more there are).
+    public static let printedLimit = 50
 
     public init(_ diagnostics: [PolicyDiagnostic]) {
         self.diagnostics = diagnostics.sorted { ($0.line ?? Int.max, $0.column ?? 0) < ($1.line ?? Int.max, $1.column ?? 0) }

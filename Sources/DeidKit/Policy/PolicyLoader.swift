@@ -1,5 +1,6 @@
-import Foundation
+import Crypto
 import DeidCSV
+import Foundation
 import Yams
 
 /// Reads a policy file and validates it against the input's header before any data is read.
@@ -32,8 +33,10 @@ public enum PolicyLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             throw PolicyError([PolicyDiagnostic(file: path, line: nil, column: nil, path: "", message: "the policy file is not UTF-8 text")])
         }
-        return try parse(text: text, file: path, directory: PathName.directory(of: path),
-                         header: header, environment: environment, checkingKeys: checkingKeys)
+        var policy = try parse(text: text, file: path, directory: PathName.directory(of: path),
+                               header: header, environment: environment, checkingKeys: checkingKeys)
+        policy.sha256 = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        return policy
     }
 
     /// Parses policy text; `directory` resolves relative file paths in it.
@@ -54,7 +57,7 @@ public enum PolicyLoader {
         guard reader.diagnostics.isEmpty, let policy else { throw PolicyError(reader.diagnostics) }
         return Policy(source: file, directory: directory, dataset: policy.dataset, entity: policy.entity,
                       filters: policy.filters, columns: policy.columns, privacy: policy.privacy, risk: policy.risk,
-                      linkage: policy.linkage)
+                      linkage: policy.linkage, sha256: SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined())
     }
 
     static func syntaxDiagnostic(_ error: YamlError, file: String) -> PolicyDiagnostic {
@@ -140,7 +143,13 @@ public enum PolicyLoader {
                     dataset.name = text
                 case "purpose": dataset.purpose = text
                 case "controller": dataset.controller = text
-                case "retention": dataset.retention = text
+                case "retention":
+                    // The day the release is to be withdrawn: `deid catalog expired` compares it.
+                    if CivilDate(iso: text) == nil {
+                        reader.report(entry.value, path, "expected a date as YYYY-MM-DD (the day after which the release is withdrawn)")
+                    } else {
+                        dataset.retention = text
+                    }
                 case "description": dataset.description = text
                 default: dataset.license = text
                 }
@@ -161,8 +170,15 @@ public enum PolicyLoader {
                 if let policy = readColumn(entry.key, entry.value, path: path, entity: entity) { policies[entry.key] = policy }
             }
             let named = Set(entries.map(\.key))
-            for name in header where !named.contains(name) {
-                reader.report(keyNode, "columns", "input column '\(name)' has no policy: every column needs a role (role: insensitive passes it through)")
+            let unnamed = header.filter { !named.contains($0) }
+            if unnamed.count <= 10 {
+                for name in unnamed {
+                    reader.report(keyNode, "columns", "input column '\(name)' has no policy: every column needs a role (role: insensitive passes it through)")
+                }
+            } else {
+                // One line for many: a wide file would otherwise get a line per column.
+                let first = unnamed.prefix(10).map { "'\($0)'" }.joined(separator: ", ")
+                reader.report(keyNode, "columns", "\(unnamed.count) input columns have no policy (\(first) and \(unnamed.count - 10) more): every column needs a role (role: insensitive passes it through; deid profile --policy-out writes a policy that names them all)")
             }
             let aggregated = policies.values.filter { $0.aggregate != nil }
             if aggregated.count > 1 {
@@ -207,6 +223,15 @@ public enum PolicyLoader {
             var hasRole = false
             for entry in entries {
                 let keyPath = "\(path).\(entry.key)"
+                let reported = reader.diagnostics.count
+                defer {
+                    // Fail closed: a technique that could not be read is never left out in silence
+                    // (the column would be published as it is).
+                    if PolicyLoader.techniqueKeys.contains(entry.key), let last = techniques.last, last.0 == entry.key, last.2 == nil,
+                       reader.diagnostics.count == reported {
+                        reader.report(entry.value, keyPath, "this technique could not be read; see Docs/POLICY.md for its form")
+                    }
+                }
                 switch entry.key {
                 case "role":
                     hasRole = true
@@ -304,7 +329,7 @@ public enum PolicyLoader {
                 switch entry.key {
                 case "key": key = readKey(entry.value, keyPath)
                 case "length":
-                    if let length = reader.integer(entry.value, keyPath, in: 8...52) { spec.length = length } else { valid = false }
+                    if let length = reader.integer(entry.value, keyPath, in: 8...64) { spec.length = length } else { valid = false }
                 case "encoding":
                     if let text = reader.string(entry.value, keyPath) {
                         if let encoding = PseudonymizeSpec.Encoding(rawValue: text) { spec.encoding = encoding } else {
@@ -362,7 +387,7 @@ public enum PolicyLoader {
                 let keyPath = "\(path).\(entry.key)"
                 if entry.key == "token" {
                     spec.token = reader.string(entry.value, keyPath) ?? "*"
-                } else if let items = reader.list(entry.value, keyPath) {
+                } else if let items = reader.nonEmptyList(entry.value, keyPath, "value to suppress (leave 'values' out to suppress every value)") {
                     spec.values = items.compactMap { reader.string($0, keyPath) }
                 }
             }
@@ -376,9 +401,21 @@ public enum PolicyLoader {
             for entry in entries {
                 let keyPath = "\(path).\(entry.key)"
                 switch entry.key {
-                case "laplace": if let scale = reader.number(entry.value, keyPath, positive: true) { distributions.append(.laplace(scale)) }
-                case "gaussian": if let sigma = reader.number(entry.value, keyPath, positive: true) { distributions.append(.gaussian(sigma)) }
-                case "percent": if let percent = reader.number(entry.value, keyPath, positive: true) { distributions.append(.percent(percent)) }
+                case "laplace", "gaussian":
+                    // Noise beyond 10^12 would only overflow numbers (to infinity) or drown them.
+                    guard let scale = reader.number(entry.value, keyPath, positive: true) else { continue }
+                    guard scale <= NoiseSpec.maximumScale else {
+                        reader.report(entry.value, keyPath, "must be at most \(DecimalText.label(NoiseSpec.maximumScale))")
+                        continue
+                    }
+                    distributions.append(entry.key == "laplace" ? .laplace(scale) : .gaussian(scale))
+                case "percent":
+                    guard let percent = reader.number(entry.value, keyPath, positive: true) else { continue }
+                    guard percent <= NoiseSpec.maximumPercent else {
+                        reader.report(entry.value, keyPath, "must be at most \(DecimalText.label(NoiseSpec.maximumPercent)) (percent of the value)")
+                        continue
+                    }
+                    distributions.append(.percent(percent))
                 case "min": spec.minimum = reader.number(entry.value, keyPath)
                 case "max": spec.maximum = reader.number(entry.value, keyPath)
                 default: spec.decimals = reader.integer(entry.value, keyPath, in: 0...12)
@@ -458,7 +495,7 @@ public enum PolicyLoader {
                     levelNode = entry.value
                     level = reader.integer(entry.value, keyPath, in: 0...64) ?? 1
                 case "round":
-                    let bases = reader.list(entry.value, keyPath)?.compactMap { reader.number($0, keyPath, positive: true) }
+                    let bases = reader.nonEmptyList(entry.value, keyPath, "base")?.compactMap { reader.number($0, keyPath, positive: true) }
                     if let bases, zip(bases, bases.dropFirst()).contains(where: { pair in
                         let ratio = pair.1 / pair.0
                         return ratio < 1.5 || abs(ratio - ratio.rounded()) > 1e-9
@@ -478,17 +515,17 @@ public enum PolicyLoader {
                     if !topBottomSeen { methods.append(("top/bottom", nil)) }
                     topBottomSeen = true
                 case "time":
-                    let units = reader.list(entry.value, keyPath)?.compactMap { readTimeUnit($0, keyPath) } ?? []
+                    let units = reader.nonEmptyList(entry.value, keyPath, "time unit")?.compactMap { readTimeUnit($0, keyPath) } ?? []
                     if units != units.sorted() { reader.report(entry.value, keyPath, "list units from finest to coarsest") }
                     methods.append((entry.key, units.isEmpty ? nil : .time(units)))
                 case "age":
                     methods.append((entry.key, readAge(entry.value, keyPath)))
                 case "prefix":
-                    let lengths = reader.list(entry.value, keyPath)?.compactMap { reader.integer($0, keyPath, in: 0...1000) } ?? []
+                    let lengths = reader.nonEmptyList(entry.value, keyPath, "length")?.compactMap { reader.integer($0, keyPath, in: 0...1000) } ?? []
                     if lengths != lengths.sorted(by: >) { reader.report(entry.value, keyPath, "list lengths from longest to shortest") }
                     methods.append((entry.key, lengths.isEmpty ? nil : .prefix(lengths)))
                 case "decimals":
-                    let places = reader.list(entry.value, keyPath)?.compactMap { reader.integer($0, keyPath, in: 0...12) } ?? []
+                    let places = reader.nonEmptyList(entry.value, keyPath, "number of decimal places")?.compactMap { reader.integer($0, keyPath, in: 0...12) } ?? []
                     if places != places.sorted(by: >) { reader.report(entry.value, keyPath, "list decimal places from most to fewest") }
                     methods.append((entry.key, places.isEmpty ? nil : .decimals(places)))
                 case "grid":
@@ -737,7 +774,7 @@ public enum PolicyLoader {
                         if reference == nil { reader.report(entry.value, keyPath, "expected a date as YYYY-MM-DD") }
                     }
                 } else {
-                    bands = reader.list(entry.value, keyPath)?.compactMap { reader.integer($0, keyPath, in: 1...200) } ?? [1]
+                    bands = reader.nonEmptyList(entry.value, keyPath, "band width")?.compactMap { reader.integer($0, keyPath, in: 1...200) } ?? [1]
                     if bands != bands.sorted() { reader.report(entry.value, keyPath, "list band widths from narrowest to widest") }
                 }
             }
@@ -754,7 +791,7 @@ public enum PolicyLoader {
             for entry in entries {
                 let keyPath = "\(path).\(entry.key)"
                 switch entry.key {
-                case "metres": metres = reader.list(entry.value, keyPath)?.compactMap { reader.number($0, keyPath, positive: true) } ?? []
+                case "metres": metres = reader.nonEmptyList(entry.value, keyPath, "cell size")?.compactMap { reader.number($0, keyPath, positive: true) } ?? []
                 case "axis":
                     if let text = reader.string(entry.value, keyPath) {
                         axis = CoordinateAxis(rawValue: text)
@@ -805,13 +842,26 @@ public enum PolicyLoader {
                         if entry.key == "from" { rule.from = text } else { rule.before = text }
                     case "min": conditions += 1; rule.minimum = reader.number(entry.value, keyPath)
                     case "max": conditions += 1; rule.maximum = reader.number(entry.value, keyPath)
-                    case "in": conditions += 1; rule.oneOf = reader.list(entry.value, keyPath)?.compactMap { reader.string($0, keyPath) }
-                    case "not_in": conditions += 1; rule.noneOf = reader.list(entry.value, keyPath)?.compactMap { reader.string($0, keyPath) }
+                    case "in":
+                        conditions += 1
+                        rule.oneOf = reader.nonEmptyList(entry.value, keyPath, "value (an empty list would keep no record)")?.compactMap { reader.string($0, keyPath) }
+                    case "not_in":
+                        conditions += 1
+                        rule.noneOf = reader.nonEmptyList(entry.value, keyPath, "value")?.compactMap { reader.string($0, keyPath) }
                     default: conditions += 1; rule.notEmpty = reader.bool(entry.value, keyPath) ?? false
                     }
                 }
                 if !entries.contains(where: { $0.key == "column" }) { reader.report(item, path, "missing key 'column'") }
                 if conditions == 0 { reader.report(item, path, "give a condition: from, before, min, max, in, not_in or not_empty") }
+                // Conditions no record can meet would publish nothing, silently.
+                if let minimum = rule.minimum, let maximum = rule.maximum, minimum > maximum {
+                    reader.report(item, path, "min is greater than max: no record would be kept")
+                }
+                if let from = rule.from.flatMap({ TimestampValue.parse(Array($0.utf8)) }),
+                   let before = rule.before.flatMap({ TimestampValue.parse(Array($0.utf8)) }),
+                   from.secondsSinceEpoch >= before.secondsSinceEpoch {
+                    reader.report(item, path, "'from' is not before 'before': no record would be kept")
+                }
                 rules.append(rule)
             }
             return rules

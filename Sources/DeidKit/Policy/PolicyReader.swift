@@ -91,6 +91,17 @@ final class PolicyReader {
         }
     }
 
+    /// A list that must hold at least one item; an empty one is reported with `what` ("give at
+    /// least one length"), since an empty list would leave the column as it is.
+    func nonEmptyList(_ node: Node, _ path: String, _ what: String) -> [Node]? {
+        guard let items = list(node, path) else { return nil }
+        if items.isEmpty {
+            report(node, path, "an empty list: give at least one \(what)")
+            return nil
+        }
+        return items
+    }
+
     func describe(_ node: Node) -> String {
         switch node {
         case .scalar: "a single value"

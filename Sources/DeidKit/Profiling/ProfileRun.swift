@@ -1,8 +1,7 @@
 import DeidCSV
 
-/// Profiles a whole input: reads every record, checks that each field is valid UTF-8 (profiling
-/// reads every column as text; each distinct value is checked when first seen), and reports
-/// progress every `progressInterval` records.
+/// Profiles a whole input: reads every record (the reader refuses a field that is not valid
+/// UTF-8), and reports progress every `progressInterval` records.
 /// - Complexity: one pass over the input; memory bounded by `ProfileOptions`.
 public func profile(reader: CSVReader, options: ProfileOptions = ProfileOptions(),
                     progressInterval: Int = 1 << 16,
@@ -15,8 +14,6 @@ public func profile(reader: CSVReader, options: ProfileOptions = ProfileOptions(
     var hasPrevious = false
     while try reader.readRecord(into: &record) {
         profiler.add(record, previous: hasPrevious ? previous : nil)
-        // A value seen before was validated then; only new values need the UTF-8 check.
-        try reader.validateUTF8(record, columns: profiler.columnsWithNewValues)
         if let progress, record.number % progressInterval == 0 {
             progress(reader.source.progress)
         }

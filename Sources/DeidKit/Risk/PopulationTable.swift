@@ -12,7 +12,7 @@ public struct PopulationTable: Sendable {
     /// Reads `path` (CSV or gzip CSV), which must have every quasi-identifier column and
     /// `countColumn` holding whole numbers.
     public init(path: String, quasiIdentifiers: [String], countColumn: String, options: CSVReadOptions = CSVReadOptions()) throws {
-        let reader = try CSVReader(source: InputSource(path: path), options: options)
+        let reader = try CSVReader(source: InputSource(path: path, encoding: options.encoding), options: options)
         source = reader.source.displayName
         columns = quasiIdentifiers
         func index(_ name: String) throws -> Int {

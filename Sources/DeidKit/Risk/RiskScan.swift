@@ -46,6 +46,9 @@ public enum RiskScan {
             throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
                                  problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
         }
+        // Every column the spec names must exist before anything is read: an unknown one is an
+        // error at once, however wide the file.
+        _ = try RiskLayout(spec: spec, columns: header.names, source: first.source.displayName, defaultCandidates: [])
         var candidates: [Int]?
         if let discovery = spec.discovery, discovery.candidates == nil {
             let entity = spec.entity.flatMap(header.index(of:)), sensitive = spec.sensitive.flatMap(header.index(of:))
@@ -70,15 +73,12 @@ public enum RiskScan {
             return result
         }
         var counter = RiskCounter(layout: layout, source: input.source.displayName)
-        // Values compared as text must be valid text (trace columns are parsed as numbers and times).
-        let textColumns = counter.textColumns
         // Every record of the block is counted, in the reader's order: fields the reader took
         // from the record before are that record's, and so are the codes made of them.
         let lastQuasiIdentifier = layout.quasiIdentifiers.max() ?? -1
         do {
             while try reader.readRecord(into: &record) {
                 result.recordsIn += 1
-                try reader.validateUTF8(record, columns: textColumns)
                 try counter.count(record, line: record.line, number: record.number, unchangedTuple: record.repeatedFields > lastQuasiIdentifier,
                                   repeatedFields: record.repeatedFields)
             }
@@ -102,6 +102,8 @@ struct RiskLayout: Sendable {
     var timeUnit: TimeUnit?
     var discovery: DiscoveryColumns?
     var candidates: [Int] = []
+    /// Candidate columns past `DiscoverySpec.maxCandidates`, not taken.
+    var candidatesBeyondLimit = 0
     var distributions: DistributionRequest?
 
     /// Resolves `spec`'s column names among `columns`; an unknown name is an error at line 1 of
@@ -123,7 +125,10 @@ struct RiskLayout: Sendable {
                                  problem: "trace uniqueness needs an entity column: whose trace the points are")
         }
         if let discoverySpec = spec.discovery {
-            candidates = try discoverySpec.candidates.map { try $0.map { try column($0, "candidate column") } } ?? defaultCandidates ?? []
+            let all = try discoverySpec.candidates.map { try $0.map { try column($0, "candidate column") } } ?? defaultCandidates ?? []
+            // The first ones only: the file's width must not decide discovery's memory.
+            candidates = Array(all.prefix(discoverySpec.maxCandidates))
+            candidatesBeyondLimit = all.count - candidates.count
             discovery = DiscoveryColumns(candidates)
         }
         if !spec.distributionColumns.isEmpty {
@@ -188,11 +193,6 @@ struct RiskCounter {
         risk = RiskBlock(discoveryColumns: discoveryColumns)
         lastDiscoveryColumn = discoveryColumns.max() ?? Int.max
         distributions = layout.distributions.map(DistributionCounter.init)
-    }
-
-    /// The columns compared as text.
-    var textColumns: [Int] {
-        layout.quasiIdentifiers + [layout.entity, layout.sensitive].compactMap { $0 } + risk.discoveryColumns
     }
 
     /// True when the next record counted is one the distributions sample (the others' fields
@@ -279,7 +279,10 @@ final class RiskMerger: @unchecked Sendable {
 
     init(spec: RiskSpec, layout: RiskLayout, columns: [String]) {
         accumulator = PrivacyAccumulator(columns: spec.quasiIdentifiers, hasEntity: layout.entity != nil, hasSensitive: layout.sensitive != nil)
-        discovery = spec.discovery.map { DiscoveryTable(header: layout.columns, candidates: layout.candidates, hasEntity: layout.entity != nil, rowLimit: $0.rowLimit) }
+        discovery = spec.discovery.map {
+            DiscoveryTable(header: layout.columns, candidates: layout.candidates, hasEntity: layout.entity != nil, spec: $0,
+                           candidatesBeyondLimit: layout.candidatesBeyondLimit)
+        }
         discoveryColumns = layout.discovery
         points = spec.trace.map { TracePoints(spec: $0) }
     }

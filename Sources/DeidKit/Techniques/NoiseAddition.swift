@@ -43,12 +43,14 @@ public struct NoiseAdder: Sendable {
     public init(spec: NoiseSpec) { self.spec = spec }
 
     /// `value` with noise, clamped and rounded; written with the policy's decimals or `decimals`.
-    public func perturb(_ value: Double, decimals: Int, random: inout NoiseRandom) -> [UInt8] {
-        DecimalText.format(noisy(value, random: &random), decimals: spec.decimals ?? decimals)
+    /// - Throws: `ValueProblem` when the result is not a finite number (an input near the
+    ///   largest double).
+    public func perturb(_ value: Double, decimals: Int, random: inout NoiseRandom) throws(ValueProblem) -> [UInt8] {
+        DecimalText.format(try noisy(value, random: &random), decimals: spec.decimals ?? decimals)
     }
 
-    /// `value` with noise, clamped (not rounded).
-    func noisy(_ value: Double, random: inout NoiseRandom) -> Double {
+    /// `value` with noise, clamped (not rounded); never infinite or NaN.
+    func noisy(_ value: Double, random: inout NoiseRandom) throws(ValueProblem) -> Double {
         var noisy: Double
         switch spec.distribution {
         case .laplace(let scale):
@@ -62,6 +64,7 @@ public struct NoiseAdder: Sendable {
         }
         if let minimum = spec.minimum { noisy = max(noisy, minimum) }
         if let maximum = spec.maximum { noisy = min(noisy, maximum) }
+        guard noisy.isFinite else { throw ValueProblem("the value with noise is not a finite number (the value is too large)") }
         return noisy
     }
 
@@ -72,13 +75,13 @@ public struct NoiseAdder: Sendable {
             return
         }
         guard let (number, decimals) = DecimalText.parse(value) else { throw ValueProblem("not a number (noise needs numbers)") }
-        output.append(decimal: noisy(number, random: &random), places: spec.decimals ?? decimals)
+        output.append(decimal: try noisy(number, random: &random), places: spec.decimals ?? decimals)
     }
 
     /// Noise added to a field's number; empty stays empty.
     public func apply(_ value: ArraySlice<UInt8>, random: inout NoiseRandom) throws(ValueProblem) -> [UInt8] {
         if value.isEmpty { return [] }
         guard let (number, decimals) = DecimalText.parse(value) else { throw ValueProblem("not a number (noise needs numbers)") }
-        return perturb(number, decimals: decimals, random: &random)
+        return try perturb(number, decimals: decimals, random: &random)
     }
 }
