@@ -346,6 +346,40 @@ import Testing
         #expect(merged.count > IndividualCount.exactLimit)
     }
 
+    /// Ranked combinations stay at most 63 and the full join, whatever the number of join
+    /// columns; past `maxRankedJoinColumns` only the full join is measured, and the text says so.
+    @Test func rankingIsBoundedByTheJoinsWidth() throws {
+        #expect(LinkSession.rankingSubsets(4).count == 15)
+        #expect(LinkSession.rankingSubsets(8).count == 8 + 28 + 8 + 1)
+        #expect(LinkSession.rankingSubsets(31).count == 31 + 31 + 1)
+        #expect(LinkSession.rankingSubsets(1000) == [Array(0..<1000)])
+        #expect(LinkSample.valueLimit(columns: 9) == LinkSample.valueLimit)
+        #expect(LinkSample.valueLimit(columns: 100_000) == 16)
+        let directory = try TemporaryDirectory()
+        let width = 40
+        var text = (0..<width).map { "c\($0)" }.joined(separator: ",") + "\n"
+        // Column j holds bit j % 5 of the row number: every row is unique on the join, no column alone.
+        for row in 0..<30 { text += (0..<width).map { "\((row >> ($0 % 5)) & 1)" }.joined(separator: ",") + "\n" }
+        let left = try directory.write("left.csv", text: text), right = try directory.write("right.csv", text: text)
+        let report = try Self.link([left, right])
+        let pair = try #require(report.pairs.first)
+        #expect(pair.joinColumns.count == width && pair.combinations.isEmpty && pair.suggestion == nil)
+        #expect(pair.measures.uniqueLinks == 30)
+        #expect(LinkText.render(report).contains("combinations not ranked: 40 join columns (at most 31 are); name fewer with --columns"))
+    }
+
+    /// A join column no file has is an error (a typo would pass a gate).
+    @Test func anUnknownJoinColumnIsAnError() throws {
+        let directory = try TemporaryDirectory()
+        let path = try directory.write("a.csv", text: "postcode,age\nAB1,3\n")
+        var options = LinkOptions()
+        options.joinColumns = ["postcodee"]
+        #expect(throws: TransformError(position: InputPosition(source: path, line: 1),
+                                       problem: "--columns names 'postcodee', a column of none of the files; did you mean 'postcode'?")) {
+            try Self.link([path, path], options: options)
+        }
+    }
+
     @Test func columnsPairByNameByOverlapAndAtTheCoarserLevel() throws {
         func sample(_ name: String, _ columns: [String: [String]]) -> LinkSample {
             LinkSample(name: name, columns: columns.keys.sorted().map { LinkColumn(name: $0, inferringFrom: columns[$0]!) })

@@ -100,6 +100,31 @@ import Testing
         ("t-closeness beyond 1", valid + "\nprivacy: { k: 2, t_closeness: { column: kwh, t: 1.5, distance: earth } }",
          ["policy.yaml:9:49: error: privacy.t_closeness.t: t is a distance between 0 and 1",
           "policy.yaml:9:64: error: privacy.t_closeness.distance: unknown distance 'earth' (distances: equal, ordered)"]),
+        // Values that would publish a column as it is, overflow, or keep no record (issue 19).
+        ("empty prefix list", replacing(6, with: "  postcode: { role: quasi_identifier, generalize: { prefix: [] } }"),
+         ["policy.yaml:6:61: error: columns.postcode.generalize.prefix: an empty list: give at least one length"]),
+        ("empty round list", replacing(8, with: "  kwh: { role: sensitive, generalize: { round: [] } }"),
+         ["policy.yaml:8:48: error: columns.kwh.generalize.round: an empty list: give at least one base"]),
+        ("empty list of suppressed values", replacing(6, with: "  postcode: { role: quasi_identifier, suppress: { values: [] } }"),
+         ["policy.yaml:6:59: error: columns.postcode.suppress.values: an empty list: give at least one value to suppress (leave 'values' out to suppress every value)"]),
+        ("noise too large", replacing(8, with: "  kwh: { role: sensitive, noise: { laplace: 1e308 } }"),
+         ["policy.yaml:8:45: error: columns.kwh.noise.laplace: must be at most 1000000000000"]),
+        ("percent noise too large", replacing(8, with: "  kwh: { role: sensitive, noise: { percent: 5000 } }"),
+         ["policy.yaml:8:45: error: columns.kwh.noise.percent: must be at most 1000 (percent of the value)"]),
+        ("retention not a date", replacing(2, with: "dataset: { name: readings, retention: not-a-date }"),
+         ["policy.yaml:2:39: error: dataset.retention: expected a date as YYYY-MM-DD (the day after which the release is withdrawn)"]),
+        ("retention on a day that does not exist", replacing(2, with: "dataset: { name: readings, retention: 2027-02-30 }"),
+         ["policy.yaml:2:39: error: dataset.retention: expected a date as YYYY-MM-DD (the day after which the release is withdrawn)"]),
+        ("filter min above max", valid + "\nfilter:\n  - { column: kwh, min: 5, max: 1 }",
+         ["policy.yaml:10:5: error: filter[0]: min is greater than max: no record would be kept"]),
+        ("filter from after before", valid + "\nfilter:\n  - { column: reading_time, from: 2013-02-01, before: 2013-01-01 }",
+         ["policy.yaml:10:5: error: filter[0]: 'from' is not before 'before': no record would be kept"]),
+        ("filter in an empty list", valid + "\nfilter:\n  - { column: postcode, in: [] }",
+         ["policy.yaml:10:29: error: filter[0].in: an empty list: give at least one value (an empty list would keep no record)"]),
+        ("hex pseudonym longer than 64", replacing(5, with: "  meter_id: { role: identifier, pseudonymize: { key: \"env:DEID_KEY\", length: 65 } }"),
+         ["policy.yaml:5:78: error: columns.meter_id.pseudonymize.length: must be between 8 and 64"]),
+        ("base32 pseudonym longer than 52", replacing(5, with: "  meter_id: { role: identifier, pseudonymize: { key: \"env:DEID_KEY\", length: 53, encoding: base32 } }"),
+         ["policy.yaml:5:47: error: columns.meter_id.pseudonymize.length: at most 52 characters in base32"]),
         ("privacy with aggregation", replacing(7, with: "  reading_time: { role: insensitive, aggregate: { every: day, sum: [kwh] } }") + "\nprivacy: { k: 2 }",
          ["policy.yaml:9:10: error: privacy: privacy models and time-series aggregation in one policy are not supported yet: publish the aggregates, then check them with a second policy"]),
     ]
@@ -107,6 +132,29 @@ import Testing
     @Test(arguments: 0..<cases.count) func messageIsPinned(_ index: Int) {
         let (name, text, expected) = Self.cases[index]
         #expect(Self.diagnostics(text) == expected, "\(name)")
+    }
+
+    /// The limits themselves are accepted: a 64-character hex pseudonym (Docs/POLICY.md), the
+    /// largest noise scale, a real retention date.
+    @Test func limitsAreAccepted() throws {
+        var text = Self.replacing(5, with: "  meter_id: { role: identifier, pseudonymize: { key: \"env:DEID_KEY\", length: 64 } }")
+        text = text.replacingOccurrences(of: "laplace: 0.1", with: "laplace: 1e12")
+        text = text.replacingOccurrences(of: "dataset: { name: readings }", with: "dataset: { name: readings, retention: 2028-02-29 }")
+        #expect(Self.diagnostics(text) == [])
+    }
+
+    /// A wide file whose columns a policy leaves out gets one line for them all, not one each.
+    @Test func manyUnnamedColumnsAreOneProblem() {
+        let wide = (0..<5000).map { "c\($0)" }
+        do {
+            _ = try PolicyLoader.parse(text: "version: 1\ndataset: { name: w }\ncolumns:\n  c0: { role: insensitive }\n",
+                                       file: "policy.yaml", directory: ".", header: wide)
+            Issue.record("accepted")
+        } catch let error as PolicyError {
+            #expect(error.diagnostics.map(\.description) == [
+                "policy.yaml:3:1: error: columns: 4999 input columns have no policy ('c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', 'c10' and 4989 more): every column needs a role (role: insensitive passes it through; deid profile --policy-out writes a policy that names them all)",
+            ])
+        } catch { Issue.record("\(error)") }
     }
 
     @Test func missingEnvironmentKeyIsNamedNotPrinted() {
@@ -149,7 +197,6 @@ import Testing
             "policy.yaml:3:1: error: columns: input column 'reading_time' has no policy: every column needs a role (role: insensitive passes it through)",
             "policy.yaml:4:13: error: columns.meter_id: an identifier must be dropped, pseudonymized or masked",
             "policy.yaml:5:21: error: columns.postcode.role: unknown role 'quasi_identifer'; did you mean 'quasi_identifier'? (roles: identifier, quasi_identifier, sensitive, insensitive)",
-            "policy.yaml:6:34: error: columns.kwh.noise: give one of laplace, gaussian or percent",
             "policy.yaml:6:45: error: columns.kwh.noise.laplace: must be greater than 0",
         ])
     }

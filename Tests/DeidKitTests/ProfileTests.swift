@@ -1,6 +1,6 @@
 import DeidTestSupport
 import DeidCSV
-import DeidKit
+@testable import DeidKit
 import Testing
 import Yams
 
@@ -114,6 +114,23 @@ struct ProfileTests {
         #expect(result["a"]?.distinctExact == false)
         #expect(abs((result["a"]?.distinct ?? 0) - 10_000) < 300)
         #expect(result["b"]?.distinctExact == true && result["b"]?.distinct == 7)
+    }
+
+    /// A wide file's columns share the memory: the estimates get fewer registers, and the
+    /// dependency tracking (which grows with the square of the width) is left out; the profile
+    /// is still complete.
+    @Test func wideFilesBoundTheirMemory() throws {
+        #expect(Profiler.sketchPrecision(columns: 9, budgetBytes: 32 << 20) == 14)
+        #expect(Profiler.sketchPrecision(columns: 10_000, budgetBytes: 32 << 20) == 11)
+        #expect(Profiler.sketchPrecision(columns: 1_000_000, budgetBytes: 32 << 20) == 6)
+        let width = 3000
+        var text = (0..<width).map { "c\($0)" }.joined(separator: ",") + "\n"
+        for row in 0..<50 { text += (0..<width).map { "\(row * $0 % 17)" }.joined(separator: ",") + "\n" }
+        let result = try profileText(text)
+        #expect(result.rows == 50 && result.columns.count == width)
+        #expect(result.columns.allSatisfy { $0.distinctExact && $0.distinct <= 17 })
+        // No column is said to be a fixed attribute of another: dependencies were not tracked.
+        #expect(!result.columns.contains { $0.reason.contains("a fixed attribute") })
     }
 
     @Test func invalidUTF8IsAnErrorWithItsPosition() throws {

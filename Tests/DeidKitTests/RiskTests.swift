@@ -244,6 +244,39 @@ import Testing
         #expect(estimate.zayatz != nil && estimate.pitman != nil)
     }
 
+    /// Discovery measures every combination of up to 3 candidates while that stays within its
+    /// work limit, then fewer columns a combination, then fewer candidates; so a file's width
+    /// and length bound its time and memory.
+    @Test func discoveryPlansItsWorkByWidthAndLength() {
+        let limit = DiscoverySpec().workLimit
+        #expect(DiscoveryTable.plan(candidates: 8, rows: 30_000, maxColumns: 3, workLimit: limit) == (3, 8))
+        #expect(DiscoveryTable.plan(candidates: 2, rows: 10, maxColumns: 3, workLimit: limit) == (2, 2))
+        #expect(DiscoveryTable.plan(candidates: 200, rows: 1, maxColumns: 3, workLimit: limit) == (2, 200))
+        #expect(DiscoveryTable.plan(candidates: 200, rows: 250_000, maxColumns: 3, workLimit: limit) == (1, 99))
+        #expect(DiscoveryTable.plan(candidates: 0, rows: 5, maxColumns: 3, workLimit: limit) == (0, 0))
+    }
+
+    /// On a file wider than `maxCandidates`, discovery combines the first candidates and says
+    /// how many it left out; an unknown quasi-identifier is an error before any of it.
+    @Test func wideFileDiscoveryIsBoundedAndSaysSo() throws {
+        let directory = try TemporaryDirectory()
+        let width = 1500
+        var text = (0..<width).map { "c\($0)" }.joined(separator: ",") + "\n"
+        for row in 0..<40 { text += (0..<width).map { "\((row + $0) % 9)" }.joined(separator: ",") + "\n" }
+        let path = try directory.write("wide.csv", text: text)
+        let input = try BlockInput(path: path, options: CSVReadOptions())
+        let spec = RiskSpec(quasiIdentifiers: ["c0", "c1"])
+        let report = try RiskAnalysis.report(try RiskScan.run(inputs: [input], spec: spec), spec: spec, inputs: [path])
+        let discovery = try #require(report.quasiIdentifierDiscovery)
+        #expect(discovery.candidates.count == DiscoverySpec().maxCandidates)
+        #expect(discovery.notCombined == width - DiscoverySpec().maxCandidates)
+        #expect(discovery.maxColumns == 2)
+        #expect(discovery.combinations.count == DiscoverySpec().top)
+        #expect(report.table().contains("1300 more candidate columns not combined"))
+        let unknown = RiskSpec(quasiIdentifiers: ["nosuch"])
+        #expect(throws: TransformError.self) { try RiskScan.run(inputs: [try BlockInput(path: path, options: CSVReadOptions())], spec: unknown) }
+    }
+
     @Test func gatesPassAndFail() throws {
         let path = "\(Paths.root)/Datasets/smart_meter_sample.csv"
         var spec = RiskSpec(quasiIdentifiers: ["dwelling_type"], entity: "meter_id")

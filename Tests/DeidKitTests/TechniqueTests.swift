@@ -289,6 +289,16 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect((95...105).contains(Double(noisy)!))
         #expect(try keepsDecimals.apply(bytes(""), random: &random) == [])
         #expect(throws: ValueProblem("not a number (noise needs numbers)")) { try keepsDecimals.apply(bytes("high"), random: &random) }
+        // A value near the largest double, noised up, would be written as inf: it is an error.
+        let huge = NoiseAdder(spec: NoiseSpec(distribution: .percent(1000), minimum: nil, maximum: nil, decimals: nil))
+        var failures = 0
+        for _ in 0..<50 {
+            do { _ = try huge.apply(bytes("1.7e308"), random: &random) } catch {
+                #expect(error == ValueProblem("the value with noise is not a finite number (the value is too large)"))
+                failures += 1
+            }
+        }
+        #expect(failures > 10 && failures < 50, "the draws above the largest double fail, the others pass")
     }
 
     @Test func decimalTextParsesAndFormats() {

@@ -42,6 +42,16 @@ public struct LinkRequest: Sendable {
     public var columnSketches: [Int] = []
     public var columnSketchCapacity = 4096
 
+    /// The most columns sketched one by one: the first ones of a wider file.
+    public static let maxColumnSketches = 1000
+
+    /// Sketches the first of `count` columns one by one (at most `maxColumnSketches`), each with
+    /// fewer values kept the more there are: about 256 Ki values in all, 4,096 at most a column.
+    public mutating func sketchColumns(_ count: Int) {
+        columnSketches = Array(0..<min(count, Self.maxColumnSketches))
+        columnSketchCapacity = max(64, min(4096, (256 << 10) / max(columnSketches.count, 1)))
+    }
+
     public static let defaultSketchCapacity = 1 << 16
     public static let rankingCapacity = 1 << 13
     public static let pseudonymSketchCapacity = 1 << 16
@@ -340,7 +350,9 @@ struct LinkCounter: Sendable {
         pseudonyms = request.pseudonymColumns.indices.map { _ in
             KHyperLogLog(capacity: LinkRequest.pseudonymSketchCapacity, reserving: 1 << 12)
         }
-        columns = request.columnSketches.indices.map { _ in KHyperLogLog(capacity: request.columnSketchCapacity, reserving: 1 << 10) }
+        columns = request.columnSketches.indices.map { _ in
+            KHyperLogLog(capacity: request.columnSketchCapacity, reserving: min(1 << 10, request.columnSketchCapacity))
+        }
         pseudonymSlots = request.pseudonymColumns.map { _ in KHyperLogLog.slotUnknown }
         columnSlots = request.columnSketches.map { _ in KHyperLogLog.slotUnknown }
         roots = request.joins.enumerated().flatMap { join, value in

@@ -47,6 +47,13 @@ public struct LinkOutcome: Sendable {
 public enum LinkSession {
     public static func run(inputs: [BlockInput], options: LinkOptions,
                            progress: ((Int, InputProgress) -> Void)? = nil) throws -> LinkOutcome {
+        // A join column no file has is a mistake (a typo would otherwise pass a gate unseen).
+        for name in options.joinColumns ?? [] where !inputs.contains(where: { $0.header.index(of: name) != nil })
+            && !options.catalog.contains(where: { $0.quasiIdentifiers.contains(name) }) {
+            let known = Array(Set(inputs.flatMap(\.header.names))).sorted()
+            throw TransformError(position: InputPosition(source: inputs.first?.source.displayName ?? "<inputs>", line: 1),
+                                 problem: "--columns names '\(name)', a column of none of the files\(Suggestion.phrase(for: name, among: known))")
+        }
         let samples = try inputs.map { try LinkSample(input: $0) }
         let entityNames = Set(options.entities)
         let entityColumns = inputs.map { input in options.entities.lazy.compactMap(input.header.index(of:)).first }
@@ -59,7 +66,7 @@ public enum LinkSession {
                 let profile = samples[index].columns[column]
                 return profile.pseudonymLike || profile.namesIndividuals || column == entityColumns[index]
             }
-            if options.sketchFirstFileColumns && index == 0 { request.columnSketches = Array(samples[index].columns.indices) }
+            if options.sketchFirstFileColumns && index == 0 { request.sketchColumns(samples[index].columns.count) }
             return request
         }
 
@@ -134,7 +141,7 @@ public enum LinkSession {
                 var combinations: [LinkCombination] = []
                 if let fromJoin, let toJoin {
                     let subsets = requests[from].joins[fromJoin].subsets
-                    combinations = !options.rankCombinations ? [] : subsets.indices.map { subset in
+                    combinations = !options.rankCombinations || joins.count > maxRankedJoinColumns ? [] : subsets.indices.map { subset in
                         let estimate = LinkMeasure.sketched(left: sides[from].sketches[fromJoin][subset], leftIndividuals: sides[from].individuals,
                                                             joinableShare: joinableShare(sides[from], fromJoin, subset),
                                                             recordsAreIndividuals: !sides[from].hasEntity,
@@ -174,7 +181,7 @@ public enum LinkSession {
             if let join = pair.join {
                 let subsets = requests[pair.file].joins[join].subsets
                 let positions = joins.map { $0.right }
-                combinations = !options.rankCombinations ? [] : subsets.indices.map { subset in
+                combinations = !options.rankCombinations || joins.count > maxRankedJoinColumns ? [] : subsets.indices.map { subset in
                     let projected = project(release, columns: subsets[subset].map { positions[$0] }, joinPositions: subsets[subset],
                                             normalizers: subsets[subset].map { joins[$0].normalizer })
                     let estimate = LinkMeasure.sketched(left: side.sketches[join][subset], leftIndividuals: side.individuals,
@@ -316,17 +323,24 @@ public enum LinkSession {
         }
     }
 
-    /// The column subsets ranked: all of them up to 4 join columns; beyond, single columns,
-    /// pairs, all but one, and all. The full set is last.
+    /// The most join columns whose combinations are ranked: past it only the full join is
+    /// measured (a sketch per subset; a wide file must not decide the memory).
+    public static let maxRankedJoinColumns = 31
+
+    /// The column subsets ranked, at most 63 and the full set: all of them up to 4 join columns;
+    /// up to 8, single columns, pairs, all but one, and all; up to `maxRankedJoinColumns`,
+    /// single columns, all but one, and all; beyond, the full set alone. The full set is last.
     static func rankingSubsets(_ count: Int) -> [[Int]] {
         let all = Array(0..<count)
         var subsets: [[Int]] = []
         if count <= 4 {
             for mask in 1..<(1 << count) { subsets.append(all.filter { mask & (1 << $0) != 0 }) }
-        } else {
+        } else if count <= maxRankedJoinColumns {
             for a in all { subsets.append([a]) }
-            for a in all { for b in all where b > a { subsets.append([a, b]) } }
+            if count <= 8 { for a in all { for b in all where b > a { subsets.append([a, b]) } } }
             for skip in all { subsets.append(all.filter { $0 != skip }) }
+            subsets.append(all)
+        } else {
             subsets.append(all)
         }
         // Fewest columns first, the full set last.
@@ -366,6 +380,8 @@ public enum LinkSession {
         if names.count == 1 {
             return "coarsen `\(names[0])` (\(coarsening(joins[0].normalizer))) in one of the files: it alone makes the links"
         }
+        // Without ranked combinations (too many join columns) there is nothing to compare.
+        guard !combinations.isEmpty else { return nil }
         var best: (column: Int, links: Int, share: Double)?
         for (index, name) in names.enumerated() {
             let rest = Set(names).subtracting([name])

@@ -2,6 +2,9 @@ import Foundation
 
 /// The human form of a link report: one block per pair, then pseudonyms and keys.
 public enum LinkText {
+    /// Shared columns listed one a line per pair (a wide file's are summed up past it).
+    static let sharedColumnsListed = 50
+
     public static func render(_ report: LinkReport) -> String {
         var lines: [String] = []
         func share(_ value: Double) -> String { String(format: "%.4f", value) }
@@ -19,9 +22,12 @@ public enum LinkText {
                 lines.append("  no shared columns")
                 continue
             }
-            for column in pair.columns {
+            for column in pair.columns.prefix(sharedColumnsListed) {
                 let name = column.left == column.right ? column.left : "\(column.left) = \(column.right)"
                 lines.append("  shared  \(name): \(column.comparison) (\(column.reason))\(column.joins ? "" : ", not joined")")
+            }
+            if pair.columns.count > sharedColumnsListed {
+                lines.append("  shared  ... and \(pair.columns.count - sharedColumnsListed) more columns (--json lists them all)")
             }
             guard !pair.joinColumns.isEmpty else {
                 lines.append("  no join columns (only pseudonyms, entities or identifiers in common)")
@@ -37,6 +43,9 @@ public enum LinkText {
             }
             for combination in pair.combinations.prefix(5) where combination.uniqueLinks > 0 {
                 lines.append("  combination \(combination.columns.joined(separator: "+")): \(combination.uniqueLinks) unique links (share \(share(combination.uniqueLinkShare)))")
+            }
+            if pair.joinColumns.count > LinkSession.maxRankedJoinColumns {
+                lines.append("  combinations not ranked: \(pair.joinColumns.count) join columns (at most \(LinkSession.maxRankedJoinColumns) are); name fewer with --columns")
             }
             if let suggestion = pair.suggestion { lines.append("  suggestion: \(suggestion)") }
         }

@@ -425,7 +425,11 @@ public enum PolicyLoader {
                 reader.report(node, path, "min is greater than max")
             }
             guard distributions.count == 1 else {
-                reader.report(node, path, distributions.isEmpty ? "give one of laplace, gaussian or percent" : "give only one of laplace, gaussian or percent")
+                let given = entries.contains { ["laplace", "gaussian", "percent"].contains($0.key) }
+                // A distribution given with a bad value was reported as such.
+                if !(distributions.isEmpty && given) {
+                    reader.report(node, path, distributions.isEmpty ? "give one of laplace, gaussian or percent" : "give only one of laplace, gaussian or percent")
+                }
                 return nil
             }
             spec.distribution = distributions[0]

@@ -15,15 +15,21 @@ public struct DistinctValues: Sendable {
     private var hashes: [UInt64] = []   // by value index
     private var ends: [Int] = []        // by value index: end offset in `storage`
     private var storage: [UInt8] = []
-    private var sketch = HyperLogLog()
+    /// The estimate once counting stops being exact (made then: a wide file's columns mostly
+    /// never need one).
+    private var sketch: HyperLogLog?
+    /// The sketch's precision (fewer registers for a wide file's many columns).
+    public let sketchPrecision: Int
     /// False once the exact limits were passed.
     public private(set) var isExact = true
 
-    /// A counter that is exact up to `exactLimit` values or `byteLimit` bytes of values.
-    public init(exactLimit: Int = 100_000, byteLimit: Int = 8 << 20) {
+    /// A counter that is exact up to `exactLimit` values or `byteLimit` bytes of values, then a
+    /// HyperLogLog of 2^`sketchPrecision` registers.
+    public init(exactLimit: Int = 100_000, byteLimit: Int = 8 << 20, sketchPrecision: Int = 14) {
         self.exactLimit = exactLimit
         self.byteLimit = byteLimit
-        slots = [Int32](repeating: 0, count: 1024)
+        self.sketchPrecision = sketchPrecision
+        slots = [Int32](repeating: 0, count: 16)
     }
 
     /// The result of inserting a value.
@@ -39,7 +45,7 @@ public struct DistinctValues: Sendable {
     /// Counts field `field` of `record`, whose hash is `hash`.
     public mutating func insert(_ record: CSVRecord, field: Int, hash: UInt64) -> Insertion {
         guard isExact else {
-            sketch.insert(hash: hash)
+            sketch!.insert(hash: hash)
             return .uncounted
         }
         let mask = slots.count - 1
@@ -58,8 +64,10 @@ public struct DistinctValues: Sendable {
         }
         if hashes.count >= exactLimit || storage.count + record.length(of: field) > byteLimit {
             // The sketch takes over: it gets every value counted so far, then this one.
-            for known in hashes { sketch.insert(hash: known) }
-            sketch.insert(hash: hash)
+            var estimate = HyperLogLog(precision: sketchPrecision)
+            for known in hashes { estimate.insert(hash: known) }
+            estimate.insert(hash: hash)
+            sketch = estimate
             isExact = false
             slots = []
             hashes = []
@@ -87,7 +95,7 @@ public struct DistinctValues: Sendable {
     }
 
     /// The number of distinct values: exact while `isExact`, else the sketch's estimate.
-    public var count: Int { isExact ? hashes.count : Int(sketch.estimate.rounded()) }
+    public var count: Int { isExact ? hashes.count : Int(sketch!.estimate.rounded()) }
 
     /// The bytes of value `index` (exact mode only).
     public func value(at index: Int) -> ArraySlice<UInt8> {

@@ -8,8 +8,12 @@ public struct ProfileOptions: Sendable {
     public var exactDistinctBytes: Int = 8 << 20
     /// Memory for exact counting in all columns together: a wide file gets less per column
     /// (each distinct value costs its bytes plus about 28 bytes of index).
-    public var exactDistinctBudgetBytes: Int = 256 << 20
-    /// Memory for tracking which columns determine which (one value of A, one value of B), in bytes.
+    public var exactDistinctBudgetBytes: Int = 160 << 20
+    /// Memory for the HyperLogLog estimates of all columns together: a wide file's estimates
+    /// get fewer registers (at most 2^14, at least 2^6, a column).
+    public var sketchBudgetBytes: Int = 32 << 20
+    /// Memory for tracking which columns determine which (one value of A, one value of B), in
+    /// bytes. It grows with the square of the width: a file too wide for it is not tracked.
     public var dependencyBudgetBytes: Int = 32 << 20
 
     public init() {}
@@ -45,28 +49,27 @@ public struct Profiler {
         let share = options.exactDistinctBudgetBytes / max(count, 1)
         let byteLimit = min(options.exactDistinctBytes, share / 2)
         let exactLimit = max(1, min(options.exactDistinctLimit, share / 2 / 28))
+        let sketchPrecision = Profiler.sketchPrecision(columns: count, budgetBytes: options.sketchBudgetBytes)
         columns = (0..<count).map { _ in
-            ColumnStatistics(distinct: DistinctValues(exactLimit: exactLimit, byteLimit: byteLimit))
+            ColumnStatistics(distinct: DistinctValues(exactLimit: exactLimit, byteLimit: byteLimit, sketchPrecision: sketchPrecision))
         }
-        dependencyLimit = count < 2 ? 0 : min(options.exactDistinctLimit, options.dependencyBudgetBytes / (8 * count * count))
+        // The other columns' hashes at each distinct value fill the budget; each column's list
+        // of the columns it may determine (8 bytes each) may take half as much again, else the
+        // file is too wide to track.
+        let tracked = count >= 2 && 8 * count * count <= options.dependencyBudgetBytes / 2
+        dependencyLimit = tracked ? min(options.exactDistinctLimit, options.dependencyBudgetBytes / (8 * count * count)) : 0
         firstHashes = Array(repeating: [], count: count)
-        determines = (0..<count).map { column in (0..<count).filter { $0 != column } }
+        determines = (0..<count).map { column in tracked ? (0..<count).filter { $0 != column } : [] }
         rowHashes = Array(repeating: 0, count: count)
         valueIndexes = Array(repeating: Profiler.emptyValue, count: count)
         changed = Array(repeating: true, count: count)
     }
-
-    /// Columns whose value in the last added record had not been seen before (or could no
-    /// longer be checked): the only fields a caller needs to validate, since a repeated value
-    /// was validated when first seen.
-    public private(set) var columnsWithNewValues: [Int] = []
 
     /// Takes in one record (with the header's field count). `previous`, the record added just
     /// before, lets values repeated from one row to the next (a household's attributes over its
     /// readings) skip hashing and lookup.
     public mutating func add(_ record: CSVRecord, previous: CSVRecord? = nil) {
         rows += 1
-        columnsWithNewValues.removeAll(keepingCapacity: true)
         let count = header.count
         for column in 0..<count {
             if let previous, record.field(column, equalsFieldOf: previous) {
@@ -88,17 +91,23 @@ public struct Profiler {
                 columns[column].classify(record[column])
                 columns[column].totalLength += record.length(of: column)
                 valueIndexes[column] = index
-                columnsWithNewValues.append(column)
             case .repeated(let index):
                 valueIndexes[column] = index
             case .uncounted:
                 columns[column].classify(record[column])
                 columns[column].totalLength += record.length(of: column)
                 valueIndexes[column] = Profiler.uncountedValue
-                columnsWithNewValues.append(column)
             }
         }
         trackDependencies()
+    }
+
+    /// The HyperLogLog precision that keeps `columns` estimates within `budgetBytes` (one
+    /// byte a register), between 6 and 14.
+    static func sketchPrecision(columns: Int, budgetBytes: Int) -> Int {
+        var precision = 14
+        while precision > 6 && (1 << precision) * max(columns, 1) > budgetBytes { precision -= 1 }
+        return precision
     }
 
     private static let emptyValue = -1

@@ -38,22 +38,24 @@ public struct DiscoveryTable: Sendable {
     private(set) var activeColumns: [Int]
     let hasEntity: Bool
     let rowLimit: Int
+    /// Candidates not taken at all, past `DiscoverySpec.maxCandidates`.
+    let candidatesBeyondLimit: Int
     /// Per input column: value -> code.
     private var codes: [Int: [[UInt8]: UInt32]] = [:]
     /// Rows: `[entity, code per active column]` -> records.
     private var rows: [[UInt32]: Int] = [:]
     public private(set) var leftOut: [LeftOutColumn] = []
 
-    init(header: [String], candidates: [Int], hasEntity: Bool, rowLimit: Int) {
+    /// - Parameter rowLimit: rows kept at most; fewer for many candidates (`spec.cellLimit`).
+    init(header: [String], candidates: [Int], hasEntity: Bool, spec: DiscoverySpec, candidatesBeyondLimit: Int = 0) {
         self.header = header
         self.candidates = candidates
         activeColumns = candidates
         self.hasEntity = hasEntity
-        self.rowLimit = max(1, rowLimit)
+        self.rowLimit = max(1, min(spec.rowLimit, spec.cellLimit / (candidates.count + 1)))
+        self.candidatesBeyondLimit = candidatesBeyondLimit
         for column in candidates { codes[column] = [:] }
     }
-
-    public var candidateNames: [String] { candidates.map { header[$0] } }
 
     /// The non-entity columns that the profile of the first block does not take for direct
     /// identifiers.
@@ -111,28 +113,69 @@ public struct DiscoveryTable: Sendable {
         rows = merged
     }
 
-    /// The combinations of 1 to `maxColumns` candidates that single out the most individuals.
-    public func combinations(maxColumns: Int, top: Int) -> [CombinationRisk] {
+    /// The combinations of 1 to `spec.maxColumns` candidates that single out the most
+    /// individuals (the top `spec.top`), measured within `spec.workLimit` rows looked at: fewer
+    /// columns a combination, then fewer candidates (those with the most distinct values) when
+    /// every combination would take more.
+    /// - Complexity: O(combinations measured × rows), at most `spec.workLimit`.
+    public func result(_ spec: DiscoverySpec, notCombinedBefore: Int) -> DiscoveryResult {
         let flat = rows.map { (row: $0.key, records: $0.value) }
-        var results: [CombinationRisk] = []
+        let (size, count) = Self.plan(candidates: activeColumns.count, rows: flat.count, maxColumns: spec.maxColumns, workLimit: spec.workLimit)
+        // The candidates combined: all, or the `count` with the most distinct values (in file order).
+        let positions = activeColumns.indices.sorted { codes[activeColumns[$0]]!.count > codes[activeColumns[$1]]!.count }
+            .prefix(count).sorted()
+        var best: [CombinationRisk] = []
+        func better(_ a: CombinationRisk, _ b: CombinationRisk) -> Bool {
+            if a.uniqueIndividuals != b.uniqueIndividuals { return a.uniqueIndividuals > b.uniqueIndividuals }
+            if a.columns.count != b.columns.count { return a.columns.count < b.columns.count }
+            if a.distinction != b.distinction { return a.distinction > b.distinction }
+            return a.columns.lexicographicallyPrecedes(b.columns)
+        }
         var chosen: [Int] = []
         func visit(from start: Int) {
-            if !chosen.isEmpty { results.append(measure(chosen, flat)) }
-            guard chosen.count < maxColumns else { return }
-            for position in start..<activeColumns.count {
-                chosen.append(position)
-                visit(from: position + 1)
+            if !chosen.isEmpty {
+                // Only the best `top` are kept, in order.
+                let measured = measure(chosen, flat)
+                let place = best.firstIndex { better(measured, $0) } ?? best.count
+                if place < spec.top {
+                    best.insert(measured, at: place)
+                    if best.count > spec.top { best.removeLast() }
+                }
+            }
+            guard chosen.count < size else { return }
+            for index in start..<positions.count {
+                chosen.append(positions[index])
+                visit(from: index + 1)
                 chosen.removeLast()
             }
         }
         visit(from: 0)
-        results.sort {
-            if $0.uniqueIndividuals != $1.uniqueIndividuals { return $0.uniqueIndividuals > $1.uniqueIndividuals }
-            if $0.columns.count != $1.columns.count { return $0.columns.count < $1.columns.count }
-            if $0.distinction != $1.distinction { return $0.distinction > $1.distinction }
-            return $0.columns.lexicographicallyPrecedes($1.columns)
+        return DiscoveryResult(candidates: positions.map { header[activeColumns[$0]] }, leftOut: leftOut, combinations: best,
+                               maxColumns: size, notCombined: notCombinedBefore + activeColumns.count - count)
+    }
+
+    /// How many columns a combination holds and how many candidates are combined so that every
+    /// combination of up to that many of them, each reading `rows` rows, stays within `workLimit`.
+    static func plan(candidates: Int, rows: Int, maxColumns: Int, workLimit: Int) -> (size: Int, candidates: Int) {
+        guard candidates > 0 else { return (0, 0) }
+        // A combination costs its rows and a fixed setup (its tables), counted as 50 rows.
+        let perCombination = rows + 50
+        func combinations(_ n: Int, _ size: Int) -> Int {
+            var total = 0, term = 1
+            for k in 1...max(size, 1) {
+                // C(n, k) from C(n, k-1), saturating: only the comparison with the limit matters.
+                term = term.multipliedReportingOverflow(by: n - k + 1).overflow ? Int.max / 2 : term * (n - k + 1) / k
+                total = min(total &+ term, Int.max / 2)
+            }
+            return total
         }
-        return Array(results.prefix(top))
+        var size = min(maxColumns, candidates)
+        while size > 1 && combinations(candidates, size).multipliedReportingOverflow(by: perCombination).partialValue > workLimit
+                || size > 1 && combinations(candidates, size).multipliedReportingOverflow(by: perCombination).overflow {
+            size -= 1
+        }
+        let count = size == 1 ? min(candidates, max(1, workLimit / perCombination)) : candidates
+        return (max(size, 1), count)
     }
 
     /// The classes of the columns at `positions` (of `activeColumns`), measured.

@@ -59,8 +59,7 @@ public enum RiskAnalysis {
             report.attributeDisclosure = attributeDisclosure(table, statistics: statistics, column: column, distance: spec.distance)
         }
         if let discovery = data.discovery, let discoverySpec = spec.discovery {
-            report.quasiIdentifierDiscovery = DiscoveryResult(candidates: discovery.candidateNames, leftOut: discovery.leftOut,
-                                                              combinations: discovery.combinations(maxColumns: discoverySpec.maxColumns, top: discoverySpec.top))
+            report.quasiIdentifierDiscovery = discovery.result(discoverySpec, notCombinedBefore: discovery.candidatesBeyondLimit)
         }
         if let trace = data.trace, let traceSpec = spec.trace, let entity = spec.entity {
             report.traceUniqueness = trace.measure(entityColumn: entity, timeColumn: traceSpec.time, valueColumn: traceSpec.value)

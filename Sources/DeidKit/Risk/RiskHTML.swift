@@ -33,7 +33,10 @@ public struct RiskHTML {
         body += section("Risk distribution", "Individuals by prosecutor risk (1 / size of their smallest class).", barChart(riskBars(), label: "individuals"))
         if let discovery = report.quasiIdentifierDiscovery, !discovery.combinations.isEmpty {
             let bars = discovery.combinations.map { (label: $0.columns.joined(separator: " + "), value: $0.uniqueShare, text: percent($0.uniqueShare)) }
-            var text = "Combinations of up to 3 of: \(discovery.candidates.joined(separator: ", ")). Share of individuals they single out."
+            var text = "Combinations of up to \(discovery.maxColumns) of: \(discovery.candidates.joined(separator: ", ")). Share of individuals they single out."
+            if discovery.notCombined > 0 {
+                text += " \(discovery.notCombined) more candidate columns were not combined (the file is too wide or too long)."
+            }
             if !discovery.leftOut.isEmpty {
                 text += " Left out (too many distinct values to combine, identifying on their own): "
                     + discovery.leftOut.map { "\($0.column) (\($0.distinct) values)" }.joined(separator: ", ") + "."

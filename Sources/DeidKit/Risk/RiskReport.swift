@@ -46,13 +46,20 @@ public struct AttributeDisclosure: Codable, Sendable, Equatable {
 
 /// Quasi-identifier discovery's result.
 public struct DiscoveryResult: Codable, Sendable, Equatable {
+    /// The candidate columns combined.
     public var candidates: [String]
     public var leftOut: [LeftOutColumn]
     public var combinations: [CombinationRisk]
+    /// The most columns a combination measured holds: 3, or fewer when the file is too wide or
+    /// has too many rows for every combination of 3 to be measured (`DiscoverySpec.workLimit`).
+    public var maxColumns: Int
+    /// Candidate columns not combined at all: past `DiscoverySpec.maxCandidates`, or past the
+    /// work limit (then the candidates with the most distinct values are combined).
+    public var notCombined: Int
 
     enum CodingKeys: String, CodingKey {
         case candidates, combinations
-        case leftOut = "left_out"
+        case leftOut = "left_out", maxColumns = "max_columns", notCombined = "not_combined"
     }
 }
 

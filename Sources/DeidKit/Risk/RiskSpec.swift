@@ -40,8 +40,17 @@ public struct DiscoverySpec: Sendable {
     /// Combinations of at most this many columns.
     public var maxColumns = 3
     /// Distinct (individual, candidate values) rows kept; past it, the candidate with the most
-    /// distinct values is left out (and named in the report).
+    /// distinct values is left out (and named in the report). A wide file keeps fewer: at most
+    /// `cellLimit` codes in all.
     public var rowLimit = 250_000
+    /// Codes (rows times candidates) the discovery rows may hold.
+    public var cellLimit = 8_000_000
+    /// Candidate columns combined at most (the first ones of the file; `--candidates` names
+    /// others): a file's width must not decide how much memory and time discovery takes.
+    public var maxCandidates = 200
+    /// Rows looked at in all, over every combination measured (each combination reads every
+    /// row once): past it, combinations get fewer columns, then fewer candidates are combined.
+    public var workLimit = 25_000_000
     /// Combinations reported.
     public var top = 10
 

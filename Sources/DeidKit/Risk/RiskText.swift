@@ -56,6 +56,10 @@ extension RiskReport {
             for column in discovery.leftOut {
                 text += "  left out \(column.column): \(column.distinct) distinct values (too many to combine; identifying on its own)\n"
             }
+            if discovery.maxColumns < min(3, discovery.candidates.count) || discovery.notCombined > 0 {
+                text += "  (combinations of up to \(discovery.maxColumns) columns\(discovery.notCombined > 0 ? "; \(discovery.notCombined) more candidate columns not combined" : ""): "
+                    + "the file is too wide or too long to combine them all; name the columns with --candidates)\n"
+            }
         }
         for gate in gates {
             text += "gate \(gate.name) \(DecimalText.label(gate.limit)): \(gate.passed ? "within" : "EXCEEDED") (\(gate.value == gate.value.rounded() ? DecimalText.label(gate.value) : number(gate.value)))\n"
