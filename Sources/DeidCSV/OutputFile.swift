@@ -66,15 +66,10 @@ public final class OutputFile {
                 if useGzip { try openGzip(level: compressionLevel) }
                 return
             }
-            let (directory, base) = OutputFile.split(path)
-            var template = Array("\(directory)/.\(base).deid-tmp-XXXXXX".utf8CString)
-            fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-            guard fd >= 0 else {
-                throw CSVError(.cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: path))
-            }
-            let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            // Locked while this run lives: a later run removes it only once the lock is free.
+            let (temporary, descriptor) = try TemporaryFiles.createFile(for: path)
+            fd = descriptor
             temporaryPath = temporary
-            TemporaryFiles.register(temporary)
         }
         guard fd >= 0 else {
             throw CSVError(.cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: displayName))
@@ -189,9 +184,6 @@ public final class OutputFile {
         return CSVError(.writeFailed(reason: reason), at: InputPosition(source: displayName))
     }
 
-    private static func split(_ path: String) -> (directory: String, base: String) {
-        (PathName.directory(of: path), PathName.base(of: path))
-    }
 }
 
 /// The parts of a file path, by its last slash. (Foundation's NSString path methods crash on
@@ -319,39 +311,4 @@ final class BackgroundGzip: @unchecked Sendable {
 /// The reader of our output went away (`deid ... | head`): stop quietly.
 public struct BrokenPipe: Error, Sendable {
     public init() {}
-}
-
-/// Temporary output files and staging directories that must not outlive an interrupted run.
-public enum TemporaryFiles {
-    private static let paths = Mutex<Set<String>>([])
-
-    static func register(_ path: String) { paths.withLock { _ = $0.insert(path) } }
-    static func unregister(_ path: String) { paths.withLock { _ = $0.remove(path) } }
-
-    /// Removes every registered temporary file (from a signal handler's queue, before exiting).
-    public static func removeAll() {
-        paths.withLock { set in
-            // Files first: a staging directory's files are registered too, and go with it.
-            for path in set where unlink(path) != 0 { try? FileManager.default.removeItem(atPath: path) }
-            set.removeAll()
-        }
-    }
-
-    nonisolated(unsafe) private static var signalSources: [DispatchSourceSignal] = []
-
-    /// On SIGINT, SIGTERM or SIGHUP: removes every temporary output file, calls `report` with
-    /// the signal number, and exits with 128 + that number. Call once, at start-up.
-    public static func removeAllOnInterrupt(report: @escaping @Sendable (Int32) -> Void) {
-        signalSources = [SIGINT, SIGTERM, SIGHUP].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                removeAll()
-                report(number)
-                exit(128 + number)
-            }
-            source.resume()
-            return source
-        }
-    }
 }

@@ -12,6 +12,8 @@ public final class StagingDirectory {
     /// Where the files are written until commit.
     public let path: String
     private var committed = false
+    /// Holds the directory's lock while the run lives (`TemporaryFiles`).
+    private var lock: Int32
 
     /// Creates the staging directory for `destination`, which must not exist yet.
     public init(destination: String) throws {
@@ -22,18 +24,11 @@ public final class StagingDirectory {
             throw CSVError(.cannotOpen(reason: "it already exists; a release is never overwritten"), at: InputPosition(source: trimmed))
         }
         let directory = PathName.directory(of: trimmed)
-        let base = PathName.base(of: trimmed)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CSVError(.cannotOpen(reason: "its parent directory does not exist"), at: InputPosition(source: trimmed))
         }
-        var template = Array("\(directory)/.\(base).deid-tmp-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard made != nil else {
-            throw CSVError(.cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: trimmed))
-        }
-        path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        TemporaryFiles.register(path)
+        (path, lock) = try TemporaryFiles.createDirectory(for: trimmed)
     }
 
     deinit { if !committed { abandon() } }
@@ -62,6 +57,7 @@ public final class StagingDirectory {
         }
         committed = true
         TemporaryFiles.unregister(path)
+        close(lock)
         let fd = open(PathName.directory(of: destination), O_RDONLY | O_DIRECTORY)
         if fd >= 0 { fsync(fd); close(fd) }
     }
@@ -72,5 +68,6 @@ public final class StagingDirectory {
         committed = true
         try? FileManager.default.removeItem(atPath: path)
         TemporaryFiles.unregister(path)
+        close(lock)
     }
 }

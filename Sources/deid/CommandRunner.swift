@@ -11,7 +11,13 @@ import Glibc
 enum CommandRunner {
     static func run<Command: ParsableCommand>(_ type: Command.Type) -> Never {
         signal(SIGPIPE, SIG_IGN)
+        // Past a file-size limit (ulimit -f) a write fails with an error, reported as such,
+        // instead of the signal killing the run with its temporary files in place.
+        signal(SIGXFSZ, SIG_IGN)
         MemoryReuse.keepFreedBlocks()
+        TemporaryFiles.onStaleRemoved { path in
+            Diagnostics.write("deid: note: removed \(path), left by a run that was killed\n")
+        }
         TemporaryFiles.removeAllOnInterrupt { _ in
             if Diagnostics.stderrIsTerminal { Diagnostics.write("\n") }
             Diagnostics.write("deid: interrupted; no output was written\n")

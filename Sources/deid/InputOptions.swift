@@ -70,7 +70,11 @@ struct CatalogLocation: ParsableArguments {
             Diagnostics.write("deid: note: no catalog at \(path): nothing published yet\n")
             return nil
         }
-        return try Catalog(path: path, create: false)
+        let catalog = try Catalog(path: path, create: false)
+        // What a killed publish left pending is settled when no publish is under way (a
+        // reader that cannot write the catalog still reads it).
+        try? catalog.settlePendingIfIdle()
+        return catalog
     }
 }
 

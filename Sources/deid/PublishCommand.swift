@@ -85,6 +85,7 @@ struct PublishCommand: ParsableCommand {
             progress.finish()
             throw error
         }
+        for note in outcome.notes { Diagnostics.write("deid: note: \(note)\n") }
         var riskLine: String?
         if let risk = outcome.risk {
             var line = "risk: smallest class \(risk.minClassSize), highest prosecutor risk \(String(format: "%.4f", risk.prosecutor.max)), \(risk.sampleUniques) sample uniques"

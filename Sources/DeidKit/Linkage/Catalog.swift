@@ -37,6 +37,9 @@ public struct CatalogRelease: Sendable {
     public var columnSketches: [String: KHyperLogLog]
     /// Per pseudonymized column, a sketch of its pseudonym values.
     public var pseudonymSketches: [String: KHyperLogLog]
+    /// Recorded by a publish that had not yet renamed its directory into place (or was killed
+    /// before it could say so): settled by the next command that takes the catalog's lock.
+    public var isPending = false
 
     /// Whether the retention date (its leading YYYY-MM-DD) is before `day`.
     public func isExpired(on day: String) -> Bool {
@@ -57,6 +60,14 @@ public struct CatalogError: Error, CustomStringConvertible {
 /// The release catalog: an embedded SQLite database (GRDB) in WAL mode. Every release is
 /// recorded in one transaction; concurrent writers wait for each other (busy timeout); the
 /// schema is migrated by numbered, recorded migrations.
+///
+/// A publish holds the catalog's lock (`lock(path:)`, a file beside it) from the linkage check
+/// against the catalog to the release's rename, so two publishes cannot both pass a gate that
+/// only one of them should. It records the release as pending, renames the directory into
+/// place, then marks it published: a run killed between the two leaves a pending entry, which
+/// the next command holding the lock settles (published when its directory holds its manifest,
+/// removed when not). The catalog never lists a release whose directory was never written, and
+/// a written release is never left out.
 public final class Catalog: Sendable {
     public let path: String
     private let pool: DatabasePool
@@ -91,6 +102,35 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// The lock beside the catalog at `path` that publishes into it take.
+    public static func lock(path: String) throws -> FileLock {
+        let directory = PathName.directory(of: path)
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw CatalogError(path: path, problem: "cannot create the directory \(directory)")
+        }
+        do { return try FileLock(path: path + ".lock") } catch let error as CSVError {
+            throw CatalogError(path: path, problem: "cannot open its lock file \(path).lock: \(error.message)")
+        }
+    }
+
+    /// Checks, before anything is written, that a release can be recorded at `path`: an
+    /// existing catalog opens (an unreadable one is an error now, not after the release was
+    /// written), and a missing one's directory can be made. Returns the catalog, or nil when
+    /// there is none yet.
+    public static func checkWritable(path: String) throws -> Catalog? {
+        if FileManager.default.fileExists(atPath: path) { return try Catalog(path: path, create: false) }
+        var ancestor = PathName.directory(of: path)
+        while !FileManager.default.fileExists(atPath: ancestor) && ancestor != "/" && ancestor != "." {
+            ancestor = PathName.directory(of: ancestor)
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory), isDirectory.boolValue,
+              FileManager.default.isWritableFile(atPath: ancestor) else {
+            throw CatalogError(path: path, problem: "cannot create the catalog: \(ancestor) is not a writable directory")
+        }
+        return nil
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("1: releases, columns, class tables, sketches") { db in
@@ -118,6 +158,9 @@ public final class Catalog: Sendable {
                   PRIMARY KEY (release_id, column_name, kind));
                 """)
         }
+        migrator.registerMigration("2: a release is pending until its directory is in place") { db in
+            try db.execute(sql: "ALTER TABLE release ADD COLUMN status TEXT NOT NULL DEFAULT 'published' CHECK (status IN ('pending', 'published'))")
+        }
         return migrator
     }
 
@@ -126,16 +169,17 @@ public final class Catalog: Sendable {
         try pool.read { try Self.migrator.appliedMigrations($0) }
     }
 
-    /// Records `release` in one transaction.
+    /// Records `release` in one transaction (pending when `release.isPending`).
     public func record(_ release: CatalogRelease) throws {
         try wrapped {
             try pool.write { db in
                 try db.execute(sql: """
                     INSERT INTO release (id, name, created, policy_sha256, purpose, controller, retention, location, data_file,
-                      data_sha256, records, individuals, entity, quasi_identifiers) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                      data_sha256, records, individuals, entity, quasi_identifiers, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                     """, arguments: [release.id, release.name, release.created, release.policyFingerprint, release.purpose,
                                      release.controller, release.retention, release.location, release.dataFile, release.dataSHA256,
-                                     release.records, release.individuals, release.entity, Self.json(release.quasiIdentifiers)])
+                                     release.records, release.individuals, release.entity, Self.json(release.quasiIdentifiers),
+                                     release.isPending ? "pending" : "published"])
                 for (position, input) in release.inputs.enumerated() {
                     try db.execute(sql: "INSERT INTO release_input VALUES (?,?,?,?,?)",
                                    arguments: [release.id, position, input.name, input.sha256, input.records])
@@ -192,6 +236,51 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Marks a pending release published (its directory is in place).
+    public func markPublished(id: String) throws {
+        try wrapped {
+            try pool.write { db in try db.execute(sql: "UPDATE release SET status = 'published' WHERE id = ?", arguments: [id]) }
+        }
+    }
+
+    /// Settles the pending releases (the caller holds the catalog's lock, so no publish is
+    /// between recording and renaming): published when their directory holds their manifest,
+    /// removed otherwise. Returns the ids published and removed.
+    @discardableResult
+    public func settlePendingReleases() throws -> (published: [String], removed: [String]) {
+        let pending = try wrapped {
+            try pool.read { db in try Row.fetchAll(db, sql: "SELECT id, location FROM release WHERE status = 'pending'") }
+        }
+        var published: [String] = [], removed: [String] = []
+        for row in pending {
+            let id: String = row["id"], location: String? = row["location"]
+            if let location, Self.manifestID(in: location) == id {
+                try markPublished(id: id)
+                published.append(id)
+            } else {
+                _ = try remove(id: id)
+                removed.append(id)
+            }
+        }
+        return (published, removed)
+    }
+
+    /// Settles pending releases if no publish holds the catalog's lock (a reader does not wait
+    /// for one; it then sees them as pending).
+    public func settlePendingIfIdle() throws {
+        let lock = try Self.lock(path: path)
+        guard lock.tryLock() else { return }
+        defer { lock.unlock() }
+        try settlePendingReleases()
+    }
+
+    /// The release id in `directory/manifest.json`, when there is one.
+    static func manifestID(in directory: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: directory + "/manifest.json"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return object["release_id"] as? String
+    }
+
     /// Removes a release (and everything recorded with it); false when there was none.
     public func remove(id: String) throws -> Bool {
         try wrapped {
@@ -235,7 +324,8 @@ public final class Catalog: Sendable {
                               location: row["location"], dataFile: row["data_file"], dataSHA256: row["data_sha256"],
                               records: row["records"], individuals: row["individuals"], entity: row["entity"], inputs: inputs,
                               columns: columns, quasiIdentifiers: try decodeJSON(row["quasi_identifiers"]), classes: classes,
-                              columnSketches: columnSketches, pseudonymSketches: pseudonymSketches)
+                              columnSketches: columnSketches, pseudonymSketches: pseudonymSketches,
+                              isPending: (row["status"] as String?) == "pending")
     }
 
     static func json(_ strings: [String]) -> String {

@@ -4,15 +4,16 @@ import Foundation
 public enum CatalogText {
     public static func table(_ releases: [CatalogRelease]) -> String {
         if releases.isEmpty { return "no releases\n" }
-        var lines = ["id\tcreated\tdataset\trecords\tretention"]
+        var lines = ["id\tcreated\tdataset\trecords\tretention\tstatus"]
         for release in releases {
-            lines.append("\(release.id)\t\(release.created)\t\(release.name)\t\(release.records)\t\(release.retention ?? "-")")
+            lines.append("\(release.id)\t\(release.created)\t\(release.name)\t\(release.records)\t\(release.retention ?? "-")\t\(release.isPending ? "pending" : "published")")
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     public static func details(_ release: CatalogRelease) -> String {
-        var lines = ["release \(release.id)", "  dataset     \(release.name)", "  created     \(release.created)"]
+        var lines = ["release \(release.id)\(release.isPending ? " (pending: its publish was interrupted, or is under way)" : "")",
+                     "  dataset     \(release.name)", "  created     \(release.created)"]
         for (label, value) in [("purpose", release.purpose), ("controller", release.controller), ("retention", release.retention),
                                ("location", release.location)] {
             if let value { lines.append("  \(label.padding(toLength: 11, withPad: " ", startingAt: 0)) \(value)") }
@@ -33,7 +34,7 @@ public enum CatalogText {
     }
 
     struct Entry: Encodable {
-        var id, name, created, policySHA256, dataFile, dataSHA256: String
+        var id, name, created, policySHA256, dataFile, dataSHA256, status: String
         var purpose, controller, retention, location, entity: String?
         var records, individuals: Int
         var quasiIdentifiers: [String]
@@ -41,7 +42,7 @@ public enum CatalogText {
         var classes: Int?
 
         enum CodingKeys: String, CodingKey {
-            case id, name, created, purpose, controller, retention, location, entity, records, individuals, columns, classes
+            case id, name, created, purpose, controller, retention, location, entity, records, individuals, columns, classes, status
             case policySHA256 = "policy_sha256", dataFile = "data_file", dataSHA256 = "data_sha256", quasiIdentifiers = "quasi_identifiers"
         }
     }
@@ -59,7 +60,7 @@ public enum CatalogText {
     public static func json(_ releases: [CatalogRelease], full: Bool = false) throws -> String {
         let entries = releases.map { release in
             Entry(id: release.id, name: release.name, created: release.created, policySHA256: release.policyFingerprint,
-                  dataFile: release.dataFile, dataSHA256: release.dataSHA256, purpose: release.purpose, controller: release.controller,
+                  dataFile: release.dataFile, dataSHA256: release.dataSHA256, status: release.isPending ? "pending" : "published", purpose: release.purpose, controller: release.controller,
                   retention: release.retention, location: release.location, entity: release.entity, records: release.records,
                   individuals: release.individuals, quasiIdentifiers: release.quasiIdentifiers,
                   columns: release.columns.map { ColumnEntry(name: $0.name, role: $0.role, technique: $0.technique, family: $0.family,

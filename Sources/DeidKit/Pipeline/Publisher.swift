@@ -48,6 +48,8 @@ public struct PublishOutcome: Sendable {
     public var linkage: LinkReport?
     /// Where the release was recorded; nil when not (a dry run, or no catalog).
     public var catalog: String?
+    /// What people should know that is not an error (a release recorded as pending).
+    public var notes: [String] = []
 }
 
 /// Policy in, release out: loads and checks the policy against the inputs' header before any
@@ -120,6 +122,8 @@ public enum Publisher {
         // needs the written data read again (a linkage check does; a privacy run writes its
         // release in pass 2 from spooled lines).
         let catalogPath = dryRun || !request.recordInCatalog ? nil : request.catalogPath
+        // A catalog that cannot be read (or made) is an error now, before anything is written.
+        if let catalogPath { _ = try Catalog.checkWritable(path: catalogPath) }
         if catalogPath != nil && policy.linkage == nil && plan.privacy == nil && request.sketchReleaseInPass {
             plan.releaseSketch = releaseSketchRequest(policy: policy, header: plan.outputHeader)
         }
@@ -181,6 +185,12 @@ public enum Publisher {
             } + [dryRun ? "a release would not be written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"
                  : "nothing was written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"]))
         }
+        // Publishes into one catalog take turns from here to the rename, when the release is
+        // checked against the catalog (a gate two of them must not both pass) or recorded in it.
+        let commitLock = try catalogPath.map { try Catalog.lock(path: $0) }
+        defer { commitLock?.unlock() }
+        let gatedByCatalog = policy.linkage?.catalog == true && !dryRun
+        if gatedByCatalog { try lockCatalog(commitLock, path: catalogPath) }
         // Linkage: the release against the policy's files and the catalog; and its sketches for
         // the catalog record: made while it was written, else by one read of the written data.
         var linkage: LinkOutcome?
@@ -191,6 +201,7 @@ public enum Publisher {
             linkage = try checkLinkage(policy: policy, manifest: manifest, dataPath: dataPath, displayName: dataFile,
                                        request: request, dryRun: dryRun)
         }
+        if !gatedByCatalog { try lockCatalog(commitLock, path: catalogPath) }
         if let staging {
             if policy.linkage != nil, let report = linkage?.report {
                 try staging.write(text: try report.json() + "\n", to: "linkage.json")
@@ -206,21 +217,54 @@ public enum Publisher {
             }
             try staging.write(text: try manifest.json(), to: "manifest.json")
             try staging.write(text: report, to: "report.md")
-            try staging.commit()
         }
         var recorded: String?
-        if let staging, let catalogPath, let linkage {
-            let entry = catalogEntry(manifest: manifest, policy: policy, location: staging.destination, spec: releaseSpec,
-                                     counted: measured?.counted, linkage: linkage)
-            do {
-                try Catalog(path: catalogPath, create: true).record(entry)
-            } catch let error as CatalogError {
-                throw CatalogError(path: error.path, problem: "the release was written to \(staging.destination) but not recorded: \(error.problem)")
+        var notes: [String] = []
+        if let staging {
+            // Recorded as pending, renamed into place, marked published: a run killed between
+            // two steps leaves a pending entry the next run settles by looking at the directory.
+            var catalog: Catalog?
+            if let catalogPath, let linkage {
+                var entry = catalogEntry(manifest: manifest, policy: policy, location: staging.destination, spec: releaseSpec,
+                                         counted: measured?.counted, linkage: linkage)
+                entry.isPending = true
+                FaultPoint.reach("publish-before-record")
+                let opened = try Catalog(path: catalogPath, create: true)
+                try opened.record(entry)
+                catalog = opened
+                FaultPoint.reach("publish-after-record")
             }
-            recorded = catalogPath
+            do {
+                try staging.commit()
+            } catch {
+                // Not renamed: the pending entry goes, and the error is the run's.
+                _ = try? catalog?.remove(id: releaseID)
+                throw error
+            }
+            FaultPoint.reach("publish-after-rename")
+            if let catalog, let catalogPath {
+                do {
+                    try catalog.markPublished(id: releaseID)
+                    recorded = catalogPath
+                } catch let error as CatalogError {
+                    // The release is in place and recorded as pending: the next command that
+                    // opens this catalog marks it published.
+                    notes.append("the release is in place but still marked pending in \(catalogPath) (\(error.problem)); "
+                                 + "the next deid command on this catalog (deid catalog list) confirms it")
+                    recorded = catalogPath
+                }
+            }
         }
         return PublishOutcome(directory: staging?.destination, manifest: manifest, report: report, risk: measured?.report,
-                              linkage: policy.linkage == nil ? nil : linkage?.report, catalog: recorded)
+                              linkage: policy.linkage == nil ? nil : linkage?.report, catalog: recorded, notes: notes)
+    }
+
+    /// Takes the catalog's lock (waiting for another publish into it) and settles what a killed
+    /// run left pending.
+    static func lockCatalog(_ lock: FileLock?, path: String?) throws {
+        guard let lock, let path else { return }
+        try lock.lock()
+        if FileManager.default.fileExists(atPath: path) { try Catalog(path: path, create: false).settlePendingReleases() }
     }
 
     /// Checks the written data against the policy's linkage section (refusing with the reasons
