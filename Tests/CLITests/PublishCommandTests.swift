@@ -276,17 +276,20 @@ struct PublishCommandTests {
         let confidential = String(decoding: try directory.read("release/confidential/report.html"), as: UTF8.self)
         let publicPage = String(decoding: try directory.read("release/report.html"), as: UTF8.self)
         #expect(confidential.contains("Smallest classes"))
-        // Before and after: every generalized or noised column; a full postcode belongs to one
-        // household, so the public page shows none of them and the confidential page does.
+        // Every generalized or noised column is charted: the public page shows the release's
+        // values only, the confidential page the input's beside them.
+        #expect(confidential.contains("Before and after the policy") && confidential.contains("before (input)"))
+        #expect(publicPage.contains("Generalized and noised columns") && !publicPage.contains("before (input)"))
         for page in [publicPage, confidential] {
-            #expect(page.contains("Before and after the policy"))
             for column in ["postcode", "dwelling_type", "occupants", "kwh"] { #expect(page.contains("<h3>\(column)</h3>"), "\(column)") }
         }
+        // A full postcode belongs to one household: only the confidential page shows them.
         let postcodes = Set(referenceParse(try TemporaryDirectory.readFile(Self.sample)).dropFirst().map { $0[3] })
         #expect(!postcodes.contains { publicPage.contains(">\($0)<") })
         #expect(postcodes.contains { confidential.contains(">\($0)<") })
-        // Dwelling types are held by 5 households or more: shown in both.
-        #expect(publicPage.contains(">terraced<") && confidential.contains(">terraced<"))
+        // The release coarsens dwelling types (terraced is a house): the input's value, held by
+        // 5 households or more, is on the confidential page only.
+        #expect(!publicPage.contains(">terraced<") && confidential.contains(">terraced<"))
 
         // A trace gate the hourly, per-meter release cannot meet: refused, nothing written.
         try directory.write("strict.yaml", text: base + gates + "  max_trace_uniqueness: 0.05\n")

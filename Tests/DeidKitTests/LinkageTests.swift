@@ -368,6 +368,45 @@ import Testing
         #expect(LinkText.render(report).contains("combinations not ranked: 40 join columns (at most 31 are); name fewer with --columns"))
     }
 
+    /// Coordinates gridded by a release (cell centres of 500 m) join raw coordinates at the
+    /// grid: the raw side is placed in the release's cells, and the links match pandas doing
+    /// the same; they were compared as equal numbers and matched almost nothing.
+    @Test func griddedCoordinatesJoinRawOnesAtTheGrid() throws {
+        let directory = try TemporaryDirectory()
+        let trips = referenceParse(try TemporaryDirectory.readFile(try Paths.shared("nyc_taxi_2013/trip_data_2013-01_sample.csv")))
+        let header = trips[0]
+        let latitude = header.firstIndex(of: "pickup_latitude")!, passengers = header.firstIndex(of: "passenger_count")!
+        let rows = trips.dropFirst().filter { !$0[latitude].isEmpty && Double($0[latitude]).map { $0 > 40 && $0 < 41 } == true }
+        let raw = try directory.write("raw.csv", text: "pickup_latitude,passenger_count\n"
+            + rows.map { "\($0[latitude]),\($0[passengers])" }.joined(separator: "\n") + "\n")
+        let policy = try directory.write("grid.yaml", text: """
+            version: 1
+            dataset: { name: gridded }
+            columns:
+              pickup_latitude: { role: quasi_identifier, generalize: { grid: { metres: 500, axis: latitude } } }
+              passenger_count: { role: quasi_identifier }
+
+            """)
+        _ = try Publisher.publish(TransformRequest(policyPath: policy, inputs: [raw], environment: [:]), directory: directory.file("release"),
+                                  dryRun: false)
+        let gridded = directory.file("release/gridded.csv")
+        let report = try Self.link([raw, gridded])
+        let pair = try #require(report.pairs.first { $0.left == raw })
+        let column = try #require(pair.columns.first { $0.left == "pickup_latitude" })
+        let cell = 500.0 / 111_320
+        #expect(column.comparison.hasPrefix("numbers placed in the coarser file's cells of 0.00449"), "\(column.comparison)")
+        let expected = try Self.oracle(raw, gridded, on: ["pickup_latitude:grid\(cell)", "passenger_count:number"])
+        Self.expectMatches(pair, expected)
+        // As equal numbers, a raw latitude never meets a cell's centre: no link at all.
+        let asNumbers = try Self.oracle(raw, gridded, on: ["pickup_latitude:number", "passenger_count:number"])
+        #expect(pair.measures.uniqueLinks > 0 && asNumbers["unique_links"] as? Int == 0)
+        // The grid's detection itself: centres (of 500 m cells, written with 6 decimals), multiples, neither.
+        let centres = try #require(NumberGrid.detect([51.502425, 51.506917, 51.5159, 51.529375]))
+        #expect(centres.centred && abs(centres.step - cell) < 1e-6)
+        #expect(NumberGrid.detect([10, 20, 50, 30]) == NumberGrid(step: 10, centred: false))
+        #expect(NumberGrid.detect([0.31, 0.72, 0.1033, 0.5]) == nil)
+    }
+
     /// A join column no file has is an error (a typo would pass a gate).
     @Test func anUnknownJoinColumnIsAnError() throws {
         let directory = try TemporaryDirectory()
@@ -425,7 +464,7 @@ import Testing
         let directory = try TemporaryDirectory()
         let path = directory.file("nested/catalog.sqlite")
         let catalog = try Catalog(path: path, create: true)
-        #expect(try catalog.migrations() == ["1: releases, columns, class tables, sketches"])
+        #expect(try catalog.migrations() == ["1: releases, columns, class tables, sketches", "2: a release is pending until its directory is in place"])
         try catalog.record(Self.release("r1", classes: 3))
         // The same id again fails in the middle of its transaction: nothing of it is kept.
         #expect(throws: CatalogError.self) { try catalog.record(Self.release("r1", classes: 50)) }

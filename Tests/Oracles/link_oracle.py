@@ -3,7 +3,9 @@
 
 Usage: link_oracle.py LEFT RIGHT --on COLUMN[:NORMALIZER] ... [--left-entity C] [--right-entity C]
 NORMALIZER: exact (default), number, day (dates/timestamps to the day), prefixN (first N
-characters), bands (numbers into the other side's interval labels `[a,b)`, `<a`, `>=b`).
+characters), bands (numbers into the other side's interval labels `[a,b)`, `<a`, `>=b`),
+gridS (numbers to their cell floor(x / S) of a grid of step S: coordinates gridded to cell
+centres, or rounded down to multiples of S, against raw ones).
 Prints JSON: left_records, unique_links, also_unique_in_left, joinability, joined_min_class_size.
 
 Definitions (Docs/LINKAGE.md): a left individual (entity value, or record) links when one of
@@ -12,6 +14,7 @@ nothing; joinability is the share of the left side's distinct tuples the right s
 """
 import argparse
 import json
+import math
 import re
 
 import pandas as pd
@@ -44,6 +47,9 @@ def normalize(frame, column, how, other):
     if how.startswith("prefix"):
         n = int(how[6:])
         return values.map(lambda v: None if v == "" else v[:n])
+    if how.startswith("grid"):
+        step = float(how[4:])
+        return values.map(lambda v: None if v == "" else math.floor(float(v) / step + 1e-6))
     if how == "bands":
         labels = sorted(set(other[column]) - {""})
         return values.map(lambda v: None if v == "" else band_of(v, labels))

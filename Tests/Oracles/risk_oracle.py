@@ -50,7 +50,9 @@ def measures(spec, rows):
         'sample_uniques': sum(1 for s in smallest.values() if s == 1),
         'prosecutor_max': max(risks), 'prosecutor_average': sum(risks) / n,
         'prosecutor_at_risk_share': sum(1 for r in risks if r > threshold) / n,
-        'marketer': len(members) / n,
+        # marketer risk: the mean of each individual's risk (= classes / individuals only when
+        # every individual is in one class)
+        'marketer': sum(risks) / n,
     }
     sizes = defaultdict(int)
     for people in members.values():

@@ -17,6 +17,9 @@ public struct LinkColumn: Sendable, Codable, Equatable {
     /// Interval labels (`[20,30)`, `<20`, `>=80`, `20-29`) parsed from the sampled values, when
     /// most of them are such labels: a generalized number.
     public var bands: [NumberBand]
+    /// The regular grid every sampled number sits on (multiples of a step, or the centres of
+    /// cells of a step), when there is one: a coarsened number or coordinate.
+    public var grid: NumberGrid? = nil
     /// Distinct sampled values (at most `valueCap`), for overlap tests; not stored.
     public var values: Set<String> = []
     /// The most distinct values the sample kept of this column (`LinkSample.valueLimit(columns:)`).
@@ -194,6 +197,66 @@ extension LinkColumn {
             let parsed = sample.compactMap(NumberBand.parse)
             if !parsed.isEmpty, parsed.count * 5 >= sample.count * 4 { bands = parsed }
         }
+        if isNumeric { grid = NumberGrid.detect(sample.compactMap { Double($0) }) }
+    }
+}
+
+/// A regular grid of numbers: multiples of `step` (rounded numbers), or the centres of cells
+/// of `step` (gridded coordinates). A raw number joins a grid's value when it lies in the same
+/// cell: `floor(x / step)` for cells and rounded-down bases, the nearest multiple for decimal
+/// places (steps that are powers of ten up to 1).
+public struct NumberGrid: Sendable, Equatable, Codable {
+    public var step: Double
+    public var centred: Bool
+
+    /// How far (in steps) a value may be off the grid and still be on it: published centres
+    /// are written with 6 decimals.
+    static let tolerance = 0.02
+
+    /// Whether a raw number maps to the nearest multiple (decimal places) rather than to the
+    /// cell below it.
+    var nearest: Bool {
+        guard !centred, step <= 1 else { return false }
+        let exponent = log10(step)
+        return abs(exponent - exponent.rounded()) < 1e-9
+    }
+
+    /// The cell of `number`.
+    func cell(_ number: Double) -> Double {
+        nearest ? (number / step).rounded() : (number / step + 1e-6).rounded(.down)
+    }
+
+    /// Whether `number` is one of the grid's values.
+    func holds(_ number: Double) -> Bool {
+        let position = number / step - (centred ? 0.5 : 0)
+        return abs(position - position.rounded()) < Self.tolerance
+    }
+
+    /// The grid at least 4 distinct numbers sit on, if any. The step comes from the smallest
+    /// gap, refined over the whole range; the values are written rounded, so far from zero that
+    /// estimate cannot place the cells, and the steps deid's own coarsening uses are tried
+    /// first: a whole number of metres of latitude (`grid`, metres / 111,320 degrees) and a
+    /// round number of two significant digits (`round`, `decimals`).
+    static func detect(_ numbers: [Double]) -> NumberGrid? {
+        let distinct = Array(Set(numbers)).sorted()
+        guard distinct.count >= 4, let first = distinct.first, let last = distinct.last else { return nil }
+        var gap = Double.infinity
+        for (a, b) in zip(distinct, distinct.dropFirst()) { gap = min(gap, b - a) }
+        let steps = ((last - first) / gap).rounded()
+        guard gap > 0, steps >= 1, steps < 1e9 else { return nil }
+        let estimate = (last - first) / steps
+        let metres = (estimate * 111_320).rounded()
+        let magnitude = pow(10, (log10(estimate)).rounded(.down) - 1)
+        var candidates = [estimate]
+        if metres >= 1, abs(metres - estimate * 111_320) < 0.005 * metres { candidates.insert(metres / 111_320, at: 0) }
+        candidates.insert((estimate / magnitude).rounded() * magnitude, at: 0)
+        for step in candidates {
+            for centred in [true, false] {
+                let grid = NumberGrid(step: step, centred: centred)
+                if distinct.allSatisfy(grid.holds) { return grid }
+            }
+        }
+        return nil
     }
 }
 
@@ -209,6 +272,9 @@ public enum JoinNormalizer: Sendable, Equatable {
     case prefix(Int)
     /// A number mapped to the band holding it; band labels kept as they are.
     case bands([NumberBand])
+    /// A number mapped to its cell of the coarser side's grid (gridded coordinates against raw
+    /// ones, rounded numbers against exact ones).
+    case grid(NumberGrid)
 
     /// Words for reports.
     public var description: String {
@@ -218,6 +284,7 @@ public enum JoinNormalizer: Sendable, Equatable {
         case .time(let unit): return "times truncated to \(unit.rawValue)"
         case .prefix(let length): return "first \(length) characters"
         case .bands(let bands): return "numbers placed in the \(bands.count) bands of the coarser file"
+        case .grid(let grid): return "numbers placed in the coarser file's \(grid.centred ? "cells" : "multiples") of \(DecimalText.label(grid.step))"
         }
     }
 
@@ -275,6 +342,10 @@ public enum JoinNormalizer: Sendable, Equatable {
                 return FieldHash.hash(bytes: Array(band.label.utf8))
             }
             return FieldHash.hash(bytes: value)
+        case .grid(let grid):
+            guard let number = DecimalText.parse(value)?.value else { return nil }
+            let cell = grid.cell(number)
+            return FieldHash.finalize((cell == 0 ? 0.0 : cell).bitPattern ^ 0x6772_6964)
         }
     }
 }
@@ -348,7 +419,7 @@ public enum LinkMatcher {
             return .time(unit)
         }
         if a.isTemporal || b.isTemporal { return nil }
-        if a.isNumeric && b.isNumeric { return .number }
+        if a.isNumeric && b.isNumeric { return numberComparison(a, b) }
         if a.isNumeric, !b.bands.isEmpty { return .bands(b.bands) }
         if b.isNumeric, !a.bands.isEmpty { return .bands(a.bands) }
         if a.isNumeric || b.isNumeric { return nil }
@@ -367,6 +438,19 @@ public enum LinkMatcher {
             if prefixShare >= overlapThreshold, prefixShare > exactShare + 0.2 { return .prefix(short.maxLength) }
         }
         return .exact
+    }
+
+    /// Numbers: at the coarser side's grid when one side sits on a grid the other's values
+    /// mostly do not (a fifth of them off it), else as equal numbers.
+    static func numberComparison(_ a: LinkColumn, _ b: LinkColumn) -> JoinNormalizer {
+        func finer(_ column: LinkColumn, than grid: NumberGrid) -> Bool {
+            let numbers = column.values.compactMap { Double($0) }
+            guard !numbers.isEmpty else { return false }
+            return numbers.filter { !grid.holds($0) }.count * 5 >= numbers.count
+        }
+        let grids = [a.grid.map { ($0, b) }, b.grid.map { ($0, a) }].compactMap { $0 }
+        let coarser = grids.filter { finer($0.1, than: $0.0) }.max { $0.0.step < $1.0.step }
+        return coarser.map { .grid($0.0) } ?? .number
     }
 
     /// The share of `a`'s sampled values whose key `b`'s sample also holds (or the reverse,

@@ -400,6 +400,7 @@ public enum LinkSession {
             return coarser.map { "to \($0.rawValue) or coarser" } ?? "a coarser time unit"
         case .prefix(let length): return "to fewer than \(length) characters"
         case .number, .bands: return "into wider bands"
+        case .grid: return "to a coarser grid"
         case .exact: return "to a higher hierarchy level"
         }
     }

@@ -157,6 +157,10 @@ public enum Publisher {
             summary = try run.run(inputs: inputs, output: file, delimiter: .comma, progress: progress, written: hashing)
         }
         try file.commit()
+        if let privacy, policy.privacy?.tCloseness != nil {
+            // t-closeness is reported against the distribution the model was enforced on.
+            releaseSpec?.tReference = SensitiveReference(statistics: privacy.statistics, name: "input")
+        }
         // The inputs were fingerprinted as they were read (`BlockInput(fingerprint:)`).
         for index in summary.inputs.indices { summary.inputs[index].sha256 = inputs[index].fingerprint() }
 
@@ -164,7 +168,7 @@ public enum Publisher {
         let dataBytes = dataPath.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int } ?? 0
         let dataHash = hashedWhileWriting ? hasher.finalize().map { String(format: "%02x", $0) }.joined()
             : try dataPath.map { try Release.sha256(ofFile: $0) } ?? ""
-        let manifest = ReleaseManifest(
+        var manifest = ReleaseManifest(
             releaseID: releaseID, created: created, tool: .init(name: "deid", version: Release.toolVersion),
             dataset: policy.dataset, entity: policy.entity,
             policy: .init(file: PathName.base(of: request.policyPath), sha256: policy.sha256),
@@ -172,13 +176,17 @@ public enum Publisher {
             data: .init(file: dataFile, bytes: dataBytes, sha256: dataHash, compressed: request.compress, columns: plan.outputHeader),
             rows: .init(in: summary.recordsIn, filtered: summary.recordsFiltered, out: summary.recordsOut),
             columns: Release.manifestColumns(plan: plan, privacy: privacy),
-            records: (plan.filterTechnique.map { [$0] } ?? []) + (privacy.map { [Release.suppressionTechnique($0)] } ?? []),
+            records: (plan.filterTechnique.map { [Release.filterStep($0, removed: summary.recordsFiltered)] } ?? [])
+                + (privacy.map { [Release.suppressionTechnique($0)] } ?? []),
             seed: request.seed, privacy: privacy.map { PrivacyManifest(outcome: $0, spec: policy.privacy!) })
-        let report = Release.report(manifest)
         // The release's own risk, before anything is committed, as the transform pass counted it.
         let measured = try measureRelease(policy: policy, spec: releaseSpec,
                                           counted: run.releaseMerger?.finish(summary: summary) ?? run.releaseCounted.data,
                                           dataFile: dataFile)
+        if manifest.privacy?.tReference != nil {
+            manifest.privacy?.highestTDistanceRelease = measured?.report.attributeDisclosure?.highestTFile
+        }
+        let report = Release.report(manifest)
         if let failed = measured?.report.failedGates, !failed.isEmpty {
             throw PrivacyGateError(refusal: PrivacyRefusal(reasons: failed.map { gate in
                 "the release exceeds risk.\(gate.name) \(DecimalText.label(gate.limit)): it measures \(gate.value == gate.value.rounded() ? DecimalText.label(gate.value) : String(format: "%.4f", gate.value))"

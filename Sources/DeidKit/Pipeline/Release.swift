@@ -111,6 +111,13 @@ public enum Release {
         }
     }
 
+    /// The policy's filter as applied, with the records it removed.
+    static func filterStep(_ technique: AppliedTechnique, removed: Int) -> AppliedTechnique {
+        var step = technique
+        step.parameters["records"] = .number(Double(removed))
+        return step
+    }
+
     /// The record suppression of the privacy models, for the manifest's record steps.
     static func suppressionTechnique(_ outcome: PrivacyOutcome) -> AppliedTechnique {
         AppliedTechnique(technique: "record suppression (privacy models)", family: "suppression", parameters: [
@@ -159,7 +166,11 @@ public enum Release {
             lines.append("")
             lines.append("## Records")
             lines.append("")
-            for step in manifest.records { lines.append("- \(step.technique) (\(step.family)): \(manifest.rows.filtered) records removed") }
+            for step in manifest.records {
+                // Each step's own count (a filter's, the privacy models' suppression).
+                let removed = step.parameters["records"].map(render) ?? "\(manifest.rows.filtered)"
+                lines.append("- \(step.technique) (\(step.family)): \(removed) records removed")
+            }
         }
         if let privacy = manifest.privacy { lines += privacyReport(privacy, entity: manifest.entity) }
         lines.append("")
@@ -183,7 +194,11 @@ public enum Release {
         lines.append("- Suppressed: \(privacy.suppressedEntities) individuals, \(privacy.suppressedRecords) records")
         lines.append("- Published classes: \(privacy.classes), the smallest holding \(privacy.minClassSize) individuals")
         if let l = privacy.lowestDistinctL { lines.append("- Fewest distinct sensitive values in a class: \(l)") }
-        if let t = privacy.highestTDistance { lines.append("- Largest distance of a class's sensitive distribution from the whole: \(String(format: "%.4f", t))") }
+        if let t = privacy.highestTDistance {
+            var line = "- Largest t-closeness distance of a class: \(String(format: "%.4f", t)) from the input's distribution (the model's reference)"
+            if let own = privacy.highestTDistanceRelease { line += "; \(String(format: "%.4f", own)) from the release's own distribution" }
+            lines.append(line)
+        }
         if privacy.entitiesInSeveralClasses > 0 {
             lines.append("- Individuals whose rows fall in more than one class: \(privacy.entitiesInSeveralClasses) (each counts in every class it is in)")
         }

@@ -945,14 +945,22 @@ public struct PrivacyManifest: Codable, Sendable, Equatable {
     public var classSizes: [String: Int]
     public var entitiesInSeveralClasses: Int
     public var lowestDistinctL: Int?
+    /// The highest t-closeness distance of a published class from the input's distribution
+    /// (the whole table before suppression: what the model is enforced against; `t_reference`).
     public var highestTDistance: Double?
+    /// `input` with a t-closeness model: what `highest_t_distance` is measured against.
+    public var tReference: String?
+    /// The highest distance of a published class from the release's own distribution (what a
+    /// tool that sees only the release measures), beside the model's.
+    public var highestTDistanceRelease: Double?
     public var search: Search
 
     enum CodingKeys: String, CodingKey {
         case models, metric, transformation, informationLoss = "information_loss", individuals,
              suppressedRecords = "suppressed_records", suppressedEntities = "suppressed_entities", classes,
              minClassSize = "min_class_size", classSizes = "class_sizes", entitiesInSeveralClasses = "entities_in_several_classes",
-             lowestDistinctL = "lowest_distinct_l", highestTDistance = "highest_t_distance", search
+             lowestDistinctL = "lowest_distinct_l", highestTDistance = "highest_t_distance", search,
+             tReference = "t_reference", highestTDistanceRelease = "highest_t_distance_release"
     }
 
     public init(outcome: PrivacyOutcome, spec: PrivacySpec) {
@@ -982,6 +990,7 @@ public struct PrivacyManifest: Codable, Sendable, Equatable {
         entitiesInSeveralClasses = result.entitiesInSeveralClasses
         lowestDistinctL = result.lowestDistinctL
         highestTDistance = result.highestDistance
+        tReference = spec.tCloseness != nil ? "input" : nil
         search = Search(algorithm: "flash (full-domain lattice, monotone pruning)", nodes: result.nodes, nodesChecked: result.nodesChecked,
                         milliseconds: (result.seconds * 1000 * 10).rounded() / 10)
     }

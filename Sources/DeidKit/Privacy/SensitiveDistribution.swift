@@ -13,29 +13,45 @@ struct SensitiveDistribution {
     private var dense: [Double]
     private var touched: [Int] = []
 
-    init(statistics: PrivacyStatistics, distance given: TClosenessSpec.Distance?) {
-        let count = statistics.sensitiveValues.count
-        // The whole table's distribution, over individuals: an entity spanning classes counts
-        // once per value it has.
-        var counts = [Double](repeating: 0, count: count)
-        for entry in 0..<statistics.histogram.keys.count { counts[Int(statistics.histogram.keys[entry])] += Double(statistics.histogram.counts[entry]) }
-        for entity in 0..<(statistics.hasSensitive ? statistics.multiEntities.rowCount : 0) {
-            let range = statistics.multiEntities.offsets[entity]..<statistics.multiEntities.offsets[entity + 1]
-            for code in Set(range.map { statistics.multiSensitive[$0] }) { counts[Int(code)] += 1 }
+    /// The distribution of `statistics`' whole table, or `reference` (another table's shares by
+    /// value, such as the input's for the release: values it has and the table does not take
+    /// codes after the table's own, held by no class).
+    init(statistics: PrivacyStatistics, distance given: TClosenessSpec.Distance?, reference: SensitiveReference? = nil) {
+        var values = statistics.sensitiveValues
+        var shares: [Double]
+        if let reference {
+            let own = Set(values)
+            values += reference.shares.keys.filter { !own.contains($0) }.sorted { $0.lexicographicallyPrecedes($1) }
+            shares = values.map { reference.shares[$0] ?? 0 }
+        } else {
+            shares = Self.counts(statistics)
         }
-        let total = counts.reduce(0, +)
-        global = total > 0 ? counts.map { $0 / total } : counts
-        let numbers = statistics.sensitiveValues.map { DecimalText.parse($0[...])?.value }
+        let count = values.count
+        let total = shares.reduce(0, +)
+        global = total > 0 ? shares.map { $0 / total } : shares
+        let numbers = values.map { DecimalText.parse($0[...])?.value }
         let numeric = !numbers.isEmpty && numbers.allSatisfy { $0 != nil }
         let order = (0..<count).sorted { a, b in
             if numeric { return numbers[a]! < numbers[b]! }
-            return statistics.sensitiveValues[a].lexicographicallyPrecedes(statistics.sensitiveValues[b])
+            return values[a].lexicographicallyPrecedes(values[b])
         }
         var rank = [Int](repeating: 0, count: count)
         for (position, code) in order.enumerated() { rank[code] = position }
         self.rank = rank
         distance = given ?? (numeric ? .ordered : .equal)
         dense = [Double](repeating: 0, count: count)
+    }
+
+    /// The whole table's individuals per sensitive value code: an entity spanning classes
+    /// counts once per value it has.
+    static func counts(_ statistics: PrivacyStatistics) -> [Double] {
+        var counts = [Double](repeating: 0, count: statistics.sensitiveValues.count)
+        for entry in 0..<statistics.histogram.keys.count { counts[Int(statistics.histogram.keys[entry])] += Double(statistics.histogram.counts[entry]) }
+        for entity in 0..<(statistics.hasSensitive ? statistics.multiEntities.rowCount : 0) {
+            let range = statistics.multiEntities.offsets[entity]..<statistics.multiEntities.offsets[entity + 1]
+            for code in Set(range.map { statistics.multiSensitive[$0] }) { counts[Int(code)] += 1 }
+        }
+        return counts
     }
 
     /// The individuals per distinct value of a class given as (value code, individuals) entries.
@@ -92,5 +108,24 @@ struct SensitiveDistribution {
 
     private mutating func clear() {
         for code in touched { dense[code] = 0 }
+    }
+}
+
+/// The distribution t-closeness is measured against when it is not the measured table's own:
+/// the input's whole table (before suppression), which the privacy models are enforced against.
+public struct SensitiveReference: Sendable, Equatable {
+    /// Each sensitive value's share of the individuals.
+    public var shares: [[UInt8]: Double]
+    /// What it is, for reports (`input`).
+    public var name: String
+
+    /// The whole table's distribution of `statistics` (as the privacy search sees it).
+    init(statistics: PrivacyStatistics, name: String) {
+        let counts = SensitiveDistribution.counts(statistics)
+        let total = counts.reduce(0, +)
+        var shares: [[UInt8]: Double] = [:]
+        for (code, value) in statistics.sensitiveValues.enumerated() { shares[value] = total > 0 ? counts[code] / total : 0 }
+        self.shares = shares
+        self.name = name
     }
 }

@@ -27,20 +27,21 @@ public enum RiskAnalysis {
         let individuals = smallest.count
         let prosecutor = summary(of: smallest.map { 1 / Double($0) }, threshold: spec.threshold)
 
+        // Marketer risk, the share of individuals an attacker who links everyone gets right, is
+        // the mean of each individual's risk (El Emam 2013): prosecutor risk here, journalist
+        // risk with a population table. (Classes / individuals is the same only when each
+        // individual is in one class; with entities spanning classes it exceeded 1.)
         var report = RiskReport(inputs: inputs, quasiIdentifiers: statistics.columns, entity: spec.entity, records: statistics.records,
                                 individuals: individuals, equivalenceClasses: table.count, minClassSize: sizes.min() ?? 0,
                                 sampleUniques: individualsOfSize[1] ?? 0, classSizes: classSizes, prosecutor: prosecutor,
-                                marketer: individuals > 0 ? Double(table.count) / Double(individuals) : 0)
+                                marketer: prosecutor.average)
         if let population = spec.population {
             let populationSizes = try population.sizes(of: statistics, sampleSizes: sizes)
             // An individual's journalist risk: 1 / the population size of its class (of its
             // smallest one for an entity in several).
             var risks: [Double] = []
-            var matched = 0.0
             for found in 0..<table.count {
-                let size = Double(populationSizes[found])
-                risks.append(contentsOf: repeatElement(1 / size, count: table.individuals[found]))
-                matched += Double(sizes[found]) / size
+                risks.append(contentsOf: repeatElement(1 / Double(populationSizes[found]), count: table.individuals[found]))
             }
             for entity in 0..<table.multi.rowCount {
                 var size = Int.max
@@ -48,15 +49,14 @@ public enum RiskAnalysis {
                 risks.append(1 / Double(size))
             }
             report.journalist = summary(of: risks, threshold: spec.threshold)
-            // Marketer: the expected share of individuals an attacker matching everyone in the
-            // population table gets right.
-            report.marketer = individuals > 0 ? matched / Double(sizes.reduce(0, +)) : 0
+            report.marketer = report.journalist!.average
         }
         if let fraction = spec.samplingFraction {
             report.populationUniqueness = PopulationUniqueness(classSizes: classesOfSize, samplingFraction: fraction)
         }
         if let column = spec.sensitive {
-            report.attributeDisclosure = attributeDisclosure(table, statistics: statistics, column: column, distance: spec.distance)
+            report.attributeDisclosure = attributeDisclosure(table, statistics: statistics, column: column, distance: spec.distance,
+                                                             reference: spec.tReference)
         }
         if let discovery = data.discovery, let discoverySpec = spec.discovery {
             report.quasiIdentifierDiscovery = discovery.result(discoverySpec, notCombinedBefore: discovery.candidatesBeyondLimit)
@@ -80,10 +80,12 @@ public enum RiskAnalysis {
         return RiskSummary(max: highest, average: sum / Double(risks.count), atRiskShare: Double(above) / Double(risks.count), threshold: threshold)
     }
 
-    /// l and t of every class, the lowest l and highest t reported.
+    /// l and t of every class, the lowest l and highest t reported: t against `reference`
+    /// when given (and then also against the file's own distribution), else the file's own.
     static func attributeDisclosure(_ table: ClassTable, statistics: PrivacyStatistics, column: String,
-                                    distance: TClosenessSpec.Distance?) -> AttributeDisclosure {
-        var distribution = SensitiveDistribution(statistics: statistics, distance: distance)
+                                    distance: TClosenessSpec.Distance?, reference: SensitiveReference?) -> AttributeDisclosure {
+        var distribution = SensitiveDistribution(statistics: statistics, distance: distance, reference: reference)
+        var own = reference.map { _ in SensitiveDistribution(statistics: statistics, distance: distribution.distance) }
         var perClass = [[(Int, Int)]](repeating: [], count: table.count)
         for found in 0..<table.count {
             for entry in table.histogram.offsets[found]..<table.histogram.offsets[found + 1] {
@@ -95,17 +97,19 @@ public enum RiskAnalysis {
                 perClass[Int(table.multi.keys[entry])].append((Int(table.multiSensitive[entry]), 1))
             }
         }
-        var lowestDistinct = Int.max, lowestEntropy = Double.infinity, highest = 0.0, homogeneous = 0
+        var lowestDistinct = Int.max, lowestEntropy = Double.infinity, highest = 0.0, highestOwn = 0.0, homogeneous = 0
         for entries in perClass where !entries.isEmpty {
             let counts = distribution.counts(entries)
             lowestDistinct = min(lowestDistinct, counts.count)
             if counts.count == 1 { homogeneous += 1 }
             if let l = SensitiveDistribution.entropyL(counts) { lowestEntropy = min(lowestEntropy, l) }
             if let t = distribution.closeness(entries) { highest = max(highest, t) }
+            if let t = own?.closeness(entries) { highestOwn = max(highestOwn, t) }
         }
         return AttributeDisclosure(column: column, lowestDistinctL: lowestDistinct == Int.max ? 0 : lowestDistinct,
                                    lowestEntropyL: lowestEntropy.isFinite ? lowestEntropy : 0, highestT: highest,
-                                   tDistance: distribution.distance.rawValue, homogeneousClasses: homogeneous)
+                                   tDistance: distribution.distance.rawValue, tReference: reference?.name ?? "file",
+                                   highestTFile: own != nil ? highestOwn : nil, homogeneousClasses: homogeneous)
     }
 
     /// The `count` smallest classes with their values (confidential).

@@ -93,7 +93,12 @@ public struct RiskHTML {
         }
         if let disclosure = report.attributeDisclosure {
             rows.append(("\(disclosure.column): lowest distinct / entropy l", "\(disclosure.lowestDistinctL) / \(String(format: "%.2f", disclosure.lowestEntropyL))"))
-            rows.append(("\(disclosure.column): highest t (\(disclosure.tDistance))", fixed(disclosure.highestT)))
+            if let own = disclosure.highestTFile {
+                rows.append(("\(disclosure.column): highest t (\(disclosure.tDistance)) from the \(disclosure.tReference)'s distribution", fixed(disclosure.highestT)))
+                rows.append(("\(disclosure.column): highest t (\(disclosure.tDistance)) from this file's own distribution", fixed(own)))
+            } else {
+                rows.append(("\(disclosure.column): highest t (\(disclosure.tDistance))", fixed(disclosure.highestT)))
+            }
         }
         if let trace = report.traceUniqueness {
             rows.append(("Trace uniqueness (\(trace.points) points)", "\(percent(trace.share)) (\(percent(trace.min)) to \(percent(trace.max)))"))
@@ -121,12 +126,21 @@ public struct RiskHTML {
 
     private func changesSection() -> String {
         let minimum = confidential ? 1 : spec.publicMinimumClassSize
-        var html = "<h2>Before and after the policy</h2>\n<p class=\"note\">Each generalized or noised column's values in the input and in the release: records per value or range\(changes.first.map { $0.before.sampleEvery > 1 ? ", counted on one record in \($0.before.sampleEvery)" : "" } ?? "")."
-        if !confidential { html += " Values and ranges held by fewer than \(minimum) individuals are not shown; their records are counted as hidden." }
+        // The input's values are the data before de-identification: only the confidential page
+        // shows them; the public page shows what was published.
+        var html = confidential
+            ? "<h2>Before and after the policy</h2>\n<p class=\"note\">Each generalized or noised column's values in the input and in the release: records per value or range"
+            : "<h2>Generalized and noised columns</h2>\n<p class=\"note\">Each generalized or noised column's values in the release: records per value or range"
+        html += "\(changes.first.map { $0.before.sampleEvery > 1 ? ", counted on one record in \($0.before.sampleEvery)" : "" } ?? "")."
+        if !confidential {
+            html += " Values and ranges held by fewer than \(minimum) individuals are not shown; their records are counted as hidden."
+                + " The input's values are in the confidential report only."
+        }
         html += "</p>\n"
         for change in changes {
             html += "<h3>\(escape(change.column))</h3>\n"
-            for (title, distribution) in [("before (input)", change.before), ("after (release)", change.after)] {
+            let shown = confidential ? [("before (input)", change.before), ("after (release)", change.after)] : [("in the release", change.after)]
+            for (title, distribution) in shown {
                 let (bars, hidden, _) = distribution.bars(minimumIndividuals: minimum)
                 var text = "\(title): \(distribution.records) records counted"
                 if hidden > 0 { text += ", \(hidden) hidden or beyond the bars shown" }

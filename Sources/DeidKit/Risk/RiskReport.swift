@@ -31,16 +31,24 @@ public struct AttributeDisclosure: Codable, Sendable, Equatable {
     public var lowestDistinctL: Int
     /// The lowest entropy l (e to the class's entropy) over classes.
     public var lowestEntropyL: Double
-    /// The highest t-closeness distance of a class from the whole file's distribution.
+    /// The highest t-closeness distance of a class from the reference distribution `tReference`.
     public var highestT: Double
     public var tDistance: String
+    /// What `highestT` is measured against: `file` (the measured file's own distribution) or
+    /// `input` (a release's input before suppression: the distribution the privacy model is
+    /// enforced against).
+    public var tReference: String
+    /// With another reference than the file: the highest distance from the file's own
+    /// distribution (what a tool that sees only the file, such as pycanon, measures).
+    public var highestTFile: Double?
     /// Classes whose individuals all share one sensitive value.
     public var homogeneousClasses: Int
 
     enum CodingKeys: String, CodingKey {
         case column
         case lowestDistinctL = "lowest_distinct_l", lowestEntropyL = "lowest_entropy_l", highestT = "highest_t"
-        case tDistance = "t_distance", homogeneousClasses = "homogeneous_classes"
+        case tDistance = "t_distance", homogeneousClasses = "homogeneous_classes", tReference = "t_reference"
+        case highestTFile = "highest_t_file"
     }
 }
 

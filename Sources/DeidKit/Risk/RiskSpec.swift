@@ -8,6 +8,10 @@ public struct RiskSpec: Sendable {
     public var sensitive: String?
     /// t-closeness distance; nil: ordered for numbers, equal otherwise.
     public var distance: TClosenessSpec.Distance?
+    /// The distribution t-closeness is measured against; nil: the measured file's own (the
+    /// release of a publish with t-closeness gets the input's, which the model is enforced
+    /// against, and its own is reported beside it).
+    public var tReference: SensitiveReference?
     /// Prosecutor risk above this counts an individual as at risk.
     public var threshold = 0.2
     /// Quasi-identifier discovery: nil to skip it.

@@ -37,7 +37,7 @@ extension RiskReport {
             rows.append(("  pitman / zayatz / snb", "\(estimate(population.pitman)) / \(estimate(population.zayatz)) / \(estimate(population.snb))"))
         }
         if let disclosure = attributeDisclosure {
-            rows.append(("sensitive \(disclosure.column)", "lowest distinct l \(disclosure.lowestDistinctL), lowest entropy l \(String(format: "%.2f", disclosure.lowestEntropyL)), highest t \(number(disclosure.highestT)) (\(disclosure.tDistance)); \(disclosure.homogeneousClasses) classes with one value"))
+            rows.append(("sensitive \(disclosure.column)", "lowest distinct l \(disclosure.lowestDistinctL), lowest entropy l \(String(format: "%.2f", disclosure.lowestEntropyL)), highest t \(number(disclosure.highestT)) (\(disclosure.tDistance)\(disclosure.highestTFile.map { ", from the \(disclosure.tReference)'s distribution; \(number($0)) from this file's" } ?? "")); \(disclosure.homogeneousClasses) classes with one value"))
         }
         if let trace = traceUniqueness {
             rows.append(("trace uniqueness", "\(percent(trace.share)) of \(trace.entities) entities singled out by \(trace.points) points (min \(percent(trace.min)), max \(percent(trace.max)), \(trace.repetitions) draws, seed \(trace.seed))"))
