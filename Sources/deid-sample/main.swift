@@ -32,6 +32,7 @@ struct SampleCommand: ParsableCommand {
         if !(1...900_000).contains(households) { throw ValidationError("--households must be 1 to 900000") }
         if !(1...36_600).contains(days) { throw ValidationError("--days must be 1 to 36600") }
         if startDay == nil { throw ValidationError("--start must be a date YYYY-MM-DD (got '\(start)')") }
+        if output.isEmpty { throw ValidationError("--output needs a file name; an empty one was given") }
     }
 
     private var startDay: Int? {

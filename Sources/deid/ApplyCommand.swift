@@ -33,6 +33,11 @@ struct ApplyCommand: ParsableCommand {
     @Flag(help: "gzip the output whatever its name.")
     var compress = false
 
+    func validate() throws {
+        try requirePath(input, "the input")
+        try requirePath(output, "the output")
+    }
+
     func run() throws {
         let progress = ProgressBar(label: "applying \(policyOptions.policy)")
         defer { progress.finish() }

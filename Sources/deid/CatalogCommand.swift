@@ -22,7 +22,17 @@ struct CatalogCommand: ParsableCommand {
         subcommands: [List.self, Show.self, Remove.self, Expired.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the releases, oldest first.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the releases, oldest first.",
+            discussion: """
+                One line per release: id, created, dataset, records, retention, and its status
+                (pending: its publish was killed or is under way; settled by the next command
+                that can take the catalog's lock).
+
+                Examples:
+                  deid catalog list
+                  deid catalog list --catalog-path /srv/open-data/catalog.sqlite --json
+                """)
         @OptionGroup var location: CatalogLocation
         @Flag(help: "Print JSON.") var json = false
 
@@ -33,7 +43,17 @@ struct CatalogCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one release (by id, or the start of one).")
+        static let configuration = CommandConfiguration(
+            abstract: "Show one release (by id, or the start of one).",
+            discussion: """
+                Everything recorded: dataset, purpose, controller, retention, location,
+                fingerprints, every column with its technique and key id (never the key), the
+                class table's size and the sketches.
+
+                Examples:
+                  deid catalog show 20261129T101500Z-3f2a
+                  deid catalog show 20261129 --json
+                """)
         @OptionGroup var location: CatalogLocation
         @Argument(help: "The release id.") var id: String
         @Flag(help: "Print JSON.") var json = false
@@ -47,7 +67,16 @@ struct CatalogCommand: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a release from the catalog (its files are not touched).")
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a release from the catalog (its files are not touched).",
+            discussion: """
+                Later linkage checks no longer see the release: remove it only once its files are
+                withdrawn from publication. The full id is needed.
+
+                Examples:
+                  deid catalog remove 20261129T101500Z-3f2a8c1d
+                  deid catalog expired --json | jq -r '.[].id' | xargs -n1 deid catalog remove
+                """)
         @OptionGroup var location: CatalogLocation
         @Argument(help: "The release id (in full).") var id: String
 
@@ -60,7 +89,16 @@ struct CatalogCommand: ParsableCommand {
     }
 
     struct Expired: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the releases past their retention date.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the releases past their retention date.",
+            discussion: """
+                A release is expired once the day given (today, UTC, by default) is after its
+                policy's dataset.retention date.
+
+                Examples:
+                  deid catalog expired
+                  deid catalog expired --on 2027-12-31 --json
+                """)
         @OptionGroup var location: CatalogLocation
         @Option(help: ArgumentHelp("The day to compare with (default: today, UTC).", valueName: "YYYY-MM-DD")) var on: String?
         @Flag(help: "Print JSON.") var json = false

@@ -22,6 +22,11 @@ enum CommandRunner {
             if Diagnostics.stderrIsTerminal { Diagnostics.write("\n") }
             Diagnostics.write("deid: interrupted; no output was written\n")
         }
+        if let unknown = unknownSubcommand(type, arguments: Array(CommandLine.arguments.dropFirst())) {
+            // ArgumentParser shows the root's help for `deid stats --help` and exits 0.
+            Diagnostics.error("deid: \(unknown)")
+            exit(2)
+        }
         do {
             var command = try type.parseAsRoot()
             try command.run()
@@ -57,6 +62,30 @@ enum CommandRunner {
             exit(2)
         }
     }
+}
+
+/// The first word of `arguments` that stands where a subcommand must be and names none,
+/// described with the subcommands there are; nil when every one is known.
+func unknownSubcommand(_ root: ParsableCommand.Type, arguments: [String]) -> String? {
+    var subcommands = root.configuration.subcommands
+    var path = [commandName(root)]
+    for argument in arguments {
+        guard !subcommands.isEmpty, !argument.hasPrefix("-"), argument != "help" else { return nil }
+        var next: ParsableCommand.Type?
+        for candidate in subcommands where commandName(candidate) == argument { next = candidate }
+        guard let next else {
+            let names = subcommands.map(commandName).joined(separator: ", ")
+            return "unknown command '\(path.joined(separator: " ")) \(argument)' (commands: \(names))"
+        }
+        subcommands = next.configuration.subcommands
+        path.append(argument)
+    }
+    return nil
+}
+
+/// A command's name as typed.
+private func commandName(_ type: ParsableCommand.Type) -> String {
+    type.configuration.commandName ?? type._commandName
 }
 
 /// A failure to report as it is, with exit code 2.

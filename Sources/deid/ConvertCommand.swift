@@ -36,6 +36,7 @@ struct ConvertCommand: ParsableCommand {
     var crlf = false
 
     func validate() throws {
+        try requirePath(output, "--output")
         if let outputDelimiter, CSVDelimiter(argument: outputDelimiter) == nil {
             throw ValidationError("--output-delimiter must be one of , ; | tab (got '\(outputDelimiter)')")
         }

@@ -40,6 +40,8 @@ struct InputOptions: ParsableArguments {
 
     @OptionGroup var dialect: DialectOptions
 
+    func validate() throws { try requirePath(file, "the input") }
+
     /// Opens the input and reads its header.
     func openReader() throws -> CSVReader {
         try CSVReader(source: InputSource(path: file, encoding: dialect.readOptions.encoding), options: dialect.readOptions)
@@ -51,9 +53,26 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: ArgumentHelp("The policy file (YAML, see Docs/POLICY.md).", valueName: "file"))
     var policy: String
 
-    @Option(help: ArgumentHelp("Draw noise from this seed: the same seed gives the same output bytes. Without it, noise comes from the system's secure random source.",
-                               valueName: "n"))
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Draw noise from this seed: the same seed gives the same output bytes. Without it, noise comes from the system's secure random source.",
+                               valueName: "n"),
+            transform: Seed.parse)
     var seed: UInt64?
+
+    func validate() throws { try requirePath(policy, "--policy") }
+}
+
+/// A seed: a whole number from 0 to 2^64 - 1 (`--seed -1` is a bad value, not a missing one).
+enum Seed {
+    static func parse(_ text: String) throws -> UInt64 {
+        guard let value = UInt64(text) else { throw ValidationError("a seed is a whole number from 0 to \(UInt64.max)") }
+        return value
+    }
+}
+
+/// An empty path given as a file name is a usage error, named by its option.
+func requirePath(_ path: String?, _ option: String) throws {
+    if let path, path.isEmpty { throw ValidationError("\(option) needs a file name; an empty one was given") }
 }
 
 /// Where the release catalog is: `--catalog-path`, else `$DEID_CATALOG`, else
@@ -63,6 +82,8 @@ struct CatalogLocation: ParsableArguments {
     var catalogPath: String?
 
     var path: String { Catalog.location(explicit: catalogPath, environment: ProcessInfo.processInfo.environment) }
+
+    func validate() throws { try requirePath(catalogPath, "--catalog-path") }
 
     /// The catalog, or nil (with a note) when there is none yet.
     func open() throws -> Catalog? {

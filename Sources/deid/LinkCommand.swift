@@ -69,6 +69,7 @@ struct LinkCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        for file in files { try requirePath(file, "a file") }
         if files.isEmpty { throw ValidationError("give at least one file") }
         if files.count < 2 && !catalog { throw ValidationError("give two files or more, or one with --catalog") }
         if files.contains("-") { throw ValidationError("deid link reads named files (each is sampled, then read in full)") }

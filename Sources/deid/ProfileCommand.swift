@@ -37,6 +37,7 @@ struct ProfileCommand: ParsableCommand {
     func validate() throws {
         if exactDistinct < 1 || exactDistinct > 10_000_000 { throw ValidationError("--exact-distinct must be 1 to 10000000") }
         if policyOut == "-" { throw ValidationError("--policy-out needs a file name") }
+        try requirePath(policyOut, "--policy-out")
     }
 
     func run() throws {

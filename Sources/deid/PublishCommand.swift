@@ -65,6 +65,8 @@ struct PublishCommand: ParsableCommand {
     @OptionGroup var dialect: DialectOptions
 
     func validate() throws {
+        try requirePath(out, "--out")
+        for input in inputs { try requirePath(input, "an input") }
         if inputs.isEmpty { throw ValidationError("give at least one input file") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be given once") }
         if dryRun && out != nil { throw ValidationError("--dry-run writes nothing; leave out --out") }

@@ -84,7 +84,7 @@ struct RiskCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Repeated draws of points per entity (the spread is reported).", valueName: "n"))
     var repetitions = 10
 
-    @Option(help: ArgumentHelp("Seed of the draws.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the draws.", valueName: "n"), transform: Seed.parse)
     var seed: UInt64 = 1
 
     @Flag(help: "Print the report as JSON (Docs/RISK.md).")
@@ -109,6 +109,9 @@ struct RiskCommand: ParsableCommand {
     var maxTraceUniqueness: Double?
 
     func validate() throws {
+        try requirePath(html, "--html")
+        try requirePath(htmlConfidential, "--html-confidential")
+        try requirePath(population, "--population")
         if (quasiIdentifiers == nil) == (policy == nil) { throw ValidationError("give --quasi-identifiers or --policy (one of them)") }
         if let quasiIdentifiers, columnList(quasiIdentifiers).isEmpty { throw ValidationError("--quasi-identifiers needs at least one column") }
         if (traceTime == nil) != (traceValue == nil) { throw ValidationError("trace uniqueness needs both --trace-time and --trace-value") }
