@@ -7,6 +7,12 @@ public struct CSVBlock: Sendable {
     /// True when the block ends inside a record longer than the record limit: its reader
     /// reports the limit instead of taking the end of the block as the end of the record.
     public let endsInsideRecord: Bool
+
+    /// This block followed by `next` (the one after it), as one block: a first block that holds
+    /// only blank lines is joined with the next until the header is in it.
+    public func joined(with next: CSVBlock) -> CSVBlock {
+        CSVBlock(index: index, bytes: bytes + next.bytes, endsInsideRecord: next.endsInsideRecord)
+    }
 }
 
 /// Cuts an input into blocks of whole records, so that several parsers can work at once: a

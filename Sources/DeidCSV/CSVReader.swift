@@ -17,15 +17,15 @@ public struct CSVReadOptions: Sendable {
     public var chunkSize: Int
     /// Copies each field out of libcsv's own buffer instead of letting libcsv write it in place
     /// (what a libcsv build that fails `ParserState.libcsvWritesInPlace` does; tests run both).
-    var copiesFields = false
+    package var copiesFields = false
     /// Takes a record's leading fields that repeat the record before's bytes from that record
     /// instead of parsing them again (see `CSVReader.parseLines`); tests turn it off to compare.
-    var reusesLeadingFields = true
+    package var reusesLeadingFields = true
     /// The encoding of the input's text, converted to UTF-8 as it is read (`InputSource`).
     public var encoding: TextEncoding = .utf8
     /// Refuses a field that is not valid UTF-8 (`invalidUTF8`, with its line, record and
     /// column). Only records that came from a chunk holding a byte of 0x80 or more are looked at.
-    var validatesUTF8 = true
+    package var validatesUTF8 = true
 
     /// The defaults: delimiter detected, 16 MiB limits, 128 KiB chunks, UTF-8.
     public init(delimiter: CSVDelimiter? = nil, maxFieldBytes: Int = 16 << 20,
@@ -150,7 +150,13 @@ public final class CSVReader {
         reachedEnd = prefixEnded
         ingest {
             try prefix.withUnsafeBytes { try CSVReader.feed($0, parser: parser, state: state, source: source) }
-            if prefixEnded { try CSVReader.finish(parser: parser, state: state, source: source) }
+            if prefixEnded {
+                // A block that stops inside an over-long first record: the limit, not a record.
+                if blockEndsInsideRecord {
+                    throw state.pointee.error(.recordTooLarge(limit: state.pointee.maxRecordBytes), source: source)
+                }
+                try CSVReader.finish(parser: parser, state: state, source: source)
+            }
         }
         // The header is record 0; its errors have no record number.
         guard try nextBatchedRecord(into: &first, countsAsData: false) else {
@@ -368,11 +374,23 @@ public final class CSVReader {
                 && (parser.pointee.pstate == libcsvFieldBegun || parser.pointee.pstate == libcsvFieldMightHaveEnded)
             if let violation = state.pointee.violation { throw state.pointee.error(violation, source: source) }
             if parsed != buffer.count {
-                let kind: CSVError.Kind = csv_error(parser) == CSV_ENOMEM ? .outOfMemory : .malformedQuote
+                // libcsv stopped inside the open field. Had that field (or its record) passed a
+                // limit before the point where it stopped, that came first in the input, and a
+                // reader fed smaller chunks reports it: so does this one.
+                let kind: CSVError.Kind
+                if csv_error(parser) == CSV_ENOMEM {
+                    kind = .outOfMemory
+                } else if openFieldLength(parser) > state.pointee.maxFieldBytes {
+                    kind = .fieldTooLarge(limit: state.pointee.maxFieldBytes)
+                } else if state.pointee.partialRecordBytes + openFieldLength(parser) > state.pointee.maxRecordBytes {
+                    kind = .recordTooLarge(limit: state.pointee.maxRecordBytes)
+                } else {
+                    kind = .malformedQuote
+                }
                 throw state.pointee.error(kind, source: source)
             }
             // A field still open (an unclosed quote) grows from chunk to chunk: stop it at the limit.
-            if parser.pointee.entry_pos > state.pointee.maxFieldBytes {
+            if openFieldLength(parser) > state.pointee.maxFieldBytes {
                 throw state.pointee.error(.fieldTooLarge(limit: state.pointee.maxFieldBytes), source: source)
             }
             if state.pointee.partialRecordBytes > state.pointee.maxRecordBytes {
@@ -419,6 +437,15 @@ public final class CSVReader {
             position = end &+ 1
         }
         return count
+    }
+
+    /// The bytes of the field libcsv holds open: what it stored, less what it stored only in
+    /// case the field goes on (just after a quote inside a quoted field, that quote and the
+    /// spaces after it, dropped when the field ends there).
+    private static func openFieldLength(_ parser: UnsafeMutablePointer<csv_parser>) -> Int {
+        let stored = parser.pointee.entry_pos
+        guard parser.pointee.pstate == libcsvFieldMightHaveEnded else { return stored }
+        return max(0, stored - 1 - parser.pointee.spaces)
     }
 
     private static func finish(parser: UnsafeMutablePointer<csv_parser>, state: UnsafeMutablePointer<ParserState>,

@@ -293,6 +293,30 @@ struct CSVReaderMessageTests {
         #expect(outcome.rows.map(\.fields) == [["1;2", "3"]])
     }
 
+    /// A quoted field exactly at the limit is accepted in every chunking, and one byte more is
+    /// refused in every chunking: between chunks, libcsv holds a closing quote it has just read
+    /// in the field (it drops it once the field ends), which must not count (found by the fuzzer).
+    /// A field over the limit before a stray quote is the limit in every chunking too.
+    @Test func limitsAreTheSameInEveryChunking() {
+        var options = CSVReadOptions(delimiter: .comma, maxFieldBytes: 4, maxRecordBytes: 100)
+        let atLimit = Array("a,b\n\"abcd\",x\n\"ab\"\"\",y\n".utf8)
+        let over = Array("a,b\n\"abcde\",x\n".utf8)
+        let stray = Array("a,b\nabcdef\"g,x\n".utf8)
+        let overError = CSVError(.fieldTooLarge(limit: 4), at: InputPosition(source: "fixture.csv", line: 2, record: 1, column: "a"))
+        for size in 1...12 {
+            #expect(readAll(atLimit, chunkSizes: [size], options: options).rows.map(\.fields) == [["abcd", "x"], ["ab\"", "y"]], "chunks of \(size)")
+            #expect(readAll(over, chunkSizes: [size], options: options).error == overError, "chunks of \(size)")
+            #expect(readAll(stray, chunkSizes: [size], options: options).error == overError, "chunks of \(size)")
+        }
+        options.maxFieldBytes = 100
+        options.maxRecordBytes = 6
+        // The record's fields' content passes 6 bytes when its second field ends.
+        let record = CSVError(.recordTooLarge(limit: 6), at: InputPosition(source: "fixture.csv", line: 2, record: 1, column: "b"))
+        for size in 1...12 {
+            #expect(readAll(Array("a,b\nabc,\"defg\"\n".utf8), chunkSizes: [size], options: options).error == record, "chunks of \(size)")
+        }
+    }
+
     /// The reader refuses a field that is not valid UTF-8, naming its line, record and column,
     /// in every chunking (the chunk holding the bad byte may be any of them).
     @Test func invalidUTF8IsAnErrorWithItsPosition() throws {

@@ -224,6 +224,19 @@ import Testing
         #expect(try BlockInput(path: plain, options: CSVReadOptions()).fingerprint() == nil, "not asked for")
     }
 
+    /// Blank lines are skipped, however many come before the header: a first block holding
+    /// only blank lines (64 KiB of them) is joined with the next until the header is in (the
+    /// input was called empty; found by the fuzzer).
+    @Test func blankLinesBeforeTheHeaderFillingTheFirstBlock() throws {
+        let directory = try TemporaryDirectory()
+        let path = try directory.write("blank.csv", text: String(repeating: "\n", count: 70_000) + "id,kwh\nm1,0.5\nm2,0.7\n")
+        let input = try BlockInput(path: path, options: CSVReadOptions())
+        #expect(input.header.names == ["id", "kwh"])
+        var records = 0
+        while let block = try input.nextBlock() { records += block.bytes.filter { $0 == 0x6D }.count }
+        #expect(records == 2)
+    }
+
     @Test func failedPublishLeavesNoReleaseDirectory() throws {
         let directory = try TemporaryDirectory()
         let policy = try directory.write("policy.yaml", text: """

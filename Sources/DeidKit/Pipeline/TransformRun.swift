@@ -61,11 +61,21 @@ public final class BlockInput {
             }
         }
         splitter = CSVBlockSplitter(source: source, blockSize: blockSize, maxRecordBytes: options.maxRecordBytes)
-        guard let first = try splitter.next() else {
+        guard var first = try splitter.next() else {
             throw CSVError(.emptyInput, at: InputPosition(source: source.displayName))
         }
-        let reader = try CSVReader(source: InputSource(bytes: first.bytes, chunkSizes: [options.chunkSize], displayName: source.displayName),
-                                   options: options, endsInsideRecord: first.endsInsideRecord)
+        var reader: CSVReader
+        while true {
+            do {
+                reader = try CSVReader(source: InputSource(bytes: first.bytes, chunkSizes: [options.chunkSize], displayName: source.displayName),
+                                       options: options, endsInsideRecord: first.endsInsideRecord)
+                break
+            } catch let error as CSVError where error.kind == .emptyInput {
+                // Blank lines only, so far: the header comes in a later block.
+                guard let next = try splitter.next() else { throw error }
+                first = first.joined(with: next)
+            }
+        }
         header = reader.header
         delimiter = reader.delimiter
         var fixed = options
@@ -164,7 +174,7 @@ public struct TransformRun {
     /// How much of a privacy run's spool is read at a time in its second pass.
     public var spoolBufferSize = 4 << 20
     /// The size of the chunks privacy pass 2 hands to the writing thread.
-    var passTwoChunkBytes = 1 << 20
+    package var passTwoChunkBytes = 1 << 20
     /// The input distributions of the plan's `distributions` columns, once the run is done.
     public let collected = DistributionCollector()
     /// The release's counts, when the plan measures its release (`releaseRisk`).
