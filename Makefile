@@ -6,7 +6,7 @@ SYSTEM_PACKAGES = libcsv-dev zlib1g-dev gzip
 # missing) and render the risk report in a headless browser.
 TEST_PACKAGES = python3 chromium
 
-.PHONY: all deps test-deps install-missing build demo test bench clean
+.PHONY: all deps test-deps install-missing build demo test fuzz bench bench-memory clean
 
 all: build
 
@@ -54,14 +54,30 @@ demo: build
 	@echo "The release is in .build/demo/release/ (its measured risk: report.json, report.html; keep confidential/ private),"
 	@echo "recorded in the catalog .build/demo/catalog.sqlite (deid catalog list --catalog-path .build/demo/catalog.sqlite)"
 
+# The whole suite, then a short fuzzing smoke run of every target (Fuzz/run.sh: libFuzzer and
+# AddressSanitizer; its first build takes a few minutes).
 test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	Fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SECONDS ?= 60
+
+# Each fuzz target for FUZZ_SECONDS (Docs/SECURITY.md); findings land in .build-fuzz/findings/.
+fuzz: deps
+	Fuzz/run.sh $(FUZZ_SECONDS)
 
 # Speed and memory on a generated ~1 GB file (see Benchmarks/README.md); not part of `test`.
 bench: deps
 	@command -v /usr/bin/time >/dev/null || { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq time; }
 	Benchmarks/run.sh
 
+# Peak memory of profile, risk, link and publish on very wide files and a 50 MB field, against
+# a 300 MB ceiling (Benchmarks/memory.sh); not part of `test`.
+bench-memory: deps
+	@command -v /usr/bin/time >/dev/null || { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq time; }
+	Benchmarks/memory.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

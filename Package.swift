@@ -35,10 +35,13 @@ let package = Package(
             name: "deid-sample",
             dependencies: ["DeidKit", "DeidCSV", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "deid-bench", dependencies: ["DeidCSV"], path: "Benchmarks/deid-bench"),
+        // libFuzzer targets (Fuzz/run.sh builds them with --sanitize=fuzzer); built as usual,
+        // a replayer of the seed corpus and the findings kept, which the tests run.
+        .executableTarget(name: "deid-fuzz", dependencies: ["DeidKit", "DeidCSV", "CZlib", "DeidTestSupport"], path: "Fuzz/deid-fuzz"),
         .target(name: "DeidTestSupport", dependencies: ["DeidCSV"], path: "Tests/TestSupport"),
         .testTarget(name: "DeidCSVTests", dependencies: ["DeidCSV", "DeidTestSupport"]),
         .testTarget(name: "DeidKitTests", dependencies: ["DeidKit", "DeidCSV", "DeidTestSupport", "Yams"]),
-        .testTarget(name: "CLITests", dependencies: ["DeidCSV", "DeidTestSupport", "Yams", "deid", "deid-sample"],
+        .testTarget(name: "CLITests", dependencies: ["DeidCSV", "DeidTestSupport", "Yams", "deid", "deid-sample", "deid-fuzz"],
                     exclude: ["Golden"]),
     ]
 )

@@ -181,7 +181,7 @@ public final class InputSource {
     }
 
     /// Reads up to `buffer.count` bytes; returns 0 at the end of the input.
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard buffer.count > 0 else { return 0 }
         let count: Int
         if let conversion {

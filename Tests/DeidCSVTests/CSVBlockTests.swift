@@ -2,52 +2,6 @@ import DeidTestSupport
 import DeidCSV
 import Testing
 
-/// Reads `bytes` the way the multi-core pass does: cut into blocks of `blockSize` by the
-/// splitter, each block parsed by its own reader, positions shifted by the blocks before.
-func readInBlocks(_ bytes: [UInt8], blockSize: Int, options: CSVReadOptions = CSVReadOptions()) -> ReadOutcome {
-    var outcome = ReadOutcome()
-    let splitter = CSVBlockSplitter(source: InputSource(bytes: bytes, chunkSizes: [7], displayName: "fixture.csv"),
-                                    blockSize: blockSize, maxRecordBytes: options.maxRecordBytes)
-    var lineBase = 0, recordBase = 0
-    var header: CSVHeader?
-    var delimiter = CSVDelimiter.comma
-    do {
-        while let block = try splitter.next() {
-            let reader: CSVReader
-            if let header {
-                reader = CSVReader(block: block.bytes, header: header, delimiter: delimiter, options: options, displayName: "fixture.csv",
-                                   endsInsideRecord: block.endsInsideRecord)
-            } else {
-                reader = try CSVReader(source: InputSource(bytes: block.bytes, displayName: "fixture.csv"), options: options,
-                                       endsInsideRecord: block.endsInsideRecord)
-                header = reader.header
-                delimiter = reader.delimiter
-                outcome.header = reader.header.names
-            }
-            var record = CSVRecord()
-            var records = 0
-            do {
-                while try reader.readRecord(into: &record) {
-                    records += 1
-                    outcome.rows.append(.init(fields: record.strings, line: record.line + lineBase, number: record.number + recordBase))
-                }
-            } catch var error as CSVError {
-                error.position.line = error.position.line.map { $0 + lineBase }
-                error.position.record = error.position.record.map { $0 + recordBase }
-                throw error
-            }
-            lineBase += reader.linesConsumed
-            recordBase += records
-        }
-        if header == nil { throw CSVError(.emptyInput, at: InputPosition(source: "fixture.csv")) }
-    } catch let error as CSVError {
-        outcome.error = error
-    } catch {
-        Issue.record("unexpected error type: \(error)")
-    }
-    return outcome
-}
-
 /// Cutting an input into blocks changes nothing: every reader fixture, cut at every size from
 /// one byte up, gives the records, lines, record numbers and errors of one reader on the whole.
 @Suite struct CSVBlockTests {

@@ -57,7 +57,7 @@ public struct PublishOutcome: Sendable {
 /// and `report.md` into a staging directory that is renamed into place only when all succeeded.
 public enum Publisher {
     /// Opens the inputs (headers read), then loads and compiles the policy against the first header.
-    static func prepare(_ request: TransformRequest, releaseID: String) throws -> (Policy, TransformPlan, [BlockInput]) {
+    package static func prepare(_ request: TransformRequest, releaseID: String) throws -> (Policy, TransformPlan, [BlockInput]) {
         var inputs: [BlockInput] = []
         for path in request.inputs { inputs.append(try BlockInput(path: path, options: request.readOptions, fingerprint: true)) }
         guard let first = inputs.first else { throw TransformError(position: InputPosition(source: "<inputs>"), problem: "no input given") }

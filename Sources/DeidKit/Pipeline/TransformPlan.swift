@@ -105,6 +105,13 @@ public struct TransformPlan: Sendable {
     /// Where the privacy models' columns are, when the policy has a `privacy` section.
     var privacy: PrivacyLayout?
 
+    /// Whether a privacy run's pass 1 spools repeat frames (`SpoolFrame`); off, every frame is
+    /// full (the slow twin the tests and fuzz targets compare with).
+    package var spoolsRepeatFrames: Bool {
+        get { privacy?.repeatFrames ?? false }
+        set { privacy?.repeatFrames = newValue }
+    }
+
     /// Compiles `policy` for an input with `header`.
     /// - Parameters:
     ///   - releaseID: the release's id, from which per-release keys are derived.

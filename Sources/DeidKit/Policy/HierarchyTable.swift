@@ -104,7 +104,7 @@ public final class HierarchyTable: @unchecked Sendable {
 
     /// `;` (ARX's delimiter) when the first line holds one outside quotes, else the delimiter a
     /// data file's header line would give.
-    static func delimiter(of contents: [UInt8]) -> CSVDelimiter {
+    package static func delimiter(of contents: [UInt8]) -> CSVDelimiter {
         var quoted = false
         for byte in contents {
             if byte == 0x22 { quoted.toggle() } else if !quoted {
