@@ -66,11 +66,20 @@ public final class CSVBlockSplitter {
         if pending.isEmpty { return nil }
         var cut = ended ? pending.count : pending.withUnsafeBytes { CSVBlockSplitter.lastRecordEnd($0) }
         // A record longer than the block: read on until its end (or the limit) is in the buffer.
+        // Only what each read adds is looked at (and the byte before it: a CR may end a record
+        // once the next byte is known): the bytes before hold no record end, and their quotes
+        // are counted once.
+        var scanned = 0, quotesBefore = 0
         while cut == 0 && !ended && pending.count <= maxRecordBytes + blockSize {
             let count = try source.read(into: chunk)
             if count == 0 { ended = true; cut = pending.count; break }
+            let from = max(0, pending.count - 1)
+            quotesBefore += pending.withUnsafeBytes { ByteScan.countQuotes(UnsafeRawBufferPointer(rebasing: $0[scanned..<from])) }
+            scanned = from
+            // A quarter more room at a time, not twice as much: the record may be tens of MB.
+            if pending.capacity < pending.count + count { pending.reserveCapacity(pending.count + max(count, pending.count / 4)) }
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
-            cut = pending.withUnsafeBytes { CSVBlockSplitter.lastRecordEnd($0) }
+            cut = pending.withUnsafeBytes { CSVBlockSplitter.lastRecordEnd($0, from: from, quotesBefore: quotesBefore) }
         }
         let endsInsideRecord = cut == 0 && !ended
         if cut == 0 { cut = pending.count }
@@ -85,35 +94,52 @@ public final class CSVBlockSplitter {
 
     /// The offset just after the last line break outside quotes, given that `bytes` starts at a
     /// record boundary; 0 when there is none. A CR is only taken when it is not the last byte
-    /// (it may be the first half of a CR LF).
-    static func lastRecordEnd(_ bytes: UnsafeRawBufferPointer) -> Int {
+    /// (it may be the first half of a CR LF). Only line breaks at `from` or later are looked
+    /// for, the bytes before it holding `quotesBefore` quotes (and, the caller knows, no record
+    /// end).
+    static func lastRecordEnd(_ bytes: UnsafeRawBufferPointer, from: Int = 0, quotesBefore: Int = 0) -> Int {
         guard let base = bytes.baseAddress, bytes.count > 1 else { return 0 }
-        let total = ByteScan.countQuotes(bytes)
+        let total = quotesBefore + ByteScan.countQuotes(UnsafeRawBufferPointer(rebasing: bytes[from...]))
         var quotesAfter = 0
         var searchEnd = bytes.count
-        while searchEnd > 0 {
-            guard let position = lastIndex(of: 0x0A, in: base, before: searchEnd) else { break }
+        while searchEnd > from {
+            guard let position = lastIndex(of: 0x0A, in: base, before: searchEnd, notBefore: from) else { break }
             quotesAfter += ByteScan.countQuotes(UnsafeRawBufferPointer(start: base + position, count: searchEnd - position))
             if (total - quotesAfter) % 2 == 0 { return position + 1 }
             searchEnd = position
         }
-        // No usable LF: a file with CR line ends.
+        // No usable LF: a file with CR line ends (quotes counted from the end down, once).
+        quotesAfter = ByteScan.countQuotes(UnsafeRawBufferPointer(start: base + bytes.count - 1, count: 1))
         searchEnd = bytes.count - 1
-        while searchEnd > 0 {
-            guard let position = lastIndex(of: 0x0D, in: base, before: searchEnd) else { return 0 }
-            let before = ByteScan.countQuotes(UnsafeRawBufferPointer(start: base, count: position))
-            if before % 2 == 0 && base.load(fromByteOffset: position + 1, as: UInt8.self) != 0x0A { return position + 1 }
+        while searchEnd > from {
+            guard let position = lastIndex(of: 0x0D, in: base, before: searchEnd, notBefore: from) else { return 0 }
+            quotesAfter += ByteScan.countQuotes(UnsafeRawBufferPointer(start: base + position, count: searchEnd - position))
+            if (total - quotesAfter) % 2 == 0 && base.load(fromByteOffset: position + 1, as: UInt8.self) != 0x0A { return position + 1 }
             searchEnd = position
         }
         return 0
     }
 
-    /// The last offset below `end` holding `byte` (records are short, so it is near the end).
-    private static func lastIndex(of byte: UInt8, in base: UnsafeRawPointer, before end: Int) -> Int? {
-        var position = end - 1
-        while position >= 0 {
-            if base.load(fromByteOffset: position, as: UInt8.self) == byte { return position }
+    /// The last offset below `end`, and at `start` or later, holding `byte` (records are short,
+    /// so it is mostly near the end): eight bytes a step.
+    private static func lastIndex(of byte: UInt8, in base: UnsafeRawPointer, before end: Int, notBefore start: Int) -> Int? {
+        var position = end
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let needle = UInt64(byte) &* ones
+        while position - 8 >= start {
+            let word = base.loadUnaligned(fromByteOffset: position - 8, as: UInt64.self) ^ needle
+            let found = (word &- ones) & ~word & (ones << 7)
+            if found != 0 {
+                // The highest matching byte of the word (little-endian: the last in memory);
+                // bytes below it may be false positives of the borrow, so check from the top.
+                for offset in stride(from: position - 1, through: position - 8, by: -1)
+                where base.load(fromByteOffset: offset, as: UInt8.self) == byte { return offset }
+            }
+            position -= 8
+        }
+        while position > start {
             position -= 1
+            if base.load(fromByteOffset: position, as: UInt8.self) == byte { return position }
         }
         return nil
     }

@@ -88,9 +88,13 @@ public struct CSVRecord: Sendable {
         fieldEnds.append(end)
     }
 
-    /// Grows the byte storage to hold at least `count` bytes, with room to spare.
+    /// Grows the byte storage to hold at least `count` bytes, with room to spare: twice the
+    /// size, or a quarter more past 16 MiB (a record holding one huge field is not doubled).
     @usableFromInline mutating func growBytes(to count: Int) {
-        bytes.append(contentsOf: repeatElement(0, count: max(count, bytes.count * 2, 64) - bytes.count))
+        let spare = bytes.count < 16 << 20 ? bytes.count : bytes.count / 4
+        let target = max(count, bytes.count + spare, 64)
+        bytes.reserveCapacity(target)
+        bytes.append(contentsOf: repeatElement(0, count: target - bytes.count))
     }
 
     /// Appends a field.
@@ -181,6 +185,32 @@ extension CSVRecord {
                     let length = fieldEnds[index] - start
                     guard length == other.fieldEnds[index] - otherStart else { return false }
                     if length > 0 && !shortEqual(mine.baseAddress! + start, theirs.baseAddress! + otherStart, length) { return false }
+                }
+                return true
+            }
+        }
+    }
+
+    /// Makes this record hold `record`'s fields `indices`, in that order, in its own storage
+    /// (which only grows): a record kept to compare the next ones with, without sharing the
+    /// reader's storage (a shared one would be copied whole on the reader's next fill).
+    public mutating func copyFields(of record: CSVRecord, at indices: [Int]) {
+        removeAll()
+        for index in indices { append(fieldOf: record, at: index) }
+    }
+
+    /// True when fields `indices` of this record hold the bytes of `copy`'s fields 0, 1, ...
+    /// (made by `copyFields(of:at:)` with the same indices).
+    public func fields(_ indices: [Int], equalCopy copy: CSVRecord) -> Bool {
+        guard copy.count == indices.count else { return false }
+        return bytes.withUnsafeBytes { mine in
+            copy.bytes.withUnsafeBytes { theirs in
+                for (position, index) in indices.enumerated() {
+                    let start = index == 0 ? 0 : fieldEnds[index - 1]
+                    let copyStart = position == 0 ? 0 : copy.fieldEnds[position - 1]
+                    let length = fieldEnds[index] - start
+                    guard length == copy.fieldEnds[position] - copyStart else { return false }
+                    if length > 0 && !shortOrLongEqual(mine.baseAddress! + start, theirs.baseAddress! + copyStart, length) { return false }
                 }
                 return true
             }
@@ -283,10 +313,20 @@ public struct LeadingFieldsMatcher: Sendable {
             while matched < indices.count && record.fieldsEqual(previous, at: indices[matched]) { matched &+= 1 }
         }
         expected = matched
+        // A record of over 1 MiB is not kept to compare with (a 50 MB field is not copied):
+        // the next record then matches nothing, which is always right.
+        if record.usedBytes > Self.longestKept {
+            hasPrevious = false
+            expected = 0
+            return matched
+        }
         previous.copyLeadingFields(of: record, count: leadingCount)
         hasPrevious = true
         return matched
     }
+
+    /// The longest record kept to compare the next one with.
+    static let longestKept = 1 << 20
 
     /// Forgets the record before (the next one matches nothing).
     public mutating func reset() {

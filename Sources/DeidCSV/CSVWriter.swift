@@ -205,8 +205,13 @@ struct WriterCore {
     }
 
     mutating func append(field: UnsafeRawBufferPointer) {
-        // Room for the delimiter and the field quoted with every byte a quote: one check.
-        buffer.reserve(field.count &* 2 &+ 3)
+        // Room for the delimiter and the field quoted with every byte a quote: one check. A
+        // long field counts its quotes instead (room for twice a 50 MB field is not nothing).
+        if field.count > 1 << 16 {
+            buffer.reserve(field.count &+ ByteScan.countQuotes(field) &+ 3)
+        } else {
+            buffer.reserve(field.count &* 2 &+ 3)
+        }
         if fieldsInRecord > 0 { buffer.appendReserved(delimiter) }
         fieldsInRecord &+= 1
         guard let base = field.baseAddress, field.count > 0 else { return }

@@ -28,8 +28,11 @@ struct RawBuffer<Element: BitwiseCopyable> {
     }
 
     @inline(never) private mutating func grow(toHold extra: Int, keepingPastEnd live: Int = 0) {
-        var newCapacity = capacity * 2
-        while newCapacity < count + extra { newCapacity *= 2 }
+        // Doubling, or a quarter more past 16 MiB (a 50 MB field must not cost 128).
+        let step = capacity * MemoryLayout<Element>.stride > 16 << 20 ? capacity / 4 : capacity
+        // An eighth more than asked for, so the next small append does not grow it again.
+        let needed = count + extra
+        let newCapacity = max(capacity + step, needed + needed / 8)
         let grown = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
         grown.update(from: base, count: count + live)
         base.deallocate()
@@ -81,9 +84,11 @@ struct RawBuffer<Element: BitwiseCopyable> {
     mutating func removeAll() { count = 0 }
 
     /// Gives away the storage with its elements (the caller deallocates it) and starts empty in
-    /// new storage of the same capacity.
-    mutating func handOver() -> (base: UnsafeMutablePointer<Element>, count: Int) {
+    /// new storage of the same capacity, up to `keptCapacity` elements (one huge record must
+    /// not make every later buffer huge).
+    mutating func handOver(keptCapacity: Int = 8 << 20) -> (base: UnsafeMutablePointer<Element>, count: Int) {
         let taken = (base, count)
+        capacity = min(capacity, max(keptCapacity, 16))
         base = .allocate(capacity: capacity)
         count = 0
         return taken

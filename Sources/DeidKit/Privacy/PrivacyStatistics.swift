@@ -122,20 +122,29 @@ struct BlockCounter {
     private var groupIndex: [UInt64: Int] = [:]
     private var groupKeys: [(UInt32, UInt32, UInt32)] = []
     private var groupRecords: [Int] = []
+    /// The tuple's fields of the record counted last (a copy: `CSVRecord.copyFields`).
     private var previousFields = CSVRecord()
     private var previousTuple = UInt32.max, previousEntity = UInt32.max
     private var previousGroupKey = UInt64.max, previousGroup = 0
     /// Whether (entity, tuple, sensitive) groups are counted (with an entity or a sensitive column).
     let countsGroups: Bool
+    /// Whether a value over `longValue` bytes is coded by a digest of it (its hash and length)
+    /// instead of its bytes: for counting that tells values apart without showing them
+    /// (quasi-identifier discovery), so that free text is not kept whole.
+    let digestsLongValues: Bool
+    static let longValue = 1024
 
-    init(countsGroups: Bool) { self.countsGroups = countsGroups }
+    init(countsGroups: Bool, digestsLongValues: Bool = false) {
+        self.countsGroups = countsGroups
+        self.digestsLongValues = digestsLongValues
+    }
 
     /// The local tuple of `record`'s `fields`; `line` and `number` place its first record.
     /// `unchanged`: the caller knows the fields equal those of the record counted before.
     mutating func tuple(of record: CSVRecord, fields: [Int], line: Int, number: Int, unchanged: Bool = false) -> UInt32 {
         // Readings of one household come in runs: the previous record's tuple first.
         let tuple: UInt32
-        if previousTuple != UInt32.max && (unchanged || record.fieldsEqual(previousFields, at: fields)) {
+        if previousTuple != UInt32.max && (unchanged || record.fields(fields, equalCopy: previousFields)) {
             tuple = previousTuple
         } else {
             if !started {
@@ -148,18 +157,35 @@ struct BlockCounter {
             // blocks looks each distinct value up once, not once per tuple.
             codes.removeAll(keepingCapacity: true)
             for (position, field) in fields.enumerated() {
-                let (code, isNew) = columnIndex[position].code(of: record, field: field)
+                let (code, isNew) = digestsLongValues && record.length(of: field) > Self.longValue
+                    ? columnIndex[position].code(of: Self.digest(record, field)[...])
+                    : columnIndex[position].code(of: record, field: field)
                 if isNew { statistics.columnFirst[position].append((line: line, record: number)) }
                 codes.append(code)
             }
             let (found, isNew) = codes.withUnsafeBufferPointer { tupleIndex.number(of: $0) }
             if isNew { statistics.tupleRecords.append(0) }
             tuple = found
-            previousTuple = tuple
-            previousFields = record
+            // A tuple holding a long value is not kept to compare the next record with: a
+            // copy of free text would be as large as the text (the next record is coded again).
+            if digestsLongValues && fields.contains(where: { record.length(of: $0) > Self.longValue }) {
+                previousTuple = UInt32.max
+            } else {
+                previousTuple = tuple
+                previousFields.copyFields(of: record, at: fields)
+            }
         }
         statistics.tupleRecords[Int(tuple)] += 1
         return tuple
+    }
+
+    /// A long value's stand-in: a byte no short value of the column starts its 17 bytes with
+    /// (0xFF is not UTF-8), its hash and its length.
+    static func digest(_ record: CSVRecord, _ field: Int) -> [UInt8] {
+        var digest: [UInt8] = [0xFF]
+        withUnsafeBytes(of: record.fieldHash(at: field).littleEndian) { digest += $0 }
+        withUnsafeBytes(of: UInt64(record.length(of: field)).littleEndian) { digest += $0 }
+        return digest
     }
 
     /// The local code of the entity in `record`'s field `column`.

@@ -28,6 +28,8 @@ struct ColumnStatistics {
     var minimum = Double.infinity
     var maximum = -Double.infinity
     var totalLength = 0
+    /// The longest value counted, in bytes.
+    var longest = 0
 
     init(distinct: DistinctValues) { self.distinct = distinct }
 

@@ -32,6 +32,8 @@ public struct ColumnProfile: Sendable, Codable, Equatable {
     public var role: SuggestedRole
     /// Why that role, in words.
     public var reason: String
+    /// The longest value, in bytes (not in the JSON).
+    public var longest = 0
 
     enum CodingKeys: String, CodingKey {
         case name, type, empty, distinct, format, minimum, maximum, role, reason

@@ -90,12 +90,14 @@ public struct Profiler {
             case .new(let index):
                 columns[column].classify(record[column])
                 columns[column].totalLength += record.length(of: column)
+                columns[column].longest = max(columns[column].longest, record.length(of: column))
                 valueIndexes[column] = index
             case .repeated(let index):
                 valueIndexes[column] = index
             case .uncounted:
                 columns[column].classify(record[column])
                 columns[column].totalLength += record.length(of: column)
+                columns[column].longest = max(columns[column].longest, record.length(of: column))
                 valueIndexes[column] = Profiler.uncountedValue
             }
         }
@@ -154,7 +156,7 @@ public struct Profiler {
                           format: fact.type == .timestamp || fact.type == .date ? fact.statistics.temporalFormat : nil,
                           minimum: fact.statistics.minimum.isFinite ? fact.statistics.minimum : nil,
                           maximum: fact.statistics.maximum.isFinite ? fact.statistics.maximum : nil,
-                          role: advice.roles[offset].role, reason: advice.roles[offset].reason)
+                          role: advice.roles[offset].role, reason: advice.roles[offset].reason, longest: fact.statistics.longest)
         }
         return FileProfile(file: source, delimiter: delimiter.name, compressed: compressed, rows: rows,
                            entity: advice.entity, columns: profiles)

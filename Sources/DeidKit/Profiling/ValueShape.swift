@@ -11,7 +11,12 @@ struct ValueShape: Equatable {
     var isPersonName = false
     var isUKPostcode = false
 
+    /// Values longer than this are text: no number, date, e-mail, phone, postcode or name is,
+    /// and a 50 MB field is not copied to find that out.
+    static let longestClassified = 255
+
     init<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        guard bytes.count <= ValueShape.longestClassified else { return }
         let value = Array(bytes)
         classifyNumber(value)
         if !isInteger && !isDecimal { classifyTemporal(value) }

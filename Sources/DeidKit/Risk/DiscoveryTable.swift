@@ -57,15 +57,20 @@ public struct DiscoveryTable: Sendable {
         for column in candidates { codes[column] = [:] }
     }
 
+    /// Values longer than this make a column free text, not a candidate by default.
+    static let longestCandidateValue = 1024
+
     /// The non-entity columns that the profile of the first block does not take for direct
-    /// identifiers.
+    /// identifiers or free text (a value over `longestCandidateValue` bytes).
     static func defaultCandidates(of input: BlockInput, excluding: [Int]) throws -> [Int] {
         guard let block = input.pendingFirstBlock else { return [] }
         let reader = try CSVReader(source: InputSource(bytes: block.bytes, chunkSizes: [input.options.chunkSize], displayName: input.source.displayName),
                                    options: input.options, endsInsideRecord: block.endsInsideRecord)
         let sample = try profile(reader: reader)
         return sample.columns.indices.filter { index in
-            !excluding.contains(index) && sample.columns[index].role != .identifier && sample.columns[index].role != .entity
+            let column = sample.columns[index]
+            return !excluding.contains(index) && column.role != .identifier && column.role != .entity
+                && column.longest <= longestCandidateValue
         }
     }
 

@@ -189,7 +189,7 @@ struct RiskCounter {
         self.source = source
         classes = BlockCounter(countsGroups: layout.entity != nil || layout.sensitive != nil)
         let discoveryColumns = layout.discovery?.current() ?? []
-        discovery = layout.discovery != nil ? BlockCounter(countsGroups: true) : nil
+        discovery = layout.discovery != nil ? BlockCounter(countsGroups: true, digestsLongValues: true) : nil
         risk = RiskBlock(discoveryColumns: discoveryColumns)
         lastDiscoveryColumn = discoveryColumns.max() ?? Int.max
         distributions = layout.distributions.map(DistributionCounter.init)
