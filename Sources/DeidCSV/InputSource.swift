@@ -66,7 +66,8 @@ public enum TextEncoding: String, Sendable, CaseIterable {
 public final class InputSource {
     private enum Backing {
         case descriptor(Int32)
-        case memory(bytes: [UInt8], chunkSizes: [Int], offset: Int, chunkIndex: Int)
+        /// `pieces` read one after the other; `offset` is in `pieces[piece]`.
+        case memory(pieces: [[UInt8]], chunkSizes: [Int], piece: Int, offset: Int, chunkIndex: Int)
         case closed
     }
 
@@ -135,11 +136,17 @@ public final class InputSource {
 
     /// Bytes in memory, handed out in the given chunk sizes (cycled; the last is repeated). For
     /// tests that feed a decoder in every chunking, and for small in-memory inputs.
-    public init(bytes: [UInt8], chunkSizes: [Int] = [1 << 20], displayName: String = "<memory>") {
+    public convenience init(bytes: [UInt8], chunkSizes: [Int] = [1 << 20], displayName: String = "<memory>") {
+        self.init(pieces: [bytes], chunkSizes: chunkSizes, displayName: displayName)
+    }
+
+    /// The bytes of `pieces`, one after the other, as one input (without copying them into one
+    /// array: blocks read ahead are read again in place). A chunk ends at the end of a piece.
+    public init(pieces: [[UInt8]], chunkSizes: [Int] = [1 << 20], displayName: String = "<memory>") {
         precondition(!chunkSizes.isEmpty && chunkSizes.allSatisfy { $0 > 0 }, "chunk sizes must be positive")
-        self.backing = .memory(bytes: bytes, chunkSizes: chunkSizes, offset: 0, chunkIndex: 0)
+        self.backing = .memory(pieces: pieces, chunkSizes: chunkSizes, piece: 0, offset: 0, chunkIndex: 0)
         self.displayName = displayName
-        self.totalBytes = bytes.count
+        self.totalBytes = pieces.reduce(0) { $0 + $1.count }
         self.identity = nil
         self.encoding = .utf8
         raw = .allocate(byteCount: 0, alignment: 16)
@@ -200,16 +207,21 @@ public final class InputSource {
         switch backing {
         case .closed:
             return 0
-        case .memory(let bytes, let sizes, let offset, let index):
+        case .memory(let pieces, let sizes, var piece, var offset, let index):
+            while piece < pieces.count && offset == pieces[piece].count {
+                piece += 1
+                offset = 0
+            }
+            guard piece < pieces.count else { return 0 }
             let size = sizes[min(index, sizes.count - 1)]
-            let count = min(size, buffer.count, bytes.count - offset)
+            let count = min(size, buffer.count, pieces[piece].count - offset)
             guard count > 0 else { return 0 }
-            bytes.withUnsafeBytes { source in
+            pieces[piece].withUnsafeBytes { source in
                 buffer.baseAddress!.copyMemory(from: source.baseAddress! + offset, byteCount: count)
             }
-            backing = .memory(bytes: bytes, chunkSizes: sizes, offset: offset + count,
+            backing = .memory(pieces: pieces, chunkSizes: sizes, piece: piece, offset: offset + count,
                               chunkIndex: index + 1 < sizes.count ? index + 1 : (sizes.count == 1 ? 0 : index))
-            memoryConsumed = offset + count
+            memoryConsumed += count
             return count
         case .descriptor(let fd):
             return isCompressed ? try inflate(into: buffer) : try readPlain(fd, into: buffer)

@@ -30,6 +30,38 @@ struct PublishCommandTests {
         #expect(!result.stdout.contains(Self.key) && !result.stderr.contains(Self.key))
     }
 
+    /// A field the run accepts (a limit raised past the default 16 MiB) is accepted again when
+    /// the publish reads its own output back (the catalog's sample, the linkage check), and the
+    /// release holds it whole.
+    @Test func aLongFieldWithinARaisedLimitIsPublished() throws {
+        let directory = try TemporaryDirectory()
+        let note = String(repeating: "a \"quoted\" word, and a\nline break; ", count: 600_000)
+        #expect(note.utf8.count > 20 << 20)
+        var text = "id,note,kwh\nm1,\"" + note.replacingOccurrences(of: "\"", with: "\"\"") + "\",0.5\n"
+        for row in 2..<200 { text += "m\(row),short,\(row % 10).5\n" }
+        try directory.write("notes.csv", text: text)
+        try directory.write("policy.yaml", text: """
+            version: 1
+            dataset: { name: notes }
+            columns:
+              id: { role: identifier, pseudonymize: { key: "env:DEID_KEY" } }
+              note: { role: insensitive }
+              kwh: { role: quasi_identifier }
+            """)
+        let refused = try CLI.run(["publish", "-p", "policy.yaml", "-o", "default", "--catalog-path", "catalog.sqlite", "notes.csv"],
+                                  in: directory.path, environment: Self.environment)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("notes.csv:2: error: record 1, column 'note': a field is larger than the limit of 16 MiB"),
+                "\(refused.stderr)")
+        let result = try CLI.run(["publish", "-p", "policy.yaml", "-o", "release", "--catalog-path", "catalog.sqlite",
+                                  "--max-field-size", "32", "notes.csv"], in: directory.path, environment: Self.environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        let data = String(decoding: try directory.read("release/notes.csv"), as: UTF8.self)
+        #expect(data.contains(note.replacingOccurrences(of: "\"", with: "\"\"")))
+        let catalog = try CLI.run(["catalog", "list", "--catalog-path", "catalog.sqlite"], in: directory.path)
+        #expect(catalog.status == 0 && catalog.stdout.contains("notes"), "\(catalog.stderr)")
+    }
+
     @Test func seededPublishIsReproducible() throws {
         let directory = try TemporaryDirectory()
         for name in ["a", "b"] {

@@ -99,14 +99,26 @@ public struct LinkSample: Sendable {
 
     /// Distinct values kept per column for overlap tests.
     public static let valueLimit = 20_000
+    /// Values longer than this (free text) are not kept for overlap tests.
+    public static let longestValue = 1024
 
     /// Distinct values kept per column of a file with `columns` columns: `valueLimit`, or fewer
-    /// for a wide file (about a million in all, at least 16 a column).
-    public static func valueLimit(columns: Int) -> Int { max(16, min(valueLimit, (1 << 20) / max(columns, 1))) }
+    /// for a wide file (about 256 Ki in all, at least 4 a column: a set of distinct values costs
+    /// some 40 bytes a value and 100 bytes of its own, kept for each file of a link).
+    public static func valueLimit(columns: Int) -> Int { max(4, min(valueLimit, (256 << 10) / max(columns, 1))) }
 
     public init(name: String, columns: [LinkColumn]) {
         self.name = name
         self.columns = columns
+    }
+
+    /// The sample's profile (types and roles) counts distinct values in less memory than
+    /// `deid profile` does: a link or a publish holds more than the profile at the same time.
+    static var profileOptions: ProfileOptions {
+        var options = ProfileOptions()
+        options.exactDistinctBudgetBytes = 48 << 20
+        options.sketchBudgetBytes = 8 << 20
+        return options
     }
 
     /// Bytes of whole records sampled from the start of a file.
@@ -117,13 +129,12 @@ public struct LinkSample: Sendable {
     public init(input: BlockInput) throws {
         let displayName = input.source.displayName
         name = displayName
-        let (bytes, endsInsideRecord) = try input.sample(bytes: Self.sampleBytes)
-        let block = (bytes: bytes, endsInsideRecord: endsInsideRecord)
+        let (pieces, endsInsideRecord) = try input.sample(bytes: Self.sampleBytes)
         func reader() throws -> CSVReader {
-            try CSVReader(source: InputSource(bytes: block.bytes, chunkSizes: [input.options.chunkSize], displayName: displayName),
-                          options: input.options, endsInsideRecord: block.endsInsideRecord)
+            try CSVReader(source: InputSource(pieces: pieces, chunkSizes: [input.options.chunkSize], displayName: displayName),
+                          options: input.options, endsInsideRecord: endsInsideRecord)
         }
-        let profiled = try profile(reader: reader())
+        let profiled = try profile(reader: reader(), options: Self.profileOptions)
         let valueLimit = Self.valueLimit(columns: input.header.count)
         var values = [[String]](repeating: [], count: input.header.count)
         var seen = [Set<String>](repeating: [], count: input.header.count)
@@ -132,13 +143,15 @@ public struct LinkSample: Sendable {
         var record = CSVRecord()
         while try sampleReader.readRecord(into: &record) {
             for column in 0..<record.count where !record[column].isEmpty { nonEmpty[column] += 1 }
-            for column in 0..<record.count where seen[column].count < valueLimit && !record[column].isEmpty {
+            // Free text (a value over 1 KiB) is no join key: kept out of the value sets.
+            for column in 0..<record.count where seen[column].count < valueLimit && !record[column].isEmpty
+                && record.length(of: column) <= LinkSample.longestValue {
                 let text = record.string(at: column)
                 if seen[column].insert(text).inserted { values[column].append(text) }
             }
         }
         columns = profiled.columns.enumerated().map { index, column in
-            var linkColumn = LinkColumn(profile: column, values: values[index])
+            var linkColumn = LinkColumn(profile: column, values: values[index], distinct: seen[index])
             linkColumn.sampledValues = nonEmpty[index]
             linkColumn.valueCap = valueLimit
             return linkColumn
@@ -160,9 +173,10 @@ public struct LinkSample: Sendable {
 }
 
 extension LinkColumn {
-    init(profile: ColumnProfile, values: [String]) {
+    /// - Parameter distinct: `values` as a set, when the caller has it (not made twice).
+    init(profile: ColumnProfile, values: [String], distinct: Set<String>? = nil) {
         self.init(name: profile.name, type: profile.type, role: profile.role, resolution: nil, maxLength: 0, pseudonymLike: false, bands: [])
-        describe(values)
+        describe(values, distinct: distinct)
     }
 
     /// A column known only by its values (a release's class table): the type is inferred here.
@@ -178,8 +192,8 @@ extension LinkColumn {
         describe(values)
     }
 
-    private mutating func describe(_ sample: [String]) {
-        values = Set(sample)
+    private mutating func describe(_ sample: [String], distinct: Set<String>? = nil) {
+        values = distinct ?? Set(sample)
         maxLength = sample.map(\.utf8.count).max() ?? 0
         if isTemporal {
             let times = sample.compactMap { TimestampValue.parse(Array($0.utf8)) }

@@ -46,13 +46,16 @@ public struct LinkRequest: Sendable {
     public static let maxColumnSketches = 1000
 
     /// Sketches the first of `count` columns one by one (at most `maxColumnSketches`), each with
-    /// fewer values kept the more there are: about 256 Ki values in all, 4,096 at most a column.
+    /// fewer values kept the more there are: about 64 Ki values in all (per worker state), 4,096
+    /// at most a column, 64 at least.
     public mutating func sketchColumns(_ count: Int) {
         columnSketches = Array(0..<min(count, Self.maxColumnSketches))
-        columnSketchCapacity = max(64, min(4096, (256 << 10) / max(columnSketches.count, 1)))
+        columnSketchCapacity = max(64, min(4096, (64 << 10) / max(columnSketches.count, 1)))
     }
 
     public static let defaultSketchCapacity = 1 << 16
+    /// The most columns of a file compared as value sets (`LinkSession.valueColumns`).
+    public static let maxValueColumns = 64
     public static let rankingCapacity = 1 << 13
     public static let pseudonymSketchCapacity = 1 << 16
 
@@ -149,6 +152,14 @@ final class LinkWorkerState: @unchecked Sendable {
     var counter: LinkCounter
 
     init(request: LinkRequest) { counter = LinkCounter(request: request) }
+
+    /// Lets go of the sketches and records, once they are merged: the state counts nothing more.
+    func release() {
+        counter = LinkCounter(request: LinkRequest())
+        record = CSVRecord()
+        previous = CSVRecord()
+        hasPrevious = false
+    }
 
     /// The parts for a whole block, with one access each (not one per record).
     func withParts(_ body: (inout CSVRecord, inout CSVRecord, inout LinkCounter) -> Void) { body(&record, &previous, &counter) }
@@ -314,6 +325,10 @@ struct RootTable: Sendable {
 /// One worker state's keys: the sketches (kept from block to block) and the current block's
 /// exact counts (`takeBlock`).
 struct LinkCounter: Sendable {
+    /// A value longer than this (free text) is no key: counted as missing in joins, and not
+    /// counted as a pseudonym or a column's value (`LinkSample.longestValue`, the sample's rule).
+    static let longestKey = LinkSample.longestValue
+
     let request: LinkRequest
     private let plan: LinkPlan
     var block: LinkBlockCounts
@@ -345,10 +360,11 @@ struct LinkCounter: Sendable {
         let plan = LinkPlan(request)
         self.plan = plan
         block = LinkBlockCounts(joins: request.joins.count)
-        sketches = plan.subsetCapacities.map { KHyperLogLog(capacity: $0, reserving: 1 << 12) }
+        // Tables start small and grow with what they hold (a wide file has many of them).
+        sketches = plan.subsetCapacities.map { KHyperLogLog(capacity: $0, reserving: 1 << 8) }
         subsetMissing = plan.subsetMasks.map { _ in 0 }
         pseudonyms = request.pseudonymColumns.indices.map { _ in
-            KHyperLogLog(capacity: LinkRequest.pseudonymSketchCapacity, reserving: 1 << 12)
+            KHyperLogLog(capacity: LinkRequest.pseudonymSketchCapacity, reserving: 1 << 8)
         }
         columns = request.columnSketches.indices.map { _ in
             KHyperLogLog(capacity: request.columnSketchCapacity, reserving: min(1 << 10, request.columnSketchCapacity))
@@ -407,9 +423,13 @@ struct LinkCounter: Sendable {
             for index in base..<end {
                 let column = plan.columns[index]
                 var key: UInt64?
-                switch plan.kinds[index] {
-                case 0: key = record.length(of: column) == 0 ? nil : record.fieldHash(at: column)
-                default: key = plan.normalizers[index].key(record[column])
+                let length = record.length(of: column)
+                if length == 0 || length > Self.longestKey {
+                    key = nil
+                } else if plan.kinds[index] == 0 {
+                    key = record.fieldHash(at: column)
+                } else {
+                    key = plan.normalizers[index].key(record[column])
                 }
                 if let key { mixes[index] = Self.mix(key, position: index - base) } else {
                     mixes[index] = 0
@@ -458,7 +478,7 @@ struct LinkCounter: Sendable {
                 block.counts[join].add(tuple)
             }
         }
-        for (position, column) in request.pseudonymColumns.enumerated() where record.length(of: column) > 0 {
+        for (position, column) in request.pseudonymColumns.enumerated() where (1...Self.longestKey).contains(record.length(of: column)) {
             // Only the values matter for reuse (records, not individuals, are counted).
             let slot = pseudonymSlots[position]
             if slot != KHyperLogLog.slotUnknown, hasPrevious, record.fieldsEqual(previous, at: column) {
@@ -467,7 +487,7 @@ struct LinkCounter: Sendable {
             }
             pseudonymSlots[position] = pseudonyms[position].insertKeepingSlot(value: record.fieldHash(at: column), individual: nil)
         }
-        for (position, column) in request.columnSketches.enumerated() where record.length(of: column) > 0 {
+        for (position, column) in request.columnSketches.enumerated() where (1...Self.longestKey).contains(record.length(of: column)) {
             let slot = columnSlots[position]
             if slot != KHyperLogLog.slotUnknown, hasPrevious, sameIndividual || !hasEntity, record.fieldsEqual(previous, at: column) {
                 if slot >= 0 { columns[position].repeatInsert(at: slot) }

@@ -61,11 +61,7 @@ public enum LinkSession {
             var request = LinkRequest()
             request.entity = entityColumns[index]
             request.sketchCapacity = options.sketchCapacity
-            // Pseudonyms, and identifiers and entities: values that name one individual wherever they recur.
-            request.pseudonymColumns = samples[index].columns.indices.filter { column in
-                let profile = samples[index].columns[column]
-                return profile.pseudonymLike || profile.namesIndividuals || column == entityColumns[index]
-            }
+            request.pseudonymColumns = valueColumns(samples[index], entity: entityColumns[index])
             if options.sketchFirstFileColumns && index == 0 { request.sketchColumns(samples[index].columns.count) }
             return request
         }
@@ -321,6 +317,17 @@ public enum LinkSession {
             else if !column.joins { column.joins = true }
             return column
         }
+    }
+
+    /// The columns of `sample` whose values are compared as sets (pseudonym reuse): values that
+    /// name one individual wherever they recur, in the file's order. At most
+    /// `LinkRequest.maxValueColumns` (a wide file of unique numbers would otherwise sketch every
+    /// column): the entity first, then pseudonyms, then other identifiers.
+    static func valueColumns(_ sample: LinkSample, entity: Int?) -> [Int] {
+        let columns = sample.columns.indices
+        let pseudonyms = columns.filter { $0 != entity && sample.columns[$0].pseudonymLike }
+        let identifiers = columns.filter { $0 != entity && !sample.columns[$0].pseudonymLike && sample.columns[$0].namesIndividuals }
+        return ((entity.map { [$0] } ?? []) + pseudonyms + identifiers).prefix(LinkRequest.maxValueColumns).sorted()
     }
 
     /// The most join columns whose combinations are ranked: past it only the full join is

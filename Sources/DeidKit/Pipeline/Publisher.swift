@@ -203,7 +203,8 @@ public enum Publisher {
         // the catalog record: made while it was written, else by one read of the written data.
         var linkage: LinkOutcome?
         if let dataPath, let side = run.releaseSketches(records: summary.recordsOut) {
-            linkage = try sketchedOutcome(side, request: plan.releaseSketch!, dataPath: dataPath, entity: policy.entity)
+            linkage = try sketchedOutcome(side, request: plan.releaseSketch!, dataPath: dataPath, entity: policy.entity,
+                                          readOptions: writtenDataOptions(request))
         }
         if let dataPath, linkage == nil, policy.linkage != nil || catalogPath != nil {
             linkage = try checkLinkage(policy: policy, manifest: manifest, dataPath: dataPath, displayName: dataFile,
@@ -275,6 +276,14 @@ public enum Publisher {
         if FileManager.default.fileExists(atPath: path) { try Catalog(path: path, create: false).settlePendingReleases() }
     }
 
+    /// How the release's own data is read back (its sample, its linkage check): comma, and the
+    /// run's limits with room to spare (an output field may be a little longer than its input,
+    /// quoted), so that data the run accepted is never refused when read again.
+    static func writtenDataOptions(_ request: TransformRequest) -> CSVReadOptions {
+        CSVReadOptions(delimiter: .comma, maxFieldBytes: 2 * max(request.readOptions.maxFieldBytes, 16 << 20),
+                       maxRecordBytes: 2 * max(request.readOptions.maxRecordBytes, 16 << 20))
+    }
+
     /// Checks the written data against the policy's linkage section (refusing with the reasons
     /// when a combination exceeds the limit) and sketches it for the catalog.
     static func checkLinkage(policy: Policy, manifest: ReleaseManifest, dataPath: String, displayName: String,
@@ -292,7 +301,7 @@ public enum Publisher {
                 }
             }
         }
-        var inputs = [try BlockInput(path: dataPath, options: CSVReadOptions(delimiter: .comma))]
+        var inputs = [try BlockInput(path: dataPath, options: writtenDataOptions(request))]
         if let linkage = policy.linkage {
             options.maxUniqueLinkShare = linkage.maxUniqueLinkShare
             for file in linkage.against { inputs.append(try BlockInput(path: file, options: request.readOptions)) }
@@ -340,13 +349,11 @@ public enum Publisher {
     /// while the release was written: the value sets `deid link` would keep are those of the
     /// columns its sample of the written data calls pseudonyms, identifiers or the entity. Nil
     /// when it calls one that was not sketched as a value set (the data is then read again).
-    static func sketchedOutcome(_ side: LinkSide, request: LinkRequest, dataPath: String, entity: String?) throws -> LinkOutcome? {
-        let input = try BlockInput(path: dataPath, options: CSVReadOptions(delimiter: .comma))
+    static func sketchedOutcome(_ side: LinkSide, request: LinkRequest, dataPath: String, entity: String?,
+                                readOptions: CSVReadOptions) throws -> LinkOutcome? {
+        let input = try BlockInput(path: dataPath, options: readOptions)
         let sample = try LinkSample(input: input)
-        let entityColumn = entity.flatMap { input.header.index(of: $0) }
-        let valueColumns = sample.columns.indices.filter { column in
-            sample.columns[column].pseudonymLike || sample.columns[column].namesIndividuals || column == entityColumn
-        }
+        let valueColumns = LinkSession.valueColumns(sample, entity: entity.flatMap { input.header.index(of: $0) })
         var positions: [Int] = []
         for column in valueColumns {
             guard let position = request.pseudonymColumns.firstIndex(of: column) else { return nil }
@@ -443,8 +450,9 @@ public enum Publisher {
     /// The published columns a generalization or noise changes (timestamps truncated in time
     /// are left out: their change is the resolution, which the manifest states).
     static func changedColumns(policy: Policy, output: [String]) -> [String] {
-        policy.columns.filter { column in
-            guard output.contains(column.name) else { return false }
+        let published = Set(output)
+        return policy.columns.filter { column in
+            guard published.contains(column.name) else { return false }
             switch column.technique {
             case .generalize(let spec)?:
                 if case .time = spec.method { return false }

@@ -32,9 +32,18 @@ public struct RecordTransformer {
     /// - Parameters:
     ///   - stream: separates the noise streams of workers or blocks of one seeded run.
     public init(plan: TransformPlan, sourceName: String, stream: UInt64 = 0) {
+        self.init(plan: plan, sourceName: sourceName, stream: stream, shared: nil)
+    }
+
+    /// - Parameter shared: the plan's steps (`sharedSteps(plan:)`) for transformers that run at
+    ///   once: taken instead of made again (a file of 100,000 columns has as many steps).
+    init(plan: TransformPlan, sourceName: String, stream: UInt64 = 0, shared: [ColumnStep]?) {
         self.plan = plan
         self.sourceName = sourceName
-        steps = plan.columns.map(ColumnStep.init)
+        steps = plan.columns.indices.map { index in
+            if let shared, shared[index].isShareable { return shared[index] }
+            return ColumnStep(plan.columns[index])
+        }
         stepReferences = steps.map { Unmanaged.passUnretained($0) }
         kinds = steps.map(\.kind)
         inputs = steps.map(\.input)
@@ -44,6 +53,10 @@ public struct RecordTransformer {
         repeats = LeadingFieldsMatcher(indices: Array(steps.prefix(repeatableCount).map(\.input)))
         random = plan.seed.map { NoiseRandom.seeded($0, stream: stream) } ?? .system()
     }
+
+    /// Steps that transformers running at once may share: they are immutable, but a mask holds
+    /// a `Regex<AnyRegexOutput>`, which is not `Sendable`: each transformer makes its own masks.
+    static func sharedSteps(plan: TransformPlan) -> [ColumnStep] { plan.columns.map(ColumnStep.init) }
 
     /// Restarts the noise stream (a seeded run's block `stream`).
     public mutating func reseed(stream: UInt64) {
@@ -129,44 +142,54 @@ final class MemoStore {
 final class ColumnStep {
     enum Kind { case copy, pseudonymize, mask, suppress, generalize, generalizeWithLatitude, noise, shiftDate }
 
+    /// The techniques of a step that is not a copy, in an object of their own: a copy (most
+    /// columns of a wide file) is a few words, not the size of every technique's settings.
+    private final class Techniques {
+        var pseudonymizer: Pseudonymizer?
+        var masker: Masker?
+        var suppressor: CellSuppressor?
+        var generalizer: Generalizer?
+        var adder: NoiseAdder?
+        var shifter: DateShifter?
+    }
+
     let kind: Kind
     let input: Int
-    private let pseudonymizer: Pseudonymizer?
-    private let masker: Masker?
-    private let suppressor: CellSuppressor?
-    private let generalizer: Generalizer?
     private let level: Int
     private let otherInput: Int
-    private let adder: NoiseAdder?
-    private let shifter: DateShifter?
+    /// Nil for a copy.
+    private let techniques: Techniques?
+    private var pseudonymizer: Pseudonymizer? { techniques?.pseudonymizer }
+    private var masker: Masker? { techniques?.masker }
+    private var suppressor: CellSuppressor? { techniques?.suppressor }
+    private var generalizer: Generalizer? { techniques?.generalizer }
+    private var adder: NoiseAdder? { techniques?.adder }
+    private var shifter: DateShifter? { techniques?.shifter }
 
     init(_ column: TransformPlan.OutputColumn) {
         input = column.input
-        var pseudonymizer: Pseudonymizer?, masker: Masker?, suppressor: CellSuppressor?, generalizer: Generalizer?
-        var adder: NoiseAdder?, shifter: DateShifter?
+        let techniques = Techniques()
         var level = 0, otherInput = -1
         switch column.operation {
         case .copy, .aggregatedValue: kind = .copy
-        case .pseudonymize(let value): kind = .pseudonymize; pseudonymizer = value
-        case .mask(let value): kind = .mask; masker = value
-        case .suppress(let value): kind = .suppress; suppressor = value
+        case .pseudonymize(let value): kind = .pseudonymize; techniques.pseudonymizer = value
+        case .mask(let value): kind = .mask; techniques.masker = value
+        case .suppress(let value): kind = .suppress; techniques.suppressor = value
         case .generalize(let value, let chosen, let latitude):
-            generalizer = value
+            techniques.generalizer = value
             level = chosen
             if let latitude { kind = .generalizeWithLatitude; otherInput = latitude } else { kind = .generalize }
-        case .noise(let value): kind = .noise; adder = value
+        case .noise(let value): kind = .noise; techniques.adder = value
         case .shiftDate(let value, let entity, let then, let chosen):
-            kind = .shiftDate; shifter = value; otherInput = entity; generalizer = then; level = chosen
+            kind = .shiftDate; techniques.shifter = value; otherInput = entity; techniques.generalizer = then; level = chosen
         }
-        self.pseudonymizer = pseudonymizer
-        self.masker = masker
-        self.suppressor = suppressor
-        self.generalizer = generalizer
-        self.adder = adder
-        self.shifter = shifter
+        self.techniques = kind == .copy ? nil : techniques
         self.level = level
         self.otherInput = otherInput
     }
+
+    /// True when transformers on other threads may use this step too (`RecordTransformer.sharedSteps`).
+    var isShareable: Bool { kind != .mask }
 
     /// True when the column's output depends on its one input field alone, the same every time.
     var isDeterministicInOneField: Bool {

@@ -96,7 +96,8 @@ public enum Release {
 
     /// The columns' part of a manifest.
     public static func manifestColumns(plan: TransformPlan, privacy: PrivacyOutcome? = nil) -> [ReleaseManifest.Column] {
-        plan.policy.columns.map { column in
+        let published = Set(plan.outputHeader)
+        return plan.policy.columns.map { column in
             var techniques = plan.techniques[column.name] ?? []
             // A level chosen by the search: the generalization as applied.
             if let privacy, let position = privacy.statistics.columns.firstIndex(of: column.name),
@@ -106,7 +107,7 @@ public enum Release {
                 techniques[index] = TransformPlan.describe(spec)
                 techniques[index].parameters["chosen_by"] = .text("search")
             }
-            return ReleaseManifest.Column(name: column.name, role: column.role.rawValue, published: plan.outputHeader.contains(column.name),
+            return ReleaseManifest.Column(name: column.name, role: column.role.rawValue, published: published.contains(column.name),
                                           techniques: techniques)
         }
     }

@@ -88,19 +88,17 @@ public final class BlockInput {
     /// been handed out yet.
     var pendingFirstBlock: CSVBlock? { handedOutAny ? nil : pending.first }
 
-    /// The first `limit` bytes or more of whole records (the header included), read ahead:
-    /// `nextBlock` still hands out every block from the first. Before any block was handed out.
-    func sample(bytes limit: Int) throws -> (bytes: [UInt8], endsInsideRecord: Bool) {
+    /// The first `limit` bytes or more of whole records (the header included), read ahead, as
+    /// the blocks that hold them (not copied into one array): `nextBlock` still hands out every
+    /// block from the first. Before any block was handed out.
+    func sample(bytes limit: Int) throws -> (pieces: [[UInt8]], endsInsideRecord: Bool) {
         precondition(!handedOutAny, "a sample is taken before the pass")
         var total = pending.reduce(0) { $0 + $1.bytes.count }
         while total < limit || pending.last?.endsInsideRecord == true, let next = try splitter.next() {
             pending.append(next)
             total += next.bytes.count
         }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(total)
-        for block in pending { bytes += block.bytes }
-        return (bytes, pending.last?.endsInsideRecord ?? false)
+        return (pending.map(\.bytes), pending.last?.endsInsideRecord ?? false)
     }
 
     func nextBlock() throws -> CSVBlock? {
@@ -199,8 +197,12 @@ public struct TransformRun {
     }
 
     /// The release's sketches, once the run is done (nil when the plan does not sketch it).
+    /// The workers' sketches are merged into the result and let go (a wide release's take
+    /// tens of MB, and the publish goes on to sample the written data).
     func releaseSketches(records: Int) -> LinkSide? {
-        sketchMerger?.finish(records: records, counters: sketchStates.map(\.counter))
+        let side = sketchMerger?.finish(records: records, counters: sketchStates.map(\.counter))
+        for state in sketchStates { state.release() }
+        return side
     }
 
     /// What a worker made of one block.
@@ -291,8 +293,9 @@ public struct TransformRun {
                       process: @escaping @Sendable (CSVBlock, Bool, UInt64, BlockInput, inout BlockWorker) -> BlockResult,
                       consume: (BlockResult, _ input: Int, _ lineBase: Int, _ recordBase: Int) throws -> Void) throws -> RunSummary {
         // One transformer per block that can be in flight: the queue may run them all at once.
+        let steps = RecordTransformer.sharedSteps(plan: plan)
         let states = (0..<workers * 2).map { index in
-            BlockWorker(transformer: RecordTransformer(plan: plan, sourceName: ""), writer: CSVWriter(delimiter: delimiter),
+            BlockWorker(transformer: RecordTransformer(plan: plan, sourceName: "", shared: steps), writer: CSVWriter(delimiter: delimiter),
                         sketch: sketchStates.isEmpty ? nil : sketchStates[index], sketchBounds: sketchBounds)
         }
         let collected = self.collected, releaseMerger = self.releaseMerger, sketchMerger = self.sketchMerger
@@ -541,6 +544,8 @@ struct TeeSink: CSVFieldSink {
     var all = CSVRecord()
     private let keepingAll: Bool
     private let sketch: LinkWorkerState?
+    /// The output column of the sketches' entity (-1 without one).
+    private let sketchEntity: Int
     private var position = 0
     /// For each marked leading field of the record: the fields captured up to it.
     private var capturedMarks: [Int]
@@ -561,6 +566,7 @@ struct TeeSink: CSVFieldSink {
         capturedMarks = [Int](repeating: 0, count: outputCount)
         self.sketch = sketch
         keepingAll = sketch != nil
+        sketchEntity = sketch?.counter.request.entity ?? -1
     }
 
     /// Starts a record (its first field clears the kept fields, unless the leading fields
@@ -621,21 +627,32 @@ struct TeeSink: CSVFieldSink {
         return .empty
     }
 
+    /// Whether the field just begun is kept in `all` as it is: a value the sketches count as
+    /// missing (`LinkCounter.longestKey`) is kept empty, so free text is not copied whole (the
+    /// entity is always kept, since it names the individuals).
+    @inline(__always) private func keepsWhole(length: Int) -> Bool {
+        length <= LinkCounter.longestKey || position - 1 == sketchEntity
+    }
+
     mutating func append(fieldOf record: CSVRecord, at index: Int) {
         if next() == .value { captured.append(fieldOf: record, at: index) }
-        if keepingAll { all.append(fieldOf: record, at: index) }
+        if keepingAll {
+            if keepsWhole(length: record.length(of: index)) { all.append(fieldOf: record, at: index) } else { all.append(field: []) }
+        }
         writer.append(fieldOf: record, at: index)
     }
 
     mutating func append(field value: [UInt8]) {
         if next() == .value { captured.append(field: value) }
-        if keepingAll { all.append(field: value) }
+        if keepingAll { all.append(field: keepsWhole(length: value.count) ? value : []) }
         writer.append(field: value)
     }
 
     mutating func append(fieldFrom storage: [UInt8], range: Range<Int>, plain: Bool) {
         if next() == .value { captured.append(fieldFrom: storage, range: range, plain: plain) }
-        if keepingAll { all.append(fieldFrom: storage, range: range, plain: plain) }
+        if keepingAll {
+            if keepsWhole(length: range.count) { all.append(fieldFrom: storage, range: range, plain: plain) } else { all.append(field: []) }
+        }
         writer.append(fieldFrom: storage, range: range, plain: plain)
     }
 
@@ -659,7 +676,7 @@ struct TeeSink: CSVFieldSink {
         var bytes: [UInt8] = []
         try body(&bytes)
         if capture == .value { captured.append(field: bytes) }
-        if keepingAll { all.append(field: bytes) }
+        if keepingAll { all.append(field: keepsWhole(length: bytes.count) ? bytes : []) }
         writer.append(field: bytes)
     }
 }

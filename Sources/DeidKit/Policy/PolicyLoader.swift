@@ -161,9 +161,10 @@ public enum PolicyLoader {
         func readColumns(_ node: Node, keyNode: Node, entity: String?, entityGiven: Bool) -> [ColumnPolicy] {
             guard let entries = reader.mapping(node, "columns", allowed: []) else { return [] }
             var policies: [String: ColumnPolicy] = [:]
+            let known = Set(header)
             for entry in entries {
                 let path = "columns.\(entry.key)"
-                guard header.contains(entry.key) else {
+                guard known.contains(entry.key) else {
                     reader.report(entry.keyNode, path, "no column '\(entry.key)' in the input\(Suggestion.phrase(for: entry.key, among: header))")
                     continue
                 }
