@@ -9,8 +9,17 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 targets="${FUZZ_TARGETS:-csv gzip policy hierarchy spool}"
 scratch=.build-fuzz
+# swiftc keeps only the last of several -sanitize= flags, and SwiftPM passes one per sanitizer:
+# without the combined flag after them, the Swift code would have AddressSanitizer but no
+# coverage, and libFuzzer would mutate blind.
 swift build -c release --product deid-fuzz --scratch-path "$scratch" \
-  --sanitize=fuzzer --sanitize=address -Xswiftc -DDEID_FUZZING 2>&1 | tail -n 1
+  --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address -Xswiftc -DDEID_FUZZING 2>&1 | tail -n 1
+# Coverage instrumentation must be there (sections __sancov_* in the reader's objects).
+if command -v objdump >/dev/null \
+  && [ "$(objdump -h "$scratch"/release/DeidCSV.build/CSVReader.swift.o | grep -c sancov || true)" -eq 0 ]; then
+  echo "Fuzz/run.sh: the Swift code was built without coverage instrumentation" >&2
+  exit 1
+fi
 binary="$scratch/release/deid-fuzz"
 status=0
 passed=0

@@ -1,6 +1,6 @@
 import Foundation
 
-// Built with `swift build --sanitize=fuzzer -Xswiftc -DDEID_FUZZING` (Fuzz/run.sh, `make fuzz`),
+// Built by Fuzz/run.sh (`make fuzz`: --sanitize=fuzzer and -sanitize=fuzzer,address, -DDEID_FUZZING),
 // this is a libFuzzer target: DEID_FUZZ_TARGET names which one. Built as usual, it replays
 // inputs: `deid-fuzz TARGET FILE-OR-DIRECTORY...` runs every file through the target once (the
 // seed corpus and every finding kept as a regression input; the test suite runs it).
