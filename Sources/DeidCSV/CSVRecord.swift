@@ -175,22 +175,6 @@ extension CSVRecord {
 }
 
 extension CSVRecord {
-    /// True when fields `indices` hold the same bytes here and in `other` (no copies).
-    public func fieldsEqual(_ other: CSVRecord, at indices: [Int]) -> Bool {
-        bytes.withUnsafeBytes { mine in
-            other.bytes.withUnsafeBytes { theirs in
-                for index in indices {
-                    let start = index == 0 ? 0 : fieldEnds[index - 1]
-                    let otherStart = index == 0 ? 0 : other.fieldEnds[index - 1]
-                    let length = fieldEnds[index] - start
-                    guard length == other.fieldEnds[index] - otherStart else { return false }
-                    if length > 0 && !shortEqual(mine.baseAddress! + start, theirs.baseAddress! + otherStart, length) { return false }
-                }
-                return true
-            }
-        }
-    }
-
     /// Makes this record hold `record`'s fields `indices`, in that order, in its own storage
     /// (which only grows): a record kept to compare the next ones with, without sharing the
     /// reader's storage (a shared one would be copied whole on the reader's next fill).

@@ -123,11 +123,7 @@ struct BadInputTests {
         process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
         process.standardError = Pipe()
         try process.run()
-        var waited = 0
-        while try directory.listing().isEmpty && waited < 600 {
-            usleep(50_000)
-            waited += 1
-        }
+        try CLI.waitForAnEntry(in: directory)
         #expect(try directory.listing().first?.hasPrefix(".big.csv.deid-tmp-") == true)
         process.terminate()  // SIGTERM
         process.waitUntilExit()
@@ -137,22 +133,8 @@ struct BadInputTests {
 
     @Test func interruptLeavesNoPartialOutput() throws {
         let directory = try TemporaryDirectory()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.deid)
-        process.arguments = ["convert", "-", "-o", "out.csv"]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
-        let input = Pipe()
-        process.standardInput = input
-        process.standardError = Pipe()
-        try process.run()
-        let rows = "id,kwh\n" + String(repeating: "m1,0.5\n", count: 200_000)
-        input.fileHandleForWriting.write(Data(rows.utf8))
-        // Wait until deid has opened its temporary output, then interrupt it mid-stream.
-        var waited = 0
-        while try directory.listing().isEmpty && waited < 600 {
-            usleep(50_000)
-            waited += 1
-        }
+        // deid has opened its temporary output: interrupt it mid-stream.
+        let (process, input) = try CLI.convertMidStream(in: directory, rows: 200_000)
         #expect(try directory.listing().first?.hasPrefix(".out.csv.deid-tmp-") == true)
         process.interrupt()
         process.waitUntilExit()

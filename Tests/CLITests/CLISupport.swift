@@ -49,6 +49,31 @@ enum CLI {
                              stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// Starts `deid convert - -o out.csv` in `directory` and feeds it `rows` records on stdin,
+    /// the pipe left open (the run is mid-stream); returns once its temporary output exists.
+    static func convertMidStream(in directory: TemporaryDirectory, rows: Int) throws -> (process: Process, input: Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.deid)
+        process.arguments = ["convert", "-", "-o", "out.csv"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
+        let input = Pipe()
+        process.standardInput = input
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(Data(("id,kwh\n" + String(repeating: "m1,0.5\n", count: rows)).utf8))
+        try waitForAnEntry(in: directory)
+        return (process, input)
+    }
+
+    /// Waits (up to 30 s) until `directory` holds something: a run's temporary output.
+    static func waitForAnEntry(in directory: TemporaryDirectory) throws {
+        var waited = 0
+        while try directory.listing().isEmpty && waited < 600 {
+            usleep(50_000)
+            waited += 1
+        }
+    }
+
     /// Runs a shell command line with the built tools first on PATH.
     static func shell(_ line: String, in directory: String, environment: [String: String] = [:]) throws -> CommandResult {
         let path = binDirectory + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")

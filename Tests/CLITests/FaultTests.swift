@@ -205,20 +205,7 @@ struct FaultTests {
     /// to remove it); the next run into the same file removes it and says so.
     @Test func aKilledConvertIsCleanedUpByTheNextRun() throws {
         let directory = try TemporaryDirectory()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.deid)
-        process.arguments = ["convert", "-", "-o", "out.csv"]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
-        let input = Pipe()
-        process.standardInput = input
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        input.fileHandleForWriting.write(Data(("id,kwh\n" + String(repeating: "m1,0.5\n", count: 100_000)).utf8))
-        var waited = 0
-        while try directory.listing().isEmpty && waited < 600 {
-            usleep(50_000)
-            waited += 1
-        }
+        let (process, input) = try CLI.convertMidStream(in: directory, rows: 100_000)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? input.fileHandleForWriting.close()

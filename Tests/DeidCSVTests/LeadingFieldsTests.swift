@@ -73,6 +73,26 @@ import Testing
         }
     }
 
+    /// A record's chosen fields, copied into a record of their own, compare equal to the same
+    /// fields of a later record, and unequal when one of them differs in a byte or a length
+    /// (the copy holds only those fields; a field of 2,000 bytes takes the long comparison).
+    @Test func aCopyOfChosenFieldsComparesWithLaterRecords() {
+        let long = String(repeating: "x", count: 2_000)
+        let first = CSVRecord(fields: ["m1", "SE1", "", long, "0.5"])
+        var copy = CSVRecord()
+        copy.copyFields(of: first, at: [3, 1, 2])
+        #expect(copy.count == 3 && copy.string(at: 0) == long && copy.string(at: 1) == "SE1" && copy.string(at: 2) == "")
+        #expect(CSVRecord(fields: ["m2", "SE1", "", long, "0.7"]).fields([3, 1, 2], equalCopy: copy))
+        #expect(!CSVRecord(fields: ["m1", "SE2", "", long, "0.5"]).fields([3, 1, 2], equalCopy: copy))
+        #expect(!CSVRecord(fields: ["m1", "SE1", "a", long, "0.5"]).fields([3, 1, 2], equalCopy: copy))
+        #expect(!CSVRecord(fields: ["m1", "SE1", "", long + "y", "0.5"]).fields([3, 1, 2], equalCopy: copy))
+        #expect(!CSVRecord(fields: ["m1", "SE1", "", String(long.dropLast()) + "y", "0.5"]).fields([3, 1, 2], equalCopy: copy))
+        #expect(!first.fields([3, 1], equalCopy: copy), "another number of fields")
+        // Copied again from a shorter record, the storage is reused and holds only the new fields.
+        copy.copyFields(of: CSVRecord(fields: ["m3", "N1", "b", "y", "1"]), at: [3, 1, 2])
+        #expect(CSVRecord(fields: ["m9", "N1", "b", "y", "2"]).fields([3, 1, 2], equalCopy: copy))
+        #expect(!first.fields([3, 1, 2], equalCopy: copy))
+    }
 }
 
 @Suite struct MemoryReuseTests {
