@@ -366,8 +366,10 @@ struct LinkCounter: Sendable {
         pseudonyms = request.pseudonymColumns.indices.map { _ in
             KHyperLogLog(capacity: LinkRequest.pseudonymSketchCapacity, reserving: 1 << 8)
         }
+        // A wide file's hundreds of column sketches start small too (each grows with its values).
+        let columnReserve = request.columnSketches.count > 64 ? 8 : min(1 << 10, request.columnSketchCapacity)
         columns = request.columnSketches.indices.map { _ in
-            KHyperLogLog(capacity: request.columnSketchCapacity, reserving: min(1 << 10, request.columnSketchCapacity))
+            KHyperLogLog(capacity: request.columnSketchCapacity, reserving: columnReserve)
         }
         pseudonymSlots = request.pseudonymColumns.map { _ in KHyperLogLog.slotUnknown }
         columnSlots = request.columnSketches.map { _ in KHyperLogLog.slotUnknown }

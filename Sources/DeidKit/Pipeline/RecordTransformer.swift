@@ -13,7 +13,7 @@ public struct RecordTransformer {
     private let steps: [ColumnStep]
     /// The same steps, called without retaining each one per record (`steps` keeps them alive).
     private let stepReferences: [Unmanaged<ColumnStep>]
-    /// The memos, one per output column, behind a pointer: an array of them would be checked
+    /// The memos (`MemoStore`), by output column, behind a pointer: an array of them would be checked
     /// for uniqueness at every lookup. A copy of the transformer shares them (one per thread).
     private let memos: MemoStore
     private var random: NoiseRandom
@@ -47,7 +47,8 @@ public struct RecordTransformer {
         stepReferences = steps.map { Unmanaged.passUnretained($0) }
         kinds = steps.map(\.kind)
         inputs = steps.map(\.input)
-        memos = MemoStore(count: steps.count)
+        // Memos up to the last column that uses one (a wide file's copied columns need none).
+        memos = MemoStore(count: (kinds.lastIndex { [.pseudonymize, .mask, .generalize].contains($0) } ?? -1) + 1)
         hasFilters = !plan.filters.isEmpty
         repeatableCount = steps.firstIndex { !$0.isDeterministicInOneField } ?? steps.count
         repeats = LeadingFieldsMatcher(indices: Array(steps.prefix(repeatableCount).map(\.input)))
@@ -121,7 +122,8 @@ public struct RecordTransformer {
     }
 }
 
-/// A transformer's memos, one per output column, in memory of their own.
+/// A transformer's memos, one per output column up to the last that memoizes, in memory of
+/// their own.
 final class MemoStore {
     let base: UnsafeMutablePointer<FieldMemo>
     let count: Int
