@@ -74,7 +74,7 @@ bench: deps
 	Benchmarks/run.sh
 
 # Peak memory of profile, risk, link and publish on very wide files and a 50 MB field, against
-# a 350 MB ceiling (Benchmarks/memory.sh); not part of `test`.
+# a 300 MB ceiling (Benchmarks/memory.sh); not part of `test`.
 bench-memory: deps
 	@command -v /usr/bin/time >/dev/null || { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq time; }
 	Benchmarks/memory.sh
