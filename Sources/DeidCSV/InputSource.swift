@@ -20,6 +20,24 @@ public struct FileIdentity: Sendable, Hashable {
     }
 }
 
+/// What `stat(2)` says of a path (following links), for the library's checks that are not about
+/// reading: a key file's permissions, whether an output is a regular file.
+public struct FileStatus: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable { case regular, directory, other }
+    public var kind: Kind
+    /// The permission bits (`st_mode & 0o7777`).
+    public var permissions: UInt32
+
+    /// The status of `path`, or nil when it does not exist or cannot be looked at.
+    public static func of(path: String) -> FileStatus? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let type = info.st_mode & S_IFMT
+        return FileStatus(kind: type == S_IFREG ? .regular : type == S_IFDIR ? .directory : .other,
+                          permissions: UInt32(info.st_mode & 0o7777))
+    }
+}
+
 /// The character encoding of an input's text. Everything inside `deid` is UTF-8; an input in a
 /// single-byte legacy encoding is converted as it is read (every byte of 0x80 or more becomes
 /// the UTF-8 of its character), so that quotes, delimiters and line breaks are untouched.

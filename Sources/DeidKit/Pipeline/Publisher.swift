@@ -81,8 +81,7 @@ public enum Publisher {
         let summary: RunSummary
         if plan.privacy != nil {
             // The spool goes beside the output (a regular file's directory), else to TMPDIR.
-            var info = stat()
-            let besideOutput = output != "-" && (stat(output, &info) != 0 || (info.st_mode & S_IFMT) == S_IFREG)
+            let besideOutput = output != "-" && (FileStatus.of(path: output).map { $0.kind == .regular } ?? true)
             let directory = besideOutput ? PathName.directory(of: output) : temporaryDirectory(request.environment)
             summary = try run.runPrivate(inputs: inputs, output: file, delimiter: inputs[0].delimiter, spoolDirectory: directory,
                                          progress: progress).0

@@ -1,4 +1,5 @@
 import Crypto
+import DeidCSV
 import Foundation
 import Synchronization
 
@@ -56,10 +57,9 @@ public enum KeyResolver {
                 bytes = known
                 break
             }
-            var info = stat()
-            guard stat(path, &info) == 0 else { throw KeyError(message: "cannot read the key file \(path)") }
-            guard info.st_mode & 0o077 == 0 else {
-                throw KeyError(message: "the key file \(path) is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
+            guard let status = FileStatus.of(path: path) else { throw KeyError(message: "cannot read the key file \(path)") }
+            guard status.permissions & 0o077 == 0 else {
+                throw KeyError(message: "the key file \(path) is readable by others (mode \(String(status.permissions & 0o777, radix: 8))); chmod 600 it")
             }
             guard var data = FileManager.default.contents(atPath: path).map(Array.init) else {
                 throw KeyError(message: "cannot read the key file \(path)")

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A HyperLogLog sketch (Flajolet et al. 2007) of distinct 64-bit hashes, with the small-range
 /// (linear counting) correction. Precision 14: 16,384 one-byte registers, about 0.8% standard
 /// error. Two sketches of the same precision merge by taking register maxima.
@@ -61,8 +63,3 @@ public struct HyperLogLog: Sendable, Equatable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

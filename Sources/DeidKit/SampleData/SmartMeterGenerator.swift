@@ -1,4 +1,5 @@
 import DeidCSV
+import Foundation
 
 /// Generates a realistic raw smart-meter extract: one row per household and half hour, with
 /// the household's direct identifiers (customer name, e-mail), quasi-identifiers (UK-style
@@ -150,8 +151,3 @@ public struct SmartMeterGenerator: Sendable {
 
 private func format2(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
