@@ -54,9 +54,10 @@ demo: build
 	@echo "The release is in .build/demo/release/ (its measured risk: report.json, report.html; keep confidential/ private),"
 	@echo "recorded in the catalog .build/demo/catalog.sqlite (deid catalog list --catalog-path .build/demo/catalog.sqlite)"
 
-# The whole suite, then a short fuzzing smoke run of every target (Fuzz/run.sh: libFuzzer and
-# AddressSanitizer; its first build takes a few minutes).
+# The layer check (Docs/ARCHITECTURE.md), the whole suite, then a short fuzzing smoke run of
+# every target (Fuzz/run.sh: libFuzzer and AddressSanitizer; its first build takes a few minutes).
 test: test-deps
+	Scripts/check-layers.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	Fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
