@@ -13,7 +13,6 @@ unsafe_allowed=(
   Sources/DeidKit/Pipeline/Publisher.swift
   Sources/DeidKit/Pipeline/RecordTransformer.swift
   Sources/DeidKit/Pipeline/TransformRun.swift
-  Sources/DeidKit/Policy/HierarchyTable.swift
   Sources/DeidKit/Policy/KeyResolver.swift
   Sources/DeidKit/Privacy/ClassTable.swift
   Sources/DeidKit/Privacy/CodeIndex.swift

@@ -90,6 +90,11 @@ public enum FieldHash {
         Array(bytes).withUnsafeBytes { hash($0) }
     }
 
+    /// Hashes the bytes of an array or a slice of one in place (the same hash as a copy's).
+    public static func hash(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+        bytes.withUnsafeBytes { hash($0) }
+    }
+
     /// murmur3's 64-bit finalizer: every input bit affects every output bit.
     @inlinable public static func finalize(_ value: UInt64) -> UInt64 {
         var mixed = value

@@ -118,16 +118,15 @@ public final class HierarchyTable: @unchecked Sendable {
     private static func range(_ field: Int, _ ends: [Int]) -> Range<Int> { (field == 0 ? 0 : ends[field - 1])..<ends[field] }
 
     private static func slot(_ bytes: [UInt8], _ range: Range<Int>, _ mask: Int) -> Int {
-        bytes.withUnsafeBytes { Int(truncatingIfNeeded: FieldHash.hash(UnsafeRawBufferPointer(rebasing: $0[range]))) & mask }
+        Int(truncatingIfNeeded: FieldHash.hash(bytes[range])) & mask
     }
 
     /// The value's generalization at `level` (1...levelCount); nil when the value is not listed.
     public func generalization(of value: ArraySlice<UInt8>, level: Int) -> [UInt8]? {
-        let key = Array(value)
-        var slot = key.withUnsafeBytes { Int(truncatingIfNeeded: FieldHash.hash($0)) & mask }
+        var slot = Int(truncatingIfNeeded: FieldHash.hash(value)) & mask
         while slots[slot] != 0 {
             let line = Int(slots[slot]) - 1
-            if bytes[Self.range(line * width, ends)].elementsEqual(key) {
+            if bytes[Self.range(line * width, ends)].elementsEqual(value) {
                 return Array(bytes[Self.range(line * width + level, ends)])
             }
             slot = (slot + 1) & mask
