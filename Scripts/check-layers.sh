@@ -20,7 +20,6 @@ unsafe_allowed=(
   Sources/DeidKit/Privacy/PrivacySearch.swift
   Sources/DeidKit/Privacy/PrivacyStatistics.swift
   Sources/DeidKit/Techniques/NoiseAddition.swift
-  Sources/DeidKit/Techniques/Numbers.swift
 )
 
 problems=0

@@ -138,3 +138,62 @@ extension CSVRecord {
         }
     }
 }
+
+/// Decimal numbers read from field bytes without going through `String` (the reader's twin of
+/// `DecimalFormat`).
+public enum DecimalParse {
+    /// The number in `bytes` and its count of decimal places, or nil when the bytes are not a
+    /// plain decimal (`-12`, `0.196`, `+3.5`, `1e3`).
+    @inlinable public static func parse<Bytes: Collection>(_ bytes: Bytes) -> (value: Double, decimals: Int)? where Bytes.Element == UInt8 {
+        if let parsed = bytes.withContiguousStorageIfAvailable({ parse(UnsafeRawBufferPointer($0)) }) { return parsed }
+        return Array(bytes).withUnsafeBytes { parse($0) }
+    }
+
+    /// The number in `bytes` and its count of decimal places (see the generic `parse`). Up to
+    /// 18 digits are read into an integer in one loop without overflow checks, and divided by
+    /// an exact power of ten (a correctly rounded result); more digits or an exponent go
+    /// through the general parser.
+    @inlinable public static func parse(_ bytes: UnsafeRawBufferPointer) -> (value: Double, decimals: Int)? {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return nil }
+        let count = bytes.count
+        var index = 0
+        let sign = base.load(as: UInt8.self)
+        let negative = sign == 0x2D
+        if negative || sign == 0x2B { index = 1 }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var point = -1
+        while index < count {
+            let byte = base.load(fromByteOffset: index, as: UInt8.self)
+            let digit = byte &- 0x30
+            if digit < 10 {
+                mantissa = mantissa &* 10 &+ UInt64(digit)
+                digits &+= 1
+            } else if byte == 0x2E && point < 0 {
+                point = index
+            } else {
+                // Only an exponent (`1e3`, `2.5E-1`) needs the general parser; any other byte
+                // means the field is not a number (text is rejected without building a String).
+                guard digits > 0, byte == 0x65 || byte == 0x45 else { return nil }
+                return general(bytes, decimals: point < 0 ? 0 : index &- point &- 1)
+            }
+            index &+= 1
+        }
+        guard digits > 0 else { return nil }
+        let decimals = point < 0 ? 0 : count &- point &- 1
+        guard digits <= 18 else { return general(bytes, decimals: decimals) }
+        var value = Double(mantissa)
+        if decimals > 0 { value /= decimals < exactPowersOfTen.count ? exactPowersOfTen[decimals] : pow(10, Double(decimals)) }
+        return (negative ? -value : value, decimals)
+    }
+
+    /// The number in `bytes` by the standard library's parser (many digits, an exponent).
+    @usableFromInline static func general(_ bytes: UnsafeRawBufferPointer, decimals: Int) -> (value: Double, decimals: Int)? {
+        guard let text = String(validating: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self), let value = Double(text),
+              value.isFinite else { return nil }
+        return (value, decimals)
+    }
+
+    /// 10^0 ... 10^22, every one exact in a Double.
+    @usableFromInline static let exactPowersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }
+}
