@@ -3,7 +3,8 @@ import PackageDescription
 
 // Layers, bottom to top (see Docs/ARCHITECTURE.md):
 //   CCSV, CZlib   C system libraries (libcsv, zlib): module maps and shim headers only
-//   DeidCSV       the one module with unsafe code: streaming CSV read/write, gzip, atomic output
+//   DeidCSV       unsafe code for CSV: streaming read/write, gzip, atomic output
+//   DeidEngine    the streaming engine: block input, the multi-core block loop, codes and tables
 //   DeidKit       the domain library: profiling, role suggestion, sample data; no pointers
 //   deid          the thin command-line tool, one file per subcommand
 let package = Package(
@@ -24,13 +25,14 @@ let package = Package(
         .systemLibrary(name: "CCSV", path: "Sources/CCSV", providers: [.apt(["libcsv-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "DeidCSV", dependencies: ["CCSV", "CZlib"]),
+        .target(name: "DeidEngine", dependencies: ["DeidCSV", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "DeidKit", dependencies: [
-            "DeidCSV", "Yams", .product(name: "Crypto", package: "swift-crypto"),
+            "DeidCSV", "DeidEngine", "Yams", .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .executableTarget(
             name: "deid",
-            dependencies: ["DeidKit", "DeidCSV", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["DeidKit", "DeidEngine", "DeidCSV", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "deid-sample",
             dependencies: ["DeidKit", "DeidCSV", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -40,7 +42,7 @@ let package = Package(
         .executableTarget(name: "deid-fuzz", dependencies: ["DeidKit", "DeidCSV", "CZlib", "DeidTestSupport"], path: "Fuzz/deid-fuzz"),
         .target(name: "DeidTestSupport", dependencies: ["DeidCSV"], path: "Tests/TestSupport"),
         .testTarget(name: "DeidCSVTests", dependencies: ["DeidCSV", "DeidTestSupport"]),
-        .testTarget(name: "DeidKitTests", dependencies: ["DeidKit", "DeidCSV", "DeidTestSupport", "Yams"]),
+        .testTarget(name: "DeidKitTests", dependencies: ["DeidKit", "DeidEngine", "DeidCSV", "DeidTestSupport", "Yams"]),
         .testTarget(name: "CLITests", dependencies: ["DeidCSV", "DeidTestSupport", "Yams", "deid", "deid-sample", "deid-fuzz"],
                     exclude: ["Golden"]),
     ]

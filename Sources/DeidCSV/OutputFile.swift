@@ -119,6 +119,11 @@ public final class OutputFile {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
+    /// Writes a finished block handed over by a worker's memory writer.
+    public func write(_ bytes: OwnedBytes) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
     /// Writes text as UTF-8.
     public func write(text: String) throws {
         var copy = text

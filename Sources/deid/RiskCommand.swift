@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeidCSV
+import DeidEngine
 import DeidKit
 import Foundation
 

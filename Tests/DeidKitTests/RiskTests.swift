@@ -1,5 +1,6 @@
 @testable import DeidKit
 import DeidCSV
+import DeidEngine
 import DeidTestSupport
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import DeidCSV
+import DeidEngine
 import Foundation
 
 /// What linkage knows of one column before the full pass: its profile (type, suggested role)

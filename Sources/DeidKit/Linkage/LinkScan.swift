@@ -1,4 +1,5 @@
 import DeidCSV
+import DeidEngine
 import Foundation
 import Synchronization
 
@@ -105,36 +106,50 @@ public enum LinkScan {
         let merger = LinkMerger(request: request, name: input.source.displayName)
         let states = (0..<max(1, workers) * 2).map { _ in LinkWorkerState(request: request) }
         let bounds = SketchBounds(states[0].counter.cutoffs)
-        let summary = try TransformRun.forEachBlock(inputs: [input], states: states, progress: progress, process: { block, first, index, input, state in
-            Self.process(block, first: first, index: index, input: input, request: request, state: state, bounds: bounds)
-        }, consume: { result, _, _, _ in
-            merger.add(result.linkCounts!)
-        })
-        return merger.finish(records: summary.recordsIn, counters: states.map(\.counter))
+        let workers = states.map { LinkWorker(request: request, state: $0, bounds: bounds) }
+        let counts = try BlockLoop.run(inputs: [input], workers: workers, progress: progress) { result, _ in
+            merger.add(result.counts!)
+        }
+        return merger.finish(records: counts.reduce(0) { $0 + $1.records }, counters: states.map(\.counter))
     }
+}
 
-    static func process(_ block: CSVBlock, first: Bool, index: UInt64, input: BlockInput, request: LinkRequest,
-                        state: LinkWorkerState, bounds: SketchBounds) -> TransformRun.BlockResult {
-        var result = TransformRun.BlockResult()
+/// What `deid link` keyed in one block.
+struct LinkBlock: BlockOutcome {
+    var counts: LinkBlockCounts?
+    var recordsRead = 0
+    var linesRead = 0
+    var failure: (any Error)?
+}
+
+/// `deid link`'s worker: keys a block's records into its state's tables and sketches.
+struct LinkWorker: BlockWorker {
+    let request: LinkRequest
+    let state: LinkWorkerState
+    let bounds: SketchBounds
+
+    func process(_ job: BlockJob) -> LinkBlock {
+        var result = LinkBlock()
         let reader: CSVReader
-        do { reader = try TransformRun.reader(for: block, first: first, input: input) } catch {
+        do { reader = try job.reader() } catch {
             result.failure = error
             return result
         }
+        let request = self.request, bounds = self.bounds, index = job.number
         state.withParts { record, previous, counter in
             counter.lower(to: bounds.current)
             do {
                 while try reader.readRecord(into: &record) {
-                    result.recordsIn += 1
-                    state.key(&record, previous: &previous, counter: &counter, entity: request.entity, block: index, number: result.recordsIn)
+                    result.recordsRead += 1
+                    state.key(&record, previous: &previous, counter: &counter, entity: request.entity, block: index, number: result.recordsRead)
                 }
             } catch {
                 result.failure = error
             }
-            result.linkCounts = counter.takeBlock()
+            result.counts = counter.takeBlock()
             bounds.lower(to: counter.cutoffs)
         }
-        result.lines = reader.linesConsumed
+        result.linesRead = reader.linesConsumed
         return result
     }
 }

@@ -1,4 +1,5 @@
 import DeidCSV
+import DeidEngine
 import Foundation
 
 /// What a linkage check compares and how.

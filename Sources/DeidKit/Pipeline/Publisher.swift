@@ -1,5 +1,6 @@
 import Crypto
 import DeidCSV
+import DeidEngine
 import Foundation
 
 /// What `deid publish` and `deid apply` are asked to do.
@@ -139,21 +140,16 @@ public enum Publisher {
                                   protecting: inputs.compactMap(\.source.identity))
         // The data's fingerprint is taken as it is written, unless it is compressed (the file's
         // bytes are then gzip's) or aggregated (written by the aggregator): then from the file.
-        var hasher = SHA256()
-        var hashedWhileWriting = false
         let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
-        let hashing: ((UnsafeRawBufferPointer) -> Void)? = request.compress ? nil : { bytes in
-            hasher.update(bufferPointer: bytes)
-            hashedWhileWriting = true
-        }
+        let hashing = request.compress ? nil : OutputDigest()
         var summary: RunSummary
         var privacy: PrivacyOutcome?
         if plan.privacy != nil {
             (summary, privacy) = try run.runPrivate(inputs: inputs, output: file, delimiter: .comma,
                                                     spoolDirectory: workspace?.path ?? temporaryDirectory(request.environment),
-                                                    progress: progress, written: hashing)
+                                                    progress: progress, digest: hashing)
         } else {
-            summary = try run.run(inputs: inputs, output: file, delimiter: .comma, progress: progress, written: hashing)
+            summary = try run.run(inputs: inputs, output: file, delimiter: .comma, progress: progress, digest: hashing)
         }
         try file.commit()
         if let privacy, policy.privacy?.tCloseness != nil {
@@ -165,7 +161,7 @@ public enum Publisher {
 
         let dataPath = workspace?.file(dataFile)
         let dataBytes = dataPath.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int } ?? 0
-        let dataHash = hashedWhileWriting ? hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let dataHash = hashing?.isUsed == true ? hashing!.finish()
             : try dataPath.map { try Release.sha256(ofFile: $0) } ?? ""
         var manifest = ReleaseManifest(
             releaseID: releaseID, created: created, tool: .init(name: "deid", version: Release.toolVersion),

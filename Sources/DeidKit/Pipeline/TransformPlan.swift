@@ -2,7 +2,7 @@ import DeidCSV
 import Foundation
 
 /// A transform error on one record: where (file, line, record, column) and why, never the value.
-public struct TransformError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct TransformError: PositionedError, Sendable, Equatable, CustomStringConvertible {
     public var position: InputPosition
     public var problem: String
 

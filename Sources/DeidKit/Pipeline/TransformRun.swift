@@ -1,5 +1,5 @@
-import Crypto
 import DeidCSV
+import DeidEngine
 import Foundation
 
 /// What one input contributed to a run.
@@ -23,134 +23,6 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var recordsFiltered = 0
     /// Records written.
     public var recordsOut = 0
-}
-
-/// One input of a run, cut into blocks of whole records. The first block is read at once, to
-/// learn the header (and the delimiter) before the policy is loaded. Every byte of the input is
-/// read once: a sample of its first records (`sample`) is read ahead and handed out again by
-/// `nextBlock`, and its fingerprint is taken as it is read, so named pipes and standard input
-/// work like files.
-public final class BlockInput {
-    public let source: InputSource
-    let splitter: CSVBlockSplitter
-    /// Blocks read ahead (the header's, and those a sample took), still to be handed out.
-    private var pending: [CSVBlock] = []
-    public let header: CSVHeader
-    public let delimiter: CSVDelimiter
-    let options: CSVReadOptions
-    /// The SHA-256 of a plain UTF-8 input, from its blocks as they are handed out (on a queue
-    /// of its own); of any other input (gzip, a converted encoding), from the file's bytes as
-    /// they are read.
-    private var blockDigest: BlockDigest?
-    private var rawDigest: RawDigest?
-    private var handedOutAll = false
-    private var handedOutAny = false
-
-    /// Opens `path` (`-` for standard input) and reads its header.
-    /// - Parameter fingerprint: take the SHA-256 of the input's bytes while it is read
-    ///   (`fingerprint()`).
-    public init(path: String, options: CSVReadOptions, blockSize: Int = 2 << 20, fingerprint: Bool = false) throws {
-        source = try InputSource(path: path, encoding: options.encoding)
-        if fingerprint {
-            if source.isCompressed || options.encoding != .utf8 {
-                let digest = RawDigest()
-                source.rawBytesObserver = { digest.update($0) }
-                rawDigest = digest
-            } else {
-                blockDigest = BlockDigest()
-            }
-        }
-        splitter = CSVBlockSplitter(source: source, blockSize: blockSize, maxRecordBytes: options.maxRecordBytes)
-        guard var first = try splitter.next() else {
-            throw CSVError(.emptyInput, at: InputPosition(source: source.displayName))
-        }
-        var reader: CSVReader
-        while true {
-            do {
-                reader = try CSVReader(source: InputSource(bytes: first.bytes, chunkSizes: [options.chunkSize], displayName: source.displayName),
-                                       options: options, endsInsideRecord: first.endsInsideRecord)
-                break
-            } catch let error as CSVError where error.kind == .emptyInput {
-                // Blank lines only, so far: the header comes in a later block.
-                guard let next = try splitter.next() else { throw error }
-                first = first.joined(with: next)
-            }
-        }
-        header = reader.header
-        delimiter = reader.delimiter
-        var fixed = options
-        fixed.delimiter = reader.delimiter
-        self.options = fixed
-        pending = [first]
-    }
-
-    /// The first block (the header and the records after it, up to 64 KiB), when it has not
-    /// been handed out yet.
-    var pendingFirstBlock: CSVBlock? { handedOutAny ? nil : pending.first }
-
-    /// The first `limit` bytes or more of whole records (the header included), read ahead, as
-    /// the blocks that hold them (not copied into one array): `nextBlock` still hands out every
-    /// block from the first. Before any block was handed out.
-    func sample(bytes limit: Int) throws -> (pieces: [[UInt8]], endsInsideRecord: Bool) {
-        precondition(!handedOutAny, "a sample is taken before the pass")
-        var total = pending.reduce(0) { $0 + $1.bytes.count }
-        while total < limit || pending.last?.endsInsideRecord == true, let next = try splitter.next() {
-            pending.append(next)
-            total += next.bytes.count
-        }
-        return (pending.map(\.bytes), pending.last?.endsInsideRecord ?? false)
-    }
-
-    func nextBlock() throws -> CSVBlock? {
-        handedOutAny = true
-        let block: CSVBlock
-        if !pending.isEmpty {
-            block = pending.removeFirst()
-        } else {
-            guard let next = try splitter.next() else {
-                handedOutAll = true
-                return nil
-            }
-            block = next
-        }
-        blockDigest?.add(block.bytes)
-        return block
-    }
-
-    /// The SHA-256 of the input's bytes as stored (compressed bytes for gzip), once every block
-    /// was handed out; nil before, or when it was not asked for.
-    func fingerprint() -> String? {
-        guard handedOutAll else { return nil }
-        return blockDigest?.finish() ?? rawDigest?.finish()
-    }
-}
-
-/// SHA-256 of byte arrays given in order, hashed on a serial queue; at most 4 arrays wait.
-final class BlockDigest: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "deid.block-digest")
-    private let room = DispatchSemaphore(value: 4)
-    private var hasher = SHA256()
-
-    func add(_ bytes: [UInt8]) {
-        room.wait()
-        queue.async { [self] in
-            hasher.update(data: bytes)
-            room.signal()
-        }
-    }
-
-    /// Waits for the arrays given so far and returns their digest in hex.
-    func finish() -> String {
-        queue.sync { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
-    }
-}
-
-/// SHA-256 of bytes given in order, hashed at once on the reading thread (a gzip file's bytes
-/// are a fraction of what it decodes to).
-final class RawDigest {
-    private var hasher = SHA256()
-    func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
-    func finish() -> String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
 }
 
 /// The transform pass over blocks of records.
@@ -205,38 +77,18 @@ public struct TransformRun {
         return side
     }
 
-    /// What a worker made of one block.
-    struct BlockResult: Sendable {
-        /// The block's output (or spool frames), handed over by the worker's writer.
-        var bytes = OwnedBytes()
-        var recordsIn = 0
-        var filtered = 0
-        var written = 0
-        var lines = 0
-        var failure: (any Error)?
-        /// The quasi-identifiers' statistics of the block (privacy runs, `deid risk`).
-        var statistics: BlockStatistics?
-        /// What `deid risk` counted in the block; or, in a transform pass that measures its
-        /// release, what it counted in the block's output.
-        var riskCounts: RiskCounts?
-        /// The block's input values of the plan's distribution columns.
-        var distributions: DistributionCounter?
-        /// What `deid link` keyed in the block.
-        var linkCounts: LinkBlockCounts?
-    }
-
     /// Transforms `inputs` into `output`, header first, with `delimiter`. Does not commit.
-    /// - Parameter written: sees every byte written, in order, when the plan works record by
-    ///   record (to fingerprint the output while it is written); not called when it aggregates.
+    /// - Parameter digest: takes every byte written, in order, when the plan works record by
+    ///   record (to fingerprint the output while it is written); none when it aggregates.
     public func run(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
-                    progress: ((InputProgress) -> Void)? = nil, written: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> RunSummary {
+                    progress: ((InputProgress) -> Void)? = nil, digest: OutputDigest? = nil) throws -> RunSummary {
         let header = try outputHeader(checking: inputs, delimiter: delimiter)
         try output.write(bytes: header)
         if plan.aggregation != nil {
             return try runAggregating(inputs: inputs, output: output, delimiter: delimiter, progress: progress)
         }
-        header.withUnsafeBytes { written?($0) }
-        return try runParallel(inputs: inputs, output: output, delimiter: delimiter, progress: progress, written: written)
+        digest?.update(header)
+        return try runParallel(inputs: inputs, output: output, delimiter: delimiter, progress: progress, digest: digest)
     }
 
     /// The output's header line, after checking that every input has the plan's header.
@@ -250,165 +102,91 @@ public struct TransformRun {
         return writer.takeBytes()
     }
 
-    /// Shifts a block's error positions by the lines and records of the blocks before it.
-    static func placed(_ failure: any Error, lineBase: Int, recordBase: Int) -> any Error {
-        if var error = failure as? CSVError {
-            error.position.line = error.position.line.map { $0 + lineBase }
-            error.position.record = error.position.record.map { $0 + recordBase }
-            return error
-        }
-        if var error = failure as? TransformError {
-            error.position.line = error.position.line.map { $0 + lineBase }
-            error.position.record = error.position.record.map { $0 + recordBase }
-            return error
-        }
-        return failure
-    }
-
-    /// A reader for one block: block 0 of an input starts with the header.
-    static func reader(for block: CSVBlock, first: Bool, input: BlockInput) throws -> CSVReader {
-        let name = input.source.displayName
-        if first {
-            return try CSVReader(source: InputSource(bytes: block.bytes, chunkSizes: [input.options.chunkSize], displayName: name),
-                                 options: input.options, endsInsideRecord: block.endsInsideRecord)
-        }
-        return CSVReader(block: block.bytes, header: input.header, delimiter: input.delimiter, options: input.options, displayName: name,
-                         endsInsideRecord: block.endsInsideRecord)
-    }
-
     private func runParallel(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
-                             progress: ((InputProgress) -> Void)?, written: ((UnsafeRawBufferPointer) -> Void)?) throws -> RunSummary {
-        try forEachBlock(inputs: inputs, delimiter: delimiter, progress: progress, process: Self.process) { result, _, _, _ in
-            try result.bytes.withUnsafeBytes { bytes in
-                try output.write(bytes)
-                written?(bytes)
-            }
+                             progress: ((InputProgress) -> Void)?, digest: OutputDigest?) throws -> RunSummary {
+        try forEachBlock(inputs: inputs, workers: transformWorkers(delimiter: delimiter), progress: progress) { outcome, _ in
+            try output.write(outcome.bytes)
+            digest?.update(outcome.bytes)
         }
     }
 
-    /// Has every block of `inputs` processed by `process` on the workers, and hands the results
-    /// to `consume` on this thread in input order, with the block's input and the lines and
-    /// records of that input before it. Counts records in the summary.
-    func forEachBlock(inputs: [BlockInput], delimiter: CSVDelimiter, progress: ((InputProgress) -> Void)?,
-                      process: @escaping @Sendable (CSVBlock, Bool, UInt64, BlockInput, inout BlockWorker) -> BlockResult,
-                      consume: (BlockResult, _ input: Int, _ lineBase: Int, _ recordBase: Int) throws -> Void) throws -> RunSummary {
-        // One transformer per block that can be in flight: the queue may run them all at once.
+    /// One transform worker per block that can be in flight (the queue may run them all at
+    /// once), sharing the plan's compiled steps.
+    func transformWorkers(delimiter: CSVDelimiter) -> [TransformWorker] {
         let steps = RecordTransformer.sharedSteps(plan: plan)
-        let states = (0..<workers * 2).map { index in
-            BlockWorker(transformer: RecordTransformer(plan: plan, sourceName: "", shared: steps), writer: CSVWriter(delimiter: delimiter),
-                        sketch: sketchStates.isEmpty ? nil : sketchStates[index], sketchBounds: sketchBounds)
-        }
-        let collected = self.collected, releaseMerger = self.releaseMerger, sketchMerger = self.sketchMerger
-        return try Self.forEachBlock(inputs: inputs, states: states, progress: progress, process: process) { result, input, lineBase, recordBase in
-            collected.merge(result.distributions)
-            releaseMerger?.add(result.riskCounts, input: input, lineBase: lineBase, recordBase: recordBase)
-            if let counts = result.linkCounts { sketchMerger?.add(counts) }
-            try consume(result, input, lineBase, recordBase)
+        return (0..<workers * 2).map { index in
+            TransformWorker(transformer: RecordTransformer(plan: plan, sourceName: "", shared: steps), writer: CSVWriter(delimiter: delimiter),
+                            sketch: sketchStates.isEmpty ? nil : sketchStates[index], sketchBounds: sketchBounds)
         }
     }
 
-    /// `forEachBlock` with any per-worker state (`states`: one per block in flight, at least
-    /// two per worker), for passes that do not transform (`deid risk`).
-    static func forEachBlock<State>(inputs: [BlockInput], states: [State], progress: ((InputProgress) -> Void)?,
-                                    process: @escaping @Sendable (CSVBlock, Bool, UInt64, BlockInput, inout State) -> BlockResult,
-                                    consume: (BlockResult, _ input: Int, _ lineBase: Int, _ recordBase: Int) throws -> Void) throws -> RunSummary {
-        let results = ResultBoard()
-        // Blocks handed out and not yet consumed; only this thread changes it.
-        var inFlight = 0
-        let maxInFlight = states.count
-        let pool = WorkerPool(states)
-        let group = DispatchGroup()
-        let queue = DispatchQueue(label: "deid.transform", attributes: .concurrent)
-        defer {
-            results.cancel()
-            group.wait()
-        }
+    /// Runs `workers` over every block of `inputs` (`BlockLoop`) and hands the outcomes to
+    /// `consume` in input order, after the observers of the transform pass took their part
+    /// (the input's distributions, the release's risk counts and sketches). Counts records in
+    /// the summary.
+    func forEachBlock<Worker: BlockWorker>(inputs: [BlockInput], workers: [Worker], progress: ((InputProgress) -> Void)?,
+                                           consume: (Worker.Outcome, BlockPlace) throws -> Void) throws -> RunSummary
+    where Worker.Outcome: TransformedBlock {
+        let collected = self.collected, releaseMerger = self.releaseMerger, sketchMerger = self.sketchMerger
         var summary = RunSummary()
-        var globalIndex = 0
-        var nextToWrite = 0
-
-        for (inputIndex, input) in inputs.enumerated() {
-            let firstOfInput = globalIndex
-            var lineBase = 0, recordBase = 0
-            // Consumes finished results in order; when `waiting`, until `limit` is reached.
-            func drain(upTo limit: Int, waiting: Bool) throws {
-                while nextToWrite < limit {
-                    guard let result = results.take(nextToWrite, waiting: waiting) else { return }
-                    inFlight -= 1
-                    if let failure = result.failure { throw Self.placed(failure, lineBase: lineBase, recordBase: recordBase) }
-                    try consume(result, inputIndex, lineBase, recordBase)
-                    lineBase += result.lines
-                    recordBase += result.recordsIn
-                    summary.recordsIn += result.recordsIn
-                    summary.recordsFiltered += result.filtered
-                    summary.recordsOut += result.written
-                    nextToWrite += 1
-                }
-            }
-            while let block = try input.nextBlock() {
-                // At most two blocks per worker in flight: when none is free, consume the oldest.
-                while inFlight >= maxInFlight { try drain(upTo: nextToWrite + 1, waiting: true) }
-                inFlight += 1
-                let index = globalIndex
-                globalIndex += 1
-                let first = index == firstOfInput
-                group.enter()
-                nonisolated(unsafe) let sharedInput = input
-                queue.async {
-                    defer { group.leave() }
-                    let result = pool.with { worker in process(block, first, UInt64(index), sharedInput, &worker) }
-                    results.put(index, result)
-                }
-                try drain(upTo: globalIndex, waiting: false)
-                progress?(input.source.progress)
-            }
-            try drain(upTo: globalIndex, waiting: true)
-            summary.inputs.append(InputSummary(name: input.source.displayName, bytes: input.source.totalBytes, sha256: nil,
-                                               records: recordBase, compressed: input.source.isCompressed))
+        let counts = try BlockLoop.run(inputs: inputs, workers: workers, progress: progress) { outcome, place in
+            collected.merge(outcome.distributions)
+            releaseMerger?.add(outcome.releaseCounts, input: place.input, lineBase: place.lineBase, recordBase: place.recordBase)
+            if let counts = outcome.sketchCounts { sketchMerger?.add(counts) }
+            try consume(outcome, place)
+            summary.recordsFiltered += outcome.filtered
+            summary.recordsOut += outcome.written
         }
+        summary.add(counts)
         return summary
     }
 
-    /// Prepares a worker for a block (its noise stream, the input's name) and opens the block.
-    static func begin(_ block: CSVBlock, first: Bool, stream: UInt64, input: BlockInput, worker: inout BlockWorker) throws -> CSVReader {
-        worker.transformer.reseed(stream: stream)
-        worker.transformer.sourceName = input.source.displayName
-        return try reader(for: block, first: first, input: input)
+}
+
+extension TransformWorker: BlockWorker {
+    /// Prepares the worker for a block (its noise stream, the input's name) and opens the block.
+    mutating func begin(_ job: BlockJob) throws -> CSVReader {
+        transformer.reseed(stream: job.number)
+        transformer.sourceName = job.sourceName
+        return try job.reader()
     }
 
-    static func process(_ block: CSVBlock, first: Bool, stream: UInt64, input: BlockInput, worker: inout BlockWorker) -> BlockResult {
-        var result = BlockResult()
+    /// Transforms one block into the worker's memory writer; counts (and sketches) the
+    /// release's fields as they are written when the plan measures its release.
+    mutating func process(_ job: BlockJob) -> TransformBlock {
+        var result = TransformBlock()
         let reader: CSVReader
-        do { reader = try Self.begin(block, first: first, stream: stream, input: input, worker: &worker) } catch {
+        do { reader = try begin(job) } catch {
             result.failure = error
             return result
         }
-        var writer = worker.writer
-        var distributions = worker.transformer.plan.distributions.map(DistributionCounter.init)
-        let release = worker.transformer.plan.releaseRisk
+        let input = job.input, stream = job.number
+        var writer = self.writer
+        var distributions = transformer.plan.distributions.map(DistributionCounter.init)
+        let release = transformer.plan.releaseRisk
         var releaseCounter = release.map { RiskCounter(layout: $0.layout, source: input.source.displayName) }
-        let sketch = worker.sketch
-        let sketchEntity = worker.transformer.plan.releaseSketch?.entity
+        let sketch = self.sketch
+        let sketchEntity = transformer.plan.releaseSketch?.entity
         var tee = TeeSink(writer: writer, capture: release?.capture ?? [], sampledOnly: release?.sampledOnly ?? [],
-                          outputCount: worker.transformer.plan.outputHeader.count, sketch: sketch)
+                          outputCount: transformer.plan.outputHeader.count, sketch: sketch)
         // A record whose leading fields repeat up to past the last quasi-identifier has the
         // previous record's class.
         let lastQuasiIdentifierOutput = release.map { plan in
             plan.layout.quasiIdentifiers.map { $0 < plan.capture.count ? plan.capture[$0] : Int.max }.max() ?? Int.max
         } ?? Int.max
-        sketch?.withParts { _, _, counter in counter.lower(to: worker.sketchBounds!.current) }
+        sketch?.withParts { _, _, counter in counter.lower(to: sketchBounds!.current) }
         do {
-            while try reader.readRecord(into: &worker.record) {
-                result.recordsIn += 1
-                distributions?.add(worker.record)
+            while try reader.readRecord(into: &record) {
+                result.recordsRead += 1
+                distributions?.add(record)
                 let kept: Bool
                 if releaseCounter != nil || sketch != nil {
                     // The release's fields are counted (and sketched) as they are written.
                     tee.begin(sampling: releaseCounter?.samplesNext ?? true)
-                    kept = try worker.transformer.transform(worker.record, into: &tee)
+                    kept = try transformer.transform(record, into: &tee)
                     if kept {
-                        if let entityInput = release?.entityInput { tee.appendInput(worker.record, at: entityInput) }
-                        try releaseCounter?.count(tee.captured, line: worker.record.line, number: worker.record.number,
+                        if let entityInput = release?.entityInput { tee.appendInput(record, at: entityInput) }
+                        try releaseCounter?.count(tee.captured, line: record.line, number: record.number,
                                                   unchangedTuple: tee.repeatedFields > lastQuasiIdentifierOutput)
                         if let sketch {
                             sketch.withParts { _, previous, counter in
@@ -418,7 +196,7 @@ public struct TransformRun {
                         }
                     }
                 } else {
-                    kept = try worker.transformer.transform(worker.record, into: &writer)
+                    kept = try transformer.transform(record, into: &writer)
                 }
                 if kept {
                     try writer.endRecord()
@@ -430,19 +208,21 @@ public struct TransformRun {
         } catch {
             result.failure = error
         }
-        result.riskCounts = releaseCounter?.finish()
+        result.releaseCounts = releaseCounter?.finish()
         if let sketch {
             sketch.withParts { _, _, counter in
-                result.linkCounts = counter.takeBlock()
-                worker.sketchBounds!.lower(to: counter.cutoffs)
+                result.sketchCounts = counter.takeBlock()
+                sketchBounds!.lower(to: counter.cutoffs)
             }
         }
-        result.lines = reader.linesConsumed
-        result.bytes = worker.writer.takeBlock()
+        result.linesRead = reader.linesConsumed
+        result.bytes = self.writer.takeBlock()
         result.distributions = distributions
         return result
     }
+}
 
+extension TransformRun {
     private func runAggregating(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
                                 progress: ((InputProgress) -> Void)?) throws -> RunSummary {
         guard let aggregation = plan.aggregation else { preconditionFailure("no aggregation") }
@@ -487,7 +267,7 @@ public struct TransformRun {
                 var reader: CSVReader?
                 var recordsInBlock = 0
                 do {
-                    let blockReader = try Self.reader(for: block, first: first, input: input)
+                    let blockReader = try input.reader(for: block, first: first)
                     reader = blockReader
                     first = false
                     while try blockReader.readRecord(into: &record) {
@@ -507,7 +287,7 @@ public struct TransformRun {
                 } catch is BrokenPipe {
                     throw BrokenPipe()
                 } catch {
-                    throw Self.placed(error, lineBase: lineBase, recordBase: recordBase)
+                    throw BlockLoop.placed(error, lines: lineBase, records: recordBase)
                 }
                 lineBase += reader?.linesConsumed ?? 0
                 recordBase += recordsInBlock
@@ -681,9 +461,10 @@ struct TeeSink: CSVFieldSink {
     }
 }
 
-/// What a worker needs for a block, kept from block to block: the transformer (with its memos),
-/// a memory writer and a record, so that their storage is allocated once, not per block.
-struct BlockWorker {
+/// What a transform worker needs for a block, kept from block to block: the transformer (with
+/// its memos), a memory writer and a record, so that their storage is allocated once, not per
+/// block.
+struct TransformWorker {
     var transformer: RecordTransformer
     let writer: CSVWriter
     var record = CSVRecord()
@@ -704,51 +485,36 @@ struct BlockWorker {
     }
 }
 
-/// Workers' state: one per block in flight at a time.
-final class WorkerPool<State>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var free: [State]
-
-    init(_ states: [State]) { free = states }
-
-    func with<Result>(_ body: (inout State) -> Result) -> Result {
-        lock.lock()
-        var worker = free.removeLast()
-        lock.unlock()
-        let result = body(&worker)
-        lock.lock()
-        free.append(worker)
-        lock.unlock()
-        return result
-    }
+/// What the transform pass's observers took from a block: the input's distributions and the
+/// release's risk counts and sketches (each nil when the run does not observe it).
+protocol TransformedBlock: BlockOutcome {
+    var filtered: Int { get }
+    var written: Int { get }
+    var distributions: DistributionCounter? { get }
+    var releaseCounts: RiskCounts? { get }
+    var sketchCounts: LinkBlockCounts? { get }
 }
 
-/// Finished blocks waiting to be written in order.
-final class ResultBoard: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var results: [Int: TransformRun.BlockResult] = [:]
-    private var cancelled = false
+/// What a transform worker made of one block.
+struct TransformBlock: TransformedBlock {
+    /// The block's output, handed over by the worker's writer.
+    var bytes = OwnedBytes()
+    var recordsRead = 0
+    var linesRead = 0
+    var filtered = 0
+    var written = 0
+    var failure: (any Error)?
+    var distributions: DistributionCounter?
+    var releaseCounts: RiskCounts?
+    var sketchCounts: LinkBlockCounts?
+}
 
-    func put(_ index: Int, _ result: TransformRun.BlockResult) {
-        condition.lock()
-        if !cancelled { results[index] = result }
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// The result of block `index`, waiting for it when `waiting`; nil when not ready.
-    func take(_ index: Int, waiting: Bool) -> TransformRun.BlockResult? {
-        condition.lock()
-        defer { condition.unlock() }
-        while waiting && results[index] == nil && !cancelled { condition.wait() }
-        return results.removeValue(forKey: index)
-    }
-
-    func cancel() {
-        condition.lock()
-        cancelled = true
-        results.removeAll()
-        condition.broadcast()
-        condition.unlock()
+extension RunSummary {
+    /// Adds what the inputs of a pass gave.
+    mutating func add(_ counts: [InputCount]) {
+        for count in counts {
+            inputs.append(InputSummary(name: count.name, bytes: count.bytes, sha256: nil, records: count.records, compressed: count.compressed))
+            recordsIn += count.records
+        }
     }
 }

@@ -1,4 +1,5 @@
 import DeidCSV
+import DeidEngine
 import Foundation
 import Synchronization
 
@@ -62,14 +63,14 @@ public struct PrivacyGateError: Error, Sendable, CustomStringConvertible {
 /// entities, and writes the others with the chosen levels' values put in.
 extension TransformRun {
     public func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
-                           progress: ((InputProgress) -> Void)? = nil, written: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> (RunSummary, PrivacyOutcome) {
+                           progress: ((InputProgress) -> Void)? = nil, digest: OutputDigest? = nil) throws -> (RunSummary, PrivacyOutcome) {
         guard let spec = plan.policy.privacy else { preconditionFailure("no privacy section") }
         var first = try passOne(inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: progress)
         let search = PrivacySearch(statistics: first.statistics, levels: first.levels, spec: spec)
         let result: PrivacyResult
         do { result = try search.run() } catch let refusal as PrivacyRefusal { throw PrivacyGateError(refusal: refusal) }
         let decided = PrivacyPlan(result: result, columns: first.statistics.columns, keyIDs: plan.keyIDs, seed: plan.seed)
-        let (kept, suppressed) = try passTwo(first, plan: decided, output: output, delimiter: delimiter, progress: progress, written: written)
+        let (kept, suppressed) = try passTwo(first, plan: decided, output: output, delimiter: delimiter, progress: progress, digest: digest)
         first.summary.recordsOut = kept
         let outcome = PrivacyOutcome(statistics: first.statistics, levels: first.levels, result: result,
                                      tClosenessDistance: spec.tCloseness != nil ? search.tClosenessDistance : nil,
@@ -81,14 +82,14 @@ extension TransformRun {
     /// shard split by entity: pass 1 and pass 2 without a search. Returns the summary and the
     /// records suppressed.
     public func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
-                           applying decided: PrivacyPlan, written: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> (RunSummary, suppressedRecords: Int) {
+                           applying decided: PrivacyPlan, digest: OutputDigest? = nil) throws -> (RunSummary, suppressedRecords: Int) {
         var first = try passOne(inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: nil)
         guard decided.columns == first.statistics.columns, decided.levels.count == first.levels.count,
               zip(decided.levels, first.levels).allSatisfy({ $0 <= $1.maxLevel }) else {
             throw PolicyError([PolicyDiagnostic(file: plan.policy.source, line: nil, column: nil, path: "privacy",
                                                 message: "the plan was made for other quasi-identifiers or levels than this policy's")])
         }
-        let (kept, suppressed) = try passTwo(first, plan: decided, output: output, delimiter: delimiter, written: written)
+        let (kept, suppressed) = try passTwo(first, plan: decided, output: output, delimiter: delimiter, digest: digest)
         first.summary.recordsOut = kept
         return (first.summary, suppressed)
     }
@@ -116,11 +117,10 @@ extension TransformRun {
         let width = layout.columns.count
         let frameHeader = SpoolFrame.fullHeader(width: width, measured: layout.measuredOutputs.count)
         let repeatHeader = SpoolFrame.repeatHeader(measured: layout.measuredOutputs.count)
-        let summary = try forEachBlock(inputs: inputs, delimiter: delimiter, progress: progress, process: { block, first, stream, input, worker in
-            Self.processPrivate(block, first: first, stream: stream, input: input, layout: layout, worker: &worker)
-        }, consume: { result, input, lineBase, recordBase in
+        let workers = transformWorkers(delimiter: delimiter).map { SpoolingWorker(base: $0, layout: layout) }
+        let summary = try forEachBlock(inputs: inputs, workers: workers, progress: progress, consume: { result, place in
             guard let statistics = result.statistics else { return }
-            let (tuples, entities) = accumulator.add(statistics, input: input, lineBase: lineBase, recordBase: recordBase)
+            let (tuples, entities) = accumulator.add(statistics, input: place.input, lineBase: place.lineBase, recordBase: place.recordBase)
             // The frames' local codes become the run's, in place (a repeat frame has none).
             result.bytes.withUnsafeMutableBytes { frames in
                 var position = 0
@@ -167,9 +167,9 @@ extension TransformRun {
     /// Pass 2: the spool read once; frames of the plan's suppressed classes and entities are
     /// dropped, the others written with the plan's levels put in. Returns (kept, suppressed).
     func passTwo(_ first: FirstPass, plan decided: PrivacyPlan, output: OutputFile, delimiter: CSVDelimiter,
-                 progress: ((InputProgress) -> Void)? = nil, written: ((UnsafeRawBufferPointer) -> Void)?) throws -> (Int, Int) {
+                 progress: ((InputProgress) -> Void)? = nil, digest: OutputDigest?) throws -> (Int, Int) {
         try output.write(bytes: first.header)
-        first.header.withUnsafeBytes { written?($0) }
+        digest?.update(first.header)
         try first.spool.rewind(bufferSize: spoolBufferSize)
         let copier = PassTwoWriter(statistics: first.statistics, levels: first.levels, plan: decided, delimiter: delimiter,
                                    singleColumn: plan.outputHeader.count == 1, entityCode: first.accumulator.entityCode(of:))
@@ -184,8 +184,8 @@ extension TransformRun {
         // The copy (and the release's count) stays on this thread; writing the output and
         // fingerprinting it, each in order, go to two others, so that pass 2 keeps both cores
         // busy (the copy is lighter than either).
-        let writer = OrderedWriter { chunk in try chunk.withUnsafeBytes { try output.write($0) } }
-        let fingerprint = written.map { written in OrderedWriter { chunk in chunk.withUnsafeBytes { written($0) } } }
+        let writer = OrderedWriter { chunk in try output.write(chunk) }
+        let fingerprint = digest.map { digest in OrderedWriter { chunk in digest.update(chunk) } }
         let submit = { (chunk: OwnedBytes) throws in
             try writer.submit(chunk)
             try fingerprint?.submit(chunk)
@@ -215,26 +215,48 @@ extension TransformRun {
         return (copier.kept, copier.suppressed)
     }
 
+}
+
+/// What privacy pass 1 made of one block: its spool frames, with the block's own tuple and
+/// entity codes, and the block's statistics in those codes.
+struct SpoolBlock: TransformedBlock {
+    var bytes = OwnedBytes()
+    var recordsRead = 0
+    var linesRead = 0
+    var filtered = 0
+    var written = 0
+    var failure: (any Error)?
+    var statistics: BlockStatistics?
+    var distributions: DistributionCounter?
+    var releaseCounts: RiskCounts? { nil }
+    var sketchCounts: LinkBlockCounts? { nil }
+}
+
+/// Privacy pass 1's worker: a transform worker that writes spool frames and counts the
+/// quasi-identifiers instead of writing the output.
+struct SpoolingWorker: BlockWorker {
+    var base: TransformWorker
+    let layout: PrivacyLayout
+
     /// Pass 1 on one block: transform, count the quasi-identifiers in local codes, and write
     /// the block's spool frames (with local tuple and entity codes).
-    static func processPrivate(_ block: CSVBlock, first: Bool, stream: UInt64, input: BlockInput, layout: PrivacyLayout,
-                               worker: inout BlockWorker) -> BlockResult {
-        var result = BlockResult()
+    mutating func process(_ job: BlockJob) -> SpoolBlock {
+        var result = SpoolBlock()
         let reader: CSVReader
-        do { reader = try Self.begin(block, first: first, stream: stream, input: input, worker: &worker) } catch {
+        do { reader = try base.begin(job) } catch {
             result.failure = error
             return result
         }
         var counter = BlockCounter(countsGroups: layout.entityInput != nil || layout.sensitiveOutput != nil)
-        let writer = worker.writer
+        let writer = base.writer
         // Each record's line is written here first, then copied into its frame, whole or from
         // where it stops repeating the line before.
-        if worker.spoolLines == nil { worker.spoolLines = CSVWriter(delimiter: writer.delimiter) }
-        let lines = worker.spoolLines!
+        if base.spoolLines == nil { base.spoolLines = CSVWriter(delimiter: writer.delimiter) }
+        let lines = base.spoolLines!
         lines.discard(from: 0)
         let width = layout.outputs.count
-        var distributions = worker.transformer.plan.distributions.map(DistributionCounter.init)
-        let outputCount = worker.transformer.plan.outputHeader.count
+        var distributions = base.transformer.plan.distributions.map(DistributionCounter.init)
+        let outputCount = base.transformer.plan.outputHeader.count
         var sink = SpoolSink(writer: lines, layout: layout, outputCount: outputCount)
         // A record whose leading fields repeat up to past the last quasi-identifier has the
         // previous record's tuple.
@@ -245,14 +267,14 @@ extension TransformRun {
         var frame = [UInt32](repeating: 0, count: 3 + width + 2 * layout.measuredOutputs.count)
         var previousEntity = UInt32.max
         do {
-            while try reader.readRecord(into: &worker.record) {
-                result.recordsIn += 1
-                distributions?.add(worker.record)
+            while try reader.readRecord(into: &base.record) {
+                result.recordsRead += 1
+                distributions?.add(base.record)
                 // The lines written so far are kept for the next record to repeat from, up to
                 // a bound: then the next record starts a new run.
                 if lines.byteCount > 1 << 18 { lines.discard(from: 0) }
                 sink.begin()
-                guard try worker.transformer.transform(worker.record, into: &sink) else {
+                guard try base.transformer.transform(base.record, into: &sink) else {
                     lines.discard(from: sink.lineStart)
                     result.filtered += 1
                     continue
@@ -260,9 +282,9 @@ extension TransformRun {
                 try lines.endRecord()
                 let transformed = sink.captured
                 let unchanged = sink.repeatedFields > lastQuasiIdentifierOutput
-                let tuple = counter.tuple(of: transformed, fields: sink.quasiIdentifierFields, line: worker.record.line,
-                                          number: worker.record.number, unchanged: unchanged)
-                let entity = layout.entityInput.map { counter.entity(of: worker.record, column: $0) } ?? UInt32.max
+                let tuple = counter.tuple(of: transformed, fields: sink.quasiIdentifierFields, line: base.record.line,
+                                          number: base.record.number, unchanged: unchanged)
+                let entity = layout.entityInput.map { counter.entity(of: base.record, column: $0) } ?? UInt32.max
                 counter.group(entity: entity, tuple: tuple, sensitive: sink.sensitiveField.map { transformed[$0] })
                 let lineEnd = lines.byteCount
                 // Repeated from the previous frame: every quasi-identifier (so the tuple), the
@@ -302,7 +324,7 @@ extension TransformRun {
         }
         result.statistics = counter.finish()
         result.distributions = distributions
-        result.lines = reader.linesConsumed
+        result.linesRead = reader.linesConsumed
         result.bytes = writer.takeBlock()
         return result
     }

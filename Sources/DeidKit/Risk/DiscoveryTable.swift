@@ -1,4 +1,5 @@
 import DeidCSV
+import DeidEngine
 import Foundation
 
 /// How identifying one combination of columns is.

@@ -1,4 +1,5 @@
 import DeidCSV
+import DeidEngine
 import Foundation
 
 /// What one block contributes to `deid risk` beyond its classes.
@@ -56,37 +57,53 @@ public enum RiskScan {
         }
         let layout = try RiskLayout(spec: spec, columns: header.names, source: first.source.displayName, defaultCandidates: candidates)
         let merger = RiskMerger(spec: spec, layout: layout, columns: header.names)
-        let states = (0..<max(1, workers) * 2).map { _ in CSVRecord() }
-        let summary = try TransformRun.forEachBlock(inputs: inputs, states: states, progress: progress, process: { block, first, _, input, record in
-            Self.process(block, first: first, input: input, layout: layout, record: &record)
-        }, consume: { result, input, lineBase, recordBase in
-            merger.add(result.riskCounts, input: input, lineBase: lineBase, recordBase: recordBase)
-        })
+        let states = (0..<max(1, workers) * 2).map { _ in RiskWorker(layout: layout) }
+        let counts = try BlockLoop.run(inputs: inputs, workers: states, progress: progress) { result, place in
+            merger.add(result.counts, input: place.input, lineBase: place.lineBase, recordBase: place.recordBase)
+        }
+        var summary = RunSummary()
+        summary.add(counts)
         return merger.finish(summary: summary)
     }
+}
 
-    static func process(_ block: CSVBlock, first: Bool, input: BlockInput, layout: RiskLayout, record: inout CSVRecord) -> TransformRun.BlockResult {
-        var result = TransformRun.BlockResult()
+/// What `deid risk` counted in one block.
+struct RiskScanBlock: BlockOutcome {
+    var counts: RiskCounts?
+    var recordsRead = 0
+    var linesRead = 0
+    var failure: (any Error)?
+}
+
+/// `deid risk`'s worker: counts a block's classes, discovery rows and trace points.
+struct RiskWorker: BlockWorker {
+    let layout: RiskLayout
+    var record = CSVRecord()
+
+    init(layout: RiskLayout) { self.layout = layout }
+
+    mutating func process(_ job: BlockJob) -> RiskScanBlock {
+        var result = RiskScanBlock()
         let reader: CSVReader
-        do { reader = try TransformRun.reader(for: block, first: first, input: input) } catch {
+        do { reader = try job.reader() } catch {
             result.failure = error
             return result
         }
-        var counter = RiskCounter(layout: layout, source: input.source.displayName)
+        var counter = RiskCounter(layout: layout, source: job.sourceName)
         // Every record of the block is counted, in the reader's order: fields the reader took
         // from the record before are that record's, and so are the codes made of them.
         let lastQuasiIdentifier = layout.quasiIdentifiers.max() ?? -1
         do {
             while try reader.readRecord(into: &record) {
-                result.recordsIn += 1
+                result.recordsRead += 1
                 try counter.count(record, line: record.line, number: record.number, unchangedTuple: record.repeatedFields > lastQuasiIdentifier,
                                   repeatedFields: record.repeatedFields)
             }
         } catch {
             result.failure = error
         }
-        result.lines = reader.linesConsumed
-        result.riskCounts = counter.finish()
+        result.linesRead = reader.linesConsumed
+        result.counts = counter.finish()
         return result
     }
 }
