@@ -42,6 +42,7 @@ let package = Package(
         .executableTarget(name: "deid-fuzz", dependencies: ["DeidKit", "DeidCSV", "CZlib", "DeidTestSupport"], path: "Fuzz/deid-fuzz"),
         .target(name: "DeidTestSupport", dependencies: ["DeidCSV"], path: "Tests/TestSupport"),
         .testTarget(name: "DeidCSVTests", dependencies: ["DeidCSV", "DeidTestSupport"]),
+        .testTarget(name: "DeidEngineTests", dependencies: ["DeidEngine", "DeidCSV", "DeidTestSupport"]),
         .testTarget(name: "DeidKitTests", dependencies: ["DeidKit", "DeidEngine", "DeidCSV", "DeidTestSupport", "Yams"]),
         .testTarget(name: "CLITests", dependencies: ["DeidCSV", "DeidTestSupport", "Yams", "deid", "deid-sample", "deid-fuzz"],
                     exclude: ["Golden"]),

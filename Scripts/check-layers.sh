@@ -12,11 +12,7 @@ cd "$(dirname "$0")/.."
 unsafe_allowed=(
   Sources/DeidKit/Pipeline/RecordTransformer.swift
   Sources/DeidKit/Policy/KeyResolver.swift
-  Sources/DeidKit/Privacy/ClassTable.swift
-  Sources/DeidKit/Privacy/CodeIndex.swift
   Sources/DeidKit/Privacy/PrivacyPass.swift
-  Sources/DeidKit/Privacy/PrivacySearch.swift
-  Sources/DeidKit/Privacy/PrivacyStatistics.swift
   Sources/DeidKit/Techniques/NoiseAddition.swift
 )
 

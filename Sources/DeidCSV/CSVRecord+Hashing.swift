@@ -91,7 +91,7 @@ public enum FieldHash {
     }
 
     /// Hashes the bytes of an array or a slice of one in place (the same hash as a copy's).
-    public static func hash(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+    @inlinable public static func hash(_ bytes: ArraySlice<UInt8>) -> UInt64 {
         bytes.withUnsafeBytes { hash($0) }
     }
 

@@ -366,42 +366,6 @@ import Testing
         }
     }
 
-    /// The value and tuple indexes number what they see in order of first appearance, as a
-    /// dictionary would, through many growths; values are looked up in place in a record's field
-    /// or as bytes alike, and an absent value has no code.
-    @Test func codeIndexesNumberInOrderOfFirstAppearance() {
-        var random = SeededRandom(seed: 7)
-        var values = ByteCodeIndex(), expected: [[UInt8]: UInt32] = [:], order: [[UInt8]] = []
-        var tuples = CodeTupleIndex(width: 3), expectedTuples: [[UInt32]: UInt32] = [:]
-        var record = CSVRecord()
-        for _ in 0..<20_000 {
-            // Short values of a few letters (many repeats, the empty one included) and longer ones.
-            let length = random.integer(in: 0...3) == 0 ? random.integer(in: 9...40) : random.integer(in: 0...3)
-            let value = (0..<length).map { _ in UInt8(random.integer(in: 97...100)) }
-            record.removeAll()
-            record.append(field: [UInt8]("x".utf8))
-            record.append(field: value)
-            let fromRecord = values.code(of: record, field: 1)
-            let known = expected[value]
-            #expect(fromRecord.code == known ?? UInt32(order.count))
-            #expect(fromRecord.isNew == (known == nil))
-            if known == nil { expected[value] = UInt32(order.count); order.append(value) }
-            #expect(values.code(of: value[...]) == (fromRecord.code, false))
-            let codes = (0..<3).map { _ in UInt32(random.integer(in: 0...20)) }
-            let number = codes.withUnsafeBufferPointer { tuples.number(of: $0) }
-            let knownTuple = expectedTuples[codes]
-            #expect(number.number == knownTuple ?? UInt32(expectedTuples.count))
-            if knownTuple == nil { expectedTuples[codes] = number.number }
-        }
-        #expect(values.values == order)
-        #expect(values.existingCode(of: [UInt8]("zzz".utf8)[...]) == nil)
-        #expect(values.existingCode(of: order[5][...]) == 5)
-        #expect(tuples.count == expectedTuples.count)
-        for (codes, number) in expectedTuples {
-            #expect(Array(tuples.tuples[Int(number) * 3..<Int(number) * 3 + 3]) == codes)
-        }
-    }
-
     /// Coarser levels merge classes: never more classes at a node above another.
     @Test func coarserLevelsNeverAddClasses() throws {
         let data = Generated(seed: 31, people: 300, moving: 0.3)

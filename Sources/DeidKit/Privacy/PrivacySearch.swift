@@ -1,3 +1,4 @@
+import DeidEngine
 import Foundation
 
 /// The outcome of the search: the transformation chosen, its information loss, what it
@@ -62,9 +63,8 @@ public final class PrivacySearch {
     private(set) var checked = 0
     private let sensitiveCount: Int
     private var sensitive: SensitiveDistribution
-    private let index = PackedTupleIndex()
     private let layout: KeyLayout?
-    private let scratch = RollUpScratch()
+    private let rollUps = ClassRollUp()
     /// Per column, code maps from one level to a higher one (`levelMap`).
     private var levelMaps: [LevelStep: [UInt64]] = [:]
 
@@ -171,78 +171,23 @@ public final class PrivacySearch {
     /// The roll-up on packed keys: each source class's key has the fields of the columns whose
     /// level changes rewritten, then is counted in the reused open-addressing index.
     private func rollUpKeys(_ source: ClassTable, to node: [Int], layout: KeyLayout) -> ClassTable {
-        let target = ClassTable(node: node)
-        let sourceCount = source.count
         // The changed columns: the shift and mask of each field, and its codes at the source's
-        // level mapped to the target level's codes, already shifted into place.
+        // level mapped to the target level's codes.
         var fields = ChangedFields()
         for column in 0..<width where node[column] != source.node[column] {
-            fields.shifts.append(layout.shifts[column])
-            fields.masks.append(layout.masks[column])
-            fields.starts.append(fields.parts.count)
-            fields.parts.append(contentsOf: levelMap(column: column, from: source.node[column], to: node[column]).map { $0 &<< layout.shifts[column] })
-            fields.keep &= ~(layout.masks[column] &<< layout.shifts[column])
+            fields.change(shift: layout.shifts[column], mask: layout.masks[column],
+                          map: levelMap(column: column, from: source.node[column], to: node[column]))
         }
         let needsMap = statistics.hasSensitive || source.multi.rowCount > 0
-        var map = needsMap ? [Int32](repeating: 0, count: sourceCount) : []
-        scratch.reserve(sourceCount)
-        let classes = countKeys(of: source, fields: fields, map: &map, index: index.table(expected: sourceCount))
-        let sums = scratch.sums
-        target.keys = Array(UnsafeBufferPointer(start: scratch.keys, count: classes))
-        target.representative = Array(UnsafeBufferPointer(start: scratch.representatives, count: classes))
-        target.records = (0..<classes).map { sums[2 &* $0] }
-        target.individuals = (0..<classes).map { sums[2 &* $0 &+ 1] }
-        if needsMap { mergeDetails(of: source, into: target, map: map) }
+        let rolled = rollUps.rollUp(keys: source.keys, representatives: source.representative, records: source.records,
+                                    individuals: source.individuals, fields: fields, needsMap: needsMap)
+        let target = ClassTable(node: node)
+        target.keys = rolled.keys
+        target.representative = rolled.representative
+        target.records = rolled.records
+        target.individuals = rolled.individuals
+        if needsMap { mergeDetails(of: source, into: target, map: rolled.map) }
         return target
-    }
-
-    /// The fields a roll-up rewrites: per changed column its shift, mask and the start of its
-    /// code map in `parts`; `keep` masks the unchanged fields.
-    private struct ChangedFields {
-        var shifts: [UInt64] = []
-        var masks: [UInt64] = []
-        var starts: [Int] = []
-        var parts: [UInt64] = []
-        var keep: UInt64 = .max
-    }
-
-    /// Counts `source`'s classes into the scratch buffers by their rolled-up keys; returns the
-    /// number of classes. `map` (when not empty) receives each source class's class.
-    private func countKeys(of source: ClassTable, fields: ChangedFields, map: inout [Int32], index: PackedTupleIndex.Table) -> Int {
-        let keys = scratch.keys, representatives = scratch.representatives, sums = scratch.sums
-        let changed = fields.shifts.count, keep = fields.keep
-        let needsMap = !map.isEmpty
-        var classes = 0
-        source.keys.withUnsafeBufferPointer { sourceKeys in
-        source.representative.withUnsafeBufferPointer { sourceRepresentative in
-        source.records.withUnsafeBufferPointer { sourceRecords in
-        source.individuals.withUnsafeBufferPointer { sourceIndividuals in
-        fields.shifts.withUnsafeBufferPointer { shifts in
-        fields.masks.withUnsafeBufferPointer { masks in
-        fields.starts.withUnsafeBufferPointer { starts in
-        fields.parts.withUnsafeBufferPointer { parts in
-        map.withUnsafeMutableBufferPointer { map in
-            for sourceClass in 0..<sourceKeys.count {
-                let sourceKey = sourceKeys[sourceClass]
-                var key = sourceKey & keep
-                for position in 0..<changed {
-                    key |= parts[starts[position] &+ Int(truncatingIfNeeded: (sourceKey &>> shifts[position]) & masks[position])]
-                }
-                let found = Int(index.find(key, next: Int32(truncatingIfNeeded: classes)))
-                if found == classes {
-                    keys[found] = key
-                    representatives[found] = sourceRepresentative[sourceClass]
-                    sums[2 &* found] = sourceRecords[sourceClass]
-                    sums[2 &* found &+ 1] = sourceIndividuals[sourceClass]
-                    classes &+= 1
-                } else {
-                    sums[2 &* found] &+= sourceRecords[sourceClass]
-                    sums[2 &* found &+ 1] &+= sourceIndividuals[sourceClass]
-                }
-                if needsMap { map[sourceClass] = Int32(truncatingIfNeeded: found) }
-            }
-        } } } } } } } } }
-        return classes
     }
 
     /// The roll-up through each class's representative finest tuple (any domain sizes).
@@ -259,7 +204,7 @@ public final class PrivacySearch {
             flat.append(contentsOf: levels[column].codes[node[column]])
         }
         let domainSizes = (0..<width).map { levels[$0].domainSizes[node[$0]] }
-        if let strides = PackedTupleIndex.strides(domainSizes) {
+        if let strides = ClassRollUp.strides(domainSizes) {
             // Per column, the level-0 code's part of the packed key: one load and one add per
             // column and class.
             var parts = [UInt64](repeating: 0, count: flat.count)
@@ -268,50 +213,12 @@ public final class PrivacySearch {
                     parts[offsets[column] + code] = UInt64(flat[offsets[column] + code]) &* strides[column]
                 }
             }
-            let table = index.table(expected: source.count)
-            let sourceCount = sourceRepresentative.count
-            var representatives = [Int32](repeating: 0, count: sourceCount)
-            var sums = [Int](repeating: 0, count: 2 * sourceCount)
-            var classes = 0
-            let identity = source === finest
-            statistics.tuples.withUnsafeBufferPointer { tuples in
-                parts.withUnsafeBufferPointer { parts in
-                    offsets.withUnsafeBufferPointer { offsets in
-                        map.withUnsafeMutableBufferPointer { map in
-                            representatives.withUnsafeMutableBufferPointer { representatives in
-                                sums.withUnsafeMutableBufferPointer { sums in
-                                    sourceRepresentative.withUnsafeBufferPointer { sourceRepresentative in
-                                        sourceRecords.withUnsafeBufferPointer { sourceRecords in
-                                            sourceIndividuals.withUnsafeBufferPointer { sourceIndividuals in
-                                                let tuples = tuples.baseAddress!, parts = parts.baseAddress!, offsets = offsets.baseAddress!
-                                                for sourceClass in 0..<sourceCount {
-                                                    let representative = identity ? Int32(truncatingIfNeeded: sourceClass) : sourceRepresentative[sourceClass]
-                                                    let row = tuples + Int(representative) &* width
-                                                    var key: UInt64 = 0
-                                                    for column in 0..<width {
-                                                        key &+= parts[offsets[column] &+ Int(row[column])]
-                                                    }
-                                                    let found = Int(table.find(key, next: Int32(truncatingIfNeeded: classes)))
-                                                    if found == classes {
-                                                        representatives[found] = representative
-                                                        classes &+= 1
-                                                    }
-                                                    map[sourceClass] = Int32(truncatingIfNeeded: found)
-                                                    sums[2 &* found] &+= sourceRecords[sourceClass]
-                                                    sums[2 &* found &+ 1] &+= sourceIndividuals[sourceClass]
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            representative = Array(representatives[0..<classes])
-            records = (0..<classes).map { sums[2 * $0] }
-            individuals = (0..<classes).map { sums[2 * $0 + 1] }
+            let rolled = rollUps.rollUp(tuples: statistics.tuples, width: width, parts: parts, offsets: offsets, identity: source === finest,
+                                        representatives: sourceRepresentative, records: sourceRecords, individuals: sourceIndividuals)
+            representative = rolled.representative
+            records = rolled.records
+            individuals = rolled.individuals
+            map = rolled.map
         } else {
             var arrays: [[UInt32]: Int32] = [:]
             var key = [UInt32](repeating: 0, count: width)

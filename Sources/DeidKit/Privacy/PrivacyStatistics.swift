@@ -1,4 +1,5 @@
 import DeidCSV
+import DeidEngine
 
 /// Rows of sparse counts: for row `i`, `keys[offsets[i]..<offsets[i+1]]` with their `counts`.
 public struct SparseRows: Codable, Sendable, Equatable {
@@ -98,7 +99,7 @@ struct HashedBytes: Hashable {
 
     init(_ bytes: [UInt8]) {
         self.bytes = bytes
-        hash = bytes.withUnsafeBytes { FieldHash.hash($0) }
+        hash = FieldHash.hash(bytes[...])
     }
 
     func hash(into hasher: inout Hasher) { hasher.combine(hash) }
@@ -163,7 +164,7 @@ struct BlockCounter {
                 if isNew { statistics.columnFirst[position].append((line: line, record: number)) }
                 codes.append(code)
             }
-            let (found, isNew) = codes.withUnsafeBufferPointer { tupleIndex.number(of: $0) }
+            let (found, isNew) = tupleIndex.number(of: codes)
             if isNew { statistics.tupleRecords.append(0) }
             tuple = found
             // A tuple holding a long value is not kept to compare the next record with: a
@@ -183,8 +184,9 @@ struct BlockCounter {
     /// (0xFF is not UTF-8), its hash and its length.
     static func digest(_ record: CSVRecord, _ field: Int) -> [UInt8] {
         var digest: [UInt8] = [0xFF]
-        withUnsafeBytes(of: record.fieldHash(at: field).littleEndian) { digest += $0 }
-        withUnsafeBytes(of: UInt64(record.length(of: field)).littleEndian) { digest += $0 }
+        for value in [record.fieldHash(at: field), UInt64(record.length(of: field))] {
+            for shift in stride(from: 0, to: 64, by: 8) { digest.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        }
         return digest
     }
 
@@ -292,7 +294,7 @@ final class PrivacyAccumulator {
                 codes[column] = code
                 valueRecords[column][Int(code)] += count
             }
-            let (tuple, isNew) = codes.withUnsafeBufferPointer { tupleCodes.number(of: $0) }
+            let (tuple, isNew) = tupleCodes.number(of: codes)
             if isNew { tupleRecords.append(count) } else { tupleRecords[Int(tuple)] += count }
             tupleMap[local] = tuple
         }

@@ -1,4 +1,5 @@
 import DeidCSV
+import DeidEngine
 import Foundation
 
 /// Which columns to count the values of, for the report's before/after distributions.
@@ -71,35 +72,6 @@ struct ValueCount: Sendable {
             insert(other.first, cap: cap)
         }
         for individual in other.others { insert(individual, cap: cap) }
-    }
-}
-
-/// Dense positions for numeric bins, in order of first appearance (open addressing, the bins'
-/// keys compared exactly).
-struct BinIndex: Sendable {
-    private(set) var keys: [Int64] = []
-    private var hashes: [UInt64] = []
-    /// Sized for a block's bins at once (a block's sample of a reading column has a thousand or
-    /// two): growing from 16 slots rehashed them six times per block.
-    private var table = NumberSlots(capacity: 2048)
-
-    var count: Int { keys.count }
-
-    /// The position of bin `key`, added when new.
-    @inline(__always) mutating func position(of key: Int64) -> Int {
-        let hash = UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15
-        var slot = table.home(hash)
-        while true {
-            let stored = table.slots[slot]
-            if stored == 0 { break }
-            let position = Int(stored &- 1)
-            if keys[position] == key { return position }
-            slot = (slot &+ 1) & table.mask
-        }
-        keys.append(key)
-        hashes.append(hash)
-        table.store(keys.count - 1, at: slot, hashes: hashes)
-        return keys.count - 1
     }
 }
 
