@@ -47,6 +47,11 @@ public struct CSVRecord: Sendable {
         return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
     }
 
+    /// Field `index` read as a decimal number, with its places; nil when it is not one.
+    @inlinable public func decimal(at index: Int) -> (value: Double, decimals: Int)? {
+        withField(index) { DecimalParse.parse($0) }
+    }
+
     /// The length of field `index` in bytes.
     @inlinable public func length(of index: Int) -> Int {
         fieldEnds[index] - (index == 0 ? 0 : fieldEnds[index - 1])

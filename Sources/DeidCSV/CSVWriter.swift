@@ -113,6 +113,12 @@ public final class CSVWriter {
         core.pointee.recordStart = core.pointee.buffer.count
     }
 
+    /// Appends the first `count` of `values` as frame numbers (32-bit little-endian).
+    public func appendFrames(_ values: [UInt32], count: Int) {
+        precondition(count >= 0 && count <= values.count, "more frame numbers than given")
+        values.withUnsafeBufferPointer { appendFrames(UnsafeBufferPointer(rebasing: $0[0..<count])) }
+    }
+
     /// Overwrites the frame numbers from `offset` on with `values` (as written by `appendFrames`):
     /// one call for a record's whole frame.
     public func setFrames(_ values: UnsafeBufferPointer<UInt32>, at offset: Int) {

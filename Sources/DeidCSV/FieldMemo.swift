@@ -176,3 +176,35 @@ public enum SystemEntropy {
         }
     }
 }
+
+/// The memos of several output columns, in memory of their own: an array of `FieldMemo`s
+/// would be checked for uniqueness at every lookup. One per transformer (one per thread).
+public final class FieldMemos {
+    @usableFromInline let base: UnsafeMutablePointer<FieldMemo>
+    public let count: Int
+
+    /// `count` empty memos of `capacity` entries each.
+    public init(count: Int, capacity: Int) {
+        self.count = count
+        base = .allocate(capacity: max(count, 1))
+        base.initialize(repeating: FieldMemo(capacity: capacity), count: count)
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    /// Appends memo `column`'s value for field `index` of `record` to `output`; on a miss the
+    /// value is computed with `compute` from the field's bytes and kept.
+    @inlinable @inline(__always)
+    public func append<Sink: CSVFieldSink>(column: Int, valueFor index: Int, of record: CSVRecord, to output: inout Sink,
+                                           compute: (ArraySlice<UInt8>) throws -> [UInt8]) rethrows {
+        precondition(column >= 0 && column < count, "no memo for this column")
+        let memo = base + column
+        if let miss = memo.pointee.appendMemoized(valueFor: index, of: record, to: &output) {
+            let value = try compute(record[index])
+            memo.pointee.store(value, for: miss, fieldAt: index, of: record, appendingTo: &output)
+        }
+    }
+}

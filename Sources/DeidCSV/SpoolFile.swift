@@ -38,6 +38,11 @@ public final class SpoolFile {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
+    /// Appends a block's bytes handed over by a worker's memory writer.
+    public func write(_ bytes: OwnedBytes) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
     /// Appends the bytes of `buffer`.
     public func write(_ buffer: UnsafeRawBufferPointer) throws {
         precondition(!reading, "the spool is being read")

@@ -170,27 +170,6 @@ import Testing
                                                                   spoolDirectory: directory.path).1
     }
 
-    /// Pass 2 writes through a background writer: chunks arrive in order; after a failed
-    /// delivery nothing more is delivered and finish throws the failure.
-    @Test func orderedWriterKeepsOrderAndReportsTheFirstFailure() throws {
-        struct Full: Error {}
-        let delivered = Mutex<[UInt8]>([])
-        let writer = OrderedWriter { bytes in delivered.withLock { $0.append(contentsOf: bytes.array) } }
-        for value in 0..<200 { try writer.submit(OwnedBytes(copying: [UInt8(value)])) }
-        try writer.finish()
-        #expect(delivered.withLock { $0 } == (0..<200).map(UInt8.init))
-
-        let failing = OrderedWriter { bytes in
-            if bytes.array == [3] { throw Full() }
-            delivered.withLock { $0.append(contentsOf: bytes.array) }
-        }
-        delivered.withLock { $0 = [] }
-        // A submit after the failure has been seen throws it (when that is depends on timing).
-        do { for value in 0..<100 { try failing.submit(OwnedBytes(copying: [UInt8(value)])) } } catch is Full {}
-        #expect(throws: Full.self) { try failing.finish() }
-        #expect(delivered.withLock { $0 } == [0, 1, 2])
-    }
-
     /// The second pass reads the spool in pieces: frames cut at any point between two reads
     /// give the same output as one read of the whole spool.
     @Test func spoolReadInSmallPiecesGivesTheSameOutput() throws {

@@ -1,4 +1,5 @@
 import DeidCSV
+import DeidEngine
 
 /// Applies a plan to records, one at a time: filters, then every column's operation. Holds the
 /// per-worker state (memos of deterministic results, the noise stream); make one per thread.
@@ -10,12 +11,11 @@ public struct RecordTransformer {
     public let plan: TransformPlan
     private let kinds: [ColumnStep.Kind]
     private let inputs: [Int]
-    private let steps: [ColumnStep]
-    /// The same steps, called without retaining each one per record (`steps` keeps them alive).
-    private let stepReferences: [Unmanaged<ColumnStep>]
-    /// The memos (`MemoStore`), by output column, behind a pointer: an array of them would be checked
-    /// for uniqueness at every lookup. A copy of the transformer shares them (one per thread).
-    private let memos: MemoStore
+    /// The steps, called without retaining each one per record.
+    private let steps: UnretainedReferences<ColumnStep>
+    /// The memos, by output column up to the last that memoizes. A copy of the transformer
+    /// shares them (one per thread).
+    private let memos: FieldMemos
     private var random: NoiseRandom
     private let hasFilters: Bool
     /// The leading output columns that are computed from one input field each, the same way
@@ -40,15 +40,15 @@ public struct RecordTransformer {
     init(plan: TransformPlan, sourceName: String, stream: UInt64 = 0, shared: [ColumnStep]?) {
         self.plan = plan
         self.sourceName = sourceName
-        steps = plan.columns.indices.map { index in
+        let steps = plan.columns.indices.map { index in
             if let shared, shared[index].isShareable { return shared[index] }
             return ColumnStep(plan.columns[index])
         }
-        stepReferences = steps.map { Unmanaged.passUnretained($0) }
+        self.steps = UnretainedReferences(steps)
         kinds = steps.map(\.kind)
         inputs = steps.map(\.input)
         // Memos up to the last column that uses one (a wide file's copied columns need none).
-        memos = MemoStore(count: (kinds.lastIndex { [.pseudonymize, .mask, .generalize].contains($0) } ?? -1) + 1)
+        memos = FieldMemos(count: (kinds.lastIndex { [.pseudonymize, .mask, .generalize].contains($0) } ?? -1) + 1, capacity: 1 << 18)
         hasFilters = !plan.filters.isEmpty
         repeatableCount = steps.firstIndex { !$0.isDeterministicInOneField } ?? steps.count
         repeats = LeadingFieldsMatcher(indices: Array(steps.prefix(repeatableCount).map(\.input)))
@@ -93,13 +93,11 @@ public struct RecordTransformer {
                     output.append(fieldOf: record, at: input)
                 case .pseudonymize, .mask, .generalize:
                     // Computed once per distinct value; the step is reached only on a miss.
-                    let memo = memos.base + position
-                    if let miss = memo.pointee.appendMemoized(valueFor: input, of: record, to: &output) {
-                        let value = try stepReferences[position]._withUnsafeGuaranteedRef { try $0.compute(record[input]) }
-                        memo.pointee.store(value, for: miss, fieldAt: input, of: record, appendingTo: &output)
+                    try memos.append(column: position, valueFor: input, of: record, to: &output) { value in
+                        try steps.with(position) { try $0.compute(value) }
                     }
                 default:
-                    try stepReferences[position]._withUnsafeGuaranteedRef { try $0.apply(record, to: &output, random: &random) }
+                    try steps.with(position) { try $0.apply(record, to: &output, random: &random) }
                 }
             } catch let problem as ValueProblem {
                 throw failure(problem, record: record, column: input)
@@ -119,24 +117,6 @@ public struct RecordTransformer {
     private func failure(_ problem: ValueProblem, record: CSVRecord, column: Int) -> TransformError {
         TransformError(position: InputPosition(source: sourceName, line: record.line, record: record.number,
                                                column: plan.inputHeader[column]), problem: problem.message)
-    }
-}
-
-/// A transformer's memos, one per output column up to the last that memoizes, in memory of
-/// their own.
-final class MemoStore {
-    let base: UnsafeMutablePointer<FieldMemo>
-    let count: Int
-
-    init(count: Int) {
-        self.count = count
-        base = .allocate(capacity: max(count, 1))
-        base.initialize(repeating: FieldMemo(capacity: 1 << 18), count: count)
-    }
-
-    deinit {
-        base.deinitialize(count: count)
-        base.deallocate()
     }
 }
 
@@ -222,7 +202,7 @@ final class ColumnStep {
         case .generalizeWithLatitude:
             output.append(field: try generalizer.unsafelyUnwrapped.generalize(record[input], level: level, latitude: record[otherInput]))
         case .noise:
-            try record.withField(input) { value in try adder.unsafelyUnwrapped.apply(value, random: &random, to: &output) }
+            try adder.unsafelyUnwrapped.apply(record, field: input, random: &random, to: &output)
         case .shiftDate:
             let value = record[input]
             if value.isEmpty { output.append(field: []); return }

@@ -1,5 +1,6 @@
 import Crypto
 import DeidCSV
+import DeidEngine
 import Foundation
 import Synchronization
 
@@ -23,7 +24,7 @@ public struct SecretKey: Sendable, CustomStringConvertible {
     public func derived(forRelease releaseID: String, purpose: String) -> SecretKey {
         let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: bytes), salt: Array("deid per-release".utf8),
                                          info: Array("\(purpose)/\(releaseID)".utf8), outputByteCount: 32)
-        return SecretKey(bytes: key.withUnsafeBytes { Array($0) })
+        return SecretKey(bytes: key.bytes)
     }
 }
 

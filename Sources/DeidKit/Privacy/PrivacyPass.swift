@@ -1,7 +1,6 @@
 import DeidCSV
 import DeidEngine
 import Foundation
-import Synchronization
 
 /// What a privacy-checked run did beyond the records: the statistics, the levels and the
 /// search's result.
@@ -122,24 +121,8 @@ extension TransformRun {
             guard let statistics = result.statistics else { return }
             let (tuples, entities) = accumulator.add(statistics, input: place.input, lineBase: place.lineBase, recordBase: place.recordBase)
             // The frames' local codes become the run's, in place (a repeat frame has none).
-            result.bytes.withUnsafeMutableBytes { frames in
-                var position = 0
-                while position < frames.count {
-                    let tuple = frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian
-                    if tuple == SpoolFrame.repeatMarker {
-                        position += repeatHeader + Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
-                        continue
-                    }
-                    frames.storeBytes(of: tuples[Int(tuple)].littleEndian, toByteOffset: position, as: UInt32.self)
-                    let entity = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
-                    if entity != UInt32.max {
-                        frames.storeBytes(of: entities[Int(entity)].littleEndian, toByteOffset: position + 4, as: UInt32.self)
-                    }
-                    let length = Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
-                    position += frameHeader + length
-                }
-            }
-            try result.bytes.withUnsafeBytes { try spool.write($0) }
+            SpoolFrame.recode(result.bytes, tuples: tuples, entities: entities, fullHeader: frameHeader, repeatHeader: repeatHeader)
+            try spool.write(result.bytes)
         })
         let statistics = accumulator.finish()
 
@@ -171,48 +154,42 @@ extension TransformRun {
         try output.write(bytes: first.header)
         digest?.update(first.header)
         try first.spool.rewind(bufferSize: spoolBufferSize)
-        let copier = PassTwoWriter(statistics: first.statistics, levels: first.levels, plan: decided, delimiter: delimiter,
-                                   singleColumn: plan.outputHeader.count == 1, entityCode: first.accumulator.entityCode(of:))
+        let copier = passTwoCopier(first, plan: decided, delimiter: delimiter)
         // The release is counted as its frames are copied (`deid publish`'s report).
         let measuring = try plan.privacyRelease.map { spec in
             try ReleaseFrameCounter(spec: spec, statistics: first.statistics, levels: first.levels, plan: decided,
                                     layout: plan.privacy!, outputHeader: plan.outputHeader, delimiter: delimiter)
         }
-        copier.measuring = measuring
+        copier.observer = measuring
         copier.chunkBytes = passTwoChunkBytes
-        let frameHeader = first.frameHeader, repeatHeader = first.repeatHeader
-        // The copy (and the release's count) stays on this thread; writing the output and
-        // fingerprinting it, each in order, go to two others, so that pass 2 keeps both cores
-        // busy (the copy is lighter than either).
-        let writer = OrderedWriter { chunk in try output.write(chunk) }
-        let fingerprint = digest.map { digest in OrderedWriter { chunk in digest.update(chunk) } }
-        let submit = { (chunk: OwnedBytes) throws in
-            try writer.submit(chunk)
-            try fingerprint?.submit(chunk)
-        }
-        // Each call consumes the whole frames it is given; the next asks for at least the frame
-        // that did not fit.
-        var minimum = SpoolFrame.leading
-        do {
-            while try first.spool.withUnread(atLeast: minimum, { frames in
-                let consumed = try copier.copy(frames, frameHeader: frameHeader, repeatHeader: repeatHeader, write: submit)
-                minimum = consumed == 0 ? copier.needed : SpoolFrame.leading
-                return consumed
-            }) {
-                let spool = first.spool
-                progress?(InputProgress(consumed: spool.consumed, total: spool.size, decoded: spool.consumed, phase: "second pass: writing"))
-            }
-            try copier.flush(submit)
-        } catch {
-            // Whatever failed, nothing is left writing behind it.
-            _ = try? writer.finish()
-            _ = try? fingerprint?.finish()
-            throw error
-        }
-        try writer.finish()
-        try fingerprint?.finish()
+        try PassTwo.run(spool: first.spool, copier: copier, frameHeader: first.frameHeader, repeatHeader: first.repeatHeader,
+                        output: output, digest: digest, progress: progress)
         if let measuring { releaseCounted.data = try measuring.finish() }
         return (copier.kept, copier.suppressed)
+    }
+
+    /// Pass 2's copier for `decided`: the plan names suppressed classes by their published
+    /// values and suppressed entities by their values; here they become this run's tuples and
+    /// entity codes, and each quasi-identifier's values at the chosen level encoded fields.
+    func passTwoCopier(_ first: FirstPass, plan decided: PrivacyPlan, delimiter: CSVDelimiter) -> PassTwoCopier {
+        let statistics = first.statistics, levels = first.levels
+        let suppressedClasses = Set(decided.suppressedClasses.map { $0.map { Array($0) } })
+        let suppressedTuples = (0..<statistics.tupleCount).map { tuple in
+            !suppressedClasses.isEmpty && suppressedClasses.contains((0..<statistics.width).map { column in
+                levels[column].label(of: statistics.code(tuple: tuple, column: column), level: decided.levels[column])
+            })
+        }
+        let suppressedEntities = Set(decided.suppressedEntities.compactMap { first.accumulator.entityCode(of: Array($0)) })
+        let singleColumn = plan.outputHeader.count == 1
+        let labels = (0..<statistics.width).map { column in
+            (0..<statistics.values[column].count).map { code in
+                let label = CSVWriter.encode(field: levels[column].label(of: code, level: decided.levels[column]), delimiter: delimiter)
+                // A lone empty field would read back as a blank line.
+                return singleColumn && label.isEmpty ? [0x22, 0x22] : label
+            }
+        }
+        return PassTwoCopier(width: statistics.width, tuples: statistics.tuples, suppressedTuples: suppressedTuples,
+                             suppressedEntities: suppressedEntities, labels: labels, singleColumn: singleColumn)
     }
 
 }
@@ -303,7 +280,7 @@ struct SpoolingWorker: BlockWorker {
                         frame[3 + 2 * index] = UInt32(range.lowerBound - prefix)
                         frame[4 + 2 * index] = UInt32(range.upperBound - prefix)
                     }
-                    frame.withUnsafeBufferPointer { writer.appendFrames(UnsafeBufferPointer(rebasing: $0[0..<(3 + 2 * measuredCount)])) }
+                    writer.appendFrames(frame, count: 3 + 2 * measuredCount)
                     writer.appendBytes(of: lines, range: (sink.lineStart + prefix)..<lineEnd)
                 } else {
                     frame[0] = tuple
@@ -314,7 +291,7 @@ struct SpoolingWorker: BlockWorker {
                         frame[3 + width + 2 * index] = UInt32(range.lowerBound)
                         frame[4 + width + 2 * index] = UInt32(range.upperBound)
                     }
-                    frame.withUnsafeBufferPointer { writer.appendFrames($0) }
+                    writer.appendFrames(frame, count: frame.count)
                     writer.appendBytes(of: lines, range: sink.lineStart..<lineEnd)
                 }
                 result.written += 1
@@ -328,28 +305,6 @@ struct SpoolingWorker: BlockWorker {
         result.bytes = writer.takeBlock()
         return result
     }
-}
-
-/// The frames of the spool between pass 1 and pass 2: numbers (32-bit little-endian), then the
-/// bytes of an output line as pass 1 wrote it, with the quasi-identifiers' fields left empty.
-/// - A full frame: the tuple, the entity (`UInt32.max`: none), the line's length, each
-///   quasi-identifier's offset in the line, each measured field's range in the line; the line.
-/// - A repeat frame, for a record that repeats the previous frame's leading fields up to past
-///   the last quasi-identifier, with the same entity (a household's readings, one after the
-///   other): the marker, the length P of the repeated bytes, the length of the rest, each
-///   measured field's range from the rest's start; the line's bytes from P on. Its tuple, its
-///   entity and its first P bytes are the previous frame's (of the same block: a block's first
-///   frame is full), and no measured field lies in those P bytes.
-/// A repeat frame is about half a full one on the meter file, and pass 2 copies it in two
-/// pieces.
-enum SpoolFrame {
-    /// The first number of a repeat frame (a tuple code never reaches it).
-    static let repeatMarker = UInt32.max
-    /// The numbers every frame starts with: tuple or marker, entity or prefix, length.
-    static let leading = 12
-
-    static func fullHeader(width: Int, measured: Int) -> Int { leading + 4 * width + 8 * measured }
-    static func repeatHeader(measured: Int) -> Int { leading + 8 * measured }
 }
 
 /// Where pass 1's transformer writes a record: straight into the block's writer, except the
@@ -507,7 +462,7 @@ struct SpoolSink: CSVFieldSink {
 /// without building records: runs of frames of one (tuple, entity) are counted at once, the
 /// trace's (entity, bucket) sums likewise, and the charts' values every 8th frame. At the end
 /// the counts become one block of `RiskCounts`, merged like any block of `deid risk`.
-final class ReleaseFrameCounter {
+final class ReleaseFrameCounter: KeptFrameObserver {
     private let spec: RiskSpec
     private let merger: RiskMerger
     private let riskLayout: RiskLayout
@@ -573,22 +528,19 @@ final class ReleaseFrameCounter {
         tupleRecords = [Int](repeating: 0, count: statistics.tupleCount)
     }
 
-    /// Measured field `index` of a frame whose ranges start at `ranges` and count from `lineOffset`.
-    private func field(_ index: Int, of frame: UnsafeRawBufferPointer, ranges: Int, lineOffset: Int) -> UnsafeRawBufferPointer {
-        var start = Int(frame.loadUnaligned(fromByteOffset: ranges + 8 * index, as: UInt32.self).littleEndian)
-        let end = Int(frame.loadUnaligned(fromByteOffset: ranges + 4 + 8 * index, as: UInt32.self).littleEndian)
-        if afterDelimiter[index] && start < end { start += 1 }
-        return UnsafeRawBufferPointer(rebasing: frame[(lineOffset + start)..<(lineOffset + end)])
+    /// Measured field `index` of `frame`.
+    @inline(__always) private func field(_ index: Int, of frame: KeptFrame) -> FieldBytes {
+        frame.measured(index, afterDelimiter: afterDelimiter[index])
     }
 
-    /// Counts a kept frame: `ranges` is where its measured fields' ranges are, `lineOffset`
-    /// where the bytes they count from start (a full frame's line, a repeat frame's rest).
-    func count(tuple: Int, entity: UInt32, frame: UnsafeRawBufferPointer, ranges: Int, lineOffset: Int) throws {
+    /// Counts a kept frame.
+    func count(_ frame: KeptFrame) throws {
+        let tuple = frame.tuple, entity = frame.entity
         frames &+= 1
         tupleRecords[tuple] &+= 1
         var sensitive: UInt32 = 0
         if let sensitiveField {
-            let value = Self.unquoted(field(sensitiveField, of: frame, ranges: ranges, lineOffset: lineOffset))
+            let value = field(sensitiveField, of: frame).unquoted()
             if let code = sensitiveIndex[value] { sensitive = code } else {
                 sensitive = UInt32(sensitiveValues.count)
                 sensitiveIndex[value] = sensitive
@@ -603,9 +555,9 @@ final class ReleaseFrameCounter {
             runRecords = 1
         }
         if let traceTime, let traceValue {
-            let timeBytes = field(traceTime, of: frame, ranges: ranges, lineOffset: lineOffset), valueBytes = field(traceValue, of: frame, ranges: ranges, lineOffset: lineOffset)
+            let timeBytes = field(traceTime, of: frame), valueBytes = field(traceValue, of: frame)
             if !timeBytes.isEmpty && !valueBytes.isEmpty {
-                guard let time = TimestampValue.parse(timeBytes), let value = DecimalText.parse(valueBytes)?.value else {
+                guard let time = TimestampValue.parse(timeBytes), let value = valueBytes.decimal?.value else {
                     throw TransformError(position: InputPosition(source: "<release>", record: frames),
                                          problem: "a trace time or value of the release is not a timestamp or a number")
                 }
@@ -623,25 +575,13 @@ final class ReleaseFrameCounter {
                 if let column = source.quasiIdentifier {
                     chartRecord.append(field: levelLabels[column][Int(levelCodes[column][Int(tuples[tuple &* width &+ column])])])
                 } else if let index = source.measured {
-                    chartRecord.append(field: Self.unquoted(field(index, of: frame, ranges: ranges, lineOffset: lineOffset)))
+                    chartRecord.append(field: field(index, of: frame).unquoted())
                 }
             }
             let individual = spec.entity != nil ? UInt64(entity) : UInt64(frames)
-            withUnsafeBytes(of: individual.littleEndian) { chartRecord.append(field: Array($0)) }
+            chartRecord.append(field: littleEndianBytes(individual))
             distributions!.add(chartRecord)
         }
-    }
-
-    /// A field as the writer wrote it, without its quotes.
-    static func unquoted(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        guard bytes.count >= 2, bytes.first == 0x22, bytes.last == 0x22 else { return Array(bytes) }
-        var result: [UInt8] = []
-        var index = 1
-        while index < bytes.count - 1 {
-            result.append(bytes[index])
-            index += bytes[index] == 0x22 ? 2 : 1
-        }
-        return result
     }
 
     /// The release's counts, as one block.
@@ -663,7 +603,7 @@ final class ReleaseFrameCounter {
             if let found = entityLocal[entity] { return found }
             let code = UInt32(block.entities.count)
             entityLocal[entity] = code
-            withUnsafeBytes(of: entity.littleEndian) { block.entities.append(Array($0)) }
+            block.entities.append(littleEndianBytes(entity))
             return code
         }
         let hasEntity = riskLayout.entity != nil
@@ -685,252 +625,6 @@ final class ReleaseFrameCounter {
 /// Where a privacy run leaves the release's counts made in pass 2.
 public final class ReleaseCounted: @unchecked Sendable {
     var data: RiskData?
-}
-
-/// Hands byte chunks, in order, to `deliver` on a background thread, a few chunks ahead at
-/// most. The first error `deliver` throws is thrown by the next `submit` or by `finish`; chunks
-/// after it are not delivered.
-final class OrderedWriter: @unchecked Sendable {
-    private let deliver: (OwnedBytes) throws -> Void
-    private let queue = DispatchQueue(label: "deid.pass2.write")
-    private let slots = DispatchSemaphore(value: 3)
-    private let failure = Mutex<(any Error)?>(nil)
-
-    init(deliver: @escaping (OwnedBytes) throws -> Void) { self.deliver = deliver }
-
-    func submit(_ bytes: OwnedBytes) throws {
-        if let earlier = failure.withLock({ $0 }) { throw earlier }
-        slots.wait()
-        queue.async { [self] in
-            defer { slots.signal() }
-            guard failure.withLock({ $0 }) == nil else { return }
-            do { try deliver(bytes) } catch { failure.withLock { $0 = error } }
-        }
-    }
-
-    /// Waits until every chunk is delivered; throws the first failure.
-    func finish() throws {
-        queue.sync {}
-        if let earlier = failure.withLock({ $0 }) { throw earlier }
-    }
-}
-
-final class PassTwoWriter {
-    private let width: Int
-    private let tuples: [UInt32]
-    private let suppressedTuples: [Bool]
-    private let suppressedEntities: Set<UInt32>
-    private let singleColumn: Bool
-    /// Encoded labels: column c's value code v spans labelBytes[labelStarts[base[c] + v] ..< labelStarts[base[c] + v + 1]].
-    private var labelBytes: [UInt8] = []
-    private var labelStarts: [Int] = [0]
-    private var bases: [Int] = []
-    /// Output built here and handed over in chunks of about `chunkBytes` (1 MiB; tests make
-    /// them small).
-    var chunkBytes = 1 << 20
-    private var output: UnsafeMutableRawPointer
-    private var capacity = (1 << 20) + (256 << 10)
-    private var count = 0
-    /// The sum of the longest encoded label of each column: what a line can grow by.
-    private let longestLabels: Int
-    private(set) var kept = 0
-    private(set) var suppressed = 0
-    /// Counts every kept frame for the release's risk, when set.
-    var measuring: ReleaseFrameCounter?
-    /// The bytes of the first frame `copy` could not take whole.
-    private(set) var needed = 0
-    /// The last frame read: its tuple, entity and fate (a repeat frame's are the same), the
-    /// label bytes put in its line, and where its output line starts in `output` (-1: in
-    /// `carried`, kept when the output was handed over).
-    private struct Previous {
-        var tuple = 0
-        var entity: UInt32 = 0
-        var suppressed = false
-        var labelBytes = 0
-        var line = -1
-    }
-    private var previous = Previous()
-    private var carried = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 16)
-    private var carriedCapacity = 256
-
-    init(statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], plan: PrivacyPlan, delimiter: CSVDelimiter, singleColumn: Bool,
-         entityCode: ([UInt8]) -> UInt32?) {
-        width = statistics.width
-        tuples = statistics.tuples
-        // The plan names classes by their published values: find this run's tuples in them.
-        let suppressedClasses = Set(plan.suppressedClasses.map { $0.map { Array($0) } })
-        suppressedTuples = (0..<statistics.tupleCount).map { tuple in
-            !suppressedClasses.isEmpty && suppressedClasses.contains((0..<statistics.width).map { column in
-                levels[column].label(of: statistics.code(tuple: tuple, column: column), level: plan.levels[column])
-            })
-        }
-        suppressedEntities = Set(plan.suppressedEntities.compactMap { entityCode(Array($0)) })
-        self.singleColumn = singleColumn
-        for column in 0..<width {
-            bases.append(labelStarts.count - 1)
-            for code in 0..<statistics.values[column].count {
-                var label = CSVWriter.encode(field: levels[column].label(of: code, level: plan.levels[column]), delimiter: delimiter)
-                // A lone empty field would read back as a blank line.
-                if singleColumn && label.isEmpty { label = [0x22, 0x22] }
-                labelBytes += label
-                labelStarts.append(labelBytes.count)
-            }
-        }
-        var longest = 0
-        let starts = labelStarts, firsts = bases
-        for column in 0..<width {
-            let end = column + 1 < width ? firsts[column + 1] : starts.count - 1
-            var columnLongest = 0
-            for label in firsts[column]..<end { columnLongest = max(columnLongest, starts[label + 1] - starts[label]) }
-            longest += columnLongest
-        }
-        longestLabels = longest + 2
-        output = UnsafeMutableRawPointer.allocate(byteCount: (1 << 20) + (256 << 10), alignment: 16)
-    }
-
-    /// Copies the whole frames in `frames`; returns the bytes consumed. `write` takes full buffers.
-    func copy(_ frames: UnsafeRawBufferPointer, frameHeader: Int, repeatHeader: Int, write: (OwnedBytes) throws -> Void) throws -> Int {
-        var position = 0
-        needed = SpoolFrame.leading
-        let checkEntities = !suppressedEntities.isEmpty
-        let width = self.width, singleColumn = self.singleColumn
-        let fullRanges = SpoolFrame.leading + 4 * width
-        // Read once, and called without a retain and a release per frame (`self` keeps it).
-        let measuring = self.measuring.map { Unmanaged.passUnretained($0) }
-        var kept = self.kept, suppressed = self.suppressed
-        var previous = self.previous
-        defer {
-            self.kept = kept
-            self.suppressed = suppressed
-            self.previous = previous
-        }
-        try tuples.withUnsafeBufferPointer { tuples in
-            try suppressedTuples.withUnsafeBufferPointer { suppressedTuples in
-                try labelBytes.withUnsafeBytes { labels in
-                    try labelStarts.withUnsafeBufferPointer { starts in
-                        try bases.withUnsafeBufferPointer { bases in
-                            let source = frames.baseAddress!
-                            while frames.count - position >= SpoolFrame.leading {
-                                let first = frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian
-                                let isRepeat = first == SpoolFrame.repeatMarker
-                                let header = isRepeat ? repeatHeader : frameHeader
-                                let length = Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
-                                guard frames.count - position >= header + length else {
-                                    needed = header + length
-                                    break
-                                }
-                                let second = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
-                                let line = position + header
-                                let frameStart = position
-                                position = line + length
-                                if isRepeat {
-                                    // The previous frame's tuple, entity and fate.
-                                    if previous.suppressed {
-                                        suppressed &+= 1
-                                        continue
-                                    }
-                                } else {
-                                    previous.tuple = Int(first)
-                                    previous.entity = second
-                                    previous.suppressed = suppressedTuples[Int(first)] || (checkEntities && suppressedEntities.contains(second))
-                                    if previous.suppressed {
-                                        suppressed &+= 1
-                                        continue
-                                    }
-                                }
-                                let tuple = previous.tuple
-                                kept &+= 1
-                                if let measuring {
-                                    try measuring._withUnsafeGuaranteedRef {
-                                        try $0.count(tuple: tuple, entity: previous.entity, frame: UnsafeRawBufferPointer(rebasing: frames[frameStart..<position]),
-                                                     ranges: isRepeat ? SpoolFrame.leading : fullRanges, lineOffset: header)
-                                    }
-                                }
-                                if isRepeat {
-                                    // The previous output line's first bytes (the repeated bytes
-                                    // and the labels put in them), then the rest.
-                                    let prefix = Int(second) + previous.labelBytes
-                                    if count + prefix + length > capacity { grow(count + prefix + length) }
-                                    let from = previous.line >= 0 ? UnsafeRawPointer(output + previous.line) : UnsafeRawPointer(carried)
-                                    let out = output + count
-                                    out.copyMemory(from: from, byteCount: prefix)
-                                    (out + prefix).copyMemory(from: source + line, byteCount: length)
-                                    previous.line = count
-                                    count += prefix + length
-                                } else {
-                                    // Room for the line and the longest labels, then plain copies.
-                                    if count + length + longestLabels > capacity { grow(count + length + longestLabels) }
-                                    var out = output + count
-                                    var start = 0
-                                    var labelTotal = 0
-                                    for column in 0..<width {
-                                        let offset = singleColumn ? length - 1
-                                            : Int(frames.loadUnaligned(fromByteOffset: frameStart + 12 + 4 * column, as: UInt32.self).littleEndian)
-                                        if !singleColumn {
-                                            out.copyMemory(from: source + line + start, byteCount: offset - start)
-                                            out += offset - start
-                                        }
-                                        let label = bases[column] &+ Int(tuples[tuple &* width &+ column])
-                                        let labelLength = starts[label + 1] - starts[label]
-                                        if labelLength > 0 { out.copyMemory(from: labels.baseAddress! + starts[label], byteCount: labelLength) }
-                                        out += labelLength
-                                        labelTotal += labelLength
-                                        start = offset
-                                    }
-                                    out.copyMemory(from: source + line + start, byteCount: length - start)
-                                    out += length - start
-                                    previous.line = count
-                                    previous.labelBytes = labelTotal
-                                    count = out - output
-                                }
-                                if count >= chunkBytes {
-                                    self.previous = previous
-                                    try flush(write)
-                                    previous = self.previous
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return position
-    }
-
-    private func grow(_ needed: Int) {
-        var newCapacity = capacity * 2
-        while newCapacity < needed { newCapacity *= 2 }
-        let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
-        grown.copyMemory(from: output, byteCount: count)
-        output.deallocate()
-        output = grown
-        capacity = newCapacity
-    }
-
-    /// Hands the output built so far to `write` (its memory goes with it) and starts anew.
-    func flush(_ write: (OwnedBytes) throws -> Void) throws {
-        guard count > 0 else { return }
-        if previous.line >= 0 {
-            // The last line goes on being the previous one: keep its bytes.
-            let length = count - previous.line
-            if length > carriedCapacity {
-                carried.deallocate()
-                carriedCapacity = max(length, 2 * carriedCapacity)
-                carried = UnsafeMutableRawPointer.allocate(byteCount: carriedCapacity, alignment: 16)
-            }
-            carried.copyMemory(from: output + previous.line, byteCount: length)
-            previous.line = -1
-        }
-        let chunk = OwnedBytes(taking: output, count: count)
-        output = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-        count = 0
-        try write(chunk)
-    }
-
-    deinit {
-        output.deallocate()
-        carried.deallocate()
-    }
 }
 
 /// The manifest's `privacy` object: the models, the transformation chosen, what it costs and

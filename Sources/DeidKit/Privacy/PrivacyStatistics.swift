@@ -184,9 +184,8 @@ struct BlockCounter {
     /// (0xFF is not UTF-8), its hash and its length.
     static func digest(_ record: CSVRecord, _ field: Int) -> [UInt8] {
         var digest: [UInt8] = [0xFF]
-        for value in [record.fieldHash(at: field), UInt64(record.length(of: field))] {
-            for shift in stride(from: 0, to: 64, by: 8) { digest.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
-        }
+        digest += littleEndianBytes(record.fieldHash(at: field))
+        digest += littleEndianBytes(UInt64(record.length(of: field)))
         return digest
     }
 
@@ -481,4 +480,9 @@ extension PrivacyStatistics {
         records += other.records
         individuals += other.individuals
     }
+}
+
+/// An integer's bytes, least significant first (its little-endian representation).
+func littleEndianBytes<Integer: FixedWidthInteger>(_ value: Integer) -> [UInt8] {
+    (0..<(Integer.bitWidth / 8)).map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) }
 }

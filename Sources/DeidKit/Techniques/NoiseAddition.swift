@@ -68,13 +68,14 @@ public struct NoiseAdder: Sendable {
         return noisy
     }
 
-    /// Appends the noisy form of `value` (a field's bytes) to `output` as one field; empty stays empty.
-    func apply<Sink: CSVFieldSink>(_ value: UnsafeRawBufferPointer, random: inout NoiseRandom, to output: inout Sink) throws(ValueProblem) {
-        if value.isEmpty {
+    /// Appends the noisy form of field `field` of `record` to `output` as one field; empty
+    /// stays empty.
+    func apply<Sink: CSVFieldSink>(_ record: CSVRecord, field: Int, random: inout NoiseRandom, to output: inout Sink) throws(ValueProblem) {
+        if record.length(of: field) == 0 {
             output.append(field: [])
             return
         }
-        guard let (number, decimals) = DecimalText.parse(value) else { throw ValueProblem("not a number (noise needs numbers)") }
+        guard let (number, decimals) = record.decimal(at: field) else { throw ValueProblem("not a number (noise needs numbers)") }
         output.append(decimal: try noisy(number, random: &random), places: spec.decimals ?? decimals)
     }
 
