@@ -100,7 +100,7 @@ public final class PassTwoCopier {
     public private(set) var kept = 0
     public private(set) var suppressed = 0
     /// Sees every kept frame (the release's risk count), when set.
-    public var observer: (any KeptFrameObserver)?
+    public var observer: KeptFrameObserver?
     /// The bytes of the first frame `copy` could not take whole.
     public private(set) var needed = 0
     /// The last frame read: its tuple, entity and fate (a repeat frame's are the same), the
@@ -155,8 +155,8 @@ public final class PassTwoCopier {
         let checkEntities = !suppressedEntities.isEmpty
         let width = self.width, singleColumn = self.singleColumn
         let fullRanges = SpoolFrame.leading + 4 * width
-        // Read once (`self` keeps it).
-        let observer = self.observer
+        // Read once, and called without a retain and a release per frame (`self` keeps it).
+        let observer = self.observer.map { Unmanaged.passUnretained($0) }
         var kept = self.kept, suppressed = self.suppressed
         var previous = self.previous
         defer {
@@ -201,9 +201,10 @@ public final class PassTwoCopier {
                                 let tuple = previous.tuple
                                 kept &+= 1
                                 if let observer {
-                                    try observer.count(KeptFrame(tuple: tuple, entity: previous.entity,
-                                                                 frame: UnsafeRawBufferPointer(rebasing: frames[frameStart..<position]),
-                                                                 ranges: isRepeat ? SpoolFrame.leading : fullRanges, lineOffset: header))
+                                    let frame = KeptFrame(tuple: tuple, entity: previous.entity,
+                                                          frame: UnsafeRawBufferPointer(rebasing: frames[frameStart..<position]),
+                                                          ranges: isRepeat ? SpoolFrame.leading : fullRanges, lineOffset: header)
+                                    try observer._withUnsafeGuaranteedRef { try $0.count(frame) }
                                 }
                                 if isRepeat {
                                     // The previous output line's first bytes (the repeated bytes
@@ -293,9 +294,13 @@ public final class PassTwoCopier {
 }
 
 
-/// Sees pass 2's kept frames, on the thread that copies them.
-public protocol KeptFrameObserver: AnyObject {
-    func count(_ frame: KeptFrame) throws
+/// Sees pass 2's kept frames, on the thread that copies them: a class to subclass rather than a
+/// protocol, so that the copy calls it without retaining it per frame (`Unmanaged`).
+open class KeptFrameObserver {
+    public init() {}
+
+    /// Counts a kept frame.
+    open func count(_ frame: KeptFrame) throws {}
 }
 
 /// A kept frame of pass 2: its tuple and entity (the run's codes), and its measured fields as

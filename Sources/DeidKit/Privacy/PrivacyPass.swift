@@ -526,6 +526,7 @@ final class ReleaseFrameCounter: KeptFrameObserver {
             distributions = DistributionCounter(request)
         }
         tupleRecords = [Int](repeating: 0, count: statistics.tupleCount)
+        super.init()
     }
 
     /// Measured field `index` of `frame`.
@@ -534,7 +535,7 @@ final class ReleaseFrameCounter: KeptFrameObserver {
     }
 
     /// Counts a kept frame.
-    func count(_ frame: KeptFrame) throws {
+    override func count(_ frame: KeptFrame) throws {
         let tuple = frame.tuple, entity = frame.entity
         frames &+= 1
         tupleRecords[tuple] &+= 1
