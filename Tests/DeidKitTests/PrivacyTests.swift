@@ -303,7 +303,7 @@ import Testing
         let radices = outcome.levels.map { $0.maxLevel + 1 }
         var best = Double.infinity
         for index in 0..<radices.reduce(1, *) {
-            let table = search.table(for: search.levelsOf(index))
+            let table = search.table(for: search.lattice.transformation(index))
             let evaluation = search.evaluate(table)
             if evaluation.satisfied { best = min(best, search.informationLoss(table, evaluation)) }
         }
@@ -338,7 +338,7 @@ import Testing
         // finest table, from tables one level below, and from tables several levels below.
         let nodes = Array(0..<radices.reduce(1, *))
         for index in nodes.reversed() + nodes {
-            let node = packed.levelsOf(index)
+            let node = packed.lattice.transformation(index)
             let table = packed.table(for: node)
             #expect(table.keys.count == table.count)
             #expect(summary(table, packed) == summary(tuples.table(for: node), tuples), "\(node)")
@@ -352,11 +352,10 @@ import Testing
         let search = PrivacySearch(statistics: outcome.statistics, levels: outcome.levels, spec: PrivacySpec())
         let radices = outcome.levels.map { $0.maxLevel + 1 }
         for index in 0..<radices.reduce(1, *) {
-            let node = search.levelsOf(index)
+            let node = search.lattice.transformation(index)
             let classes = search.table(for: node).count
-            for dimension in node.indices where node[dimension] + 1 < radices[dimension] {
-                var up = node
-                up[dimension] += 1
+            for dimension in 0..<node.width where node[dimension] + 1 < radices[dimension] {
+                let up = node.raised(dimension)
                 #expect(search.table(for: up).count <= classes, "\(node) -> \(up)")
             }
         }

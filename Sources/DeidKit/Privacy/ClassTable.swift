@@ -4,7 +4,7 @@
 /// table, or from any table of a node below (levels nest, so a class's representative decides
 /// its class at every higher node).
 final class ClassTable {
-    let node: [Int]
+    let node: Transformation
     var representative: [Int32] = []
     var records: [Int] = []
     var individuals: [Int] = []
@@ -20,7 +20,7 @@ final class ClassTable {
 
     var count: Int { records.count }
 
-    init(node: [Int]) { self.node = node }
+    init(node: Transformation) { self.node = node }
 
     /// Individuals in each class: those counted whole in it, plus every entity spanning
     /// several classes once in each class it is in.
@@ -39,7 +39,7 @@ final class ClassTable {
 
     /// The finest table: one class per tuple.
     init(finest statistics: PrivacyStatistics, width: Int) {
-        node = [Int](repeating: 0, count: width)
+        node = Transformation(width: width)
         representative = (0..<Int32(statistics.tupleCount)).map { $0 }
         records = statistics.tupleRecords
         individuals = statistics.tupleIndividuals
