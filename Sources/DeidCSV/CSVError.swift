@@ -119,7 +119,7 @@ public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     static let encodingHint = "(a Latin-1 or Windows-1252 file? read it with --encoding latin1 or --encoding windows-1252, or convert it: iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv)"
 
     /// `meters.csv:1205: error: record 1204 has 7 fields; the header has 8`
-    public var description: String { "\(position): error: \(message)" }
+    public var description: String { ReportedProblem(message, at: .input(position)).description }
 }
 
 /// A byte count printed for people: `16 MiB`, `512 KiB`, `300 B`.

@@ -60,7 +60,7 @@ struct CatalogCommand: ParsableCommand {
 
         func run() throws {
             guard let catalog = try location.open(), let release = try catalog.release(id: id) else {
-                throw CommandFailure(message: "deid: \(location.path): no release '\(id)'")
+                throw CommandFailure(message: "no release '\(id)'", at: .file(location.path))
             }
             try StandardOutput.write(json ? try CatalogText.json([release], full: true) : CatalogText.details(release))
         }
@@ -82,7 +82,7 @@ struct CatalogCommand: ParsableCommand {
 
         func run() throws {
             guard let catalog = try location.open(), try catalog.remove(id: id) else {
-                throw CommandFailure(message: "deid: \(location.path): no release '\(id)' (give the full id)")
+                throw CommandFailure(message: "no release '\(id)' (give the full id)", at: .file(location.path))
             }
             try StandardOutput.write("removed \(id)\n")
         }

@@ -31,27 +31,9 @@ enum CommandRunner {
             var command = try type.parseAsRoot()
             try command.run()
             exit(0)
-        } catch let error as CSVError {
-            Diagnostics.error("\(error)")
-            exit(2)
-        } catch let error as PolicyError {
-            // Every problem at once, but not a screenful per column of a wide file.
-            let shown = error.diagnostics.prefix(PolicyError.printedLimit).map { "deid: \($0)" }
-            let more = error.diagnostics.count - shown.count
-            Diagnostics.error((shown + (more > 0 ? ["deid: ... and \(more) more problems in the policy"] : [])).joined(separator: "\n"))
-            exit(2)
-        } catch let error as TransformError {
-            Diagnostics.error("\(error)")
-            exit(2)
-        } catch let error as PrivacyGateError {
-            Diagnostics.error(error.refusal.reasons.map { "deid: refused: \($0)" }.joined(separator: "\n"))
-            exit(1)
-        } catch let error as CatalogError {
-            Diagnostics.error("\(error)")
-            exit(2)
-        } catch let error as CommandFailure {
-            Diagnostics.error(error.message)
-            exit(2)
+        } catch let error as any ReportedError {
+            Diagnostics.error(report(error))
+            exit(error.exitCode)
         } catch is BrokenPipe {
             exit(0)
         } catch {
@@ -88,9 +70,29 @@ private func commandName(_ type: ParsableCommand.Type) -> String {
     type.configuration.commandName ?? type._commandName
 }
 
-/// A failure to report as it is, with exit code 2.
-struct CommandFailure: Error {
+/// The lines that report `error`: one per problem, each `deid: ` and the problem (a refusal's
+/// reasons as `deid: refused: `), but not a screenful for a wide file's policy: at most
+/// `PolicyError.printedLimit`, then how many more there are.
+func report(_ error: any ReportedError) -> String {
+    let problems = error.problems
+    let shown = problems.prefix(PolicyError.printedLimit).map { error.isRefusal ? "deid: refused: \($0)" : "deid: \($0)" }
+    let more = problems.count - shown.count
+    let noun = error is PolicyError ? "problems in the policy" : "problems"
+    return (shown + (more > 0 ? ["deid: ... and \(more) more \(noun)"] : [])).joined(separator: "\n")
+}
+
+/// A failure the command itself finds (a missing option, a file it cannot use), with exit
+/// code 2.
+struct CommandFailure: ReportedError {
     var message: String
+    var location: ProblemLocation?
+
+    init(message: String, at location: ProblemLocation? = nil) {
+        self.message = message
+        self.location = location
+    }
+
+    var problems: [ReportedProblem] { [ReportedProblem(message, at: location)] }
 }
 
 /// Writes messages for people to stderr.

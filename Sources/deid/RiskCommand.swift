@@ -143,7 +143,7 @@ struct RiskCommand: ParsableCommand {
             let loaded = try PolicyLoader.load(path: policy, header: blocks.header.names, checkingKeys: false)
             spec = RiskSpec(policy: loaded)
             if spec.quasiIdentifiers.isEmpty {
-                throw CommandFailure(message: "deid: \(policy): the policy has no kept column with role quasi_identifier to measure")
+                throw CommandFailure(message: "the policy has no kept column with role quasi_identifier to measure", at: .file(policy))
             }
             if let gates = loaded.risk?.thresholds {
                 thresholds.maxProsecutorRisk = thresholds.maxProsecutorRisk ?? gates.maxProsecutorRisk

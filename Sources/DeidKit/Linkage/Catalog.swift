@@ -51,10 +51,11 @@ public struct CatalogRelease: Sendable {
 }
 
 /// A catalog that cannot be opened, read or written; names the catalog's path.
-public struct CatalogError: Error, CustomStringConvertible {
+public struct CatalogError: ReportedError, CustomStringConvertible {
     public var path: String
     public var problem: String
-    public var description: String { "\(path): \(problem)" }
+    public var description: String { problems[0].description }
+    public var problems: [ReportedProblem] { [ReportedProblem(problem, at: .file(path))] }
 }
 
 /// The release catalog: an embedded SQLite database (GRDB) in WAL mode. Every release is

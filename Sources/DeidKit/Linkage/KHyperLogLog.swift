@@ -1,3 +1,4 @@
+import DeidCSV
 import Foundation
 
 /// The individuals holding one value, counted exactly while they are few and by a small
@@ -368,14 +369,13 @@ public struct KHyperLogLog: Sendable, Equatable {
 }
 
 /// A sketch blob that is not one this version wrote.
-public struct SketchDecodingError: Error, CustomStringConvertible {
+public struct SketchDecodingError: ReportedError, CustomStringConvertible {
     public var description: String { "a stored sketch is damaged or of an unknown version" }
+    public var problems: [ReportedProblem] { [ReportedProblem(description)] }
 }
 
 extension Array where Element == UInt8 {
-    mutating func appendLittleEndian(_ value: UInt64) {
-        for index in 0..<8 { append(UInt8(truncatingIfNeeded: value >> UInt64(8 * index))) }
-    }
+    mutating func appendLittleEndian(_ value: UInt64) { append(contentsOf: littleEndianBytes(value)) }
 
     func readLittleEndian(at offset: inout Int) throws -> UInt64 {
         guard offset + 8 <= count else { throw SketchDecodingError() }

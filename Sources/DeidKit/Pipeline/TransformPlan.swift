@@ -11,11 +11,7 @@ public struct TransformError: PositionedError, Sendable, Equatable, CustomString
         self.problem = problem
     }
 
-    public var description: String {
-        let place = [position.record.map { "record \($0)" }, position.column.map { "column '\($0)'" }]
-            .compactMap { $0 }.joined(separator: ", ")
-        return "\(position): error: \(place.isEmpty ? "" : place + ": ")\(problem)"
-    }
+    public var description: String { problems[0].description }
 }
 
 /// The value of a manifest parameter.
@@ -384,5 +380,13 @@ struct RecordFilter: Sendable {
         if let oneOf, !oneOf.contains(Array(value)) { return false }
         if let noneOf, noneOf.contains(Array(value)) { return false }
         return true
+    }
+}
+
+extension TransformError: ReportedError {
+    /// The record and column, when known, lead the message: the line is the location's.
+    public var problems: [ReportedProblem] {
+        let place = [position.record.map { "record \($0)" }, position.column.map { "column '\($0)'" }].compactMap { $0 }.joined(separator: ", ")
+        return [ReportedProblem((place.isEmpty ? "" : place + ": ") + problem, at: .input(position))]
     }
 }

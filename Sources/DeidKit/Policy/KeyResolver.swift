@@ -29,9 +29,10 @@ public struct SecretKey: Sendable, CustomStringConvertible {
 }
 
 /// Why a key could not be used; the message names the source, never the key.
-public struct KeyError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct KeyError: ReportedError, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+    public var problems: [ReportedProblem] { [ReportedProblem(message)] }
 }
 
 /// Reads keys from the environment or from files.

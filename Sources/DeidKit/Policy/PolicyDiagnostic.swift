@@ -1,3 +1,5 @@
+import DeidCSV
+
 /// One problem found in a policy: where it is (file, line, column, and the path of keys that
 /// leads to it) and what is wrong. Never carries a data value.
 public struct PolicyDiagnostic: Error, Sendable, Equatable, CustomStringConvertible {
@@ -20,12 +22,10 @@ public struct PolicyDiagnostic: Error, Sendable, Equatable, CustomStringConverti
     }
 
     /// `policy.yaml:12:5: error: columns.kwh.noise: ...`
-    public var description: String {
-        var place = file
-        if let line { place += ":\(line)" }
-        if let column { place += ":\(column)" }
-        return path.isEmpty ? "\(place): error: \(message)" : "\(place): error: \(path): \(message)"
-    }
+    public var description: String { problem.description }
+
+    /// The diagnostic as a reported problem.
+    public var problem: ReportedProblem { ReportedProblem(message, at: .policy(file: file, line: line, column: column, path: path)) }
 }
 
 /// Every problem found in a policy, reported together.
@@ -77,5 +77,11 @@ enum Suggestion {
             swap(&previous, &current)
         }
         return previous[y.count]
+    }
+}
+
+extension PolicyError: ReportedError {
+    public var problems: [ReportedProblem] {
+        diagnostics.map(\.problem)
     }
 }

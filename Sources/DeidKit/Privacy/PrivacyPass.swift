@@ -45,9 +45,12 @@ public struct PrivacyPlan: Codable, Sendable, Equatable {
 }
 
 /// A privacy run's failure: no transformation satisfies the models (exit 1).
-public struct PrivacyGateError: Error, Sendable, CustomStringConvertible {
+public struct PrivacyGateError: ReportedError, Sendable, CustomStringConvertible {
     public var refusal: PrivacyRefusal
     public var description: String { refusal.reasons.map { "refused: \($0)" }.joined(separator: "\n") }
+    public var exitCode: Int32 { 1 }
+    public var isRefusal: Bool { true }
+    public var problems: [ReportedProblem] { refusal.reasons.map { ReportedProblem($0) } }
 }
 
 /// The two passes of a run whose policy has a `privacy` section (see Docs/ARCHITECTURE.md).
