@@ -2,7 +2,8 @@
 # The layers, checked (Docs/ARCHITECTURE.md): C libraries -> DeidCSV (the unsafe CSV module) ->
 # DeidEngine (the streaming engine) -> DeidKit (the domain library) -> the thin CLIs. Fails,
 # naming the file and line, when a module imports a module that is not below it, or when
-# DeidKit reaches for C (Glibc, Darwin, the C modules) or holds pointer code. `make test` runs it.
+# DeidKit reaches for C (Glibc, Darwin, the C modules) or holds pointer code, or when one of
+# DeidKit's folders uses a folder above it (Scripts/check-folders.py). `make test` runs it.
 #
 # DeidKit holds no pointer code at all: `Unsafe...`, `withUnsafe...`, `Unmanaged`, `unsafeBitCast`
 # belong in DeidCSV or DeidEngine, each fast path beside its slow twin and a test that they agree.
@@ -33,6 +34,9 @@ allowed deid-sample DeidKit DeidCSV ArgumentParser Foundation Glibc Darwin
 while IFS=: read -r file line _; do
   problem "$file:$line: pointer code in DeidKit (it belongs in DeidCSV or DeidEngine)"
 done < <(grep -rnE '\b(Unsafe[A-Za-z]*|withUnsafe[A-Za-z]*|Unmanaged|unsafeBitCast|_withUnsafeGuaranteedRef)\b' Sources/DeidKit --include='*.swift' || true)
+
+# DeidKit's folders are layers too (Scripts/check-folders.py).
+python3 Scripts/check-folders.py || problems=$((problems + 1))
 
 if [ $problems -gt 0 ]; then
   echo "check-layers: $problems problems" >&2

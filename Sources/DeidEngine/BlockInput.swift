@@ -165,6 +165,23 @@ public final class OutputDigest: @unchecked Sendable {
     public func finish() -> String { hex(hasher.finalize()) }
 }
 
+/// SHA-256 fingerprints of whole files and of bytes, in hex: a written release, a linkage
+/// input named by path (`BlockInput` fingerprints its input as it reads it).
+public enum Fingerprint {
+    /// - Complexity: reads the whole file.
+    public static func sha256(ofFile path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CSVError(.cannotOpen(reason: "cannot read it to fingerprint it"), at: InputPosition(source: path))
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        return hex(hasher.finalize())
+    }
+
+    public static func sha256(of bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
+}
+
 /// A digest in lower-case hex.
 func hex(_ digest: some Sequence<UInt8>) -> String { digest.map { String(format: "%02x", $0) }.joined() }
 

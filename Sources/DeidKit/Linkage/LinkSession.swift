@@ -303,7 +303,7 @@ public enum LinkSession {
         for file in files where inputs[file].source.identity != nil {
             let candidates = catalog.indices.filter { catalog[$0].records == sides[file].records }
             guard !candidates.isEmpty else { continue }
-            let fingerprint = try Release.sha256(ofFile: inputs[file].source.displayName)
+            let fingerprint = try Fingerprint.sha256(ofFile: inputs[file].source.displayName)
             for release in candidates where catalog[release].dataSHA256 == fingerprint { result.append((file, release)) }
         }
         return result

@@ -1,5 +1,5 @@
-import Crypto
 import DeidCSV
+import DeidEngine
 import Foundation
 
 /// The machine-readable description of a release (`manifest.json`): what was published, from
@@ -77,22 +77,12 @@ public enum Release {
         return formatter.string(from: date)
     }
 
-    /// SHA-256 of a file's bytes, in hex.
+    /// SHA-256 of a file's bytes, in hex (`Fingerprint`).
     /// - Complexity: reads the whole file.
-    public static func sha256(ofFile path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw CSVError(.cannotOpen(reason: "cannot read it to fingerprint it"), at: InputPosition(source: path))
-        }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
-    }
+    public static func sha256(ofFile path: String) throws -> String { try Fingerprint.sha256(ofFile: path) }
 
     /// SHA-256 of bytes, in hex.
-    public static func sha256(of bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
-    }
+    public static func sha256(of bytes: [UInt8]) -> String { Fingerprint.sha256(of: bytes) }
 
     /// The columns' part of a manifest.
     public static func manifestColumns(plan: TransformPlan, privacy: PrivacyOutcome? = nil) -> [ReleaseManifest.Column] {

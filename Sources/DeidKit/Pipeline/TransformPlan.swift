@@ -1,19 +1,6 @@
 import DeidCSV
 import Foundation
 
-/// A transform error on one record: where (file, line, record, column) and why, never the value.
-public struct TransformError: PositionedError, Sendable, Equatable, CustomStringConvertible {
-    public var position: InputPosition
-    public var problem: String
-
-    public init(position: InputPosition, problem: String) {
-        self.position = position
-        self.problem = problem
-    }
-
-    public var description: String { problems[0].description }
-}
-
 /// The value of a manifest parameter.
 public enum ManifestValue: Codable, Sendable, Equatable {
     case text(String)
@@ -380,13 +367,5 @@ struct RecordFilter: Sendable {
         if let oneOf, !oneOf.contains(Array(value)) { return false }
         if let noneOf, noneOf.contains(Array(value)) { return false }
         return true
-    }
-}
-
-extension TransformError: ReportedError {
-    /// The record and column, when known, lead the message: the line is the location's.
-    public var problems: [ReportedProblem] {
-        let place = [position.record.map { "record \($0)" }, position.column.map { "column '\($0)'" }].compactMap { $0 }.joined(separator: ", ")
-        return [ReportedProblem((place.isEmpty ? "" : place + ": ") + problem, at: .input(position))]
     }
 }

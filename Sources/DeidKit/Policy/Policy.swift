@@ -232,18 +232,6 @@ public struct NoiseSpec: Sendable, Equatable {
     public var decimals: Int?
 }
 
-/// Units of time, finest first: the levels of timestamp generalization.
-public enum TimeUnit: String, Sendable, CaseIterable, Comparable {
-    case minute
-    case quarterHour = "15min"
-    case halfHour = "30min"
-    case hour, day, week, month, year
-
-    public static func < (lhs: TimeUnit, rhs: TimeUnit) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
-    }
-}
-
 /// Time-series aggregation: readings per entity summed or averaged into coarser buckets.
 public struct AggregateSpec: Sendable, Equatable {
     public var every: TimeUnit

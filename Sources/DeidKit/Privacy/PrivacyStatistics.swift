@@ -481,8 +481,3 @@ extension PrivacyStatistics {
         individuals += other.individuals
     }
 }
-
-/// An integer's bytes, least significant first (its little-endian representation).
-func littleEndianBytes<Integer: FixedWidthInteger>(_ value: Integer) -> [UInt8] {
-    (0..<(Integer.bitWidth / 8)).map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) }
-}

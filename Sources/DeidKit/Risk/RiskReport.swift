@@ -128,20 +128,7 @@ public struct RiskReport: Codable, Sendable, Equatable {
     }
 }
 
-/// Thresholds a pipeline sets: exceeding one is exit 1 (and a refused release in `publish`).
-public struct RiskThresholds: Sendable, Equatable {
-    public var maxProsecutorRisk: Double?
-    public var minClassSize: Int?
-    public var maxTraceUniqueness: Double?
-
-    public init(maxProsecutorRisk: Double? = nil, minClassSize: Int? = nil, maxTraceUniqueness: Double? = nil) {
-        self.maxProsecutorRisk = maxProsecutorRisk
-        self.minClassSize = minClassSize
-        self.maxTraceUniqueness = maxTraceUniqueness
-    }
-
-    public var isEmpty: Bool { maxProsecutorRisk == nil && minClassSize == nil && maxTraceUniqueness == nil }
-
+extension RiskThresholds {
     /// The gates of `report` (a trace gate without a trace measurement fails: it was asked for).
     public func gates(of report: RiskReport) -> [RiskGate] {
         var gates: [RiskGate] = []

@@ -60,27 +60,3 @@ public struct DiscoverySpec: Sendable {
 
     public init(candidates: [String]? = nil) { self.candidates = candidates }
 }
-
-/// Trace uniqueness (de Montjoye et al. 2013): how many entities p points of their own trace
-/// single out.
-public struct TraceSpec: Sendable {
-    public var time: String
-    public var value: String
-    /// The number of points an attacker knows.
-    public var points = 4
-    /// Time buckets: readings of one entity in one bucket are summed (a daily total); nil: each
-    /// distinct timestamp is a point.
-    public var timeUnit: TimeUnit?
-    /// Values are rounded to multiples of this; nil: compared as they are.
-    public var valueStep: Double?
-    /// Independent draws of points per entity; the spread over them is reported.
-    public var repetitions = 10
-    public var seed: UInt64 = 1
-    /// The curve against the number of points goes from 1 to this (at least `points`).
-    public var maxPoints = 8
-
-    public init(time: String, value: String) {
-        self.time = time
-        self.value = value
-    }
-}

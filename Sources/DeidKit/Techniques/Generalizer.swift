@@ -1,12 +1,6 @@
 import Foundation
 import DeidCSV
 
-/// Why one value could not be transformed. The message never contains the value.
-public struct ValueProblem: Error, Sendable, Equatable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-}
-
 /// A generalization with all its levels: `generalize(_:level:)` coarsens one value to any level
 /// (0 leaves it unchanged), so a search can try levels and a policy can fix one. Empty values
 /// stay empty at every level.

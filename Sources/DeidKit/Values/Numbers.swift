@@ -36,3 +36,8 @@ enum DecimalText {
         return text.distance(from: point, to: text.endIndex) - 1
     }
 }
+
+/// An integer's bytes, least significant first (its little-endian representation).
+func littleEndianBytes<Integer: FixedWidthInteger>(_ value: Integer) -> [UInt8] {
+    (0..<(Integer.bitWidth / 8)).map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) }
+}
