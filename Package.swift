@@ -32,7 +32,7 @@ let package = Package(
         ]),
         .executableTarget(
             name: "deid",
-            dependencies: ["DeidKit", "DeidEngine", "DeidCSV", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["DeidKit", "DeidCSV", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "deid-sample",
             dependencies: ["DeidKit", "DeidCSV", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

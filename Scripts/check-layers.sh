@@ -27,7 +27,7 @@ allowed() {
 allowed DeidCSV CCSV CZlib Glibc Darwin Foundation Dispatch Synchronization _Builtin_intrinsics
 allowed DeidEngine DeidCSV Foundation Dispatch Crypto Synchronization
 allowed DeidKit DeidEngine DeidCSV Foundation Dispatch Crypto GRDB Yams Synchronization
-allowed deid DeidKit DeidEngine DeidCSV ArgumentParser Foundation Dispatch Glibc Darwin
+allowed deid DeidKit DeidCSV ArgumentParser Foundation Dispatch Glibc Darwin
 allowed deid-sample DeidKit DeidCSV ArgumentParser Foundation Glibc Darwin
 
 # DeidKit: no pointer code.

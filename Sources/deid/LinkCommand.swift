@@ -1,6 +1,5 @@
 import ArgumentParser
 import DeidCSV
-import DeidEngine
 import DeidKit
 import Foundation
 
@@ -79,7 +78,6 @@ struct LinkCommand: ParsableCommand {
     }
 
     func run() throws {
-        let inputs = try files.map { try BlockInput(path: $0, options: dialect.readOptions) }
         var options = LinkOptions()
         options.entities = entity
         options.joinColumns = columns.map(columnList)
@@ -91,7 +89,7 @@ struct LinkCommand: ParsableCommand {
         let progress = ProgressBar(label: "linking")
         let outcome: LinkOutcome
         do {
-            outcome = try LinkSession.run(inputs: inputs, options: options) { _, step in progress.update(step) }
+            outcome = try LinkSession.run(paths: files, readOptions: dialect.readOptions, options: options) { _, step in progress.update(step) }
             progress.finish()
         } catch {
             progress.finish()

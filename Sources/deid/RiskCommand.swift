@@ -1,6 +1,5 @@
 import ArgumentParser
 import DeidCSV
-import DeidEngine
 import DeidKit
 import Foundation
 
@@ -135,21 +134,16 @@ struct RiskCommand: ParsableCommand {
     }
 
     func run() throws {
-        let blocks = try BlockInput(path: input.file, options: input.dialect.readOptions)
+        let assessment = try RiskAssessment(input: input.file, options: input.dialect.readOptions)
         var spec: RiskSpec
         var thresholds = RiskThresholds(maxProsecutorRisk: maxProsecutorRisk, minClassSize: minClassSize, maxTraceUniqueness: maxTraceUniqueness)
         if let policy {
-            // Only the roles are read: no key is needed to measure.
-            let loaded = try PolicyLoader.load(path: policy, header: blocks.header.names, checkingKeys: false)
-            spec = RiskSpec(policy: loaded)
-            if spec.quasiIdentifiers.isEmpty {
-                throw CommandFailure(message: "the policy has no kept column with role quasi_identifier to measure", at: .file(policy))
-            }
-            if let gates = loaded.risk?.thresholds {
-                thresholds.maxProsecutorRisk = thresholds.maxProsecutorRisk ?? gates.maxProsecutorRisk
-                thresholds.minClassSize = thresholds.minClassSize ?? gates.minClassSize
-                thresholds.maxTraceUniqueness = thresholds.maxTraceUniqueness ?? gates.maxTraceUniqueness
-            }
+            let (fromPolicy, gates) = try assessment.spec(policyPath: policy)
+            spec = fromPolicy
+            // The command line's limits win over the policy's.
+            thresholds.maxProsecutorRisk = thresholds.maxProsecutorRisk ?? gates.maxProsecutorRisk
+            thresholds.minClassSize = thresholds.minClassSize ?? gates.minClassSize
+            thresholds.maxTraceUniqueness = thresholds.maxTraceUniqueness ?? gates.maxTraceUniqueness
         } else {
             spec = RiskSpec(quasiIdentifiers: columnList(quasiIdentifiers ?? ""))
         }
@@ -175,27 +169,17 @@ struct RiskCommand: ParsableCommand {
             spec.population = try PopulationTable(path: population, quasiIdentifiers: spec.quasiIdentifiers, countColumn: populationCount,
                                                   options: input.dialect.readOptions)
         }
-        let progress = ProgressBar(label: "measuring \(blocks.source.displayName)")
+        let progress = ProgressBar(label: "measuring \(assessment.inputName)")
         let report: RiskReport
         do {
-            let data = try RiskScan.run(inputs: [blocks], spec: spec) { progress.update($0) }
+            report = try assessment.measure(spec, thresholds: thresholds) { progress.update($0) }
             progress.finish()
-            report = try RiskAnalysis.report(data, spec: spec, inputs: [blocks.source.displayName], thresholds: thresholds)
         } catch {
             progress.finish()
             throw error
         }
-        let protected = [blocks.source.identity].compactMap { $0 }
-        if let html {
-            let output = try OutputFile(path: html, compress: false, protecting: protected)
-            try output.write(text: RiskHTML(report: report, spec: spec, confidential: false).render())
-            try output.commit()
-        }
-        if let htmlConfidential {
-            let output = try OutputFile(path: htmlConfidential, compress: false, protecting: protected)
-            try output.write(text: RiskHTML(report: report, spec: spec, confidential: true).render())
-            try output.commit()
-        }
+        if let html { try assessment.writeHTML(report, spec: spec, confidential: false, to: html) }
+        if let htmlConfidential { try assessment.writeHTML(report, spec: spec, confidential: true, to: htmlConfidential) }
         try StandardOutput.write(json ? try report.json() + "\n" : report.table())
         if !report.failedGates.isEmpty {
             if json { Diagnostics.write(report.failedGates.map { "deid: risk gate \($0.name) exceeded\n" }.joined()) }

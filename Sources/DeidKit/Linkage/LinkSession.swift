@@ -46,8 +46,15 @@ public struct LinkOutcome: Sendable {
 /// every file once (all its joins in the same pass), and measures every pair in both
 /// directions, every file against every catalogued release, and the pseudonyms they share.
 public enum LinkSession {
-    public static func run(inputs: [BlockInput], options: LinkOptions,
+    /// Links the CSV files at `paths` (each is sampled, then read in full: named files, not
+    /// standard input), and the catalog's releases in `options`.
+    public static func run(paths: [String], readOptions: CSVReadOptions = CSVReadOptions(), options: LinkOptions,
                            progress: ((Int, InputProgress) -> Void)? = nil) throws -> LinkOutcome {
+        try run(inputs: paths.map { try BlockInput(path: $0, options: readOptions) }, options: options, progress: progress)
+    }
+
+    package static func run(inputs: [BlockInput], options: LinkOptions,
+                            progress: ((Int, InputProgress) -> Void)? = nil) throws -> LinkOutcome {
         // A join column no file has is a mistake (a typo would otherwise pass a gate unseen).
         for name in options.joinColumns ?? [] where !inputs.contains(where: { $0.header.index(of: name) != nil })
             && !options.catalog.contains(where: { $0.quasiIdentifiers.contains(name) }) {
