@@ -36,6 +36,10 @@ let package = Package(
         .executableTarget(
             name: "deid-sample",
             dependencies: ["DeidKit", "DeidCSV", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // The README's library example, built as a client outside this package would build it:
+        // without package access, so DeidKit's `package` declarations are out of its reach and it
+        // compiles against the public API alone (a test runs it).
+        .executableTarget(name: "deid-example", dependencies: ["DeidKit"], path: "Examples/publish", packageAccess: false),
         .executableTarget(name: "deid-bench", dependencies: ["DeidCSV"], path: "Benchmarks/deid-bench"),
         // libFuzzer targets (Fuzz/run.sh builds them with --sanitize=fuzzer); built as usual,
         // a replayer of the seed corpus and the findings kept, which the tests run.
@@ -44,7 +48,7 @@ let package = Package(
         .testTarget(name: "DeidCSVTests", dependencies: ["DeidCSV", "DeidTestSupport"]),
         .testTarget(name: "DeidEngineTests", dependencies: ["DeidEngine", "DeidCSV", "DeidTestSupport"]),
         .testTarget(name: "DeidKitTests", dependencies: ["DeidKit", "DeidEngine", "DeidCSV", "DeidTestSupport", "Yams"]),
-        .testTarget(name: "CLITests", dependencies: ["DeidCSV", "DeidTestSupport", "Yams", "deid", "deid-sample", "deid-fuzz"],
+        .testTarget(name: "CLITests", dependencies: ["DeidCSV", "DeidTestSupport", "Yams", "deid", "deid-sample", "deid-fuzz", "deid-example"],
                     exclude: ["Golden"]),
     ]
 )

@@ -34,9 +34,9 @@ public struct CatalogRelease: Sendable {
     public var quasiIdentifiers: [String]
     public var classes: [(tuple: [String], individuals: Int)]
     /// Per published column, a KHyperLogLog of its values with their individuals.
-    public var columnSketches: [String: KHyperLogLog]
+    package var columnSketches: [String: KHyperLogLog]
     /// Per pseudonymized column, a sketch of its pseudonym values.
-    public var pseudonymSketches: [String: KHyperLogLog]
+    package var pseudonymSketches: [String: KHyperLogLog]
     /// Recorded by a publish that had not yet renamed its directory into place (or was killed
     /// before it could say so): settled by the next command that takes the catalog's lock.
     public var isPending = false

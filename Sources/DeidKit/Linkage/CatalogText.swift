@@ -1,8 +1,8 @@
 import Foundation
 
 /// How catalog entries are shown.
-public enum CatalogText {
-    public static func table(_ releases: [CatalogRelease]) -> String {
+package enum CatalogText {
+    package static func table(_ releases: [CatalogRelease]) -> String {
         if releases.isEmpty { return "no releases\n" }
         var lines = ["id\tcreated\tdataset\trecords\tretention\tstatus"]
         for release in releases {
@@ -11,7 +11,7 @@ public enum CatalogText {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    public static func details(_ release: CatalogRelease) -> String {
+    package static func details(_ release: CatalogRelease) -> String {
         var lines = ["release \(release.id)\(release.isPending ? " (pending: its publish was interrupted, or is under way)" : "")",
                      "  dataset     \(release.name)", "  created     \(release.created)"]
         for (label, value) in [("purpose", release.purpose), ("controller", release.controller), ("retention", release.retention),
@@ -57,7 +57,7 @@ public enum CatalogText {
         }
     }
 
-    public static func json(_ releases: [CatalogRelease], full: Bool = false) throws -> String {
+    package static func json(_ releases: [CatalogRelease], full: Bool = false) throws -> String {
         let entries = releases.map { release in
             Entry(id: release.id, name: release.name, created: release.created, policySHA256: release.policyFingerprint,
                   dataFile: release.dataFile, dataSHA256: release.dataSHA256, status: release.isPending ? "pending" : "published", purpose: release.purpose, controller: release.controller,

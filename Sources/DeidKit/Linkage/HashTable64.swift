@@ -4,14 +4,14 @@
 /// salt, so copying one table into another in slot order cannot pile keys into long runs (with
 /// one shared function that made a merge quadratic). Key 0 marks an empty slot; a real key 0 is
 /// stored as 1 (one value in 2^64 shares a slot with another).
-public struct HashTable64<Value>: Sendable where Value: Sendable {
+package struct HashTable64<Value>: Sendable where Value: Sendable {
     /// Key and value side by side: a lookup touches one cache line.
     struct Entry: Sendable {
         var key: UInt64
         var value: Value
     }
     private var entries: [Entry]
-    public private(set) var count = 0
+    package private(set) var count = 0
     private var mask: Int
     private var shift: UInt64
     private let salt = UInt64.random(in: 0...UInt64.max)
@@ -99,7 +99,7 @@ public struct HashTable64<Value>: Sendable where Value: Sendable {
 }
 
 /// Distinct tuple (or value) hash -> individuals.
-public typealias CountTable = HashTable64<Int>
+package typealias CountTable = HashTable64<Int>
 
 extension HashTable64 where Value == Int {
     init(capacity: Int = 16) { self.init(capacity: capacity, empty: 0) }

@@ -5,7 +5,7 @@ import Foundation
 /// HyperLogLog beyond: uniqueness (one individual or more?) is what linkage asks, so small
 /// counts must be exact. Mergeable: two counts of the same value add up to the count of the
 /// union of their individuals.
-public struct IndividualCount: Sendable, Equatable {
+package struct IndividualCount: Sendable, Equatable {
     /// Records counted (the low 62 bits); bit 63: individuals are tracked (`first` holds one);
     /// bit 62: they are counted by the sketch in `extra`.
     private var tally: UInt64 = 0
@@ -22,15 +22,15 @@ public struct IndividualCount: Sendable, Equatable {
     private static let flags = tracked | sketched
 
     /// Individuals kept exactly before the count turns into a sketch.
-    public static let exactLimit = 8
+    package static let exactLimit = 8
     /// Precision of the sketch past `exactLimit`: 256 registers, about 6.5% standard error.
-    public static let sketchPrecision = 8
+    package static let sketchPrecision = 8
     private static let registerWords = (1 << sketchPrecision) / 8
 
-    public init() {}
+    package init() {}
 
     /// Every insertion, repeated individuals included (records, when a record is an individual).
-    public var occurrences: Int { Int(tally & ~Self.flags) }
+    package var occurrences: Int { Int(tally & ~Self.flags) }
 
     private var isTracked: Bool { tally & Self.tracked != 0 }
     private var isSketched: Bool { tally & Self.sketched != 0 }
@@ -45,18 +45,18 @@ public struct IndividualCount: Sendable, Equatable {
     }
 
     /// The same records and the same individuals (in any order).
-    public static func == (a: IndividualCount, b: IndividualCount) -> Bool {
+    package static func == (a: IndividualCount, b: IndividualCount) -> Bool {
         a.tally == b.tally && (a.isSketched ? a.extra == b.extra : a.exact.sorted() == b.exact.sorted())
     }
 
-    public mutating func insert(_ individual: UInt64) {
+    package mutating func insert(_ individual: UInt64) {
         tally &+= 1
         add(individual)
     }
 
     /// Counts one more record without tracking who holds it: for files where every record is
     /// its own individual, the count is the number of records.
-    @inline(__always) public mutating func insertRecord() {
+    @inline(__always) package mutating func insertRecord() {
         tally &+= 1
     }
 
@@ -97,7 +97,7 @@ public struct IndividualCount: Sendable, Equatable {
         first = 0
     }
 
-    public mutating func merge(_ other: IndividualCount) {
+    package mutating func merge(_ other: IndividualCount) {
         tally = (tally & Self.flags) | ((tally & ~Self.flags) &+ (other.tally & ~Self.flags))
         if other.isSketched {
             if !isSketched { spill() }
@@ -111,7 +111,7 @@ public struct IndividualCount: Sendable, Equatable {
 
     /// The number of individuals: exact up to `exactLimit`, estimated beyond (never below
     /// `exactLimit + 1`, since it was exact until then).
-    public var count: Int {
+    package var count: Int {
         guard isTracked else { return occurrences }
         guard let registers else { return 1 + extra.count }
         let sketch = HyperLogLog(precision: Self.sketchPrecision, registers: registers)
@@ -119,7 +119,7 @@ public struct IndividualCount: Sendable, Equatable {
     }
 
     /// Whether exactly one individual holds the value.
-    public var isUnique: Bool { count == 1 }
+    package var isUnique: Bool { count == 1 }
 
     // Serialization: a tag byte, then the hashes or the registers.
     func encode(into bytes: inout [UInt8]) {
@@ -161,28 +161,28 @@ public struct IndividualCount: Sendable, Equatable {
 /// number of distinct values from the K-th smallest hash (K-minimum values, Bar-Yossef et al.
 /// 2002). Exact while a column has at most K distinct values. Two sketches merge (the K
 /// smallest of the union, individual counts merged), so blocks are sketched apart.
-public struct KHyperLogLog: Sendable, Equatable {
-    public let capacity: Int
+package struct KHyperLogLog: Sendable, Equatable {
+    package let capacity: Int
     /// Value hash -> its individuals; the smallest hashes seen, at most twice `capacity` until
     /// `trim` keeps `capacity` of them.
     private var table: HashTable64<IndividualCount>
     /// The largest hash kept while full (values above it are not kept).
     private var threshold = UInt64.max
     /// Whether more than `capacity` distinct values were seen (the sketch is a sample).
-    public private(set) var isSampled = false
+    package private(set) var isSampled = false
 
-    public init(capacity: Int, reserving: Int = 0) {
+    package init(capacity: Int, reserving: Int = 0) {
         precondition(capacity >= 2, "a sketch keeps at least two values")
         self.capacity = capacity
         table = HashTable64(capacity: min(max(reserving, 8), 2 * capacity), empty: IndividualCount())
     }
 
-    public static func == (a: KHyperLogLog, b: KHyperLogLog) -> Bool {
+    package static func == (a: KHyperLogLog, b: KHyperLogLog) -> Bool {
         a.capacity == b.capacity && a.isSampled == b.isSampled && a.sampledValues() == b.sampledValues()
     }
 
     /// The kept values and their individuals: a copy, built on each call (for analysis).
-    public func sampledValues() -> [UInt64: IndividualCount] {
+    package func sampledValues() -> [UInt64: IndividualCount] {
         var result: [UInt64: IndividualCount] = [:]
         result.reserveCapacity(table.count)
         table.forEach { result[$0] = $1 }
@@ -190,10 +190,10 @@ public struct KHyperLogLog: Sendable, Equatable {
     }
 
     /// The number of kept values.
-    public var count: Int { table.count }
+    package var count: Int { table.count }
 
     /// Adds value hash `value` held by `individual`.
-    @inline(__always) public mutating func insert(value: UInt64, individual: UInt64) {
+    @inline(__always) package mutating func insert(value: UInt64, individual: UInt64) {
         if value > threshold { return }
         let (slot, inserted) = table.slot(value)
         table.update(at: slot) { $0.insert(individual) }
@@ -202,7 +202,7 @@ public struct KHyperLogLog: Sendable, Equatable {
     }
 
     /// Adds value hash `value` held by a record that is its own individual (no entity column).
-    @inline(__always) public mutating func insertRecord(value: UInt64) {
+    @inline(__always) package mutating func insertRecord(value: UInt64) {
         if value > threshold { return }
         let (slot, inserted) = table.slot(value)
         table.update(at: slot) { $0.insertRecord() }
@@ -236,7 +236,7 @@ public struct KHyperLogLog: Sendable, Equatable {
 
     /// Adds value hash `value` with the records and individuals `count` holds (a block's
     /// distinct tuples counted first, then added here).
-    public mutating func add(value: UInt64, _ count: IndividualCount) {
+    package mutating func add(value: UInt64, _ count: IndividualCount) {
         if value > threshold { return }
         let (slot, inserted) = table.slot(value)
         table.update(at: slot) { $0.merge(count) }
@@ -245,7 +245,7 @@ public struct KHyperLogLog: Sendable, Equatable {
 
     /// Keeps only the `capacity` smallest hashes (and remembers the cut). Every reader of the
     /// sketch sees it trimmed: `merge`, `encoded` and the estimates trim first.
-    public mutating func trim() {
+    package mutating func trim() {
         guard table.count > capacity else { return }
         isSampled = true
         var keys: [UInt64] = []
@@ -286,7 +286,7 @@ public struct KHyperLogLog: Sendable, Equatable {
 
     /// Takes in `other`'s values. The result holds every value up to the smaller of the two
     /// bounds; it may hold up to twice `capacity` entries until `trim`.
-    public mutating func merge(_ other: KHyperLogLog) {
+    package mutating func merge(_ other: KHyperLogLog) {
         precondition(other.capacity == capacity, "merging sketches of different sizes")
         if other.table.count == 0 && !other.isSampled { return }
         isSampled = isSampled || other.isSampled
@@ -304,7 +304,7 @@ public struct KHyperLogLog: Sendable, Equatable {
     }
 
     /// The estimated number of distinct values (exact when not sampled).
-    public var distinctValues: Double {
+    package var distinctValues: Double {
         precondition(table.count <= capacity, "estimates need a trimmed sketch")
         guard isSampled, table.count >= 2 else { return Double(table.count) }
         var largest: UInt64 = 0
@@ -324,13 +324,13 @@ public struct KHyperLogLog: Sendable, Equatable {
     @inline(__always) var cutoff: UInt64 { threshold }
 
     /// The hash below which every value of this sketch's column is known to be kept.
-    public var bound: UInt64 { isSampled ? threshold : UInt64.max }
+    package var bound: UInt64 { isSampled ? threshold : UInt64.max }
 
     // MARK: serialization (the catalog stores sketches as blobs)
 
     /// Version 1: "KHL1", capacity, sampled flag, entry count, then per entry the hash and its
     /// individual count.
-    public func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var sketch = self
         sketch.trim()
         return sketch.encodedTrimmed()
@@ -349,7 +349,7 @@ public struct KHyperLogLog: Sendable, Equatable {
         return bytes
     }
 
-    public init(encoded bytes: [UInt8]) throws {
+    package init(encoded bytes: [UInt8]) throws {
         guard bytes.count >= 21, Array(bytes[0..<4]) == Array("KHL1".utf8) else { throw SketchDecodingError() }
         var offset = 4
         let capacity = Int(try bytes.readLittleEndian(at: &offset) as UInt64)
@@ -369,9 +369,9 @@ public struct KHyperLogLog: Sendable, Equatable {
 }
 
 /// A sketch blob that is not one this version wrote.
-public struct SketchDecodingError: ReportedError, CustomStringConvertible {
-    public var description: String { "a stored sketch is damaged or of an unknown version" }
-    public var problems: [ReportedProblem] { [ReportedProblem(description)] }
+package struct SketchDecodingError: ReportedError, CustomStringConvertible {
+    package var description: String { "a stored sketch is damaged or of an unknown version" }
+    package var problems: [ReportedProblem] { [ReportedProblem(description)] }
 }
 
 extension Array where Element == UInt8 {

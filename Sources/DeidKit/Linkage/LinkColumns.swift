@@ -5,48 +5,48 @@ import Foundation
 /// What linkage knows of one column before the full pass: its profile (type, suggested role)
 /// and the distinct values of the sampled rows (the first block of a file, or a catalogued
 /// release's class table).
-public struct LinkColumn: Sendable, Codable, Equatable {
-    public var name: String
-    public var type: ColumnType
-    public var role: SuggestedRole
+package struct LinkColumn: Sendable, Codable, Equatable {
+    package var name: String
+    package var type: ColumnType
+    package var role: SuggestedRole
     /// The coarsest time unit every sampled value sits on (temporal columns).
-    public var resolution: TimeUnit?
+    package var resolution: TimeUnit?
     /// The longest sampled value, in bytes.
-    public var maxLength: Int
+    package var maxLength: Int
     /// Every sampled value is hexadecimal or base32 of one length of at least 8: a pseudonym.
-    public var pseudonymLike: Bool
+    package var pseudonymLike: Bool
     /// Interval labels (`[20,30)`, `<20`, `>=80`, `20-29`) parsed from the sampled values, when
     /// most of them are such labels: a generalized number.
-    public var bands: [NumberBand]
+    package var bands: [NumberBand]
     /// The regular grid every sampled number sits on (multiples of a step, or the centres of
     /// cells of a step), when there is one: a coarsened number or coordinate.
-    public var grid: NumberGrid? = nil
+    package var grid: NumberGrid? = nil
     /// Distinct sampled values (at most `valueCap`), for overlap tests; not stored.
-    public var values: Set<String> = []
+    package var values: Set<String> = []
     /// The most distinct values the sample kept of this column (`LinkSample.valueLimit(columns:)`).
-    public var valueCap = LinkSample.valueLimit
+    package var valueCap = LinkSample.valueLimit
     /// Non-empty sampled values, repeats included.
-    public var sampledValues = 0
+    package var sampledValues = 0
 
     enum CodingKeys: String, CodingKey {
         case name, type, role, resolution, maxLength = "max_length", pseudonymLike = "pseudonym_like", bands
     }
 
     /// Lower-case letters and digits only: `Post Code`, `post_code` and `postcode` are one name.
-    public var normalizedName: String {
+    package var normalizedName: String {
         String(name.lowercased().unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) })
     }
 
     /// An identifier or entity by its profile, with enough distinct values to name individuals:
     /// at least 10, or most sampled values distinct (a `vendor_id` with two values in 14,000
     /// rows names no one; the names of 30 households, each repeated over their readings, do).
-    public var namesIndividuals: Bool {
+    package var namesIndividuals: Bool {
         (role == .identifier || role == .entity) && (values.count >= 10 || values.count * 2 >= sampledValues)
     }
 
     /// About how many distinct values the column holds, when the sample saw them all (each
     /// value on average at least four times); nil when it may hold many more.
-    public var distinctEstimate: Int? {
+    package var distinctEstimate: Int? {
         guard !values.isEmpty, values.count < valueCap, values.count * 4 <= sampledValues else { return nil }
         return values.count
     }
@@ -58,21 +58,21 @@ public struct LinkColumn: Sendable, Codable, Equatable {
 extension TimeUnit: Codable {}
 
 /// A numeric interval a generalized value stands for: `low <= x < high` (either side open).
-public struct NumberBand: Sendable, Codable, Equatable {
-    public var label: String
-    public var low: Double?
-    public var high: Double?
+package struct NumberBand: Sendable, Codable, Equatable {
+    package var label: String
+    package var low: Double?
+    package var high: Double?
     /// Whether `high` itself belongs to the band (`20-29` holds 29; `[20,30)` does not hold 30).
-    public var closedHigh: Bool
+    package var closedHigh: Bool
 
-    public func contains(_ number: Double) -> Bool {
+    package func contains(_ number: Double) -> Bool {
         if let low, number < low { return false }
         if let high { return closedHigh ? number <= high : number < high }
         return true
     }
 
     /// Parses our interval labels and the common `a-b` form; nil for anything else.
-    public static func parse(_ text: String) -> NumberBand? {
+    package static func parse(_ text: String) -> NumberBand? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         func number(_ part: Substring) -> Double? { Double(part.trimmingCharacters(in: .whitespaces)) }
         if trimmed.hasPrefix("["), trimmed.hasSuffix(")") {
@@ -94,21 +94,21 @@ public struct NumberBand: Sendable, Codable, Equatable {
 }
 
 /// The columns of one file (or release) as linkage sees them.
-public struct LinkSample: Sendable {
-    public var name: String
-    public var columns: [LinkColumn]
+package struct LinkSample: Sendable {
+    package var name: String
+    package var columns: [LinkColumn]
 
     /// Distinct values kept per column for overlap tests.
-    public static let valueLimit = 20_000
+    package static let valueLimit = 20_000
     /// Values longer than this (free text) are not kept for overlap tests.
-    public static let longestValue = 1024
+    package static let longestValue = 1024
 
     /// Distinct values kept per column of a file with `columns` columns: `valueLimit`, or fewer
     /// for a wide file (about 256 Ki in all, at least 4 a column: a set of distinct values costs
     /// some 40 bytes a value and 100 bytes of its own, kept for each file of a link).
-    public static func valueLimit(columns: Int) -> Int { max(4, min(valueLimit, (256 << 10) / max(columns, 1))) }
+    package static func valueLimit(columns: Int) -> Int { max(4, min(valueLimit, (256 << 10) / max(columns, 1))) }
 
-    public init(name: String, columns: [LinkColumn]) {
+    package init(name: String, columns: [LinkColumn]) {
         self.name = name
         self.columns = columns
     }
@@ -123,11 +123,11 @@ public struct LinkSample: Sendable {
     }
 
     /// Bytes of whole records sampled from the start of a file.
-    public static let sampleBytes = 8 << 20
+    package static let sampleBytes = 8 << 20
 
     /// Samples the first `sampleBytes` of whole records of `input`, read ahead: the full pass
     /// still gets every block from the start (the file is not opened twice, so a pipe works).
-    public init(input: BlockInput) throws {
+    package init(input: BlockInput) throws {
         let displayName = input.source.displayName
         name = displayName
         let (pieces, endsInsideRecord) = try input.sample(bytes: Self.sampleBytes)
@@ -160,7 +160,7 @@ public struct LinkSample: Sendable {
     }
 
     /// A release's sample from its class table: per quasi-identifier, the values of the table.
-    public init(name: String, columnNames: [String], tuples: [[String]]) {
+    package init(name: String, columnNames: [String], tuples: [[String]]) {
         self.name = name
         columns = columnNames.indices.map { index in
             var seen = Set<String>()
@@ -220,9 +220,9 @@ extension LinkColumn {
 /// of `step` (gridded coordinates). A raw number joins a grid's value when it lies in the same
 /// cell: `floor(x / step)` for cells and rounded-down bases, the nearest multiple for decimal
 /// places (steps that are powers of ten up to 1).
-public struct NumberGrid: Sendable, Equatable, Codable {
-    public var step: Double
-    public var centred: Bool
+package struct NumberGrid: Sendable, Equatable, Codable {
+    package var step: Double
+    package var centred: Bool
 
     /// How far (in steps) a value may be off the grid and still be on it: published centres
     /// are written with 6 decimals.
@@ -276,7 +276,7 @@ public struct NumberGrid: Sendable, Equatable, Codable {
 }
 
 /// How the values of a shared column are brought to one level before they are compared.
-public enum JoinNormalizer: Sendable, Equatable {
+package enum JoinNormalizer: Sendable, Equatable {
     /// The values as they are.
     case exact
     /// Numbers compared as numbers (`1.0` = `1`).
@@ -292,7 +292,7 @@ public enum JoinNormalizer: Sendable, Equatable {
     case grid(NumberGrid)
 
     /// Words for reports.
-    public var description: String {
+    package var description: String {
         switch self {
         case .exact: return "equal values"
         case .number: return "equal numbers"
@@ -329,7 +329,7 @@ public enum JoinNormalizer: Sendable, Equatable {
 
     /// The comparable key of one value, hashed; nil when the value is empty or cannot be
     /// brought to the join's level (a non-number where bands are expected): it joins nothing.
-    public func key<Bytes: Collection>(_ value: Bytes) -> UInt64? where Bytes.Element == UInt8, Bytes.Index == Int {
+    package func key<Bytes: Collection>(_ value: Bytes) -> UInt64? where Bytes.Element == UInt8, Bytes.Index == Int {
         if value.isEmpty { return nil }
         switch self {
         case .exact:
@@ -366,30 +366,30 @@ public enum JoinNormalizer: Sendable, Equatable {
 }
 
 /// One column two files share, and how they are compared.
-public struct SharedColumn: Sendable, Equatable {
-    public var left: Int
-    public var right: Int
-    public var leftName: String
-    public var rightName: String
-    public var normalizer: JoinNormalizer
+package struct SharedColumn: Sendable, Equatable {
+    package var left: Int
+    package var right: Int
+    package var leftName: String
+    package var rightName: String
+    package var normalizer: JoinNormalizer
     /// Why the columns were paired: "same name" or "value overlap 0.93".
-    public var reason: String
+    package var reason: String
     /// A join column (a quasi-identifier both hold); false for pseudonyms, entities and
     /// direct identifiers, which are reported apart.
-    public var joins: Bool
+    package var joins: Bool
 }
 
 /// Finds the columns two files share.
-public enum LinkMatcher {
+package enum LinkMatcher {
     /// Containment of one sample's values in the other's that pairs differently named columns.
-    public static let overlapThreshold = 0.8
+    package static let overlapThreshold = 0.8
     /// The most (left, right) column pairs compared by their values.
-    public static let overlapPairLimit = 10_000
+    package static let overlapPairLimit = 10_000
 
     /// The shared columns of `left` and `right`: same normalized name and compatible types, or
     /// (text and time columns, at least 3 distinct values) most of one side's values among the
     /// other's. Each column pairs at most once, name matches first.
-    public static func shared(_ left: LinkSample, _ right: LinkSample, entities: Set<String> = []) -> [SharedColumn] {
+    package static func shared(_ left: LinkSample, _ right: LinkSample, entities: Set<String> = []) -> [SharedColumn] {
         var result: [SharedColumn] = []
         var usedLeft = Set<Int>(), usedRight = Set<Int>()
         func add(_ i: Int, _ j: Int, _ normalizer: JoinNormalizer, _ reason: String) {

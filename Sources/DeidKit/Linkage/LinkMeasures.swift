@@ -25,32 +25,32 @@ public struct LinkMeasures: Codable, Sendable, Equatable {
 
 /// The right side of a measured join: join value -> individuals, complete for every value up
 /// to `bound` (an exact table, or a sketch's sample).
-public struct RightCounts: Sendable {
-    public var counts: CountTable
-    public var bound: UInt64
+package struct RightCounts: Sendable {
+    package var counts: CountTable
+    package var bound: UInt64
 
-    public init(table: TupleTable) {
+    package init(table: TupleTable) {
         counts = table.counts
         bound = .max
     }
 
-    public init(sketch: KHyperLogLog) {
+    package init(sketch: KHyperLogLog) {
         var counts = CountTable(capacity: sketch.count)
         for (value, individuals) in sketch.sampledValues() { counts.add(value, individuals.count) }
         self.counts = counts
         bound = sketch.bound
     }
 
-    public init(counts: CountTable) {
+    package init(counts: CountTable) {
         self.counts = counts
         bound = .max
     }
 }
 
-public enum LinkMeasure {
+package enum LinkMeasure {
     /// Exact measures from the left file's table. With an entity, an individual links when any
     /// of its join values is held by exactly one individual of the right file.
-    public static func exact(left: TupleTable, leftIndividuals: Int, right: RightCounts) -> LinkMeasures {
+    package static func exact(left: TupleTable, leftIndividuals: Int, right: RightCounts) -> LinkMeasures {
         var uniqueLinks = 0, alsoUnique = 0
         if let pairs = left.pairs {
             var linked = Set<UInt64>(), oneToOne = Set<UInt64>()
@@ -85,7 +85,7 @@ public enum LinkMeasure {
     /// `joinableShare`: the share of the left file's individuals with every join value present.
     /// `recordsAreIndividuals`: the left side has no entity column, so a value's weight is its
     /// exact record count.
-    public static func sketched(left: KHyperLogLog, leftIndividuals: Int, joinableShare: Double, recordsAreIndividuals: Bool,
+    package static func sketched(left: KHyperLogLog, leftIndividuals: Int, joinableShare: Double, recordsAreIndividuals: Bool,
                                 right: RightCounts) -> LinkMeasures {
         let bound = min(left.bound, right.bound)
         var weight = 0, linkedWeight = 0, oneToOne = 0, sampled = 0, shared = 0
@@ -112,7 +112,7 @@ public enum LinkMeasure {
 
     /// The share of distinct values two value sketches share, over the smaller side: 1 when one
     /// side's values are all in the other. Exact while neither sketch is sampled.
-    public static func sharedShare(_ a: KHyperLogLog, _ b: KHyperLogLog) -> (shared: Int, share: Double) {
+    package static func sharedShare(_ a: KHyperLogLog, _ b: KHyperLogLog) -> (shared: Int, share: Double) {
         let bound = min(a.bound, b.bound)
         let inB = b.sampledValues().keys.filter { $0 <= bound }
         let bValues = Set(inB)

@@ -100,7 +100,7 @@ public struct LinkPair: Codable, Sendable {
         case alsoUniqueInLeft = "also_unique_in_left", joinedMinClassSize = "joined_min_class_size", joinability, method
     }
 
-    public init(left: String, right: String, columns: [SharedColumnReport], measures: LinkMeasures, rightIdentifiers: [String],
+    package init(left: String, right: String, columns: [SharedColumnReport], measures: LinkMeasures, rightIdentifiers: [String],
                 combinations: [LinkCombination], suggestion: String?) {
         self.left = left
         self.right = right

@@ -5,10 +5,10 @@ import Synchronization
 
 /// One join a file takes part in: the file's join columns with their normalizers, and the
 /// column subsets (indices into `columns`) sketched to rank combinations.
-public struct LinkJoin: Sendable {
-    public var columns: [Int]
-    public var normalizers: [JoinNormalizer]
-    public var subsets: [[Int]]
+package struct LinkJoin: Sendable {
+    package var columns: [Int]
+    package var normalizers: [JoinNormalizer]
+    package var subsets: [[Int]]
     /// The sketch size of subset `index`: the full join (last) gets `capacity`, the ranked
     /// combinations at most `LinkRequest.rankingCapacity` (they are estimates anyway).
     func capacity(of index: Int, _ capacity: Int) -> Int {
@@ -16,12 +16,12 @@ public struct LinkJoin: Sendable {
     }
     /// Whether the full join is counted exactly (a table of every distinct tuple); otherwise
     /// only sketched.
-    public var exact: Bool
+    package var exact: Bool
     /// Per column, about how many distinct (normalized) values it holds, from the file's
     /// sample; nil when many. Only decides how subsets are counted, never what they count.
-    public var distinctEstimates: [Int?]
+    package var distinctEstimates: [Int?]
 
-    public init(columns: [Int], normalizers: [JoinNormalizer], subsets: [[Int]], exact: Bool, distinctEstimates: [Int?]? = nil) {
+    package init(columns: [Int], normalizers: [JoinNormalizer], subsets: [[Int]], exact: Bool, distinctEstimates: [Int?]? = nil) {
         self.columns = columns
         self.normalizers = normalizers
         self.subsets = subsets
@@ -31,66 +31,66 @@ public struct LinkJoin: Sendable {
 }
 
 /// What one pass over a file collects for linkage.
-public struct LinkRequest: Sendable {
-    public var joins: [LinkJoin] = []
+package struct LinkRequest: Sendable {
+    package var joins: [LinkJoin] = []
     /// The column naming the individual (household, person); without it a record is one.
-    public var entity: Int?
+    package var entity: Int?
     /// Sketch size of the join subsets (K of KHyperLogLog).
-    public var sketchCapacity = LinkRequest.defaultSketchCapacity
+    package var sketchCapacity = LinkRequest.defaultSketchCapacity
     /// Columns whose distinct values are sketched as pseudonyms (value sets, for reuse).
-    public var pseudonymColumns: [Int] = []
+    package var pseudonymColumns: [Int] = []
     /// Columns sketched one by one with their individuals (the catalog's per-column sketches).
-    public var columnSketches: [Int] = []
-    public var columnSketchCapacity = 4096
+    package var columnSketches: [Int] = []
+    package var columnSketchCapacity = 4096
 
     /// The most columns sketched one by one: the first ones of a wider file.
-    public static let maxColumnSketches = 1000
+    package static let maxColumnSketches = 1000
 
     /// Sketches the first of `count` columns one by one (at most `maxColumnSketches`), each with
     /// fewer values kept the more there are: about 64 Ki values in all (per worker state), 4,096
     /// at most a column, 64 at least.
-    public mutating func sketchColumns(_ count: Int) {
+    package mutating func sketchColumns(_ count: Int) {
         columnSketches = Array(0..<min(count, Self.maxColumnSketches))
         columnSketchCapacity = max(64, min(4096, (64 << 10) / max(columnSketches.count, 1)))
     }
 
-    public static let defaultSketchCapacity = 1 << 16
+    package static let defaultSketchCapacity = 1 << 16
     /// The most columns of a file compared as value sets (`LinkSession.valueColumns`).
-    public static let maxValueColumns = 64
-    public static let rankingCapacity = 1 << 13
-    public static let pseudonymSketchCapacity = 1 << 16
+    package static let maxValueColumns = 64
+    package static let rankingCapacity = 1 << 13
+    package static let pseudonymSketchCapacity = 1 << 16
 
-    public init() {}
+    package init() {}
 }
 
 /// The exact table of one join: distinct tuple -> individuals, and, with an entity, every
 /// distinct (individual, tuple) pair (to tell which individuals link).
-public struct TupleTable: Sendable {
-    public var counts = CountTable()
+package struct TupleTable: Sendable {
+    package var counts = CountTable()
     /// (individual, tuple) pairs, when individuals are entities; nil when a record is one.
-    public var pairs: [(individual: UInt64, tuple: UInt64)]?
+    package var pairs: [(individual: UInt64, tuple: UInt64)]?
     /// Records or individuals with an empty value in a join column (they join nothing).
-    public var unjoinable = 0
+    package var unjoinable = 0
 
     /// The number of distinct tuples.
-    public var distinct: Int { counts.count }
+    package var distinct: Int { counts.count }
 }
 
 /// A file as linkage measured it.
-public struct LinkSide: Sendable {
-    public var name: String
-    public var records = 0
+package struct LinkSide: Sendable {
+    package var name: String
+    package var records = 0
     /// Distinct entities, or the records when there is no entity column.
-    public var individuals = 0
-    public var hasEntity = false
+    package var individuals = 0
+    package var hasEntity = false
     /// Per `LinkRequest.joins`: the exact table (nil when not asked) and a sketch per subset.
-    public var tables: [TupleTable?] = []
-    public var sketches: [[KHyperLogLog]] = []
+    package var tables: [TupleTable?] = []
+    package var sketches: [[KHyperLogLog]] = []
     /// Per join and subset: records with an empty (or unplaceable) value in one of its columns.
-    public var subsetMissing: [[Int]] = []
+    package var subsetMissing: [[Int]] = []
     /// Per `LinkRequest.pseudonymColumns` and `columnSketches`.
-    public var pseudonyms: [KHyperLogLog] = []
-    public var columns: [KHyperLogLog] = []
+    package var pseudonyms: [KHyperLogLog] = []
+    package var columns: [KHyperLogLog] = []
 }
 
 /// The pass of `deid link` over one file: blocks parsed on every core. Each block's worker
@@ -100,8 +100,8 @@ public struct LinkSide: Sendable {
 /// At the end the states' sketches are merged. Memory: the exact tables hold one entry per
 /// distinct tuple (and per distinct individual-tuple pair); each state's sketches at most
 /// twice their K entries.
-public enum LinkScan {
-    public static func run(input: BlockInput, request: LinkRequest, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+package enum LinkScan {
+    package static func run(input: BlockInput, request: LinkRequest, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                            progress: ((InputProgress) -> Void)? = nil) throws -> LinkSide {
         let merger = LinkMerger(request: request, name: input.source.displayName)
         let states = (0..<max(1, workers) * 2).map { _ in LinkWorkerState(request: request) }

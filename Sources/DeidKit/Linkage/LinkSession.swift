@@ -35,8 +35,8 @@ public struct LinkOptions: Sendable {
 /// catalog record).
 public struct LinkOutcome: Sendable {
     public var report: LinkReport
-    public var firstSide: LinkSide?
-    public var firstSample: LinkSample?
+    package var firstSide: LinkSide?
+    package var firstSample: LinkSample?
     /// The names of the first file's value-sketched columns, in `firstSide.pseudonyms`' order
     /// (pseudonyms, identifiers and the entity).
     public var firstPseudonymColumns: [String] = []

@@ -1,11 +1,11 @@
 import Foundation
 
 /// The human form of a link report: one block per pair, then pseudonyms and keys.
-public enum LinkText {
+package enum LinkText {
     /// Shared columns listed one a line per pair (a wide file's are summed up past it).
     static let sharedColumnsListed = 50
 
-    public static func render(_ report: LinkReport) -> String {
+    package static func render(_ report: LinkReport) -> String {
         var lines: [String] = []
         func share(_ value: Double) -> String { String(format: "%.4f", value) }
         for file in report.files {

@@ -52,7 +52,7 @@ public struct PrivacyManifest: Codable, Sendable, Equatable {
              tReference = "t_reference", highestTDistanceRelease = "highest_t_distance_release"
     }
 
-    public init(outcome: PrivacyOutcome, spec: PrivacySpec) {
+    package init(outcome: PrivacyOutcome, spec: PrivacySpec) {
         var lDiversity: [String: ManifestValue]?
         if let model = spec.lDiversity {
             lDiversity = ["column": .text(model.column), "l": .number(model.l), "variant": .text(model.variant.rawValue)]

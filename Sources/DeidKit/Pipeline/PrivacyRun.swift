@@ -13,7 +13,7 @@ import Foundation
 /// statistics alone. Pass 2 reads the spool once, drops the frames of suppressed classes and
 /// entities, and writes the others with the chosen levels' values put in.
 extension TransformRun {
-    public func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
+    package func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
                            progress: ((InputProgress) -> Void)? = nil, digest: OutputDigest? = nil) throws -> (RunSummary, PrivacyOutcome) {
         guard let spec = plan.policy.privacy else { preconditionFailure("no privacy section") }
         var first = try passOne(inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: progress)
@@ -32,7 +32,7 @@ extension TransformRun {
     /// Applies a plan decided elsewhere (on the merged statistics of all shards) to `inputs`, a
     /// shard split by entity: pass 1 and pass 2 without a search. Returns the summary and the
     /// records suppressed.
-    public func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
+    package func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
                            applying decided: PrivacyPlan, digest: OutputDigest? = nil) throws -> (RunSummary, suppressedRecords: Int) {
         var first = try passOne(inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: nil)
         guard decided.columns == first.statistics.columns, decided.levels.count == first.levels.count,

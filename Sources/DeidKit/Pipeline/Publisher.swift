@@ -5,7 +5,11 @@ import Foundation
 
 /// What `deid publish` and `deid apply` are asked to do.
 public struct TransformRequest: Sendable {
+    /// The policy file; with `policyText`, the name the policy goes by in messages and in the
+    /// manifest, and the directory its relative paths (hierarchies) start from.
     public var policyPath: String
+    /// The policy's YAML, when it does not come from the file at `policyPath`.
+    public var policyText: String?
     /// Input files (`-` for standard input); several inputs with one header are one dataset.
     public var inputs: [String]
     public var readOptions: CSVReadOptions
@@ -62,7 +66,9 @@ public enum Publisher {
         var inputs: [BlockInput] = []
         for path in request.inputs { inputs.append(try BlockInput(path: path, options: request.readOptions, fingerprint: true)) }
         guard let first = inputs.first else { throw TransformError(position: InputPosition(source: "<inputs>"), problem: "no input given") }
-        let policy = try PolicyLoader.load(path: request.policyPath, header: first.header.names, environment: request.environment)
+        let policy = try request.policyText.map {
+            try Policy.parse($0, name: request.policyPath, columns: first.header.names, environment: request.environment)
+        } ?? Policy.load(path: request.policyPath, columns: first.header.names, environment: request.environment)
         for input in inputs.dropFirst() where input.header.names != first.header.names {
             throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
                                  problem: "the header differs from \(first.source.displayName)'s; inputs of one dataset need the same columns in the same order")

@@ -7,8 +7,8 @@ import DeidEngine
 /// The per-column operations are kept as parallel arrays (kind, input column, payload, memo)
 /// rather than an array of objects or of enums with payloads: the loop then neither retains an
 /// object per field nor copies payloads, which measured as a fifth of the time per record.
-public struct RecordTransformer {
-    public let plan: TransformPlan
+package struct RecordTransformer {
+    package let plan: TransformPlan
     private let kinds: [ColumnStep.Kind]
     private let inputs: [Int]
     /// The steps, called without retaining each one per record.
@@ -27,11 +27,11 @@ public struct RecordTransformer {
     /// record transformed into a repeating sink).
     private var repeats: LeadingFieldsMatcher
     /// The input named in error positions.
-    public var sourceName: String
+    package var sourceName: String
 
     /// - Parameters:
     ///   - stream: separates the noise streams of workers or blocks of one seeded run.
-    public init(plan: TransformPlan, sourceName: String, stream: UInt64 = 0) {
+    package init(plan: TransformPlan, sourceName: String, stream: UInt64 = 0) {
         self.init(plan: plan, sourceName: sourceName, stream: stream, shared: nil)
     }
 
@@ -60,7 +60,7 @@ public struct RecordTransformer {
     static func sharedSteps(plan: TransformPlan) -> [ColumnStep] { plan.columns.map(ColumnStep.init) }
 
     /// Restarts the noise stream (a seeded run's block `stream`).
-    public mutating func reseed(stream: UInt64) {
+    package mutating func reseed(stream: UInt64) {
         if let seed = plan.seed { random = .seeded(seed, stream: stream) }
     }
 
@@ -68,7 +68,7 @@ public struct RecordTransformer {
     /// writer whose record the caller ends); false, with nothing appended, when a filter drops
     /// the record.
     /// - Throws: `TransformError` naming the record and column when a value does not fit its technique.
-    public mutating func transform<Sink: CSVFieldSink>(_ record: CSVRecord, into output: inout Sink) throws(TransformError) -> Bool {
+    package mutating func transform<Sink: CSVFieldSink>(_ record: CSVRecord, into output: inout Sink) throws(TransformError) -> Bool {
         if hasFilters {
             for filter in plan.filters {
                 do {

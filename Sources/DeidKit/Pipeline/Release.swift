@@ -55,12 +55,12 @@ public struct ReleaseManifest: Codable, Sendable {
 }
 
 /// Release ids, fingerprints and the human report.
-public enum Release {
+package enum Release {
     /// The tool's version, written into manifests.
-    public static let toolVersion = "0.3.0"
+    package static let toolVersion = "0.3.0"
 
     /// A new release id: UTC time and 32 random bits, e.g. `20261129T164502Z-3fa9c2d1`.
-    public static func newID(at date: Date = Date()) -> String {
+    package static func newID(at date: Date = Date()) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -71,7 +71,7 @@ public enum Release {
     }
 
     /// ISO 8601 UTC time.
-    public static func timestamp(_ date: Date = Date()) -> String {
+    package static func timestamp(_ date: Date = Date()) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.string(from: date)
@@ -79,13 +79,13 @@ public enum Release {
 
     /// SHA-256 of a file's bytes, in hex (`Fingerprint`).
     /// - Complexity: reads the whole file.
-    public static func sha256(ofFile path: String) throws -> String { try Fingerprint.sha256(ofFile: path) }
+    package static func sha256(ofFile path: String) throws -> String { try Fingerprint.sha256(ofFile: path) }
 
     /// SHA-256 of bytes, in hex.
-    public static func sha256(of bytes: [UInt8]) -> String { Fingerprint.sha256(of: bytes) }
+    package static func sha256(of bytes: [UInt8]) -> String { Fingerprint.sha256(of: bytes) }
 
     /// The columns' part of a manifest.
-    public static func manifestColumns(plan: TransformPlan, privacy: PrivacyOutcome? = nil) -> [ReleaseManifest.Column] {
+    package static func manifestColumns(plan: TransformPlan, privacy: PrivacyOutcome? = nil) -> [ReleaseManifest.Column] {
         let published = Set(plan.outputHeader)
         return plan.policy.columns.map { column in
             var techniques = plan.techniques[column.name] ?? []
@@ -118,7 +118,7 @@ public enum Release {
     }
 
     /// `report.md`: the release for people.
-    public static func report(_ manifest: ReleaseManifest) -> String {
+    package static func report(_ manifest: ReleaseManifest) -> String {
         var lines: [String] = []
         lines.append("# Release \(manifest.releaseID): \(manifest.dataset.name)")
         lines.append("")

@@ -168,7 +168,7 @@ final class ReleaseFrameCounter: KeptFrameObserver {
 }
 
 /// Where a privacy run leaves the release's counts made in pass 2.
-public final class ReleaseCounted: @unchecked Sendable {
+package final class ReleaseCounted: @unchecked Sendable {
     var data: RiskData?
 }
 

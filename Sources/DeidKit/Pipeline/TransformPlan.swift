@@ -41,7 +41,7 @@ public struct AppliedTechnique: Codable, Sendable, Equatable {
 /// The policy compiled against the input's header: one operation per output column, the record
 /// filters and the aggregation. A plan is immutable and shared; each worker makes its own
 /// `RecordTransformer` from it.
-public struct TransformPlan: Sendable {
+package struct TransformPlan: Sendable {
     /// What produces one output column.
     enum Operation: Sendable {
         case copy
@@ -62,21 +62,21 @@ public struct TransformPlan: Sendable {
         var operation: Operation
     }
 
-    public let policy: Policy
-    public let inputHeader: [String]
+    package let policy: Policy
+    package let inputHeader: [String]
     /// The output's column names.
-    public let outputHeader: [String]
+    package let outputHeader: [String]
     let columns: [OutputColumn]
     let filters: [RecordFilter]
     let aggregation: AggregationPlan?
     /// Per input column: the techniques applied, for the manifest (empty when passed through).
-    public let techniques: [String: [AppliedTechnique]]
+    package let techniques: [String: [AppliedTechnique]]
     /// Keys in use: policy path -> key id.
-    public let keyIDs: [String: String]
+    package let keyIDs: [String: String]
     /// The seed of the noise, when reproducible.
-    public let seed: UInt64?
+    package let seed: UInt64?
     /// Input columns whose values the run counts for the report (before the policy); nil: none.
-    public var distributions: DistributionRequest?
+    package var distributions: DistributionRequest?
     /// How the run measures the release it writes (record-by-record and aggregating plans).
     var releaseRisk: ReleaseRiskPlan?
     /// The catalog's sketches of the release, keyed from the output fields as they are written
@@ -99,7 +99,7 @@ public struct TransformPlan: Sendable {
     /// - Parameters:
     ///   - releaseID: the release's id, from which per-release keys are derived.
     ///   - seed: makes noise reproducible; nil uses the system CSPRNG.
-    public init(policy: Policy, header: [String], releaseID: String, seed: UInt64?,
+    package init(policy: Policy, header: [String], releaseID: String, seed: UInt64?,
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         self.policy = policy
         self.inputHeader = header
@@ -285,7 +285,7 @@ public struct TransformPlan: Sendable {
     }
 
     /// The record-suppression step (filters), for the manifest.
-    public var filterTechnique: AppliedTechnique? {
+    package var filterTechnique: AppliedTechnique? {
         guard !policy.filters.isEmpty else { return nil }
         return AppliedTechnique(technique: "record filtering", family: "suppression",
                                 parameters: ["conditions": .number(Double(policy.filters.count))], traits: ["suppressing"])
@@ -293,7 +293,7 @@ public struct TransformPlan: Sendable {
 
     /// True when noise is drawn from a seed or is absent: the output is then a function of the
     /// input, the policy, the keys and the seed.
-    public var isReproducible: Bool {
+    package var isReproducible: Bool {
         seed != nil || !columns.contains { if case .noise = $0.operation { true } else { false } }
     }
 }

@@ -14,16 +14,16 @@ import Foundation
 ///
 /// Error positions are those of the whole input: a block's lines and records are counted from
 /// its start and shifted by the blocks before it when the error is reported, in order.
-public struct TransformRun {
-    public let plan: TransformPlan
+package struct TransformRun {
+    package let plan: TransformPlan
     /// Worker threads (record-by-record plans).
-    public let workers: Int
+    package let workers: Int
     /// How much of a privacy run's spool is read at a time in its second pass.
-    public var spoolBufferSize = 4 << 20
+    package var spoolBufferSize = 4 << 20
     /// The size of the chunks privacy pass 2 hands to the writing thread.
     package var passTwoChunkBytes = 1 << 20
     /// The input distributions of the plan's `distributions` columns, once the run is done.
-    public let collected = DistributionCollector()
+    package let collected = DistributionCollector()
     /// The release's counts, when the plan measures its release (`releaseRisk`).
     let releaseMerger: RiskMerger?
     /// A privacy run's release counts, made in pass 2 (`privacyRelease`).
@@ -34,7 +34,7 @@ public struct TransformRun {
     let sketchMerger: LinkMerger?
     let sketchBounds: SketchBounds?
 
-    public init(plan: TransformPlan, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    package init(plan: TransformPlan, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.plan = plan
         self.workers = max(1, workers)
         releaseMerger = plan.releaseRisk.map { RiskMerger(spec: $0.spec, layout: $0.layout, columns: $0.layout.columns) }
@@ -57,7 +57,7 @@ public struct TransformRun {
     /// Transforms `inputs` into `output`, header first, with `delimiter`. Does not commit.
     /// - Parameter digest: takes every byte written, in order, when the plan works record by
     ///   record (to fingerprint the output while it is written); none when it aggregates.
-    public func run(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
+    package func run(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
                     progress: ((InputProgress) -> Void)? = nil, digest: OutputDigest? = nil) throws -> RunSummary {
         let header = try outputHeader(checking: inputs, delimiter: delimiter)
         try output.write(bytes: header)

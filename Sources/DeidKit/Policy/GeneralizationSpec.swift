@@ -1,8 +1,8 @@
 /// A generalization and the level chosen among its levels. Level 0 is always the value itself;
 /// levels 1...levelCount coarsen step by step, so a search (k-anonymity) can choose among them.
-public struct GeneralizationSpec: Sendable, Equatable {
+package struct GeneralizationSpec: Sendable, Equatable {
     /// How values are coarsened, with the parameters of every level.
-    public enum Method: Sendable, Equatable {
+    package enum Method: Sendable, Equatable {
         /// Round numbers to a multiple of the base; one base per level.
         case round([Double])
         /// Replace numbers by the interval between break points (`[1,3)`); coarser levels merge
@@ -26,21 +26,21 @@ public struct GeneralizationSpec: Sendable, Equatable {
         case hierarchy(path: String, levels: Int)
     }
 
-    public var method: Method
+    package var method: Method
     /// The level applied: 0 leaves values unchanged, 1...levelCount coarsen. With a `privacy`
     /// section a level the policy does not give is chosen by the search.
-    public var level: Int
+    package var level: Int
     /// True when the policy gives `level`; false when it is the default (1) or searched.
-    public var levelGiven: Bool
+    package var levelGiven: Bool
 
-    public init(method: Method, level: Int, levelGiven: Bool = true) {
+    package init(method: Method, level: Int, levelGiven: Bool = true) {
         self.method = method
         self.level = level
         self.levelGiven = levelGiven
     }
 
     /// How many levels above the value itself the method offers.
-    public var levelCount: Int {
+    package var levelCount: Int {
         switch method {
         case .round(let bases): return bases.count
         case .intervals(let breaks):
@@ -59,7 +59,7 @@ public struct GeneralizationSpec: Sendable, Equatable {
 }
 
 /// Which coordinate a column holds.
-public enum CoordinateAxis: String, Sendable, CaseIterable {
+package enum CoordinateAxis: String, Sendable, CaseIterable {
     case latitude, longitude
 }
 

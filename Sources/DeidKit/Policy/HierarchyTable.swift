@@ -12,8 +12,8 @@ import Foundation
 /// Hierarchies can be large (ARX's ZIP hierarchy has 100,000 lines), so a table keeps every
 /// field in one byte buffer and indexes values by hash, and a file is read once per process:
 /// the policy loader and the plan share the table.
-public final class HierarchyTable: @unchecked Sendable {
-    public let levelCount: Int
+package final class HierarchyTable: @unchecked Sendable {
+    package let levelCount: Int
     /// All fields' bytes; line i's field j spans `bytes[ends[i * width + j - 1] ..< ends[i * width + j]]`.
     private let bytes: [UInt8]
     private let ends: [Int]
@@ -26,7 +26,7 @@ public final class HierarchyTable: @unchecked Sendable {
     nonisolated(unsafe) private static var loaded: [String: HierarchyTable] = [:]
 
     /// The table in `path`, read once per process; `displayName` names it in errors.
-    public static func load(path: String, displayName: String) throws -> HierarchyTable {
+    package static func load(path: String, displayName: String) throws -> HierarchyTable {
         lock.lock()
         defer { lock.unlock() }
         if let table = loaded[path] { return table }
@@ -36,7 +36,7 @@ public final class HierarchyTable: @unchecked Sendable {
     }
 
     /// Reads `path`; `displayName` names it in errors.
-    public convenience init(path: String, displayName: String) throws {
+    package convenience init(path: String, displayName: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw KeyError(message: "cannot read the hierarchy file \(displayName)")
         }
@@ -44,7 +44,7 @@ public final class HierarchyTable: @unchecked Sendable {
     }
 
     /// Reads a hierarchy from the bytes of its file; `displayName` names it in errors.
-    public init(contents: [UInt8], displayName: String) throws {
+    package init(contents: [UInt8], displayName: String) throws {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(contents.count)
         var ends: [Int] = []
@@ -122,7 +122,7 @@ public final class HierarchyTable: @unchecked Sendable {
     }
 
     /// The value's generalization at `level` (1...levelCount); nil when the value is not listed.
-    public func generalization(of value: ArraySlice<UInt8>, level: Int) -> [UInt8]? {
+    package func generalization(of value: ArraySlice<UInt8>, level: Int) -> [UInt8]? {
         var slot = Int(truncatingIfNeeded: FieldHash.hash(value)) & mask
         while slots[slot] != 0 {
             let line = Int(slots[slot]) - 1

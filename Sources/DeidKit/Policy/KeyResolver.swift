@@ -5,23 +5,23 @@ import Foundation
 import Synchronization
 
 /// A secret key's bytes. Never printed: `description` shows only the key id.
-public struct SecretKey: Sendable, CustomStringConvertible {
+package struct SecretKey: Sendable, CustomStringConvertible {
     let bytes: [UInt8]
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
     /// A fingerprint that names the key in manifests without revealing it: the first 8 bytes
     /// of HMAC-SHA256(key, "deid key id"), in hex.
-    public var id: String {
+    package var id: String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array("deid key id".utf8), using: SymmetricKey(data: bytes))
         return mac.prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
-    public var description: String { "SecretKey(id: \(id))" }
+    package var description: String { "SecretKey(id: \(id))" }
 
     /// The key derived for one release (HKDF-SHA256 with the release id as info), so that
     /// pseudonyms of two releases cannot be joined.
-    public func derived(forRelease releaseID: String, purpose: String) -> SecretKey {
+    package func derived(forRelease releaseID: String, purpose: String) -> SecretKey {
         let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: bytes), salt: Array("deid per-release".utf8),
                                          info: Array("\(purpose)/\(releaseID)".utf8), outputByteCount: 32)
         return SecretKey(bytes: key.bytes)
@@ -36,9 +36,9 @@ public struct KeyError: ReportedError, Sendable, Equatable, CustomStringConverti
 }
 
 /// Reads keys from the environment or from files.
-public enum KeyResolver {
+package enum KeyResolver {
     /// The fewest bytes a key may have.
-    public static let minimumBytes = 32
+    package static let minimumBytes = 32
 
     /// Key files read so far in this process: each is read once (the policy check and the plan
     /// both resolve a key, and a key handed over through a pipe can be read only once).
@@ -46,7 +46,7 @@ public enum KeyResolver {
 
     /// The key `reference` names. Files must not be readable by group or others (mode 0600 or
     /// stricter); a final line break in a file is not part of the key.
-    public static func resolve(_ reference: KeyReference, environment: [String: String]) throws -> SecretKey {
+    package static func resolve(_ reference: KeyReference, environment: [String: String]) throws -> SecretKey {
         let bytes: [UInt8]
         switch reference {
         case .environment(let name):

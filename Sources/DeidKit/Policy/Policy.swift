@@ -11,24 +11,24 @@ public struct Policy: Sendable {
     /// The column that identifies the person or household, if the data has one.
     public var entity: String?
     /// Conditions a record must meet to be kept (data minimization), all of them.
-    public var filters: [RecordFilterRule]
+    package var filters: [RecordFilterRule]
     /// One entry per input column, in the input's order.
-    public var columns: [ColumnPolicy]
+    package var columns: [ColumnPolicy]
     /// The privacy models the release must satisfy (k-anonymity and its relatives), if any.
-    public var privacy: PrivacySpec?
+    package var privacy: PrivacySpec?
     /// Risk gates of the release and the trace uniqueness test (Docs/RISK.md), if any.
-    public var risk: RiskPolicy?
+    package var risk: RiskPolicy?
     /// The linkage gate of the release (Docs/LINKAGE.md), if any.
-    public var linkage: LinkagePolicy? = nil
+    package var linkage: LinkagePolicy? = nil
     /// The SHA-256 of the policy's bytes as read (the manifest's policy fingerprint: the file is
     /// read once, so a policy from a pipe is fingerprinted too).
     public var sha256 = ""
 
     /// The column policy named `name`.
-    public func column(_ name: String) -> ColumnPolicy? { columns.first { $0.name == name } }
+    package func column(_ name: String) -> ColumnPolicy? { columns.first { $0.name == name } }
 
     /// The quasi-identifiers that stay in the output, in the input's order.
-    public var quasiIdentifiers: [ColumnPolicy] {
+    package var quasiIdentifiers: [ColumnPolicy] {
         columns.filter { column in
             guard column.role == .quasiIdentifier else { return false }
             if case .drop? = column.technique { return false }
@@ -38,63 +38,63 @@ public struct Policy: Sendable {
 }
 
 /// A policy's `linkage` section: what the release is checked against before it is written.
-public struct LinkagePolicy: Sendable, Equatable {
+package struct LinkagePolicy: Sendable, Equatable {
     /// Files (relative paths: to the policy's directory) the release must not link to.
-    public var against: [String] = []
+    package var against: [String] = []
     /// Check against every release in the catalog.
-    public var catalog = false
+    package var catalog = false
     /// The largest share of the release's individuals any combination may single out.
-    public var maxUniqueLinkShare: Double?
+    package var maxUniqueLinkShare: Double?
 }
 
 /// A policy's `risk` section: the release's risk gates and how to measure trace uniqueness.
-public struct RiskPolicy: Sendable {
-    public var thresholds = RiskThresholds()
+package struct RiskPolicy: Sendable {
+    package var thresholds = RiskThresholds()
     /// Prosecutor risk above this counts an individual as at risk.
-    public var threshold = 0.2
-    public var trace: TraceSpec?
+    package var threshold = 0.2
+    package var trace: TraceSpec?
 }
 
 /// The privacy models of a release and the information loss the search minimizes
 /// (see Docs/PRIVACY.md).
-public struct PrivacySpec: Sendable, Equatable {
+package struct PrivacySpec: Sendable, Equatable {
     /// Every equivalence class must hold at least k individuals.
-    public var k: Int = 1
+    package var k: Int = 1
     /// The share of individuals that may be suppressed (0...1).
-    public var suppressionLimit: Double = 0
-    public var lDiversity: LDiversitySpec?
-    public var tCloseness: TClosenessSpec?
-    public var metric: InformationLossMetric = .entropy
+    package var suppressionLimit: Double = 0
+    package var lDiversity: LDiversitySpec?
+    package var tCloseness: TClosenessSpec?
+    package var metric: InformationLossMetric = .entropy
 
-    public init() {}
+    package init() {}
 }
 
 /// l-diversity of one sensitive column (Machanavajjhala et al. 2007).
-public struct LDiversitySpec: Sendable, Equatable {
-    public enum Variant: String, Sendable, CaseIterable { case distinct, entropy, recursive }
-    public var column: String
-    public var l: Double
-    public var variant: Variant
+package struct LDiversitySpec: Sendable, Equatable {
+    package enum Variant: String, Sendable, CaseIterable { case distinct, entropy, recursive }
+    package var column: String
+    package var l: Double
+    package var variant: Variant
     /// The constant of recursive (c,l)-diversity.
-    public var c: Double?
+    package var c: Double?
 }
 
 /// t-closeness of one sensitive column (Li et al. 2007).
-public struct TClosenessSpec: Sendable, Equatable {
-    public enum Distance: String, Sendable, CaseIterable {
+package struct TClosenessSpec: Sendable, Equatable {
+    package enum Distance: String, Sendable, CaseIterable {
         /// Every pair of distinct values is at distance 1 (half the L1 distance).
         case equal
         /// Values are ordered (numerically when all are numbers); ordered earth mover's distance.
         case ordered
     }
-    public var column: String
-    public var t: Double
+    package var column: String
+    package var t: Double
     /// Nil: ordered when every value of the column is a number, equal otherwise.
-    public var distance: Distance?
+    package var distance: Distance?
 }
 
 /// The information loss a search minimizes.
-public enum InformationLossMetric: String, Sendable, CaseIterable, Codable {
+package enum InformationLossMetric: String, Sendable, CaseIterable, Codable {
     /// Non-uniform entropy, as ARX computes it.
     case entropy
     /// Iyengar's loss metric: the share of each column's domain a generalized value covers.
@@ -117,7 +117,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
 }
 
 /// What a column is, for privacy.
-public enum ColumnRole: String, Sendable, Codable, CaseIterable {
+package enum ColumnRole: String, Sendable, Codable, CaseIterable {
     /// Identifies a person on its own (name, e-mail, meter number): must be dropped,
     /// pseudonymized or masked.
     case identifier
@@ -130,19 +130,19 @@ public enum ColumnRole: String, Sendable, Codable, CaseIterable {
 }
 
 /// The policy of one column.
-public struct ColumnPolicy: Sendable {
-    public var name: String
-    public var role: ColumnRole
+package struct ColumnPolicy: Sendable {
+    package var name: String
+    package var role: ColumnRole
     /// The value technique, or nil to pass the column through unchanged.
-    public var technique: ColumnTechnique?
+    package var technique: ColumnTechnique?
     /// A per-entity date shift applied before the technique (timestamp and date columns).
-    public var dateShift: DateShiftSpec?
+    package var dateShift: DateShiftSpec?
     /// Aggregation of the time series into coarser buckets (the timestamp column only).
-    public var aggregate: AggregateSpec?
+    package var aggregate: AggregateSpec?
 }
 
 /// The technique applied to a column's values.
-public enum ColumnTechnique: Sendable {
+package enum ColumnTechnique: Sendable {
     case drop
     case pseudonymize(PseudonymizeSpec)
     case mask(MaskSpec)
@@ -151,7 +151,7 @@ public enum ColumnTechnique: Sendable {
     case noise(NoiseSpec)
 
     /// The policy keyword.
-    public var keyword: String {
+    package var keyword: String {
         switch self {
         case .drop: "drop"
         case .pseudonymize: "pseudonymize"
@@ -164,12 +164,12 @@ public enum ColumnTechnique: Sendable {
 }
 
 /// Where a secret key comes from: an environment variable or a file. Never the policy text.
-public enum KeyReference: Sendable, Equatable, CustomStringConvertible {
+package enum KeyReference: Sendable, Equatable, CustomStringConvertible {
     case environment(String)
     case file(String)
 
     /// `env:NAME` or `file:PATH`, as written in the policy.
-    public var description: String {
+    package var description: String {
         switch self {
         case .environment(let name): "env:\(name)"
         case .file(let path): "file:\(path)"
@@ -178,42 +178,42 @@ public enum KeyReference: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Keyed pseudonyms: HMAC-SHA256 of the value under the key, truncated and encoded.
-public struct PseudonymizeSpec: Sendable, Equatable {
-    public enum Encoding: String, Sendable, CaseIterable { case hex, base32 }
-    public var key: KeyReference
+package struct PseudonymizeSpec: Sendable, Equatable {
+    package enum Encoding: String, Sendable, CaseIterable { case hex, base32 }
+    package var key: KeyReference
     /// Characters of the encoded pseudonym.
-    public var length: Int
-    public var encoding: Encoding
+    package var length: Int
+    package var encoding: Encoding
     /// Derive the key per release (HKDF with the release id): two releases cannot be joined.
-    public var perRelease: Bool
+    package var perRelease: Bool
 }
 
 /// Masking: keep the first and last characters, or replace what a pattern matches.
-public struct MaskSpec: Sendable, Equatable {
-    public var keepFirst: Int
-    public var keepLast: Int
+package struct MaskSpec: Sendable, Equatable {
+    package var keepFirst: Int
+    package var keepLast: Int
     /// A regular expression; every character it matches is replaced. Nil masks all but the kept ends.
-    public var pattern: String?
-    public var character: String
+    package var pattern: String?
+    package var character: String
 }
 
 /// Cell suppression: listed values (or every value) replaced by a token.
-public struct SuppressSpec: Sendable, Equatable {
-    public var token: String
+package struct SuppressSpec: Sendable, Equatable {
+    package var token: String
     /// The values to suppress; nil suppresses every non-empty cell.
-    public var values: [String]?
+    package var values: [String]?
 }
 
 /// A consistent random shift of all of one entity's dates, within ±`maxDays`.
-public struct DateShiftSpec: Sendable, Equatable {
-    public var maxDays: Int
-    public var key: KeyReference
-    public var perRelease: Bool
+package struct DateShiftSpec: Sendable, Equatable {
+    package var maxDays: Int
+    package var key: KeyReference
+    package var perRelease: Bool
 }
 
 /// Noise addition to numbers, then clamping and rounding.
-public struct NoiseSpec: Sendable, Equatable {
-    public enum Distribution: Sendable, Equatable {
+package struct NoiseSpec: Sendable, Equatable {
+    package enum Distribution: Sendable, Equatable {
         /// Laplace noise with scale b.
         case laplace(Double)
         /// Gaussian noise with standard deviation sigma.
@@ -221,40 +221,40 @@ public struct NoiseSpec: Sendable, Equatable {
         /// Multiplicative noise: the value times (1 + u), u uniform in ±percent/100.
         case percent(Double)
     }
-    public var distribution: Distribution
-    public var minimum: Double?
-    public var maximum: Double?
+    package var distribution: Distribution
+    package var minimum: Double?
+    package var maximum: Double?
     /// The largest Laplace scale or Gaussian sigma a policy may give.
-    public static let maximumScale = 1e12
+    package static let maximumScale = 1e12
     /// The largest multiplicative noise, in percent of the value.
-    public static let maximumPercent = 1000.0
+    package static let maximumPercent = 1000.0
     /// Decimal places after noise; nil keeps the input's own decimals.
-    public var decimals: Int?
+    package var decimals: Int?
 }
 
 /// Time-series aggregation: readings per entity summed or averaged into coarser buckets.
-public struct AggregateSpec: Sendable, Equatable {
-    public var every: TimeUnit
-    public var sum: [String]
-    public var mean: [String]
+package struct AggregateSpec: Sendable, Equatable {
+    package var every: TimeUnit
+    package var sum: [String]
+    package var mean: [String]
     /// An added output column holding the number of readings in each bucket.
-    public var countColumn: String?
+    package var countColumn: String?
 }
 
 /// A condition a record must meet to be kept.
-public struct RecordFilterRule: Sendable, Equatable {
-    public var column: String
+package struct RecordFilterRule: Sendable, Equatable {
+    package var column: String
     /// Timestamps or dates: keep `from <= value < before`.
-    public var from: String?
-    public var before: String?
+    package var from: String?
+    package var before: String?
     /// Numbers: keep `min <= value <= max`.
-    public var minimum: Double?
-    public var maximum: Double?
+    package var minimum: Double?
+    package var maximum: Double?
     /// Keep only these values / drop these values.
-    public var oneOf: [String]?
-    public var noneOf: [String]?
+    package var oneOf: [String]?
+    package var noneOf: [String]?
     /// Drop records whose value is empty.
-    public var notEmpty: Bool
+    package var notEmpty: Bool
     /// The policy path of the rule, for messages.
-    public var path: String
+    package var path: String
 }

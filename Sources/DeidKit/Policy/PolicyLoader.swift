@@ -6,7 +6,7 @@ import Yams
 /// Reads a policy file and validates it against the input's header before any data is read.
 /// Every problem is collected and reported at once (`PolicyError`), each with the policy file's
 /// line and column and the key path; unknown keys and column names get a "did you mean".
-public enum PolicyLoader {
+package enum PolicyLoader {
     static let topKeys = ["version", "dataset", "entity", "filter", "columns", "privacy", "risk", "linkage"]
     static let linkageKeys = ["against", "catalog", "max_unique_link_share"]
     static let riskKeys = ["max_prosecutor_risk", "min_class_size", "max_trace_uniqueness", "threshold", "trace"]
@@ -24,7 +24,7 @@ public enum PolicyLoader {
     /// - Parameter name: the file name used in messages (defaults to `path`).
     /// - Parameter checkingKeys: false when only the roles are needed (`deid risk --policy`):
     ///   the keys are then not read.
-    public static func load(path: String, header: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+    package static func load(path: String, header: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
                             checkingKeys: Bool = true) throws -> Policy {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PolicyError([PolicyDiagnostic(file: path, line: nil, column: nil, path: "",
@@ -40,7 +40,7 @@ public enum PolicyLoader {
     }
 
     /// Parses policy text; `directory` resolves relative file paths in it.
-    public static func parse(text: String, file: String, directory: String, header: [String],
+    package static func parse(text: String, file: String, directory: String, header: [String],
                              environment: [String: String] = [:], checkingKeys: Bool = true) throws -> Policy {
         let reader = PolicyReader(file: file)
         let document: Node
@@ -871,5 +871,24 @@ public enum PolicyLoader {
             }
             return rules
         }
+    }
+}
+
+extension Policy {
+    /// Reads the policy file at `path` and checks it against an input's column names: every
+    /// problem is reported at once, with its line and key path (`PolicyError`).
+    /// - Parameter environment: where `env:` keys are found.
+    public static func load(path: String, columns: [String],
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Policy {
+        try PolicyLoader.load(path: path, header: columns, environment: environment)
+    }
+
+    /// Parses a policy's YAML and checks it against an input's column names.
+    /// - Parameters:
+    ///   - name: the name the policy goes by in messages; relative paths in it (hierarchy files)
+    ///     start from its directory.
+    public static func parse(_ text: String, name: String = "policy.yaml", columns: [String],
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Policy {
+        try PolicyLoader.parse(text: text, file: name, directory: PathName.directory(of: name), header: columns, environment: environment)
     }
 }

@@ -1,32 +1,32 @@
 /// A transformation of the quasi-identifiers: the generalization level of each, in
 /// `PrivacyStatistics.columns` order. A node of the search's lattice.
-public struct Transformation: Hashable, Sendable, CustomStringConvertible {
-    public let levels: [Int]
+package struct Transformation: Hashable, Sendable, CustomStringConvertible {
+    package let levels: [Int]
 
-    public init(_ levels: [Int]) { self.levels = levels }
+    package init(_ levels: [Int]) { self.levels = levels }
 
     /// The identity: every quasi-identifier at level 0.
-    public init(width: Int) { levels = [Int](repeating: 0, count: width) }
+    package init(width: Int) { levels = [Int](repeating: 0, count: width) }
 
-    public var width: Int { levels.count }
+    package var width: Int { levels.count }
 
     /// The level of quasi-identifier `column`.
-    public subscript(column: Int) -> Int { levels[column] }
+    package subscript(column: Int) -> Int { levels[column] }
 
     /// The sum of the levels: the node's height in the lattice.
-    public var height: Int { levels.reduce(0, +) }
+    package var height: Int { levels.reduce(0, +) }
 
     /// Whether no level is above `other`'s: `other`'s classes can be rolled up from this one's.
-    public func isAtOrBelow(_ other: Transformation) -> Bool { zip(levels, other.levels).allSatisfy { $0 <= $1 } }
+    package func isAtOrBelow(_ other: Transformation) -> Bool { zip(levels, other.levels).allSatisfy { $0 <= $1 } }
 
     /// The transformation with quasi-identifier `column` one level higher.
-    public func raised(_ column: Int) -> Transformation {
+    package func raised(_ column: Int) -> Transformation {
         var levels = self.levels
         levels[column] += 1
         return Transformation(levels)
     }
 
-    public var description: String { "(" + levels.map(String.init).joined(separator: ", ") + ")" }
+    package var description: String { "(" + levels.map(String.init).joined(separator: ", ") + ")" }
 }
 
 /// Every transformation with quasi-identifier c at a level in 0...maxLevels[c], numbered in

@@ -4,15 +4,15 @@ import Foundation
 
 /// What a privacy-checked run did beyond the records: the statistics, the levels and the
 /// search's result.
-public struct PrivacyOutcome: Sendable {
-    public var statistics: PrivacyStatistics
-    public var levels: [QuasiIdentifierLevels]
-    public var result: PrivacyResult
-    public var tClosenessDistance: TClosenessSpec.Distance?
+package struct PrivacyOutcome: Sendable {
+    package var statistics: PrivacyStatistics
+    package var levels: [QuasiIdentifierLevels]
+    package var result: PrivacyResult
+    package var tClosenessDistance: TClosenessSpec.Distance?
     /// Records removed because their class or their entity was suppressed (counted while writing).
-    public var suppressedRecords: Int
+    package var suppressedRecords: Int
     /// What pass 2 applied: a value any shard of the same data can apply on its own.
-    public var plan: PrivacyPlan
+    package var plan: PrivacyPlan
 }
 
 /// The search's decision as a value that does not depend on one run's codes: the levels, the
@@ -20,13 +20,13 @@ public struct PrivacyOutcome: Sendable {
 /// their values, and the keys' ids and the seed the release was made with. Saved as JSON it can
 /// be applied to any shard of the data (`TransformRun.runPrivate(... applying:)`); it names
 /// entities, so it is as confidential as the input.
-public struct PrivacyPlan: Codable, Sendable, Equatable {
-    public var columns: [String]
-    public var levels: [Int]
-    public var suppressedClasses: [[Data]]
-    public var suppressedEntities: [Data]
-    public var keyIDs: [String: String]
-    public var seed: UInt64?
+package struct PrivacyPlan: Codable, Sendable, Equatable {
+    package var columns: [String]
+    package var levels: [Int]
+    package var suppressedClasses: [[Data]]
+    package var suppressedEntities: [Data]
+    package var keyIDs: [String: String]
+    package var seed: UInt64?
 
     enum CodingKeys: String, CodingKey {
         case columns, levels, suppressedClasses = "suppressed_classes", suppressedEntities = "suppressed_entities",
@@ -34,7 +34,7 @@ public struct PrivacyPlan: Codable, Sendable, Equatable {
     }
 
     /// The plan of a search's result.
-    public init(result: PrivacyResult, columns: [String], keyIDs: [String: String], seed: UInt64?) {
+    package init(result: PrivacyResult, columns: [String], keyIDs: [String: String], seed: UInt64?) {
         self.columns = columns
         levels = result.levels
         suppressedClasses = result.suppressedClasses.map { $0.map { Data($0) } }

@@ -3,32 +3,32 @@ import Foundation
 
 /// The outcome of the search: the transformation chosen, its information loss, what it
 /// suppresses, and how the search went. Also what the second pass needs to apply it.
-public struct PrivacyResult: Sendable {
+package struct PrivacyResult: Sendable {
     /// The level of each quasi-identifier, in `PrivacyStatistics.columns` order.
-    public var levels: [Int]
-    public var metric: InformationLossMetric
-    public var informationLoss: Double
-    public var suppressedIndividuals: Int
+    package var levels: [Int]
+    package var metric: InformationLossMetric
+    package var informationLoss: Double
+    package var suppressedIndividuals: Int
     /// Records of the suppressed classes and entities (the second pass counts them again).
-    public var suppressedRecords: Int
+    package var suppressedRecords: Int
     /// Classes published (not suppressed), and the smallest of them in individuals.
-    public var classes: Int
-    public var minClassSize: Int
+    package var classes: Int
+    package var minClassSize: Int
     /// Number of published classes of each size in individuals.
-    public var classSizes: [Int: Int]
+    package var classSizes: [Int: Int]
     /// Entities whose rows fall in more than one class at the finest level.
-    public var entitiesInSeveralClasses: Int
+    package var entitiesInSeveralClasses: Int
     /// The lowest distinct l and the highest t-closeness distance among published classes
     /// (when the models are set).
-    public var lowestDistinctL: Int?
-    public var highestDistance: Double?
-    public var nodes: Int
-    public var nodesChecked: Int
-    public var seconds: Double
+    package var lowestDistinctL: Int?
+    package var highestDistance: Double?
+    package var nodes: Int
+    package var nodesChecked: Int
+    package var seconds: Double
     /// The published values of the suppressed classes, one per quasi-identifier.
-    public var suppressedClasses: [[[UInt8]]]
+    package var suppressedClasses: [[[UInt8]]]
     /// The values of suppressed entities that span several classes (the others go with their class).
-    public var suppressedEntityValues: [[UInt8]]
+    package var suppressedEntityValues: [[UInt8]]
 }
 
 /// Why no transformation satisfies the models.
@@ -48,7 +48,7 @@ public struct PrivacyRefusal: Error, Sendable, CustomStringConvertible {
 /// with few checks. For non-uniform entropy (monotone, and known without data) no path starts
 /// at a node that cannot beat the best satisfying node found so far; the optimum is the best
 /// satisfying node. Other metrics are evaluated on the satisfying nodes that can win.
-public final class PrivacySearch {
+package final class PrivacySearch {
     let statistics: PrivacyStatistics
     let levels: [QuasiIdentifierLevels]
     let spec: PrivacySpec
@@ -62,7 +62,7 @@ public final class PrivacySearch {
 
     /// - Parameter packKeys: roll classes up on bit-packed keys when the domains fit in 64 bits
     ///   (tests turn it off to compare with the roll-up through representative tuples).
-    public init(statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], spec: PrivacySpec, packKeys: Bool = true) {
+    package init(statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], spec: PrivacySpec, packKeys: Bool = true) {
         self.statistics = statistics
         self.levels = levels
         self.spec = spec
@@ -74,7 +74,7 @@ public final class PrivacySearch {
     }
 
     /// The distance used for t-closeness (resolved when the policy leaves it open).
-    public var tClosenessDistance: TClosenessSpec.Distance { sensitive.distance }
+    package var tClosenessDistance: TClosenessSpec.Distance { sensitive.distance }
 
     var width: Int { levels.count }
 
@@ -103,7 +103,7 @@ public final class PrivacySearch {
     }
 
     /// Finds the optimal transformation; throws `PrivacyRefusal` when none satisfies the models.
-    public func run() throws -> PrivacyResult {
+    package func run() throws -> PrivacyResult {
         let started = Date()
         let heights = (0..<lattice.count).map { lattice.transformation($0).height }
         let entropies = (0..<lattice.count).map { measure.entropy(lattice.transformation($0)) }

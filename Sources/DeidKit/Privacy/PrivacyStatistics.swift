@@ -2,12 +2,12 @@ import DeidCSV
 import DeidEngine
 
 /// Rows of sparse counts: for row `i`, `keys[offsets[i]..<offsets[i+1]]` with their `counts`.
-public struct SparseRows: Codable, Sendable, Equatable {
-    public var offsets: [Int] = [0]
-    public var keys: [UInt32] = []
-    public var counts: [Int] = []
+package struct SparseRows: Codable, Sendable, Equatable {
+    package var offsets: [Int] = [0]
+    package var keys: [UInt32] = []
+    package var counts: [Int] = []
 
-    public var rowCount: Int { offsets.count - 1 }
+    package var rowCount: Int { offsets.count - 1 }
 
     mutating func appendRow<S: Sequence>(_ entries: S) where S.Element == (UInt32, Int) {
         for (key, count) in entries {
@@ -19,10 +19,10 @@ public struct SparseRows: Codable, Sendable, Equatable {
 }
 
 /// Where a value was first seen, for messages about it (never the value itself).
-public struct ValuePosition: Codable, Sendable, Equatable {
-    public var input: Int
-    public var line: Int
-    public var record: Int
+package struct ValuePosition: Codable, Sendable, Equatable {
+    package var input: Int
+    package var line: Int
+    package var record: Int
 }
 
 /// The first pass's statistics over the quasi-identifiers at their finest level: the class
@@ -36,40 +36,40 @@ public struct ValuePosition: Codable, Sendable, Equatable {
 ///
 /// The statistics are a value: two shards' statistics (shards split by entity) merge into
 /// those of the whole (`merge(_:)`), and they can be saved and loaded (`Codable`).
-public struct PrivacyStatistics: Codable, Sendable, Equatable {
+package struct PrivacyStatistics: Codable, Sendable, Equatable {
     /// The quasi-identifier columns, in the input's order.
-    public var columns: [String]
+    package var columns: [String]
     /// Per quasi-identifier: the distinct values at level 0, indexed by code.
-    public var values: [[[UInt8]]]
+    package var values: [[[UInt8]]]
     /// Per quasi-identifier: records holding each value.
-    public var valueRecords: [[Int]]
+    package var valueRecords: [[Int]]
     /// Per quasi-identifier: where each value was first seen.
-    public var valuePositions: [[ValuePosition]]
+    package var valuePositions: [[ValuePosition]]
     /// The tuples' codes, `columns.count` per tuple.
-    public var tuples: [UInt32]
-    public var tupleRecords: [Int]
+    package var tuples: [UInt32]
+    package var tupleRecords: [Int]
     /// Individuals counted whole in each tuple.
-    public var tupleIndividuals: [Int]
+    package var tupleIndividuals: [Int]
     /// Per tuple: sensitive value code -> individuals (of `tupleIndividuals`) with that value.
-    public var histogram: SparseRows
+    package var histogram: SparseRows
     /// Per entity with rows in several tuples: its (tuple, sensitive code) pairs and their records.
-    public var multiEntities: SparseRows
+    package var multiEntities: SparseRows
     /// For `multiEntities`: the sensitive code of each pair (parallel to `keys`, which hold tuples).
-    public var multiSensitive: [UInt32]
+    package var multiSensitive: [UInt32]
     /// The run's entity codes of `multiEntities`.
-    public var multiEntityIDs: [UInt32]
+    package var multiEntityIDs: [UInt32]
     /// Their entity values (a plan names suppressed entities by value, so that any shard can
     /// apply it).
-    public var multiEntityValues: [[UInt8]]
+    package var multiEntityValues: [[UInt8]]
     /// Distinct values of the sensitive column, indexed by code (empty without one).
-    public var sensitiveValues: [[UInt8]]
-    public var hasEntity: Bool
-    public var hasSensitive: Bool
-    public var records: Int
-    public var individuals: Int
+    package var sensitiveValues: [[UInt8]]
+    package var hasEntity: Bool
+    package var hasSensitive: Bool
+    package var records: Int
+    package var individuals: Int
 
-    public var tupleCount: Int { tupleRecords.count }
-    public var width: Int { columns.count }
+    package var tupleCount: Int { tupleRecords.count }
+    package var width: Int { columns.count }
 
     @inline(__always) func code(tuple: Int, column: Int) -> Int { Int(tuples[tuple &* columns.count &+ column]) }
 }
@@ -404,7 +404,7 @@ final class PrivacyAccumulator {
 extension PrivacyStatistics {
     /// Adds another shard's statistics (a shard split by entity: no entity in both). Codes of
     /// `other` are translated to this table's.
-    public mutating func merge(_ other: PrivacyStatistics) {
+    package mutating func merge(_ other: PrivacyStatistics) {
         precondition(other.columns == columns && other.hasEntity == hasEntity && other.hasSensitive == hasSensitive,
                      "statistics of different quasi-identifiers")
         var valueMaps: [[UInt32]] = []

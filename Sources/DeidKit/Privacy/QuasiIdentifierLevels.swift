@@ -3,18 +3,18 @@ import Foundation
 /// One quasi-identifier's values at every level the search may choose, as codes: level 0 is
 /// the value as the first pass left it, levels 1...maxLevel its generalizations. Built from the
 /// distinct values alone (each is generalized once per level), like ARX's encoded hierarchies.
-public struct QuasiIdentifierLevels: Sendable {
-    public let column: String
+package struct QuasiIdentifierLevels: Sendable {
+    package let column: String
     /// The highest level (0 when the column is not searched).
-    public let maxLevel: Int
+    package let maxLevel: Int
     /// `codes[level][valueCode]`: the value's code at that level.
     let codes: [[UInt32]]
     /// `labels[level][code]`: the published value.
     let labels: [[[UInt8]]]
     /// Distinct values at each level.
-    public let domainSizes: [Int]
+    package let domainSizes: [Int]
     /// Non-uniform entropy of the column at each level (ARX's definition).
-    public let entropy: [Double]
+    package let entropy: [Double]
     /// Per level and code: how many level-0 values the code covers (for the loss metric).
     let leaves: [[Int]]
 
@@ -90,7 +90,7 @@ public struct QuasiIdentifierLevels: Sendable {
     }
 
     /// The published value of level-0 value `code` at `level`.
-    public func label(of code: Int, level: Int) -> [UInt8] { labels[level][Int(codes[level][code])] }
+    package func label(of code: Int, level: Int) -> [UInt8] { labels[level][Int(codes[level][code])] }
 }
 
 enum LevelProblem: Error {

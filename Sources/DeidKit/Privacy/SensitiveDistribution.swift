@@ -113,11 +113,11 @@ struct SensitiveDistribution {
 
 /// The distribution t-closeness is measured against when it is not the measured table's own:
 /// the input's whole table (before suppression), which the privacy models are enforced against.
-public struct SensitiveReference: Sendable, Equatable {
+package struct SensitiveReference: Sendable, Equatable {
     /// Each sensitive value's share of the individuals.
-    public var shares: [[UInt8]: Double]
+    package var shares: [[UInt8]: Double]
     /// What it is, for reports (`input`).
-    public var name: String
+    package var name: String
 
     /// The whole table's distribution of `statistics` (as the privacy search sees it).
     init(statistics: PrivacyStatistics, name: String) {

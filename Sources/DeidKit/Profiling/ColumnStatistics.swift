@@ -1,7 +1,7 @@
 import DeidCSV
 
 /// The inferred type of a column, from all its non-empty values.
-public enum ColumnType: String, Sendable, Codable, CaseIterable {
+package enum ColumnType: String, Sendable, Codable, CaseIterable {
     case integer, decimal, timestamp, date, categorical, text
     /// Every value is empty.
     case empty

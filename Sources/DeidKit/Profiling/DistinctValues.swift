@@ -6,11 +6,11 @@ import DeidCSV
 ///
 /// Each exactly-counted value gets a dense index (0, 1, 2...) in order of first appearance,
 /// which lets a caller keep per-value state in plain arrays.
-public struct DistinctValues: Sendable {
+package struct DistinctValues: Sendable {
     /// The most values counted exactly.
-    public let exactLimit: Int
+    package let exactLimit: Int
     /// The most bytes of values kept for exact counting.
-    public let byteLimit: Int
+    package let byteLimit: Int
     private var slots: [Int32]          // open addressing: value index + 1, 0 = empty
     private var hashes: [UInt64] = []   // by value index
     private var ends: [Int] = []        // by value index: end offset in `storage`
@@ -19,13 +19,13 @@ public struct DistinctValues: Sendable {
     /// never need one).
     private var sketch: HyperLogLog?
     /// The sketch's precision (fewer registers for a wide file's many columns).
-    public let sketchPrecision: Int
+    package let sketchPrecision: Int
     /// False once the exact limits were passed.
-    public private(set) var isExact = true
+    package private(set) var isExact = true
 
     /// A counter that is exact up to `exactLimit` values or `byteLimit` bytes of values, then a
     /// HyperLogLog of 2^`sketchPrecision` registers.
-    public init(exactLimit: Int = 100_000, byteLimit: Int = 8 << 20, sketchPrecision: Int = 14) {
+    package init(exactLimit: Int = 100_000, byteLimit: Int = 8 << 20, sketchPrecision: Int = 14) {
         self.exactLimit = exactLimit
         self.byteLimit = byteLimit
         self.sketchPrecision = sketchPrecision
@@ -33,7 +33,7 @@ public struct DistinctValues: Sendable {
     }
 
     /// The result of inserting a value.
-    public enum Insertion: Equatable {
+    package enum Insertion: Equatable {
         /// Seen for the first time; its new index.
         case new(Int)
         /// Seen before, with this index.
@@ -43,7 +43,7 @@ public struct DistinctValues: Sendable {
     }
 
     /// Counts field `field` of `record`, whose hash is `hash`.
-    public mutating func insert(_ record: CSVRecord, field: Int, hash: UInt64) -> Insertion {
+    package mutating func insert(_ record: CSVRecord, field: Int, hash: UInt64) -> Insertion {
         guard isExact else {
             sketch!.insert(hash: hash)
             return .uncounted
@@ -95,10 +95,10 @@ public struct DistinctValues: Sendable {
     }
 
     /// The number of distinct values: exact while `isExact`, else the sketch's estimate.
-    public var count: Int { isExact ? hashes.count : Int(sketch!.estimate.rounded()) }
+    package var count: Int { isExact ? hashes.count : Int(sketch!.estimate.rounded()) }
 
     /// The bytes of value `index` (exact mode only).
-    public func value(at index: Int) -> ArraySlice<UInt8> {
+    package func value(at index: Int) -> ArraySlice<UInt8> {
         let start = index == 0 ? 0 : ends[index - 1]
         return storage[start..<ends[index]]
     }

@@ -1,7 +1,7 @@
 /// The suggested de-identification role of a column, as `deid profile` reports it. The first
 /// four are the policy's roles; `entity` (the column naming the person or household a record
 /// belongs to) and `timestamp` are reported where they apply.
-public enum SuggestedRole: String, Sendable, Codable, CaseIterable {
+package enum SuggestedRole: String, Sendable, Codable, CaseIterable {
     case identifier
     case quasiIdentifier = "quasi_identifier"
     case sensitive
@@ -11,29 +11,29 @@ public enum SuggestedRole: String, Sendable, Codable, CaseIterable {
 }
 
 /// The profile of one column.
-public struct ColumnProfile: Sendable, Codable, Equatable {
+package struct ColumnProfile: Sendable, Codable, Equatable {
     /// The column name from the header.
-    public var name: String
+    package var name: String
     /// The inferred type.
-    public var type: ColumnType
+    package var type: ColumnType
     /// Empty fields.
-    public var empty: Int
+    package var empty: Int
     /// Distinct non-empty values (exact, or an estimate when `distinctExact` is false).
-    public var distinct: Int
+    package var distinct: Int
     /// True when `distinct` was counted exactly.
-    public var distinctExact: Bool
+    package var distinctExact: Bool
     /// The strftime-style format of a timestamp or date column.
-    public var format: String?
+    package var format: String?
     /// The smallest and largest numeric values, for numeric columns.
-    public var minimum: Double?
+    package var minimum: Double?
     /// The largest numeric value.
-    public var maximum: Double?
+    package var maximum: Double?
     /// The suggested role.
-    public var role: SuggestedRole
+    package var role: SuggestedRole
     /// Why that role, in words.
-    public var reason: String
+    package var reason: String
     /// The longest value, in bytes (not in the JSON).
-    public var longest = 0
+    package var longest = 0
 
     enum CodingKeys: String, CodingKey {
         case name, type, empty, distinct, format, minimum, maximum, role, reason
@@ -42,17 +42,17 @@ public struct ColumnProfile: Sendable, Codable, Equatable {
 }
 
 /// The profile of a file: the `--json` output of `deid profile`.
-public struct FileProfile: Sendable, Codable, Equatable {
+package struct FileProfile: Sendable, Codable, Equatable {
     /// The input's name as given.
-    public var file: String
+    package var file: String
     /// The delimiter: comma, semicolon, tab or pipe.
-    public var delimiter: String
+    package var delimiter: String
     /// True when the input was gzip.
-    public var compressed: Bool
+    package var compressed: Bool
     /// Records, the header excluded.
-    public var rows: Int
+    package var rows: Int
     /// The suggested entity column, if any.
-    public var entity: String?
+    package var entity: String?
     /// In file order.
-    public var columns: [ColumnProfile]
+    package var columns: [ColumnProfile]
 }

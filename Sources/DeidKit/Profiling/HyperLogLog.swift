@@ -3,13 +3,13 @@ import Foundation
 /// A HyperLogLog sketch (Flajolet et al. 2007) of distinct 64-bit hashes, with the small-range
 /// (linear counting) correction. Precision 14: 16,384 one-byte registers, about 0.8% standard
 /// error. Two sketches of the same precision merge by taking register maxima.
-public struct HyperLogLog: Sendable, Equatable {
+package struct HyperLogLog: Sendable, Equatable {
     /// log2 of the number of registers.
-    public let precision: Int
+    package let precision: Int
     private var registers: [UInt8]
 
     /// An empty sketch with 2^`precision` registers.
-    public init(precision: Int = 14) {
+    package init(precision: Int = 14) {
         precondition((4...18).contains(precision), "precision must be 4...18")
         self.precision = precision
         registers = [UInt8](repeating: 0, count: 1 << precision)
@@ -26,7 +26,7 @@ public struct HyperLogLog: Sendable, Equatable {
     var registerBytes: [UInt8] { registers }
 
     /// Adds one hashed value.
-    @inlinable public mutating func insert(hash: UInt64) {
+    @inlinable package mutating func insert(hash: UInt64) {
         let index = Int(hash >> UInt64(64 - precision))
         let rest = (hash << UInt64(precision)) | (1 << UInt64(precision - 1))
         let rank = UInt8(rest.leadingZeroBitCount + 1)
@@ -38,7 +38,7 @@ public struct HyperLogLog: Sendable, Equatable {
     }
 
     /// Takes in every value of `other`.
-    public mutating func merge(_ other: HyperLogLog) {
+    package mutating func merge(_ other: HyperLogLog) {
         precondition(other.precision == precision, "merging sketches of different precision")
         for index in registers.indices where other.registers[index] > registers[index] {
             registers[index] = other.registers[index]
@@ -46,7 +46,7 @@ public struct HyperLogLog: Sendable, Equatable {
     }
 
     /// The estimated number of distinct values.
-    public var estimate: Double {
+    package var estimate: Double {
         let count = Double(registers.count)
         var sum = 0.0
         var zeros = 0

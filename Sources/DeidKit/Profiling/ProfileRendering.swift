@@ -2,14 +2,14 @@ import Foundation
 
 extension FileProfile {
     /// The `--json` output: stable keys, sorted, pretty-printed.
-    public func json() throws -> String {
+    package func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
     /// A table for people: one line per column, then the suggested entity.
-    public func table() -> String {
+    package func table() -> String {
         var lines = ["\(file): \(rows) rows, \(columns.count) columns, \(delimiter)-separated\(compressed ? ", gzip" : "")", ""]
         let headings = ["column", "type", "empty", "distinct", "role", "reason"]
         let body: [[String]] = columns.map { column in

@@ -3,7 +3,7 @@ import DeidCSV
 /// Profiles a whole input: reads every record (the reader refuses a field that is not valid
 /// UTF-8), and reports progress every `progressInterval` records.
 /// - Complexity: one pass over the input; memory bounded by `ProfileOptions`.
-public func profile(reader: CSVReader, options: ProfileOptions = ProfileOptions(),
+package func profile(reader: CSVReader, options: ProfileOptions = ProfileOptions(),
                     progressInterval: Int = 1 << 16,
                     progress: ((InputProgress) -> Void)? = nil) throws -> FileProfile {
     var profiler = Profiler(header: reader.header, options: options)

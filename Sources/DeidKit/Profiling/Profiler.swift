@@ -1,22 +1,22 @@
 import DeidCSV
 
 /// Settings of a profiling pass.
-public struct ProfileOptions: Sendable {
+package struct ProfileOptions: Sendable {
     /// Distinct values counted exactly per column before switching to a HyperLogLog estimate.
-    public var exactDistinctLimit: Int = 100_000
+    package var exactDistinctLimit: Int = 100_000
     /// Bytes of distinct values kept per column for exact counting.
-    public var exactDistinctBytes: Int = 8 << 20
+    package var exactDistinctBytes: Int = 8 << 20
     /// Memory for exact counting in all columns together: a wide file gets less per column
     /// (each distinct value costs its bytes plus about 28 bytes of index).
-    public var exactDistinctBudgetBytes: Int = 160 << 20
+    package var exactDistinctBudgetBytes: Int = 160 << 20
     /// Memory for the HyperLogLog estimates of all columns together: a wide file's estimates
     /// get fewer registers (at most 2^14, at least 2^6, a column).
-    public var sketchBudgetBytes: Int = 32 << 20
+    package var sketchBudgetBytes: Int = 32 << 20
     /// Memory for tracking which columns determine which (one value of A, one value of B), in
     /// bytes. It grows with the square of the width: a file too wide for it is not tracked.
-    public var dependencyBudgetBytes: Int = 32 << 20
+    package var dependencyBudgetBytes: Int = 32 << 20
 
-    public init() {}
+    package init() {}
 }
 
 /// Profiles a CSV input in one streaming pass: per column its type, empty count, distinct count
@@ -24,7 +24,7 @@ public struct ProfileOptions: Sendable {
 ///
 /// Memory is bounded by the options (distinct values kept per column and the dependency
 /// budget), whatever the size of the input.
-public struct Profiler {
+package struct Profiler {
     private let header: CSVHeader
     private let options: ProfileOptions
     private var columns: [ColumnStatistics]
@@ -42,7 +42,7 @@ public struct Profiler {
     private var changed: [Bool]
 
     /// A profiler for records with `header`'s columns.
-    public init(header: CSVHeader, options: ProfileOptions = ProfileOptions()) {
+    package init(header: CSVHeader, options: ProfileOptions = ProfileOptions()) {
         self.header = header
         self.options = options
         let count = header.count
@@ -68,7 +68,7 @@ public struct Profiler {
     /// Takes in one record (with the header's field count). `previous`, the record added just
     /// before, lets values repeated from one row to the next (a household's attributes over its
     /// readings) skip hashing and lookup.
-    public mutating func add(_ record: CSVRecord, previous: CSVRecord? = nil) {
+    package mutating func add(_ record: CSVRecord, previous: CSVRecord? = nil) {
         rows += 1
         let count = header.count
         for column in 0..<count {
@@ -143,7 +143,7 @@ public struct Profiler {
     }
 
     /// The profile of everything added so far.
-    public func finish(source: String, delimiter: CSVDelimiter, compressed: Bool) -> FileProfile {
+    package func finish(source: String, delimiter: CSVDelimiter, compressed: Bool) -> FileProfile {
         let facts = (0..<header.count).map { column in
             ColumnFacts(name: header.names[column], statistics: columns[column], rows: rows,
                         determines: Set(determines[column].map { header.names[$0] }),

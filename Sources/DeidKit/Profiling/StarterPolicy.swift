@@ -2,20 +2,20 @@
 /// every column named, with the suggested role and the reason as a comment. Identifiers get a
 /// technique so that the policy is complete: direct identifiers are dropped, the entity column
 /// is pseudonymized under a key read from the environment.
-public struct StarterPolicy {
+package struct StarterPolicy {
     /// The profile the policy is written from.
-    public var profile: FileProfile
+    package var profile: FileProfile
     /// The dataset name written into the policy.
-    public var datasetName: String
+    package var datasetName: String
 
     /// A starter policy for `profile`, naming the dataset `datasetName`.
-    public init(profile: FileProfile, datasetName: String) {
+    package init(profile: FileProfile, datasetName: String) {
         self.profile = profile
         self.datasetName = datasetName
     }
 
     /// The YAML text.
-    public func yaml() -> String {
+    package func yaml() -> String {
         var lines = [
             "# Starter policy written by `deid profile` from \(comment(profile.file)).",
             "# Every column of the file is listed: review each role and technique before publishing.",

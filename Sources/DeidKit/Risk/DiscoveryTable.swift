@@ -32,7 +32,7 @@ public struct LeftOutColumn: Codable, Sendable, Equatable {
 /// is left out (its rows merged), and the workers stop reading it. Such a column has nearly as
 /// many values as rows: it is identifying on its own (a timestamp, a reading) and is named in
 /// the report; trace uniqueness is the measure for time series.
-public struct DiscoveryTable: Sendable {
+package struct DiscoveryTable: Sendable {
     let header: [String]
     let candidates: [Int]
     /// The candidates still in the rows, in `candidates` order.
@@ -45,7 +45,7 @@ public struct DiscoveryTable: Sendable {
     private var codes: [Int: [[UInt8]: UInt32]] = [:]
     /// Rows: `[entity, code per active column]` -> records.
     private var rows: [[UInt32]: Int] = [:]
-    public private(set) var leftOut: [LeftOutColumn] = []
+    package private(set) var leftOut: [LeftOutColumn] = []
 
     /// - Parameter rowLimit: rows kept at most; fewer for many candidates (`spec.cellLimit`).
     init(header: [String], candidates: [Int], hasEntity: Bool, spec: DiscoverySpec, candidatesBeyondLimit: Int = 0) {
@@ -124,7 +124,7 @@ public struct DiscoveryTable: Sendable {
     /// columns a combination, then fewer candidates (those with the most distinct values) when
     /// every combination would take more.
     /// - Complexity: O(combinations measured × rows), at most `spec.workLimit`.
-    public func result(_ spec: DiscoverySpec, notCombinedBefore: Int) -> DiscoveryResult {
+    package func result(_ spec: DiscoverySpec, notCombinedBefore: Int) -> DiscoveryResult {
         let flat = rows.map { (row: $0.key, records: $0.value) }
         let (size, count) = Self.plan(candidates: activeColumns.count, rows: flat.count, maxColumns: spec.maxColumns, workLimit: spec.workLimit)
         // The candidates combined: all, or the `count` with the most distinct values (in file order).

@@ -4,14 +4,14 @@ import Foundation
 /// A population table for journalist risk: the quasi-identifiers' values and how many people
 /// of the population have them (a census table, a register count). Rows with the same values
 /// add up.
-public struct PopulationTable: Sendable {
-    public let source: String
+package struct PopulationTable: Sendable {
+    package let source: String
     private let columns: [String]
     private var counts: [[[UInt8]]: Int] = [:]
 
     /// Reads `path` (CSV or gzip CSV), which must have every quasi-identifier column and
     /// `countColumn` holding whole numbers.
-    public init(path: String, quasiIdentifiers: [String], countColumn: String, options: CSVReadOptions = CSVReadOptions()) throws {
+    package init(path: String, quasiIdentifiers: [String], countColumn: String, options: CSVReadOptions = CSVReadOptions()) throws {
         let reader = try CSVReader(source: InputSource(path: path, encoding: options.encoding), options: options)
         source = reader.source.displayName
         columns = quasiIdentifiers

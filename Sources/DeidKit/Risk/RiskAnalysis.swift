@@ -2,9 +2,9 @@ import DeidCSV
 import Foundation
 
 /// The measures of `deid risk`, computed from the one pass's data (see Docs/RISK.md).
-public enum RiskAnalysis {
+package enum RiskAnalysis {
     /// Measures `data` under `spec`; `inputs` names the files.
-    public static func report(_ data: RiskData, spec: RiskSpec, inputs: [String], thresholds: RiskThresholds = RiskThresholds()) throws -> RiskReport {
+    package static func report(_ data: RiskData, spec: RiskSpec, inputs: [String], thresholds: RiskThresholds = RiskThresholds()) throws -> RiskReport {
         let statistics = data.statistics
         let table = ClassTable(finest: statistics, width: statistics.width)
         let sizes = table.individualSizes()

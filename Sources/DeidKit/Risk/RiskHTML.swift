@@ -3,21 +3,21 @@ import Foundation
 /// The risk report as one self-contained HTML page: inline CSS and SVG charts, no scripts, no
 /// fonts, nothing fetched. The public page shows counts and column names only, never a value of
 /// the data; the confidential page adds the smallest classes with their values.
-public struct RiskHTML {
-    public let report: RiskReport
-    public let spec: RiskSpec
-    public let confidential: Bool
+package struct RiskHTML {
+    package let report: RiskReport
+    package let spec: RiskSpec
+    package let confidential: Bool
     /// Generalized or noised columns before and after the policy (`deid publish`).
-    public let changes: [ColumnChange]
+    package let changes: [ColumnChange]
 
-    public init(report: RiskReport, spec: RiskSpec, confidential: Bool, changes: [ColumnChange] = []) {
+    package init(report: RiskReport, spec: RiskSpec, confidential: Bool, changes: [ColumnChange] = []) {
         self.report = report
         self.spec = spec
         self.confidential = confidential
         self.changes = changes
     }
 
-    public func render() -> String {
+    package func render() -> String {
         var body = ""
         let title = confidential ? "Re-identification risk (confidential)" : "Re-identification risk"
         body += "<h1>\(escape(title))</h1>\n"

@@ -20,14 +20,14 @@ struct TracePointKey: Hashable, Sendable {
 }
 
 /// Everything `deid risk` learns in its one pass over the input.
-public struct RiskData: Sendable {
+package struct RiskData: Sendable {
     /// The classes of the quasi-identifiers (with the entity and the sensitive column).
-    public var statistics: PrivacyStatistics
-    public var discovery: DiscoveryTable?
-    public var trace: TracePoints?
+    package var statistics: PrivacyStatistics
+    package var discovery: DiscoveryTable?
+    package var trace: TracePoints?
     /// The value distributions of `RiskSpec.distributionColumns`.
-    public var distributions: [ValueDistribution] = []
-    public var summary: RunSummary
+    package var distributions: [ValueDistribution] = []
+    package var summary: RunSummary
 }
 
 /// The one streaming pass of `deid risk`: blocks are parsed on every core; each worker counts
@@ -38,8 +38,8 @@ public struct RiskData: Sendable {
 ///
 /// `deid publish` counts its release with the same `RiskCounter` and `RiskMerger` inside the
 /// transform pass, on the output fields as they are written (no second read of the data).
-public enum RiskScan {
-    public static func run(inputs: [BlockInput], spec: RiskSpec, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+package enum RiskScan {
+    package static func run(inputs: [BlockInput], spec: RiskSpec, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                            progress: ((InputProgress) -> Void)? = nil) throws -> RiskData {
         guard let first = inputs.first else { preconditionFailure("no input") }
         let header = first.header

@@ -7,11 +7,11 @@ public struct RiskSpec: Sendable {
     /// The column whose disclosure l-diversity and t-closeness measure.
     public var sensitive: String?
     /// t-closeness distance; nil: ordered for numbers, equal otherwise.
-    public var distance: TClosenessSpec.Distance?
+    package var distance: TClosenessSpec.Distance?
     /// The distribution t-closeness is measured against; nil: the measured file's own (the
     /// release of a publish with t-closeness gets the input's, which the model is enforced
     /// against, and its own is reported beside it).
-    public var tReference: SensitiveReference?
+    package var tReference: SensitiveReference?
     /// Prosecutor risk above this counts an individual as at risk.
     public var threshold = 0.2
     /// Quasi-identifier discovery: nil to skip it.
@@ -21,7 +21,7 @@ public struct RiskSpec: Sendable {
     /// Sample / population, for the population uniqueness estimators.
     public var samplingFraction: Double?
     /// The population table's class sizes, for journalist risk.
-    public var population: PopulationTable?
+    package var population: PopulationTable?
     /// Classes smaller than this never show their values in the public report.
     public var publicMinimumClassSize = 5
     /// Columns whose value distributions are counted (the report's before/after charts).

@@ -39,7 +39,7 @@ public struct TraceUniqueness: Codable, Sendable, Equatable {
 }
 
 /// Every entity's trace: the sum of its values in each time bucket, rounded to the value step.
-public struct TracePoints: Sendable {
+package struct TracePoints: Sendable {
     let spec: TraceSpec
     /// (entity, bucket) -> summed value, over the run's entity codes.
     private var sums: [TracePointKey: Double] = [:]
@@ -61,7 +61,7 @@ public struct TracePoints: Sendable {
 
     /// The test: for each repetition and each entity, draw `p` of its points at random (all of
     /// them when it has fewer); it is singled out when no other entity's trace holds all `p`.
-    public func measure(entityColumn: String, timeColumn: String, valueColumn: String) -> TraceUniqueness {
+    package func measure(entityColumn: String, timeColumn: String, valueColumn: String) -> TraceUniqueness {
         struct Point: Hashable { var bucket: Int64; var value: Int64 }
         var traces: [UInt32: [Point]] = [:]
         for (key, sum) in sums { traces[key.entity, default: []].append(Point(bucket: key.bucket, value: quantized(sum))) }

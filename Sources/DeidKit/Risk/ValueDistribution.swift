@@ -3,21 +3,21 @@ import DeidEngine
 import Foundation
 
 /// Which columns to count the values of, for the report's before/after distributions.
-public struct DistributionRequest: Sendable {
+package struct DistributionRequest: Sendable {
     /// (name, index in the records counted).
-    public var columns: [(name: String, index: Int)]
+    package var columns: [(name: String, index: Int)]
     /// The entity column's index, to count individuals per value; nil: every record is one.
-    public var entity: Int?
+    package var entity: Int?
     /// Individuals counted per value up to this (the public report hides values with fewer).
-    public var individualsCap: Int
+    package var individualsCap: Int
     /// Every this many records one is counted (the charts are pictures; counting every record
     /// cost the publish pass a fifth of its time).
-    public var sampleEvery = 8
+    package var sampleEvery = 8
 
     /// The sampling for inputs of `bytes` in all: one record in 8 up to 256 MiB, then one in
     /// twice as many each time the input doubles (at most one in 64), so that a large input's
     /// charts take about as many records as a 256 MiB input's (a 1 GB input: one in 32).
-    public static func sampleEvery(forInputBytes bytes: Int) -> Int {
+    package static func sampleEvery(forInputBytes bytes: Int) -> Int {
         var every = 8, covered = 256 << 20
         while bytes > covered && every < 64 {
             every *= 2
@@ -26,7 +26,7 @@ public struct DistributionRequest: Sendable {
         return every
     }
 
-    public init(columns: [(name: String, index: Int)], entity: Int?, individualsCap: Int) {
+    package init(columns: [(name: String, index: Int)], entity: Int?, individualsCap: Int) {
         self.columns = columns
         self.entity = entity
         self.individualsCap = max(1, individualsCap)
@@ -81,8 +81,8 @@ struct ValueCount: Sendable {
 /// Counted for every sampled record of a release, before and after the policy, so values are
 /// looked up in place (a field is copied only when it is a new text value) in open-addressing
 /// tables rather than in dictionaries.
-public struct ValueDistribution: Sendable {
-    public let column: String
+package struct ValueDistribution: Sendable {
+    package let column: String
     /// Number bins: key * scale is the bin's lower bound, in thousandths at first.
     private var bins = BinIndex()
     private var binCounts: [ValueCount] = []
@@ -98,7 +98,7 @@ public struct ValueDistribution: Sendable {
     /// Whether individuals are entities (else records).
     var byEntity = false
     /// One record in this many was counted.
-    public internal(set) var sampleEvery = 1
+    package internal(set) var sampleEvery = 1
     static let maxBins = 4096
     static let maxTexts = 1000
     /// Numbers whose bin key would reach this are counted as other (no bin would be useful).
@@ -106,7 +106,7 @@ public struct ValueDistribution: Sendable {
 
     init(column: String) { self.column = column }
 
-    public var records: Int {
+    package var records: Int {
         binCounts.reduce(0) { $0 + $1.records } + textCounts.reduce(0) { $0 + $1.records } + otherRecords + emptyRecords
     }
 
@@ -242,19 +242,19 @@ public struct ValueDistribution: Sendable {
 }
 
 /// The distributions a run collected, merged in block order on the thread that consumes blocks.
-public final class DistributionCollector: @unchecked Sendable {
-    public private(set) var counter: DistributionCounter?
+package final class DistributionCollector: @unchecked Sendable {
+    package private(set) var counter: DistributionCounter?
 
     func merge(_ other: DistributionCounter?) {
         guard let other else { return }
         if counter == nil { counter = other } else { counter!.merge(other) }
     }
 
-    public var distributions: [ValueDistribution] { counter?.distributions ?? [] }
+    package var distributions: [ValueDistribution] { counter?.distributions ?? [] }
 }
 
 /// Counts a block's (or a whole single-threaded run's) records into one distribution per column.
-public struct DistributionCounter: Sendable {
+package struct DistributionCounter: Sendable {
     let request: DistributionRequest
     private(set) var distributions: [ValueDistribution]
     private var previousEntityHash: UInt64?
@@ -314,8 +314,8 @@ public struct DistributionCounter: Sendable {
 }
 
 /// One column before and after the policy (the publish report).
-public struct ColumnChange: Sendable {
-    public var column: String
-    public var before: ValueDistribution
-    public var after: ValueDistribution
+package struct ColumnChange: Sendable {
+    package var column: String
+    package var before: ValueDistribution
+    package var after: ValueDistribution
 }

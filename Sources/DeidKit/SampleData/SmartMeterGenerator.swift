@@ -5,20 +5,20 @@ import Foundation
 /// the household's direct identifiers (customer name, e-mail), quasi-identifiers (UK-style
 /// postcode, dwelling type, occupants), tariff, and a kWh reading with a daily and seasonal
 /// shape. The same settings give the same bytes on every run and machine.
-public struct SmartMeterGenerator: Sendable {
+package struct SmartMeterGenerator: Sendable {
     /// Settings.
-    public struct Settings: Sendable, Equatable {
+    package struct Settings: Sendable, Equatable {
         /// Households, each with its own meter.
-        public var households: Int
+        package var households: Int
         /// Days of readings, 48 a day.
-        public var days: Int
+        package var days: Int
         /// First day, as days since 1970-01-01.
-        public var startDay: Int
+        package var startDay: Int
         /// The seed: same settings, same bytes.
-        public var seed: UInt64
+        package var seed: UInt64
 
         /// Settings starting on 2013-01-01 unless `startDay` says otherwise.
-        public init(households: Int, days: Int, startDay: Int = SmartMeterGenerator.day(year: 2013, month: 1, day: 1), seed: UInt64) {
+        package init(households: Int, days: Int, startDay: Int = SmartMeterGenerator.day(year: 2013, month: 1, day: 1), seed: UInt64) {
             self.households = households
             self.days = days
             self.startDay = startDay
@@ -27,7 +27,7 @@ public struct SmartMeterGenerator: Sendable {
     }
 
     /// The header the generator writes.
-    public static let columns = ["meter_id", "customer_name", "email", "postcode", "dwelling_type",
+    package static let columns = ["meter_id", "customer_name", "email", "postcode", "dwelling_type",
                                  "occupants", "tariff", "reading_time", "kwh"]
 
     struct Household {
@@ -39,20 +39,20 @@ public struct SmartMeterGenerator: Sendable {
     }
 
     /// What to generate.
-    public let settings: Settings
+    package let settings: Settings
 
     /// A generator for `settings`.
-    public init(settings: Settings) {
+    package init(settings: Settings) {
         precondition(settings.households > 0 && settings.households <= 900_000, "1 to 900,000 households")
         precondition(settings.days > 0, "at least one day")
         self.settings = settings
     }
 
     /// Rows the generator writes (the header excluded).
-    public var rowCount: Int { settings.households * settings.days * 48 }
+    package var rowCount: Int { settings.households * settings.days * 48 }
 
     /// Writes the header and every row.
-    public func write(to writer: CSVWriter) throws {
+    package func write(to writer: CSVWriter) throws {
         var random = SeededRandom(seed: settings.seed)
         let households = (0..<settings.households).map { makeHousehold($0, random: &random) }
         try writer.write(fields: SmartMeterGenerator.columns)
@@ -138,12 +138,12 @@ public struct SmartMeterGenerator: Sendable {
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date.
-    public static func day(year: Int, month: Int, day: Int) -> Int {
+    package static func day(year: Int, month: Int, day: Int) -> Int {
         CivilDate(year: year, month: month, day: day).daysSinceEpoch
     }
 
     /// The date of a day number (days since 1970-01-01).
-    public static func civil(_ days: Int) -> (year: Int, month: Int, day: Int) {
+    package static func civil(_ days: Int) -> (year: Int, month: Int, day: Int) {
         let date = CivilDate(daysSinceEpoch: days)
         return (date.year, date.month, date.day)
     }

@@ -4,12 +4,12 @@ import DeidCSV
 /// A generalization with all its levels: `generalize(_:level:)` coarsens one value to any level
 /// (0 leaves it unchanged), so a search can try levels and a policy can fix one. Empty values
 /// stay empty at every level.
-public struct Generalizer: Sendable {
-    public let spec: GeneralizationSpec
+package struct Generalizer: Sendable {
+    package let spec: GeneralizationSpec
     let hierarchy: HierarchyTable?
 
     /// - Throws: `ValueProblem` when a hierarchy file cannot be read.
-    public init(spec: GeneralizationSpec) throws {
+    package init(spec: GeneralizationSpec) throws {
         self.spec = spec
         if case .hierarchy(let path, _) = spec.method {
             hierarchy = try HierarchyTable.load(path: path, displayName: PathName.base(of: path))
@@ -19,18 +19,18 @@ public struct Generalizer: Sendable {
     }
 
     /// Levels above the value itself.
-    public var levelCount: Int { spec.levelCount }
+    package var levelCount: Int { spec.levelCount }
 
     /// True when the result depends on the value alone (a longitude grid also needs the
     /// latitude), so results can be memoized per value.
-    public var dependsOnValueOnly: Bool {
+    package var dependsOnValueOnly: Bool {
         if case .grid(_, .longitude, _) = spec.method { return false }
         return true
     }
 
     /// The value at `level`.
     /// - Parameter latitude: the row's latitude, for a longitude grid.
-    public func generalize(_ value: ArraySlice<UInt8>, level: Int, latitude: ArraySlice<UInt8>? = nil) throws(ValueProblem) -> [UInt8] {
+    package func generalize(_ value: ArraySlice<UInt8>, level: Int, latitude: ArraySlice<UInt8>? = nil) throws(ValueProblem) -> [UInt8] {
         if level == 0 || value.isEmpty { return Array(value) }
         let step = min(level, levelCount) - 1
         switch spec.method {

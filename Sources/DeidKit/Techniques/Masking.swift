@@ -1,16 +1,16 @@
 /// Masking: every character but the first `keepFirst` and last `keepLast` replaced by the mask
 /// character, or every character a regular expression matches replaced.
-public struct Masker: @unchecked Sendable {
-    public let spec: MaskSpec
+package struct Masker: @unchecked Sendable {
+    package let spec: MaskSpec
     private let pattern: Regex<AnyRegexOutput>?
 
-    public init(spec: MaskSpec) throws {
+    package init(spec: MaskSpec) throws {
         self.spec = spec
         pattern = try spec.pattern.map { try Regex($0) }
     }
 
     /// The masked value; an empty value stays empty.
-    public func mask(_ value: ArraySlice<UInt8>) -> [UInt8] {
+    package func mask(_ value: ArraySlice<UInt8>) -> [UInt8] {
         if value.isEmpty { return [] }
         let text = String(decoding: value, as: UTF8.self)
         if let pattern {
@@ -35,16 +35,16 @@ public struct Masker: @unchecked Sendable {
 }
 
 /// Cell suppression: the listed values, or every non-empty value, replaced by a token.
-public struct CellSuppressor: Sendable {
-    public let token: [UInt8]
+package struct CellSuppressor: Sendable {
+    package let token: [UInt8]
     private let values: Set<[UInt8]>?
 
-    public init(spec: SuppressSpec) {
+    package init(spec: SuppressSpec) {
         token = Array(spec.token.utf8)
         values = spec.values.map { Set($0.map { Array($0.utf8) }) }
     }
 
-    public func suppress(_ value: ArraySlice<UInt8>) -> [UInt8] {
+    package func suppress(_ value: ArraySlice<UInt8>) -> [UInt8] {
         if value.isEmpty { return [] }
         if let values, !values.contains(Array(value)) { return Array(value) }
         return token

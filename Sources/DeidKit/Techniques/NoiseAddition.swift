@@ -3,22 +3,22 @@ import Foundation
 
 /// Randomness for noise: the system CSPRNG (fetched in bulk), or a seeded generator when a run
 /// must be reproducible (`--seed`: same seed, same output bytes).
-public struct NoiseRandom: Sendable {
+package struct NoiseRandom: Sendable {
     private var seeded: SeededRandom?
     private var words: [UInt64] = []
     private var next = 0
 
     /// System randomness.
-    public static func system() -> NoiseRandom { NoiseRandom(seeded: nil) }
+    package static func system() -> NoiseRandom { NoiseRandom(seeded: nil) }
 
     /// A reproducible stream for `seed`; `stream` separates independent streams of one run.
-    public static func seeded(_ seed: UInt64, stream: UInt64 = 0) -> NoiseRandom {
+    package static func seeded(_ seed: UInt64, stream: UInt64 = 0) -> NoiseRandom {
         NoiseRandom(seeded: SeededRandom(seed: seed ^ (stream &* 0x9E37_79B9_7F4A_7C15)))
     }
 
     private init(seeded: SeededRandom?) { self.seeded = seeded }
 
-    public var isSeeded: Bool { seeded != nil }
+    package var isSeeded: Bool { seeded != nil }
 
     mutating func word() -> UInt64 {
         if seeded != nil { return seeded!.next() }
@@ -37,15 +37,15 @@ public struct NoiseRandom: Sendable {
 
 /// Noise addition: Laplace or Gaussian noise with a fixed scale, or multiplicative noise, then
 /// clamping to [min, max] and rounding.
-public struct NoiseAdder: Sendable {
-    public let spec: NoiseSpec
+package struct NoiseAdder: Sendable {
+    package let spec: NoiseSpec
 
-    public init(spec: NoiseSpec) { self.spec = spec }
+    package init(spec: NoiseSpec) { self.spec = spec }
 
     /// `value` with noise, clamped and rounded; written with the policy's decimals or `decimals`.
     /// - Throws: `ValueProblem` when the result is not a finite number (an input near the
     ///   largest double).
-    public func perturb(_ value: Double, decimals: Int, random: inout NoiseRandom) throws(ValueProblem) -> [UInt8] {
+    package func perturb(_ value: Double, decimals: Int, random: inout NoiseRandom) throws(ValueProblem) -> [UInt8] {
         DecimalText.format(try noisy(value, random: &random), decimals: spec.decimals ?? decimals)
     }
 
@@ -80,7 +80,7 @@ public struct NoiseAdder: Sendable {
     }
 
     /// Noise added to a field's number; empty stays empty.
-    public func apply(_ value: ArraySlice<UInt8>, random: inout NoiseRandom) throws(ValueProblem) -> [UInt8] {
+    package func apply(_ value: ArraySlice<UInt8>, random: inout NoiseRandom) throws(ValueProblem) -> [UInt8] {
         if value.isEmpty { return [] }
         guard let (number, decimals) = DecimalText.parse(value) else { throw ValueProblem("not a number (noise needs numbers)") }
         return try perturb(number, decimals: decimals, random: &random)

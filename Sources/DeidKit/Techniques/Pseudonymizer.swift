@@ -4,19 +4,19 @@ import Foundation
 /// Keyed pseudonyms: HMAC-SHA256 of the value's bytes under a secret key, truncated and encoded
 /// (lowercase hex or RFC 4648 base32 without padding). The keyed hash state is set up once and
 /// copied per value, so a value costs two SHA-256 compressions.
-public struct Pseudonymizer: Sendable {
+package struct Pseudonymizer: Sendable {
     private let keyed: HMAC<SHA256>
-    public let length: Int
-    public let encoding: PseudonymizeSpec.Encoding
+    package let length: Int
+    package let encoding: PseudonymizeSpec.Encoding
 
-    public init(key: SecretKey, length: Int, encoding: PseudonymizeSpec.Encoding) {
+    package init(key: SecretKey, length: Int, encoding: PseudonymizeSpec.Encoding) {
         keyed = HMAC<SHA256>(key: SymmetricKey(data: key.bytes))
         self.length = length
         self.encoding = encoding
     }
 
     /// The pseudonym of `value`.
-    public func pseudonym(for value: ArraySlice<UInt8>) -> [UInt8] {
+    package func pseudonym(for value: ArraySlice<UInt8>) -> [UInt8] {
         var mac = keyed
         mac.update(data: value)
         let code = Array(mac.finalize())
@@ -24,7 +24,7 @@ public struct Pseudonymizer: Sendable {
     }
 
     /// The 64 bits of HMAC(key, value) as a number (date shifts).
-    public func number(for value: ArraySlice<UInt8>) -> UInt64 {
+    package func number(for value: ArraySlice<UInt8>) -> UInt64 {
         var mac = keyed
         mac.update(data: value)
         return Array(mac.finalize()).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
@@ -60,11 +60,11 @@ public struct Pseudonymizer: Sendable {
 /// A consistent random date shift per entity: the shift is derived from a keyed hash of the
 /// entity value (domain-separated from pseudonyms), uniform in ±maxDays, so all of one entity's
 /// dates move together and intervals are kept.
-public struct DateShifter: Sendable {
+package struct DateShifter: Sendable {
     private let hasher: Pseudonymizer
-    public let maxDays: Int
+    package let maxDays: Int
 
-    public init(key: SecretKey, maxDays: Int) {
+    package init(key: SecretKey, maxDays: Int) {
         hasher = Pseudonymizer(key: key, length: 16, encoding: .hex)
         self.maxDays = maxDays
     }
@@ -76,7 +76,7 @@ public struct DateShifter: Sendable {
 
     /// The shift in days for the entity `entity`: HMAC(key, "deid date shift" NUL entity), its
     /// first 8 bytes as a big-endian number, modulo 2 maxDays + 1, minus maxDays.
-    public func days(for entity: ArraySlice<UInt8>) -> Int {
+    package func days(for entity: ArraySlice<UInt8>) -> Int {
         let span = UInt64(2 * maxDays + 1)
         return Int(hasher.number(for: (DateShifter.domain + entity)[...]) % span) - maxDays
     }

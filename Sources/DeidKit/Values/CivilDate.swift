@@ -1,17 +1,17 @@
 /// A calendar date without a time zone (proleptic Gregorian).
-public struct CivilDate: Sendable, Equatable, Comparable, CustomStringConvertible {
-    public var year: Int
-    public var month: Int
-    public var day: Int
+package struct CivilDate: Sendable, Equatable, Comparable, CustomStringConvertible {
+    package var year: Int
+    package var month: Int
+    package var day: Int
 
-    public init(year: Int, month: Int, day: Int) {
+    package init(year: Int, month: Int, day: Int) {
         self.year = year
         self.month = month
         self.day = day
     }
 
     /// Parses `YYYY-MM-DD`.
-    public init?(iso text: String) {
+    package init?(iso text: String) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
               let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
@@ -20,7 +20,7 @@ public struct CivilDate: Sendable, Equatable, Comparable, CustomStringConvertibl
     }
 
     /// Days since 1970-01-01 (negative before).
-    public var daysSinceEpoch: Int {
+    package var daysSinceEpoch: Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
@@ -30,7 +30,7 @@ public struct CivilDate: Sendable, Equatable, Comparable, CustomStringConvertibl
     }
 
     /// The date `days` days after 1970-01-01.
-    public init(daysSinceEpoch days: Int) {
+    package init(daysSinceEpoch days: Int) {
         let z = days + 719468
         let era = (z >= 0 ? z : z - 146096) / 146097
         let dayOfEra = z - era * 146097
@@ -43,12 +43,12 @@ public struct CivilDate: Sendable, Equatable, Comparable, CustomStringConvertibl
     }
 
     /// ISO weekday: 1 Monday ... 7 Sunday.
-    public var isoWeekday: Int {
+    package var isoWeekday: Int {
         let days = daysSinceEpoch  // 1970-01-01 was a Thursday (4)
         return ((days % 7) + 7 + 3) % 7 + 1
     }
 
-    public static func daysIn(month: Int, year: Int) -> Int {
+    package static func daysIn(month: Int, year: Int) -> Int {
         switch month {
         case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
         case 4, 6, 9, 11: 30
@@ -56,11 +56,11 @@ public struct CivilDate: Sendable, Equatable, Comparable, CustomStringConvertibl
         }
     }
 
-    public static func < (lhs: CivilDate, rhs: CivilDate) -> Bool {
+    package static func < (lhs: CivilDate, rhs: CivilDate) -> Bool {
         (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
     }
 
-    public var description: String {
+    package var description: String {
         func pad(_ value: Int, _ width: Int) -> String {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text

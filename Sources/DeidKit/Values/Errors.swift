@@ -22,7 +22,7 @@ extension TransformError: ReportedError {
 }
 
 /// Why one value could not be transformed. The message never contains the value.
-public struct ValueProblem: Error, Sendable, Equatable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
+package struct ValueProblem: Error, Sendable, Equatable {
+    package var message: String
+    package init(_ message: String) { self.message = message }
 }

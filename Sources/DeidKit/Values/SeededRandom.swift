@@ -1,10 +1,10 @@
 /// xoshiro256** seeded through SplitMix64: a small, fast generator whose output depends only on
 /// the seed, on every platform and Swift version (unlike `SystemRandomNumberGenerator`).
-public struct SeededRandom: RandomNumberGenerator, Sendable {
+package struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: (UInt64, UInt64, UInt64, UInt64)
 
     /// A generator whose whole output is determined by `seed`.
-    public init(seed: UInt64) {
+    package init(seed: UInt64) {
         var mix = seed
         func next() -> UInt64 {
             mix &+= 0x9E37_79B9_7F4A_7C15
@@ -17,7 +17,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         let result = ((state.1 &* 5) << 7 | (state.1 &* 5) >> 57) &* 9
         let shifted = state.1 << 17
         state.2 ^= state.0
@@ -30,15 +30,15 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// A uniform double in [0, 1).
-    public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+    package mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 
     /// A uniform integer in `range`, without `Int.random`'s implementation-defined algorithm.
-    public mutating func integer(in range: ClosedRange<Int>) -> Int {
+    package mutating func integer(in range: ClosedRange<Int>) -> Int {
         range.lowerBound + Int(next() % UInt64(range.count))
     }
 
     /// An element drawn with the given weights.
-    public mutating func pick<T>(_ choices: [(T, Double)]) -> T {
+    package mutating func pick<T>(_ choices: [(T, Double)]) -> T {
         let total = choices.reduce(0) { $0 + $1.1 }
         var point = unit() * total
         for (value, weight) in choices {

@@ -4,11 +4,11 @@
 ///
 /// Layouts: `YYYY-MM-DD` (or `/` between the parts), optionally followed by `T` or a space and
 /// `HH:MM`, `:SS`, `.fraction`, and a zone (`Z`, `+hh:mm`, `-hhmm`) that is kept as it is.
-public struct TimestampValue: Sendable, Equatable {
-    public var date: CivilDate
-    public var hour = 0
-    public var minute = 0
-    public var second = 0
+package struct TimestampValue: Sendable, Equatable {
+    package var date: CivilDate
+    package var hour = 0
+    package var minute = 0
+    package var second = 0
     /// The fraction's digits, as written (zeroed by truncation).
     var fraction: [UInt8] = []
     var dateSeparator: UInt8 = 0x2D
@@ -17,10 +17,10 @@ public struct TimestampValue: Sendable, Equatable {
     var hasSeconds = false
     var zone: [UInt8] = []
 
-    public var hasTime: Bool { timeSeparator != 0 }
+    package var hasTime: Bool { timeSeparator != 0 }
 
     /// Parses a field's bytes; nil when they are not a date or timestamp in a known layout.
-    public static func parse<Bytes: Collection>(_ bytes: Bytes) -> TimestampValue? where Bytes.Element == UInt8, Bytes.Index == Int {
+    package static func parse<Bytes: Collection>(_ bytes: Bytes) -> TimestampValue? where Bytes.Element == UInt8, Bytes.Index == Int {
         let start = bytes.startIndex, count = bytes.count
         guard count >= 10 else { return nil }
         func digits(_ offset: Int, _ length: Int) -> Int? {
@@ -69,12 +69,12 @@ public struct TimestampValue: Sendable, Equatable {
     }
 
     /// Seconds since 1970-01-01 00:00 in the value's own clock (the zone is not applied).
-    public var secondsSinceEpoch: Int {
+    package var secondsSinceEpoch: Int {
         date.daysSinceEpoch * 86_400 + hour * 3600 + minute * 60 + second
     }
 
     /// The value truncated to the start of its `unit` (ISO weeks start on Monday).
-    public func truncated(to unit: TimeUnit) -> TimestampValue {
+    package func truncated(to unit: TimeUnit) -> TimestampValue {
         var value = self
         if !fraction.isEmpty { value.fraction = [UInt8](repeating: 0x30, count: fraction.count) }
         value.second = 0
@@ -97,14 +97,14 @@ public struct TimestampValue: Sendable, Equatable {
     }
 
     /// The value moved by whole days.
-    public func shifted(days: Int) -> TimestampValue {
+    package func shifted(days: Int) -> TimestampValue {
         var value = self
         value.date = CivilDate(daysSinceEpoch: date.daysSinceEpoch + days)
         return value
     }
 
     /// Writes the value in its layout.
-    public func write(into output: inout [UInt8]) {
+    package func write(into output: inout [UInt8]) {
         func put(_ number: Int, _ width: Int) {
             var divisor = 1
             for _ in 1..<width { divisor *= 10 }
@@ -126,7 +126,7 @@ public struct TimestampValue: Sendable, Equatable {
     }
 
     /// The value's text in its layout.
-    public var text: String {
+    package var text: String {
         var bytes: [UInt8] = []
         write(into: &bytes)
         return String(decoding: bytes, as: UTF8.self)
