@@ -54,10 +54,12 @@ demo: build
 	@echo "The release is in .build/demo/release/ (its measured risk: report.json, report.html; keep confidential/ private),"
 	@echo "recorded in the catalog .build/demo/catalog.sqlite (deid catalog list --catalog-path .build/demo/catalog.sqlite)"
 
-# The layer check (Docs/ARCHITECTURE.md), the whole suite, then a short fuzzing smoke run of
+# The layer check (Docs/ARCHITECTURE.md), the formatting check (swift format with
+# .swift-format), the whole suite, then a short fuzzing smoke run of
 # every target (Fuzz/run.sh: libFuzzer and AddressSanitizer; its first build takes a few minutes).
 test: test-deps
 	Scripts/check-layers.sh
+	Scripts/check-format.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	Fuzz/run.sh $(FUZZ_SMOKE_SECONDS)

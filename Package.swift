@@ -26,10 +26,12 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "DeidCSV", dependencies: ["CCSV", "CZlib"]),
         .target(name: "DeidEngine", dependencies: ["DeidCSV", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DeidKit", dependencies: [
-            "DeidCSV", "DeidEngine", "Yams", .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
+        .target(
+            name: "DeidKit",
+            dependencies: [
+                "DeidCSV", "DeidEngine", "Yams", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .executableTarget(
             name: "deid",
             dependencies: ["DeidKit", "DeidCSV", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -39,16 +41,21 @@ let package = Package(
         // The README's library example, built as a client outside this package would build it:
         // without package access, so DeidKit's `package` declarations are out of its reach and it
         // compiles against the public API alone (a test runs it).
-        .executableTarget(name: "deid-example", dependencies: ["DeidKit"], path: "Examples/publish", packageAccess: false),
+        .executableTarget(
+            name: "deid-example", dependencies: ["DeidKit"], path: "Examples/publish", packageAccess: false),
         .executableTarget(name: "deid-bench", dependencies: ["DeidCSV"], path: "Benchmarks/deid-bench"),
         // libFuzzer targets (Fuzz/run.sh builds them with --sanitize=fuzzer); built as usual,
         // a replayer of the seed corpus and the findings kept, which the tests run.
-        .executableTarget(name: "deid-fuzz", dependencies: ["DeidKit", "DeidCSV", "CZlib", "DeidTestSupport"], path: "Fuzz/deid-fuzz"),
+        .executableTarget(
+            name: "deid-fuzz", dependencies: ["DeidKit", "DeidCSV", "CZlib", "DeidTestSupport"], path: "Fuzz/deid-fuzz"),
         .target(name: "DeidTestSupport", dependencies: ["DeidCSV"], path: "Tests/TestSupport"),
         .testTarget(name: "DeidCSVTests", dependencies: ["DeidCSV", "DeidTestSupport"]),
         .testTarget(name: "DeidEngineTests", dependencies: ["DeidEngine", "DeidCSV", "DeidTestSupport"]),
-        .testTarget(name: "DeidKitTests", dependencies: ["DeidKit", "DeidEngine", "DeidCSV", "DeidTestSupport", "Yams"]),
-        .testTarget(name: "CLITests", dependencies: ["DeidCSV", "DeidTestSupport", "Yams", "deid", "deid-sample", "deid-fuzz", "deid-example"],
-                    exclude: ["Golden"]),
+        .testTarget(
+            name: "DeidKitTests", dependencies: ["DeidKit", "DeidEngine", "DeidCSV", "DeidTestSupport", "Yams"]),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["DeidCSV", "DeidTestSupport", "Yams", "deid", "deid-sample", "deid-fuzz", "deid-example"],
+            exclude: ["Golden"]),
     ]
 )

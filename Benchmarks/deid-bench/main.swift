@@ -2,8 +2,9 @@
 // record; `deid-bench passthrough FILE OUT` reads and writes every record. Prints records and
 // seconds. Kept out of the library so that it has no benchmark dependency.
 import DeidCSV
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 func seconds() -> Double {
@@ -14,7 +15,8 @@ func seconds() -> Double {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3, ["parse", "passthrough"].contains(arguments[1]),
-      arguments[1] == "parse" || arguments.count == 4 else {
+    arguments[1] == "parse" || arguments.count == 4
+else {
     print("usage: deid-bench parse FILE | deid-bench passthrough FILE OUT")
     exit(2)
 }

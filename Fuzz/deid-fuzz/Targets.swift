@@ -37,7 +37,9 @@ enum FuzzTarget: String, CaseIterable {
 
     /// Stops with `message`, control characters escaped (a NUL would end the printed message).
     static func finding(_ message: String) -> Never {
-        let printable = message.unicodeScalars.map { $0.value < 0x20 && $0 != "\n" ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
+        let printable = message.unicodeScalars.map {
+            $0.value < 0x20 && $0 != "\n" ? "\\u{\(String($0.value, radix: 16))}" : String($0)
+        }.joined()
         fatalError("deid-fuzz finding: \(printable)")
     }
 
@@ -76,12 +78,16 @@ enum FuzzTarget: String, CaseIterable {
         if copied != whole { finding("fields copied: \(copied) against \(whole)") }
         for blockSize in [1, 9, 200] {
             let outcome = readInBlocks(bytes, blockSize: blockSize, options: options)
-            if outcome != whole && !sameLimit(outcome, whole) { finding("blocks of \(blockSize): \(outcome) against \(whole)") }
+            if outcome != whole && !sameLimit(outcome, whole) {
+                finding("blocks of \(blockSize): \(outcome) against \(whole)")
+            }
         }
         // Accepted input: the reference parser's records (it knows no byte-order mark).
         if whole.error == nil, let delimiter = options.delimiter, !bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
             let reference = referenceParse(bytes, delimiter: delimiter.rawValue)
-            if reference != [whole.header] + whole.rows.map(\.fields) { finding("the reference parser reads \(reference), the reader \(whole)") }
+            if reference != [whole.header] + whole.rows.map(\.fields) {
+                finding("the reference parser reads \(reference), the reader \(whole)")
+            }
         }
     }
 
@@ -117,7 +123,9 @@ enum FuzzTarget: String, CaseIterable {
 
     static func gzip(_ data: [UInt8]) {
         let path = scratch + "/input"
-        guard FileManager.default.createFile(atPath: path, contents: Data(data)) else { finding("cannot write \(path)") }
+        guard FileManager.default.createFile(atPath: path, contents: Data(data)) else {
+            finding("cannot write \(path)")
+        }
         var seen = 0
         var decoded: [UInt8] = []
         var failure: CSVError?
@@ -140,7 +148,9 @@ enum FuzzTarget: String, CaseIterable {
             finding("unexpected error type \(error)")
         }
         if !data.starts(with: [0x1F, 0x8B]) {
-            if failure != nil || decoded != data { finding("plain input not passed through: \(failure.map { "\($0)" } ?? "\(decoded.count) bytes")") }
+            if failure != nil || decoded != data {
+                finding("plain input not passed through: \(failure.map { "\($0)" } ?? "\(decoded.count) bytes")")
+            }
         }
         guard failure == nil else { return }
         if seen != data.count { finding("the fingerprint saw \(seen) of \(data.count) bytes") }
@@ -157,7 +167,9 @@ enum FuzzTarget: String, CaseIterable {
         }
         var code: Int32 = 0
         _ = gzerror(file, &code)
-        if code != Z_OK && code != Z_STREAM_END { finding("deid decoded \(decoded.count) bytes where gzread ends with error \(code)") }
+        if code != Z_OK && code != Z_STREAM_END {
+            finding("deid decoded \(decoded.count) bytes where gzread ends with error \(code)")
+        }
         if twin != decoded { finding("deid decoded \(decoded.count) bytes, gzread \(twin.count)") }
     }
 
@@ -170,9 +182,11 @@ enum FuzzTarget: String, CaseIterable {
         let text = String(decoding: data, as: UTF8.self)
         let environment = ["DEID_KEY": key]
         do {
-            let policy = try PolicyLoader.parse(text: text, file: "policy.yaml", directory: scratch, header: header, environment: environment)
+            let policy = try PolicyLoader.parse(
+                text: text, file: "policy.yaml", directory: scratch, header: header, environment: environment)
             do {
-                _ = try TransformPlan(policy: policy, header: header, releaseID: "fuzz", seed: 1, environment: environment)
+                _ = try TransformPlan(
+                    policy: policy, header: header, releaseID: "fuzz", seed: 1, environment: environment)
             } catch let error as KeyError {
                 if error.message.contains(key) { finding("a message holds the key") }
             } catch {
@@ -181,7 +195,8 @@ enum FuzzTarget: String, CaseIterable {
             }
         } catch let error as PolicyError {
             if error.diagnostics.isEmpty { finding("a policy error without a diagnostic") }
-            for diagnostic in error.diagnostics where diagnostic.description.contains(key) || diagnostic.message.isEmpty {
+            for diagnostic in error.diagnostics where diagnostic.description.contains(key) || diagnostic.message.isEmpty
+            {
                 finding("diagnostic \(diagnostic)")
             }
         } catch {
@@ -235,7 +250,10 @@ enum FuzzTarget: String, CaseIterable {
         var index = 0
         while index + 5 <= data.count {
             let bytes = data[index..<(index + 5)].map { Int($0) }
-            var fields = ["h\(bytes[0] % 16)", "\(bytes[1] % 95)", zips[bytes[2] % zips.count], notes[bytes[3] % notes.count], "\(bytes[4]).\(bytes[4] % 10)"]
+            var fields = [
+                "h\(bytes[0] % 16)", "\(bytes[1] % 95)", zips[bytes[2] % zips.count], notes[bytes[3] % notes.count],
+                "\(bytes[4]).\(bytes[4] % 10)",
+            ]
             if bytes[0] >= 0x80 && !previous.isEmpty { fields.replaceSubrange(0..<3, with: previous[0..<3]) }
             lines.append(fields.joined(separator: ","))
             previous = fields
@@ -245,12 +263,17 @@ enum FuzzTarget: String, CaseIterable {
     }
 
     static func spool(_ data: [UInt8]) {
-        let policyPath = scratch + "/spool.yaml", inputPath = scratch + "/spool.csv"
+        let policyPath = scratch + "/spool.yaml"
+        let inputPath = scratch + "/spool.csv"
         guard FileManager.default.createFile(atPath: policyPath, contents: Data(spoolPolicy.utf8)),
-              FileManager.default.createFile(atPath: inputPath, contents: Data(spoolInput(data).utf8)) else { finding("cannot write the inputs") }
+            FileManager.default.createFile(atPath: inputPath, contents: Data(spoolInput(data).utf8))
+        else { finding("cannot write the inputs") }
         var outputs: [String] = []
-        for (repeating, bufferSize, chunkBytes) in [(true, 1 << 22, 1 << 20), (false, 1 << 22, 1 << 20), (true, 5, 40), (false, 7, 64)] {
-            let request = TransformRequest(policyPath: policyPath, inputs: [inputPath], seed: 1, environment: ["DEID_KEY": key], workers: 2)
+        for (repeating, bufferSize, chunkBytes) in [
+            (true, 1 << 22, 1 << 20), (false, 1 << 22, 1 << 20), (true, 5, 40), (false, 7, 64),
+        ] {
+            let request = TransformRequest(
+                policyPath: policyPath, inputs: [inputPath], seed: 1, environment: ["DEID_KEY": key], workers: 2)
             let outputPath = scratch + "/out-\(outputs.count).csv"
             do {
                 let (_, prepared, inputs) = try Publisher.prepare(request, releaseID: "fuzz")

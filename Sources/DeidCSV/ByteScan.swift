@@ -1,10 +1,10 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 #if arch(x86_64)
-import _Builtin_intrinsics.intel
+    import _Builtin_intrinsics.intel
 #endif
 
 /// Word-at-a-time byte tests ("SWAR": eight bytes per step) for the hot paths that look at every
@@ -25,7 +25,9 @@ enum ByteScan {
     }
 
     @inline(__always)
-    private static func scan(_ buffer: UnsafeRawBufferPointer, _ test: (UInt64) -> Bool, _ byteTest: (UInt8) -> Bool) -> Bool {
+    private static func scan(_ buffer: UnsafeRawBufferPointer, _ test: (UInt64) -> Bool, _ byteTest: (UInt8) -> Bool)
+        -> Bool
+    {
         let count = buffer.count
         guard let base = buffer.baseAddress else { return false }
         if count < 8 {
@@ -50,8 +52,9 @@ enum ByteScan {
     /// True when `buffer` holds a CR or an LF.
     @inline(__always)
     static func containsLineBreak(_ buffer: UnsafeRawBufferPointer) -> Bool {
-        scan(buffer, { (equalBytes($0, lineFeeds) | equalBytes($0, returns)) & highs != 0 },
-             { $0 == 0x0A || $0 == 0x0D })
+        scan(
+            buffer, { (equalBytes($0, lineFeeds) | equalBytes($0, returns)) & highs != 0 },
+            { $0 == 0x0A || $0 == 0x0D })
     }
 
     /// True when `buffer` holds a byte of 0x80 or more (not ASCII): 64 bytes a step with
@@ -59,17 +62,22 @@ enum ByteScan {
     @inline(__always)
     static func containsNonASCII(_ buffer: UnsafeRawBufferPointer) -> Bool {
         #if arch(x86_64)
-        if buffer.count >= 64, let base = buffer.baseAddress {
-            var offset = 0
-            while offset &+ 64 <= buffer.count {
-                let block = base + offset
-                let any = _mm_or_si128(_mm_or_si128(block.loadUnaligned(as: __m128i.self), block.loadUnaligned(fromByteOffset: 16, as: __m128i.self)),
-                                       _mm_or_si128(block.loadUnaligned(fromByteOffset: 32, as: __m128i.self), block.loadUnaligned(fromByteOffset: 48, as: __m128i.self)))
-                if _mm_movemask_epi8(any) != 0 { return true }
-                offset &+= 64
+            if buffer.count >= 64, let base = buffer.baseAddress {
+                var offset = 0
+                while offset &+ 64 <= buffer.count {
+                    let block = base + offset
+                    let any = _mm_or_si128(
+                        _mm_or_si128(
+                            block.loadUnaligned(as: __m128i.self),
+                            block.loadUnaligned(fromByteOffset: 16, as: __m128i.self)),
+                        _mm_or_si128(
+                            block.loadUnaligned(fromByteOffset: 32, as: __m128i.self),
+                            block.loadUnaligned(fromByteOffset: 48, as: __m128i.self)))
+                    if _mm_movemask_epi8(any) != 0 { return true }
+                    offset &+= 64
+                }
+                return scan(UnsafeRawBufferPointer(rebasing: buffer[offset...]), { $0 & highs != 0 }, { $0 >= 0x80 })
             }
-            return scan(UnsafeRawBufferPointer(rebasing: buffer[offset...]), { $0 & highs != 0 }, { $0 >= 0x80 })
-        }
         #endif
         return scan(buffer, { $0 & highs != 0 }, { $0 >= 0x80 })
     }
@@ -78,15 +86,20 @@ enum ByteScan {
     @inline(__always)
     static func needsQuoting(_ buffer: UnsafeRawBufferPointer, delimiter: UInt8) -> Bool {
         let delimiters = UInt64(delimiter) &* ones
-        return scan(buffer, {
-            (equalBytes($0, lineFeeds) | equalBytes($0, returns) | equalBytes($0, quotes) | equalBytes($0, delimiters)) & highs != 0
-        }, { $0 == 0x0A || $0 == 0x0D || $0 == 0x22 || $0 == delimiter })
+        return scan(
+            buffer,
+            {
+                (equalBytes($0, lineFeeds) | equalBytes($0, returns) | equalBytes($0, quotes)
+                    | equalBytes($0, delimiters)) & highs != 0
+            }, { $0 == 0x0A || $0 == 0x0D || $0 == 0x22 || $0 == delimiter })
     }
 
     /// True when `bytes` holds a byte that needs quoting under some supported delimiter
     /// (`,` `;` tab `|`, a quote, CR or LF).
     static func mayNeedQuoting<Bytes: Sequence>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
-        bytes.contains { $0 == 0x2C || $0 == 0x3B || $0 == 0x09 || $0 == 0x7C || $0 == 0x22 || $0 == 0x0D || $0 == 0x0A }
+        bytes.contains {
+            $0 == 0x2C || $0 == 0x3B || $0 == 0x09 || $0 == 0x7C || $0 == 0x22 || $0 == 0x0D || $0 == 0x0A
+        }
     }
 
     /// How many bytes `a` and `b` have in common from the start, up to `limit`: eight bytes a
@@ -94,11 +107,15 @@ enum ByteScan {
     @inline(__always) static func commonPrefix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ limit: Int) -> Int {
         var offset = 0
         while offset &+ 8 <= limit {
-            let difference = a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            let difference =
+                a.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                ^ b.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
             if difference != 0 { return offset &+ (difference.littleEndian.trailingZeroBitCount >> 3) }
             offset &+= 8
         }
-        while offset < limit && a.load(fromByteOffset: offset, as: UInt8.self) == b.load(fromByteOffset: offset, as: UInt8.self) {
+        while offset < limit
+            && a.load(fromByteOffset: offset, as: UInt8.self) == b.load(fromByteOffset: offset, as: UInt8.self)
+        {
             offset &+= 1
         }
         return offset
@@ -153,60 +170,76 @@ enum ByteScan {
         var inside = startsQuoted
         var offset = 0
         #if arch(x86_64)
-        let tabIsSpace = delimiter != 0x09
-        let quotes = _mm_set1_epi8(0x22), spaces = _mm_set1_epi8(0x20), tabs = _mm_set1_epi8(0x09)
-        let lineFeeds = _mm_set1_epi8(0x0A), returns = _mm_set1_epi8(0x0D)
-        var carry: UInt64 = inside ? ~0 : 0
-        var anyReturn = _mm_setzero_si128()
-        while offset &+ 64 <= count && !(shape.quotedLineBreak && shape.spacesMatter) {
-            let block = base + offset
-            let v0 = block.loadUnaligned(as: __m128i.self), v1 = block.loadUnaligned(fromByteOffset: 16, as: __m128i.self)
-            let v2 = block.loadUnaligned(fromByteOffset: 32, as: __m128i.self), v3 = block.loadUnaligned(fromByteOffset: 48, as: __m128i.self)
-            let quoteBits = bits(v0, v1, v2, v3) { _mm_cmpeq_epi8($0, quotes) }
-            anyReturn = _mm_or_si128(anyReturn, _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v0, returns), _mm_cmpeq_epi8(v1, returns)),
-                                                             _mm_or_si128(_mm_cmpeq_epi8(v2, returns), _mm_cmpeq_epi8(v3, returns))))
-            // Bit i: byte i lies after an opening quote, up to the closing one.
-            var quoted = carry
-            if quoteBits != 0 {
-                var parity = quoteBits
-                parity ^= parity << 1
-                parity ^= parity << 2
-                parity ^= parity << 4
-                parity ^= parity << 8
-                parity ^= parity << 16
-                parity ^= parity << 32
-                quoted ^= parity
-                carry = UInt64(bitPattern: Int64(bitPattern: quoted) >> 63)
-            }
-            if !shape.quotedLineBreak && quoted != 0 {
-                let breaks = bits(v0, v1, v2, v3) { _mm_or_si128(_mm_cmpeq_epi8($0, lineFeeds), _mm_cmpeq_epi8($0, returns)) }
-                if breaks & quoted != 0 { shape.quotedLineBreak = true }
-            }
-            if !shape.spacesMatter {
-                var outside = ~quoted & (tabIsSpace
-                    ? bits(v0, v1, v2, v3) { _mm_or_si128(_mm_cmpeq_epi8($0, spaces), _mm_cmpeq_epi8($0, tabs)) }
-                    : bits(v0, v1, v2, v3) { _mm_cmpeq_epi8($0, spaces) })
-                while outside != 0 {
-                    let position = offset &+ outside.trailingZeroBitCount
-                    if besideSeparator(base, count, position, delimiter) {
-                        shape.spacesMatter = true
-                        break
-                    }
-                    outside &= outside &- 1
+            let tabIsSpace = delimiter != 0x09
+            let quotes = _mm_set1_epi8(0x22)
+            let spaces = _mm_set1_epi8(0x20)
+            let tabs = _mm_set1_epi8(0x09)
+            let lineFeeds = _mm_set1_epi8(0x0A)
+            let returns = _mm_set1_epi8(0x0D)
+            var carry: UInt64 = inside ? ~0 : 0
+            var anyReturn = _mm_setzero_si128()
+            while offset &+ 64 <= count && !(shape.quotedLineBreak && shape.spacesMatter) {
+                let block = base + offset
+                let v0 = block.loadUnaligned(as: __m128i.self)
+                let v1 = block.loadUnaligned(fromByteOffset: 16, as: __m128i.self)
+                let v2 = block.loadUnaligned(fromByteOffset: 32, as: __m128i.self)
+                let v3 = block.loadUnaligned(fromByteOffset: 48, as: __m128i.self)
+                let quoteBits = bits(v0, v1, v2, v3) { _mm_cmpeq_epi8($0, quotes) }
+                anyReturn = _mm_or_si128(
+                    anyReturn,
+                    _mm_or_si128(
+                        _mm_or_si128(_mm_cmpeq_epi8(v0, returns), _mm_cmpeq_epi8(v1, returns)),
+                        _mm_or_si128(_mm_cmpeq_epi8(v2, returns), _mm_cmpeq_epi8(v3, returns))))
+                // Bit i: byte i lies after an opening quote, up to the closing one.
+                var quoted = carry
+                if quoteBits != 0 {
+                    var parity = quoteBits
+                    parity ^= parity << 1
+                    parity ^= parity << 2
+                    parity ^= parity << 4
+                    parity ^= parity << 8
+                    parity ^= parity << 16
+                    parity ^= parity << 32
+                    quoted ^= parity
+                    carry = UInt64(bitPattern: Int64(bitPattern: quoted) >> 63)
                 }
+                if !shape.quotedLineBreak && quoted != 0 {
+                    let breaks = bits(v0, v1, v2, v3) {
+                        _mm_or_si128(_mm_cmpeq_epi8($0, lineFeeds), _mm_cmpeq_epi8($0, returns))
+                    }
+                    if breaks & quoted != 0 { shape.quotedLineBreak = true }
+                }
+                if !shape.spacesMatter {
+                    var outside =
+                        ~quoted
+                        & (tabIsSpace
+                            ? bits(v0, v1, v2, v3) {
+                                _mm_or_si128(_mm_cmpeq_epi8($0, spaces), _mm_cmpeq_epi8($0, tabs))
+                            }
+                            : bits(v0, v1, v2, v3) { _mm_cmpeq_epi8($0, spaces) })
+                    while outside != 0 {
+                        let position = offset &+ outside.trailingZeroBitCount
+                        if besideSeparator(base, count, position, delimiter) {
+                            shape.spacesMatter = true
+                            break
+                        }
+                        outside &= outside &- 1
+                    }
+                }
+                offset &+= 64
             }
-            offset &+= 64
-        }
-        inside = carry != 0
-        if _mm_movemask_epi8(anyReturn) != 0 { shape.hasReturn = true }
+            inside = carry != 0
+            if _mm_movemask_epi8(anyReturn) != 0 { shape.hasReturn = true }
         #endif
         scanBytes(base, count, from: offset, delimiter: delimiter, inside: &inside, shape: &shape)
         return shape
     }
 
     /// `chunkShape` one byte at a time from `start` (the tail of a chunk, and other machines).
-    static func scanBytes(_ base: UnsafeRawPointer, _ count: Int, from start: Int, delimiter: UInt8, inside: inout Bool,
-                          shape: inout ChunkShape) {
+    static func scanBytes(
+        _ base: UnsafeRawPointer, _ count: Int, from start: Int, delimiter: UInt8, inside: inout Bool,
+        shape: inout ChunkShape
+    ) {
         var position = start
         while position < count && !(shape.quotedLineBreak && shape.spacesMatter) {
             let byte = base.load(fromByteOffset: position, as: UInt8.self)
@@ -225,7 +258,9 @@ enum ByteScan {
     /// True when the byte at `position` is the first or last of the `count` at `base`, or a
     /// neighbour of it is the delimiter, a quote, a CR or an LF.
     @inline(__always)
-    private static func besideSeparator(_ base: UnsafeRawPointer, _ count: Int, _ position: Int, _ delimiter: UInt8) -> Bool {
+    private static func besideSeparator(_ base: UnsafeRawPointer, _ count: Int, _ position: Int, _ delimiter: UInt8)
+        -> Bool
+    {
         @inline(__always) func isSeparator(_ byte: UInt8) -> Bool {
             byte == delimiter || byte == 0x22 || byte == 0x0A || byte == 0x0D
         }
@@ -235,12 +270,16 @@ enum ByteScan {
     }
 
     #if arch(x86_64)
-    /// The 64-bit mask of the bytes of four 16-byte vectors for which `test` sets all bits.
-    @inline(__always)
-    private static func bits(_ v0: __m128i, _ v1: __m128i, _ v2: __m128i, _ v3: __m128i, _ test: (__m128i) -> __m128i) -> UInt64 {
-        @inline(__always) func mask(_ vector: __m128i) -> UInt64 { UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(test(vector)))) }
-        return mask(v0) | mask(v1) << 16 | mask(v2) << 32 | mask(v3) << 48
-    }
+        /// The 64-bit mask of the bytes of four 16-byte vectors for which `test` sets all bits.
+        @inline(__always)
+        private static func bits(
+            _ v0: __m128i, _ v1: __m128i, _ v2: __m128i, _ v3: __m128i, _ test: (__m128i) -> __m128i
+        ) -> UInt64 {
+            @inline(__always) func mask(_ vector: __m128i) -> UInt64 {
+                UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(test(vector))))
+            }
+            return mask(v0) | mask(v1) << 16 | mask(v2) << 32 | mask(v3) << 48
+        }
     #endif
 }
 

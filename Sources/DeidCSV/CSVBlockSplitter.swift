@@ -54,11 +54,17 @@ public final class CSVBlockSplitter {
             let carried = pending
             pending = try [UInt8](unsafeUninitializedCapacity: blockSize + (1 << 20)) { storage, initialized in
                 let base = UnsafeMutableRawPointer(storage.baseAddress!)
-                carried.withUnsafeBytes { if $0.count > 0 { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+                carried.withUnsafeBytes {
+                    if $0.count > 0 { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                }
                 initialized = carried.count
                 while !ended && initialized < blockSize {
-                    let count = try source.read(into: UnsafeMutableRawBufferPointer(start: base + initialized, count: blockSize - initialized))
-                    if count == 0 { ended = true; break }
+                    let count = try source.read(
+                        into: UnsafeMutableRawBufferPointer(start: base + initialized, count: blockSize - initialized))
+                    if count == 0 {
+                        ended = true
+                        break
+                    }
                     initialized += count
                 }
             }
@@ -69,15 +75,24 @@ public final class CSVBlockSplitter {
         // Only what each read adds is looked at (and the byte before it: a CR may end a record
         // once the next byte is known): the bytes before hold no record end, and their quotes
         // are counted once.
-        var scanned = 0, quotesBefore = 0
+        var scanned = 0
+        var quotesBefore = 0
         while cut == 0 && !ended && pending.count <= maxRecordBytes + blockSize {
             let count = try source.read(into: chunk)
-            if count == 0 { ended = true; cut = pending.count; break }
+            if count == 0 {
+                ended = true
+                cut = pending.count
+                break
+            }
             let from = max(0, pending.count - 1)
-            quotesBefore += pending.withUnsafeBytes { ByteScan.countQuotes(UnsafeRawBufferPointer(rebasing: $0[scanned..<from])) }
+            quotesBefore += pending.withUnsafeBytes {
+                ByteScan.countQuotes(UnsafeRawBufferPointer(rebasing: $0[scanned..<from]))
+            }
             scanned = from
             // A quarter more room at a time, not twice as much: the record may be tens of MB.
-            if pending.capacity < pending.count + count { pending.reserveCapacity(pending.count + max(count, pending.count / 4)) }
+            if pending.capacity < pending.count + count {
+                pending.reserveCapacity(pending.count + max(count, pending.count / 4))
+            }
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
             cut = pending.withUnsafeBytes { CSVBlockSplitter.lastRecordEnd($0, from: from, quotesBefore: quotesBefore) }
         }
@@ -104,7 +119,8 @@ public final class CSVBlockSplitter {
         var searchEnd = bytes.count
         while searchEnd > from {
             guard let position = lastIndex(of: 0x0A, in: base, before: searchEnd, notBefore: from) else { break }
-            quotesAfter += ByteScan.countQuotes(UnsafeRawBufferPointer(start: base + position, count: searchEnd - position))
+            quotesAfter += ByteScan.countQuotes(
+                UnsafeRawBufferPointer(start: base + position, count: searchEnd - position))
             if (total - quotesAfter) % 2 == 0 { return position + 1 }
             searchEnd = position
         }
@@ -113,8 +129,11 @@ public final class CSVBlockSplitter {
         searchEnd = bytes.count - 1
         while searchEnd > from {
             guard let position = lastIndex(of: 0x0D, in: base, before: searchEnd, notBefore: from) else { return 0 }
-            quotesAfter += ByteScan.countQuotes(UnsafeRawBufferPointer(start: base + position, count: searchEnd - position))
-            if (total - quotesAfter) % 2 == 0 && base.load(fromByteOffset: position + 1, as: UInt8.self) != 0x0A { return position + 1 }
+            quotesAfter += ByteScan.countQuotes(
+                UnsafeRawBufferPointer(start: base + position, count: searchEnd - position))
+            if (total - quotesAfter) % 2 == 0 && base.load(fromByteOffset: position + 1, as: UInt8.self) != 0x0A {
+                return position + 1
+            }
             searchEnd = position
         }
         return 0
@@ -122,7 +141,9 @@ public final class CSVBlockSplitter {
 
     /// The last offset below `end`, and at `start` or later, holding `byte` (records are short,
     /// so it is mostly near the end): eight bytes a step.
-    private static func lastIndex(of byte: UInt8, in base: UnsafeRawPointer, before end: Int, notBefore start: Int) -> Int? {
+    private static func lastIndex(of byte: UInt8, in base: UnsafeRawPointer, before end: Int, notBefore start: Int)
+        -> Int?
+    {
         var position = end
         let ones: UInt64 = 0x0101_0101_0101_0101
         let needle = UInt64(byte) &* ones

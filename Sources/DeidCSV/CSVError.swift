@@ -88,7 +88,8 @@ public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case .corruptGzip(let reason, let offset):
             return "the gzip stream is corrupt near byte \(offset) of the file (zlib: \(reason))"
         case .trailingData(let offset):
-            return "bytes that are not gzip data follow the end of the gzip stream at byte \(offset): the file is damaged, or not one gzip file"
+            return
+                "bytes that are not gzip data follow the end of the gzip stream at byte \(offset): the file is damaged, or not one gzip file"
         case .emptyInput: return "the input is empty: there is no header row"
         case .emptyColumnName(let index): return "the header's column \(index) has an empty name"
         case .duplicateColumnName(let name, let index, let firstIndex):
@@ -97,7 +98,8 @@ public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case .fieldCountMismatch(let found, let expected):
             return "\(record ?? "a record") has \(found) field\(found == 1 ? "" : "s"); the header has \(expected)"
         case .fieldCountDiffersFromFirst(let found, let expected):
-            return "\(record ?? "a record") has \(found) field\(found == 1 ? "" : "s"); the first record has \(expected)"
+            return
+                "\(record ?? "a record") has \(found) field\(found == 1 ? "" : "s"); the first record has \(expected)"
         case .malformedQuote:
             return "\(at)malformed quoting (a quote inside an unquoted field, or text after a closing quote)"
         case .unterminatedQuote:
@@ -108,7 +110,8 @@ public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(at)the record is larger than the limit of \(ByteCount(limit))"
         case .invalidUTF8: return "\(at)the field is not valid UTF-8 \(CSVError.encodingHint)"
         case .utf16Input:
-            return "the input is UTF-16 (it starts with a UTF-16 byte-order mark); convert it to UTF-8 first: iconv -f UTF-16 -t UTF-8 FILE > FILE-utf8.csv"
+            return
+                "the input is UTF-16 (it starts with a UTF-16 byte-order mark); convert it to UTF-8 first: iconv -f UTF-16 -t UTF-8 FILE > FILE-utf8.csv"
         case .outOfMemory: return "\(at)out of memory while parsing"
         case .writeFailed(let reason): return "write failed: \(reason)"
         case .wouldOverwriteInput(let output): return "refusing to write '\(output)': it is the input file"
@@ -116,7 +119,8 @@ public struct CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// What to do about text in another encoding.
-    static let encodingHint = "(a Latin-1 or Windows-1252 file? read it with --encoding latin1 or --encoding windows-1252, or convert it: iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv)"
+    static let encodingHint =
+        "(a Latin-1 or Windows-1252 file? read it with --encoding latin1 or --encoding windows-1252, or convert it: iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv)"
 
     /// `meters.csv:1205: error: record 1204 has 7 fields; the header has 8`
     public var description: String { ReportedProblem(message, at: .input(position)).description }

@@ -57,7 +57,9 @@ extension CSVWriter: CSVFieldSink {
         let start = index == 0 ? 0 : record.fieldEnds[index - 1]
         let end = record.fieldEnds[index]
         let core = self.core
-        record.bytes.withUnsafeBytes { core.pointee.append(plainField: UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+        record.bytes.withUnsafeBytes {
+            core.pointee.append(plainField: UnsafeRawBufferPointer(rebasing: $0[start..<end]))
+        }
     }
 
     public func append(field value: [UInt8]) {

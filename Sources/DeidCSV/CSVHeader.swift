@@ -60,7 +60,10 @@ public enum CSVDelimiter: UInt8, Sendable, CaseIterable {
         var counts = [Int](repeating: 0, count: allCases.count)
         var quoted = false
         for byte in line {
-            if byte == 0x22 { quoted.toggle(); continue }
+            if byte == 0x22 {
+                quoted.toggle()
+                continue
+            }
             if quoted { continue }
             if byte == 0x0A || byte == 0x0D { break }
             if let index = allCases.firstIndex(where: { $0.rawValue == byte }) { counts[index] += 1 }

@@ -1,8 +1,9 @@
 import CCSV
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How to read a CSV input.
@@ -28,8 +29,10 @@ public struct CSVReadOptions: Sendable {
     package var validatesUTF8 = true
 
     /// The defaults: delimiter detected, 16 MiB limits, 128 KiB chunks, UTF-8.
-    public init(delimiter: CSVDelimiter? = nil, maxFieldBytes: Int = 16 << 20,
-                maxRecordBytes: Int = 16 << 20, chunkSize: Int = 128 << 10, encoding: TextEncoding = .utf8) {
+    public init(
+        delimiter: CSVDelimiter? = nil, maxFieldBytes: Int = 16 << 20,
+        maxRecordBytes: Int = 16 << 20, chunkSize: Int = 128 << 10, encoding: TextEncoding = .utf8
+    ) {
         self.delimiter = delimiter
         self.maxFieldBytes = maxFieldBytes
         self.maxRecordBytes = maxRecordBytes
@@ -89,7 +92,8 @@ public final class CSVReader {
     /// Opens a reader on `source` and reads the header row.
     /// - Parameter endsInsideRecord: the source is a block that stops inside an over-long
     ///   record (see `CSVBlock`): its end is reported as the record limit, not as a record end.
-    public init(source: InputSource, options: CSVReadOptions = CSVReadOptions(), endsInsideRecord: Bool = false) throws {
+    public init(source: InputSource, options: CSVReadOptions = CSVReadOptions(), endsInsideRecord: Bool = false) throws
+    {
         self.source = source
         blockEndsInsideRecord = endsInsideRecord
         self.options = options
@@ -112,7 +116,9 @@ public final class CSVReader {
 
     /// Opens a reader on a `source` without a header row (a hierarchy file): every record must
     /// have the first record's field count, and `columnName` names the columns in errors.
-    public init(headerless source: InputSource, options: CSVReadOptions = CSVReadOptions(), columnName: (Int) -> String) throws {
+    public init(headerless source: InputSource, options: CSVReadOptions = CSVReadOptions(), columnName: (Int) -> String)
+        throws
+    {
         self.source = source
         self.options = options
         (parser, state, chunk) = CSVReader.makeParser(options: options, chunkBytes: options.chunkSize)
@@ -122,7 +128,9 @@ public final class CSVReader {
         recordOffset = 1
         if var pendingError, pendingError.position.line != nil {
             pendingError.position.record = (pendingError.position.record ?? 0) + 1
-            if let field = pendingError.position.fieldIndex, field < header.count { pendingError.position.column = header.names[field] }
+            if let field = pendingError.position.fieldIndex, field < header.count {
+                pendingError.position.column = header.names[field]
+            }
             self.pendingError = pendingError
         }
         // The first record is data: handed out again by the first `readRecord`.
@@ -136,7 +144,10 @@ public final class CSVReader {
         var prefixEnded = false
         while !CSVReader.containsUnquotedLineEnd(prefix) && prefix.count < (1 << 20) {
             let count = try source.read(into: chunk)
-            if count == 0 { prefixEnded = true; break }
+            if count == 0 {
+                prefixEnded = true
+                break
+            }
             prefix.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
         }
         if prefix.starts(with: [0xEF, 0xBB, 0xBF]) { prefix.removeFirst(3) }
@@ -169,8 +180,10 @@ public final class CSVReader {
     /// `CSVBlockSplitter`): there is no header row, every record must have `header`'s field
     /// count, and lines and record numbers count from the block's start (line 1, record 1).
     /// - Parameter endsInsideRecord: the block stops inside an over-long record (see `CSVBlock`).
-    public init(block: [UInt8], header: CSVHeader, delimiter: CSVDelimiter, options: CSVReadOptions, displayName: String,
-                endsInsideRecord: Bool = false) {
+    public init(
+        block: [UInt8], header: CSVHeader, delimiter: CSVDelimiter, options: CSVReadOptions, displayName: String,
+        endsInsideRecord: Bool = false
+    ) {
         self.source = InputSource(bytes: [], displayName: displayName)
         self.block = block
         self.blockEndsInsideRecord = endsInsideRecord
@@ -187,7 +200,8 @@ public final class CSVReader {
 
     /// A strict libcsv parser that keeps spaces, its callback state and a read buffer.
     private static func makeParser(options: CSVReadOptions, chunkBytes: Int)
-        -> (UnsafeMutablePointer<csv_parser>, UnsafeMutablePointer<ParserState>, UnsafeMutableRawBufferPointer) {
+        -> (UnsafeMutablePointer<csv_parser>, UnsafeMutablePointer<ParserState>, UnsafeMutableRawBufferPointer)
+    {
         let parser = UnsafeMutablePointer<csv_parser>.allocate(capacity: 1)
         let state = UnsafeMutablePointer<ParserState>.allocate(capacity: 1)
         state.initialize(to: ParserState(maxFieldBytes: options.maxFieldBytes, maxRecordBytes: options.maxRecordBytes))
@@ -237,10 +251,13 @@ public final class CSVReader {
         }
         guard try nextBatchedRecord(into: &record, countsAsData: true) else { return false }
         if record.count != state.pointee.headerFieldCount {
-            let found = record.count, expected = state.pointee.headerFieldCount
-            throw CSVError(recordOffset == 0 ? .fieldCountMismatch(found: found, expected: expected)
-                                             : .fieldCountDiffersFromFirst(found: found, expected: expected),
-                           at: InputPosition(source: source.displayName, line: record.line, record: record.number))
+            let found = record.count
+            let expected = state.pointee.headerFieldCount
+            throw CSVError(
+                recordOffset == 0
+                    ? .fieldCountMismatch(found: found, expected: expected)
+                    : .fieldCountDiffersFromFirst(found: found, expected: expected),
+                at: InputPosition(source: source.displayName, line: record.line, record: record.number))
         }
         if record.mayHoldNonASCII && options.validatesUTF8 { try validateUTF8(record) }
         return true
@@ -254,8 +271,11 @@ public final class CSVReader {
     /// again: they hold that record's bytes, checked when it was read.
     private func validateUTF8(_ record: CSVRecord) throws {
         for column in record.repeatedFields..<record.count where !record.isValidUTF8(at: column) {
-            throw CSVError(.invalidUTF8, at: InputPosition(source: source.displayName, line: record.line,
-                                                           record: record.number, column: header.names[column]))
+            throw CSVError(
+                .invalidUTF8,
+                at: InputPosition(
+                    source: source.displayName, line: record.line,
+                    record: record.number, column: header.names[column]))
         }
     }
 
@@ -293,14 +313,16 @@ public final class CSVReader {
                     if blockOffset == block.count {
                         reachedEnd = true
                         if blockEndsInsideRecord {
-                            throw state.pointee.error(.recordTooLarge(limit: state.pointee.maxRecordBytes), source: source)
+                            throw state.pointee.error(
+                                .recordTooLarge(limit: state.pointee.maxRecordBytes), source: source)
                         }
                         try CSVReader.finish(parser: parser, state: state, source: source)
                     } else {
                         let end = min(block.count, blockOffset + options.chunkSize)
                         try block.withUnsafeBytes { bytes in
-                            try CSVReader.feed(UnsafeRawBufferPointer(rebasing: bytes[blockOffset..<end]), parser: parser,
-                                               state: state, source: source)
+                            try CSVReader.feed(
+                                UnsafeRawBufferPointer(rebasing: bytes[blockOffset..<end]), parser: parser,
+                                state: state, source: source)
                         }
                         blockOffset = end
                     }
@@ -316,8 +338,9 @@ public final class CSVReader {
                     }
                     try CSVReader.finish(parser: parser, state: state, source: source)
                 } else {
-                    try CSVReader.feed(UnsafeRawBufferPointer(rebasing: chunk[0..<count]), parser: parser,
-                                       state: state, source: source)
+                    try CSVReader.feed(
+                        UnsafeRawBufferPointer(rebasing: chunk[0..<count]), parser: parser,
+                        state: state, source: source)
                 }
             }
         }
@@ -327,7 +350,8 @@ public final class CSVReader {
     /// so that records and errors are the same whatever the chunking.
     private func ingest(_ step: () throws -> Void) {
         do { try step() } catch {
-            var failure = error as? CSVError
+            var failure =
+                error as? CSVError
                 ?? CSVError(.readFailed(reason: "\(error)"), at: InputPosition(source: source.displayName))
             if failure.position.line != nil {
                 // Index of the failing record among all records; the header is record 0 (a
@@ -342,16 +366,19 @@ public final class CSVReader {
         }
     }
 
-    private static func feed(_ buffer: UnsafeRawBufferPointer, parser: UnsafeMutablePointer<csv_parser>,
-                             state: UnsafeMutablePointer<ParserState>, source: InputSource) throws {
+    private static func feed(
+        _ buffer: UnsafeRawBufferPointer, parser: UnsafeMutablePointer<csv_parser>,
+        state: UnsafeMutablePointer<ParserState>, source: InputSource
+    ) throws {
         do {
             guard let base = buffer.baseAddress, buffer.count > 0 else { return }
             // A field can hold a line break only between its quotes: unless a quoted stretch of
             // this chunk holds one, or a field still open from an earlier chunk does, no field
             // is scanned for line breaks. (One pass over the chunk finds these and the spaces
             // that matter: `ByteScan.chunkShape`.)
-            let shape = ByteScan.chunkShape(buffer, delimiter: csv_get_delim(parser),
-                                            startsQuoted: parser.pointee.pstate == libcsvFieldBegun && parser.pointee.quoted != 0)
+            let shape = ByteScan.chunkShape(
+                buffer, delimiter: csv_get_delim(parser),
+                startsQuoted: parser.pointee.pstate == libcsvFieldBegun && parser.pointee.quoted != 0)
             state.pointee.mayHoldLineBreaks = state.pointee.openFieldMayHoldLineBreak || shape.quotedLineBreak
             // A record holding a byte from this chunk is checked for UTF-8 when handed out.
             state.pointee.chunkNonASCII = ByteScan.containsNonASCII(buffer) ? 1 : 0
@@ -365,12 +392,15 @@ public final class CSVReader {
             // the function, since the chunk cannot end with a space outside quotes, and libcsv
             // counts none inside them.)
             csv_set_space_func(parser, shape.spacesMatter ? deid_csv_no_space : nil)
-            let parsed = !shape.quotedLineBreak && !shape.hasReturn && state.pointee.plainFields && state.pointee.reusesLeadingFields
+            let parsed =
+                !shape.quotedLineBreak && !shape.hasReturn && state.pointee.plainFields
+                    && state.pointee.reusesLeadingFields
                 ? parseLines(base, count: buffer.count, parser: parser, state: state)
                 : csv_parse(parser, base, buffer.count, fieldCallback, recordCallback, state)
             // A quoted field still open (its closing quote perhaps read, but not what follows)
             // is handed over in a later chunk, with the line breaks it may have had here.
-            state.pointee.openFieldMayHoldLineBreak = state.pointee.mayHoldLineBreaks && parser.pointee.quoted != 0
+            state.pointee.openFieldMayHoldLineBreak =
+                state.pointee.mayHoldLineBreaks && parser.pointee.quoted != 0
                 && (parser.pointee.pstate == libcsvFieldBegun || parser.pointee.pstate == libcsvFieldMightHaveEnded)
             if let violation = state.pointee.violation { throw state.pointee.error(violation, source: source) }
             if parsed != buffer.count {
@@ -408,23 +438,28 @@ public final class CSVReader {
     /// bytes give libcsv the same fields, so what it made of them is known. On the meter file
     /// over two thirds of the bytes are not parsed again. Returns the bytes parsed (fewer than
     /// `count` when libcsv stops at an error).
-    private static func parseLines(_ base: UnsafeRawPointer, count: Int, parser: UnsafeMutablePointer<csv_parser>,
-                                   state: UnsafeMutablePointer<ParserState>) -> Int {
+    private static func parseLines(
+        _ base: UnsafeRawPointer, count: Int, parser: UnsafeMutablePointer<csv_parser>,
+        state: UnsafeMutablePointer<ParserState>
+    ) -> Int {
         let delimiter = csv_get_delim(parser)
         var position = 0
         // The raw line of the last record, when it was parsed whole in this chunk.
-        var previousLine = -1, previousLength = 0
+        var previousLine = -1
+        var previousLength = 0
         while position < count {
             guard let found = memchr(base + position, 0x0A, count &- position) else {
                 // The start of a record that ends in a later chunk.
-                return position &+ csv_parse(parser, base + position, count &- position, fieldCallback, recordCallback, state)
+                return position
+                    &+ csv_parse(parser, base + position, count &- position, fieldCallback, recordCallback, state)
             }
             let end = UnsafeRawPointer(found) - base
             let atRecordStart = parser.pointee.pstate == libcsvRowNotBegun && parser.pointee.entry_pos == 0
             var start = position
             if atRecordStart && previousLine >= 0 {
-                start &+= state.pointee.repeatLeadingFields(of: base + previousLine, previousLength, in: base + position, end &- position,
-                                                            delimiter: delimiter)
+                start &+= state.pointee.repeatLeadingFields(
+                    of: base + previousLine, previousLength, in: base + position, end &- position,
+                    delimiter: delimiter)
             } else {
                 state.pointee.forgetRawEnds()
             }
@@ -448,8 +483,10 @@ public final class CSVReader {
         return max(0, stored - 1 - parser.pointee.spaces)
     }
 
-    private static func finish(parser: UnsafeMutablePointer<csv_parser>, state: UnsafeMutablePointer<ParserState>,
-                               source: InputSource) throws {
+    private static func finish(
+        parser: UnsafeMutablePointer<csv_parser>, state: UnsafeMutablePointer<ParserState>,
+        source: InputSource
+    ) throws {
         state.pointee.mayHoldLineBreaks = state.pointee.openFieldMayHoldLineBreak
         state.pointee.reserveForCallbacks(bytes: 0, parser: parser)
         if csv_fini(parser, fieldCallback, recordCallback, state) != 0 {
@@ -581,7 +618,8 @@ struct ParserState {
         let pendingField = parser.pointee.entry_pos
         // No field is longer than the open one plus the chunk, and no record longer than the
         // open record (what was copied of it, plus the open field) plus the chunk.
-        mayExceedLimits = pendingField + count > maxFieldBytes || partialRecordBytes + pendingField + count > maxRecordBytes
+        mayExceedLimits =
+            pendingField + count > maxFieldBytes || partialRecordBytes + pendingField + count > maxRecordBytes
         plainFields = !mayHoldLineBreaks && !mayExceedLimits && !hasViolation
         if fieldsInPlace {
             // Room for the open field and the whole chunk (libcsv's limit check never fires).
@@ -643,8 +681,10 @@ struct ParserState {
     /// libcsv parsed the line before without an error, so its quotes only open, close or double
     /// (a doubled quote counts twice). Where the delimiters lie is kept from line to line
     /// (`rawEnds`), for as far as the lines agree: a line's bytes are looked at once.
-    mutating func repeatLeadingFields(of previous: UnsafeRawPointer, _ previousLength: Int, in line: UnsafeRawPointer, _ length: Int,
-                                      delimiter: UInt8) -> Int {
+    mutating func repeatLeadingFields(
+        of previous: UnsafeRawPointer, _ previousLength: Int, in line: UnsafeRawPointer, _ length: Int,
+        delimiter: UInt8
+    ) -> Int {
         let records = recordFieldEnds.count
         guard records > 0, previousLength > 0, length > 0 else {
             forgetRawEnds()
@@ -690,11 +730,13 @@ struct ParserState {
         let byteEnd = fieldEnds[fieldStart &+ fields &- 1]
         let newStart = bytes.count
         // A prefix is mostly 40-120 bytes: copied inline, without a call.
-        copyShortOrLong(to: UnsafeMutableRawPointer(bytes.base + newStart), from: UnsafeRawPointer(bytes.base + byteStart),
-                        count: byteEnd &- byteStart)
+        copyShortOrLong(
+            to: UnsafeMutableRawPointer(bytes.base + newStart), from: UnsafeRawPointer(bytes.base + byteStart),
+            count: byteEnd &- byteStart)
         bytes.advance(by: byteEnd &- byteStart)
         let shift = newStart &- byteStart
-        let ends = fieldEnds.base, endCount = fieldEnds.count
+        let ends = fieldEnds.base
+        let endCount = fieldEnds.count
         for index in 0..<fields { ends[endCount &+ index] = ends[fieldStart &+ index] &+ shift }
         fieldEnds.advance(by: fields)
         if fieldsInPlace { pointParser() }
@@ -743,7 +785,9 @@ struct ParserState {
 
 /// A reallocation libcsv may not make: its field buffer is the batch's memory (`fieldsInPlace`).
 /// libcsv turns the refusal into an out-of-memory error; room is reserved so that it never asks.
-private let refuseReallocation: @convention(c) (UnsafeMutableRawPointer?, Int) -> UnsafeMutableRawPointer? = { _, _ in nil }
+private let refuseReallocation: @convention(c) (UnsafeMutableRawPointer?, Int) -> UnsafeMutableRawPointer? = { _, _ in
+    nil
+}
 
 extension ParserState {
     /// Whether this libcsv writes a field where its parser's `entry_buf` points when the field
@@ -773,7 +817,8 @@ extension ParserState {
         csv_init(probe.parser, UInt8(CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL))
         csv_set_space_func(probe.parser, deid_csv_no_space)
         csv_set_realloc_func(probe.parser, refuseReallocation)
-        let onField: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Void = { field, length, data in
+        let onField: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Void = {
+            field, length, data in
             let probe = Unmanaged<Probe>.fromOpaque(data!).takeUnretainedValue()
             if UnsafeMutableRawPointer(probe.buffer + probe.used) != field { probe.moved = false }
             probe.fields.append(Array(UnsafeRawBufferPointer(start: field, count: length)))
@@ -789,7 +834,9 @@ extension ParserState {
         var parsed = 0
         for part in [sample[..<9], sample[9...]] {
             probe.point()
-            parsed += part.withUnsafeBytes { csv_parse(probe.parser, $0.baseAddress, $0.count, onField, onRecord, context) }
+            parsed += part.withUnsafeBytes {
+                csv_parse(probe.parser, $0.baseAddress, $0.count, onField, onRecord, context)
+            }
         }
         probe.point()
         let finished = csv_fini(probe.parser, onField, onRecord, context) == 0
@@ -822,7 +869,8 @@ private let fieldCallback: @convention(c) (UnsafeMutableRawPointer?, Int, Unsafe
 
 /// A long field, or any field while line breaks may need counting or a limit may be reached.
 @inline(never)
-private func checkedField(_ field: UnsafeMutableRawPointer?, _ length: Int, _ state: UnsafeMutablePointer<ParserState>) {
+private func checkedField(_ field: UnsafeMutableRawPointer?, _ length: Int, _ state: UnsafeMutablePointer<ParserState>)
+{
     guard !state.pointee.hasViolation else { return }
     if length > 0, let field {
         let buffer = UnsafeRawBufferPointer(start: field, count: length)
@@ -835,10 +883,13 @@ private func checkedField(_ field: UnsafeMutableRawPointer?, _ length: Int, _ st
                 previous = byte
             }
         }
-        if length > state.pointee.maxFieldBytes || state.pointee.partialRecordBytes &+ length > state.pointee.maxRecordBytes {
-            state.pointee.flagViolation(length > state.pointee.maxFieldBytes
-                ? .fieldTooLarge(limit: state.pointee.maxFieldBytes)
-                : .recordTooLarge(limit: state.pointee.maxRecordBytes))
+        if length > state.pointee.maxFieldBytes
+            || state.pointee.partialRecordBytes &+ length > state.pointee.maxRecordBytes
+        {
+            state.pointee.flagViolation(
+                length > state.pointee.maxFieldBytes
+                    ? .fieldTooLarge(limit: state.pointee.maxFieldBytes)
+                    : .recordTooLarge(limit: state.pointee.maxRecordBytes))
             return
         }
         if state.pointee.fieldsInPlace {

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension CSVRecord {
@@ -22,8 +22,11 @@ extension CSVRecord {
         let end = fieldEnds[index]
         guard end - start == range.count else { return false }
         return bytes.withUnsafeBytes { raw in
-            storage.withUnsafeBytes { memcmpEqual(UnsafeRawBufferPointer(rebasing: raw[start..<end]),
-                                                  UnsafeRawBufferPointer(rebasing: $0[range])) }
+            storage.withUnsafeBytes {
+                memcmpEqual(
+                    UnsafeRawBufferPointer(rebasing: raw[start..<end]),
+                    UnsafeRawBufferPointer(rebasing: $0[range]))
+            }
         }
     }
 
@@ -35,8 +38,11 @@ extension CSVRecord {
         let otherEnd = other.fieldEnds[index]
         guard end - start == otherEnd - otherStart else { return false }
         return bytes.withUnsafeBytes { raw in
-            other.bytes.withUnsafeBytes { memcmpEqual(UnsafeRawBufferPointer(rebasing: raw[start..<end]),
-                                                      UnsafeRawBufferPointer(rebasing: $0[otherStart..<otherEnd])) }
+            other.bytes.withUnsafeBytes {
+                memcmpEqual(
+                    UnsafeRawBufferPointer(rebasing: raw[start..<end]),
+                    UnsafeRawBufferPointer(rebasing: $0[otherStart..<otherEnd]))
+            }
         }
     }
 

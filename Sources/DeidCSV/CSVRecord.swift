@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One CSV record: its fields' bytes stored contiguously, reused from record to record.
@@ -41,7 +41,9 @@ public struct CSVRecord: Sendable {
     }
 
     /// Calls `body` with the bytes of field `index`, in place (no slice, no reference counted).
-    @inlinable public func withField<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+    @inlinable public func withField<Result>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> Result) rethrows
+        -> Result
+    {
         let start = index == 0 ? 0 : fieldEnds[index - 1]
         let end = fieldEnds[index]
         return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
@@ -88,7 +90,9 @@ public struct CSVRecord: Sendable {
         let end = start &+ count
         if bytes.count < end { growBytes(to: end) }
         if count > 0, let source {
-            bytes.withUnsafeMutableBytes { copyBytes(to: $0.baseAddress.unsafelyUnwrapped + start, from: source, count: count) }
+            bytes.withUnsafeMutableBytes {
+                copyBytes(to: $0.baseAddress.unsafelyUnwrapped + start, from: source, count: count)
+            }
         }
         fieldEnds.append(end)
     }
@@ -112,8 +116,10 @@ public struct CSVRecord: Sendable {
     /// Resizes the record to `byteCount` bytes and `fieldCount` fields and lets `body` fill both.
     /// The byte storage only grows (its tail past the last field is unused), so a loop over a
     /// file resizes nothing once the largest record has been seen.
-    @inline(__always) mutating func fill(byteCount: Int, fieldCount: Int,
-                       _ body: (UnsafeMutablePointer<UInt8>, UnsafeMutableBufferPointer<Int>) -> Void) {
+    @inline(__always) mutating func fill(
+        byteCount: Int, fieldCount: Int,
+        _ body: (UnsafeMutablePointer<UInt8>, UnsafeMutableBufferPointer<Int>) -> Void
+    ) {
         if bytes.count < byteCount { bytes.append(contentsOf: repeatElement(0, count: byteCount - bytes.count)) }
         repeatedFields = 0
         if fieldEnds.count != fieldCount {
@@ -199,7 +205,11 @@ extension CSVRecord {
                     let copyStart = position == 0 ? 0 : copy.fieldEnds[position - 1]
                     let length = fieldEnds[index] - start
                     guard length == copy.fieldEnds[position] - copyStart else { return false }
-                    if length > 0 && !shortOrLongEqual(mine.baseAddress! + start, theirs.baseAddress! + copyStart, length) { return false }
+                    if length > 0
+                        && !shortOrLongEqual(mine.baseAddress! + start, theirs.baseAddress! + copyStart, length)
+                    {
+                        return false
+                    }
                 }
                 return true
             }
@@ -214,7 +224,9 @@ extension CSVRecord {
         guard length == other.fieldEnds[index] - otherStart else { return false }
         guard length > 0 else { return true }
         return bytes.withUnsafeBytes { mine in
-            other.bytes.withUnsafeBytes { theirs in shortEqual(mine.baseAddress! + start, theirs.baseAddress! + otherStart, length) }
+            other.bytes.withUnsafeBytes { theirs in
+                shortEqual(mine.baseAddress! + start, theirs.baseAddress! + otherStart, length)
+            }
         }
     }
 
@@ -237,13 +249,18 @@ extension CSVRecord {
         fieldEnds.withUnsafeBytes { ends in
             other.fieldEnds.withUnsafeBytes { otherEnds in
                 let endBytes = (last &+ 1) &* MemoryLayout<Int>.stride
-                guard shortOrLongEqual(ends.baseAddress.unsafelyUnwrapped, otherEnds.baseAddress.unsafelyUnwrapped, endBytes) else { return false }
+                guard
+                    shortOrLongEqual(
+                        ends.baseAddress.unsafelyUnwrapped, otherEnds.baseAddress.unsafelyUnwrapped, endBytes)
+                else { return false }
                 let byteCount = ends.load(fromByteOffset: last &* MemoryLayout<Int>.stride, as: Int.self)
-                return byteCount == 0 || bytes.withUnsafeBytes { mine in
-                    other.bytes.withUnsafeBytes { theirs in
-                        shortOrLongEqual(mine.baseAddress.unsafelyUnwrapped, theirs.baseAddress.unsafelyUnwrapped, byteCount)
+                return byteCount == 0
+                    || bytes.withUnsafeBytes { mine in
+                        other.bytes.withUnsafeBytes { theirs in
+                            shortOrLongEqual(
+                                mine.baseAddress.unsafelyUnwrapped, theirs.baseAddress.unsafelyUnwrapped, byteCount)
+                        }
                     }
-                }
             }
         }
     }
@@ -252,10 +269,14 @@ extension CSVRecord {
     @inline(__always) mutating func copyLeadingFields(of other: CSVRecord, count: Int) {
         let byteCount = count == 0 ? 0 : other.fieldEnds[count &- 1]
         fill(byteCount: byteCount, fieldCount: count) { target, ends in
-            other.bytes.withUnsafeBytes { copyShortOrLong(to: target, from: $0.baseAddress.unsafelyUnwrapped, count: byteCount) }
+            other.bytes.withUnsafeBytes {
+                copyShortOrLong(to: target, from: $0.baseAddress.unsafelyUnwrapped, count: byteCount)
+            }
             other.fieldEnds.withUnsafeBytes {
-                copyShortOrLong(to: UnsafeMutableRawPointer(ends.baseAddress.unsafelyUnwrapped), from: $0.baseAddress.unsafelyUnwrapped,
-                                count: count &* MemoryLayout<Int>.stride)
+                copyShortOrLong(
+                    to: UnsafeMutableRawPointer(ends.baseAddress.unsafelyUnwrapped),
+                    from: $0.baseAddress.unsafelyUnwrapped,
+                    count: count &* MemoryLayout<Int>.stride)
             }
         }
     }
@@ -331,8 +352,10 @@ public struct LeadingFieldsMatcher: Sendable {
     if count > 256 { return memcmp(a, b, count) == 0 }
     // Two words at a time (a SIMD vector's == compiles to a loop over its lanes).
     @inline(__always) func sixteenDiffer(_ offset: Int) -> Bool {
-        (a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            | (a.loadUnaligned(fromByteOffset: offset &+ 8, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: offset &+ 8, as: UInt64.self)) != 0
+        (a.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            ^ b.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            | (a.loadUnaligned(fromByteOffset: offset &+ 8, as: UInt64.self)
+                ^ b.loadUnaligned(fromByteOffset: offset &+ 8, as: UInt64.self)) != 0
     }
     var offset = 0
     while offset &+ 16 < count {
@@ -345,13 +368,20 @@ public struct LeadingFieldsMatcher: Sendable {
 /// Copies `count` (>= 0) bytes between ranges that do not overlap: up to 64 as `copyBytes`, up
 /// to 256 sixteen at a time (the last 16 overlapping), longer ones with memcpy.
 @inline(__always) func copyShortOrLong(to target: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) {
-    if count <= 64 || count > 256 { copyBytes(to: target, from: source, count: count); return }
+    if count <= 64 || count > 256 {
+        copyBytes(to: target, from: source, count: count)
+        return
+    }
     var offset = 0
     while offset &+ 16 < count {
-        target.storeBytes(of: source.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self), toByteOffset: offset, as: SIMD16<UInt8>.self)
+        target.storeBytes(
+            of: source.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self), toByteOffset: offset,
+            as: SIMD16<UInt8>.self)
         offset &+= 16
     }
-    target.storeBytes(of: source.loadUnaligned(fromByteOffset: count &- 16, as: SIMD16<UInt8>.self), toByteOffset: count &- 16, as: SIMD16<UInt8>.self)
+    target.storeBytes(
+        of: source.loadUnaligned(fromByteOffset: count &- 16, as: SIMD16<UInt8>.self), toByteOffset: count &- 16,
+        as: SIMD16<UInt8>.self)
 }
 
 /// Byte equality of two ranges of `count` (> 0) bytes: short ones (up to 32 bytes) with
@@ -359,20 +389,26 @@ public struct LeadingFieldsMatcher: Sendable {
 @inline(__always) func shortEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
     if count > 16 && count <= 32 {
         return a.loadUnaligned(as: UInt64.self) == b.loadUnaligned(as: UInt64.self)
-            && a.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-            && a.loadUnaligned(fromByteOffset: count - 16, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 16, as: UInt64.self)
-            && a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+            && a.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                == b.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            && a.loadUnaligned(fromByteOffset: count - 16, as: UInt64.self)
+                == b.loadUnaligned(fromByteOffset: count - 16, as: UInt64.self)
+            && a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+                == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
     }
     if count >= 8 && count <= 16 {
         return a.loadUnaligned(as: UInt64.self) == b.loadUnaligned(as: UInt64.self)
-            && a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+            && a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+                == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
     }
     if count >= 4 && count < 8 {
         return a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
-            && a.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self) == b.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+            && a.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+                == b.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
     }
     if count < 4 {
-        for offset in 0..<count where a.load(fromByteOffset: offset, as: UInt8.self) != b.load(fromByteOffset: offset, as: UInt8.self) {
+        for offset in 0..<count
+        where a.load(fromByteOffset: offset, as: UInt8.self) != b.load(fromByteOffset: offset, as: UInt8.self) {
             return false
         }
         return true

@@ -99,7 +99,8 @@ public final class CSVWriter {
     public func appendFrame(_ value: UInt32) {
         precondition(core.pointee.fieldsInRecord == 0, "inside a record")
         core.pointee.buffer.reserve(4)
-        UnsafeMutableRawPointer(core.pointee.buffer.base + core.pointee.buffer.count).storeBytes(of: value.littleEndian, as: UInt32.self)
+        UnsafeMutableRawPointer(core.pointee.buffer.base + core.pointee.buffer.count).storeBytes(
+            of: value.littleEndian, as: UInt32.self)
         core.pointee.buffer.advance(by: 4)
         core.pointee.recordStart = core.pointee.buffer.count
     }
@@ -108,7 +109,8 @@ public final class CSVWriter {
     public func appendFrames(count: Int) {
         precondition(core.pointee.fieldsInRecord == 0, "inside a record")
         core.pointee.buffer.reserve(4 * count)
-        UnsafeMutableRawPointer(core.pointee.buffer.base + core.pointee.buffer.count).initializeMemory(as: UInt8.self, repeating: 0, count: 4 * count)
+        UnsafeMutableRawPointer(core.pointee.buffer.base + core.pointee.buffer.count).initializeMemory(
+            as: UInt8.self, repeating: 0, count: 4 * count)
         core.pointee.buffer.advance(by: 4 * count)
         core.pointee.recordStart = core.pointee.buffer.count
     }
@@ -124,7 +126,9 @@ public final class CSVWriter {
     public func setFrames(_ values: UnsafeBufferPointer<UInt32>, at offset: Int) {
         precondition(offset >= 0 && offset + 4 * values.count <= core.pointee.buffer.count, "no frames there")
         let target = UnsafeMutableRawPointer(core.pointee.buffer.base + offset)
-        for index in values.indices { target.storeBytes(of: values[index].littleEndian, toByteOffset: 4 * index, as: UInt32.self) }
+        for index in values.indices {
+            target.storeBytes(of: values[index].littleEndian, toByteOffset: 4 * index, as: UInt32.self)
+        }
     }
 
     /// Appends frame numbers (32-bit little-endian) between records.
@@ -132,7 +136,9 @@ public final class CSVWriter {
         precondition(core.pointee.fieldsInRecord == 0, "inside a record")
         core.pointee.buffer.reserve(4 * values.count)
         let target = UnsafeMutableRawPointer(core.pointee.buffer.base + core.pointee.buffer.count)
-        for index in values.indices { target.storeBytes(of: values[index].littleEndian, toByteOffset: 4 * index, as: UInt32.self) }
+        for index in values.indices {
+            target.storeBytes(of: values[index].littleEndian, toByteOffset: 4 * index, as: UInt32.self)
+        }
         core.pointee.buffer.advance(by: 4 * values.count)
         core.pointee.recordStart = core.pointee.buffer.count
     }
@@ -144,7 +150,8 @@ public final class CSVWriter {
         precondition(core.pointee.fieldsInRecord == 0, "inside a record")
         precondition(range.lowerBound >= 0 && range.upperBound <= other.byteCount, "no bytes there")
         core.pointee.buffer.reserve(range.count)
-        core.pointee.buffer.appendBytesReserved(UnsafeRawPointer(other.core.pointee.buffer.base + range.lowerBound), count: range.count)
+        core.pointee.buffer.appendBytesReserved(
+            UnsafeRawPointer(other.core.pointee.buffer.base + range.lowerBound), count: range.count)
         core.pointee.recordStart = core.pointee.buffer.count
         core.pointee.forgetPrefixes()
     }
@@ -268,7 +275,9 @@ struct WriterCore {
     /// Appends the previous record's first `count` marked fields as this record's first fields
     /// (and marks them); false when it has fewer marked or this record has fields already.
     @inline(__always) mutating func repeatFields(_ count: Int) -> Bool {
-        guard previousStart >= 0, count > 0, count <= previousMarks.count, fieldsInRecord == 0, buffer.count == recordStart else {
+        guard previousStart >= 0, count > 0, count <= previousMarks.count, fieldsInRecord == 0,
+            buffer.count == recordStart
+        else {
             return false
         }
         let length = previousMarks[count - 1] &- previousStart

@@ -34,14 +34,17 @@ public enum DecimalFormat {
             @inline(__always) func pair() {
                 let quotient = units / 100
                 position &-= 2
-                let pair = pairs.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: units &- quotient &* 100) &* 2, as: UInt16.self)
+                let pair = pairs.loadUnaligned(
+                    fromByteOffset: Int(truncatingIfNeeded: units &- quotient &* 100) &* 2, as: UInt16.self)
                 digits.storeBytes(of: pair, toByteOffset: position, as: UInt16.self)
                 units = quotient
             }
             @inline(__always) func single() {
                 let quotient = units / 10
                 position &-= 1
-                digits.storeBytes(of: UInt8(truncatingIfNeeded: units &- quotient &* 10) &+ 0x30, toByteOffset: position, as: UInt8.self)
+                digits.storeBytes(
+                    of: UInt8(truncatingIfNeeded: units &- quotient &* 10) &+ 0x30, toByteOffset: position,
+                    as: UInt8.self)
                 units = quotient
             }
             var remaining = places
@@ -60,10 +63,13 @@ public enum DecimalFormat {
                 position &-= 1
                 digits.storeBytes(of: 0x2D, toByteOffset: position, as: UInt8.self)
             }
-            let source = UnsafeRawPointer(digits + position), destination = UnsafeMutableRawPointer(target)
+            let source = UnsafeRawPointer(digits + position)
+            let destination = UnsafeMutableRawPointer(target)
             destination.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
-            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: 8, as: UInt64.self), toByteOffset: 8, as: UInt64.self)
-            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: 16, as: UInt64.self), toByteOffset: 16, as: UInt64.self)
+            destination.storeBytes(
+                of: source.loadUnaligned(fromByteOffset: 8, as: UInt64.self), toByteOffset: 8, as: UInt64.self)
+            destination.storeBytes(
+                of: source.loadUnaligned(fromByteOffset: 16, as: UInt64.self), toByteOffset: 16, as: UInt64.self)
             return maximumBytes &- position
         }
     }
@@ -113,12 +119,16 @@ extension CSVWriter {
         core.pointee.buffer.reserve(DecimalFormat.maximumBytes &+ 1)
         if core.pointee.fieldsInRecord > 0 { core.pointee.buffer.appendReserved(core.pointee.delimiter) }
         core.pointee.fieldsInRecord &+= 1
-        if let count = DecimalFormat.write(value, places: places, to: core.pointee.buffer.base + core.pointee.buffer.count) {
+        if let count = DecimalFormat.write(
+            value, places: places, to: core.pointee.buffer.base + core.pointee.buffer.count)
+        {
             core.pointee.buffer.advance(by: count)
         } else {
             var text: [UInt8] = []
             DecimalFormat.append(value, places: places, to: &text)
-            text.withUnsafeBytes { core.pointee.buffer.append($0.baseAddress!.assumingMemoryBound(to: UInt8.self), count: text.count) }
+            text.withUnsafeBytes {
+                core.pointee.buffer.append($0.baseAddress!.assumingMemoryBound(to: UInt8.self), count: text.count)
+            }
         }
     }
 }
@@ -144,7 +154,8 @@ extension CSVRecord {
 public enum DecimalParse {
     /// The number in `bytes` and its count of decimal places, or nil when the bytes are not a
     /// plain decimal (`-12`, `0.196`, `+3.5`, `1e3`).
-    @inlinable public static func parse<Bytes: Collection>(_ bytes: Bytes) -> (value: Double, decimals: Int)? where Bytes.Element == UInt8 {
+    @inlinable public static func parse<Bytes: Collection>(_ bytes: Bytes) -> (value: Double, decimals: Int)?
+    where Bytes.Element == UInt8 {
         if let parsed = bytes.withContiguousStorageIfAvailable({ parse(UnsafeRawBufferPointer($0)) }) { return parsed }
         return Array(bytes).withUnsafeBytes { parse($0) }
     }
@@ -183,14 +194,20 @@ public enum DecimalParse {
         let decimals = point < 0 ? 0 : count &- point &- 1
         guard digits <= 18 else { return general(bytes, decimals: decimals) }
         var value = Double(mantissa)
-        if decimals > 0 { value /= decimals < exactPowersOfTen.count ? exactPowersOfTen[decimals] : pow(10, Double(decimals)) }
+        if decimals > 0 {
+            value /= decimals < exactPowersOfTen.count ? exactPowersOfTen[decimals] : pow(10, Double(decimals))
+        }
         return (negative ? -value : value, decimals)
     }
 
     /// The number in `bytes` by the standard library's parser (many digits, an exponent).
-    @usableFromInline static func general(_ bytes: UnsafeRawBufferPointer, decimals: Int) -> (value: Double, decimals: Int)? {
-        guard let text = String(validating: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self), let value = Double(text),
-              value.isFinite else { return nil }
+    @usableFromInline static func general(_ bytes: UnsafeRawBufferPointer, decimals: Int) -> (
+        value: Double, decimals: Int
+    )? {
+        guard let text = String(validating: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self),
+            let value = Double(text),
+            value.isFinite
+        else { return nil }
         return (value, decimals)
     }
 

@@ -50,7 +50,9 @@ public struct FieldMemo: Sendable {
     /// Appends to `output` the value memoized for field `index` of `record` and returns nil;
     /// when there is none, appends nothing and returns where `store` puts the computed value.
     @inline(__always)
-    public mutating func appendMemoized<Sink: CSVFieldSink>(valueFor index: Int, of record: CSVRecord, to output: inout Sink) -> Miss? {
+    public mutating func appendMemoized<Sink: CSVFieldSink>(
+        valueFor index: Int, of record: CSVRecord, to output: inout Sink
+    ) -> Miss? {
         let start = index == 0 ? 0 : record.fieldEnds[index - 1]
         let length = record.fieldEnds[index] &- start
         precondition(start >= 0 && length >= 0 && start &+ length <= record.bytes.count, "field outside the record")
@@ -73,7 +75,9 @@ public struct FieldMemo: Sendable {
                 while true {
                     let candidate = table[slot]
                     if candidate.entry == 0 { return -1 }
-                    if candidate.hash == hash && matches(candidate.entry &- 1, field, length) { return candidate.entry &- 1 }
+                    if candidate.hash == hash && matches(candidate.entry &- 1, field, length) {
+                        return candidate.entry &- 1
+                    }
                     slot = (slot &+ 1) & mask
                 }
             }
@@ -86,14 +90,17 @@ public struct FieldMemo: Sendable {
     }
 
     /// An address for an empty field that has none (never read: its length is 0).
-    nonisolated(unsafe) private static let nowhere = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1))
+    nonisolated(unsafe) private static let nowhere = UnsafeRawPointer(
+        UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1))
 
     /// True when entry `entry`'s key is the `length` bytes at `field`.
     @inline(__always) private func matches(_ entry: Int, _ field: UnsafeRawPointer, _ length: Int) -> Bool {
         let stored = entries[entry]
         guard stored.keyEnd &- stored.keyStart == length else { return false }
         guard length > 0 else { return true }
-        return keyBytes.withUnsafeBytes { shortEqual($0.baseAddress.unsafelyUnwrapped + stored.keyStart, field, length) }
+        return keyBytes.withUnsafeBytes {
+            shortEqual($0.baseAddress.unsafelyUnwrapped + stored.keyStart, field, length)
+        }
     }
 
     /// The first slot probed for `hash` (an empty table's probe, for an empty record).
@@ -105,8 +112,10 @@ public struct FieldMemo: Sendable {
 
     /// Memoizes `value` for field `index` of `record` (after `appendMemoized` missed) and
     /// appends it to `output`.
-    public mutating func store<Sink: CSVFieldSink>(_ value: [UInt8], for miss: Miss, fieldAt index: Int, of record: CSVRecord,
-                                                   appendingTo output: inout Sink) {
+    public mutating func store<Sink: CSVFieldSink>(
+        _ value: [UInt8], for miss: Miss, fieldAt index: Int, of record: CSVRecord,
+        appendingTo output: inout Sink
+    ) {
         output.append(field: value)
         var slot = miss.slot
         if entries.count >= capacity {
@@ -117,8 +126,10 @@ public struct FieldMemo: Sendable {
         keyBytes.append(contentsOf: record[index])
         let valueStart = valueBytes.count
         valueBytes.append(contentsOf: value)
-        entries.append(Entry(keyStart: keyStart, keyEnd: keyBytes.count, valueStart: valueStart, valueEnd: valueBytes.count,
-                             plain: !ByteScan.mayNeedQuoting(value)))
+        entries.append(
+            Entry(
+                keyStart: keyStart, keyEnd: keyBytes.count, valueStart: valueStart, valueEnd: valueBytes.count,
+                plain: !ByteScan.mayNeedQuoting(value)))
         slots[slot] = Slot(hash: miss.hash, entry: entries.count)
         lastEntry = entries.count - 1
         if entries.count * 2 > slots.count { grow() }
@@ -126,8 +137,10 @@ public struct FieldMemo: Sendable {
 
     /// Appends to `output` the value memoized for field `index` of `record`, computing it with
     /// `compute` (from the field's bytes) the first time the field's bytes are seen.
-    public mutating func append<Sink: CSVFieldSink>(valueFor index: Int, of record: CSVRecord, to output: inout Sink,
-                                                    compute: (ArraySlice<UInt8>) throws -> [UInt8]) rethrows {
+    public mutating func append<Sink: CSVFieldSink>(
+        valueFor index: Int, of record: CSVRecord, to output: inout Sink,
+        compute: (ArraySlice<UInt8>) throws -> [UInt8]
+    ) rethrows {
         guard let miss = appendMemoized(valueFor: index, of: record, to: &output) else { return }
         store(try compute(record[index]), for: miss, fieldAt: index, of: record, appendingTo: &output)
     }
@@ -163,7 +176,7 @@ extension CSVRecord {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Random bytes from the operating system's CSPRNG (glibc's arc4random_buf, which reads
@@ -198,8 +211,10 @@ public final class FieldMemos {
     /// Appends memo `column`'s value for field `index` of `record` to `output`; on a miss the
     /// value is computed with `compute` from the field's bytes and kept.
     @inlinable @inline(__always)
-    public func append<Sink: CSVFieldSink>(column: Int, valueFor index: Int, of record: CSVRecord, to output: inout Sink,
-                                           compute: (ArraySlice<UInt8>) throws -> [UInt8]) rethrows {
+    public func append<Sink: CSVFieldSink>(
+        column: Int, valueFor index: Int, of record: CSVRecord, to output: inout Sink,
+        compute: (ArraySlice<UInt8>) throws -> [UInt8]
+    ) rethrows {
         precondition(column >= 0 && column < count, "no memo for this column")
         let memo = base + column
         if let miss = memo.pointee.appendMemoized(valueFor: index, of: record, to: &output) {

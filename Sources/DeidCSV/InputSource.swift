@@ -1,8 +1,9 @@
 import CZlib
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The identity of a file on disk (device and inode), used to refuse writing over an input.
@@ -33,8 +34,9 @@ public struct FileStatus: Sendable, Equatable {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         let type = info.st_mode & S_IFMT
-        return FileStatus(kind: type == S_IFREG ? .regular : type == S_IFDIR ? .directory : .other,
-                          permissions: UInt32(info.st_mode & 0o7777))
+        return FileStatus(
+            kind: type == S_IFREG ? .regular : type == S_IFDIR ? .directory : .other,
+            permissions: UInt32(info.st_mode & 0o7777))
     }
 }
 
@@ -62,9 +64,11 @@ public enum TextEncoding: String, Sendable, CaseIterable {
 
     /// The UTF-8 of each byte of 0x80 or more (index byte - 0x80), for the single-byte encodings.
     fileprivate var highBytes: [[UInt8]] {
-        let windows: [UInt32] = [0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
-                                 0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
-                                 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178]
+        let windows: [UInt32] = [
+            0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
+            0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+            0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
+        ]
         return (0x80...0xFF).map { byte -> [UInt8] in
             let scalar = self == .windows1252 && byte < 0xA0 ? windows[byte - 0x80] : UInt32(byte)
             return Array(String(Character(Unicode.Scalar(scalar)!)).utf8)
@@ -237,8 +241,9 @@ public final class InputSource {
             pieces[piece].withUnsafeBytes { source in
                 buffer.baseAddress!.copyMemory(from: source.baseAddress! + offset, byteCount: count)
             }
-            backing = .memory(pieces: pieces, chunkSizes: sizes, piece: piece, offset: offset + count,
-                              chunkIndex: index + 1 < sizes.count ? index + 1 : (sizes.count == 1 ? 0 : index))
+            backing = .memory(
+                pieces: pieces, chunkSizes: sizes, piece: piece, offset: offset + count,
+                chunkIndex: index + 1 < sizes.count ? index + 1 : (sizes.count == 1 ? 0 : index))
             memoryConsumed += count
             return count
         case .descriptor(let fd):
@@ -275,7 +280,8 @@ public final class InputSource {
             let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if count >= 0 { return count }
             if errno == EINTR { continue }
-            throw CSVError(.readFailed(reason: String(cString: strerror(errno))), at: InputPosition(source: displayName))
+            throw CSVError(
+                .readFailed(reason: String(cString: strerror(errno))), at: InputPosition(source: displayName))
         }
     }
 
@@ -290,7 +296,8 @@ public final class InputSource {
             rawEnd = left
         }
         guard rawEnd < raw.count else { return }
-        let count = try readSome(fd, into: UnsafeMutableRawBufferPointer(start: raw.baseAddress! + rawEnd, count: raw.count - rawEnd))
+        let count = try readSome(
+            fd, into: UnsafeMutableRawBufferPointer(start: raw.baseAddress! + rawEnd, count: raw.count - rawEnd))
         if count == 0 { rawEnded = true }
         rawEnd += count
     }
@@ -303,8 +310,9 @@ public final class InputSource {
             let status = deid_inflate_init_gzip(fresh)
             guard status == Z_OK else {
                 fresh.deallocate()
-                throw CSVError(status == Z_MEM_ERROR ? .outOfMemory : .readFailed(reason: "zlib could not start (code \(status))"),
-                               at: InputPosition(source: displayName))
+                throw CSVError(
+                    status == Z_MEM_ERROR ? .outOfMemory : .readFailed(reason: "zlib could not start (code \(status))"),
+                    at: InputPosition(source: displayName))
             }
             stream = fresh
         } else {
@@ -361,7 +369,8 @@ public final class InputSource {
                 throw CSVError(.outOfMemory, at: InputPosition(source: displayName))
             default:
                 let reason = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(status)"
-                throw CSVError(.corruptGzip(reason: reason, offset: offsetBefore + used), at: InputPosition(source: displayName))
+                throw CSVError(
+                    .corruptGzip(reason: reason, offset: offsetBefore + used), at: InputPosition(source: displayName))
             }
         }
         return produced

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The allocator setting for streaming runs: blocks of a few MiB are allocated and freed by
@@ -18,15 +18,15 @@ public enum MemoryReuse {
     /// glibc took it. Call once, before the first large allocation.
     @discardableResult public static func keepFreedBlocks() -> Bool {
         #if canImport(Glibc)
-        // mallopt is not in Swift's Glibc module; it is looked up (glibc's ABI: M_TRIM_THRESHOLD
-        // is -1, M_MMAP_THRESHOLD -3, M_ARENA_MAX -8).
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return false }
-        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-        let arenas = Int32(clamping: max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        return mallopt(-3, 16 << 20) == 1 && mallopt(-1, 128 << 20) == 1 && mallopt(-8, arenas) == 1
+            // mallopt is not in Swift's Glibc module; it is looked up (glibc's ABI: M_TRIM_THRESHOLD
+            // is -1, M_MMAP_THRESHOLD -3, M_ARENA_MAX -8).
+            typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return false }
+            let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+            let arenas = Int32(clamping: max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            return mallopt(-3, 16 << 20) == 1 && mallopt(-1, 128 << 20) == 1 && mallopt(-8, arenas) == 1
         #else
-        return false
+            return false
         #endif
     }
 }

@@ -1,11 +1,12 @@
 import CZlib
-import Foundation
 @preconcurrency import Dispatch
+import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where output goes: a file written atomically, or standard output.
@@ -38,7 +39,9 @@ public final class OutputFile {
     ///   - compress: gzip the output; nil means: when the name ends in `.gz`.
     ///   - compressionLevel: zlib level 1 (fastest) to 9 (smallest).
     ///   - inputs: files that must not be overwritten (the inputs of the run).
-    public init(path: String, compress: Bool? = nil, compressionLevel: Int = 6, protecting inputs: [FileIdentity] = []) throws {
+    public init(path: String, compress: Bool? = nil, compressionLevel: Int = 6, protecting inputs: [FileIdentity] = [])
+        throws
+    {
         let useGzip = compress ?? path.hasSuffix(".gz")
         isCompressed = useGzip
         if path == "-" {
@@ -61,7 +64,8 @@ public final class OutputFile {
                 temporaryPath = nil
                 fd = open(path, O_WRONLY | O_CLOEXEC)
                 guard fd >= 0 else {
-                    throw CSVError(.cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: path))
+                    throw CSVError(
+                        .cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: path))
                 }
                 if useGzip { try openGzip(level: compressionLevel) }
                 return
@@ -72,7 +76,8 @@ public final class OutputFile {
             temporaryPath = temporary
         }
         guard fd >= 0 else {
-            throw CSVError(.cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: displayName))
+            throw CSVError(
+                .cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: displayName))
         }
         if useGzip { try openGzip(level: compressionLevel) }
     }
@@ -80,7 +85,8 @@ public final class OutputFile {
     private func openGzip(level: Int) throws {
         guard let file = gzdopen(fd, "wb\(min(max(level, 1), 9))") else {
             abandon()
-            throw CSVError(.cannotOpen(reason: "zlib could not open the stream"), at: InputPosition(source: displayName))
+            throw CSVError(
+                .cannotOpen(reason: "zlib could not open the stream"), at: InputPosition(source: displayName))
         }
         gzbuffer(file, 1 << 20)
         compressor = BackgroundGzip(file: file, writingBack: temporaryPath != nil ? fd : nil)
@@ -221,10 +227,10 @@ enum WriteBack {
     /// Not in Swift's Glibc module (it needs _GNU_SOURCE): looked up once.
     private static let syncFileRange: SyncFileRange? = {
         #if os(Linux)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
-        return unsafeBitCast(symbol, to: SyncFileRange.self)
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
+            return unsafeBitCast(symbol, to: SyncFileRange.self)
         #else
-        return nil
+            return nil
         #endif
     }()
 

@@ -59,17 +59,21 @@ struct RawBuffer<Element: BitwiseCopyable> {
     }
 
     /// Appends bytes without a capacity check: the caller reserved room beforehand.
-    @inline(__always) mutating func appendBytesReserved(_ source: UnsafeRawPointer, count extra: Int) where Element == UInt8 {
+    @inline(__always) mutating func appendBytesReserved(_ source: UnsafeRawPointer, count extra: Int)
+    where Element == UInt8 {
         copyBytes(to: UnsafeMutableRawPointer(base + count), from: source, count: extra)
         count &+= extra
     }
 
     /// Appends `extra` bytes by copying 32 from `source` (both sides must have room for 32: the
     /// caller reserved it), without a call or a branch on the length.
-    @inline(__always) mutating func appendBytesCopying32(_ source: UnsafeRawPointer, count extra: Int) where Element == UInt8 {
+    @inline(__always) mutating func appendBytesCopying32(_ source: UnsafeRawPointer, count extra: Int)
+    where Element == UInt8 {
         let target = UnsafeMutableRawPointer(base + count)
         target.storeBytes(of: source.loadUnaligned(as: SIMD16<UInt8>.self), as: SIMD16<UInt8>.self)
-        target.storeBytes(of: source.loadUnaligned(fromByteOffset: 16, as: SIMD16<UInt8>.self), toByteOffset: 16, as: SIMD16<UInt8>.self)
+        target.storeBytes(
+            of: source.loadUnaligned(fromByteOffset: 16, as: SIMD16<UInt8>.self), toByteOffset: 16,
+            as: SIMD16<UInt8>.self)
         count &+= extra
     }
 
@@ -104,7 +108,9 @@ struct RawBuffer<Element: BitwiseCopyable> {
 /// Copies `count` bytes between ranges that do not overlap. Up to 64 bytes are copied inline with
 /// overlapping loads and stores, which stay inside both ranges, instead of a call to memmove
 /// (most fields are short, and so are a record's repeated leading fields).
-@usableFromInline @inline(__always) func copyBytes(to target: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) {
+@usableFromInline @inline(__always) func copyBytes(
+    to target: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int
+) {
     if count > 64 {
         target.copyMemory(from: source, byteCount: count)
     } else if count > 32 {

@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A temporary file written once and read back once, front to back (the records between the
@@ -25,8 +26,9 @@ public final class SpoolFile {
         var template = Array("\(directory)/.deid-spool-XXXXXX".utf8CString)
         fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
-            throw CSVError(.cannotOpen(reason: "cannot create a temporary file: \(String(cString: strerror(errno)))"),
-                           at: InputPosition(source: directory))
+            throw CSVError(
+                .cannotOpen(reason: "cannot create a temporary file: \(String(cString: strerror(errno)))"),
+                at: InputPosition(source: directory))
         }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
     }
@@ -51,7 +53,9 @@ public final class SpoolFile {
             let done = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
             if done < 0 {
                 if errno == EINTR { continue }
-                throw CSVError(.writeFailed(reason: "temporary file: \(String(cString: strerror(errno)))"), at: InputPosition(source: "spool"))
+                throw CSVError(
+                    .writeFailed(reason: "temporary file: \(String(cString: strerror(errno)))"),
+                    at: InputPosition(source: "spool"))
             }
             offset += done
         }
@@ -62,7 +66,9 @@ public final class SpoolFile {
     /// for more at once).
     public func rewind(bufferSize: Int = 4 << 20) throws {
         guard lseek(fd, 0, SEEK_SET) == 0 else {
-            throw CSVError(.readFailed(reason: "temporary file: \(String(cString: strerror(errno)))"), at: InputPosition(source: "spool"))
+            throw CSVError(
+                .readFailed(reason: "temporary file: \(String(cString: strerror(errno)))"),
+                at: InputPosition(source: "spool"))
         }
         reading = true
         readBuffer = [UInt8](repeating: 0, count: max(1, bufferSize))
@@ -78,7 +84,8 @@ public final class SpoolFile {
         if readEnd - readStart < minimum { try refill(minimum) }
         if readEnd == readStart { return false }
         if readEnd - readStart < minimum {
-            throw CSVError(.readFailed(reason: "temporary file: it ends inside a record"), at: InputPosition(source: "spool"))
+            throw CSVError(
+                .readFailed(reason: "temporary file: it ends inside a record"), at: InputPosition(source: "spool"))
         }
         let consumed = try readBuffer.withUnsafeBytes { buffer in
             try body(UnsafeRawBufferPointer(rebasing: buffer[readStart..<readEnd]))
@@ -104,7 +111,9 @@ public final class SpoolFile {
             }
             if got < 0 {
                 if errno == EINTR { continue }
-                throw CSVError(.readFailed(reason: "temporary file: \(String(cString: strerror(errno)))"), at: InputPosition(source: "spool"))
+                throw CSVError(
+                    .readFailed(reason: "temporary file: \(String(cString: strerror(errno)))"),
+                    at: InputPosition(source: "spool"))
             }
             if got == 0 { break }
             readEnd += got

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A directory built in a temporary place beside its destination and renamed into place only
@@ -21,12 +22,15 @@ public final class StagingDirectory {
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
         self.destination = trimmed
         if FileManager.default.fileExists(atPath: trimmed) {
-            throw CSVError(.cannotOpen(reason: "it already exists; a release is never overwritten"), at: InputPosition(source: trimmed))
+            throw CSVError(
+                .cannotOpen(reason: "it already exists; a release is never overwritten"),
+                at: InputPosition(source: trimmed))
         }
         let directory = PathName.directory(of: trimmed)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CSVError(.cannotOpen(reason: "its parent directory does not exist"), at: InputPosition(source: trimmed))
+            throw CSVError(
+                .cannotOpen(reason: "its parent directory does not exist"), at: InputPosition(source: trimmed))
         }
         (path, lock) = try TemporaryFiles.createDirectory(for: trimmed)
     }
@@ -59,7 +63,10 @@ public final class StagingDirectory {
         TemporaryFiles.unregister(path)
         close(lock)
         let fd = open(PathName.directory(of: destination), O_RDONLY | O_DIRECTORY)
-        if fd >= 0 { fsync(fd); close(fd) }
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
     }
 
     /// Removes the staging directory and everything in it.

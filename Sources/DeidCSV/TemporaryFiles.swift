@@ -1,10 +1,11 @@
-import Foundation
 @preconcurrency import Dispatch
+import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Temporary output files and staging directories: created beside their destination, locked
@@ -36,7 +37,8 @@ public enum TemporaryFiles {
         var template = Array("\(directory)/.\(base).deid-new-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
-            throw CSVError(.cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: destination))
+            throw CSVError(
+                .cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: destination))
         }
         let made = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         do {
@@ -54,7 +56,8 @@ public enum TemporaryFiles {
         let (directory, base) = (PathName.directory(of: destination), PathName.base(of: destination))
         var template = Array("\(directory)/.\(base).deid-new-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw CSVError(.cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: destination))
+            throw CSVError(
+                .cannotOpen(reason: String(cString: strerror(errno))), at: InputPosition(source: destination))
         }
         let made = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         let fd = open(made, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -92,7 +95,8 @@ public enum TemporaryFiles {
     public static func removeStale(for destination: String) {
         let (directory, base) = (PathName.directory(of: destination), PathName.base(of: destination))
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        let current = ".\(base).deid-tmp-", making = ".\(base).deid-new-"
+        let current = ".\(base).deid-tmp-"
+        let making = ".\(base).deid-new-"
         for name in names where name.hasPrefix(current) || name.hasPrefix(making) {
             let path = directory == "/" ? "/\(name)" : "\(directory)/\(name)"
             let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
@@ -101,7 +105,8 @@ public enum TemporaryFiles {
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }  // a live run holds it
             if name.hasPrefix(making) {
                 var info = stat()
-                guard fstat(fd, &info) == 0, Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec) > newNameGrace else { continue }
+                guard fstat(fd, &info) == 0, Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec) > newNameGrace
+                else { continue }
             }
             if (try? FileManager.default.removeItem(atPath: path)) != nil {
                 staleNotice.withLock { $0 }?(directory == "." ? name : path)
@@ -159,7 +164,9 @@ public final class FileLock: @unchecked Sendable {
     public func lock() throws {
         while flock(fd, LOCK_EX) != 0 {
             if errno == EINTR { continue }
-            throw CSVError(.cannotOpen(reason: "cannot lock it: \(String(cString: strerror(errno)))"), at: InputPosition(source: path))
+            throw CSVError(
+                .cannotOpen(reason: "cannot lock it: \(String(cString: strerror(errno)))"),
+                at: InputPosition(source: path))
         }
     }
 

@@ -44,8 +44,10 @@ public final class BlockInput {
         var reader: CSVReader
         while true {
             do {
-                reader = try CSVReader(source: InputSource(bytes: first.bytes, chunkSizes: [options.chunkSize], displayName: source.displayName),
-                                       options: options, endsInsideRecord: first.endsInsideRecord)
+                reader = try CSVReader(
+                    source: InputSource(
+                        bytes: first.bytes, chunkSizes: [options.chunkSize], displayName: source.displayName),
+                    options: options, endsInsideRecord: first.endsInsideRecord)
                 break
             } catch let error as CSVError where error.kind == .emptyInput {
                 // Blank lines only, so far: the header comes in a later block.
@@ -99,11 +101,13 @@ public final class BlockInput {
     public func reader(for block: CSVBlock, first: Bool) throws -> CSVReader {
         let name = source.displayName
         if first {
-            return try CSVReader(source: InputSource(bytes: block.bytes, chunkSizes: [options.chunkSize], displayName: name),
-                                 options: options, endsInsideRecord: block.endsInsideRecord)
+            return try CSVReader(
+                source: InputSource(bytes: block.bytes, chunkSizes: [options.chunkSize], displayName: name),
+                options: options, endsInsideRecord: block.endsInsideRecord)
         }
-        return CSVReader(block: block.bytes, header: header, delimiter: delimiter, options: options, displayName: name,
-                         endsInsideRecord: block.endsInsideRecord)
+        return CSVReader(
+            block: block.bytes, header: header, delimiter: delimiter, options: options, displayName: name,
+            endsInsideRecord: block.endsInsideRecord)
     }
 
     /// The SHA-256 of the input's bytes as stored (compressed bytes for gzip), once every block
@@ -184,4 +188,3 @@ public enum Fingerprint {
 
 /// A digest in lower-case hex.
 func hex(_ digest: some Sequence<UInt8>) -> String { digest.map { String(format: "%02x", $0) }.joined() }
-

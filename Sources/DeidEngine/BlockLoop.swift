@@ -83,7 +83,8 @@ public enum BlockLoop {
 
         for (inputIndex, input) in inputs.enumerated() {
             let firstOfInput = globalIndex
-            var lineBase = 0, recordBase = 0
+            var lineBase = 0
+            var recordBase = 0
             // Consumes finished outcomes in order; when `waiting`, until `limit` is reached.
             func drain(upTo limit: Int, waiting: Bool) throws {
                 while nextToConsume < limit {
@@ -112,8 +113,10 @@ public enum BlockLoop {
                 progress?(input.source.progress)
             }
             try drain(upTo: globalIndex, waiting: true)
-            counts.append(InputCount(name: input.source.displayName, bytes: input.source.totalBytes, records: recordBase,
-                                     compressed: input.source.isCompressed))
+            counts.append(
+                InputCount(
+                    name: input.source.displayName, bytes: input.source.totalBytes, records: recordBase,
+                    compressed: input.source.isCompressed))
         }
         return counts
     }

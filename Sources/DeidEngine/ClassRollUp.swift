@@ -61,44 +61,63 @@ public final class ClassRollUp {
     }
 
     /// The roll-up on packed keys. `needsMap`: return each source class's class.
-    public func rollUp(keys sourceKeys: [UInt64], representatives sourceRepresentative: [Int32], records sourceRecords: [Int],
-                       individuals sourceIndividuals: [Int], fields: ChangedFields, needsMap: Bool) -> RolledClasses {
+    public func rollUp(
+        keys sourceKeys: [UInt64], representatives sourceRepresentative: [Int32], records sourceRecords: [Int],
+        individuals sourceIndividuals: [Int], fields: ChangedFields, needsMap: Bool
+    ) -> RolledClasses {
         let sourceCount = sourceKeys.count
         var map = needsMap ? [Int32](repeating: 0, count: sourceCount) : []
         scratch.reserve(sourceCount)
         let index = self.index.table(expected: sourceCount)
-        let keys = scratch.keys, representatives = scratch.representatives, sums = scratch.sums
-        let changed = fields.shifts.count, keep = fields.keep
+        let keys = scratch.keys
+        let representatives = scratch.representatives
+        let sums = scratch.sums
+        let changed = fields.shifts.count
+        let keep = fields.keep
         var classes = 0
         sourceKeys.withUnsafeBufferPointer { sourceKeys in
-        sourceRepresentative.withUnsafeBufferPointer { sourceRepresentative in
-        sourceRecords.withUnsafeBufferPointer { sourceRecords in
-        sourceIndividuals.withUnsafeBufferPointer { sourceIndividuals in
-        fields.shifts.withUnsafeBufferPointer { shifts in
-        fields.masks.withUnsafeBufferPointer { masks in
-        fields.starts.withUnsafeBufferPointer { starts in
-        fields.parts.withUnsafeBufferPointer { parts in
-        map.withUnsafeMutableBufferPointer { map in
-            for sourceClass in 0..<sourceKeys.count {
-                let sourceKey = sourceKeys[sourceClass]
-                var key = sourceKey & keep
-                for position in 0..<changed {
-                    key |= parts[starts[position] &+ Int(truncatingIfNeeded: (sourceKey &>> shifts[position]) & masks[position])]
+            sourceRepresentative.withUnsafeBufferPointer { sourceRepresentative in
+                sourceRecords.withUnsafeBufferPointer { sourceRecords in
+                    sourceIndividuals.withUnsafeBufferPointer { sourceIndividuals in
+                        fields.shifts.withUnsafeBufferPointer { shifts in
+                            fields.masks.withUnsafeBufferPointer { masks in
+                                fields.starts.withUnsafeBufferPointer { starts in
+                                    fields.parts.withUnsafeBufferPointer { parts in
+                                        map.withUnsafeMutableBufferPointer { map in
+                                            for sourceClass in 0..<sourceKeys.count {
+                                                let sourceKey = sourceKeys[sourceClass]
+                                                var key = sourceKey & keep
+                                                for position in 0..<changed {
+                                                    key |=
+                                                        parts[
+                                                            starts[position]
+                                                                &+ Int(
+                                                                    truncatingIfNeeded: (sourceKey &>> shifts[position])
+                                                                        & masks[position])]
+                                                }
+                                                let found = Int(
+                                                    index.find(key, next: Int32(truncatingIfNeeded: classes)))
+                                                if found == classes {
+                                                    keys[found] = key
+                                                    representatives[found] = sourceRepresentative[sourceClass]
+                                                    sums[2 &* found] = sourceRecords[sourceClass]
+                                                    sums[2 &* found &+ 1] = sourceIndividuals[sourceClass]
+                                                    classes &+= 1
+                                                } else {
+                                                    sums[2 &* found] &+= sourceRecords[sourceClass]
+                                                    sums[2 &* found &+ 1] &+= sourceIndividuals[sourceClass]
+                                                }
+                                                if needsMap { map[sourceClass] = Int32(truncatingIfNeeded: found) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
-                let found = Int(index.find(key, next: Int32(truncatingIfNeeded: classes)))
-                if found == classes {
-                    keys[found] = key
-                    representatives[found] = sourceRepresentative[sourceClass]
-                    sums[2 &* found] = sourceRecords[sourceClass]
-                    sums[2 &* found &+ 1] = sourceIndividuals[sourceClass]
-                    classes &+= 1
-                } else {
-                    sums[2 &* found] &+= sourceRecords[sourceClass]
-                    sums[2 &* found &+ 1] &+= sourceIndividuals[sourceClass]
-                }
-                if needsMap { map[sourceClass] = Int32(truncatingIfNeeded: found) }
             }
-        } } } } } } } } }
+        }
         var result = RolledClasses()
         result.keys = Array(UnsafeBufferPointer(start: keys, count: classes))
         result.representative = Array(UnsafeBufferPointer(start: representatives, count: classes))
@@ -112,9 +131,11 @@ public final class ClassRollUp {
     /// finest tuple). Column c's level-0 code v adds `parts[offsets[c] + v]` to a class's key
     /// (its code at the target level times the column's stride). `identity`: the source is the
     /// finest table, whose class i is tuple i. Always returns the map.
-    public func rollUp(tuples: [UInt32], width: Int, parts: [UInt64], offsets: [Int], identity: Bool,
-                       representatives sourceRepresentative: [Int32], records sourceRecords: [Int],
-                       individuals sourceIndividuals: [Int]) -> RolledClasses {
+    public func rollUp(
+        tuples: [UInt32], width: Int, parts: [UInt64], offsets: [Int], identity: Bool,
+        representatives sourceRepresentative: [Int32], records sourceRecords: [Int],
+        individuals sourceIndividuals: [Int]
+    ) -> RolledClasses {
         let sourceCount = sourceRepresentative.count
         let table = index.table(expected: sourceCount)
         var map = [Int32](repeating: 0, count: sourceCount)
@@ -122,32 +143,46 @@ public final class ClassRollUp {
         var sums = [Int](repeating: 0, count: 2 * sourceCount)
         var classes = 0
         tuples.withUnsafeBufferPointer { tuples in
-        parts.withUnsafeBufferPointer { parts in
-        offsets.withUnsafeBufferPointer { offsets in
-        map.withUnsafeMutableBufferPointer { map in
-        representatives.withUnsafeMutableBufferPointer { representatives in
-        sums.withUnsafeMutableBufferPointer { sums in
-        sourceRepresentative.withUnsafeBufferPointer { sourceRepresentative in
-        sourceRecords.withUnsafeBufferPointer { sourceRecords in
-        sourceIndividuals.withUnsafeBufferPointer { sourceIndividuals in
-            guard let tuples = tuples.baseAddress, let parts = parts.baseAddress, let offsets = offsets.baseAddress else { return }
-            for sourceClass in 0..<sourceCount {
-                let representative = identity ? Int32(truncatingIfNeeded: sourceClass) : sourceRepresentative[sourceClass]
-                let row = tuples + Int(representative) &* width
-                var key: UInt64 = 0
-                for column in 0..<width {
-                    key &+= parts[offsets[column] &+ Int(row[column])]
+            parts.withUnsafeBufferPointer { parts in
+                offsets.withUnsafeBufferPointer { offsets in
+                    map.withUnsafeMutableBufferPointer { map in
+                        representatives.withUnsafeMutableBufferPointer { representatives in
+                            sums.withUnsafeMutableBufferPointer { sums in
+                                sourceRepresentative.withUnsafeBufferPointer { sourceRepresentative in
+                                    sourceRecords.withUnsafeBufferPointer { sourceRecords in
+                                        sourceIndividuals.withUnsafeBufferPointer { sourceIndividuals in
+                                            guard let tuples = tuples.baseAddress, let parts = parts.baseAddress,
+                                                let offsets = offsets.baseAddress
+                                            else { return }
+                                            for sourceClass in 0..<sourceCount {
+                                                let representative =
+                                                    identity
+                                                    ? Int32(truncatingIfNeeded: sourceClass)
+                                                    : sourceRepresentative[sourceClass]
+                                                let row = tuples + Int(representative) &* width
+                                                var key: UInt64 = 0
+                                                for column in 0..<width {
+                                                    key &+= parts[offsets[column] &+ Int(row[column])]
+                                                }
+                                                let found = Int(
+                                                    table.find(key, next: Int32(truncatingIfNeeded: classes)))
+                                                if found == classes {
+                                                    representatives[found] = representative
+                                                    classes &+= 1
+                                                }
+                                                map[sourceClass] = Int32(truncatingIfNeeded: found)
+                                                sums[2 &* found] &+= sourceRecords[sourceClass]
+                                                sums[2 &* found &+ 1] &+= sourceIndividuals[sourceClass]
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
-                let found = Int(table.find(key, next: Int32(truncatingIfNeeded: classes)))
-                if found == classes {
-                    representatives[found] = representative
-                    classes &+= 1
-                }
-                map[sourceClass] = Int32(truncatingIfNeeded: found)
-                sums[2 &* found] &+= sourceRecords[sourceClass]
-                sums[2 &* found &+ 1] &+= sourceIndividuals[sourceClass]
             }
-        } } } } } } } } }
+        }
         var result = RolledClasses()
         result.representative = Array(representatives[0..<classes])
         result.records = (0..<classes).map { sums[2 * $0] }
@@ -166,7 +201,8 @@ public struct KeyLayout: Sendable {
 
     /// nil when the fields need more than 64 bits.
     public init?(domainSizes: [Int]) {
-        var shifts: [UInt64] = [], masks: [UInt64] = []
+        var shifts: [UInt64] = []
+        var masks: [UInt64] = []
         var used = 0
         for size in domainSizes {
             let bits = max(1, Int.bitWidth - (max(size, 1) - 1).leadingZeroBitCount)
@@ -216,7 +252,8 @@ final class PackedTupleIndex {
             slots.update(repeating: Slot(key: 0, value: 0, generation: 0), count: capacity)
             generation = 1
         }
-        return Table(slots: slots, mask: size - 1, shift: UInt64(64 - size.trailingZeroBitCount), generation: generation)
+        return Table(
+            slots: slots, mask: size - 1, shift: UInt64(64 - size.trailingZeroBitCount), generation: generation)
     }
 
     struct Table {

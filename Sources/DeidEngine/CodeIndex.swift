@@ -17,14 +17,18 @@ public struct ByteCodeIndex: Sendable {
     public var count: Int { storedValues.count }
 
     /// The code of field `field` of `record`, coding it when new (`isNew` tells).
-    @inlinable @inline(__always) public mutating func code(of record: CSVRecord, field: Int) -> (code: UInt32, isNew: Bool) {
+    @inlinable @inline(__always) public mutating func code(of record: CSVRecord, field: Int) -> (
+        code: UInt32, isNew: Bool
+    ) {
         let hash = record.fieldHash(at: field)
         var slot = table.home(hash)
         while true {
             let stored = table.storedSlots[slot]
             if stored == 0 { break }
             let code = Int(stored &- 1)
-            if hashes[code] == hash && record.field(field, equals: storedValues[code][...]) { return (UInt32(code), false) }
+            if hashes[code] == hash && record.field(field, equals: storedValues[code][...]) {
+                return (UInt32(code), false)
+            }
             slot = (slot &+ 1) & table.storedMask
         }
         return (insert(Array(record[field]), hash: hash, at: slot), true)
@@ -96,7 +100,10 @@ public struct CodeTupleIndex: Sendable {
 
     @inlinable static func hash(_ codes: UnsafeBufferPointer<UInt32>) -> UInt64 {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        for code in codes { state = (state ^ UInt64(code)) &* 0xFF51_AFD7_ED55_8CCD; state ^= state >> 29 }
+        for code in codes {
+            state = (state ^ UInt64(code)) &* 0xFF51_AFD7_ED55_8CCD
+            state ^= state >> 29
+        }
         return state
     }
 
@@ -178,7 +185,9 @@ public struct NumberSlots: Sendable {
     }
 
     /// The first slot to look at for `hash`.
-    @inlinable @inline(__always) public func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash ^ hash >> 32) & storedMask }
+    @inlinable @inline(__always) public func home(_ hash: UInt64) -> Int {
+        Int(truncatingIfNeeded: hash ^ hash >> 32) & storedMask
+    }
 
     /// Stores `number` in `slot` (the empty slot a probe for it ended at); `hashes` holds every
     /// number's hash, `number`'s included.

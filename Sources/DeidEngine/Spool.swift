@@ -26,19 +26,24 @@ public enum SpoolFrame {
     /// Rewrites the block-local tuple and entity codes of a block's frames to the run's, in
     /// place: local tuple t becomes `tuples[t]`, local entity e `entities[e]` (a repeat frame
     /// has neither).
-    public static func recode(_ frames: OwnedBytes, tuples: [UInt32], entities: [UInt32], fullHeader: Int, repeatHeader: Int) {
+    public static func recode(
+        _ frames: OwnedBytes, tuples: [UInt32], entities: [UInt32], fullHeader: Int, repeatHeader: Int
+    ) {
         frames.withUnsafeMutableBytes { frames in
             var position = 0
             while position < frames.count {
                 let tuple = frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian
                 if tuple == repeatMarker {
-                    position += repeatHeader + Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
+                    position +=
+                        repeatHeader
+                        + Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
                     continue
                 }
                 frames.storeBytes(of: tuples[Int(tuple)].littleEndian, toByteOffset: position, as: UInt32.self)
                 let entity = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
                 if entity != UInt32.max {
-                    frames.storeBytes(of: entities[Int(entity)].littleEndian, toByteOffset: position + 4, as: UInt32.self)
+                    frames.storeBytes(
+                        of: entities[Int(entity)].littleEndian, toByteOffset: position + 4, as: UInt32.self)
                 }
                 let length = Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
                 position += fullHeader + length
@@ -122,8 +127,10 @@ public final class PassTwoCopier {
     ///   - labels: per quasi-identifier, per value code, the published value as an encoded CSV
     ///     field.
     ///   - singleColumn: the output has one column (a lone empty field is written `""`).
-    public init(width: Int, tuples: [UInt32], suppressedTuples: [Bool], suppressedEntities: Set<UInt32>, labels: [[[UInt8]]],
-                singleColumn: Bool) {
+    public init(
+        width: Int, tuples: [UInt32], suppressedTuples: [Bool], suppressedEntities: Set<UInt32>, labels: [[[UInt8]]],
+        singleColumn: Bool
+    ) {
         self.width = width
         self.tuples = tuples
         self.suppressedTuples = suppressedTuples
@@ -137,7 +144,8 @@ public final class PassTwoCopier {
             }
         }
         var longest = 0
-        let starts = labelStarts, firsts = bases
+        let starts = labelStarts
+        let firsts = bases
         for column in 0..<width {
             let end = column + 1 < width ? firsts[column + 1] : starts.count - 1
             var columnLongest = 0
@@ -149,15 +157,19 @@ public final class PassTwoCopier {
     }
 
     /// Copies the whole frames in `frames`; returns the bytes consumed. `write` takes full buffers.
-    public func copy(_ frames: UnsafeRawBufferPointer, frameHeader: Int, repeatHeader: Int, write: (OwnedBytes) throws -> Void) throws -> Int {
+    public func copy(
+        _ frames: UnsafeRawBufferPointer, frameHeader: Int, repeatHeader: Int, write: (OwnedBytes) throws -> Void
+    ) throws -> Int {
         var position = 0
         needed = SpoolFrame.leading
         let checkEntities = !suppressedEntities.isEmpty
-        let width = self.width, singleColumn = self.singleColumn
+        let width = self.width
+        let singleColumn = self.singleColumn
         let fullRanges = SpoolFrame.leading + 4 * width
         // Read once, and called without a retain and a release per frame (`self` keeps it).
         let observer = self.observer.map { Unmanaged.passUnretained($0) }
-        var kept = self.kept, suppressed = self.suppressed
+        var kept = self.kept
+        var suppressed = self.suppressed
         var previous = self.previous
         defer {
             self.kept = kept
@@ -174,12 +186,14 @@ public final class PassTwoCopier {
                                 let first = frames.loadUnaligned(fromByteOffset: position, as: UInt32.self).littleEndian
                                 let isRepeat = first == SpoolFrame.repeatMarker
                                 let header = isRepeat ? repeatHeader : frameHeader
-                                let length = Int(frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
+                                let length = Int(
+                                    frames.loadUnaligned(fromByteOffset: position + 8, as: UInt32.self).littleEndian)
                                 guard frames.count - position >= header + length else {
                                     needed = header + length
                                     break
                                 }
-                                let second = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self).littleEndian
+                                let second = frames.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self)
+                                    .littleEndian
                                 let line = position + header
                                 let frameStart = position
                                 position = line + length
@@ -192,7 +206,9 @@ public final class PassTwoCopier {
                                 } else {
                                     previous.tuple = Int(first)
                                     previous.entity = second
-                                    previous.suppressed = suppressedTuples[Int(first)] || (checkEntities && suppressedEntities.contains(second))
+                                    previous.suppressed =
+                                        suppressedTuples[Int(first)]
+                                        || (checkEntities && suppressedEntities.contains(second))
                                     if previous.suppressed {
                                         suppressed &+= 1
                                         continue
@@ -201,9 +217,10 @@ public final class PassTwoCopier {
                                 let tuple = previous.tuple
                                 kept &+= 1
                                 if let observer {
-                                    let frame = KeptFrame(tuple: tuple, entity: previous.entity,
-                                                          frame: UnsafeRawBufferPointer(rebasing: frames[frameStart..<position]),
-                                                          ranges: isRepeat ? SpoolFrame.leading : fullRanges, lineOffset: header)
+                                    let frame = KeptFrame(
+                                        tuple: tuple, entity: previous.entity,
+                                        frame: UnsafeRawBufferPointer(rebasing: frames[frameStart..<position]),
+                                        ranges: isRepeat ? SpoolFrame.leading : fullRanges, lineOffset: header)
                                     try observer._withUnsafeGuaranteedRef { try $0.count(frame) }
                                 }
                                 if isRepeat {
@@ -211,7 +228,9 @@ public final class PassTwoCopier {
                                     // and the labels put in them), then the rest.
                                     let prefix = Int(second) + previous.labelBytes
                                     if count + prefix + length > capacity { grow(count + prefix + length) }
-                                    let from = previous.line >= 0 ? UnsafeRawPointer(output + previous.line) : UnsafeRawPointer(carried)
+                                    let from =
+                                        previous.line >= 0
+                                        ? UnsafeRawPointer(output + previous.line) : UnsafeRawPointer(carried)
                                     let out = output + count
                                     out.copyMemory(from: from, byteCount: prefix)
                                     (out + prefix).copyMemory(from: source + line, byteCount: length)
@@ -219,20 +238,30 @@ public final class PassTwoCopier {
                                     count += prefix + length
                                 } else {
                                     // Room for the line and the longest labels, then plain copies.
-                                    if count + length + longestLabels > capacity { grow(count + length + longestLabels) }
+                                    if count + length + longestLabels > capacity {
+                                        grow(count + length + longestLabels)
+                                    }
                                     var out = output + count
                                     var start = 0
                                     var labelTotal = 0
                                     for column in 0..<width {
-                                        let offset = singleColumn ? length - 1
-                                            : Int(frames.loadUnaligned(fromByteOffset: frameStart + 12 + 4 * column, as: UInt32.self).littleEndian)
+                                        let offset =
+                                            singleColumn
+                                            ? length - 1
+                                            : Int(
+                                                frames.loadUnaligned(
+                                                    fromByteOffset: frameStart + 12 + 4 * column, as: UInt32.self
+                                                ).littleEndian)
                                         if !singleColumn {
                                             out.copyMemory(from: source + line + start, byteCount: offset - start)
                                             out += offset - start
                                         }
                                         let label = bases[column] &+ Int(tuples[tuple &* width &+ column])
                                         let labelLength = starts[label + 1] - starts[label]
-                                        if labelLength > 0 { out.copyMemory(from: labels.baseAddress! + starts[label], byteCount: labelLength) }
+                                        if labelLength > 0 {
+                                            out.copyMemory(
+                                                from: labels.baseAddress! + starts[label], byteCount: labelLength)
+                                        }
                                         out += labelLength
                                         labelTotal += labelLength
                                         start = offset
@@ -292,7 +321,6 @@ public final class PassTwoCopier {
         carried.deallocate()
     }
 }
-
 
 /// Sees pass 2's kept frames, on the thread that copies them: a class to subclass rather than a
 /// protocol, so that the copy calls it without retaining it per frame (`Unmanaged`).
@@ -354,8 +382,10 @@ public struct FieldBytes: RandomAccessCollection {
 /// to `output` and fingerprinted (`digest`), each on a thread of its own and in order, so
 /// that pass 2 keeps both cores busy (the copy is lighter than either).
 public enum PassTwo {
-    public static func run(spool: SpoolFile, copier: PassTwoCopier, frameHeader: Int, repeatHeader: Int, output: OutputFile,
-                           digest: OutputDigest?, progress: ((InputProgress) -> Void)?) throws {
+    public static func run(
+        spool: SpoolFile, copier: PassTwoCopier, frameHeader: Int, repeatHeader: Int, output: OutputFile,
+        digest: OutputDigest?, progress: ((InputProgress) -> Void)?
+    ) throws {
         let writer = OrderedWriter { chunk in try output.write(chunk) }
         let fingerprint = digest.map { digest in OrderedWriter { chunk in digest.update(chunk) } }
         let submit = { (chunk: OwnedBytes) throws in
@@ -366,12 +396,19 @@ public enum PassTwo {
         // that did not fit.
         var minimum = SpoolFrame.leading
         do {
-            while try spool.withUnread(atLeast: minimum, { frames in
-                let consumed = try copier.copy(frames, frameHeader: frameHeader, repeatHeader: repeatHeader, write: submit)
-                minimum = consumed == 0 ? copier.needed : SpoolFrame.leading
-                return consumed
-            }) {
-                progress?(InputProgress(consumed: spool.consumed, total: spool.size, decoded: spool.consumed, phase: "second pass: writing"))
+            while try spool.withUnread(
+                atLeast: minimum,
+                { frames in
+                    let consumed = try copier.copy(
+                        frames, frameHeader: frameHeader, repeatHeader: repeatHeader, write: submit)
+                    minimum = consumed == 0 ? copier.needed : SpoolFrame.leading
+                    return consumed
+                })
+            {
+                progress?(
+                    InputProgress(
+                        consumed: spool.consumed, total: spool.size, decoded: spool.consumed,
+                        phase: "second pass: writing"))
             }
             try copier.flush(submit)
         } catch {

@@ -1,8 +1,9 @@
 import ArgumentParser
 import DeidCSV
 import DeidKit
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Generates seeded, realistic smart-meter data (fictitious households) for demos, tests and
@@ -25,7 +26,9 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Number of days of half-hourly readings.") var days: Int = 28
     @Option(help: ArgumentHelp("First day, YYYY-MM-DD.", valueName: "date")) var start: String = "2013-01-01"
     @Option(help: "Random seed.") var seed: UInt64 = 42
-    @Option(name: .shortAndLong, help: ArgumentHelp("Output file (gzip when it ends in .gz), or - for stdout.", valueName: "file"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp("Output file (gzip when it ends in .gz), or - for stdout.", valueName: "file"))
     var output: String = "-"
 
     func validate() throws {

@@ -41,8 +41,9 @@ struct ApplyCommand: ParsableCommand {
     func run() throws {
         let progress = ProgressBar(label: "applying \(policyOptions.policy)")
         defer { progress.finish() }
-        let request = TransformRequest(policyPath: policyOptions.policy, inputs: [input], readOptions: dialect.readOptions,
-                                       seed: policyOptions.seed, compress: compress)
+        let request = TransformRequest(
+            policyPath: policyOptions.policy, inputs: [input], readOptions: dialect.readOptions,
+            seed: policyOptions.seed, compress: compress)
         try Publisher.apply(request, output: output) { progress.update($0) }
     }
 }

@@ -100,11 +100,14 @@ struct CatalogCommand: ParsableCommand {
                   deid catalog expired --on 2027-12-31 --json
                 """)
         @OptionGroup var location: CatalogLocation
-        @Option(help: ArgumentHelp("The day to compare with (default: today, UTC).", valueName: "YYYY-MM-DD")) var on: String?
+        @Option(help: ArgumentHelp("The day to compare with (default: today, UTC).", valueName: "YYYY-MM-DD")) var on:
+            String?
         @Flag(help: "Print JSON.") var json = false
 
         func validate() throws {
-            if let on, on.count != 10 || TimestampValue.parse(Array(on.utf8)) == nil { throw ValidationError("--on must be a date YYYY-MM-DD") }
+            if let on, on.count != 10 || TimestampValue.parse(Array(on.utf8)) == nil {
+                throw ValidationError("--on must be a date YYYY-MM-DD")
+            }
         }
 
         func run() throws {

@@ -1,8 +1,9 @@
 import ArgumentParser
 import DeidCSV
 import DeidKit
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs a command with `deid`'s exit-code contract: 0 success, 1 a privacy gate refused, 2 bad
@@ -75,7 +76,9 @@ private func commandName(_ type: ParsableCommand.Type) -> String {
 /// `PolicyError.printedLimit`, then how many more there are.
 func report(_ error: any ReportedError) -> String {
     let problems = error.problems
-    let shown = problems.prefix(PolicyError.printedLimit).map { error.isRefusal ? "deid: refused: \($0)" : "deid: \($0)" }
+    let shown = problems.prefix(PolicyError.printedLimit).map {
+        error.isRefusal ? "deid: refused: \($0)" : "deid: \($0)"
+    }
     let more = problems.count - shown.count
     let noun = error is PolicyError ? "problems in the policy" : "problems"
     return (shown + (more > 0 ? ["deid: ... and \(more) more \(noun)"] : [])).joined(separator: "\n")
@@ -98,7 +101,8 @@ struct CommandFailure: ReportedError {
 /// Writes messages for people to stderr.
 enum Diagnostics {
     static func error(_ message: String) {
-        let text = message.hasPrefix("deid") || message.hasPrefix("Error:") || message.hasPrefix("Usage:")
+        let text =
+            message.hasPrefix("deid") || message.hasPrefix("Error:") || message.hasPrefix("Usage:")
             ? message : "deid: \(message)"
         write(text + "\n")
     }

@@ -19,8 +19,11 @@ struct ConvertCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("The output file, or - for standard output. gzip when it ends in .gz.",
-                                                    valueName: "file"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "The output file, or - for standard output. gzip when it ends in .gz.",
+            valueName: "file"))
     var output: String = "-"
 
     @Option(help: ArgumentHelp("The output delimiter: , ; | or tab (default: the input's).", valueName: "char"))
@@ -45,8 +48,9 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         let reader = try input.openReader()
-        let file = try OutputFile(path: output, compress: compress ? true : nil, compressionLevel: compressionLevel,
-                                  protecting: [reader.source.identity].compactMap { $0 })
+        let file = try OutputFile(
+            path: output, compress: compress ? true : nil, compressionLevel: compressionLevel,
+            protecting: [reader.source.identity].compactMap { $0 })
         let delimiter = outputDelimiter.flatMap(CSVDelimiter.init(argument:)) ?? reader.delimiter
         let writer = CSVWriter(output: file, delimiter: delimiter, crlf: crlf)
         let progress = ProgressBar(label: "converting \(reader.source.displayName)")

@@ -11,7 +11,10 @@ struct Deid: ParsableCommand {
             Errors name a position (file:line, record, column), never a cell value.
             """,
         version: "0.3.0",
-        subcommands: [PublishCommand.self, ApplyCommand.self, RiskCommand.self, LinkCommand.self, CatalogCommand.self, ProfileCommand.self, ConvertCommand.self])
+        subcommands: [
+            PublishCommand.self, ApplyCommand.self, RiskCommand.self, LinkCommand.self, CatalogCommand.self,
+            ProfileCommand.self, ConvertCommand.self,
+        ])
 
     static func main() { CommandRunner.run(Deid.self) }
 }

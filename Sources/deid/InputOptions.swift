@@ -5,15 +5,20 @@ import Foundation
 
 /// How inputs are parsed: the options shared by every command that reads CSV.
 struct DialectOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The field delimiter: , ; | or tab. Detected from the header line when not given.",
-                               valueName: "char"))
+    @Option(
+        help: ArgumentHelp(
+            "The field delimiter: , ; | or tab. Detected from the header line when not given.",
+            valueName: "char"))
     var delimiter: String?
 
-    @Option(help: ArgumentHelp("The largest field or record accepted, in MiB; a larger one is an error.", valueName: "MiB"))
+    @Option(
+        help: ArgumentHelp("The largest field or record accepted, in MiB; a larger one is an error.", valueName: "MiB"))
     var maxFieldSize: Int = 16
 
-    @Option(help: ArgumentHelp("The input's text encoding: utf-8, latin1 or windows-1252 (converted to UTF-8 as it is read; text that is not valid UTF-8 is otherwise an error).",
-                               valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "The input's text encoding: utf-8, latin1 or windows-1252 (converted to UTF-8 as it is read; text that is not valid UTF-8 is otherwise an error).",
+            valueName: "name"))
     var encoding = "utf-8"
 
     func validate() throws {
@@ -22,14 +27,17 @@ struct DialectOptions: ParsableArguments {
         }
         if maxFieldSize < 1 || maxFieldSize > 2047 { throw ValidationError("--max-field-size must be 1 to 2047 MiB") }
         if TextEncoding(argument: encoding) == nil {
-            throw ValidationError("--encoding must be one of \(TextEncoding.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(encoding)')")
+            throw ValidationError(
+                "--encoding must be one of \(TextEncoding.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(encoding)')"
+            )
         }
     }
 
     var readOptions: CSVReadOptions {
-        CSVReadOptions(delimiter: delimiter.flatMap(CSVDelimiter.init(argument:)),
-                       maxFieldBytes: maxFieldSize << 20, maxRecordBytes: maxFieldSize << 20,
-                       encoding: TextEncoding(argument: encoding) ?? .utf8)
+        CSVReadOptions(
+            delimiter: delimiter.flatMap(CSVDelimiter.init(argument:)),
+            maxFieldBytes: maxFieldSize << 20, maxRecordBytes: maxFieldSize << 20,
+            encoding: TextEncoding(argument: encoding) ?? .utf8)
     }
 }
 
@@ -44,7 +52,8 @@ struct InputOptions: ParsableArguments {
 
     /// Opens the input and reads its header.
     func openReader() throws -> CSVReader {
-        try CSVReader(source: InputSource(path: file, encoding: dialect.readOptions.encoding), options: dialect.readOptions)
+        try CSVReader(
+            source: InputSource(path: file, encoding: dialect.readOptions.encoding), options: dialect.readOptions)
     }
 }
 
@@ -53,10 +62,12 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: ArgumentHelp("The policy file (YAML, see Docs/POLICY.md).", valueName: "file"))
     var policy: String
 
-    @Option(parsing: .unconditional,
-            help: ArgumentHelp("Draw noise from this seed: the same seed gives the same output bytes. Without it, noise comes from the system's secure random source.",
-                               valueName: "n"),
-            transform: Seed.parse)
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Draw noise from this seed: the same seed gives the same output bytes. Without it, noise comes from the system's secure random source.",
+            valueName: "n"),
+        transform: Seed.parse)
     var seed: UInt64?
 
     func validate() throws { try requirePath(policy, "--policy") }
@@ -65,7 +76,9 @@ struct PolicyOptions: ParsableArguments {
 /// A seed: a whole number from 0 to 2^64 - 1 (`--seed -1` is a bad value, not a missing one).
 enum Seed {
     static func parse(_ text: String) throws -> UInt64 {
-        guard let value = UInt64(text) else { throw ValidationError("a seed is a whole number from 0 to \(UInt64.max)") }
+        guard let value = UInt64(text) else {
+            throw ValidationError("a seed is a whole number from 0 to \(UInt64.max)")
+        }
         return value
     }
 }
@@ -78,7 +91,9 @@ func requirePath(_ path: String?, _ option: String) throws {
 /// Where the release catalog is: `--catalog-path`, else `$DEID_CATALOG`, else
 /// `.deid/catalog.sqlite` here. Shared by `publish`, `link` and `catalog`.
 struct CatalogLocation: ParsableArguments {
-    @Option(help: ArgumentHelp("The release catalog (default: $DEID_CATALOG, else .deid/catalog.sqlite).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "The release catalog (default: $DEID_CATALOG, else .deid/catalog.sqlite).", valueName: "path"))
     var catalogPath: String?
 
     var path: String { Catalog.location(explicit: catalogPath, environment: ProcessInfo.processInfo.environment) }

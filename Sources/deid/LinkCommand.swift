@@ -42,10 +42,15 @@ struct LinkCommand: ParsableCommand {
 
     @OptionGroup var dialect: DialectOptions
 
-    @Option(help: ArgumentHelp("A column naming the individual (household, person); each file uses the first of these it has. Repeatable.", valueName: "column"))
+    @Option(
+        help: ArgumentHelp(
+            "A column naming the individual (household, person); each file uses the first of these it has. Repeatable.",
+            valueName: "column"))
     var entity: [String] = []
 
-    @Option(help: ArgumentHelp("Join only on these shared columns (default: every shared quasi-identifier).", valueName: "a,b,c"))
+    @Option(
+        help: ArgumentHelp(
+            "Join only on these shared columns (default: every shared quasi-identifier).", valueName: "a,b,c"))
     var columns: String?
 
     @Flag(help: "Also check every file against every release in the catalog.")
@@ -72,8 +77,12 @@ struct LinkCommand: ParsableCommand {
         for file in files { try requirePath(file, "a file") }
         if files.isEmpty { throw ValidationError("give at least one file") }
         if files.count < 2 && !catalog { throw ValidationError("give two files or more, or one with --catalog") }
-        if files.contains("-") { throw ValidationError("deid link reads named files (each is sampled, then read in full)") }
-        if let maxUniqueLinkShare, !(0...1).contains(maxUniqueLinkShare) { throw ValidationError("--max-unique-link-share must be between 0 and 1") }
+        if files.contains("-") {
+            throw ValidationError("deid link reads named files (each is sampled, then read in full)")
+        }
+        if let maxUniqueLinkShare, !(0...1).contains(maxUniqueLinkShare) {
+            throw ValidationError("--max-unique-link-share must be between 0 and 1")
+        }
         if !(256...(1 << 22)).contains(sketchSize) { throw ValidationError("--sketch-size must be 256 to 4194304") }
     }
 
@@ -89,7 +98,9 @@ struct LinkCommand: ParsableCommand {
         let progress = ProgressBar(label: "linking")
         let outcome: LinkOutcome
         do {
-            outcome = try LinkSession.run(paths: files, readOptions: dialect.readOptions, options: options) { _, step in progress.update(step) }
+            outcome = try LinkSession.run(paths: files, readOptions: dialect.readOptions, options: options) { _, step in
+                progress.update(step)
+            }
             progress.finish()
         } catch {
             progress.finish()
@@ -99,7 +110,10 @@ struct LinkCommand: ParsableCommand {
         try StandardOutput.write(json ? try report.json() + "\n" : LinkText.render(report))
         if let gate = report.gate, !gate.passed {
             if json {
-                Diagnostics.write(report.failedPairs.map { "deid: \($0.left) -> \($0.right): unique-link share \(String(format: "%.4f", $0.measures.uniqueLinkShare)) exceeds \(gate.maxUniqueLinkShare)\n" }.joined())
+                Diagnostics.write(
+                    report.failedPairs.map {
+                        "deid: \($0.left) -> \($0.right): unique-link share \(String(format: "%.4f", $0.measures.uniqueLinkShare)) exceeds \(gate.maxUniqueLinkShare)\n"
+                    }.joined())
             }
             throw ExitCode(1)
         }

@@ -25,17 +25,23 @@ struct ProfileCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Flag(help: "Print the profile as JSON (stable keys: rows, columns[].name/type/empty/distinct/distinct_exact/role/reason).")
+    @Flag(
+        help:
+            "Print the profile as JSON (stable keys: rows, columns[].name/type/empty/distinct/distinct_exact/role/reason)."
+    )
     var json = false
 
-    @Option(help: ArgumentHelp("Write a starter policy naming every column with its suggested role.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp("Write a starter policy naming every column with its suggested role.", valueName: "file"))
     var policyOut: String?
 
     @Option(help: ArgumentHelp("Distinct values counted exactly per column before estimating.", valueName: "n"))
     var exactDistinct: Int = 100_000
 
     func validate() throws {
-        if exactDistinct < 1 || exactDistinct > 10_000_000 { throw ValidationError("--exact-distinct must be 1 to 10000000") }
+        if exactDistinct < 1 || exactDistinct > 10_000_000 {
+            throw ValidationError("--exact-distinct must be 1 to 10000000")
+        }
         if policyOut == "-" { throw ValidationError("--policy-out needs a file name") }
         try requirePath(policyOut, "--policy-out")
     }
@@ -54,8 +60,9 @@ struct ProfileCommand: ParsableCommand {
             throw error
         }
         if let policyOut {
-            let output = try OutputFile(path: policyOut, compress: false,
-                                        protecting: [reader.source.identity].compactMap { $0 })
+            let output = try OutputFile(
+                path: policyOut, compress: false,
+                protecting: [reader.source.identity].compactMap { $0 })
             let text = StarterPolicy(profile: result, datasetName: datasetName(of: reader.source.displayName)).yaml()
             try output.write(text: text)
             try output.commit()

@@ -1,6 +1,7 @@
 import DeidCSV
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A progress line on stderr, shown only when stderr is a terminal, at most ten times a second.

@@ -48,7 +48,9 @@ struct PublishCommand: ParsableCommand {
     @Argument(help: "The CSV inputs (plain or gzip), or - for standard input.")
     var inputs: [String]
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("The release directory to create (default: NAME-RELEASEID here).", valueName: "dir"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp("The release directory to create (default: NAME-RELEASEID here).", valueName: "dir"))
     var out: String?
 
     @Flag(help: "Write the data as .csv.gz.")
@@ -70,13 +72,16 @@ struct PublishCommand: ParsableCommand {
         if inputs.isEmpty { throw ValidationError("give at least one input file") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be given once") }
         if dryRun && out != nil { throw ValidationError("--dry-run writes nothing; leave out --out") }
-        if noCatalog && location.catalogPath != nil { throw ValidationError("--no-catalog records nowhere; leave out --catalog-path") }
+        if noCatalog && location.catalogPath != nil {
+            throw ValidationError("--no-catalog records nowhere; leave out --catalog-path")
+        }
     }
 
     func run() throws {
         let progress = ProgressBar(label: "publishing")
-        var request = TransformRequest(policyPath: policyOptions.policy, inputs: inputs, readOptions: dialect.readOptions,
-                                       seed: policyOptions.seed, compress: compress)
+        var request = TransformRequest(
+            policyPath: policyOptions.policy, inputs: inputs, readOptions: dialect.readOptions,
+            seed: policyOptions.seed, compress: compress)
         request.catalogPath = location.path
         request.recordInCatalog = !noCatalog
         let outcome: PublishOutcome
@@ -90,19 +95,23 @@ struct PublishCommand: ParsableCommand {
         for note in outcome.notes { Diagnostics.write("deid: note: \(note)\n") }
         var riskLine: String?
         if let risk = outcome.risk {
-            var line = "risk: smallest class \(risk.minClassSize), highest prosecutor risk \(String(format: "%.4f", risk.prosecutor.max)), \(risk.sampleUniques) sample uniques"
+            var line =
+                "risk: smallest class \(risk.minClassSize), highest prosecutor risk \(String(format: "%.4f", risk.prosecutor.max)), \(risk.sampleUniques) sample uniques"
             if let trace = risk.traceUniqueness {
                 line += ", trace uniqueness \(String(format: "%.1f%%", trace.share * 100)) (\(trace.points) points)"
             }
             riskLine = line + "\n"
         }
         if let linkage = outcome.linkage, let gate = linkage.gate {
-            riskLine = (riskLine ?? "") + "linkage: worst unique-link share \(String(format: "%.4f", gate.worst)) over \(linkage.pairs.count) pairs "
+            riskLine =
+                (riskLine ?? "")
+                + "linkage: worst unique-link share \(String(format: "%.4f", gate.worst)) over \(linkage.pairs.count) pairs "
                 + "(limit \(gate.maxUniqueLinkShare))\n"
         }
         if let directory = outcome.directory {
             let manifest = outcome.manifest
-            try StandardOutput.write("""
+            try StandardOutput.write(
+                """
                 published \(manifest.rows.out) rows of \(manifest.dataset.name) to \(directory)/
                   \(manifest.data.file)  manifest.json  report.md\(outcome.risk != nil ? "  report.json  report.html  confidential/report.html" : "")
                 release id \(manifest.releaseID)\(outcome.catalog.map { ", recorded in \($0)" } ?? "")
@@ -110,8 +119,10 @@ struct PublishCommand: ParsableCommand {
                 """)
             if let riskLine { try StandardOutput.write(riskLine) }
             if let privacy = manifest.privacy {
-                let levels = privacy.transformation.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-                try StandardOutput.write("""
+                let levels = privacy.transformation.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                    separator: " ")
+                try StandardOutput.write(
+                    """
                     k=\(privacy.models.k): levels \(levels); smallest class \(privacy.minClassSize); \
                     suppressed \(privacy.suppressedRecords) records of \(privacy.suppressedEntities) individuals
 

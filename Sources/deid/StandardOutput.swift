@@ -1,6 +1,7 @@
 import DeidCSV
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Text to standard output, unbuffered by stdio; a closed pipe becomes `BrokenPipe`.
@@ -14,7 +15,8 @@ enum StandardOutput {
                 if written < 0 {
                     if errno == EINTR { continue }
                     if errno == EPIPE { throw BrokenPipe() }
-                    throw CommandFailure(message: "cannot write to standard output: \(String(cString: strerror(errno)))")
+                    throw CommandFailure(
+                        message: "cannot write to standard output: \(String(cString: strerror(errno)))")
                 }
                 offset += written
             }

@@ -16,22 +16,30 @@ struct BadInput: Sendable, CustomTestStringConvertible {
 }
 
 let badInputs: [BadInput] = [
-    BadInput(name: "field count", file: "meters.csv",
-             bytes: Array(("id,kwh\n" + String(repeating: "m1,0.5\n", count: 1203) + "m1,0.5,SECRET\n").utf8),
-             expected: "meters.csv:1205: error: record 1204 has 3 fields; the header has 2"),
-    BadInput(name: "stray quote", file: "q.csv", bytes: Array("id,kwh\nm1,0.5\nm2,SE\"CRET\n".utf8),
-             expected: "q.csv:3: error: record 2, column 'kwh': malformed quoting"),
-    BadInput(name: "unterminated quote", file: "u.csv", bytes: Array("id,kwh\nm1,0.5\nm2,\"SECRET\n".utf8),
-             expected: "u.csv:3: error: record 2, column 'kwh': a quoted field is not closed before the end of the input"),
-    BadInput(name: "field over the limit", file: "big.csv",
-             bytes: Array(("id,note\nm1,\"" + String(repeating: "SECRET", count: 400_000) + "\"\n").utf8),
-             expected: "big.csv:2: error: record 1, column 'note': a field is larger than the limit of 1 MiB",
-             extraArguments: ["--max-field-size", "1"]),
-    BadInput(name: "duplicate column", file: "dup.csv", bytes: Array("id,kwh,id\n1,2,SECRET\n".utf8),
-             expected: "dup.csv:1: error: the header's column 3 repeats the name 'id' of column 1"),
+    BadInput(
+        name: "field count", file: "meters.csv",
+        bytes: Array(("id,kwh\n" + String(repeating: "m1,0.5\n", count: 1203) + "m1,0.5,SECRET\n").utf8),
+        expected: "meters.csv:1205: error: record 1204 has 3 fields; the header has 2"),
+    BadInput(
+        name: "stray quote", file: "q.csv", bytes: Array("id,kwh\nm1,0.5\nm2,SE\"CRET\n".utf8),
+        expected: "q.csv:3: error: record 2, column 'kwh': malformed quoting"),
+    BadInput(
+        name: "unterminated quote", file: "u.csv", bytes: Array("id,kwh\nm1,0.5\nm2,\"SECRET\n".utf8),
+        expected: "u.csv:3: error: record 2, column 'kwh': a quoted field is not closed before the end of the input"),
+    BadInput(
+        name: "field over the limit", file: "big.csv",
+        bytes: Array(("id,note\nm1,\"" + String(repeating: "SECRET", count: 400_000) + "\"\n").utf8),
+        expected: "big.csv:2: error: record 1, column 'note': a field is larger than the limit of 1 MiB",
+        extraArguments: ["--max-field-size", "1"]),
+    BadInput(
+        name: "duplicate column", file: "dup.csv", bytes: Array("id,kwh,id\n1,2,SECRET\n".utf8),
+        expected: "dup.csv:1: error: the header's column 3 repeats the name 'id' of column 1"),
     BadInput(name: "empty file", file: "empty.csv", bytes: [], expected: "empty.csv: error: the input is empty"),
-    BadInput(name: "truncated gzip", file: "cut.csv.gz", bytes: [], expected: "cut.csv.gz: error: the gzip stream is truncated"),
-    BadInput(name: "corrupt gzip", file: "bad.csv.gz", bytes: [], expected: "bad.csv.gz: error: the gzip stream is corrupt"),
+    BadInput(
+        name: "truncated gzip", file: "cut.csv.gz", bytes: [],
+        expected: "cut.csv.gz: error: the gzip stream is truncated"),
+    BadInput(
+        name: "corrupt gzip", file: "bad.csv.gz", bytes: [], expected: "bad.csv.gz: error: the gzip stream is corrupt"),
 ]
 
 @Suite("Bad input: exit 2, a position, no value, no output")
@@ -69,8 +77,9 @@ struct BadInputTests {
     func profile(_ input: BadInput) throws {
         let directory = try TemporaryDirectory()
         try prepare(input, in: directory)
-        let result = try CLI.run(["profile", input.file, "--policy-out", "policy.yaml"] + input.extraArguments,
-                                 in: directory.path)
+        let result = try CLI.run(
+            ["profile", input.file, "--policy-out", "policy.yaml"] + input.extraArguments,
+            in: directory.path)
         #expect(result.status == 2)
         #expect(result.stderr.hasPrefix("deid: " + input.expected), "\(result.stderr)")
         #expect(!result.stderr.contains("SECRET") && !result.stdout.contains("SECRET"))
@@ -82,7 +91,10 @@ struct BadInputTests {
         _ = try directory.write("names.csv", Array("id,name\n1,Ann\n2,SECRET".utf8) + [0xE9] + Array("\n".utf8))
         let result = try CLI.run(["profile", "names.csv", "--policy-out", "p.yaml"], in: directory.path)
         #expect(result.status == 2)
-        #expect(result.stderr.hasPrefix("deid: names.csv:3: error: record 2, column 'name': the field is not valid UTF-8 (a Latin-1 or Windows-1252 file? read it with --encoding latin1"))
+        #expect(
+            result.stderr.hasPrefix(
+                "deid: names.csv:3: error: record 2, column 'name': the field is not valid UTF-8 (a Latin-1 or Windows-1252 file? read it with --encoding latin1"
+            ))
         #expect(try directory.listing() == ["names.csv"])
     }
 
@@ -90,8 +102,10 @@ struct BadInputTests {
         let directory = try TemporaryDirectory()
         let original = Array("id,kwh\nm1,0.5\n".utf8)
         _ = try directory.write("in.csv", original)
-        for arguments in [["convert", "in.csv", "-o", "in.csv"], ["convert", "in.csv", "-o", "./in.csv"],
-                          ["profile", "in.csv", "--policy-out", "in.csv"]] {
+        for arguments in [
+            ["convert", "in.csv", "-o", "in.csv"], ["convert", "in.csv", "-o", "./in.csv"],
+            ["profile", "in.csv", "--policy-out", "in.csv"],
+        ] {
             let result = try CLI.run(arguments, in: directory.path)
             #expect(result.status == 2, "\(arguments)")
             #expect(result.stderr.contains("error: refusing to write"), "\(result.stderr)")

@@ -15,11 +15,17 @@ struct CommandTests {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(object["rows"] as? Int == 40_320)
         let columns = try #require(object["columns"] as? [[String: Any]])
-        #expect(columns.compactMap { $0["name"] as? String } == ["meter_id", "customer_name", "email", "postcode",
-                                                                 "dwelling_type", "occupants", "tariff", "reading_time", "kwh"])
-        #expect(columns.compactMap { $0["role"] as? String } == ["entity", "identifier", "identifier", "quasi_identifier",
-                                                                 "quasi_identifier", "quasi_identifier", "quasi_identifier",
-                                                                 "timestamp", "sensitive"])
+        #expect(
+            columns.compactMap { $0["name"] as? String } == [
+                "meter_id", "customer_name", "email", "postcode",
+                "dwelling_type", "occupants", "tariff", "reading_time", "kwh",
+            ])
+        #expect(
+            columns.compactMap { $0["role"] as? String } == [
+                "entity", "identifier", "identifier", "quasi_identifier",
+                "quasi_identifier", "quasi_identifier", "quasi_identifier",
+                "timestamp", "sensitive",
+            ])
         for column in columns {
             #expect(column["distinct_exact"] as? Bool == true)
             #expect((column["reason"] as? String)?.isEmpty == false)
@@ -33,14 +39,30 @@ struct CommandTests {
         let directory = try TemporaryDirectory()
         let cases: [([String], String)] = [
             (["convert", Self.sample, "-o", ""], "Error: --output needs a file name; an empty one was given"),
-            (["publish", "-p", "p.yaml", "-o", "", Self.sample], "Error: --out needs a file name; an empty one was given"),
-            (["apply", "-p", "p.yaml", Self.sample, ""], "Error: the output needs a file name; an empty one was given"),
-            (["apply", "-p", "p.yaml", "--seed", "-1", Self.sample, "out.csv"],
-             "Error: The value '-1' is invalid for '--seed <n>': a seed is a whole number from 0 to 18446744073709551615"),
-            (["risk", Self.sample, "-q", "postcode", "--seed", "x"],
-             "Error: The value 'x' is invalid for '--seed <n>': a seed is a whole number from 0 to 18446744073709551615"),
-            (["stats", "--help"], "deid: unknown command 'deid stats' (commands: publish, apply, risk, link, catalog, profile, convert)"),
-            (["catalog", "frob", "--help"], "deid: unknown command 'deid catalog frob' (commands: list, show, remove, expired)"),
+            (
+                ["publish", "-p", "p.yaml", "-o", "", Self.sample],
+                "Error: --out needs a file name; an empty one was given"
+            ),
+            (
+                ["apply", "-p", "p.yaml", Self.sample, ""],
+                "Error: the output needs a file name; an empty one was given"
+            ),
+            (
+                ["apply", "-p", "p.yaml", "--seed", "-1", Self.sample, "out.csv"],
+                "Error: The value '-1' is invalid for '--seed <n>': a seed is a whole number from 0 to 18446744073709551615"
+            ),
+            (
+                ["risk", Self.sample, "-q", "postcode", "--seed", "x"],
+                "Error: The value 'x' is invalid for '--seed <n>': a seed is a whole number from 0 to 18446744073709551615"
+            ),
+            (
+                ["stats", "--help"],
+                "deid: unknown command 'deid stats' (commands: publish, apply, risk, link, catalog, profile, convert)"
+            ),
+            (
+                ["catalog", "frob", "--help"],
+                "deid: unknown command 'deid catalog frob' (commands: list, show, remove, expired)"
+            ),
         ]
         for (arguments, message) in cases {
             let result = try CLI.run(arguments, in: directory.path)
@@ -52,7 +74,8 @@ struct CommandTests {
         // Every catalog subcommand's help has examples.
         for subcommand in ["list", "show", "remove", "expired"] {
             let help = try CLI.run(["catalog", subcommand, "--help"], in: directory.path)
-            #expect(help.status == 0 && help.stdout.contains("Examples:\n  deid catalog \(subcommand)"), "\(subcommand)")
+            #expect(
+                help.status == 0 && help.stdout.contains("Examples:\n  deid catalog \(subcommand)"), "\(subcommand)")
         }
     }
 
@@ -61,7 +84,8 @@ struct CommandTests {
     /// apply and convert passed it through); --encoding reads such a file.
     @Test func invalidUTF8IsRefusedByEveryCommand() throws {
         let directory = try TemporaryDirectory()
-        var lines = String(decoding: try TemporaryDirectory.readFile(Self.sample), as: UTF8.self).split(separator: "\n").map(String.init)
+        var lines = String(decoding: try TemporaryDirectory.readFile(Self.sample), as: UTF8.self).split(separator: "\n")
+            .map(String.init)
         // The tariff (insensitive, kept as it is) of record 7, as Latin-1 would write "Std±".
         var fields = lines[7].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         fields[6] = "Std\u{1}"
@@ -70,10 +94,13 @@ struct CommandTests {
         _ = try directory.write("latin.csv", bytes)
         let policy = Paths.root + "/Datasets/smart_meter_policy.yaml"
         let environment = ["DEID_KEY": "cli-test-key-0123456789abcdef-0123456789"]
-        let expected = "deid: latin.csv:8: error: record 7, column 'tariff': the field is not valid UTF-8 (a Latin-1 or Windows-1252 file?"
-        for arguments in [["convert", "latin.csv", "-o", "out.csv"], ["apply", "-p", policy, "latin.csv", "out.csv"],
-                          ["publish", "-p", policy, "-o", "release", "latin.csv"], ["profile", "latin.csv"],
-                          ["risk", "latin.csv", "-q", "postcode"], ["link", "latin.csv", Self.sample]] {
+        let expected =
+            "deid: latin.csv:8: error: record 7, column 'tariff': the field is not valid UTF-8 (a Latin-1 or Windows-1252 file?"
+        for arguments in [
+            ["convert", "latin.csv", "-o", "out.csv"], ["apply", "-p", policy, "latin.csv", "out.csv"],
+            ["publish", "-p", policy, "-o", "release", "latin.csv"], ["profile", "latin.csv"],
+            ["risk", "latin.csv", "-q", "postcode"], ["link", "latin.csv", Self.sample],
+        ] {
             let result = try CLI.run(arguments, in: directory.path, environment: environment)
             #expect(result.status == 2, "\(arguments)")
             #expect(result.stderr.hasPrefix(expected), "\(arguments): \(result.stderr)")
@@ -92,22 +119,29 @@ struct CommandTests {
         #expect(mkfifo(fifo, 0o600) == 0)
         let environment = ["DEID_KEY": "cli-test-key-0123456789abcdef-0123456789"]
         let policy = Paths.root + "/Datasets/smart_meter_policy.yaml"
-        let published = try CLI.shell("cat '\(Self.sample)' > meters.fifo & deid publish -p '\(policy)' --seed 1 --no-catalog -o release meters.fifo",
-                                      in: directory.path, environment: environment)
+        let published = try CLI.shell(
+            "cat '\(Self.sample)' > meters.fifo & deid publish -p '\(policy)' --seed 1 --no-catalog -o release meters.fifo",
+            in: directory.path, environment: environment)
         #expect(published.status == 0, "\(published.stderr)")
-        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(try directory.read("release/manifest.json"))) as? [String: Any])
+        let manifest = try #require(
+            try JSONSerialization.jsonObject(with: Data(try directory.read("release/manifest.json"))) as? [String: Any])
         let input = try #require((manifest["inputs"] as? [[String: Any]])?.first)
         let (_, digest) = try output(of: ["sha256sum", Self.sample])
-        #expect(String(decoding: digest, as: UTF8.self).hasPrefix(input["sha256"] as! String), "the pipe's bytes are fingerprinted")
-        let linked = try CLI.shell("cat '\(Self.sample)' > meters.fifo & deid link meters.fifo '\(Self.sample)' --entity meter_id --columns postcode",
-                                   in: directory.path)
+        #expect(
+            String(decoding: digest, as: UTF8.self).hasPrefix(input["sha256"] as! String),
+            "the pipe's bytes are fingerprinted")
+        let linked = try CLI.shell(
+            "cat '\(Self.sample)' > meters.fifo & deid link meters.fifo '\(Self.sample)' --entity meter_id --columns postcode",
+            in: directory.path)
         #expect(linked.status == 0, "\(linked.stderr)")
         #expect(linked.stdout.contains("file  meters.fifo: 40320 records, 30 individuals"))
         let text = String(decoding: try TemporaryDirectory.readFile(policy), as: UTF8.self)
             .replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/")
-        _ = try directory.write("gated.yaml", text: text + "linkage: { against: [meters.fifo], max_unique_link_share: 1 }\n")
-        let gated = try CLI.shell("cat '\(Self.sample)' > meters.fifo & deid publish -p gated.yaml --seed 1 --no-catalog -o gated '\(Self.sample)'",
-                                  in: directory.path, environment: environment)
+        _ = try directory.write(
+            "gated.yaml", text: text + "linkage: { against: [meters.fifo], max_unique_link_share: 1 }\n")
+        let gated = try CLI.shell(
+            "cat '\(Self.sample)' > meters.fifo & deid publish -p gated.yaml --seed 1 --no-catalog -o gated '\(Self.sample)'",
+            in: directory.path, environment: environment)
         #expect(gated.status == 0, "\(gated.stderr)")
         #expect(FileManager.default.fileExists(atPath: directory.file("gated/linkage.json")))
     }
@@ -118,8 +152,9 @@ struct CommandTests {
         let gzipped = try CLI.shell("gzip -c '\(CommandTests.sample)' | deid profile - --json", in: directory.path)
         #expect(gzipped.status == 0, "\(gzipped.stderr)")
         // The same profile, apart from the file name and the compression flag.
-        #expect(gzipped.stdout.replacingOccurrences(of: "\"compressed\" : true", with: "\"compressed\" : false")
-                    .replacingOccurrences(of: "<stdin>", with: CommandTests.sample) == plain.stdout)
+        #expect(
+            gzipped.stdout.replacingOccurrences(of: "\"compressed\" : true", with: "\"compressed\" : false")
+                .replacingOccurrences(of: "<stdin>", with: CommandTests.sample) == plain.stdout)
     }
 
     @Test func policyOutWritesALoadableStarterPolicy() throws {
@@ -135,11 +170,13 @@ struct CommandTests {
 
     @Test func convertRoundTripsGzipAndDelimiters() throws {
         let directory = try TemporaryDirectory()
-        let toGzip = try CLI.run(["convert", CommandTests.sample, "-o", "copy.csv.gz", "--output-delimiter", ";"],
-                                 in: directory.path)
+        let toGzip = try CLI.run(
+            ["convert", CommandTests.sample, "-o", "copy.csv.gz", "--output-delimiter", ";"],
+            in: directory.path)
         #expect(toGzip.status == 0, "\(toGzip.stderr)")
         #expect(try run("/bin/gzip", ["-t", directory.file("copy.csv.gz")]) == 0)
-        let back = try CLI.run(["convert", "copy.csv.gz", "-o", "back.csv", "--output-delimiter", ","], in: directory.path)
+        let back = try CLI.run(
+            ["convert", "copy.csv.gz", "-o", "back.csv", "--output-delimiter", ","], in: directory.path)
         #expect(back.status == 0)
         #expect(try directory.read("back.csv") == TemporaryDirectory.readFile(CommandTests.sample))
         #expect(try directory.listing() == ["back.csv", "copy.csv.gz"])
@@ -165,8 +202,9 @@ struct CommandTests {
         #expect(result.stderr.isEmpty)
         #expect(result.stdout.split(separator: "\n").count == 2)
         // The same through the background gzip stream.
-        let gzipped = try CLI.shell("deid convert '\(CommandTests.sample)' --compress | head -c 100 > /dev/null",
-                                    in: directory.path)
+        let gzipped = try CLI.shell(
+            "deid convert '\(CommandTests.sample)' --compress | head -c 100 > /dev/null",
+            in: directory.path)
         #expect(gzipped.status == 0, "\(gzipped.stderr)")
         #expect(gzipped.stderr.isEmpty)
     }
@@ -185,8 +223,9 @@ struct CommandTests {
 
     @Test func sampleGeneratorCommandMatchesTheBundledSample() throws {
         let directory = try TemporaryDirectory()
-        let result = try CLI.run(["--households", "30", "--days", "28", "--seed", "42", "-o", "sample.csv"],
-                                 in: directory.path, executable: CLI.binDirectory + "/deid-sample")
+        let result = try CLI.run(
+            ["--households", "30", "--days", "28", "--seed", "42", "-o", "sample.csv"],
+            in: directory.path, executable: CLI.binDirectory + "/deid-sample")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try directory.read("sample.csv") == TemporaryDirectory.readFile(CommandTests.sample))
     }

@@ -15,11 +15,14 @@ struct FaultTests {
     static func gatedPolicy(in directory: TemporaryDirectory) throws -> String {
         let text = String(decoding: try TemporaryDirectory.readFile(Self.policy), as: UTF8.self)
             .replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/")
-        return try directory.write("gated.yaml", text: text + "linkage: { catalog: true, max_unique_link_share: 0.01 }\n")
+        return try directory.write(
+            "gated.yaml", text: text + "linkage: { catalog: true, max_unique_link_share: 0.01 }\n")
     }
 
     /// Starts `deid` without waiting.
-    static func launch(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> Process {
+    static func launch(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws
+        -> Process
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.deid)
         process.arguments = arguments
@@ -33,7 +36,9 @@ struct FaultTests {
 
     /// The releases in the catalog after a reader settled what killed runs left pending:
     /// id -> (location, pending).
-    static func catalog(_ path: String, in directory: TemporaryDirectory) throws -> [String: (location: String, pending: Bool)] {
+    static func catalog(_ path: String, in directory: TemporaryDirectory) throws -> [String: (
+        location: String, pending: Bool
+    )] {
         let listed = try CLI.run(["catalog", "list", "--json", "--catalog-path", path], in: directory.path)
         #expect(listed.status == 0, "\(listed.stderr)")
         guard listed.stdout.hasPrefix("[") else { return [:] }
@@ -54,7 +59,9 @@ struct FaultTests {
         let file = try #require(data["file"] as? String)
         let (status, digest) = try output(of: ["sha256sum", path + "/" + file])
         #expect(status == 0)
-        #expect(String(decoding: digest, as: UTF8.self).hasPrefix(data["sha256"] as! String), "\(path): data matches the manifest")
+        #expect(
+            String(decoding: digest, as: UTF8.self).hasPrefix(data["sha256"] as! String),
+            "\(path): data matches the manifest")
         #expect(FileManager.default.fileExists(atPath: path + "/report.md"))
         return try #require(manifest["release_id"] as? String)
     }
@@ -67,7 +74,8 @@ struct FaultTests {
             #expect(!entry.pending, "\(id) settled")
             #expect(try expectWhole(entry.location) == id, "\(id) is in place")
         }
-        for name in try directory.listing() where !name.hasPrefix(".") && FileManager.default.fileExists(atPath: directory.file(name) + "/manifest.json") {
+        for name in try directory.listing()
+        where !name.hasPrefix(".") && FileManager.default.fileExists(atPath: directory.file(name) + "/manifest.json") {
             let id = try expectWhole(directory.file(name))
             #expect(recorded[id] != nil, "\(name) is recorded")
         }
@@ -77,14 +85,16 @@ struct FaultTests {
     func anUnreadableCatalogStopsThePublishBeforeAnythingIsWritten(_ kind: String) throws {
         let directory = try TemporaryDirectory()
         if kind == "a directory" {
-            try FileManager.default.createDirectory(atPath: directory.file("catalog.sqlite"), withIntermediateDirectories: false)
+            try FileManager.default.createDirectory(
+                atPath: directory.file("catalog.sqlite"), withIntermediateDirectories: false)
         } else {
             var random = TestRandom(seed: 5)
             _ = try directory.write("catalog.sqlite", (0..<8192).map { _ in UInt8(truncatingIfNeeded: random.next()) })
         }
         let before = try directory.listing()
-        let result = try CLI.run(["publish", "-p", Self.policy, "-o", "release", "--catalog-path", "catalog.sqlite", Self.sample],
-                                 in: directory.path, environment: Self.environment)
+        let result = try CLI.run(
+            ["publish", "-p", Self.policy, "-o", "release", "--catalog-path", "catalog.sqlite", Self.sample],
+            in: directory.path, environment: Self.environment)
         #expect(result.status == 2)
         #expect(result.stderr.hasPrefix("deid: catalog.sqlite: cannot open the catalog"), "\(result.stderr)")
         #expect(try directory.listing() == before, "no release, no staging directory")
@@ -97,20 +107,26 @@ struct FaultTests {
     @Test(arguments: ["publish-before-record", "publish-after-record", "publish-after-rename"])
     func aKillAtEachCommitStepLeavesTheCatalogAndTheDirectoryInAgreement(_ point: String) throws {
         let directory = try TemporaryDirectory()
-        let arguments = ["publish", "-p", Self.policy, "-o", "release", "--catalog-path", "catalog.sqlite", Self.sample]
-        let killed = try CLI.run(arguments, in: directory.path, environment: Self.environment.merging(["DEID_FAULT_POINT": point]) { $1 })
+        let arguments = [
+            "publish", "-p", Self.policy, "-o", "release", "--catalog-path", "catalog.sqlite", Self.sample,
+        ]
+        let killed = try CLI.run(
+            arguments, in: directory.path, environment: Self.environment.merging(["DEID_FAULT_POINT": point]) { $1 })
         #expect(killed.status == 9, "killed at \(point)")
         let renamed = point == "publish-after-rename"
         #expect(FileManager.default.fileExists(atPath: directory.file("release")) == renamed)
         try Self.expectConsistent(catalogPath: "catalog.sqlite", in: directory)
         #expect(try Self.catalog("catalog.sqlite", in: directory).count == (renamed ? 1 : 0))
-        let again = try CLI.run(arguments.map { $0 == "release" ? "second" : $0 }, in: directory.path, environment: Self.environment)
+        let again = try CLI.run(
+            arguments.map { $0 == "release" ? "second" : $0 }, in: directory.path, environment: Self.environment)
         #expect(again.status == 0, "\(again.stderr)")
         if !renamed {
             // The staging directory of the killed run was beside `release`: a run into `release` removes it.
             let third = try CLI.run(arguments, in: directory.path, environment: Self.environment)
             #expect(third.status == 0, "\(third.stderr)")
-            #expect(third.stderr.contains("deid: note: removed .release.deid-tmp-") && third.stderr.contains("left by a run that was killed"))
+            #expect(
+                third.stderr.contains("deid: note: removed .release.deid-tmp-")
+                    && third.stderr.contains("left by a run that was killed"))
         }
         #expect(try directory.listing().filter { $0.contains(".deid-") }.isEmpty, "nothing temporary is left")
         try Self.expectConsistent(catalogPath: "catalog.sqlite", in: directory)
@@ -121,33 +137,39 @@ struct FaultTests {
     @Test func randomKillsNeverLeaveAPartialRelease() throws {
         let directory = try TemporaryDirectory()
         for (name, households, days) in [("meters.csv", 60, 20), ("tiny.csv", 2, 1)] {
-            let generated = try CLI.run(["--households", "\(households)", "--days", "\(days)", "--seed", "9", "-o", name],
-                                        in: directory.path, executable: CLI.binDirectory + "/deid-sample")
+            let generated = try CLI.run(
+                ["--households", "\(households)", "--days", "\(days)", "--seed", "9", "-o", name],
+                in: directory.path, executable: CLI.binDirectory + "/deid-sample")
             #expect(generated.status == 0)
         }
         // How long a whole publish takes here: the kills fall anywhere in it.
         let started = Date()
-        let whole = try CLI.run(["publish", "-p", Self.policy, "-o", "whole", "--catalog-path", "catalog.sqlite", "meters.csv"],
-                                in: directory.path, environment: Self.environment)
+        let whole = try CLI.run(
+            ["publish", "-p", Self.policy, "-o", "whole", "--catalog-path", "catalog.sqlite", "meters.csv"],
+            in: directory.path, environment: Self.environment)
         #expect(whole.status == 0, "\(whole.stderr)")
         let span = max(Int(Date().timeIntervalSince(started) * 1_000_000), 100_000)
         var random = TestRandom(seed: 19)
         var outcomes: [Int32: Int] = [:]
         for round in 0..<8 {
-            let process = try Self.launch(["publish", "-p", Self.policy, "-o", "r\(round)", "--catalog-path", "catalog.sqlite", "meters.csv"],
-                                          in: directory.path, environment: Self.environment)
+            let process = try Self.launch(
+                ["publish", "-p", Self.policy, "-o", "r\(round)", "--catalog-path", "catalog.sqlite", "meters.csv"],
+                in: directory.path, environment: Self.environment)
             usleep(UInt32(Int.random(in: 0...span, using: &random)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             outcomes[process.terminationStatus, default: 0] += 1
-            if FileManager.default.fileExists(atPath: directory.file("r\(round)")) { _ = try Self.expectWhole(directory.file("r\(round)")) }
+            if FileManager.default.fileExists(atPath: directory.file("r\(round)")) {
+                _ = try Self.expectWhole(directory.file("r\(round)"))
+            }
             try Self.expectConsistent(catalogPath: "catalog.sqlite", in: directory)
         }
         #expect(outcomes[9, default: 0] > 0, "some runs were killed: \(outcomes)")
         // A run into each place cleans up after the killed one.
         for round in 0..<8 where !FileManager.default.fileExists(atPath: directory.file("r\(round)")) {
-            let result = try CLI.run(["publish", "-p", Self.policy, "-o", "r\(round)", "--no-catalog", "tiny.csv"], in: directory.path,
-                                     environment: Self.environment)
+            let result = try CLI.run(
+                ["publish", "-p", Self.policy, "-o", "r\(round)", "--no-catalog", "tiny.csv"], in: directory.path,
+                environment: Self.environment)
             #expect(result.status == 0, "\(result.stderr)")
         }
         #expect(try directory.listing().filter { $0.contains(".deid-") }.isEmpty, "nothing temporary is left")
@@ -161,8 +183,9 @@ struct FaultTests {
         let directory = try TemporaryDirectory()
         let policy = try Self.gatedPolicy(in: directory)
         let processes = try (0..<6).map { index in
-            try Self.launch(["publish", "-p", policy, "-o", "release\(index)", "--catalog-path", "catalog.sqlite", Self.sample],
-                            in: directory.path, environment: Self.environment)
+            try Self.launch(
+                ["publish", "-p", policy, "-o", "release\(index)", "--catalog-path", "catalog.sqlite", Self.sample],
+                in: directory.path, environment: Self.environment)
         }
         for process in processes { process.waitUntilExit() }
         let statuses = processes.map(\.terminationStatus).sorted()
@@ -179,19 +202,28 @@ struct FaultTests {
         let full = try FullDisk(in: directory)
         defer { full.unmount() }
         // The release on the full disk.
-        let onFull = try CLI.run(["publish", "-p", Self.policy, "-o", full.path + "/release", "--no-catalog", Self.sample],
-                                 in: directory.path, environment: Self.environment)
+        let onFull = try CLI.run(
+            ["publish", "-p", Self.policy, "-o", full.path + "/release", "--no-catalog", Self.sample],
+            in: directory.path, environment: Self.environment)
         #expect(onFull.status == 2)
         #expect(onFull.stderr.contains("No space left on device"), "\(onFull.stderr)")
         #expect(try full.listing() == ["filler"])
         // The catalog on the full disk (made while there was room), the release elsewhere.
         try full.makeRoom()
-        let first = try CLI.run(["publish", "-p", Self.policy, "-o", "first", "--catalog-path", full.path + "/catalog.sqlite", Self.sample],
-                                in: directory.path, environment: Self.environment)
+        let first = try CLI.run(
+            [
+                "publish", "-p", Self.policy, "-o", "first", "--catalog-path", full.path + "/catalog.sqlite",
+                Self.sample,
+            ],
+            in: directory.path, environment: Self.environment)
         #expect(first.status == 0, "\(first.stderr)")
         try full.fill()
-        let second = try CLI.run(["publish", "-p", Self.policy, "-o", "second", "--catalog-path", full.path + "/catalog.sqlite", Self.sample],
-                                 in: directory.path, environment: Self.environment)
+        let second = try CLI.run(
+            [
+                "publish", "-p", Self.policy, "-o", "second", "--catalog-path", full.path + "/catalog.sqlite",
+                Self.sample,
+            ],
+            in: directory.path, environment: Self.environment)
         #expect(second.status == 2)
         #expect(second.stderr.contains("catalog.sqlite"), "\(second.stderr)")
         #expect(!FileManager.default.fileExists(atPath: directory.file("second")), "not renamed into place")
@@ -227,9 +259,12 @@ final class FullDisk {
     init(in directory: TemporaryDirectory) throws {
         path = directory.file("full")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
-        let mounted = try CLI.run(["-c", "mount -t tmpfs -o size=2m tmpfs '\(path)'"], in: directory.path, executable: "/bin/sh")
+        let mounted = try CLI.run(
+            ["-c", "mount -t tmpfs -o size=2m tmpfs '\(path)'"], in: directory.path, executable: "/bin/sh")
         guard mounted.status == 0 else {
-            throw Failure(description: "cannot mount a tmpfs to fill (the fault tests run as root, as make test does): \(mounted.stderr)")
+            throw Failure(
+                description:
+                    "cannot mount a tmpfs to fill (the fault tests run as root, as make test does): \(mounted.stderr)")
         }
         try fill()
     }
@@ -239,7 +274,9 @@ final class FullDisk {
     /// Writes a filler file until the filesystem is full.
     func fill() throws {
         let filler = path + "/filler"
-        if !FileManager.default.fileExists(atPath: filler) { FileManager.default.createFile(atPath: filler, contents: nil) }
+        if !FileManager.default.fileExists(atPath: filler) {
+            FileManager.default.createFile(atPath: filler, contents: nil)
+        }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
         defer { try? handle.close() }
         try handle.seekToEnd()

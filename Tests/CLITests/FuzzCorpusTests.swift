@@ -20,7 +20,9 @@ struct FuzzCorpusTests {
 
     /// The findings fixed so far stay in the corpus as regression inputs.
     @Test func findingsAreKept() throws {
-        let kept = try FileManager.default.contentsOfDirectory(atPath: Paths.root + "/Fuzz/corpus/csv").filter { $0.hasPrefix("regression-") }
+        let kept = try FileManager.default.contentsOfDirectory(atPath: Paths.root + "/Fuzz/corpus/csv").filter {
+            $0.hasPrefix("regression-")
+        }
         #expect(kept.count >= 5)
     }
 }

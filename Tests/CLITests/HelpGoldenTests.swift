@@ -23,8 +23,9 @@ struct HelpGoldenTests {
         let command = try #require(HelpGoldenTests.commands.first { $0.name == name })
         let directory = try TemporaryDirectory()
         // A fixed width, so the wrapping does not depend on the terminal running the tests.
-        let result = try CLI.shell("COLUMNS=100 \(command.executable) \(command.arguments.joined(separator: " "))",
-                                   in: directory.path)
+        let result = try CLI.shell(
+            "COLUMNS=100 \(command.executable) \(command.arguments.joined(separator: " "))",
+            in: directory.path)
         #expect(result.status == 0)
         let golden = Paths.root + "/Tests/CLITests/Golden/\(name).txt"
         if ProcessInfo.processInfo.environment["DEID_RECORD_GOLDEN"] == "1" {

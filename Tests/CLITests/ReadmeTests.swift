@@ -18,7 +18,8 @@ struct ReadmeTests {
         var result: [Block] = []
         var searchStart = text.startIndex
         while let open = text.range(of: "```console\n", range: searchStart..<text.endIndex),
-              let close = text.range(of: "```\n", range: open.upperBound..<text.endIndex) {
+            let close = text.range(of: "```\n", range: open.upperBound..<text.endIndex)
+        {
             let body = text[open.upperBound..<close.lowerBound]
             let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
             let command = String(lines[0].dropFirst(2))
@@ -38,8 +39,9 @@ struct ReadmeTests {
         for block in blocks.reversed() {
             #expect(["deid", "gzip", "printf", "export DEID_KEY="].contains { block.command.hasPrefix($0) })
             let directory = try TemporaryDirectory()
-            try FileManager.default.createSymbolicLink(atPath: directory.file("Datasets"),
-                                                       withDestinationPath: Paths.root + "/Datasets")
+            try FileManager.default.createSymbolicLink(
+                atPath: directory.file("Datasets"),
+                withDestinationPath: Paths.root + "/Datasets")
             let result = try CLI.shell("{ \(block.command) ; } 2>&1", in: directory.path)
             if record {
                 text.replaceSubrange(block.range, with: "$ \(block.command)\n\(result.stdout)")

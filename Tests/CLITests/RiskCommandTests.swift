@@ -11,8 +11,11 @@ struct RiskCommandTests {
 
     @Test func jsonHasTheFixedKeysAndGatesSetTheExitCode() throws {
         let directory = try TemporaryDirectory()
-        let arguments = ["risk", Self.sample, "-q", "dwelling_type,occupants", "--entity", "meter_id", "--json",
-                         "--trace-time", "reading_time", "--trace-value", "kwh", "--time-resolution", "day", "--value-resolution", "1"]
+        let arguments = [
+            "risk", Self.sample, "-q", "dwelling_type,occupants", "--entity", "meter_id", "--json",
+            "--trace-time", "reading_time", "--trace-value", "kwh", "--time-resolution", "day", "--value-resolution",
+            "1",
+        ]
         let result = try CLI.run(arguments, in: directory.path)
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -42,8 +45,9 @@ struct RiskCommandTests {
     @Test func policyRolesWithoutAKey() throws {
         let directory = try TemporaryDirectory()
         let policy = Paths.root + "/Datasets/smart_meter_k_anonymity.yaml"
-        let result = try CLI.run(["risk", Self.sample, "--policy", policy, "--no-discovery", "--json"], in: directory.path,
-                                 environment: ["DEID_KEY": ""])
+        let result = try CLI.run(
+            ["risk", Self.sample, "--policy", policy, "--no-discovery", "--json"], in: directory.path,
+            environment: ["DEID_KEY": ""])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(object["quasi_identifiers"] as? [String] == ["postcode", "dwelling_type", "occupants"])
@@ -52,8 +56,11 @@ struct RiskCommandTests {
 
     @Test func publicReportHidesSmallClassesAndTheConfidentialOneShowsThem() throws {
         let directory = try TemporaryDirectory()
-        let result = try CLI.run(["risk", Self.sample, "-q", "postcode,occupants", "--entity", "meter_id",
-                                  "--html", "public.html", "--html-confidential", "confidential.html"], in: directory.path)
+        let result = try CLI.run(
+            [
+                "risk", Self.sample, "-q", "postcode,occupants", "--entity", "meter_id",
+                "--html", "public.html", "--html-confidential", "confidential.html",
+            ], in: directory.path)
         #expect(result.status == 0, "\(result.stderr)")
         let publicPage = String(decoding: try directory.read("public.html"), as: UTF8.self)
         let confidentialPage = String(decoding: try directory.read("confidential.html"), as: UTF8.self)
@@ -70,18 +77,28 @@ struct RiskCommandTests {
     /// The report in Debian's chromium, headless: it renders, logs no console error, and the
     /// screenshot is attached to the test output.
     @Test func reportRendersInAHeadlessBrowser() throws {
-        let chromium = try #require(["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) },
-                                    "Debian's chromium is needed (make test installs it)")
+        let chromium = try #require(
+            ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
+                FileManager.default.isExecutableFile(atPath: $0)
+            },
+            "Debian's chromium is needed (make test installs it)")
         let directory = try TemporaryDirectory()
         let data = try Paths.shared("lcl_smartmeter/lcl_2013_10households_jan.csv")
-        let result = try CLI.run(["risk", data, "-q", "LCLid", "--entity", "LCLid", "--trace-time", "tstp", "--trace-value", "energy_kwh_hh",
-                                  "--time-resolution", "day", "--value-resolution", "0.5", "--html", "report.html"], in: directory.path)
+        let result = try CLI.run(
+            [
+                "risk", data, "-q", "LCLid", "--entity", "LCLid", "--trace-time", "tstp", "--trace-value",
+                "energy_kwh_hh",
+                "--time-resolution", "day", "--value-resolution", "0.5", "--html", "report.html",
+            ], in: directory.path)
         #expect(result.status == 0, "\(result.stderr)")
         let screenshot = directory.file("report.png")
-        let browser = try CLI.run(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-                                   "--user-data-dir=\(directory.file("profile"))", "--window-size=1000,2400",
-                                   "--screenshot=\(screenshot)", "file://\(directory.file("report.html"))"],
-                                  in: directory.path, executable: chromium)
+        let browser = try CLI.run(
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+                "--user-data-dir=\(directory.file("profile"))", "--window-size=1000,2400",
+                "--screenshot=\(screenshot)", "file://\(directory.file("report.html"))",
+            ],
+            in: directory.path, executable: chromium)
         #expect(browser.status == 0, "\(browser.stderr)")
         #expect(!browser.stderr.contains("CONSOLE") && !browser.stderr.contains("Uncaught"), "\(browser.stderr)")
         let png = try TemporaryDirectory.readFile(screenshot)

@@ -1,6 +1,7 @@
 import DeidTestSupport
-@testable import DeidCSV
 import Testing
+
+@testable import DeidCSV
 
 /// The word- and vector-at-a-time byte tests against plain loops.
 @Suite struct ByteScanTests {
@@ -11,7 +12,9 @@ import Testing
         // Every length up to ten vector steps, at every start within a vector, at several
         // densities of quotes (none, sparse, half, all).
         for density in [0, 3, 50, 100] as [UInt64] {
-            let bytes = (0..<400).map { _ in generator.next() % 100 < density ? UInt8(0x22) : UInt8(0x41 + generator.next() % 20) }
+            let bytes = (0..<400).map { _ in
+                generator.next() % 100 < density ? UInt8(0x22) : UInt8(0x41 + generator.next() % 20)
+            }
             for start in 0..<32 {
                 for end in stride(from: start, through: bytes.count, by: 7) {
                     let slice = bytes[start..<end]
@@ -41,11 +44,15 @@ import Testing
             }
         }
         var record = CSVRecord()
-        let fields: [[UInt8]] = [Array("plain".utf8), Array("Zoë Müller, Łódź".utf8), [0x61, 0xC3], [0xE2, 0x82, 0xAC, 0x20, 0x61, 0x62, 0x63, 0x64, 0x65],
-                                 [0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0xFF], []]
+        let fields: [[UInt8]] = [
+            Array("plain".utf8), Array("Zoë Müller, Łódź".utf8), [0x61, 0xC3],
+            [0xE2, 0x82, 0xAC, 0x20, 0x61, 0x62, 0x63, 0x64, 0x65],
+            [0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0xFF], [],
+        ]
         for field in fields { record.append(field: field) }
         for (index, field) in fields.enumerated() {
-            #expect(record.isValidUTF8(at: index) == (String(validating: field, as: UTF8.self) != nil), "field \(index)")
+            #expect(
+                record.isValidUTF8(at: index) == (String(validating: field, as: UTF8.self) != nil), "field \(index)")
         }
     }
 
@@ -62,7 +69,9 @@ import Testing
         var plainChunks = 0
         for delimiter: UInt8 in [0x2C, 0x09] {
             func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (byte == 0x09 && delimiter != 0x09) }
-            func isSeparator(_ byte: UInt8) -> Bool { byte == delimiter || byte == 0x22 || byte == 0x0A || byte == 0x0D }
+            func isSeparator(_ byte: UInt8) -> Bool {
+                byte == delimiter || byte == 0x22 || byte == 0x0A || byte == 0x0D
+            }
             for round in 0..<6000 {
                 let length = round < 4000 ? Int(generator.next() % 330) : Int(generator.next() % 3000)
                 // Mostly letters, and sparse specials in some chunks, so that every answer is common.
@@ -75,10 +84,15 @@ import Testing
                 expected.hasReturn = bytes.contains(0x0D)
                 var inside = startsQuoted
                 for (index, byte) in bytes.enumerated() {
-                    if byte == 0x22 { inside.toggle(); continue }
+                    if byte == 0x22 {
+                        inside.toggle()
+                        continue
+                    }
                     if inside && (byte == 0x0A || byte == 0x0D) { expected.quotedLineBreak = true }
                     if !inside && isSpace(byte)
-                        && (index == 0 || index == length - 1 || isSeparator(bytes[index - 1]) || isSeparator(bytes[index + 1])) {
+                        && (index == 0 || index == length - 1 || isSeparator(bytes[index - 1])
+                            || isSeparator(bytes[index + 1]))
+                    {
                         expected.spacesMatter = true
                     }
                 }
@@ -90,8 +104,11 @@ import Testing
                 let stopsEarly = expected.quotedLineBreak && expected.spacesMatter
                 bytes.withUnsafeBytes { raw in
                     var vector = ByteScan.chunkShape(raw, delimiter: delimiter, startsQuoted: startsQuoted)
-                    var shape = ChunkShape(), quoted = startsQuoted
-                    if let base = raw.baseAddress { ByteScan.scanBytes(base, length, from: 0, delimiter: delimiter, inside: &quoted, shape: &shape) }
+                    var shape = ChunkShape()
+                    var quoted = startsQuoted
+                    if let base = raw.baseAddress {
+                        ByteScan.scanBytes(base, length, from: 0, delimiter: delimiter, inside: &quoted, shape: &shape)
+                    }
                     if stopsEarly {
                         vector.hasReturn = expected.hasReturn
                         shape.hasReturn = expected.hasReturn

@@ -1,5 +1,5 @@
-import DeidTestSupport
 import DeidCSV
+import DeidTestSupport
 import Testing
 
 /// Cutting an input into blocks changes nothing: every reader fixture, cut at every size from
@@ -24,7 +24,9 @@ import Testing
             let whole = readAll(bytes, options: options)
             if whole.error == nil { accepted += 1 }
             for blockSize in [1, 3, Int.random(in: 2...40, using: &random)] {
-                #expect(readInBlocks(bytes, blockSize: blockSize, options: options) == whole, "trial \(trial): \(bytes), blocks of \(blockSize)")
+                #expect(
+                    readInBlocks(bytes, blockSize: blockSize, options: options) == whole,
+                    "trial \(trial): \(bytes), blocks of \(blockSize)")
             }
         }
         #expect(accepted > 300, "too few valid inputs to mean anything: \(accepted)")

@@ -1,6 +1,7 @@
 import DeidTestSupport
-@testable import DeidCSV
 import Testing
+
+@testable import DeidCSV
 
 @Suite("CSVWriter round trip")
 struct CSVRoundTripTests {
@@ -12,8 +13,9 @@ struct CSVRoundTripTests {
         return (0..<length).map { _ in pieces[Int.random(in: 0..<pieces.count, using: &random)] }.joined()
     }
 
-    @Test("write then read gives the same records, for every delimiter, in random chunks",
-          arguments: CSVDelimiter.allCases)
+    @Test(
+        "write then read gives the same records, for every delimiter, in random chunks",
+        arguments: CSVDelimiter.allCases)
     func roundTrip(delimiter: CSVDelimiter) throws {
         let directory = try TemporaryDirectory()
         var random = TestRandom(seed: 4180 + UInt64(delimiter.rawValue))
@@ -54,8 +56,10 @@ struct CSVRoundTripTests {
     @Test func realDatasetsSurviveConversion() throws {
         // Reading a real file, writing it, and reading the result gives the same records.
         let directory = try TemporaryDirectory()
-        for dataset in ["arx_adult/adult.csv", "nyc_taxi_2013/trip_data_2013-01_sample.csv",
-                        "lcl_smartmeter/lcl_2013_10households_jan.csv"] {
+        for dataset in [
+            "arx_adult/adult.csv", "nyc_taxi_2013/trip_data_2013-01_sample.csv",
+            "lcl_smartmeter/lcl_2013_10households_jan.csv",
+        ] {
             let path = try Paths.shared(dataset)
             let original = try CSVReader(source: InputSource(path: path))
             let output = directory.file("copy.csv")
@@ -80,7 +84,6 @@ struct CSVRoundTripTests {
     }
 }
 
-
 @Suite("CSVReader against the reference parser")
 struct ReaderReferenceTests {
     @Test func randomInputsAgreeInEveryChunking() {
@@ -97,7 +100,9 @@ struct ReaderReferenceTests {
             #expect(chunked == whole, "trial \(trial): \(bytes) in chunks \(sizes)")
             var copying = CSVReadOptions(delimiter: .comma)
             copying.copiesFields = true
-            #expect(readAll(bytes, chunkSizes: sizes, options: copying) == whole, "trial \(trial): \(bytes) in chunks \(sizes), copied")
+            #expect(
+                readAll(bytes, chunkSizes: sizes, options: copying) == whole,
+                "trial \(trial): \(bytes) in chunks \(sizes), copied")
             guard whole.error == nil else { continue }
             accepted += 1
             let reference = referenceParse(bytes)

@@ -1,6 +1,7 @@
 import DeidTestSupport
-@testable import DeidCSV
 import Testing
+
+@testable import DeidCSV
 
 /// The memo of computed field values and the record's in-place field copies, against plain
 /// dictionaries and arrays.
@@ -60,7 +61,10 @@ import Testing
             var record = CSVRecord()
             record.append(field: [UInt8]())
             var output = CSVRecord()
-            memo.append(valueFor: 0, of: record, to: &output) { _ in computed += 1; return Array("none".utf8) }
+            memo.append(valueFor: 0, of: record, to: &output) { _ in
+                computed += 1
+                return Array("none".utf8)
+            }
             #expect(output.strings == ["none"])
         }
         #expect(computed == 1)
@@ -93,7 +97,9 @@ import Testing
             written.append(decimal: value, places: 3)
             expected.append(written.takeBytes())
             #expect(record.count == expected.count)
-            for index in expected.indices { #expect(Array(record[index]) == expected[index], "round \(round), field \(index)") }
+            for index in expected.indices {
+                #expect(Array(record[index]) == expected[index], "round \(round), field \(index)")
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 import DeidTestSupport
-@testable import DeidCSV
 import Foundation
 import Testing
+
+@testable import DeidCSV
 
 @Suite("gzip input and atomic output")
 struct GzipAndOutputTests {
@@ -42,7 +43,9 @@ struct GzipAndOutputTests {
         for cut in [whole.count - 4, whole.count / 2, 30] {
             let path = try directory.write("cut\(cut).csv.gz", Array(whole[0..<cut]))
             let outcome = reading(path)
-            #expect(outcome.error == CSVError(.truncatedGzip(offset: cut), at: InputPosition(source: path)), "cut at \(cut)")
+            #expect(
+                outcome.error == CSVError(.truncatedGzip(offset: cut), at: InputPosition(source: path)), "cut at \(cut)"
+            )
             // Cut inside the trailer, every record may have been decoded; the error still comes.
             if cut < whole.count - 8 { #expect(outcome.rows.count < 5000) }
         }
@@ -57,7 +60,9 @@ struct GzipAndOutputTests {
         for tail: [UInt8] in [Array("junk\n".utf8), [0, 0, 0, 0], [0x1F]] {
             let path = try directory.write("tail.csv.gz", whole + tail)
             let outcome = reading(path)
-            #expect(outcome.error == CSVError(.trailingData(offset: whole.count), at: InputPosition(source: path)), "\(tail)")
+            #expect(
+                outcome.error == CSVError(.trailingData(offset: whole.count), at: InputPosition(source: path)),
+                "\(tail)")
         }
     }
 
@@ -142,7 +147,9 @@ struct GzipAndOutputTests {
 
     /// Byte equality of large arrays without an element loop in a debug build.
     static func same(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        a.count == b.count && a.withUnsafeBytes { x in b.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+        a.count == b.count
+            && a.withUnsafeBytes { x in b.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 }
+            }
     }
 
     @Test func writeBackIsAvailableForFilesNotPipes() throws {
@@ -151,13 +158,13 @@ struct GzipAndOutputTests {
         let descriptor = open(path, O_WRONLY)
         defer { close(descriptor) }
         #if os(Linux)
-        #expect(WriteBack.start(descriptor, from: 0, count: 0))
-        #expect(WriteBack.start(descriptor, from: 4096, count: 8192))
-        var ends: [Int32] = [0, 0]
-        #expect(pipe(&ends) == 0)
-        #expect(!WriteBack.start(ends[1], from: 0, count: 0))
-        close(ends[0])
-        close(ends[1])
+            #expect(WriteBack.start(descriptor, from: 0, count: 0))
+            #expect(WriteBack.start(descriptor, from: 4096, count: 8192))
+            var ends: [Int32] = [0, 0]
+            #expect(pipe(&ends) == 0)
+            #expect(!WriteBack.start(ends[1], from: 0, count: 0))
+            close(ends[0])
+            close(ends[1])
         #endif
     }
 
@@ -205,7 +212,10 @@ struct GzipAndOutputTests {
     }
 
     @Test func missingInputNamesTheFile() {
-        #expect(throws: CSVError(.cannotOpen(reason: "No such file or directory"), at: InputPosition(source: "/no/such.csv"))) {
+        #expect(
+            throws: CSVError(
+                .cannotOpen(reason: "No such file or directory"), at: InputPosition(source: "/no/such.csv"))
+        ) {
             _ = try InputSource(path: "/no/such.csv")
         }
     }

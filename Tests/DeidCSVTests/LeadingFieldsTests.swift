@@ -1,6 +1,7 @@
 import DeidTestSupport
-@testable import DeidCSV
 import Testing
+
+@testable import DeidCSV
 
 /// The count of a record's chosen fields that repeat the record before, against comparing every
 /// field: runs of equal fields, changes in chosen and other fields, empty fields, fields of
@@ -22,13 +23,16 @@ import Testing
                 // of the chosen ones (a length, or bytes of the same length).
                 for _ in 0..<Int(generator.next() % 3) where generator.next() % 3 == 0 {
                     let field = Int(generator.next() % 8)
-                    current[field] = generator.next() % 2 == 0
+                    current[field] =
+                        generator.next() % 2 == 0
                         ? value(lengths[Int(generator.next() % UInt64(lengths.count))], 0)
                         : value(current[field].count, generator.next() % 5)
                 }
                 var expected = 0
                 if let previous {
-                    while expected < indices.count && current[indices[expected]] == previous[indices[expected]] { expected += 1 }
+                    while expected < indices.count && current[indices[expected]] == previous[indices[expected]] {
+                        expected += 1
+                    }
                 }
                 let matched = matcher.match(CSVRecord(fields: current))
                 #expect(matched == expected, "indices \(indices), step \(step)")
@@ -51,13 +55,21 @@ import Testing
             var target = [UInt8](repeating: 0xEE, count: count + 2)
             source.withUnsafeBytes { from in
                 target.withUnsafeMutableBytes { to in
-                    copyShortOrLong(to: to.baseAddress! + 1, from: from.baseAddress ?? UnsafeRawPointer(to.baseAddress!), count: count)
+                    copyShortOrLong(
+                        to: to.baseAddress! + 1, from: from.baseAddress ?? UnsafeRawPointer(to.baseAddress!),
+                        count: count)
                 }
             }
-            #expect(Array(target[1..<(count + 1)]) == source && target.first == 0xEE && target.last == 0xEE, "copy of \(count)")
+            #expect(
+                Array(target[1..<(count + 1)]) == source && target.first == 0xEE && target.last == 0xEE,
+                "copy of \(count)")
             var copied = [UInt8](repeating: 0, count: count + 1)
             source.withUnsafeBytes { from in
-                copied.withUnsafeMutableBytes { copyBytes(to: $0.baseAddress!, from: from.baseAddress ?? UnsafeRawPointer($0.baseAddress!), count: min(count, 64)) }
+                copied.withUnsafeMutableBytes {
+                    copyBytes(
+                        to: $0.baseAddress!, from: from.baseAddress ?? UnsafeRawPointer($0.baseAddress!),
+                        count: min(count, 64))
+                }
             }
             #expect(Array(copied[0..<min(count, 64)]) == Array(source.prefix(64)), "copyBytes of \(count)")
             guard count > 0 else { continue }
@@ -65,8 +77,10 @@ import Testing
                 var other = source
                 other[position] ^= 0x01
                 let (equalToChanged, equalToItself) = source.withUnsafeBytes { a in
-                    (other.withUnsafeBytes { shortOrLongEqual(a.baseAddress!, $0.baseAddress!, count) },
-                     source.withUnsafeBytes { shortOrLongEqual(a.baseAddress!, $0.baseAddress!, count) })
+                    (
+                        other.withUnsafeBytes { shortOrLongEqual(a.baseAddress!, $0.baseAddress!, count) },
+                        source.withUnsafeBytes { shortOrLongEqual(a.baseAddress!, $0.baseAddress!, count) }
+                    )
                 }
                 #expect(!equalToChanged && equalToItself, "compare of \(count), difference at \(position)")
             }
@@ -81,12 +95,15 @@ import Testing
         let first = CSVRecord(fields: ["m1", "SE1", "", long, "0.5"])
         var copy = CSVRecord()
         copy.copyFields(of: first, at: [3, 1, 2])
-        #expect(copy.count == 3 && copy.string(at: 0) == long && copy.string(at: 1) == "SE1" && copy.string(at: 2) == "")
+        #expect(
+            copy.count == 3 && copy.string(at: 0) == long && copy.string(at: 1) == "SE1" && copy.string(at: 2) == "")
         #expect(CSVRecord(fields: ["m2", "SE1", "", long, "0.7"]).fields([3, 1, 2], equalCopy: copy))
         #expect(!CSVRecord(fields: ["m1", "SE2", "", long, "0.5"]).fields([3, 1, 2], equalCopy: copy))
         #expect(!CSVRecord(fields: ["m1", "SE1", "a", long, "0.5"]).fields([3, 1, 2], equalCopy: copy))
         #expect(!CSVRecord(fields: ["m1", "SE1", "", long + "y", "0.5"]).fields([3, 1, 2], equalCopy: copy))
-        #expect(!CSVRecord(fields: ["m1", "SE1", "", String(long.dropLast()) + "y", "0.5"]).fields([3, 1, 2], equalCopy: copy))
+        #expect(
+            !CSVRecord(fields: ["m1", "SE1", "", String(long.dropLast()) + "y", "0.5"]).fields(
+                [3, 1, 2], equalCopy: copy))
         #expect(!first.fields([3, 1], equalCopy: copy), "another number of fields")
         // Copied again from a shorter record, the storage is reused and holds only the new fields.
         copy.copyFields(of: CSVRecord(fields: ["m3", "N1", "b", "y", "1"]), at: [3, 1, 2])
@@ -99,7 +116,7 @@ import Testing
     /// The allocator keeps freed blocks for reuse (glibc accepts both settings).
     @Test func allocatorKeepsFreedBlocks() {
         #if canImport(Glibc)
-        #expect(MemoryReuse.keepFreedBlocks())
+            #expect(MemoryReuse.keepFreedBlocks())
         #endif
     }
 }

@@ -1,5 +1,5 @@
-import DeidTestSupport
 import DeidCSV
+import DeidTestSupport
 import Testing
 
 /// A small CSV under the header `x,y`: up to `maxRows` rows of two raw fields, each mostly plain
@@ -10,7 +10,9 @@ func randomRawCSV(_ random: inout TestRandom, maxRows: Int) -> [UInt8] {
     var text = "x,y\n"
     for _ in 0..<Int.random(in: 0...maxRows, using: &random) {
         let fields = (0..<2).map { _ in
-            (0..<Int.random(in: 0...2, using: &random)).map { _ in pieces[Int.random(in: 0..<pieces.count, using: &random)] }.joined()
+            (0..<Int.random(in: 0...2, using: &random)).map { _ in
+                pieces[Int.random(in: 0..<pieces.count, using: &random)]
+            }.joined()
         }
         text += fields.joined(separator: ",") + (Bool.random(using: &random) ? "\n" : "\r\n")
     }
@@ -26,7 +28,8 @@ func repeatedRunsCSV(_ random: inout TestRandom) -> [UInt8] {
     let pieces = ["a", "bb", "x y", "", " ", " c ", "\"p,q\"", "\"say \"\"hi\"\"\"", "\"\"", "12.5", "MTR-0001"]
     let rare = ["\"l\nm\"", "\"", "x\"y", "\r"]
     func field() -> String {
-        Int.random(in: 0..<150, using: &random) == 0 ? rare[Int.random(in: 0..<rare.count, using: &random)]
+        Int.random(in: 0..<150, using: &random) == 0
+            ? rare[Int.random(in: 0..<rare.count, using: &random)]
             : pieces[Int.random(in: 0..<pieces.count, using: &random)]
     }
     var text = (1...columns).map { "c\($0)" }.joined(separator: ",") + "\n"

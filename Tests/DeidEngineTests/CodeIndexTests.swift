@@ -1,7 +1,8 @@
 import DeidCSV
-@testable import DeidEngine
 import DeidTestSupport
 import Testing
+
+@testable import DeidEngine
 
 /// The engine's tables against the standard library's dictionaries: each fast table is checked
 /// against its slow twin on seeded data.
@@ -11,12 +12,17 @@ import Testing
     /// or as bytes alike, and an absent value has no code.
     @Test func codeIndexesNumberInOrderOfFirstAppearance() {
         var random = TestRandom(seed: 7)
-        var values = ByteCodeIndex(), expected: [[UInt8]: UInt32] = [:], order: [[UInt8]] = []
-        var tuples = CodeTupleIndex(width: 3), expectedTuples: [[UInt32]: UInt32] = [:]
+        var values = ByteCodeIndex()
+        var expected: [[UInt8]: UInt32] = [:]
+        var order: [[UInt8]] = []
+        var tuples = CodeTupleIndex(width: 3)
+        var expectedTuples: [[UInt32]: UInt32] = [:]
         var record = CSVRecord()
         for _ in 0..<20_000 {
             // Short values of a few letters (many repeats, the empty one included) and longer ones.
-            let length = Int.random(in: 0...3, using: &random) == 0 ? Int.random(in: 9...40, using: &random) : Int.random(in: 0...3, using: &random)
+            let length =
+                Int.random(in: 0...3, using: &random) == 0
+                ? Int.random(in: 9...40, using: &random) : Int.random(in: 0...3, using: &random)
             let value = (0..<length).map { _ in UInt8(Int.random(in: 97...100, using: &random)) }
             record.removeAll()
             record.append(field: [UInt8]("x".utf8))
@@ -25,7 +31,10 @@ import Testing
             let known = expected[value]
             #expect(fromRecord.code == known ?? UInt32(order.count))
             #expect(fromRecord.isNew == (known == nil))
-            if known == nil { expected[value] = UInt32(order.count); order.append(value) }
+            if known == nil {
+                expected[value] = UInt32(order.count)
+                order.append(value)
+            }
             #expect(values.code(of: value[...]) == (fromRecord.code, false))
             let codes = (0..<3).map { _ in UInt32(Int.random(in: 0...20, using: &random)) }
             let number = tuples.number(of: codes)
@@ -47,7 +56,8 @@ import Testing
     /// through the growth of the table.
     @Test func binIndexNumbersKeysInOrderOfFirstAppearance() {
         var random = TestRandom(seed: 11)
-        var index = BinIndex(), expected: [Int64: Int] = [:]
+        var index = BinIndex()
+        var expected: [Int64: Int] = [:]
         for _ in 0..<50_000 {
             let key = Int64.random(in: -5_000...5_000, using: &random) * (Bool.random(using: &random) ? 1 : 1_000_003)
             let position = index.position(of: key)

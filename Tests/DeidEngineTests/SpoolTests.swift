@@ -1,7 +1,8 @@
 import DeidCSV
-@testable import DeidEngine
 import Synchronization
 import Testing
+
+@testable import DeidEngine
 
 /// The engine's ordered output and the spool's frame codec.
 @Suite struct SpoolTests {
@@ -29,9 +30,13 @@ import Testing
     /// Recoding a block's frames changes the tuple and entity of full frames only, and steps
     /// over repeat frames and every frame's line.
     @Test func recodingRewritesFullFramesOnly() {
-        func numbers(_ values: [UInt32]) -> [UInt8] { values.flatMap { value in (0..<4).map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) } } }
-        let width = 2, measured = 1
-        let full = SpoolFrame.fullHeader(width: width, measured: measured), repeated = SpoolFrame.repeatHeader(measured: measured)
+        func numbers(_ values: [UInt32]) -> [UInt8] {
+            values.flatMap { value in (0..<4).map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) } }
+        }
+        let width = 2
+        let measured = 1
+        let full = SpoolFrame.fullHeader(width: width, measured: measured)
+        let repeated = SpoolFrame.repeatHeader(measured: measured)
         #expect(full == 12 + 8 + 8 && repeated == 12 + 8)
         // A full frame (tuple 1, entity 0, a line of 5 bytes), a repeat frame (prefix 2, rest 3),
         // a full frame without an entity (tuple 0, a line of 4 bytes).

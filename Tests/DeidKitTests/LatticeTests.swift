@@ -1,6 +1,7 @@
-@testable import DeidKit
 import DeidTestSupport
 import Testing
+
+@testable import DeidKit
 
 /// The lattice's numbering and the Flash walk, on their own: for any monotone criterion the
 /// walk classifies every node as the criterion does, checking each node at most once.
@@ -14,7 +15,9 @@ import Testing
             #expect(lattice.node(of: transformation) == node)
             var successors: [Int] = []
             lattice.forEachSuccessor(of: node) { successors.append($0) }
-            let expected = (0..<3).filter { transformation[$0] < [2, 0, 3][$0] }.map { lattice.node(of: transformation.raised($0)) }
+            let expected = (0..<3).filter { transformation[$0] < [2, 0, 3][$0] }.map {
+                lattice.node(of: transformation.raised($0))
+            }
             #expect(successors == expected)
             for successor in successors {
                 var predecessors: [Int] = []

@@ -1,15 +1,18 @@
-@testable import DeidKit
 import DeidCSV
 import DeidEngine
 import DeidTestSupport
 import Foundation
 import Testing
 
+@testable import DeidKit
+
 /// `deid link`'s counting against an independent pandas computation (Tests/Oracles/link_oracle.py)
 /// on real datasets, the sketches against exact counts, and the column matching.
 @Suite struct LinkageTests {
     /// Runs the pandas oracle and returns its answers.
-    static func oracle(_ left: String, _ right: String, on: [String], leftEntity: String? = nil, rightEntity: String? = nil) throws -> [String: Any] {
+    static func oracle(
+        _ left: String, _ right: String, on: [String], leftEntity: String? = nil, rightEntity: String? = nil
+    ) throws -> [String: Any] {
         var arguments = ["python3", "\(Paths.root)/Tests/Oracles/link_oracle.py", left, right]
         for column in on { arguments += ["--on", column] }
         if let leftEntity { arguments += ["--left-entity", leftEntity] }
@@ -19,7 +22,9 @@ import Testing
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
-    static func link(_ paths: [String], options: LinkOptions = LinkOptions(), blockSize: Int = 256 << 10) throws -> LinkReport {
+    static func link(_ paths: [String], options: LinkOptions = LinkOptions(), blockSize: Int = 256 << 10) throws
+        -> LinkReport
+    {
         let inputs = try paths.map { try BlockInput(path: $0, options: CSVReadOptions(), blockSize: blockSize) }
         var options = options
         options.workers = 2
@@ -38,23 +43,33 @@ import Testing
     /// Two overlapping samples of adult (rows 0-20,000 and 10,000-30,162) with different columns:
     /// sex, age, race and education are shared.
     static func adultSamples(in directory: TemporaryDirectory, bandedAges: Bool = false) throws -> (String, String) {
-        let text = String(decoding: try TemporaryDirectory.readFile(try Paths.shared("arx_adult/adult.csv")), as: UTF8.self)
-        let rows = text.split(whereSeparator: \.isNewline).map { $0.split(separator: ";", omittingEmptySubsequences: false).map(String.init) }
-        let header = rows[0], data = Array(rows.dropFirst())
+        let text = String(
+            decoding: try TemporaryDirectory.readFile(try Paths.shared("arx_adult/adult.csv")), as: UTF8.self)
+        let rows = text.split(whereSeparator: \.isNewline).map {
+            $0.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+        }
+        let header = rows[0]
+        let data = Array(rows.dropFirst())
         func write(_ name: String, _ columns: [String], _ slice: ArraySlice<[String]>, band: Bool) throws -> String {
             let indices = columns.map { header.firstIndex(of: $0)! }
             var lines = [columns.joined(separator: ",")]
             for row in slice {
-                lines.append(indices.map { index in
-                    guard band, header[index] == "age", let age = Int(row[index]) else { return row[index] }
-                    return age >= 80 ? ">=80" : "\"[\(age / 10 * 10),\(age / 10 * 10 + 10))\""
-                }.joined(separator: ","))
+                lines.append(
+                    indices.map { index in
+                        guard band, header[index] == "age", let age = Int(row[index]) else { return row[index] }
+                        return age >= 80 ? ">=80" : "\"[\(age / 10 * 10),\(age / 10 * 10 + 10))\""
+                    }.joined(separator: ","))
             }
             try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: directory.file(name)))
             return directory.file(name)
         }
-        return (try write("a.csv", ["sex", "age", "race", "marital-status", "education", "salary-class"], data[0..<20_000], band: false),
-                try write("b.csv", ["sex", "age", "race", "education", "native-country"], data[10_000...], band: bandedAges))
+        return (
+            try write(
+                "a.csv", ["sex", "age", "race", "marital-status", "education", "salary-class"], data[0..<20_000],
+                band: false),
+            try write(
+                "b.csv", ["sex", "age", "race", "education", "native-country"], data[10_000...], band: bandedAges)
+        )
     }
 
     @Test func adultSamplesMatchPandasInBothDirections() throws {
@@ -62,7 +77,8 @@ import Testing
         let (a, b) = try Self.adultSamples(in: directory)
         let report = try Self.link([a, b])
         #expect(report.pairs.count == 2)
-        let forward = report.pairs[0], backward = report.pairs[1]
+        let forward = report.pairs[0]
+        let backward = report.pairs[1]
         #expect(forward.joinColumns == ["sex", "age", "race", "education"])
         #expect(forward.measures.method == "exact")
         Self.expectMatches(forward, try Self.oracle(a, b, on: ["sex", "age:number", "race", "education"]))
@@ -92,13 +108,17 @@ import Testing
 
     @Test func taxiMonthsLinkThroughTheirMedallions() throws {
         let directory = try TemporaryDirectory()
-        let lines = String(decoding: try gunzip(try Paths.shared("nyc_taxi_2013/trip_data_2013_sample_all_months.csv.gz")), as: UTF8.self)
-            .split(separator: "\n", omittingEmptySubsequences: true)
+        let lines = String(
+            decoding: try gunzip(try Paths.shared("nyc_taxi_2013/trip_data_2013_sample_all_months.csv.gz")),
+            as: UTF8.self
+        )
+        .split(separator: "\n", omittingEmptySubsequences: true)
         var paths: [String] = []
         for month in ["01", "02"] {
             let rows = lines.dropFirst().filter { $0.contains(",2013-\(month)-") }
             let path = directory.file("trips-\(month).csv")
-            try Data(([String(lines[0])] + rows.map(String.init)).joined(separator: "\n").utf8 + [0x0A]).write(to: URL(fileURLWithPath: path))
+            try Data(([String(lines[0])] + rows.map(String.init)).joined(separator: "\n").utf8 + [0x0A]).write(
+                to: URL(fileURLWithPath: path))
             paths.append(path)
         }
         var options = LinkOptions()
@@ -106,8 +126,14 @@ import Testing
         options.joinColumns = ["medallion"]
         let report = try Self.link(paths, options: options)
         #expect(report.files.map(\.individuals) == [11_326, 10_970])
-        Self.expectMatches(report.pairs[0], try Self.oracle(paths[0], paths[1], on: ["medallion:number"], leftEntity: "hack_license", rightEntity: "hack_license"))
-        Self.expectMatches(report.pairs[1], try Self.oracle(paths[1], paths[0], on: ["medallion:number"], leftEntity: "hack_license", rightEntity: "hack_license"))
+        Self.expectMatches(
+            report.pairs[0],
+            try Self.oracle(
+                paths[0], paths[1], on: ["medallion:number"], leftEntity: "hack_license", rightEntity: "hack_license"))
+        Self.expectMatches(
+            report.pairs[1],
+            try Self.oracle(
+                paths[1], paths[0], on: ["medallion:number"], leftEntity: "hack_license", rightEntity: "hack_license"))
         // The recoded medallions and licences recur across months: join keys.
         let reuse = report.pseudonymReuse.first { $0.column == "medallion" }
         #expect(reuse?.kind == "identifier")
@@ -123,7 +149,10 @@ import Testing
         // files 6.8% and 9.1% at K = 4,096, 0.5% and 0.7% at the default K.)
         let directory = try TemporaryDirectory()
         for (name, seed) in [("a.csv", 1), ("b.csv", 2)] {
-            #expect(try output(of: ["python3", "\(Paths.root)/Benchmarks/link_data.py", "150000", "\(seed)", directory.file(name)]).status == 0)
+            #expect(
+                try output(of: [
+                    "python3", "\(Paths.root)/Benchmarks/link_data.py", "150000", "\(seed)", directory.file(name),
+                ]).status == 0)
         }
         var options = LinkOptions()
         options.joinColumns = ["sex", "birth_year", "zip", "occupation"]
@@ -132,21 +161,31 @@ import Testing
         let sketched = try Self.link([directory.file("a.csv"), directory.file("b.csv")], options: options)
         for (exactPair, sketchPair) in zip(exact.pairs, sketched.pairs) {
             #expect(sketchPair.measures.method == "sketch")
-            let relative = abs(sketchPair.measures.uniqueLinkShare - exactPair.measures.uniqueLinkShare) / exactPair.measures.uniqueLinkShare
-            #expect(relative < 0.05, "sketched \(sketchPair.measures.uniqueLinkShare) vs exact \(exactPair.measures.uniqueLinkShare)")
+            let relative =
+                abs(sketchPair.measures.uniqueLinkShare - exactPair.measures.uniqueLinkShare)
+                / exactPair.measures.uniqueLinkShare
+            #expect(
+                relative < 0.05,
+                "sketched \(sketchPair.measures.uniqueLinkShare) vs exact \(exactPair.measures.uniqueLinkShare)")
             #expect(abs(sketchPair.measures.joinability - exactPair.measures.joinability) < 0.05)
             #expect(exactPair.measures.uniqueLinks > 1000)
         }
     }
 
     @Test func sketchesAreExactBelowTheirSizeAndMergeLikeTheWhole() throws {
-        var whole = KHyperLogLog(capacity: 1000), first = KHyperLogLog(capacity: 1000), second = KHyperLogLog(capacity: 1000)
+        var whole = KHyperLogLog(capacity: 1000)
+        var first = KHyperLogLog(capacity: 1000)
+        var second = KHyperLogLog(capacity: 1000)
         var generator = TestRandom(seed: 9)
         for index in 0..<50_000 {
             let value = FieldHash.finalize(generator.next() % 20_000)
             let individual = UInt64(index % 7_000)
             whole.insert(value: value, individual: individual)
-            if index < 20_000 { first.insert(value: value, individual: individual) } else { second.insert(value: value, individual: individual) }
+            if index < 20_000 {
+                first.insert(value: value, individual: individual)
+            } else {
+                second.insert(value: value, individual: individual)
+            }
         }
         first.merge(second)
         first.trim()
@@ -161,12 +200,18 @@ import Testing
         #expect(decoded.bound == whole.bound)
 
         var small = KHyperLogLog(capacity: 64)
-        for value in 1...50 as ClosedRange<UInt64> { for individual in 0..<value % 4 + 1 { small.insert(value: FieldHash.finalize(value), individual: individual) } }
+        for value in 1...50 as ClosedRange<UInt64> {
+            for individual in 0..<value % 4 + 1 {
+                small.insert(value: FieldHash.finalize(value), individual: individual)
+            }
+        }
         #expect(!small.isSampled)
         #expect(small.distinctValues == 50)
         // Values 4, 8, ..., 48 have one individual each.
         #expect(small.sampledValues().values.filter(\.isUnique).count == 12)
-        #expect(throws: SketchDecodingError.self) { try KHyperLogLog(encoded: Array("KHL2".utf8) + [UInt8](repeating: 0, count: 30)) }
+        #expect(throws: SketchDecodingError.self) {
+            try KHyperLogLog(encoded: Array("KHL2".utf8) + [UInt8](repeating: 0, count: 30))
+        }
     }
 
     /// Small subsets are counted through a root table and expanded at the end; the sketches
@@ -178,24 +223,34 @@ import Testing
         var lines = ["person,sex,band,zip,year"]
         for _ in 0..<30_000 {
             let sex = generator.next() % 20 == 0 ? "" : (generator.next() % 2 == 0 ? "F" : "M")
-            lines.append("p\(generator.next() % 4_000),\(sex),b\(generator.next() % 7),z\(generator.next() % 3_000),\(1950 + generator.next() % 40)")
+            lines.append(
+                "p\(generator.next() % 4_000),\(sex),b\(generator.next() % 7),z\(generator.next() % 3_000),\(1950 + generator.next() % 40)"
+            )
         }
         let path = try directory.write("people.csv", text: lines.joined(separator: "\n") + "\n")
         func scan(estimates: [Int?], capacity: Int) throws -> LinkSide {
             var request = LinkRequest()
             request.entity = entity ? 0 : nil
             request.sketchCapacity = capacity
-            request.joins = [LinkJoin(columns: [1, 2, 3, 4], normalizers: [.exact, .exact, .exact, .number],
-                                      subsets: LinkSession.rankingSubsets(4), exact: false, distinctEstimates: estimates)]
-            return try LinkScan.run(input: BlockInput(path: path, options: CSVReadOptions(), blockSize: 64 << 10), request: request, workers: 2)
+            request.joins = [
+                LinkJoin(
+                    columns: [1, 2, 3, 4], normalizers: [.exact, .exact, .exact, .number],
+                    subsets: LinkSession.rankingSubsets(4), exact: false, distinctEstimates: estimates)
+            ]
+            return try LinkScan.run(
+                input: BlockInput(path: path, options: CSVReadOptions(), blockSize: 64 << 10), request: request,
+                workers: 2)
         }
         #expect(LinkPlan(LinkRequest()).rootMasks.isEmpty)
         for capacity in [64, 65_536] {
             let direct = try scan(estimates: [nil, nil, nil, nil], capacity: capacity)
             let rooted = try scan(estimates: [2, 7, nil, 40], capacity: capacity)
             var request = LinkRequest()
-            request.joins = [LinkJoin(columns: [1, 2, 3, 4], normalizers: [.exact, .exact, .exact, .number],
-                                      subsets: LinkSession.rankingSubsets(4), exact: false, distinctEstimates: [2, 7, nil, 40])]
+            request.joins = [
+                LinkJoin(
+                    columns: [1, 2, 3, 4], normalizers: [.exact, .exact, .exact, .number],
+                    subsets: LinkSession.rankingSubsets(4), exact: false, distinctEstimates: [2, 7, nil, 40])
+            ]
             // sex, band, year and their pairs and the triple go through the root {sex, band, year}.
             #expect(LinkPlan(request).rootMasks == [0b1011])
             #expect(LinkPlan(request).subsetRoot.filter { $0 >= 0 }.count == 7)
@@ -223,7 +278,9 @@ import Testing
             // Runs of one meter's readings; a few interrupted by another meter's.
             for _ in 0..<(1 + generator.next() % 60) {
                 let other = generator.next() % 25 == 0
-                lines.append("\(other ? "ff" : meter),\(generator.next() % 30 == 0 ? "" : postcode),\(tariff),\(generator.next() % 40)")
+                lines.append(
+                    "\(other ? "ff" : meter),\(generator.next() % 30 == 0 ? "" : postcode),\(tariff),\(generator.next() % 40)"
+                )
             }
         }
         let path = try directory.write("readings.csv", text: lines.joined(separator: "\n") + "\n")
@@ -233,7 +290,9 @@ import Testing
             request.pseudonymColumns = [0, 1]
             request.columnSketches = [0, 1, 2, 3]
             request.columnSketchCapacity = capacity
-            let side = try LinkScan.run(input: BlockInput(path: path, options: CSVReadOptions(), blockSize: 16 << 10), request: request, workers: 2)
+            let side = try LinkScan.run(
+                input: BlockInput(path: path, options: CSVReadOptions(), blockSize: 16 << 10), request: request,
+                workers: 2)
             // The reference: every record inserted.
             var columns = (0..<4).map { _ in KHyperLogLog(capacity: capacity) }
             var pseudonyms = (0..<2).map { _ in KHyperLogLog(capacity: LinkRequest.pseudonymSketchCapacity) }
@@ -241,15 +300,22 @@ import Testing
             var record = CSVRecord()
             while try reader.readRecord(into: &record) {
                 for column in 0..<4 where record.length(of: column) > 0 {
-                    if entity { columns[column].insert(value: record.fieldHash(at: column), individual: record.fieldHash(at: 0)) }
-                    else { columns[column].insertRecord(value: record.fieldHash(at: column)) }
+                    if entity {
+                        columns[column].insert(value: record.fieldHash(at: column), individual: record.fieldHash(at: 0))
+                    } else {
+                        columns[column].insertRecord(value: record.fieldHash(at: column))
+                    }
                 }
-                for column in 0..<2 where record.length(of: column) > 0 { pseudonyms[column].insertRecord(value: record.fieldHash(at: column)) }
+                for column in 0..<2 where record.length(of: column) > 0 {
+                    pseudonyms[column].insertRecord(value: record.fieldHash(at: column))
+                }
             }
             for index in columns.indices { columns[index].trim() }
             for index in pseudonyms.indices { pseudonyms[index].trim() }
             #expect(side.records == lines.count - 1)
-            for column in 0..<4 { #expect(side.columns[column] == columns[column], "column \(column) at K \(capacity)") }
+            for column in 0..<4 {
+                #expect(side.columns[column] == columns[column], "column \(column) at K \(capacity)")
+            }
             for column in 0..<2 { #expect(side.pseudonyms[column] == pseudonyms[column], "pseudonym column \(column)") }
             #expect(side.columns[1].isSampled == (capacity == 16))
             if entity { #expect(side.individuals == Set(lines.dropFirst().map { $0.prefix { $0 != "," } }).count) }
@@ -264,18 +330,22 @@ import Testing
     @Test(arguments: ["aggregating", "record by record", "identifier passed through", "free text passed through"])
     func releaseSketchedWhileWrittenEqualsReadingItAgain(variant: String) throws {
         let directory = try TemporaryDirectory()
-        var text = String(decoding: try TemporaryDirectory.readFile(Paths.root + "/Datasets/smart_meter_policy.yaml"), as: UTF8.self)
+        var text = String(
+            decoding: try TemporaryDirectory.readFile(Paths.root + "/Datasets/smart_meter_policy.yaml"), as: UTF8.self)
         if variant != "aggregating" {
-            text = text.replacingOccurrences(of: "aggregate: { every: hour, sum: [kwh] }", with: "generalize: { time: hour }")
+            text = text.replacingOccurrences(
+                of: "aggregate: { every: hour, sum: [kwh] }", with: "generalize: { time: hour }")
         }
         // An identifier published as it is; in free text, some of its values are over 1 KiB
         // (no key: the sketches made while writing keep them out as a reading of the file does).
         let passedThrough = variant.hasSuffix("passed through")
         if passedThrough {
-            text = text.replacingOccurrences(of: "email:         { role: identifier, drop: true }", with: "email:         { role: insensitive }")
+            text = text.replacingOccurrences(
+                of: "email:         { role: identifier, drop: true }", with: "email:         { role: insensitive }")
         }
         let policyPath = try directory.write("policy.yaml", text: text)
-        try FileManager.default.createSymbolicLink(atPath: directory.file("hierarchies"), withDestinationPath: Paths.root + "/Datasets/hierarchies")
+        try FileManager.default.createSymbolicLink(
+            atPath: directory.file("hierarchies"), withDestinationPath: Paths.root + "/Datasets/hierarchies")
         var sample = Paths.root + "/Datasets/smart_meter_sample.csv"
         if variant == "free text passed through" {
             let lines = String(decoding: try TemporaryDirectory.readFile(sample), as: UTF8.self).split(separator: "\n")
@@ -292,7 +362,8 @@ import Testing
         let environment = ["DEID_KEY": "0123456789abcdef0123456789abcdef"]
         var entries: [CatalogRelease] = []
         for inPass in [true, false] {
-            var request = TransformRequest(policyPath: policyPath, inputs: [sample], seed: 5, environment: environment, workers: 2)
+            var request = TransformRequest(
+                policyPath: policyPath, inputs: [sample], seed: 5, environment: environment, workers: 2)
             request.catalogPath = directory.file("catalog-\(inPass).sqlite")
             request.sketchReleaseInPass = inPass
             _ = try Publisher.publish(request, directory: directory.file("release-\(inPass)"), dryRun: false)
@@ -304,12 +375,15 @@ import Testing
         #expect(entries[0].pseudonymSketches == entries[1].pseudonymSketches)
         #expect(entries[0].columnSketches.count == 7 + (passedThrough ? 1 : 0))
         // Free text is no identifier: half the emails over 1 KiB, the column is not called one.
-        #expect(entries[0].pseudonymSketches.keys.sorted() == (variant == "identifier passed through" ? ["email", "meter_id"] : ["meter_id"]))
+        #expect(
+            entries[0].pseudonymSketches.keys.sorted()
+                == (variant == "identifier passed through" ? ["email", "meter_id"] : ["meter_id"]))
         #expect(entries[0].individuals == 30 && entries[0].individuals == entries[1].individuals)
         #expect(entries[0].records == entries[1].records)
 
         // The pass itself: its sketches equal a scan of what it wrote.
-        var request = TransformRequest(policyPath: policyPath, inputs: [sample], seed: 5, environment: environment, workers: 2)
+        var request = TransformRequest(
+            policyPath: policyPath, inputs: [sample], seed: 5, environment: environment, workers: 2)
         request.catalogPath = directory.file("unused.sqlite")
         var (policy, plan, inputs) = try Publisher.prepare(request, releaseID: "test")
         plan.releaseSketch = Publisher.releaseSketchRequest(policy: policy, header: plan.outputHeader)
@@ -319,13 +393,15 @@ import Testing
         let summary = try run.run(inputs: inputs, output: file, delimiter: .comma)
         try file.commit()
         let side = try #require(run.releaseSketches(records: summary.recordsOut))
-        let scanned = try LinkScan.run(input: BlockInput(path: output, options: CSVReadOptions(), blockSize: 64 << 10),
-                                       request: plan.releaseSketch!, workers: 2)
+        let scanned = try LinkScan.run(
+            input: BlockInput(path: output, options: CSVReadOptions(), blockSize: 64 << 10),
+            request: plan.releaseSketch!, workers: 2)
         #expect(side.records == scanned.records && side.individuals == scanned.individuals)
         #expect(side.columns == scanned.columns)
         #expect(side.pseudonyms == scanned.pseudonyms)
-        let outcome = try Publisher.sketchedOutcome(side, request: plan.releaseSketch!, dataPath: output, entity: policy.entity,
-                                                    readOptions: CSVReadOptions())
+        let outcome = try Publisher.sketchedOutcome(
+            side, request: plan.releaseSketch!, dataPath: output, entity: policy.entity,
+            readOptions: CSVReadOptions())
         #expect((outcome == nil) == (variant == "identifier passed through"))
         #expect(outcome?.firstPseudonymColumns == (outcome == nil ? nil : ["meter_id"]))
     }
@@ -337,9 +413,11 @@ import Testing
         let width = 100
         var lines = [(0..<width).map { "c\($0)" }.joined(separator: ",")]
         for row in 0..<300 {
-            lines.append((0..<width).map { column in
-                String(FieldHash.finalize(UInt64(row * width + column)), radix: 16).padding(toLength: 16, withPad: "0", startingAt: 0)
-            }.joined(separator: ","))
+            lines.append(
+                (0..<width).map { column in
+                    String(FieldHash.finalize(UInt64(row * width + column)), radix: 16).padding(
+                        toLength: 16, withPad: "0", startingAt: 0)
+                }.joined(separator: ","))
         }
         let path = try directory.write("wide.csv", text: lines.joined(separator: "\n") + "\n")
         var options = LinkOptions()
@@ -360,7 +438,8 @@ import Testing
         let directory = try TemporaryDirectory()
         var lines = ["reading_id,meter,kwh"]
         for index in 0..<4_000 {
-            let meter = String(FieldHash.finalize(UInt64(index % 25)), radix: 16).padding(toLength: 16, withPad: "0", startingAt: 0)
+            let meter = String(FieldHash.finalize(UInt64(index % 25)), radix: 16).padding(
+                toLength: 16, withPad: "0", startingAt: 0)
             lines.append("\(index + 1),\(meter),\(index % 13).5")
         }
         let path = try directory.write("release.csv", text: lines.joined(separator: "\n") + "\n")
@@ -370,7 +449,8 @@ import Testing
         options.workers = 2
         let outcome = try LinkSession.run(inputs: [BlockInput(path: path, options: CSVReadOptions())], options: options)
         #expect(outcome.firstPseudonymColumns == ["reading_id", "meter"])
-        let sketches = Dictionary(uniqueKeysWithValues: zip(outcome.firstPseudonymColumns, outcome.firstSide!.pseudonyms))
+        let sketches = Dictionary(
+            uniqueKeysWithValues: zip(outcome.firstPseudonymColumns, outcome.firstSide!.pseudonyms))
         #expect(sketches["reading_id"]!.distinctValues == 4_000)
         #expect(sketches["meter"]!.distinctValues == 25)
     }
@@ -402,12 +482,15 @@ import Testing
         var text = (0..<width).map { "c\($0)" }.joined(separator: ",") + "\n"
         // Column j holds bit j % 5 of the row number: every row is unique on the join, no column alone.
         for row in 0..<30 { text += (0..<width).map { "\((row >> ($0 % 5)) & 1)" }.joined(separator: ",") + "\n" }
-        let left = try directory.write("left.csv", text: text), right = try directory.write("right.csv", text: text)
+        let left = try directory.write("left.csv", text: text)
+        let right = try directory.write("right.csv", text: text)
         let report = try Self.link([left, right])
         let pair = try #require(report.pairs.first)
         #expect(pair.joinColumns.count == width && pair.combinations.isEmpty && pair.suggestion == nil)
         #expect(pair.measures.uniqueLinks == 30)
-        #expect(LinkText.render(report).contains("combinations not ranked: 40 join columns (at most 31 are); name fewer with --columns"))
+        #expect(
+            LinkText.render(report).contains(
+                "combinations not ranked: 40 join columns (at most 31 are); name fewer with --columns"))
     }
 
     /// Coordinates gridded by a release (cell centres of 500 m) join raw coordinates at the
@@ -415,28 +498,39 @@ import Testing
     /// the same; they were compared as equal numbers and matched almost nothing.
     @Test func griddedCoordinatesJoinRawOnesAtTheGrid() throws {
         let directory = try TemporaryDirectory()
-        let trips = referenceParse(try TemporaryDirectory.readFile(try Paths.shared("nyc_taxi_2013/trip_data_2013-01_sample.csv")))
+        let trips = referenceParse(
+            try TemporaryDirectory.readFile(try Paths.shared("nyc_taxi_2013/trip_data_2013-01_sample.csv")))
         let header = trips[0]
-        let latitude = header.firstIndex(of: "pickup_latitude")!, passengers = header.firstIndex(of: "passenger_count")!
-        let rows = trips.dropFirst().filter { !$0[latitude].isEmpty && Double($0[latitude]).map { $0 > 40 && $0 < 41 } == true }
-        let raw = try directory.write("raw.csv", text: "pickup_latitude,passenger_count\n"
-            + rows.map { "\($0[latitude]),\($0[passengers])" }.joined(separator: "\n") + "\n")
-        let policy = try directory.write("grid.yaml", text: """
-            version: 1
-            dataset: { name: gridded }
-            columns:
-              pickup_latitude: { role: quasi_identifier, generalize: { grid: { metres: 500, axis: latitude } } }
-              passenger_count: { role: quasi_identifier }
+        let latitude = header.firstIndex(of: "pickup_latitude")!
+        let passengers = header.firstIndex(of: "passenger_count")!
+        let rows = trips.dropFirst().filter {
+            !$0[latitude].isEmpty && Double($0[latitude]).map { $0 > 40 && $0 < 41 } == true
+        }
+        let raw = try directory.write(
+            "raw.csv",
+            text: "pickup_latitude,passenger_count\n"
+                + rows.map { "\($0[latitude]),\($0[passengers])" }.joined(separator: "\n") + "\n")
+        let policy = try directory.write(
+            "grid.yaml",
+            text: """
+                version: 1
+                dataset: { name: gridded }
+                columns:
+                  pickup_latitude: { role: quasi_identifier, generalize: { grid: { metres: 500, axis: latitude } } }
+                  passenger_count: { role: quasi_identifier }
 
-            """)
-        _ = try Publisher.publish(TransformRequest(policyPath: policy, inputs: [raw], environment: [:]), directory: directory.file("release"),
-                                  dryRun: false)
+                """)
+        _ = try Publisher.publish(
+            TransformRequest(policyPath: policy, inputs: [raw], environment: [:]), directory: directory.file("release"),
+            dryRun: false)
         let gridded = directory.file("release/gridded.csv")
         let report = try Self.link([raw, gridded])
         let pair = try #require(report.pairs.first { $0.left == raw })
         let column = try #require(pair.columns.first { $0.left == "pickup_latitude" })
         let cell = 500.0 / 111_320
-        #expect(column.comparison.hasPrefix("numbers placed in the coarser file's cells of 0.00449"), "\(column.comparison)")
+        #expect(
+            column.comparison.hasPrefix("numbers placed in the coarser file's cells of 0.00449"), "\(column.comparison)"
+        )
         let expected = try Self.oracle(raw, gridded, on: ["pickup_latitude:grid\(cell)", "passenger_count:number"])
         Self.expectMatches(pair, expected)
         // As equal numbers, a raw latitude never meets a cell's centre: no link at all.
@@ -455,21 +549,33 @@ import Testing
         let path = try directory.write("a.csv", text: "postcode,age\nAB1,3\n")
         var options = LinkOptions()
         options.joinColumns = ["postcodee"]
-        #expect(throws: TransformError(position: InputPosition(source: path, line: 1),
-                                       problem: "--columns names 'postcodee', a column of none of the files; did you mean 'postcode'?")) {
+        #expect(
+            throws: TransformError(
+                position: InputPosition(source: path, line: 1),
+                problem: "--columns names 'postcodee', a column of none of the files; did you mean 'postcode'?")
+        ) {
             try Self.link([path, path], options: options)
         }
     }
 
     @Test func columnsPairByNameByOverlapAndAtTheCoarserLevel() throws {
         func sample(_ name: String, _ columns: [String: [String]]) -> LinkSample {
-            LinkSample(name: name, columns: columns.keys.sorted().map { LinkColumn(name: $0, inferringFrom: columns[$0]!) })
+            LinkSample(
+                name: name, columns: columns.keys.sorted().map { LinkColumn(name: $0, inferringFrom: columns[$0]!) })
         }
-        let full = sample("full", ["Post Code": ["SW1A 1AA", "SW1A 2BB", "E1 6AN", "N1 9GU", "SE1 7PB"],
-                                   "reading_time": ["2013-01-01 00:30:00", "2013-01-01 01:00:00", "2013-01-02 13:30:00"],
-                                   "age": ["23", "37", "41", "68"], "area": ["north", "south", "east", "west"]])
-        let coarse = sample("coarse", ["postcode": ["SW1A", "E1 6", "N1 9", "SE1 "], "reading_time": ["2013-01-01", "2013-01-02"],
-                                       "age_band": ["[20,30)", "[30,40)", ">=60"], "region": ["north", "south", "east", "west", "centre"]])
+        let full = sample(
+            "full",
+            [
+                "Post Code": ["SW1A 1AA", "SW1A 2BB", "E1 6AN", "N1 9GU", "SE1 7PB"],
+                "reading_time": ["2013-01-01 00:30:00", "2013-01-01 01:00:00", "2013-01-02 13:30:00"],
+                "age": ["23", "37", "41", "68"], "area": ["north", "south", "east", "west"],
+            ])
+        let coarse = sample(
+            "coarse",
+            [
+                "postcode": ["SW1A", "E1 6", "N1 9", "SE1 "], "reading_time": ["2013-01-01", "2013-01-02"],
+                "age_band": ["[20,30)", "[30,40)", ">=60"], "region": ["north", "south", "east", "west", "centre"],
+            ])
         let shared = LinkMatcher.shared(full, coarse)
         let byName = Dictionary(uniqueKeysWithValues: shared.map { ($0.leftName, $0) })
         #expect(byName["Post Code"]?.rightName == "postcode")
@@ -480,14 +586,25 @@ import Testing
         // Ages and bands pair by overlap only when named alike; here the names differ and the
         // values never overlap as text: not paired.
         #expect(byName["age"] == nil)
-        let ages = LinkMatcher.shared(sample("a", ["age": ["23", "37", "41"]]), sample("b", ["age": ["[20,30)", "[30,40)", ">=60"]]))
-        guard case .bands(let bands)? = ages.first?.normalizer else { Issue.record("ages and bands do not pair"); return }
+        let ages = LinkMatcher.shared(
+            sample("a", ["age": ["23", "37", "41"]]), sample("b", ["age": ["[20,30)", "[30,40)", ">=60"]]))
+        guard case .bands(let bands)? = ages.first?.normalizer else {
+            Issue.record("ages and bands do not pair")
+            return
+        }
         #expect(bands.count == 3)
-        #expect(JoinNormalizer.bands(bands).key(Array("37".utf8)) == JoinNormalizer.bands(bands).key(Array("[30,40)".utf8)))
-        #expect(JoinNormalizer.bands(bands).key(Array("65".utf8)) == JoinNormalizer.bands(bands).key(Array(">=60".utf8)))
-        #expect(JoinNormalizer.time(.day).key(Array("2013-01-01 13:30:00".utf8)) == JoinNormalizer.time(.day).key(Array("2013-01-01".utf8)))
+        #expect(
+            JoinNormalizer.bands(bands).key(Array("37".utf8)) == JoinNormalizer.bands(bands).key(Array("[30,40)".utf8)))
+        #expect(
+            JoinNormalizer.bands(bands).key(Array("65".utf8)) == JoinNormalizer.bands(bands).key(Array(">=60".utf8)))
+        #expect(
+            JoinNormalizer.time(.day).key(Array("2013-01-01 13:30:00".utf8))
+                == JoinNormalizer.time(.day).key(Array("2013-01-01".utf8)))
         // Text against numbers, times against numbers: never compared.
-        #expect(LinkMatcher.shared(sample("x", ["k": ["1", "2", "3"]]), sample("y", ["k": ["2013-01-01", "2013-02-01", "2013-03-01"]])).isEmpty)
+        #expect(
+            LinkMatcher.shared(
+                sample("x", ["k": ["1", "2", "3"]]), sample("y", ["k": ["2013-01-01", "2013-02-01", "2013-03-01"]])
+            ).isEmpty)
     }
 }
 
@@ -495,18 +612,26 @@ import Testing
     static func release(_ id: String, classes: Int) -> CatalogRelease {
         var sketch = KHyperLogLog(capacity: 16)
         for value in 0..<40 as Range<UInt64> { sketch.insert(value: FieldHash.finalize(value), individual: value % 5) }
-        return CatalogRelease(id: id, name: "d", created: "2026-11-29T00:00:00Z", policyFingerprint: "p", purpose: nil, controller: nil,
-                              retention: "2027-01-01", location: nil, dataFile: "d.csv", dataSHA256: "s", records: 10, individuals: 5,
-                              entity: nil, inputs: [], columns: [.init(name: "a", role: "quasi_identifier", technique: nil, family: nil, keyID: nil, perRelease: false)],
-                              quasiIdentifiers: ["a"], classes: (0..<classes).map { (["v\($0)"], 1) },
-                              columnSketches: ["a": sketch], pseudonymSketches: [:])
+        return CatalogRelease(
+            id: id, name: "d", created: "2026-11-29T00:00:00Z", policyFingerprint: "p", purpose: nil, controller: nil,
+            retention: "2027-01-01", location: nil, dataFile: "d.csv", dataSHA256: "s", records: 10, individuals: 5,
+            entity: nil, inputs: [],
+            columns: [
+                .init(name: "a", role: "quasi_identifier", technique: nil, family: nil, keyID: nil, perRelease: false)
+            ],
+            quasiIdentifiers: ["a"], classes: (0..<classes).map { (["v\($0)"], 1) },
+            columnSketches: ["a": sketch], pseudonymSketches: [:])
     }
 
     @Test func migrationsAreRecordedAndAReleaseIsWrittenWhollyOrNotAtAll() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("nested/catalog.sqlite")
         let catalog = try Catalog(path: path, create: true)
-        #expect(try catalog.migrations() == ["1: releases, columns, class tables, sketches", "2: a release is pending until its directory is in place"])
+        #expect(
+            try catalog.migrations() == [
+                "1: releases, columns, class tables, sketches",
+                "2: a release is pending until its directory is in place",
+            ])
         try catalog.record(Self.release("r1", classes: 3))
         // The same id again fails in the middle of its transaction: nothing of it is kept.
         #expect(throws: CatalogError.self) { try catalog.record(Self.release("r1", classes: 50)) }
@@ -522,4 +647,3 @@ import Testing
         #expect(throws: CatalogError.self) { try Catalog(path: directory.file("absent.sqlite"), create: false) }
     }
 }
-

@@ -1,9 +1,10 @@
-@testable import DeidKit
 import DeidCSV
 import DeidEngine
 import DeidTestSupport
 import Foundation
 import Testing
+
+@testable import DeidKit
 
 /// The transform pipeline and the release, on small fixtures whose expected output is written
 /// out by hand.
@@ -15,7 +16,8 @@ import Testing
         let directory = try TemporaryDirectory()
         let policyPath = try directory.write("policy.yaml", text: policy)
         let input = try directory.write("in.csv", text: csv)
-        let request = TransformRequest(policyPath: policyPath, inputs: [input], seed: seed, environment: Self.environment)
+        let request = TransformRequest(
+            policyPath: policyPath, inputs: [input], seed: seed, environment: Self.environment)
         let summary = try Publisher.apply(request, output: directory.file("out.csv"))
         return (text(try directory.read("out.csv")), summary)
     }
@@ -73,16 +75,19 @@ import Testing
             """
         let (output, summary) = try apply(policy, csv)
         let key = SecretKey(bytes: Array(Self.environment["DEID_KEY"]!.utf8))
-        let pseudonym = { (value: String) in text(Pseudonymizer(key: key, length: 8, encoding: .hex).pseudonym(for: bytes(value))) }
+        let pseudonym = { (value: String) in
+            text(Pseudonymizer(key: key, length: 8, encoding: .hex).pseudonym(for: bytes(value)))
+        }
         // m1's day 1 is complete when its day-2 reading arrives; the open buckets are written
         // at the end, entities in order of first appearance.
-        #expect(output == """
-            meter,area,time,kwh,temp,readings
-            \(pseudonym("m1")),N1,2013-01-01 00:00:00,1.75,11,3
-            \(pseudonym("m1")),N1,2013-01-02 00:00:00,2.5,9,1
-            \(pseudonym("m2")),E2,2013-01-01 00:00:00,2.00,5,2
+        #expect(
+            output == """
+                meter,area,time,kwh,temp,readings
+                \(pseudonym("m1")),N1,2013-01-01 00:00:00,1.75,11,3
+                \(pseudonym("m1")),N1,2013-01-02 00:00:00,2.5,9,1
+                \(pseudonym("m2")),E2,2013-01-01 00:00:00,2.00,5,2
 
-            """)
+                """)
         #expect(summary.recordsIn == 6 && summary.recordsOut == 3)
     }
 
@@ -97,8 +102,13 @@ import Testing
               kwh: { role: sensitive }
             """
         let csv = "meter,time,kwh\nm1,2013-01-01 01:00,1\nm1,2013-01-01 00:30,1\n"
-        #expect(throws: TransformError(position: InputPosition(source: "", line: 3, record: 2, column: "time"),
-                                       problem: "this entity's readings are not in time order; aggregation needs each entity's readings sorted by time")) {
+        #expect(
+            throws: TransformError(
+                position: InputPosition(source: "", line: 3, record: 2, column: "time"),
+                problem:
+                    "this entity's readings are not in time order; aggregation needs each entity's readings sorted by time"
+            )
+        ) {
             do { _ = try apply(policy, csv) } catch var error as TransformError {
                 error.position.source = ""
                 throw error
@@ -141,24 +151,35 @@ import Testing
     @Test func publishWritesDataManifestAndReportTogether() throws {
         let directory = try TemporaryDirectory()
         let sample = Paths.root + "/Datasets/smart_meter_sample.csv"
-        let request = TransformRequest(policyPath: Paths.root + "/Datasets/smart_meter_policy.yaml", inputs: [sample], seed: 5,
-                                       compress: true, environment: Self.environment)
+        let request = TransformRequest(
+            policyPath: Paths.root + "/Datasets/smart_meter_policy.yaml", inputs: [sample], seed: 5,
+            compress: true, environment: Self.environment)
         let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
         #expect(try directory.listing() == ["release"])
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.file("release")).sorted()
-        #expect(files == ["confidential", "manifest.json", "report.html", "report.json", "report.md", "smart-meter-readings.csv.gz"])
-        let manifest = try JSONDecoder().decode(ReleaseManifest.self, from: Data(contentsOf: URL(fileURLWithPath: directory.file("release/manifest.json"))))
+        #expect(
+            files == [
+                "confidential", "manifest.json", "report.html", "report.json", "report.md",
+                "smart-meter-readings.csv.gz",
+            ])
+        let manifest = try JSONDecoder().decode(
+            ReleaseManifest.self, from: Data(contentsOf: URL(fileURLWithPath: directory.file("release/manifest.json"))))
         #expect(manifest.rows.in == 40_320)
         #expect(manifest.rows.out == outcome.manifest.rows.out)
         #expect(manifest.inputs.first?.sha256 == (try Release.sha256(ofFile: sample)))
-        #expect(manifest.data.sha256 == (try Release.sha256(ofFile: directory.file("release/smart-meter-readings.csv.gz"))))
+        #expect(
+            manifest.data.sha256 == (try Release.sha256(ofFile: directory.file("release/smart-meter-readings.csv.gz"))))
         #expect(manifest.dataset.purpose == "energy study" && manifest.dataset.controller == "City Energy Agency")
         // A small input's charts count one record in 8, and say so.
-        let page = String(decoding: try TemporaryDirectory.readFile(directory.file("release/report.html")), as: UTF8.self)
+        let page = String(
+            decoding: try TemporaryDirectory.readFile(directory.file("release/report.html")), as: UTF8.self)
         #expect(page.contains("counted on one record in 8"))
         #expect(manifest.columns.first { $0.name == "customer_name" }?.published == false)
         let families = Set(manifest.columns.flatMap(\.techniques).map(\.family))
-        #expect(families.isSuperset(of: ["pseudonymization", "suppression", "generalization", "randomization", "statistical tools"]))
+        #expect(
+            families.isSuperset(of: [
+                "pseudonymization", "suppression", "generalization", "randomization", "statistical tools",
+            ]))
         // The key never appears, only its id.
         for file in files.map({ $0 == "confidential" ? "confidential/report.html" : $0 }) {
             let content = try TemporaryDirectory.readFile(directory.file("release/\(file)"))
@@ -167,7 +188,8 @@ import Testing
         // The published data reads back with the manifest's header and row count.
         let reader = try CSVReader(source: InputSource(path: directory.file("release/smart-meter-readings.csv.gz")))
         #expect(reader.header.names == manifest.data.columns)
-        var record = CSVRecord(), rows = 0
+        var record = CSVRecord()
+        var rows = 0
         while try reader.readRecord(into: &record) { rows += 1 }
         #expect(rows == manifest.rows.out)
     }
@@ -190,8 +212,10 @@ import Testing
     @Test(arguments: [false, true])
     func inputFingerprintsMatchTheFiles(privacy: Bool) throws {
         let directory = try TemporaryDirectory()
-        let text = privacy
-            ? BlockPassTests.policy.replacingOccurrences(of: "note: { role: insensitive }", with: "note: { role: quasi_identifier }")
+        let text =
+            privacy
+            ? BlockPassTests.policy.replacingOccurrences(
+                of: "note: { role: insensitive }", with: "note: { role: quasi_identifier }")
                 + "\nprivacy: { k: 2 }\n"
             : BlockPassTests.policy
         let policy = try directory.write("policy.yaml", text: text)
@@ -201,12 +225,17 @@ import Testing
         try gzip.write(text: BlockPassTests.csv(rows: 9_000))
         try gzip.commit()
         let third = try directory.write("third.csv", text: BlockPassTests.csv(rows: 3))
-        let request = TransformRequest(policyPath: policy, inputs: [plain, compressed, third], seed: 3, environment: Self.environment)
+        let request = TransformRequest(
+            policyPath: policy, inputs: [plain, compressed, third], seed: 3, environment: Self.environment)
         let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
         #expect((outcome.manifest.privacy != nil) == privacy)
         #expect(try directory.read("plain.csv").count > 4 << 20, "several blocks")
-        #expect(outcome.manifest.inputs.map(\.sha256)
-            == [try Release.sha256(ofFile: plain), try Release.sha256(ofFile: compressed), try Release.sha256(ofFile: third)])
+        #expect(
+            outcome.manifest.inputs.map(\.sha256)
+                == [
+                    try Release.sha256(ofFile: plain), try Release.sha256(ofFile: compressed),
+                    try Release.sha256(ofFile: third),
+                ])
         #expect(outcome.manifest.inputs.map(\.compressed) == [false, true, false])
         // An input's fingerprint is known once all its blocks were handed out: a plain file's
         // from its blocks, a compressed file's from its bytes as they were read, a sample read
@@ -230,7 +259,8 @@ import Testing
     /// input was called empty; found by the fuzzer).
     @Test func blankLinesBeforeTheHeaderFillingTheFirstBlock() throws {
         let directory = try TemporaryDirectory()
-        let path = try directory.write("blank.csv", text: String(repeating: "\n", count: 70_000) + "id,kwh\nm1,0.5\nm2,0.7\n")
+        let path = try directory.write(
+            "blank.csv", text: String(repeating: "\n", count: 70_000) + "id,kwh\nm1,0.5\nm2,0.7\n")
         let input = try BlockInput(path: path, options: CSVReadOptions())
         #expect(input.header.names == ["id", "kwh"])
         var records = 0
@@ -240,16 +270,20 @@ import Testing
 
     @Test func failedPublishLeavesNoReleaseDirectory() throws {
         let directory = try TemporaryDirectory()
-        let policy = try directory.write("policy.yaml", text: """
-            version: 1
-            dataset: { name: t }
-            columns:
-              kwh: { role: sensitive, noise: { laplace: 0.5 } }
-            """)
+        let policy = try directory.write(
+            "policy.yaml",
+            text: """
+                version: 1
+                dataset: { name: t }
+                columns:
+                  kwh: { role: sensitive, noise: { laplace: 0.5 } }
+                """)
         // 300k good rows, then one that is not a number: the data file is well under way when it fails.
         let input = try directory.write("in.csv", text: "kwh\n" + String(repeating: "1.5\n", count: 300_000) + "oops\n")
         let request = TransformRequest(policyPath: policy, inputs: [input], seed: 1, environment: Self.environment)
-        #expect(throws: TransformError.self) { try Publisher.publish(request, directory: directory.file("release"), dryRun: false) }
+        #expect(throws: TransformError.self) {
+            try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
+        }
         #expect(try directory.listing() == ["in.csv", "policy.yaml"])
     }
 
@@ -270,16 +304,21 @@ import Testing
         let request = TransformRequest(policyPath: policy, inputs: [input], seed: 1, environment: Self.environment)
         let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
         #expect(outcome.manifest.rows.out == 3)
-        let report = String(decoding: try TemporaryDirectory.readFile(directory.file("release/confidential/report.html")), as: UTF8.self)
+        let report = String(
+            decoding: try TemporaryDirectory.readFile(directory.file("release/confidential/report.html")), as: UTF8.self
+        )
         #expect(report.contains("kwh"))
     }
 
     @Test func publishRefusesAnExistingDirectoryAndDryRunWritesNothing() throws {
         let directory = try TemporaryDirectory()
-        let request = TransformRequest(policyPath: Paths.root + "/Datasets/smart_meter_policy.yaml",
-                                       inputs: [Paths.root + "/Datasets/smart_meter_sample.csv"], seed: 5, environment: Self.environment)
+        let request = TransformRequest(
+            policyPath: Paths.root + "/Datasets/smart_meter_policy.yaml",
+            inputs: [Paths.root + "/Datasets/smart_meter_sample.csv"], seed: 5, environment: Self.environment)
         try FileManager.default.createDirectory(atPath: directory.file("taken"), withIntermediateDirectories: false)
-        #expect(throws: CSVError.self) { try Publisher.publish(request, directory: directory.file("taken"), dryRun: false) }
+        #expect(throws: CSVError.self) {
+            try Publisher.publish(request, directory: directory.file("taken"), dryRun: false)
+        }
         let dry = try Publisher.publish(request, directory: nil, dryRun: true)
         #expect(dry.directory == nil)
         #expect(dry.report.contains("| `kwh` | sensitive | yes | noise addition (randomization)"))
@@ -288,13 +327,15 @@ import Testing
 
     @Test func severalInputsAreOneDatasetWithOneHeader() throws {
         let directory = try TemporaryDirectory()
-        let policy = try directory.write("policy.yaml", text: """
-            version: 1
-            dataset: { name: t }
-            columns:
-              id: { role: identifier, mask: { keep_first: 1 } }
-              v: { role: insensitive }
-            """)
+        let policy = try directory.write(
+            "policy.yaml",
+            text: """
+                version: 1
+                dataset: { name: t }
+                columns:
+                  id: { role: identifier, mask: { keep_first: 1 } }
+                  v: { role: insensitive }
+                """)
         let first = try directory.write("a.csv", text: "id,v\nabc,1\n")
         let second = try directory.write("b.csv", text: "id,v\nxyz,2\n")
         let other = try directory.write("c.csv", text: "v,id\n2,xyz\n")
@@ -326,7 +367,8 @@ import Testing
         for row in 1...rows {
             let note = row % 7 == 0 ? "\"multi\nline, quoted\"" : "plain"
             let kwh = row == badAt ? "n/a" : "\(row % 13).5"
-            text += "m\(row % 50),\(note),2013-01-\(String(format: "%02d", 1 + row % 28)) \(String(format: "%02d", row % 24)):30:00,\(kwh)\n"
+            text +=
+                "m\(row % 50),\(note),2013-01-\(String(format: "%02d", 1 + row % 28)) \(String(format: "%02d", row % 24)):30:00,\(kwh)\n"
         }
         return text
     }
@@ -334,13 +376,16 @@ import Testing
     func run(_ csv: String, blockSize: Int, workers: Int) throws -> [UInt8] {
         let directory = try TemporaryDirectory()
         let input = try directory.write("in.csv", text: csv)
-        let policy = try PolicyLoader.parse(text: Self.policy, file: "policy.yaml", directory: directory.path,
-                                            header: ["id", "note", "time", "kwh"], environment: PipelineTests.environment)
-        let plan = try TransformPlan(policy: policy, header: ["id", "note", "time", "kwh"], releaseID: "r", seed: 77,
-                                     environment: PipelineTests.environment)
+        let policy = try PolicyLoader.parse(
+            text: Self.policy, file: "policy.yaml", directory: directory.path,
+            header: ["id", "note", "time", "kwh"], environment: PipelineTests.environment)
+        let plan = try TransformPlan(
+            policy: policy, header: ["id", "note", "time", "kwh"], releaseID: "r", seed: 77,
+            environment: PipelineTests.environment)
         let blockInput = try BlockInput(path: input, options: CSVReadOptions(), blockSize: blockSize)
         let output = try OutputFile(path: directory.file("out.csv"))
-        let summary = try TransformRun(plan: plan, workers: workers).run(inputs: [blockInput], output: output, delimiter: .comma)
+        let summary = try TransformRun(plan: plan, workers: workers).run(
+            inputs: [blockInput], output: output, delimiter: .comma)
         try output.commit()
         #expect(summary.recordsOut == summary.recordsIn)
         return try directory.read("out.csv")
@@ -354,7 +399,11 @@ import Testing
         let smallOneWorker = try run(csv, blockSize: 4096, workers: 1)
         #expect(small == smallOneWorker)
         // Other block sizes cut other noise streams, but everything else is the same.
-        let strip = { (bytes: [UInt8]) in String(decoding: bytes, as: UTF8.self).split(separator: "\n").map { $0.split(separator: ",").dropLast().joined(separator: ",") } }
+        let strip = { (bytes: [UInt8]) in
+            String(decoding: bytes, as: UTF8.self).split(separator: "\n").map {
+                $0.split(separator: ",").dropLast().joined(separator: ",")
+            }
+        }
         #expect(strip(small) == strip(reference))
         #expect(String(decoding: reference, as: UTF8.self).split(separator: "\n").count == 20_001 + 20_000 / 7)
     }
@@ -403,9 +452,12 @@ import Testing
         for row in 0..<count {
             let change = Int(generator.next() % 12)
             if change < current.count {
-                let choices = [["M\(generator.next() % 9)", ""], ["AB\(generator.next() % 4) 2CD", "ZZ9"], ["Ada", "Bob", "Émile", ""],
-                               ["x", "a, \"b\"", ""], ["flat", "flat, converted", "house"],
-                               ["2013-01-0\(1 + generator.next() % 3) 0\(generator.next() % 10):30:00"]][change]
+                let choices = [
+                    ["M\(generator.next() % 9)", ""], ["AB\(generator.next() % 4) 2CD", "ZZ9"],
+                    ["Ada", "Bob", "Émile", ""],
+                    ["x", "a, \"b\"", ""], ["flat", "flat, converted", "house"],
+                    ["2013-01-0\(1 + generator.next() % 3) 0\(generator.next() % 10):30:00"],
+                ][change]
                 current[change] = choices[Int(generator.next() % UInt64(choices.count))]
             }
             let kwh = row % 17 == 5 ? "-1" : "0.\(generator.next() % 1000)"
@@ -418,10 +470,14 @@ import Testing
     static func plan(filtered: Bool = true) throws -> TransformPlan {
         let directory = try TemporaryDirectory()
         let header = ["id", "postcode", "name", "note", "kind", "time", "kwh", "tariff"]
-        let text = filtered ? Self.policy : Self.policy.replacingOccurrences(of: "filter:\n  - { column: kwh, min: 0 }\n", with: "")
-        let policy = try PolicyLoader.parse(text: text, file: "p.yaml", directory: directory.path, header: header,
-                                            environment: PipelineTests.environment)
-        return try TransformPlan(policy: policy, header: header, releaseID: "r", seed: 3, environment: PipelineTests.environment)
+        let text =
+            filtered
+            ? Self.policy : Self.policy.replacingOccurrences(of: "filter:\n  - { column: kwh, min: 0 }\n", with: "")
+        let policy = try PolicyLoader.parse(
+            text: text, file: "p.yaml", directory: directory.path, header: header,
+            environment: PipelineTests.environment)
+        return try TransformPlan(
+            policy: policy, header: header, releaseID: "r", seed: 3, environment: PipelineTests.environment)
     }
 
     @Test func transformedRecordsEqualFreshOnes() throws {
@@ -435,14 +491,20 @@ import Testing
             var kept = 0
             for (index, row) in Self.records(count: 3_000, seed: seed).enumerated() {
                 // The writer is emptied now and then, as between blocks: nothing is repeated across.
-                if index % 500 == 250 { _ = writer.takeBytes(); _ = expected.takeBytes() }
+                if index % 500 == 250 {
+                    _ = writer.takeBytes()
+                    _ = expected.takeBytes()
+                }
                 let record = CSVRecord(fields: row)
                 let wrote = try repeating.transform(record, into: &writer)
                 transformed.removeAll()
                 let computed = try fresh.transform(record, into: &transformed)
                 #expect(wrote == computed)
                 if wrote { try writer.endRecord() }
-                if computed { try expected.write(record: transformed); kept += 1 }
+                if computed {
+                    try expected.write(record: transformed)
+                    kept += 1
+                }
                 #expect(writer.byteCount == expected.byteCount, "record \(index)")
             }
             #expect(writer.takeBytes() == expected.takeBytes(), "seed \(seed)")
@@ -463,9 +525,12 @@ import Testing
         let reader = try CSVReader(source: InputSource(bytes: text.takeBytes(), displayName: "in.csv"))
         var repeating = RecordTransformer(plan: plan, sourceName: "t")
         var fresh = RecordTransformer(plan: plan, sourceName: "t")
-        let writer = CSVWriter(delimiter: .comma), expected = CSVWriter(delimiter: .comma)
-        var record = CSVRecord(), transformed = CSVRecord()
-        var marked = 0, dropped = 0
+        let writer = CSVWriter(delimiter: .comma)
+        let expected = CSVWriter(delimiter: .comma)
+        var record = CSVRecord()
+        var transformed = CSVRecord()
+        var marked = 0
+        var dropped = 0
         while try reader.readRecord(into: &record) {
             if record.repeatedFields >= 6 { marked += 1 }
             var sink = writer
@@ -489,13 +554,17 @@ import Testing
         let plan = try Self.plan()
         // Output columns: id, postcode, name, note, kind, time, kwh, tariff. Captured: postcode,
         // kind, time, kwh; postcode (repeatable), time and kwh only for sampled records.
-        let capture = [1, 4, 5, 6], sampledOnly = [1, 5, 6]
+        let capture = [1, 4, 5, 6]
+        let sampledOnly = [1, 5, 6]
         for seed: UInt64 in [4, 5] {
-            var sparse = RecordTransformer(plan: plan, sourceName: "t"), full = RecordTransformer(plan: plan, sourceName: "t")
-            var sparseTee = TeeSink(writer: CSVWriter(delimiter: .comma), capture: capture, sampledOnly: sampledOnly, outputCount: 8)
+            var sparse = RecordTransformer(plan: plan, sourceName: "t")
+            var full = RecordTransformer(plan: plan, sourceName: "t")
+            var sparseTee = TeeSink(
+                writer: CSVWriter(delimiter: .comma), capture: capture, sampledOnly: sampledOnly, outputCount: 8)
             var fullTee = TeeSink(writer: CSVWriter(delimiter: .comma), capture: capture, outputCount: 8)
             var generator = TestRandom(seed: seed)
-            var sampled = 0, repeated = 0
+            var sampled = 0
+            var repeated = 0
             for (index, row) in Self.records(count: 3_000, seed: seed).enumerated() {
                 let record = CSVRecord(fields: row)
                 let sampling = generator.next() % 5 == 0

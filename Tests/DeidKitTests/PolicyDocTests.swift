@@ -19,14 +19,18 @@ import Testing
     @Test func everyExampleLoads() throws {
         let examples = try Self.examples()
         #expect(examples.count == 9)
-        let environment = ["DEID_KEY": String(repeating: "k", count: 32), "METER_KEY": String(repeating: "m", count: 32)]
+        let environment = [
+            "DEID_KEY": String(repeating: "k", count: 32), "METER_KEY": String(repeating: "m", count: 32),
+        ]
         for (index, example) in examples.enumerated() {
             #expect(!example.header.isEmpty, "example \(index + 1) names its header")
             do {
-                let policy = try PolicyLoader.parse(text: example.text, file: "POLICY.md example \(index + 1)", directory: Paths.root + "/Docs",
-                                                    header: example.header, environment: environment)
+                let policy = try PolicyLoader.parse(
+                    text: example.text, file: "POLICY.md example \(index + 1)", directory: Paths.root + "/Docs",
+                    header: example.header, environment: environment)
                 #expect(policy.columns.count == example.header.count)
-                _ = try TransformPlan(policy: policy, header: example.header, releaseID: "doc", seed: 1, environment: environment)
+                _ = try TransformPlan(
+                    policy: policy, header: example.header, releaseID: "doc", seed: 1, environment: environment)
             } catch {
                 Issue.record("POLICY.md example \(index + 1): \(error)")
             }

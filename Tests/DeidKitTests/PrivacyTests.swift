@@ -1,9 +1,10 @@
-@testable import DeidKit
 import DeidCSV
 import DeidTestSupport
 import Foundation
 import Synchronization
 import Testing
+
+@testable import DeidKit
 
 /// The privacy search against the in-memory reference (`PrivacyReference`) on seeded generated
 /// data, and the properties every release with a privacy section must have.
@@ -34,8 +35,10 @@ import Testing
                     let diagnosis = diagnoses[Int.random(in: 0..<diagnoses.count, using: &random)]
                     let income = String(Int.random(in: 1...6, using: &random) * 10)
                     lines.append("\(id),\(age),\(zip),\(sex),\(diagnosis),\(income)")
-                    rows.append(PrivacyReference.Row(entity: rowsAreIndividuals ? "row\(rows.count)" : id,
-                                                     quasiIdentifiers: [String(age), zip, sex], sensitive: ""))
+                    rows.append(
+                        PrivacyReference.Row(
+                            entity: rowsAreIndividuals ? "row\(rows.count)" : id,
+                            quasiIdentifiers: [String(age), zip, sex], sensitive: ""))
                 }
             }
             csv = lines.joined(separator: "\n") + "\n"
@@ -71,7 +74,9 @@ import Testing
     }
 
     /// A directory with the test policy (and its sex hierarchy) and `csv` as in.csv.
-    static func fixture(_ csv: String, policyText: String) throws -> (directory: TemporaryDirectory, policy: String, input: String) {
+    static func fixture(_ csv: String, policyText: String) throws -> (
+        directory: TemporaryDirectory, policy: String, input: String
+    ) {
         let directory = try TemporaryDirectory()
         try directory.write("sex.csv", text: "M;*\nF;*\n")
         let policyPath = try directory.write("policy.yaml", text: policyText)
@@ -85,7 +90,9 @@ import Testing
         let request = TransformRequest(policyPath: policyPath, inputs: [input], seed: 1, environment: [:], workers: 2)
         let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
         let data = String(decoding: try directory.read("release/people.csv"), as: UTF8.self)
-        let rows = data.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let rows = data.split(separator: "\n").dropFirst().map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
         return (outcome.manifest, rows)
     }
 
@@ -106,16 +113,25 @@ import Testing
         Case(seed: 4, privacy: "{ k: 3, suppression_limit: 0.1 }", model: .init(k: 3, limit: 0.1), moving: 0.3),
         Case(seed: 5, privacy: "{ k: 2, suppression_limit: 0.02 }", model: .init(k: 2, limit: 0.02), moving: 0.5),
         Case(seed: 6, privacy: "{ k: 3, suppression_limit: 0.05 }", model: .init(k: 3, limit: 0.05), entity: false),
-        Case(seed: 7, privacy: "{ k: 2, suppression_limit: 0.05, l_diversity: { column: diagnosis, l: 3 } }",
-             model: .init(k: 2, limit: 0.05, l: 3), sensitive: 4),
-        Case(seed: 8, privacy: "{ k: 2, suppression_limit: 0.1, l_diversity: { column: diagnosis, l: 2.5, variant: entropy } }",
-             model: .init(k: 2, limit: 0.1, entropyL: 2.5), sensitive: 4, moving: 0.3),
-        Case(seed: 9, privacy: "{ k: 2, suppression_limit: 0.05, t_closeness: { column: diagnosis, t: 0.3, distance: equal } }",
-             model: .init(k: 2, limit: 0.05, t: 0.3), sensitive: 4),
-        Case(seed: 10, privacy: "{ k: 2, suppression_limit: 0.05, t_closeness: { column: income, t: 0.15 } }",
-             model: .init(k: 2, limit: 0.05, t: 0.15, orderedT: true), sensitive: 5, moving: 0.2),
-        Case(seed: 11, privacy: "{ k: 3, t_closeness: { column: income, t: 0.2, distance: ordered }, l_diversity: { column: income, l: 3 } }",
-             model: .init(k: 3, limit: 0, l: 3, t: 0.2, orderedT: true), sensitive: 5, entity: false),
+        Case(
+            seed: 7, privacy: "{ k: 2, suppression_limit: 0.05, l_diversity: { column: diagnosis, l: 3 } }",
+            model: .init(k: 2, limit: 0.05, l: 3), sensitive: 4),
+        Case(
+            seed: 8,
+            privacy: "{ k: 2, suppression_limit: 0.1, l_diversity: { column: diagnosis, l: 2.5, variant: entropy } }",
+            model: .init(k: 2, limit: 0.1, entropyL: 2.5), sensitive: 4, moving: 0.3),
+        Case(
+            seed: 9,
+            privacy: "{ k: 2, suppression_limit: 0.05, t_closeness: { column: diagnosis, t: 0.3, distance: equal } }",
+            model: .init(k: 2, limit: 0.05, t: 0.3), sensitive: 4),
+        Case(
+            seed: 10, privacy: "{ k: 2, suppression_limit: 0.05, t_closeness: { column: income, t: 0.15 } }",
+            model: .init(k: 2, limit: 0.05, t: 0.15, orderedT: true), sensitive: 5, moving: 0.2),
+        Case(
+            seed: 11,
+            privacy:
+                "{ k: 3, t_closeness: { column: income, t: 0.2, distance: ordered }, l_diversity: { column: income, l: 3 } }",
+            model: .init(k: 3, limit: 0, l: 3, t: 0.2, orderedT: true), sensitive: 5, entity: false),
     ]
 
     /// The streaming engine and the reference choose the same levels, suppress the same people
@@ -129,10 +145,14 @@ import Testing
         }
         let (manifest, rows) = try Self.publish(data.csv, Self.policy(privacy: test.privacy, entity: test.entity))
         let privacy = try #require(manifest.privacy)
-        #expect([privacy.transformation["age"], privacy.transformation["zip"], privacy.transformation["sex"]] == expected.levels.map { $0 })
+        #expect(
+            [privacy.transformation["age"], privacy.transformation["zip"], privacy.transformation["sex"]]
+                == expected.levels.map { $0 })
         #expect(abs(privacy.informationLoss - expected.loss) < 1e-6)
         #expect(rows.map { Array($0[1...3]) } == expected.rows.map(\.values))
-        let inputRows = Array(data.csv.split(separator: "\n").dropFirst()).map { $0.split(separator: ",").map(String.init) }
+        let inputRows = Array(data.csv.split(separator: "\n").dropFirst()).map {
+            $0.split(separator: ",").map(String.init)
+        }
         #expect(rows.map { $0[0] } == expected.rows.map { inputRows[$0.index][0] })
         if test.entity { #expect(privacy.suppressedEntities == expected.suppressedEntities.count) }
         #expect(manifest.rows.out == manifest.rows.in - privacy.suppressedRecords)
@@ -142,7 +162,8 @@ import Testing
     @Test(arguments: [(UInt64(21), 2, 0.0), (22, 3, 0.05), (23, 5, 0.1), (24, 4, 0.02), (25, 6, 0.2)])
     func releasesSatisfyTheModel(seed: UInt64, k: Int, limit: Double) throws {
         let data = Generated(seed: seed, people: 200, moving: 0.25)
-        let (manifest, rows) = try Self.publish(data.csv, Self.policy(privacy: "{ k: \(k), suppression_limit: \(limit) }"))
+        let (manifest, rows) = try Self.publish(
+            data.csv, Self.policy(privacy: "{ k: \(k), suppression_limit: \(limit) }"))
         let privacy = try #require(manifest.privacy)
         // Every published class holds at least k people.
         var classes: [[String]: Set<String>] = [:]
@@ -150,7 +171,8 @@ import Testing
         #expect(classes.values.allSatisfy { $0.count >= k })
         #expect(classes.values.map(\.count).min() == privacy.minClassSize)
         // A person is published with all their rows or not at all.
-        var inputCounts: [String: Int] = [:], outputCounts: [String: Int] = [:]
+        var inputCounts: [String: Int] = [:]
+        var outputCounts: [String: Int] = [:]
         for line in data.csv.split(separator: "\n").dropFirst() { inputCounts[String(line.prefix(5)), default: 0] += 1 }
         for row in rows { outputCounts[row[0], default: 0] += 1 }
         #expect(outputCounts.allSatisfy { inputCounts[$0.key] == $0.value })
@@ -166,15 +188,18 @@ import Testing
         let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:], workers: 2)
         let (_, plan, inputs) = try Publisher.prepare(request, releaseID: "test")
         let output = try OutputFile(path: "/dev/null")
-        return try TransformRun(plan: plan, workers: 2).runPrivate(inputs: inputs, output: output, delimiter: .comma,
-                                                                  spoolDirectory: directory.path).1
+        return try TransformRun(plan: plan, workers: 2).runPrivate(
+            inputs: inputs, output: output, delimiter: .comma,
+            spoolDirectory: directory.path
+        ).1
     }
 
     /// The second pass reads the spool in pieces: frames cut at any point between two reads
     /// give the same output as one read of the whole spool.
     @Test func spoolReadInSmallPiecesGivesTheSameOutput() throws {
         let data = Generated(seed: 61, people: 400, moving: 0.2)
-        let (directory, policyPath, input) = try Self.fixture(data.csv, policyText: Self.policy(privacy: "{ k: 3, suppression_limit: 0.05 }"))
+        let (directory, policyPath, input) = try Self.fixture(
+            data.csv, policyText: Self.policy(privacy: "{ k: 3, suppression_limit: 0.05 }"))
         var outputs: [[UInt8]] = []
         for bufferSize in [1 << 22, 1, 7, 64, 1000] {
             let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:], workers: 2)
@@ -198,26 +223,38 @@ import Testing
         let data = Generated(seed: 81, people: 500, moving: 0.2)
         // The diagnosis made a person's own, and put before the quasi-identifiers.
         var diagnosisOf: [String: String] = [:]
-        let csv = data.csv.split(separator: "\n").enumerated().map { index, line -> String in
-            var fields = line.split(separator: ",").map(String.init)
-            guard measuredRepeats else { return fields.joined(separator: ",") }
-            if index > 0 { fields[4] = diagnosisOf[fields[0], default: fields[4]]; diagnosisOf[fields[0]] = fields[4] }
-            return ([fields[0], fields[4]] + fields[1...3] + [fields[5]]).joined(separator: ",")
-        }.joined(separator: "\n") + "\n"
+        let csv =
+            data.csv.split(separator: "\n").enumerated().map { index, line -> String in
+                var fields = line.split(separator: ",").map(String.init)
+                guard measuredRepeats else { return fields.joined(separator: ",") }
+                if index > 0 {
+                    fields[4] = diagnosisOf[fields[0], default: fields[4]]
+                    diagnosisOf[fields[0]] = fields[4]
+                }
+                return ([fields[0], fields[4]] + fields[1...3] + [fields[5]]).joined(separator: ",")
+            }.joined(separator: "\n") + "\n"
         let privacy = "{ k: 2, suppression_limit: 0.1, l_diversity: { column: diagnosis, l: 2 } }"
         let (directory, policyPath, input) = try Self.fixture(csv, policyText: Self.policy(privacy: privacy))
         let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:], workers: 2)
-        var outputs: [[UInt8]] = [], reports: [RiskReport] = [], statistics: [PrivacyStatistics] = [], spools: [Int] = []
+        var outputs: [[UInt8]] = []
+        var reports: [RiskReport] = []
+        var statistics: [PrivacyStatistics] = []
+        var spools: [Int] = []
         for repeating in [true, false] {
             let (policy, prepared, inputs) = try Publisher.prepare(request, releaseID: "test")
             var plan = prepared
-            let spec = try #require(Publisher.releaseRiskSpec(policy: policy, header: plan.outputHeader,
-                                                               distributions: Publisher.changedColumns(policy: policy, output: plan.outputHeader)))
+            let spec = try #require(
+                Publisher.releaseRiskSpec(
+                    policy: policy, header: plan.outputHeader,
+                    distributions: Publisher.changedColumns(policy: policy, output: plan.outputHeader)))
             try Publisher.measure(release: spec, in: &plan, policy: policy)
             #expect(plan.privacy?.measuredOutputs.contains(plan.outputHeader.firstIndex(of: "diagnosis")!) == true)
             plan.privacy!.repeatFrames = repeating
-            spools.append(try TransformRun(plan: plan, workers: 2).passOne(inputs: inputs, delimiter: .comma, spoolDirectory: directory.path,
-                                                                            progress: nil).spool.size)
+            spools.append(
+                try TransformRun(plan: plan, workers: 2).passOne(
+                    inputs: inputs, delimiter: .comma, spoolDirectory: directory.path,
+                    progress: nil
+                ).spool.size)
             // Read whole and written in 1 MiB chunks; read and written a few bytes at a time
             // (a repeat frame's previous line is then mostly in a chunk handed over before).
             for (bufferSize, chunkBytes) in [(1 << 22, 1 << 20), (5, 40)] {
@@ -227,12 +264,14 @@ import Testing
                 var run = TransformRun(plan: plan, workers: 2)
                 run.spoolBufferSize = bufferSize
                 run.passTwoChunkBytes = chunkBytes
-                _ = try run.runPrivate(inputs: inputs, output: output, delimiter: .comma, spoolDirectory: directory.path)
+                _ = try run.runPrivate(
+                    inputs: inputs, output: output, delimiter: .comma, spoolDirectory: directory.path)
                 try output.commit()
                 outputs.append(try directory.read(name))
                 let counted = try #require(run.releaseCounted.data)
                 statistics.append(counted.statistics)
-                reports.append(try RiskAnalysis.report(counted, spec: spec, inputs: [name], thresholds: RiskThresholds()))
+                reports.append(
+                    try RiskAnalysis.report(counted, spec: spec, inputs: [name], thresholds: RiskThresholds()))
             }
         }
         #expect(outputs[0].count > 10_000)
@@ -261,7 +300,8 @@ import Testing
         let privacy = "{ k: 3, suppression_limit: 0.05 }"
         let filtered = Self.policy(privacy: privacy) + "\nfilter:\n  - { column: income, min: 30 }\n"
         let (manifest, rows) = try Self.publish(data.csv, filtered)
-        let (expectedManifest, expectedRows) = try Self.publish(kept.joined(separator: "\n") + "\n", Self.policy(privacy: privacy))
+        let (expectedManifest, expectedRows) = try Self.publish(
+            kept.joined(separator: "\n") + "\n", Self.policy(privacy: privacy))
         #expect(rows == expectedRows)
         #expect(manifest.rows.filtered == lines.count - kept.count)
         #expect(manifest.privacy?.transformation == expectedManifest.privacy?.transformation)
@@ -270,16 +310,20 @@ import Testing
 
     /// Every metric's value on a table small enough to work out by hand: ages 21, 22, 35, 38, 39
     /// rounded to tens make classes {20, 20} and {30, 30, 30}.
-    @Test(arguments: [("entropy", 2 + 3 * log2(3.0)), ("loss", 0.4), ("discernibility", 13), ("average_class_size", 1.25)])
+    @Test(arguments: [
+        ("entropy", 2 + 3 * log2(3.0)), ("loss", 0.4), ("discernibility", 13), ("average_class_size", 1.25),
+    ])
     func metricsByHand(metric: String, expected: Double) throws {
         let directory = try TemporaryDirectory()
-        let policyPath = try directory.write("policy.yaml", text: """
-            version: 1
-            dataset: { name: ages }
-            privacy: { k: 2, suppression_limit: 0.2, metric: \(metric) }
-            columns:
-              age: { role: quasi_identifier, generalize: { round: [10] } }
-            """)
+        let policyPath = try directory.write(
+            "policy.yaml",
+            text: """
+                version: 1
+                dataset: { name: ages }
+                privacy: { k: 2, suppression_limit: 0.2, metric: \(metric) }
+                columns:
+                  age: { role: quasi_identifier, generalize: { round: [10] } }
+                """)
         let input = try directory.write("in.csv", text: "age\n21\n22\n35\n38\n39\n")
         let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:])
         let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
@@ -294,7 +338,8 @@ import Testing
     @Test(arguments: InformationLossMetric.allCases)
     func searchFindsTheBestNodeForEveryMetric(metric: InformationLossMetric) throws {
         let data = Generated(seed: 81, people: 250, moving: 0.2)
-        let outcome = try Self.outcome(data.csv, privacy: "{ k: 3, suppression_limit: 0.08, metric: \(metric.rawValue) }")
+        let outcome = try Self.outcome(
+            data.csv, privacy: "{ k: 3, suppression_limit: 0.08, metric: \(metric.rawValue) }")
         var spec = PrivacySpec()
         spec.k = 3
         spec.suppressionLimit = 0.08
@@ -316,7 +361,8 @@ import Testing
     /// individuals, sensitive histograms, entities spanning several classes, and the verdict.
     @Test func packedKeyRollUpEqualsTupleRollUp() throws {
         let data = Generated(seed: 53, people: 300, moving: 0.3)
-        let outcome = try Self.outcome(data.csv, privacy: "{ k: 3, suppression_limit: 0.1, l_diversity: { column: diagnosis, l: 2 } }")
+        let outcome = try Self.outcome(
+            data.csv, privacy: "{ k: 3, suppression_limit: 0.1, l_diversity: { column: diagnosis, l: 2 } }")
         var spec = PrivacySpec()
         spec.k = 3
         spec.suppressionLimit = 0.1
@@ -330,8 +376,11 @@ import Testing
             return (0..<table.count).map { found in
                 let histogram = (table.histogram.offsets[found]..<table.histogram.offsets[found + 1])
                     .map { "\(table.histogram.keys[$0]):\(table.histogram.counts[$0])" }.sorted()
-                return "\(table.records[found]) \(table.individuals[found]) \(sizes[found]) \(evaluation.failing[found]) \(histogram)"
-            }.sorted() + ["suppressed \(evaluation.suppressedIndividuals) \(evaluation.suppressedRecords) \(evaluation.satisfied)"]
+                return
+                    "\(table.records[found]) \(table.individuals[found]) \(sizes[found]) \(evaluation.failing[found]) \(histogram)"
+            }.sorted() + [
+                "suppressed \(evaluation.suppressedIndividuals) \(evaluation.suppressedRecords) \(evaluation.satisfied)"
+            ]
         }
         let radices = outcome.levels.map { $0.maxLevel + 1 }
         // Visit the lattice top-down, then bottom-up, so the packed search rolls up from the
@@ -367,8 +416,12 @@ import Testing
         let data = Generated(seed: 41, people: 240, moving: 0.3)
         let lines = data.csv.split(separator: "\n").map(String.init)
         let header = lines[0]
-        let left = ([header] + lines.dropFirst().filter { Int($0.dropFirst().prefix(4))! % 2 == 0 }).joined(separator: "\n") + "\n"
-        let right = ([header] + lines.dropFirst().filter { Int($0.dropFirst().prefix(4))! % 2 == 1 }).joined(separator: "\n") + "\n"
+        let left =
+            ([header] + lines.dropFirst().filter { Int($0.dropFirst().prefix(4))! % 2 == 0 }).joined(separator: "\n")
+            + "\n"
+        let right =
+            ([header] + lines.dropFirst().filter { Int($0.dropFirst().prefix(4))! % 2 == 1 }).joined(separator: "\n")
+            + "\n"
         let privacy = "{ k: 3, suppression_limit: 0.05, l_diversity: { column: diagnosis, l: 2 } }"
         let whole = try Self.outcome(data.csv, privacy: privacy)
         var merged = try Self.outcome(left, privacy: privacy).statistics
@@ -383,10 +436,14 @@ import Testing
         spec.lDiversity = LDiversitySpec(column: "diagnosis", l: 2, variant: .distinct)
         let directory = try TemporaryDirectory()
         let sexes = try directory.write("sex.csv", text: "M;*\nF;*\n")
-        let methods: [GeneralizationSpec.Method] = [.round([5, 10, 20]), .prefix([4, 3, 2]), .hierarchy(path: sexes, levels: 1)]
+        let methods: [GeneralizationSpec.Method] = [
+            .round([5, 10, 20]), .prefix([4, 3, 2]), .hierarchy(path: sexes, levels: 1),
+        ]
         let levels = try (0..<merged.width).map { column in
-            try QuasiIdentifierLevels(column: merged.columns[column], values: merged.values[column], records: merged.valueRecords[column],
-                                      generalizer: Generalizer(spec: GeneralizationSpec(method: methods[column], level: 1, levelGiven: false)))
+            try QuasiIdentifierLevels(
+                column: merged.columns[column], values: merged.values[column], records: merged.valueRecords[column],
+                generalizer: Generalizer(spec: GeneralizationSpec(method: methods[column], level: 1, levelGiven: false))
+            )
         }
         let result = try PrivacySearch(statistics: merged, levels: levels, spec: spec).run()
         #expect(result.levels == whole.result.levels)
@@ -412,12 +469,17 @@ import Testing
             let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:], workers: 2)
             let (_, plan, inputs) = try Publisher.prepare(request, releaseID: "test")
             let output = try OutputFile(path: directory.file("out\(index).csv"))
-            suppressed += try TransformRun(plan: plan, workers: 2).runPrivate(inputs: inputs, output: output, delimiter: .comma,
-                                                                             spoolDirectory: directory.path, applying: saved).suppressedRecords
+            suppressed += try TransformRun(plan: plan, workers: 2).runPrivate(
+                inputs: inputs, output: output, delimiter: .comma,
+                spoolDirectory: directory.path, applying: saved
+            ).suppressedRecords
             try output.commit()
-            shardRows += String(decoding: try directory.read("out\(index).csv"), as: UTF8.self).split(separator: "\n").dropFirst()
+            shardRows += String(decoding: try directory.read("out\(index).csv"), as: UTF8.self).split(separator: "\n")
+                .dropFirst()
         }
-        let wholeRows = String(decoding: try Self.publishData(data.csv, privacy: privacy), as: UTF8.self).split(separator: "\n").dropFirst()
+        let wholeRows = String(decoding: try Self.publishData(data.csv, privacy: privacy), as: UTF8.self).split(
+            separator: "\n"
+        ).dropFirst()
         #expect(shardRows.sorted() == wholeRows.sorted())
         #expect(suppressed == whole.suppressedRecords)
         #expect(whole.suppressedRecords > 0 && !whole.plan.suppressedClasses.isEmpty)
@@ -441,8 +503,10 @@ import Testing
             _ = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
         } throws: { error in
             guard let gate = error as? PrivacyGateError else { return false }
-            return gate.refusal.reasons[0] == "no transformation satisfies k=400 within the suppression limit of 0% of individuals"
-                && gate.refusal.reasons[1].hasPrefix("the most general one (age=3, zip=3, sex=1) would suppress 300 of 300 individuals")
+            return gate.refusal.reasons[0]
+                == "no transformation satisfies k=400 within the suppression limit of 0% of individuals"
+                && gate.refusal.reasons[1].hasPrefix(
+                    "the most general one (age=3, zip=3, sex=1) would suppress 300 of 300 individuals")
         }
         #expect(try directory.listing() == ["in.csv", "policy.yaml", "sex.csv"])
     }
@@ -450,20 +514,22 @@ import Testing
     /// Levels that do not nest on the data (weeks across months) cannot be searched.
     @Test func levelsThatDoNotNestAreAPolicyError() throws {
         let directory = try TemporaryDirectory()
-        let policyPath = try directory.write("policy.yaml", text: """
-            version: 1
-            dataset: { name: visits }
-            privacy: { k: 2 }
-            columns:
-              day: { role: quasi_identifier, generalize: { time: [week, month] } }
-            """)
+        let policyPath = try directory.write(
+            "policy.yaml",
+            text: """
+                version: 1
+                dataset: { name: visits }
+                privacy: { k: 2 }
+                columns:
+                  day: { role: quasi_identifier, generalize: { time: [week, month] } }
+                """)
         let input = try directory.write("in.csv", text: "day\n2026-01-30\n2026-02-01\n2026-02-02\n")
         let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:])
         #expect {
             _ = try Publisher.apply(request, output: directory.file("out.csv"))
         } throws: { error in
             (error as? PolicyError)?.diagnostics.map(\.description) == [
-                "\(policyPath): error: columns.day.generalize: level 2 does not nest in level 1 on this data (values grouped at level 1 are split at level 2), so the search cannot choose among these levels: give 'level', or levels that nest",
+                "\(policyPath): error: columns.day.generalize: level 2 does not nest in level 1 on this data (values grouped at level 1 are split at level 2), so the search cannot choose among these levels: give 'level', or levels that nest"
             ]
         }
         #expect(!FileManager.default.fileExists(atPath: directory.file("out.csv")))
@@ -474,7 +540,8 @@ import Testing
         let directory = try TemporaryDirectory()
         try directory.write("sex.csv", text: "M;*\nF;*\n")
         let policyPath = try directory.write("policy.yaml", text: Self.policy(privacy: "{ k: 1 }"))
-        let input = try directory.write("in.csv", text: "person,age,zip,sex,diagnosis,income\nP1,30,10115,M,flu,10\nP2,thirty,10117,F,flu,10\n")
+        let input = try directory.write(
+            "in.csv", text: "person,age,zip,sex,diagnosis,income\nP1,30,10115,M,flu,10\nP2,thirty,10117,F,flu,10\n")
         let request = TransformRequest(policyPath: policyPath, inputs: [input], environment: [:])
         #expect {
             _ = try Publisher.apply(request, output: directory.file("out.csv"))
@@ -483,4 +550,3 @@ import Testing
         }
     }
 }
-

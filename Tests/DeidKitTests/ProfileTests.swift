@@ -1,8 +1,10 @@
-import DeidTestSupport
 import DeidCSV
-@testable import DeidKit
+import DeidTestSupport
+import Foundation
 import Testing
 import Yams
+
+@testable import DeidKit
 
 @Suite("deid profile")
 struct ProfileTests {
@@ -35,7 +37,9 @@ struct ProfileTests {
         var rows = ["meter_id,ref,band,reading_time,value"]
         for meter in 0..<20 {
             for slot in 0..<10 {
-                rows.append("M\(meter),R-\(meter * 7919 % 1000),\(meter % 3),2013-01-01 0\(slot):00:00,\(Double(meter * slot) / 10)")
+                rows.append(
+                    "M\(meter),R-\(meter * 7919 % 1000),\(meter % 3),2013-01-01 0\(slot):00:00,\(Double(meter * slot) / 10)"
+                )
             }
         }
         let result = try profileText(rows.joined(separator: "\n") + "\n")
@@ -77,7 +81,9 @@ struct ProfileTests {
         var rows = ["c1,c2,c3,c4"]
         let names = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Mary Somerville", "Charles Babbage"]
         for index in 0..<50 {
-            rows.append("\(names[index % 5]),person\(index)@example.org,+44 20 7946 \(1000 + index),SW\(index % 9 + 1) \(index % 9)AB")
+            rows.append(
+                "\(names[index % 5]),person\(index)@example.org,+44 20 7946 \(1000 + index),SW\(index % 9 + 1) \(index % 9)AB"
+            )
         }
         let result = try profileText(rows.joined(separator: "\n") + "\n")
         #expect(result.columns.map(\.role) == [.identifier, .identifier, .identifier, .quasiIdentifier])
@@ -136,7 +142,9 @@ struct ProfileTests {
     @Test func invalidUTF8IsAnErrorWithItsPosition() throws {
         let bytes = Array("id,name\n1,ok\n2,SECRET".utf8) + [0xFF] + Array("\n".utf8)
         let reader = try CSVReader(source: InputSource(bytes: bytes, displayName: "people.csv"))
-        #expect(throws: CSVError(.invalidUTF8, at: InputPosition(source: "people.csv", line: 3, record: 2, column: "name"))) {
+        #expect(
+            throws: CSVError(.invalidUTF8, at: InputPosition(source: "people.csv", line: 3, record: 2, column: "name"))
+        ) {
             _ = try profile(reader: reader)
         }
     }
@@ -169,10 +177,13 @@ struct ProfileTests {
         #expect(result["dwelling_type"]?.distinct ?? 0 <= 6)
         #expect(result.entity == "meter_id")
         let roles = Dictionary(uniqueKeysWithValues: result.columns.map { ($0.name, $0.role) })
-        #expect(roles == ["meter_id": .entity, "customer_name": .identifier, "email": .identifier,
-                          "postcode": .quasiIdentifier, "dwelling_type": .quasiIdentifier,
-                          "occupants": .quasiIdentifier, "tariff": .quasiIdentifier,
-                          "reading_time": .timestamp, "kwh": .sensitive])
+        #expect(
+            roles == [
+                "meter_id": .entity, "customer_name": .identifier, "email": .identifier,
+                "postcode": .quasiIdentifier, "dwelling_type": .quasiIdentifier,
+                "occupants": .quasiIdentifier, "tariff": .quasiIdentifier,
+                "reading_time": .timestamp, "kwh": .sensitive,
+            ])
     }
 
     @Test func adultCensusExtract() throws {
@@ -187,7 +198,8 @@ struct ProfileTests {
             #expect(column.empty == 0)
         }
         #expect(result.entity == nil)
-        #expect(result.columns.filter { $0.role == .quasiIdentifier }.map(\.name)
+        #expect(
+            result.columns.filter { $0.role == .quasiIdentifier }.map(\.name)
                 == ["sex", "age", "race", "marital-status", "education", "native-country", "workclass", "occupation"])
         #expect(result["salary-class"]?.role == .sensitive)
     }
@@ -245,5 +257,3 @@ struct ProfileTests {
         }
     }
 }
-
-import Foundation

@@ -1,9 +1,10 @@
-@testable import DeidKit
 import DeidCSV
 import DeidEngine
 import DeidTestSupport
 import Foundation
 import Testing
+
+@testable import DeidKit
 
 /// `deid risk`'s measures against an independent computation: Tests/Oracles/risk_oracle.py
 /// (Python's csv module and plain sets and sums), on the real datasets and the bundled sample.
@@ -53,9 +54,11 @@ import Testing
         spec.discovery = DiscoverySpec(candidates: ["age", "education", "occupation", "sex"])
         spec.discovery!.top = 100
         let report = try Self.measure(path, spec)
-        let expected = try Self.oracle(["file": path, "delimiter": ";", "quasi_identifiers": quasiIdentifiers, "sensitive": "salary-class",
-                                        "combinations": [["age", "education", "occupation"], ["education", "sex"], ["occupation"]],
-                                        "sampling_fraction": 0.1])
+        let expected = try Self.oracle([
+            "file": path, "delimiter": ";", "quasi_identifiers": quasiIdentifiers, "sensitive": "salary-class",
+            "combinations": [["age", "education", "occupation"], ["education", "sex"], ["occupation"]],
+            "sampling_fraction": 0.1,
+        ])
         #expect(report.records == expected["records"] as? Int)
         #expect(report.individuals == expected["individuals"] as? Int)
         #expect(report.equivalenceClasses == expected["equivalence_classes"] as? Int)
@@ -75,7 +78,9 @@ import Testing
         let uniques = expected["combinations"] as! [String: Int]
         let measures = expected["combination_measures"] as! [String: [String: Double]]
         for (name, count) in uniques {
-            let found = combinations.first { $0.columns.sorted() == name.split(separator: "+").map(String.init).sorted() }
+            let found = combinations.first {
+                $0.columns.sorted() == name.split(separator: "+").map(String.init).sorted()
+            }
             #expect(found?.uniqueIndividuals == count, "\(name)")
             #expect(Self.close(found?.distinction ?? -1, measures[name]?["distinction"]), "\(name)")
             #expect(Self.close(found?.separation ?? -1, measures[name]?["separation"]), "\(name)")
@@ -100,8 +105,10 @@ import Testing
         spec.discovery = DiscoverySpec(candidates: ["postcode", "occupants", "dwelling_type"])
         spec.discovery!.top = 100
         let report = try Self.measure(path, spec)
-        let expected = try Self.oracle(["file": path, "quasi_identifiers": quasiIdentifiers, "entity": "meter_id",
-                                        "combinations": [["postcode"], ["occupants", "dwelling_type"]]])
+        let expected = try Self.oracle([
+            "file": path, "quasi_identifiers": quasiIdentifiers, "entity": "meter_id",
+            "combinations": [["postcode"], ["occupants", "dwelling_type"]],
+        ])
         #expect(report.individuals == expected["individuals"] as? Int)
         #expect(report.equivalenceClasses == expected["equivalence_classes"] as? Int)
         #expect(report.sampleUniques == expected["sample_uniques"] as? Int)
@@ -134,7 +141,9 @@ import Testing
         var spec = RiskSpec(quasiIdentifiers: quasiIdentifiers, entity: "meter_id")
         spec.discovery = nil
         let report = try Self.measure(path, spec)
-        let expected = try Self.oracle(["file": path, "quasi_identifiers": quasiIdentifiers, "entity": "meter_id", "combinations": [[String]]()])
+        let expected = try Self.oracle([
+            "file": path, "quasi_identifiers": quasiIdentifiers, "entity": "meter_id", "combinations": [[String]](),
+        ])
         #expect(report.records == 40_320)
         #expect(report.individuals == expected["individuals"] as? Int)
         #expect(report.equivalenceClasses == expected["equivalence_classes"] as? Int)
@@ -151,8 +160,10 @@ import Testing
         func spec(points: Int, repetitions: Int) -> RiskSpec {
             Self.dailyTraceSpec(step: 0.5, points: points, maxPoints: points, repetitions: repetitions)
         }
-        let expected = try Self.oracle(["file": path, "quasi_identifiers": ["LCLid"], "entity": "LCLid",
-                                        "trace": ["entity": "LCLid", "time": "tstp", "value": "energy_kwh_hh", "day": true, "step": 0.5]])
+        let expected = try Self.oracle([
+            "file": path, "quasi_identifiers": ["LCLid"], "entity": "LCLid",
+            "trace": ["entity": "LCLid", "time": "tstp", "value": "energy_kwh_hh", "day": true, "step": 0.5],
+        ])
         let all = try #require(try Self.measure(path, spec(points: 31, repetitions: 1)).traceUniqueness)
         #expect(Self.close(all.share, expected["trace_all_points"]))
         let one = try #require(try Self.measure(path, spec(points: 1, repetitions: 400)).traceUniqueness)
@@ -184,29 +195,37 @@ import Testing
     @Test func journalistRiskUsesThePopulationTable() throws {
         let path = "\(Paths.root)/Datasets/smart_meter_sample.csv"
         let directory = try TemporaryDirectory()
-        let sample = try Self.measure(path, {
-            var spec = RiskSpec(quasiIdentifiers: ["dwelling_type", "occupants"], entity: "meter_id")
-            spec.discovery = nil
-            return spec
-        }())
+        let sample = try Self.measure(
+            path,
+            {
+                var spec = RiskSpec(quasiIdentifiers: ["dwelling_type", "occupants"], entity: "meter_id")
+                spec.discovery = nil
+                return spec
+            }())
         // The sample's classes with their sizes, times ten, as a population table.
         var counts: [String: Set<String>] = [:]
         let records = referenceParse(try TemporaryDirectory.readFile(path))
         for record in records.dropFirst() { counts["\"\(record[4])\",\"\(record[5])\"", default: []].insert(record[0]) }
-        let table = "dwelling_type,occupants,count\n" + counts.map { "\($0.key),\($0.value.count * 10)" }.joined(separator: "\n") + "\n"
+        let table =
+            "dwelling_type,occupants,count\n"
+            + counts.map { "\($0.key),\($0.value.count * 10)" }.joined(separator: "\n") + "\n"
         var spec = RiskSpec(quasiIdentifiers: ["dwelling_type", "occupants"], entity: "meter_id")
         spec.discovery = nil
-        spec.population = try PopulationTable(path: try directory.write("population.csv", text: table),
-                                              quasiIdentifiers: spec.quasiIdentifiers, countColumn: "count")
+        spec.population = try PopulationTable(
+            path: try directory.write("population.csv", text: table),
+            quasiIdentifiers: spec.quasiIdentifiers, countColumn: "count")
         let report = try Self.measure(path, spec)
         let journalist = try #require(report.journalist)
         #expect(abs(journalist.max - sample.prosecutor.max / 10) < 1e-12)
         #expect(abs(journalist.average - sample.prosecutor.average / 10) < 1e-12)
         #expect(abs(report.marketer - sample.marketer / 10) < 1e-12)
         // A population table missing a class of the sample is an error, without values.
-        let partial = "dwelling_type,occupants,count\n" + counts.dropFirst().map { "\($0.key),\($0.value.count * 10)" }.joined(separator: "\n") + "\n"
-        spec.population = try PopulationTable(path: try directory.write("partial.csv", text: partial),
-                                              quasiIdentifiers: spec.quasiIdentifiers, countColumn: "count")
+        let partial =
+            "dwelling_type,occupants,count\n"
+            + counts.dropFirst().map { "\($0.key),\($0.value.count * 10)" }.joined(separator: "\n") + "\n"
+        spec.population = try PopulationTable(
+            path: try directory.write("partial.csv", text: partial),
+            quasiIdentifiers: spec.quasiIdentifiers, countColumn: "count")
         #expect(throws: TransformError.self) { try Self.measure(path, spec) }
     }
 
@@ -217,8 +236,10 @@ import Testing
     @Test(arguments: [0.05, 0.3]) func populationEstimatesApproachTheTruth(fraction: Double) throws {
         var random = SeededRandom(seed: 7)
         func uniform() -> Double { Double(random.next() >> 11) / Double(1 << 53) }
-        let theta = 500.0, alpha = 0.6
-        var sizes: [Int] = [], owner: [Int] = []
+        let theta = 500.0
+        let alpha = 0.6
+        var sizes: [Int] = []
+        var owner: [Int] = []
         for person in 0..<200_000 {
             if uniform() < (theta + Double(sizes.count) * alpha) / (theta + Double(person)) {
                 sizes.append(1)
@@ -279,7 +300,9 @@ import Testing
         #expect(discovery.combinations.count == DiscoverySpec().top)
         #expect(report.table().contains("1300 more candidate columns not combined"))
         let unknown = RiskSpec(quasiIdentifiers: ["nosuch"])
-        #expect(throws: TransformError.self) { try RiskScan.run(inputs: [try BlockInput(path: path, options: CSVReadOptions())], spec: unknown) }
+        #expect(throws: TransformError.self) {
+            try RiskScan.run(inputs: [try BlockInput(path: path, options: CSVReadOptions())], spec: unknown)
+        }
     }
 
     @Test func gatesPassAndFail() throws {
@@ -288,10 +311,12 @@ import Testing
         spec.discovery = nil
         let input = try BlockInput(path: path, options: CSVReadOptions())
         let data = try RiskScan.run(inputs: [input], spec: spec)
-        let within = try RiskAnalysis.report(data, spec: spec, inputs: [path], thresholds: RiskThresholds(maxProsecutorRisk: 1, minClassSize: 1))
+        let within = try RiskAnalysis.report(
+            data, spec: spec, inputs: [path], thresholds: RiskThresholds(maxProsecutorRisk: 1, minClassSize: 1))
         #expect(within.failedGates.isEmpty && within.gates.count == 2)
-        let strict = try RiskAnalysis.report(data, spec: spec, inputs: [path],
-                                             thresholds: RiskThresholds(minClassSize: within.minClassSize + 1, maxTraceUniqueness: 0.5))
+        let strict = try RiskAnalysis.report(
+            data, spec: spec, inputs: [path],
+            thresholds: RiskThresholds(minClassSize: within.minClassSize + 1, maxTraceUniqueness: 0.5))
         #expect(strict.failedGates.map(\.name) == ["min_class_size", "max_trace_uniqueness"])
     }
 
@@ -311,36 +336,57 @@ import Testing
     @Test func valueDistributionsCountHideAndCoarsen() throws {
         var small = ValueDistribution(column: "occupants")
         for (value, people) in [("1", 6), ("2", 2), ("3", 9)] {
-            for person in 0..<people { small.add(Array(value.utf8)[...], count: 10, individual: UInt64(person), cap: 5) }
+            for person in 0..<people {
+                small.add(Array(value.utf8)[...], count: 10, individual: UInt64(person), cap: 5)
+            }
         }
         let open = small.bars(minimumIndividuals: 1)
-        #expect(open.numeric && open.bars.map(\.label) == ["1", "2", "3"] && open.bars.map(\.records) == [60, 20, 90] && open.hidden == 0)
+        #expect(
+            open.numeric && open.bars.map(\.label) == ["1", "2", "3"] && open.bars.map(\.records) == [60, 20, 90]
+                && open.hidden == 0)
         let shown = small.bars(minimumIndividuals: 5)
         #expect(shown.bars.map(\.label) == ["1", "3"] && shown.hidden == 20)
 
-        var whole = ValueDistribution(column: "kwh"), first = ValueDistribution(column: "kwh"), second = ValueDistribution(column: "kwh")
+        var whole = ValueDistribution(column: "kwh")
+        var first = ValueDistribution(column: "kwh")
+        var second = ValueDistribution(column: "kwh")
         for index in 0..<10_000 {
             let field = Array(String(format: "%.3f", Double(index) * 0.001).utf8)[...]
             whole.add(field, individual: UInt64(index), cap: 5)
-            if index < 5_000 { first.add(field, individual: UInt64(index), cap: 5) } else { second.add(field, individual: UInt64(index), cap: 5) }
+            if index < 5_000 {
+                first.add(field, individual: UInt64(index), cap: 5)
+            } else {
+                second.add(field, individual: UInt64(index), cap: 5)
+            }
         }
         #expect(whole.numbers.count <= ValueDistribution.maxBins && whole.scale > 0.001)
         first.merge(second, cap: 5)
         #expect(first.records == 10_000 && first.scale == whole.scale)
-        #expect(first.bars(minimumIndividuals: 5).bars.map(\.records) == whole.bars(minimumIndividuals: 5).bars.map(\.records))
+        #expect(
+            first.bars(minimumIndividuals: 5).bars.map(\.records)
+                == whole.bars(minimumIndividuals: 5).bars.map(\.records))
         #expect(whole.bars(minimumIndividuals: 5).bars.reduce(0) { $0 + $1.records } == 10_000)
 
         // Large inputs' charts take one record in more: about as many records as 256 MiB's.
-        #expect([1, 256 << 20, (256 << 20) + 1, 1_005_641_191, 4 << 30, 1 << 40].map { DistributionRequest.sampleEvery(forInputBytes: $0) }
-            == [8, 8, 16, 32, 64, 64])
+        #expect(
+            [1, 256 << 20, (256 << 20) + 1, 1_005_641_191, 4 << 30, 1 << 40].map {
+                DistributionRequest.sampleEvery(forInputBytes: $0)
+            }
+                == [8, 8, 16, 32, 64, 64])
 
         // A number too large for a bin is counted as other (its bin key once trapped); texts
         // past the bound too, and a text seen before still counts as itself.
         var outliers = ValueDistribution(column: "kwh")
-        for value in ["1e300", "-1e300", "0.5", "0.5", ""] { outliers.add(Array(value.utf8)[...], individual: 1, cap: 5) }
-        #expect(outliers.records == 5 && outliers.otherRecords == 2 && outliers.emptyRecords == 1 && outliers.numbers.count == 1)
+        for value in ["1e300", "-1e300", "0.5", "0.5", ""] {
+            outliers.add(Array(value.utf8)[...], individual: 1, cap: 5)
+        }
+        #expect(
+            outliers.records == 5 && outliers.otherRecords == 2 && outliers.emptyRecords == 1
+                && outliers.numbers.count == 1)
         var labels = ValueDistribution(column: "tariff")
-        for index in 0..<(ValueDistribution.maxTexts + 10) { labels.add(Array("t\(index)".utf8)[...], individual: UInt64(index), cap: 5) }
+        for index in 0..<(ValueDistribution.maxTexts + 10) {
+            labels.add(Array("t\(index)".utf8)[...], individual: UInt64(index), cap: 5)
+        }
         labels.add(Array("t0".utf8)[...], individual: 99, cap: 5)
         #expect(labels.otherRecords == 10 && labels.records == ValueDistribution.maxTexts + 11)
         #expect(labels.bars(top: 1, minimumIndividuals: 1).bars.map(\.label) == ["t0"])
@@ -350,15 +396,18 @@ import Testing
     /// `deid publish` counts its release inside the transform pass (record by record, when
     /// aggregating, and in a privacy run's pass 2 from the spooled lines); the report equals the
     /// one from reading the written file again.
-    @Test(arguments: ["Datasets/smart_meter_policy.yaml", "Benchmarks/publish-policy.yaml", "Benchmarks/publish-policy.yaml+moves",
-                      "Datasets/smart_meter_k_anonymity.yaml", "Datasets/smart_meter_k_anonymity.yaml+l"])
+    @Test(arguments: [
+        "Datasets/smart_meter_policy.yaml", "Benchmarks/publish-policy.yaml", "Benchmarks/publish-policy.yaml+moves",
+        "Datasets/smart_meter_k_anonymity.yaml", "Datasets/smart_meter_k_anonymity.yaml+l",
+    ])
     func releaseCountedInThePassEqualsReadingItBack(policyFile: String) throws {
         let directory = try TemporaryDirectory()
         var sample = Paths.root + "/Datasets/smart_meter_sample.csv"
         if policyFile.hasSuffix("+moves") {
             // Households that move now and then: a quasi-identifier changes within a run of
             // records whose leading fields (the meter) repeat.
-            var lines = String(decoding: try TemporaryDirectory.readFile(sample), as: UTF8.self).split(separator: "\n").map(String.init)
+            var lines = String(decoding: try TemporaryDirectory.readFile(sample), as: UTF8.self).split(separator: "\n")
+                .map(String.init)
             for index in stride(from: 37, to: lines.count, by: 37) {
                 var fields = lines[index].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
                 fields[3] = index % 74 == 0 ? "ZZ9 9ZZ" : "AB1 2CD"
@@ -372,24 +421,32 @@ import Testing
         var text = try String(contentsOfFile: Paths.root + "/" + file, encoding: .utf8)
             .replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/")
         if policyFile.hasSuffix("+l") {
-            text = text.replacingOccurrences(of: "  suppression_limit: 0.1\n", with: "  suppression_limit: 0.1\n  l_diversity: { column: kwh, l: 2 }\n")
+            text = text.replacingOccurrences(
+                of: "  suppression_limit: 0.1\n",
+                with: "  suppression_limit: 0.1\n  l_diversity: { column: kwh, l: 2 }\n")
             #expect(text.contains("l_diversity"))
         }
-        text += "risk:\n  trace: { time: reading_time, value: kwh, points: 2, time_resolution: day, value_resolution: 1, repetitions: 3 }\n"
+        text +=
+            "risk:\n  trace: { time: reading_time, value: kwh, points: 2, time_resolution: day, value_resolution: 1, repetitions: 3 }\n"
         let policyPath = try directory.write("policy.yaml", text: text)
-        let request = TransformRequest(policyPath: policyPath, inputs: [sample], seed: 5,
-                                       environment: ["DEID_KEY": "risk-test-key-0123456789abcdef0123456789"])
+        let request = TransformRequest(
+            policyPath: policyPath, inputs: [sample], seed: 5,
+            environment: ["DEID_KEY": "risk-test-key-0123456789abcdef0123456789"])
         let outcome = try Publisher.publish(request, directory: directory.file("release"), dryRun: false)
         let counted = try #require(outcome.risk)
         #expect(counted.traceUniqueness != nil)
         #expect((counted.attributeDisclosure != nil) == policyFile.hasSuffix("+l"))
-        let policy = try PolicyLoader.load(path: policyPath, header: try BlockInput(path: sample, options: CSVReadOptions()).header.names,
-                                           environment: ["DEID_KEY": "risk-test-key-0123456789abcdef0123456789"])
+        let policy = try PolicyLoader.load(
+            path: policyPath, header: try BlockInput(path: sample, options: CSVReadOptions()).header.names,
+            environment: ["DEID_KEY": "risk-test-key-0123456789abcdef0123456789"])
         let data = directory.file("release/\(outcome.manifest.data.file)")
-        let spec = try #require(Publisher.releaseRiskSpec(policy: policy, header: outcome.manifest.data.columns,
-                                                          distributions: Publisher.changedColumns(policy: policy, output: outcome.manifest.data.columns)))
-        let reread = try RiskAnalysis.report(try RiskScan.run(inputs: [try BlockInput(path: data, options: CSVReadOptions())], spec: spec),
-                                             spec: spec, inputs: counted.inputs)
+        let spec = try #require(
+            Publisher.releaseRiskSpec(
+                policy: policy, header: outcome.manifest.data.columns,
+                distributions: Publisher.changedColumns(policy: policy, output: outcome.manifest.data.columns)))
+        let reread = try RiskAnalysis.report(
+            try RiskScan.run(inputs: [try BlockInput(path: data, options: CSVReadOptions())], spec: spec),
+            spec: spec, inputs: counted.inputs)
         #expect(counted == reread)
         #expect(counted.records == outcome.manifest.rows.out)
 

@@ -1,11 +1,13 @@
-import DeidTestSupport
 import DeidCSV
 import DeidKit
+import DeidTestSupport
 import Testing
 
 @Suite("Sample data generator")
 struct SampleGeneratorTests {
-    func generate(_ settings: SmartMeterGenerator.Settings, in directory: TemporaryDirectory, name: String) throws -> [UInt8] {
+    func generate(_ settings: SmartMeterGenerator.Settings, in directory: TemporaryDirectory, name: String) throws
+        -> [UInt8]
+    {
         let writer = CSVWriter(output: try OutputFile(path: directory.file(name)))
         try SmartMeterGenerator(settings: settings).write(to: writer)
         try writer.finish()
@@ -38,7 +40,8 @@ struct SampleGeneratorTests {
         _ = try generate(.init(households: 20, days: 365, seed: 3), in: directory, name: "year.csv")
         let reader = try CSVReader(source: InputSource(path: directory.file("year.csv")))
         var record = CSVRecord()
-        var byHour = [Double](repeating: 0, count: 24), byMonth = [Double](repeating: 0, count: 12)
+        var byHour = [Double](repeating: 0, count: 24)
+        var byMonth = [Double](repeating: 0, count: 12)
         while try reader.readRecord(into: &record) {
             guard let kwh = Double(record.string(at: 8)) else { continue }
             let stamp = Array(record.string(at: 7).utf8)

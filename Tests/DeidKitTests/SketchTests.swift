@@ -1,7 +1,8 @@
-import DeidTestSupport
 import DeidCSV
-@testable import DeidKit
+import DeidTestSupport
 import Testing
+
+@testable import DeidKit
 
 @Suite("Distinct counting")
 struct SketchTests {
@@ -15,7 +16,9 @@ struct SketchTests {
     }
 
     @Test func hyperLogLogMergeIsTheUnion() {
-        var left = HyperLogLog(), right = HyperLogLog(), both = HyperLogLog()
+        var left = HyperLogLog()
+        var right = HyperLogLog()
+        var both = HyperLogLog()
         for value in 0..<30_000 {
             let hash = FieldHash.finalize(UInt64(value))
             if value < 20_000 { left.insert(hash: hash) }

@@ -1,6 +1,6 @@
-import DeidTestSupport
 import DeidCSV
 import DeidKit
+import DeidTestSupport
 
 func profileText(_ text: String, options: ProfileOptions = ProfileOptions()) throws -> FileProfile {
     let reader = try CSVReader(source: InputSource(bytes: Array(text.utf8), displayName: "fixture.csv"))

@@ -1,8 +1,9 @@
-@testable import DeidKit
 import DeidCSV
 import DeidTestSupport
 import Foundation
 import Testing
+
+@testable import DeidKit
 
 func bytes(_ text: String) -> ArraySlice<UInt8> { Array(text.utf8)[...] }
 func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
@@ -14,11 +15,20 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
     @Test func pseudonymIsHMACSHA256TruncatedAndEncoded() {
         // RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?") = 5bdcc146bf60754e...
         let jefe = SecretKey(bytes: Array("Jefe".utf8))
-        #expect(text(Pseudonymizer(key: jefe, length: 16, encoding: .hex).pseudonym(for: bytes("what do ya want for nothing?"))) == "5bdcc146bf60754e")
-        #expect(text(Pseudonymizer(key: jefe, length: 64, encoding: .hex).pseudonym(for: bytes("what do ya want for nothing?")))
+        #expect(
+            text(
+                Pseudonymizer(key: jefe, length: 16, encoding: .hex).pseudonym(
+                    for: bytes("what do ya want for nothing?"))) == "5bdcc146bf60754e")
+        #expect(
+            text(
+                Pseudonymizer(key: jefe, length: 64, encoding: .hex).pseudonym(
+                    for: bytes("what do ya want for nothing?")))
                 == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
         // base32 of the same MAC (Python: base64.b32encode(mac)[:20]).
-        #expect(text(Pseudonymizer(key: jefe, length: 20, encoding: .base32).pseudonym(for: bytes("what do ya want for nothing?"))) == "LPOMCRV7MB2U42QEEQTA")
+        #expect(
+            text(
+                Pseudonymizer(key: jefe, length: 20, encoding: .base32).pseudonym(
+                    for: bytes("what do ya want for nothing?"))) == "LPOMCRV7MB2U42QEEQTA")
         // Python: hmac.new(key, b"MTR-1", sha256).hexdigest()[:16]
         let pseudonymizer = Pseudonymizer(key: Self.key, length: 16, encoding: .hex)
         #expect(text(pseudonymizer.pseudonym(for: bytes("MTR-1"))) == "6529c2af73ea6306")
@@ -73,7 +83,9 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect(all.suppress(bytes("")) == [])
     }
 
-    func generalize(_ method: GeneralizationSpec.Method, _ value: String, level: Int = 1, latitude: String? = nil) throws -> String {
+    func generalize(_ method: GeneralizationSpec.Method, _ value: String, level: Int = 1, latitude: String? = nil)
+        throws -> String
+    {
         let generalizer = try Generalizer(spec: GeneralizationSpec(method: method, level: level))
         return text(try generalizer.generalize(bytes(value), level: level, latitude: latitude.map(bytes)))
     }
@@ -149,7 +161,8 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         // 1000 m cells: 1000 / 111320 degrees of latitude; 51.5074 lies in cell 573, centre 51.5046.
         #expect(try generalize(.grid(metres: [1000], axis: .latitude, latitudeColumn: nil), "51.5074") == "51.504671")
         // Longitude cells widen by 1/cos(latitude centre).
-        let longitude = try generalize(.grid(metres: [1000], axis: .longitude, latitudeColumn: "lat"), "-0.1278", latitude: "51.5074")
+        let longitude = try generalize(
+            .grid(metres: [1000], axis: .longitude, latitudeColumn: "lat"), "-0.1278", latitude: "51.5074")
         let width = 1000.0 / 111_320 / cos(51.504671 * .pi / 180)
         #expect(abs(Double(longitude)! - ((-0.1278 / width).rounded(.down) + 0.5) * width) < 1e-6)
     }
@@ -162,17 +175,21 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect(try generalize(method, "1", level: 3) == "0-19")
         #expect(try generalize(method, "1", level: 4) == "*")
         #expect(try HierarchyTable(path: path, displayName: "age").levelCount == 4)
-        #expect(throws: ValueProblem("the value is not in the hierarchy file adult_hierarchy_age.csv")) { try generalize(method, "not an age") }
+        #expect(throws: ValueProblem("the value is not in the hierarchy file adult_hierarchy_age.csv")) {
+            try generalize(method, "not an age")
+        }
     }
 
     /// ARX's fars_int age hierarchy lists 99 twice, identically: taken once. A value listed
     /// twice with different levels is an error naming both lines.
     @Test func hierarchyDuplicates() throws {
-        let table = try HierarchyTable(path: try Paths.shared("arx_benchmark/hierarchies/fars_int_hierarchy_iage.csv"), displayName: "iage")
+        let table = try HierarchyTable(
+            path: try Paths.shared("arx_benchmark/hierarchies/fars_int_hierarchy_iage.csv"), displayName: "iage")
         #expect(table.generalization(of: Array("99".utf8)[...], level: 1) == Array("[95,99]".utf8))
         let directory = try TemporaryDirectory()
         let path = try directory.write("h.csv", text: "a;x;*\nb;x;*\na;y;*\n")
-        #expect(throws: KeyError(message: "h.csv:3: a value is listed twice, with different levels (first on line 1)")) {
+        #expect(throws: KeyError(message: "h.csv:3: a value is listed twice, with different levels (first on line 1)"))
+        {
             try HierarchyTable(path: path, displayName: "h.csv")
         }
     }
@@ -194,7 +211,10 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
             try HierarchyTable(path: short, displayName: "short.csv")
         }
         let single = try directory.write("single.csv", text: "a\nb\n")
-        #expect(throws: KeyError(message: "single.csv:1: a hierarchy line needs a value and at least one level, separated by ';'")) {
+        #expect(
+            throws: KeyError(
+                message: "single.csv:1: a hierarchy line needs a value and at least one level, separated by ';'")
+        ) {
             try HierarchyTable(path: single, displayName: "single.csv")
         }
         let uneven = try directory.write("uneven.csv", text: "a;x;*\r\nb;x\r\n")
@@ -202,7 +222,12 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
             try HierarchyTable(path: uneven, displayName: "uneven.csv")
         }
         let stray = try directory.write("stray.csv", text: "a;x\nb\"c;y\n")
-        #expect(throws: KeyError(message: "stray.csv:2: record 2, column 'value': malformed quoting (a quote inside an unquoted field, or text after a closing quote)")) {
+        #expect(
+            throws: KeyError(
+                message:
+                    "stray.csv:2: record 2, column 'value': malformed quoting (a quote inside an unquoted field, or text after a closing quote)"
+            )
+        ) {
             try HierarchyTable(path: stray, displayName: "stray.csv")
         }
     }
@@ -212,8 +237,10 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
     /// first line is read with the delimiter a data file's header would give.
     @Test func hierarchyValuesMayBeQuoted() throws {
         let directory = try TemporaryDirectory()
-        let lines = [#""Flat, purpose-built";Flat;*"#, #""Flat ""converted""";Flat;*"#, #""House;detached";House;*"#,
-                     #"Bungalow;"House, low";*"#]
+        let lines = [
+            #""Flat, purpose-built";Flat;*"#, #""Flat ""converted""";Flat;*"#, #""House;detached";House;*"#,
+            #"Bungalow;"House, low";*"#,
+        ]
         let path = try directory.write("dwelling.csv", text: lines.joined(separator: "\n") + "\n")
         let table = try HierarchyTable(path: path, displayName: "dwelling.csv")
         #expect(table.levelCount == 2)
@@ -222,13 +249,17 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect(table.generalization(of: Array("House;detached".utf8)[...], level: 1) == Array("House".utf8))
         #expect(table.generalization(of: Array("Bungalow".utf8)[...], level: 1) == Array("House, low".utf8))
         let commas = try directory.write("commas.csv", text: "a,x,*\nb,y,*\n")
-        #expect(try HierarchyTable(path: commas, displayName: "commas.csv").generalization(of: Array("b".utf8)[...], level: 1) == Array("y".utf8))
+        #expect(
+            try HierarchyTable(path: commas, displayName: "commas.csv").generalization(
+                of: Array("b".utf8)[...], level: 1) == Array("y".utf8))
     }
 
     /// Generalization is monotone: a value's coarser level is a function of its finer level.
     @Test func coarserLevelsRefineFinerOnes() throws {
-        let methods: [GeneralizationSpec.Method] = [.intervals([0, 10, 20, 30, 40, 50, 60, 70, 80]), .time([.hour, .day, .month]),
-                                                    .prefix([6, 4, 2]), .round([5, 10, 100])]
+        let methods: [GeneralizationSpec.Method] = [
+            .intervals([0, 10, 20, 30, 40, 50, 60, 70, 80]), .time([.hour, .day, .month]),
+            .prefix([6, 4, 2]), .round([5, 10, 100]),
+        ]
         var random = SeededRandom(seed: 3)
         for method in methods {
             let generalizer = try Generalizer(spec: GeneralizationSpec(method: method, level: 1))
@@ -236,8 +267,10 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
             for _ in 0..<2000 {
                 let value: String
                 switch method {
-                case .time: value = String(format: "2013-%02d-%02d %02d:%02d:00", random.integer(in: 1...12), random.integer(in: 1...28),
-                                           random.integer(in: 0...23), random.integer(in: 0...59))
+                case .time:
+                    value = String(
+                        format: "2013-%02d-%02d %02d:%02d:00", random.integer(in: 1...12), random.integer(in: 1...28),
+                        random.integer(in: 0...23), random.integer(in: 0...59))
                 case .prefix: value = "AB\(random.integer(in: 1...99)) \(random.integer(in: 1...9))XY"
                 default: value = String(random.integer(in: 0...95))
                 }
@@ -253,7 +286,9 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
     @Test func seededNoiseIsReproducibleAndHasItsScale() throws {
         let adder = NoiseAdder(spec: NoiseSpec(distribution: .laplace(2), minimum: nil, maximum: nil, decimals: 6))
-        var first = NoiseRandom.seeded(42), second = NoiseRandom.seeded(42), other = NoiseRandom.seeded(43)
+        var first = NoiseRandom.seeded(42)
+        var second = NoiseRandom.seeded(42)
+        var other = NoiseRandom.seeded(43)
         let a = try (0..<100).map { _ in try adder.perturb(10, decimals: 0, random: &first) }
         let b = try (0..<100).map { _ in try adder.perturb(10, decimals: 0, random: &second) }
         let c = try (0..<100).map { _ in try adder.perturb(10, decimals: 0, random: &other) }
@@ -261,7 +296,8 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect(a != c)
         // Laplace(b): mean 0, mean absolute deviation b. 200k draws: standard errors ~0.006 and ~0.0045.
         var random = NoiseRandom.seeded(7)
-        var sum = 0.0, absolute = 0.0
+        var sum = 0.0
+        var absolute = 0.0
         let count = 200_000
         for _ in 0..<count {
             let noise = Double(text(try adder.perturb(0, decimals: 0, random: &random)))!
@@ -283,12 +319,15 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
             let value = Double(text(try clamped.apply(bytes("0.5"), random: &random)))!
             #expect((0...1).contains(value))
         }
-        let keepsDecimals = NoiseAdder(spec: NoiseSpec(distribution: .percent(5), minimum: nil, maximum: nil, decimals: nil))
+        let keepsDecimals = NoiseAdder(
+            spec: NoiseSpec(distribution: .percent(5), minimum: nil, maximum: nil, decimals: nil))
         let noisy = text(try keepsDecimals.apply(bytes("100.000"), random: &random))
         #expect(noisy.split(separator: ".").last?.count == 3)
         #expect((95...105).contains(Double(noisy)!))
         #expect(try keepsDecimals.apply(bytes(""), random: &random) == [])
-        #expect(throws: ValueProblem("not a number (noise needs numbers)")) { try keepsDecimals.apply(bytes("high"), random: &random) }
+        #expect(throws: ValueProblem("not a number (noise needs numbers)")) {
+            try keepsDecimals.apply(bytes("high"), random: &random)
+        }
         // A value near the largest double, noised up, would be written as inf: it is an error.
         let huge = NoiseAdder(spec: NoiseSpec(distribution: .percent(1000), minimum: nil, maximum: nil, decimals: nil))
         var failures = 0
@@ -307,8 +346,10 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect(DecimalText.parse(bytes("1e3"))!.value == 1000)
         #expect(DecimalText.parse(bytes("1.2.3")) == nil)
         #expect(DecimalText.parse(bytes("")) == nil)
-        for (field, expected) in [("+3.5", (3.5, 1)), (".5", (0.5, 1)), ("1.", (1.0, 0)), ("-0.000", (0.0, 3)),
-                                  ("2.5E-1", (0.25, 1)), ("123456789012345678901.25", (123456789012345678901.25, 2))] {
+        for (field, expected) in [
+            ("+3.5", (3.5, 1)), (".5", (0.5, 1)), ("1.", (1.0, 0)), ("-0.000", (0.0, 3)),
+            ("2.5E-1", (0.25, 1)), ("123456789012345678901.25", (123456789012345678901.25, 2)),
+        ] {
             #expect(DecimalText.parse(bytes(field))! == expected, "\(field)")
         }
         for field in ["-", "+", ".", "1e", "e1", "12a", "1-2", " 1", "0x10", "nan", "inf"] {
@@ -318,7 +359,8 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         // formatted back with those places, they read the same.
         var generator = SeededRandom(seed: 20)
         for _ in 0..<20_000 {
-            let whole = generator.next() % 1_000_000_000, fraction = generator.next() % 1_000_000
+            let whole = generator.next() % 1_000_000_000
+            let fraction = generator.next() % 1_000_000
             let places = Int(generator.next() % 7)
             let digits = String(String(fraction).prefix(places))
             let padded = digits + String(repeating: "0", count: places - digits.count)
@@ -327,7 +369,8 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
             #expect(parsed?.value == Double(field) && parsed?.decimals == places, "\(field)")
             if let parsed {
                 let written = text(DecimalText.format(parsed.value, decimals: places))
-                let writtenPlaces = written.firstIndex(of: ".").map { written.distance(from: $0, to: written.endIndex) - 1 } ?? 0
+                let writtenPlaces =
+                    written.firstIndex(of: ".").map { written.distance(from: $0, to: written.endIndex) - 1 } ?? 0
                 #expect(Double(written) == Double(field) && writtenPlaces == places, "\(field) -> \(written)")
             }
         }
@@ -340,7 +383,9 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
             guard abs(scaled) < 9e15 else { continue }
             var integer = String(Int64(abs(scaled)))
             if places > 0 {
-                if integer.count <= places { integer = String(repeating: "0", count: places + 1 - integer.count) + integer }
+                if integer.count <= places {
+                    integer = String(repeating: "0", count: places + 1 - integer.count) + integer
+                }
                 integer.insert(".", at: integer.index(integer.endIndex, offsetBy: -places))
             }
             let expected = (scaled < 0 ? "-" : "") + integer
@@ -352,8 +397,10 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
         #expect(text(DecimalText.format(-2.5, decimals: 1)) == "-2.5")
         #expect(text(DecimalText.format(123, decimals: 0)) == "123")
         #expect(text(DecimalText.format(0, decimals: 0)) == "0")
-        for (value, expected) in [(2.5, "3"), (-2.5, "-3"), (0.5, "1"), (-0.5, "-1"), (-0.4, "0"), (0.49999999999999994, "0"),
-                                  (4_503_599_627_370_497, "4503599627370497"), (8_999_999_999_999_999, "8999999999999999")] {
+        for (value, expected) in [
+            (2.5, "3"), (-2.5, "-3"), (0.5, "1"), (-0.5, "-1"), (-0.4, "0"), (0.49999999999999994, "0"),
+            (4_503_599_627_370_497, "4503599627370497"), (8_999_999_999_999_999, "8999999999999999"),
+        ] {
             #expect(text(DecimalText.format(value, decimals: 0)) == expected, "\(value)")
         }
         #expect(text(DecimalText.format(-7.25, decimals: 4)) == "-7.2500")

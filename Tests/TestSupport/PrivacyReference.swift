@@ -16,7 +16,9 @@ public struct PrivacyReference {
         public var t: Double?
         public var orderedT = false
 
-        public init(k: Int, limit: Double, l: Int? = nil, entropyL: Double? = nil, t: Double? = nil, orderedT: Bool = false) {
+        public init(
+            k: Int, limit: Double, l: Int? = nil, entropyL: Double? = nil, t: Double? = nil, orderedT: Bool = false
+        ) {
             self.k = k
             self.limit = limit
             self.l = l
@@ -90,7 +92,9 @@ public struct PrivacyReference {
         var removed = Set<String>()
         var globalCounts: [String: Int] = [:]
         var seen = Set<String>()
-        for row in rows where seen.insert(row.entity + "\u{0}" + row.sensitive).inserted { globalCounts[row.sensitive, default: 0] += 1 }
+        for row in rows where seen.insert(row.entity + "\u{0}" + row.sensitive).inserted {
+            globalCounts[row.sensitive, default: 0] += 1
+        }
         let globalTotal = Double(globalCounts.values.reduce(0, +))
         let orderedValues = globalCounts.keys.sorted { (Double($0) ?? 0) < (Double($1) ?? 0) }
         while true {
@@ -121,7 +125,10 @@ public struct PrivacyReference {
                         }
                         distance /= Double(max(1, orderedValues.count - 1))
                     } else {
-                        for value in globalCounts.keys { distance += abs((histogram[value] ?? 0) / total - Double(globalCounts[value]!) / globalTotal) }
+                        for value in globalCounts.keys {
+                            distance += abs(
+                                (histogram[value] ?? 0) / total - Double(globalCounts[value]!) / globalTotal)
+                        }
                         distance /= 2
                     }
                     if distance > t + 1e-12 { fails = true }
@@ -142,7 +149,10 @@ public struct PrivacyReference {
         var best: (levels: [Int], loss: Double, height: Int, index: Int, removed: Set<String>)?
         for index in 0..<count {
             var rest = index
-            let node = radices.map { radix in defer { rest /= radix }; return rest % radix }
+            let node = radices.map { radix in
+                defer { rest /= radix }
+                return rest % radix
+            }
             let removed = suppressed(at: node, model: model)
             guard Double(removed.count) <= model.limit * Double(entities) + 1e-9 else { continue }
             let loss = entropy(node)
@@ -150,13 +160,16 @@ public struct PrivacyReference {
             if let current = best {
                 if abs(loss - current.loss) > 1e-9 * max(1, abs(current.loss)) {
                     if loss > current.loss { continue }
-                } else if (height, index) > (current.height, current.index) { continue }
+                } else if (height, index) > (current.height, current.index) {
+                    continue
+                }
             }
             best = (node, loss, height, index, removed)
         }
         guard let best else { return nil }
         let kept = rows.indices.filter { !best.removed.contains(rows[$0].entity) }
-        return Answer(levels: best.levels, loss: best.loss, suppressedEntities: best.removed,
-                      rows: kept.map { index in (index, best.levels.indices.map { value(rows[index], $0, best.levels[$0]) }) })
+        return Answer(
+            levels: best.levels, loss: best.loss, suppressedEntities: best.removed,
+            rows: kept.map { index in (index, best.levels.indices.map { value(rows[index], $0, best.levels[$0]) }) })
     }
 }

@@ -31,8 +31,10 @@ public struct ReadOutcome: Equatable, CustomStringConvertible {
 }
 
 /// Reads `bytes` to the end, handing them to the reader in `chunkSizes`.
-public func readAll(_ bytes: [UInt8], chunkSizes: [Int] = [1 << 20], options: CSVReadOptions = CSVReadOptions(),
-             name: String = "fixture.csv") -> ReadOutcome {
+public func readAll(
+    _ bytes: [UInt8], chunkSizes: [Int] = [1 << 20], options: CSVReadOptions = CSVReadOptions(),
+    name: String = "fixture.csv"
+) -> ReadOutcome {
     var readOptions = options
     readOptions.chunkSize = min(options.chunkSize, chunkSizes.max() ?? 1)
     return readAll(options: readOptions) { InputSource(bytes: bytes, chunkSizes: chunkSizes, displayName: name) }
@@ -64,25 +66,30 @@ public func readAll(options: CSVReadOptions, source: () throws -> InputSource) -
 /// splitter, each block parsed by its own reader, positions shifted by the blocks before.
 public func readInBlocks(_ bytes: [UInt8], blockSize: Int, options: CSVReadOptions = CSVReadOptions()) -> ReadOutcome {
     var outcome = ReadOutcome()
-    let splitter = CSVBlockSplitter(source: InputSource(bytes: bytes, chunkSizes: [7], displayName: "fixture.csv"),
-                                    blockSize: blockSize, maxRecordBytes: options.maxRecordBytes)
-    var lineBase = 0, recordBase = 0
+    let splitter = CSVBlockSplitter(
+        source: InputSource(bytes: bytes, chunkSizes: [7], displayName: "fixture.csv"),
+        blockSize: blockSize, maxRecordBytes: options.maxRecordBytes)
+    var lineBase = 0
+    var recordBase = 0
     var header: CSVHeader?
     var delimiter = CSVDelimiter.comma
     do {
         while var block = try splitter.next() {
             let reader: CSVReader
             if let header {
-                reader = CSVReader(block: block.bytes, header: header, delimiter: delimiter, options: options, displayName: "fixture.csv",
-                                   endsInsideRecord: block.endsInsideRecord)
+                reader = CSVReader(
+                    block: block.bytes, header: header, delimiter: delimiter, options: options,
+                    displayName: "fixture.csv",
+                    endsInsideRecord: block.endsInsideRecord)
             } else {
                 // As `BlockInput` does: blocks of blank lines are joined with the next until the
                 // header is in.
                 var first: CSVReader?
                 while first == nil {
                     do {
-                        first = try CSVReader(source: InputSource(bytes: block.bytes, displayName: "fixture.csv"), options: options,
-                                              endsInsideRecord: block.endsInsideRecord)
+                        first = try CSVReader(
+                            source: InputSource(bytes: block.bytes, displayName: "fixture.csv"), options: options,
+                            endsInsideRecord: block.endsInsideRecord)
                     } catch let error as CSVError where error.kind == .emptyInput {
                         guard let next = try splitter.next() else { throw error }
                         block = block.joined(with: next)
@@ -98,7 +105,8 @@ public func readInBlocks(_ bytes: [UInt8], blockSize: Int, options: CSVReadOptio
             do {
                 while try reader.readRecord(into: &record) {
                     records += 1
-                    outcome.rows.append(.init(fields: record.strings, line: record.line + lineBase, number: record.number + recordBase))
+                    outcome.rows.append(
+                        .init(fields: record.strings, line: record.line + lineBase, number: record.number + recordBase))
                 }
             } catch var error as CSVError {
                 error.position.line = error.position.line.map { $0 + lineBase }
@@ -116,4 +124,3 @@ public func readInBlocks(_ bytes: [UInt8], blockSize: Int, options: CSVReadOptio
     }
     return outcome
 }
-

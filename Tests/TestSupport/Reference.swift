@@ -1,5 +1,5 @@
-import Foundation
 import DeidCSV
+import Foundation
 
 /// The project root and the real datasets beside it (`../shared/datasets`). A test that needs
 /// a missing file fails, never skips.
@@ -39,7 +39,10 @@ public func referenceParse(_ text: [UInt8], delimiter: UInt8 = 0x2C) -> [[String
     var field: [UInt8] = []
     var index = 0
     var inRecord = false
-    func endField() { fields.append(String(decoding: field, as: UTF8.self)); field = [] }
+    func endField() {
+        fields.append(String(decoding: field, as: UTF8.self))
+        field = []
+    }
     while index < text.count {
         let byte = text[index]
         if byte == 0x22 && field.isEmpty {
@@ -47,7 +50,11 @@ public func referenceParse(_ text: [UInt8], delimiter: UInt8 = 0x2C) -> [[String
             index += 1
             while index < text.count {
                 if text[index] == 0x22 {
-                    if index + 1 < text.count && text[index + 1] == 0x22 { field.append(0x22); index += 2; continue }
+                    if index + 1 < text.count && text[index + 1] == 0x22 {
+                        field.append(0x22)
+                        index += 2
+                        continue
+                    }
                     index += 1
                     break
                 }

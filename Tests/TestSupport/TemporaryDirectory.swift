@@ -29,7 +29,9 @@ public final class TemporaryDirectory {
 
     public func read(_ name: String) throws -> [UInt8] { try TemporaryDirectory.readFile(file(name)) }
 
-    public static func readFile(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+    public static func readFile(_ path: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
 }
 
 /// Runs a program and returns its exit status.

@@ -85,7 +85,12 @@ public final class Catalog: Sendable {
     public init(path: String, create: Bool) throws {
         self.path = path
         let exists = FileManager.default.fileExists(atPath: path)
-        if !exists && !create { throw CatalogError(path: path, problem: "no catalog here (a `deid publish` creates it; or name one with --catalog-path or DEID_CATALOG)") }
+        if !exists && !create {
+            throw CatalogError(
+                path: path,
+                problem:
+                    "no catalog here (a `deid publish` creates it; or name one with --catalog-path or DEID_CATALOG)")
+        }
         if !exists {
             let directory = PathName.directory(of: path)
             do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
@@ -99,7 +104,9 @@ public final class Catalog: Sendable {
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
         } catch let error as DatabaseError {
-            throw CatalogError(path: path, problem: "cannot open the catalog: \(error.message ?? "SQLite error \(error.resultCode.rawValue)")")
+            throw CatalogError(
+                path: path,
+                problem: "cannot open the catalog: \(error.message ?? "SQLite error \(error.resultCode.rawValue)")")
         }
     }
 
@@ -126,8 +133,10 @@ public final class Catalog: Sendable {
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory), isDirectory.boolValue,
-              FileManager.default.isWritableFile(atPath: ancestor) else {
-            throw CatalogError(path: path, problem: "cannot create the catalog: \(ancestor) is not a writable directory")
+            FileManager.default.isWritableFile(atPath: ancestor)
+        else {
+            throw CatalogError(
+                path: path, problem: "cannot create the catalog: \(ancestor) is not a writable directory")
         }
         return nil
     }
@@ -135,32 +144,36 @@ public final class Catalog: Sendable {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("1: releases, columns, class tables, sketches") { db in
-            try db.execute(sql: """
-                CREATE TABLE release (
-                  id TEXT PRIMARY KEY, name TEXT NOT NULL, created TEXT NOT NULL, policy_sha256 TEXT NOT NULL,
-                  purpose TEXT, controller TEXT, retention TEXT, location TEXT,
-                  data_file TEXT NOT NULL, data_sha256 TEXT NOT NULL, records INTEGER NOT NULL, individuals INTEGER NOT NULL,
-                  entity TEXT, quasi_identifiers TEXT NOT NULL);
-                CREATE TABLE release_input (
-                  release_id TEXT NOT NULL REFERENCES release(id) ON DELETE CASCADE, position INTEGER NOT NULL,
-                  name TEXT NOT NULL, sha256 TEXT, records INTEGER NOT NULL, PRIMARY KEY (release_id, position));
-                CREATE TABLE release_column (
-                  release_id TEXT NOT NULL REFERENCES release(id) ON DELETE CASCADE, position INTEGER NOT NULL,
-                  name TEXT NOT NULL, role TEXT NOT NULL, technique TEXT, family TEXT, key_id TEXT, per_release INTEGER NOT NULL,
-                  PRIMARY KEY (release_id, position));
-                CREATE INDEX release_column_key ON release_column(key_id);
-                CREATE TABLE release_class (
-                  release_id TEXT NOT NULL REFERENCES release(id) ON DELETE CASCADE,
-                  tuple TEXT NOT NULL, individuals INTEGER NOT NULL);
-                CREATE INDEX release_class_release ON release_class(release_id);
-                CREATE TABLE release_sketch (
-                  release_id TEXT NOT NULL REFERENCES release(id) ON DELETE CASCADE,
-                  column_name TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('column', 'pseudonym')), sketch BLOB NOT NULL,
-                  PRIMARY KEY (release_id, column_name, kind));
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE release (
+                      id TEXT PRIMARY KEY, name TEXT NOT NULL, created TEXT NOT NULL, policy_sha256 TEXT NOT NULL,
+                      purpose TEXT, controller TEXT, retention TEXT, location TEXT,
+                      data_file TEXT NOT NULL, data_sha256 TEXT NOT NULL, records INTEGER NOT NULL, individuals INTEGER NOT NULL,
+                      entity TEXT, quasi_identifiers TEXT NOT NULL);
+                    CREATE TABLE release_input (
+                      release_id TEXT NOT NULL REFERENCES release(id) ON DELETE CASCADE, position INTEGER NOT NULL,
+                      name TEXT NOT NULL, sha256 TEXT, records INTEGER NOT NULL, PRIMARY KEY (release_id, position));
+                    CREATE TABLE release_column (
+                      release_id TEXT NOT NULL REFERENCES release(id) ON DELETE CASCADE, position INTEGER NOT NULL,
+                      name TEXT NOT NULL, role TEXT NOT NULL, technique TEXT, family TEXT, key_id TEXT, per_release INTEGER NOT NULL,
+                      PRIMARY KEY (release_id, position));
+                    CREATE INDEX release_column_key ON release_column(key_id);
+                    CREATE TABLE release_class (
+                      release_id TEXT NOT NULL REFERENCES release(id) ON DELETE CASCADE,
+                      tuple TEXT NOT NULL, individuals INTEGER NOT NULL);
+                    CREATE INDEX release_class_release ON release_class(release_id);
+                    CREATE TABLE release_sketch (
+                      release_id TEXT NOT NULL REFERENCES release(id) ON DELETE CASCADE,
+                      column_name TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('column', 'pseudonym')), sketch BLOB NOT NULL,
+                      PRIMARY KEY (release_id, column_name, kind));
+                    """)
         }
         migrator.registerMigration("2: a release is pending until its directory is in place") { db in
-            try db.execute(sql: "ALTER TABLE release ADD COLUMN status TEXT NOT NULL DEFAULT 'published' CHECK (status IN ('pending', 'published'))")
+            try db.execute(
+                sql:
+                    "ALTER TABLE release ADD COLUMN status TEXT NOT NULL DEFAULT 'published' CHECK (status IN ('pending', 'published'))"
+            )
         }
         return migrator
     }
@@ -174,21 +187,29 @@ public final class Catalog: Sendable {
     public func record(_ release: CatalogRelease) throws {
         try wrapped {
             try pool.write { db in
-                try db.execute(sql: """
-                    INSERT INTO release (id, name, created, policy_sha256, purpose, controller, retention, location, data_file,
-                      data_sha256, records, individuals, entity, quasi_identifiers, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                    """, arguments: [release.id, release.name, release.created, release.policyFingerprint, release.purpose,
-                                     release.controller, release.retention, release.location, release.dataFile, release.dataSHA256,
-                                     release.records, release.individuals, release.entity, Self.json(release.quasiIdentifiers),
-                                     release.isPending ? "pending" : "published"])
+                try db.execute(
+                    sql: """
+                        INSERT INTO release (id, name, created, policy_sha256, purpose, controller, retention, location, data_file,
+                          data_sha256, records, individuals, entity, quasi_identifiers, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                        """,
+                    arguments: [
+                        release.id, release.name, release.created, release.policyFingerprint, release.purpose,
+                        release.controller, release.retention, release.location, release.dataFile, release.dataSHA256,
+                        release.records, release.individuals, release.entity, Self.json(release.quasiIdentifiers),
+                        release.isPending ? "pending" : "published",
+                    ])
                 for (position, input) in release.inputs.enumerated() {
-                    try db.execute(sql: "INSERT INTO release_input VALUES (?,?,?,?,?)",
-                                   arguments: [release.id, position, input.name, input.sha256, input.records])
+                    try db.execute(
+                        sql: "INSERT INTO release_input VALUES (?,?,?,?,?)",
+                        arguments: [release.id, position, input.name, input.sha256, input.records])
                 }
                 for (position, column) in release.columns.enumerated() {
-                    try db.execute(sql: "INSERT INTO release_column VALUES (?,?,?,?,?,?,?,?)",
-                                   arguments: [release.id, position, column.name, column.role, column.technique, column.family,
-                                               column.keyID, column.perRelease])
+                    try db.execute(
+                        sql: "INSERT INTO release_column VALUES (?,?,?,?,?,?,?,?)",
+                        arguments: [
+                            release.id, position, column.name, column.role, column.technique, column.family,
+                            column.keyID, column.perRelease,
+                        ])
                 }
                 let insertClass = try db.makeStatement(sql: "INSERT INTO release_class VALUES (?,?,?)")
                 for entry in release.classes {
@@ -196,8 +217,9 @@ public final class Catalog: Sendable {
                 }
                 for (kind, sketches) in [("column", release.columnSketches), ("pseudonym", release.pseudonymSketches)] {
                     for (column, sketch) in sketches {
-                        try db.execute(sql: "INSERT INTO release_sketch VALUES (?,?,?,?)",
-                                       arguments: [release.id, column, kind, Data(sketch.encoded())])
+                        try db.execute(
+                            sql: "INSERT INTO release_sketch VALUES (?,?,?,?)",
+                            arguments: [release.id, column, kind, Data(sketch.encoded())])
                     }
                 }
             }
@@ -208,7 +230,9 @@ public final class Catalog: Sendable {
     public func list() throws -> [CatalogRelease] {
         try wrapped {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM release ORDER BY created, id").map { try Self.release($0, db: db, full: false) }
+                try Row.fetchAll(db, sql: "SELECT * FROM release ORDER BY created, id").map {
+                    try Self.release($0, db: db, full: false)
+                }
             }
         }
     }
@@ -217,10 +241,16 @@ public final class Catalog: Sendable {
     public func release(id: String) throws -> CatalogRelease? {
         try wrapped {
             try pool.read { db in
-                let rows = try Row.fetchAll(db, sql: "SELECT * FROM release WHERE id = ? OR id LIKE ? ORDER BY id", arguments: [id, id + "%"])
-                if let exact = rows.first(where: { ($0["id"] as String) == id }) { return try Self.release(exact, db: db, full: true) }
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM release WHERE id = ? OR id LIKE ? ORDER BY id", arguments: [id, id + "%"])
+                if let exact = rows.first(where: { ($0["id"] as String) == id }) {
+                    return try Self.release(exact, db: db, full: true)
+                }
                 guard rows.count == 1 else {
-                    if rows.count > 1 { throw CatalogError(path: path, problem: "'\(id)' is the start of \(rows.count) release ids; give more of it") }
+                    if rows.count > 1 {
+                        throw CatalogError(
+                            path: path, problem: "'\(id)' is the start of \(rows.count) release ids; give more of it")
+                    }
                     return nil
                 }
                 return try Self.release(rows[0], db: db, full: true)
@@ -232,7 +262,9 @@ public final class Catalog: Sendable {
     public func all() throws -> [CatalogRelease] {
         try wrapped {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM release ORDER BY created, id").map { try Self.release($0, db: db, full: true) }
+                try Row.fetchAll(db, sql: "SELECT * FROM release ORDER BY created, id").map {
+                    try Self.release($0, db: db, full: true)
+                }
             }
         }
     }
@@ -240,7 +272,9 @@ public final class Catalog: Sendable {
     /// Marks a pending release published (its directory is in place).
     public func markPublished(id: String) throws {
         try wrapped {
-            try pool.write { db in try db.execute(sql: "UPDATE release SET status = 'published' WHERE id = ?", arguments: [id]) }
+            try pool.write { db in
+                try db.execute(sql: "UPDATE release SET status = 'published' WHERE id = ?", arguments: [id])
+            }
         }
     }
 
@@ -250,11 +284,14 @@ public final class Catalog: Sendable {
     @discardableResult
     public func settlePendingReleases() throws -> (published: [String], removed: [String]) {
         let pending = try wrapped {
-            try pool.read { db in try Row.fetchAll(db, sql: "SELECT id, location FROM release WHERE status = 'pending'") }
+            try pool.read { db in try Row.fetchAll(db, sql: "SELECT id, location FROM release WHERE status = 'pending'")
+            }
         }
-        var published: [String] = [], removed: [String] = []
+        var published: [String] = []
+        var removed: [String] = []
         for row in pending {
-            let id: String = row["id"], location: String? = row["location"]
+            let id: String = row["id"]
+            let location: String? = row["location"]
             if let location, Self.manifestID(in: location) == id {
                 try markPublished(id: id)
                 published.append(id)
@@ -278,7 +315,8 @@ public final class Catalog: Sendable {
     /// The release id in `directory/manifest.json`, when there is one.
     static func manifestID(in directory: String) -> String? {
         guard let data = FileManager.default.contents(atPath: directory + "/manifest.json"),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
         return object["release_id"] as? String
     }
 
@@ -300,33 +338,47 @@ public final class Catalog: Sendable {
 
     private static func release(_ row: Row, db: Database, full: Bool) throws -> CatalogRelease {
         let id: String = row["id"]
-        let inputs = try Row.fetchAll(db, sql: "SELECT * FROM release_input WHERE release_id = ? ORDER BY position", arguments: [id]).map {
+        let inputs = try Row.fetchAll(
+            db, sql: "SELECT * FROM release_input WHERE release_id = ? ORDER BY position", arguments: [id]
+        ).map {
             InputSummary(name: $0["name"], bytes: nil, sha256: $0["sha256"], records: $0["records"], compressed: false)
         }
-        let columns = try Row.fetchAll(db, sql: "SELECT * FROM release_column WHERE release_id = ? ORDER BY position", arguments: [id]).map {
-            CatalogRelease.Column(name: $0["name"], role: $0["role"], technique: $0["technique"], family: $0["family"],
-                                  keyID: $0["key_id"], perRelease: $0["per_release"])
+        let columns = try Row.fetchAll(
+            db, sql: "SELECT * FROM release_column WHERE release_id = ? ORDER BY position", arguments: [id]
+        ).map {
+            CatalogRelease.Column(
+                name: $0["name"], role: $0["role"], technique: $0["technique"], family: $0["family"],
+                keyID: $0["key_id"], perRelease: $0["per_release"])
         }
         var classes: [(tuple: [String], individuals: Int)] = []
-        var columnSketches: [String: KHyperLogLog] = [:], pseudonymSketches: [String: KHyperLogLog] = [:]
+        var columnSketches: [String: KHyperLogLog] = [:]
+        var pseudonymSketches: [String: KHyperLogLog] = [:]
         if full {
-            for entry in try Row.fetchAll(db, sql: "SELECT tuple, individuals FROM release_class WHERE release_id = ?", arguments: [id]) {
+            for entry in try Row.fetchAll(
+                db, sql: "SELECT tuple, individuals FROM release_class WHERE release_id = ?", arguments: [id])
+            {
                 classes.append((try decodeJSON(entry["tuple"]), entry["individuals"]))
             }
-            for entry in try Row.fetchAll(db, sql: "SELECT column_name, kind, sketch FROM release_sketch WHERE release_id = ?", arguments: [id]) {
+            for entry in try Row.fetchAll(
+                db, sql: "SELECT column_name, kind, sketch FROM release_sketch WHERE release_id = ?", arguments: [id])
+            {
                 let data: Data = entry["sketch"]
                 let sketch = try KHyperLogLog(encoded: Array(data))
-                if (entry["kind"] as String) == "pseudonym" { pseudonymSketches[entry["column_name"]] = sketch }
-                else { columnSketches[entry["column_name"]] = sketch }
+                if (entry["kind"] as String) == "pseudonym" {
+                    pseudonymSketches[entry["column_name"]] = sketch
+                } else {
+                    columnSketches[entry["column_name"]] = sketch
+                }
             }
         }
-        return CatalogRelease(id: id, name: row["name"], created: row["created"], policyFingerprint: row["policy_sha256"],
-                              purpose: row["purpose"], controller: row["controller"], retention: row["retention"],
-                              location: row["location"], dataFile: row["data_file"], dataSHA256: row["data_sha256"],
-                              records: row["records"], individuals: row["individuals"], entity: row["entity"], inputs: inputs,
-                              columns: columns, quasiIdentifiers: try decodeJSON(row["quasi_identifiers"]), classes: classes,
-                              columnSketches: columnSketches, pseudonymSketches: pseudonymSketches,
-                              isPending: (row["status"] as String?) == "pending")
+        return CatalogRelease(
+            id: id, name: row["name"], created: row["created"], policyFingerprint: row["policy_sha256"],
+            purpose: row["purpose"], controller: row["controller"], retention: row["retention"],
+            location: row["location"], dataFile: row["data_file"], dataSHA256: row["data_sha256"],
+            records: row["records"], individuals: row["individuals"], entity: row["entity"], inputs: inputs,
+            columns: columns, quasiIdentifiers: try decodeJSON(row["quasi_identifiers"]), classes: classes,
+            columnSketches: columnSketches, pseudonymSketches: pseudonymSketches,
+            isPending: (row["status"] as String?) == "pending")
     }
 
     static func json(_ strings: [String]) -> String {

@@ -41,7 +41,9 @@ package struct IndividualCount: Sendable, Equatable {
     /// The sketch's registers, one byte each (nil while exact).
     private var registers: [UInt8]? {
         guard isSketched else { return nil }
-        return (0..<(1 << Self.sketchPrecision)).map { UInt8(truncatingIfNeeded: extra[$0 >> 3] >> UInt64(($0 & 7) * 8)) }
+        return (0..<(1 << Self.sketchPrecision)).map {
+            UInt8(truncatingIfNeeded: extra[$0 >> 3] >> UInt64(($0 & 7) * 8))
+        }
     }
 
     /// The same records and the same individuals (in any order).
@@ -220,7 +222,11 @@ package struct KHyperLogLog: Sendable, Equatable {
     @inline(__always) mutating func insertKeepingSlot(value: UInt64, individual: UInt64?) -> Int {
         if value > threshold { return Self.notKept }
         let (slot, inserted) = table.slot(value)
-        if let individual { table.update(at: slot) { $0.insert(individual) } } else { table.update(at: slot) { $0.insertRecord() } }
+        if let individual {
+            table.update(at: slot) { $0.insert(individual) }
+        } else {
+            table.update(at: slot) { $0.insertRecord() }
+        }
         if inserted && table.count >= 2 * capacity {
             trim()
             return Self.slotUnknown
@@ -260,12 +266,15 @@ package struct KHyperLogLog: Sendable, Equatable {
     /// linear time (a full sort was a tenth of a sketched link run).
     static func select(_ keys: inout [UInt64], rank: Int) -> UInt64 {
         precondition(rank >= 0 && rank < keys.count)
-        var low = 0, high = keys.count - 1
+        var low = 0
+        var high = keys.count - 1
         var generator = SystemRandomNumberGenerator()
         while low < high {
             let pivot = keys[Int.random(in: low...high, using: &generator)]
             // Three-way partition of keys[low...high] around the pivot.
-            var less = low, index = low, greater = high
+            var less = low
+            var index = low
+            var greater = high
             while index <= greater {
                 let key = keys[index]
                 if key < pivot {

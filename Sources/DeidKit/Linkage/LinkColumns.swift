@@ -29,7 +29,10 @@ package struct LinkColumn: Sendable, Codable, Equatable {
     package var sampledValues = 0
 
     enum CodingKeys: String, CodingKey {
-        case name, type, role, resolution, maxLength = "max_length", pseudonymLike = "pseudonym_like", bands
+        case name, type, role, resolution
+        case maxLength = "max_length"
+        case pseudonymLike = "pseudonym_like"
+        case bands
     }
 
     /// Lower-case letters and digits only: `Post Code`, `post_code` and `postcode` are one name.
@@ -77,13 +80,17 @@ package struct NumberBand: Sendable, Codable, Equatable {
         func number(_ part: Substring) -> Double? { Double(part.trimmingCharacters(in: .whitespaces)) }
         if trimmed.hasPrefix("["), trimmed.hasSuffix(")") {
             let inner = trimmed.dropFirst().dropLast().split(separator: ",", omittingEmptySubsequences: false)
-            guard inner.count == 2, let low = number(inner[0]), let high = number(inner[1]), low < high else { return nil }
+            guard inner.count == 2, let low = number(inner[0]), let high = number(inner[1]), low < high else {
+                return nil
+            }
             return NumberBand(label: trimmed, low: low, high: high, closedHigh: false)
         }
-        for (prefix, isLow, closed) in [(">=", true, false), ("<=", false, true), ("<", false, false)] where trimmed.hasPrefix(prefix) {
+        for (prefix, isLow, closed) in [(">=", true, false), ("<=", false, true), ("<", false, false)]
+        where trimmed.hasPrefix(prefix) {
             guard let bound = number(trimmed.dropFirst(prefix.count)) else { return nil }
-            return isLow ? NumberBand(label: trimmed, low: bound, high: nil, closedHigh: false)
-                         : NumberBand(label: trimmed, low: nil, high: bound, closedHigh: closed)
+            return isLow
+                ? NumberBand(label: trimmed, low: bound, high: nil, closedHigh: false)
+                : NumberBand(label: trimmed, low: nil, high: bound, closedHigh: closed)
         }
         let parts = trimmed.split(separator: "-", omittingEmptySubsequences: false)
         if parts.count == 2, let low = number(parts[0]), let high = number(parts[1]), low < high {
@@ -132,8 +139,9 @@ package struct LinkSample: Sendable {
         name = displayName
         let (pieces, endsInsideRecord) = try input.sample(bytes: Self.sampleBytes)
         func reader() throws -> CSVReader {
-            try CSVReader(source: InputSource(pieces: pieces, chunkSizes: [input.options.chunkSize], displayName: displayName),
-                          options: input.options, endsInsideRecord: endsInsideRecord)
+            try CSVReader(
+                source: InputSource(pieces: pieces, chunkSizes: [input.options.chunkSize], displayName: displayName),
+                options: input.options, endsInsideRecord: endsInsideRecord)
         }
         let profiled = try profile(reader: reader(), options: Self.profileOptions)
         let valueLimit = Self.valueLimit(columns: input.header.count)
@@ -145,8 +153,10 @@ package struct LinkSample: Sendable {
         while try sampleReader.readRecord(into: &record) {
             for column in 0..<record.count where !record[column].isEmpty { nonEmpty[column] += 1 }
             // Free text (a value over 1 KiB) is no join key: kept out of the value sets.
-            for column in 0..<record.count where seen[column].count < valueLimit && !record[column].isEmpty
-                && record.length(of: column) <= LinkSample.longestValue {
+            for column in 0..<record.count
+            where seen[column].count < valueLimit && !record[column].isEmpty
+                && record.length(of: column) <= LinkSample.longestValue
+            {
                 let text = record.string(at: column)
                 if seen[column].insert(text).inserted { values[column].append(text) }
             }
@@ -176,20 +186,29 @@ package struct LinkSample: Sendable {
 extension LinkColumn {
     /// - Parameter distinct: `values` as a set, when the caller has it (not made twice).
     init(profile: ColumnProfile, values: [String], distinct: Set<String>? = nil) {
-        self.init(name: profile.name, type: profile.type, role: profile.role, resolution: nil, maxLength: 0, pseudonymLike: false, bands: [])
+        self.init(
+            name: profile.name, type: profile.type, role: profile.role, resolution: nil, maxLength: 0,
+            pseudonymLike: false, bands: [])
         describe(values, distinct: distinct)
     }
 
     /// A column known only by its values (a release's class table): the type is inferred here.
     init(name: String, inferringFrom values: [String]) {
         let type: ColumnType
-        if values.isEmpty { type = .empty }
-        else if values.allSatisfy({ Int($0) != nil }) { type = .integer }
-        else if values.allSatisfy({ Double($0) != nil }) { type = .decimal }
-        else if values.allSatisfy({ TimestampValue.parse(Array($0.utf8)) != nil }) {
+        if values.isEmpty {
+            type = .empty
+        } else if values.allSatisfy({ Int($0) != nil }) {
+            type = .integer
+        } else if values.allSatisfy({ Double($0) != nil }) {
+            type = .decimal
+        } else if values.allSatisfy({ TimestampValue.parse(Array($0.utf8)) != nil }) {
             type = values.contains { TimestampValue.parse(Array($0.utf8))!.hasTime } ? .timestamp : .date
-        } else { type = .categorical }
-        self.init(name: name, type: type, role: .quasiIdentifier, resolution: nil, maxLength: 0, pseudonymLike: false, bands: [])
+        } else {
+            type = .categorical
+        }
+        self.init(
+            name: name, type: type, role: .quasiIdentifier, resolution: nil, maxLength: 0, pseudonymLike: false,
+            bands: [])
         describe(values)
     }
 
@@ -203,11 +222,14 @@ extension LinkColumn {
             }
         }
         let lengths = Set(sample.map(\.utf8.count))
-        pseudonymLike = sample.count >= 2 && lengths.count == 1 && maxLength >= 8 && sample.allSatisfy { value in
-            value.utf8.allSatisfy { byte in
-                (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) || (0x61...0x7A).contains(byte) || (0x41...0x5A).contains(byte)
-            }
-        } && sample.contains { $0.utf8.contains { !(0x30...0x39).contains($0) } }
+        pseudonymLike =
+            sample.count >= 2 && lengths.count == 1 && maxLength >= 8
+            && sample.allSatisfy { value in
+                value.utf8.allSatisfy { byte in
+                    (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) || (0x61...0x7A).contains(byte)
+                        || (0x41...0x5A).contains(byte)
+                }
+            } && sample.contains { $0.utf8.contains { !(0x30...0x39).contains($0) } }
         if !isNumeric && !isTemporal {
             let parsed = sample.compactMap(NumberBand.parse)
             if !parsed.isEmpty, parsed.count * 5 >= sample.count * 4 { bands = parsed }
@@ -299,7 +321,9 @@ package enum JoinNormalizer: Sendable, Equatable {
         case .time(let unit): return "times truncated to \(unit.rawValue)"
         case .prefix(let length): return "first \(length) characters"
         case .bands(let bands): return "numbers placed in the \(bands.count) bands of the coarser file"
-        case .grid(let grid): return "numbers placed in the coarser file's \(grid.centred ? "cells" : "multiples") of \(DecimalText.label(grid.step))"
+        case .grid(let grid):
+            return
+                "numbers placed in the coarser file's \(grid.centred ? "cells" : "multiples") of \(DecimalText.label(grid.step))"
         }
     }
 
@@ -312,7 +336,8 @@ package enum JoinNormalizer: Sendable, Equatable {
     }
 
     /// An optional minus and 1 to 15 digits (exact as a Double), else nil.
-    @inline(__always) static func plainInteger<Bytes: Collection>(_ value: Bytes) -> Int? where Bytes.Element == UInt8, Bytes.Index == Int {
+    @inline(__always) static func plainInteger<Bytes: Collection>(_ value: Bytes) -> Int?
+    where Bytes.Element == UInt8, Bytes.Index == Int {
         var index = value.startIndex
         let negative = value[index] == 0x2D
         if negative { index += 1 }
@@ -337,14 +362,17 @@ package enum JoinNormalizer: Sendable, Equatable {
         case .number:
             // Plain integers (most numeric join columns: years, counts) skip the decimal parser.
             let number: Double
-            if let integer = Self.plainInteger(value) { number = Double(integer) } else {
+            if let integer = Self.plainInteger(value) {
+                number = Double(integer)
+            } else {
                 guard let parsed = DecimalText.parse(value)?.value else { return FieldHash.hash(bytes: value) }
                 number = parsed
             }
             return FieldHash.finalize((number == 0 ? 0.0 : number).bitPattern ^ 0x6E75_6D62_6572)
         case .time(let unit):
             guard let time = TimestampValue.parse(value) else { return nil }
-            return FieldHash.finalize(UInt64(bitPattern: Int64(time.truncated(to: unit).secondsSinceEpoch)) ^ 0x7469_6D65)
+            return FieldHash.finalize(
+                UInt64(bitPattern: Int64(time.truncated(to: unit).secondsSinceEpoch)) ^ 0x7469_6D65)
         case .prefix(let length):
             // Cut, then trailing spaces dropped: "SW1A 1AA" and "E1 6AN" cut to 4 are "SW1A"
             // and "E1 6"; "CR1 2AB" is "CR1", as a generalizer that trims would publish it.
@@ -391,26 +419,37 @@ package enum LinkMatcher {
     /// other's. Each column pairs at most once, name matches first.
     package static func shared(_ left: LinkSample, _ right: LinkSample, entities: Set<String> = []) -> [SharedColumn] {
         var result: [SharedColumn] = []
-        var usedLeft = Set<Int>(), usedRight = Set<Int>()
+        var usedLeft = Set<Int>()
+        var usedRight = Set<Int>()
         func add(_ i: Int, _ j: Int, _ normalizer: JoinNormalizer, _ reason: String) {
-            let a = left.columns[i], b = right.columns[j]
-            let special = a.pseudonymLike || b.pseudonymLike || entities.contains(a.name) || entities.contains(b.name)
+            let a = left.columns[i]
+            let b = right.columns[j]
+            let special =
+                a.pseudonymLike || b.pseudonymLike || entities.contains(a.name) || entities.contains(b.name)
                 || a.namesIndividuals || b.namesIndividuals
-            result.append(SharedColumn(left: i, right: j, leftName: a.name, rightName: b.name, normalizer: normalizer,
-                                       reason: reason, joins: !special))
+            result.append(
+                SharedColumn(
+                    left: i, right: j, leftName: a.name, rightName: b.name, normalizer: normalizer,
+                    reason: reason, joins: !special))
             usedLeft.insert(i)
             usedRight.insert(j)
         }
         var rightByName: [String: Int] = [:]
-        for (j, b) in right.columns.enumerated() where rightByName[b.normalizedName] == nil { rightByName[b.normalizedName] = j }
+        for (j, b) in right.columns.enumerated() where rightByName[b.normalizedName] == nil {
+            rightByName[b.normalizedName] = j
+        }
         for (i, a) in left.columns.enumerated() {
             guard let j = rightByName[a.normalizedName], !usedRight.contains(j) else { continue }
             if let normalizer = compatibility(a, right.columns[j]) { add(i, j, normalizer, "same name") }
         }
         // Pairing by values compares every remaining text column with every other: only while
         // there are few enough pairs (a wide file is paired by name alone).
-        let leftLeft = left.columns.indices.filter { !usedLeft.contains($0) && !left.columns[$0].isNumeric && left.columns[$0].values.count >= 3 }
-        let rightLeft = right.columns.indices.filter { !usedRight.contains($0) && !right.columns[$0].isNumeric && right.columns[$0].values.count >= 3 }
+        let leftLeft = left.columns.indices.filter {
+            !usedLeft.contains($0) && !left.columns[$0].isNumeric && left.columns[$0].values.count >= 3
+        }
+        let rightLeft = right.columns.indices.filter {
+            !usedRight.contains($0) && !right.columns[$0].isNumeric && right.columns[$0].values.count >= 3
+        }
         guard leftLeft.count * rightLeft.count <= overlapPairLimit else { return result.sorted { $0.left < $1.left } }
         for i in leftLeft where !usedLeft.contains(i) {
             let a = left.columns[i]
@@ -441,15 +480,19 @@ package enum LinkMatcher {
         // Text against text: a prefix when the shorter side's values begin the longer side's.
         let (short, long) = a.maxLength <= b.maxLength ? (a, b) : (b, a)
         if short.maxLength > 0, short.maxLength < long.maxLength, !short.values.isEmpty {
-            let prefixes = Set(long.values.map {
-                String(decoding: Array($0.utf8.prefix(short.maxLength)), as: UTF8.self).trimmingCharacters(in: .whitespaces)
-            })
+            let prefixes = Set(
+                long.values.map {
+                    String(decoding: Array($0.utf8.prefix(short.maxLength)), as: UTF8.self).trimmingCharacters(
+                        in: .whitespaces)
+                })
             // Either way round: a sample may hold only some of the longer side's individuals.
             let trimmedShort = Set(short.values.map { $0.trimmingCharacters(in: .whitespaces) })
-            let exactShare = max(Double(short.values.filter(long.values.contains).count) / Double(short.values.count),
-                                 Double(long.values.filter(short.values.contains).count) / Double(long.values.count))
-            let prefixShare = max(Double(trimmedShort.filter(prefixes.contains).count) / Double(trimmedShort.count),
-                                  Double(prefixes.filter(trimmedShort.contains).count) / Double(prefixes.count))
+            let exactShare = max(
+                Double(short.values.filter(long.values.contains).count) / Double(short.values.count),
+                Double(long.values.filter(short.values.contains).count) / Double(long.values.count))
+            let prefixShare = max(
+                Double(trimmedShort.filter(prefixes.contains).count) / Double(trimmedShort.count),
+                Double(prefixes.filter(trimmedShort.contains).count) / Double(prefixes.count))
             if prefixShare >= overlapThreshold, prefixShare > exactShare + 0.2 { return .prefix(short.maxLength) }
         }
         return .exact
@@ -471,8 +514,11 @@ package enum LinkMatcher {
     /// The share of `a`'s sampled values whose key `b`'s sample also holds (or the reverse,
     /// whichever is larger).
     static func overlap(_ a: LinkColumn, _ b: LinkColumn, _ normalizer: JoinNormalizer) -> Double {
-        func keys(_ column: LinkColumn) -> Set<UInt64> { Set(column.values.compactMap { normalizer.key(Array($0.utf8)) }) }
-        let left = keys(a), right = keys(b)
+        func keys(_ column: LinkColumn) -> Set<UInt64> {
+            Set(column.values.compactMap { normalizer.key(Array($0.utf8)) })
+        }
+        let left = keys(a)
+        let right = keys(b)
         guard !left.isEmpty, !right.isEmpty else { return 0 }
         let common = Double(left.intersection(right).count)
         return max(common / Double(left.count), common / Double(right.count))

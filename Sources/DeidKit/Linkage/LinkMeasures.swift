@@ -18,8 +18,12 @@ public struct LinkMeasures: Codable, Sendable, Equatable {
     public var method: String
 
     enum CodingKeys: String, CodingKey {
-        case leftRecords = "left_records", uniqueLinks = "unique_links", uniqueLinkShare = "unique_link_share"
-        case alsoUniqueInLeft = "also_unique_in_left", joinedMinClassSize = "joined_min_class_size", joinability, method
+        case leftRecords = "left_records"
+        case uniqueLinks = "unique_links"
+        case uniqueLinkShare = "unique_link_share"
+        case alsoUniqueInLeft = "also_unique_in_left"
+        case joinedMinClassSize = "joined_min_class_size"
+        case joinability, method
     }
 }
 
@@ -51,9 +55,11 @@ package enum LinkMeasure {
     /// Exact measures from the left file's table. With an entity, an individual links when any
     /// of its join values is held by exactly one individual of the right file.
     package static func exact(left: TupleTable, leftIndividuals: Int, right: RightCounts) -> LinkMeasures {
-        var uniqueLinks = 0, alsoUnique = 0
+        var uniqueLinks = 0
+        var alsoUnique = 0
         if let pairs = left.pairs {
-            var linked = Set<UInt64>(), oneToOne = Set<UInt64>()
+            var linked = Set<UInt64>()
+            var oneToOne = Set<UInt64>()
             for pair in pairs where right.counts[pair.tuple] == 1 {
                 linked.insert(pair.individual)
                 if left.counts[pair.tuple] == 1 { oneToOne.insert(pair.individual) }
@@ -74,10 +80,11 @@ package enum LinkMeasure {
             shared += 1
             smallest = min(smallest ?? count, count)
         }
-        return LinkMeasures(leftRecords: leftIndividuals, uniqueLinks: uniqueLinks,
-                            uniqueLinkShare: leftIndividuals == 0 ? 0 : Double(uniqueLinks) / Double(leftIndividuals),
-                            alsoUniqueInLeft: alsoUnique, joinedMinClassSize: smallest,
-                            joinability: left.counts.isEmpty ? 0 : Double(shared) / Double(left.counts.count), method: "exact")
+        return LinkMeasures(
+            leftRecords: leftIndividuals, uniqueLinks: uniqueLinks,
+            uniqueLinkShare: leftIndividuals == 0 ? 0 : Double(uniqueLinks) / Double(leftIndividuals),
+            alsoUniqueInLeft: alsoUnique, joinedMinClassSize: smallest,
+            joinability: left.counts.isEmpty ? 0 : Double(shared) / Double(left.counts.count), method: "exact")
     }
 
     /// Estimates from the left file's sketch: its values up to both sides' bound are a uniform
@@ -85,10 +92,16 @@ package enum LinkMeasure {
     /// `joinableShare`: the share of the left file's individuals with every join value present.
     /// `recordsAreIndividuals`: the left side has no entity column, so a value's weight is its
     /// exact record count.
-    package static func sketched(left: KHyperLogLog, leftIndividuals: Int, joinableShare: Double, recordsAreIndividuals: Bool,
-                                right: RightCounts) -> LinkMeasures {
+    package static func sketched(
+        left: KHyperLogLog, leftIndividuals: Int, joinableShare: Double, recordsAreIndividuals: Bool,
+        right: RightCounts
+    ) -> LinkMeasures {
         let bound = min(left.bound, right.bound)
-        var weight = 0, linkedWeight = 0, oneToOne = 0, sampled = 0, shared = 0
+        var weight = 0
+        var linkedWeight = 0
+        var oneToOne = 0
+        var sampled = 0
+        var shared = 0
         var smallest: Int?
         for (value, individuals) in left.sampledValues() where value <= bound {
             let count = recordsAreIndividuals ? individuals.occurrences : individuals.count
@@ -104,10 +117,11 @@ package enum LinkMeasure {
         }
         let share = weight == 0 ? 0 : Double(linkedWeight) / Double(weight) * joinableShare
         let scale = weight == 0 ? 0 : Double(leftIndividuals) * joinableShare / Double(weight)
-        return LinkMeasures(leftRecords: leftIndividuals, uniqueLinks: Int((share * Double(leftIndividuals)).rounded()),
-                            uniqueLinkShare: share, alsoUniqueInLeft: Int((Double(oneToOne) * scale).rounded()),
-                            joinedMinClassSize: smallest, joinability: sampled == 0 ? 0 : Double(shared) / Double(sampled),
-                            method: "sketch")
+        return LinkMeasures(
+            leftRecords: leftIndividuals, uniqueLinks: Int((share * Double(leftIndividuals)).rounded()),
+            uniqueLinkShare: share, alsoUniqueInLeft: Int((Double(oneToOne) * scale).rounded()),
+            joinedMinClassSize: smallest, joinability: sampled == 0 ? 0 : Double(shared) / Double(sampled),
+            method: "sketch")
     }
 
     /// The share of distinct values two value sketches share, over the smaller side: 1 when one
@@ -116,7 +130,8 @@ package enum LinkMeasure {
         let bound = min(a.bound, b.bound)
         let inB = b.sampledValues().keys.filter { $0 <= bound }
         let bValues = Set(inB)
-        var inA = 0, both = 0
+        var inA = 0
+        var both = 0
         for value in a.sampledValues().keys where value <= bound {
             inA += 1
             if bValues.contains(value) { both += 1 }

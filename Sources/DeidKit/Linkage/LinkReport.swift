@@ -13,7 +13,9 @@ public struct LinkReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case schema, files, pairs, gate
-        case pseudonymReuse = "pseudonym_reuse", sharedKeys = "shared_keys", sameData = "same_data"
+        case pseudonymReuse = "pseudonym_reuse"
+        case sharedKeys = "shared_keys"
+        case sameData = "same_data"
     }
 
     public func json() throws -> String {
@@ -75,7 +77,9 @@ public struct LinkCombination: Codable, Sendable {
     public var uniqueLinkShare: Double
 
     enum CodingKeys: String, CodingKey {
-        case columns, uniqueLinks = "unique_links", uniqueLinkShare = "unique_link_share"
+        case columns
+        case uniqueLinks = "unique_links"
+        case uniqueLinkShare = "unique_link_share"
     }
 }
 
@@ -95,13 +99,21 @@ public struct LinkPair: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case left, right, columns, reidentification, combinations, suggestion
-        case sharedColumns = "shared_columns", joinColumns = "join_columns", rightIdentifiers = "right_identifiers"
-        case leftRecords = "left_records", uniqueLinks = "unique_links", uniqueLinkShare = "unique_link_share"
-        case alsoUniqueInLeft = "also_unique_in_left", joinedMinClassSize = "joined_min_class_size", joinability, method
+        case sharedColumns = "shared_columns"
+        case joinColumns = "join_columns"
+        case rightIdentifiers = "right_identifiers"
+        case leftRecords = "left_records"
+        case uniqueLinks = "unique_links"
+        case uniqueLinkShare = "unique_link_share"
+        case alsoUniqueInLeft = "also_unique_in_left"
+        case joinedMinClassSize = "joined_min_class_size"
+        case joinability, method
     }
 
-    package init(left: String, right: String, columns: [SharedColumnReport], measures: LinkMeasures, rightIdentifiers: [String],
-                combinations: [LinkCombination], suggestion: String?) {
+    package init(
+        left: String, right: String, columns: [SharedColumnReport], measures: LinkMeasures, rightIdentifiers: [String],
+        combinations: [LinkCombination], suggestion: String?
+    ) {
         self.left = left
         self.right = right
         self.columns = columns
@@ -142,13 +154,14 @@ public struct LinkPair: Codable, Sendable {
         sharedColumns = try container.decode([String].self, forKey: .sharedColumns)
         columns = try container.decode([SharedColumnReport].self, forKey: .columns)
         joinColumns = try container.decode([String].self, forKey: .joinColumns)
-        measures = LinkMeasures(leftRecords: try container.decode(Int.self, forKey: .leftRecords),
-                                uniqueLinks: try container.decode(Int.self, forKey: .uniqueLinks),
-                                uniqueLinkShare: try container.decode(Double.self, forKey: .uniqueLinkShare),
-                                alsoUniqueInLeft: try container.decode(Int.self, forKey: .alsoUniqueInLeft),
-                                joinedMinClassSize: try container.decodeIfPresent(Int.self, forKey: .joinedMinClassSize),
-                                joinability: try container.decode(Double.self, forKey: .joinability),
-                                method: try container.decode(String.self, forKey: .method))
+        measures = LinkMeasures(
+            leftRecords: try container.decode(Int.self, forKey: .leftRecords),
+            uniqueLinks: try container.decode(Int.self, forKey: .uniqueLinks),
+            uniqueLinkShare: try container.decode(Double.self, forKey: .uniqueLinkShare),
+            alsoUniqueInLeft: try container.decode(Int.self, forKey: .alsoUniqueInLeft),
+            joinedMinClassSize: try container.decodeIfPresent(Int.self, forKey: .joinedMinClassSize),
+            joinability: try container.decode(Double.self, forKey: .joinability),
+            method: try container.decode(String.self, forKey: .method))
         reidentification = try container.decode(Bool.self, forKey: .reidentification)
         rightIdentifiers = try container.decode([String].self, forKey: .rightIdentifiers)
         combinations = try container.decode([LinkCombination].self, forKey: .combinations)
@@ -172,7 +185,9 @@ public struct PseudonymReuse: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case left, right, column, kind
-        case rightColumn = "right_column", sharedValues = "shared_values", sharedShare = "shared_share"
+        case rightColumn = "right_column"
+        case sharedValues = "shared_values"
+        case sharedShare = "shared_share"
     }
 }
 
@@ -184,7 +199,8 @@ public struct SharedKey: Codable, Sendable {
     public var columns: [String]
 
     enum CodingKeys: String, CodingKey {
-        case left, right, columns, keyID = "key_id"
+        case left, right, columns
+        case keyID = "key_id"
     }
 }
 
@@ -194,6 +210,7 @@ public struct LinkGate: Codable, Sendable {
     public var passed: Bool
 
     enum CodingKeys: String, CodingKey {
-        case worst, passed, maxUniqueLinkShare = "max_unique_link_share"
+        case worst, passed
+        case maxUniqueLinkShare = "max_unique_link_share"
     }
 }

@@ -21,7 +21,9 @@ package struct LinkJoin: Sendable {
     /// sample; nil when many. Only decides how subsets are counted, never what they count.
     package var distinctEstimates: [Int?]
 
-    package init(columns: [Int], normalizers: [JoinNormalizer], subsets: [[Int]], exact: Bool, distinctEstimates: [Int?]? = nil) {
+    package init(
+        columns: [Int], normalizers: [JoinNormalizer], subsets: [[Int]], exact: Bool, distinctEstimates: [Int?]? = nil
+    ) {
         self.columns = columns
         self.normalizers = normalizers
         self.subsets = subsets
@@ -101,8 +103,10 @@ package struct LinkSide: Sendable {
 /// distinct tuple (and per distinct individual-tuple pair); each state's sketches at most
 /// twice their K entries.
 package enum LinkScan {
-    package static func run(input: BlockInput, request: LinkRequest, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
-                           progress: ((InputProgress) -> Void)? = nil) throws -> LinkSide {
+    package static func run(
+        input: BlockInput, request: LinkRequest, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+        progress: ((InputProgress) -> Void)? = nil
+    ) throws -> LinkSide {
         let merger = LinkMerger(request: request, name: input.source.displayName)
         let states = (0..<max(1, workers) * 2).map { _ in LinkWorkerState(request: request) }
         let bounds = SketchBounds(states[0].counter.cutoffs)
@@ -135,13 +139,17 @@ struct LinkWorker: BlockWorker {
             result.failure = error
             return result
         }
-        let request = self.request, bounds = self.bounds, index = job.number
+        let request = self.request
+        let bounds = self.bounds
+        let index = job.number
         state.withParts { record, previous, counter in
             counter.lower(to: bounds.current)
             do {
                 while try reader.readRecord(into: &record) {
                     result.recordsRead += 1
-                    state.key(&record, previous: &previous, counter: &counter, entity: request.entity, block: index, number: result.recordsRead)
+                    state.key(
+                        &record, previous: &previous, counter: &counter, entity: request.entity, block: index,
+                        number: result.recordsRead)
                 }
             } catch {
                 result.failure = error
@@ -177,14 +185,18 @@ final class LinkWorkerState: @unchecked Sendable {
     }
 
     /// The parts for a whole block, with one access each (not one per record).
-    func withParts(_ body: (inout CSVRecord, inout CSVRecord, inout LinkCounter) -> Void) { body(&record, &previous, &counter) }
+    func withParts(_ body: (inout CSVRecord, inout CSVRecord, inout LinkCounter) -> Void) {
+        body(&record, &previous, &counter)
+    }
 
     /// Keys `record` into `counter` (this state's parts, from `withParts`) and keeps it as the
     /// previous record: `record` gets the previous record's storage back. Without an entity, a
     /// record is an individual: block number and record number. An entity repeated from the
     /// record before (a meter's readings in a row) is not hashed again.
-    @inline(__always) func key(_ record: inout CSVRecord, previous: inout CSVRecord, counter: inout LinkCounter,
-                               entity: Int?, block: UInt64, number: Int) {
+    @inline(__always) func key(
+        _ record: inout CSVRecord, previous: inout CSVRecord, counter: inout LinkCounter,
+        entity: Int?, block: UInt64, number: Int
+    ) {
         var sameIndividual = false
         let individual: UInt64
         if let entity {
@@ -193,7 +205,9 @@ final class LinkWorkerState: @unchecked Sendable {
         } else {
             individual = FieldHash.finalize(block << 32 | UInt64(number))
         }
-        counter.count(record, individual: individual, previous: previous, hasPrevious: hasPrevious, sameIndividual: sameIndividual)
+        counter.count(
+            record, individual: individual, previous: previous, hasPrevious: hasPrevious, sameIndividual: sameIndividual
+        )
         swap(&record, &previous)
         hasPrevious = true
         previousIndividual = individual
@@ -226,7 +240,8 @@ struct LinkBlockCounts: Sendable {
 
     init(joins: Int) {
         counts = (0..<joins).map { _ in CountTable(capacity: 1 << 12) }
-        pairs = (0..<joins).map { _ in HashTable64(capacity: 1 << 12, empty: LinkCounter.Pair(individual: 0, tuple: 0)) }
+        pairs = (0..<joins).map { _ in HashTable64(capacity: 1 << 12, empty: LinkCounter.Pair(individual: 0, tuple: 0))
+        }
         unjoinable = (0..<joins).map { _ in 0 }
     }
 }
@@ -295,7 +310,9 @@ struct LinkPlan: Sendable {
             }.map { firstSubset + $0 }
             for subset in small {
                 let mask = subsetMasks[subset]
-                let inside = small.contains { other in other != subset && subsetMasks[other] & mask == mask && subsetMasks[other] != mask }
+                let inside = small.contains { other in
+                    other != subset && subsetMasks[other] & mask == mask && subsetMasks[other] != mask
+                }
                 if !inside && !rootMasks[rootStart.last!...].contains(mask) {
                     rootMasks.append(mask)
                     rootSubsets.append([])
@@ -303,7 +320,8 @@ struct LinkPlan: Sendable {
             }
             for subset in small {
                 let mask = subsetMasks[subset]
-                guard let root = (rootStart.last!..<rootMasks.count).first(where: { rootMasks[$0] & mask == mask }) else { continue }
+                guard let root = (rootStart.last!..<rootMasks.count).first(where: { rootMasks[$0] & mask == mask })
+                else { continue }
                 subsetRoot[subset] = root
                 rootSubsets[root].append(subset)
             }
@@ -325,7 +343,9 @@ struct RootTable: Sendable {
 
     /// The entry of tuple `hash`, created from the record's mixed keys (`mixes` from `base`)
     /// when new.
-    @inline(__always) mutating func entry(_ hash: UInt64, mask: UInt64, missing absent: UInt64, mixes source: [UInt64], base: Int) -> Int {
+    @inline(__always) mutating func entry(
+        _ hash: UInt64, mask: UInt64, missing absent: UInt64, mixes source: [UInt64], base: Int
+    ) -> Int {
         let (slot, inserted) = slots.slot(hash)
         if !inserted { return slots.value(at: slot) }
         let entry = counts.count
@@ -429,12 +449,15 @@ struct LinkCounter: Sendable {
     /// value repeated from it (for the same individual, when individuals are tracked) at the
     /// slot that value took, without hashing it or looking it up: the same counts as a full
     /// insert, since the individual is already counted for it.
-    mutating func count(_ record: CSVRecord, individual: UInt64, previous: CSVRecord = CSVRecord(), hasPrevious: Bool = false,
-                        sameIndividual: Bool = false) {
+    mutating func count(
+        _ record: CSVRecord, individual: UInt64, previous: CSVRecord = CSVRecord(), hasPrevious: Bool = false,
+        sameIndividual: Bool = false
+    ) {
         let hasEntity = request.entity != nil
         if hasEntity && !sameIndividual { block.individuals.insert(individual) }
         for join in 0..<plan.exact.count {
-            let base = plan.columnStart[join], end = plan.columnStart[join + 1]
+            let base = plan.columnStart[join]
+            let end = plan.columnStart[join + 1]
             // Bit i: join column i is empty (or cannot be brought to the join's level).
             var missing: UInt64 = 0
             for index in base..<end {
@@ -448,7 +471,9 @@ struct LinkCounter: Sendable {
                 } else {
                     key = plan.normalizers[index].key(record[column])
                 }
-                if let key { mixes[index] = Self.mix(key, position: index - base) } else {
+                if let key {
+                    mixes[index] = Self.mix(key, position: index - base)
+                } else {
                     mixes[index] = 0
                     missing |= 1 << UInt64(index - base)
                 }
@@ -461,8 +486,13 @@ struct LinkCounter: Sendable {
                     sum &+= mixes[base + bits.trailingZeroBitCount]
                     bits &= bits - 1
                 }
-                let entry = roots[root].entry(FieldHash.finalize(sum), mask: mask, missing: missing, mixes: mixes, base: base)
-                if hasEntity { roots[root].counts[entry].insert(individual) } else { roots[root].counts[entry].insertRecord() }
+                let entry = roots[root].entry(
+                    FieldHash.finalize(sum), mask: mask, missing: missing, mixes: mixes, base: base)
+                if hasEntity {
+                    roots[root].counts[entry].insert(individual)
+                } else {
+                    roots[root].counts[entry].insertRecord()
+                }
                 if roots[root].counts.count >= Self.rootFlushSize { flush(root: root) }
             }
             for subset in plan.subsetStart[join]..<plan.subsetStart[join + 1] where plan.subsetRoot[subset] < 0 {
@@ -478,7 +508,11 @@ struct LinkCounter: Sendable {
                 }
                 let hash = Self.tuple(sum)
                 if hash > sketches[subset].cutoff { continue }
-                if hasEntity { sketches[subset].insert(value: hash, individual: individual) } else { sketches[subset].insertRecord(value: hash) }
+                if hasEntity {
+                    sketches[subset].insert(value: hash, individual: individual)
+                } else {
+                    sketches[subset].insertRecord(value: hash)
+                }
             }
             guard plan.exact[join] else { continue }
             if missing != 0 {
@@ -495,22 +529,28 @@ struct LinkCounter: Sendable {
                 block.counts[join].add(tuple)
             }
         }
-        for (position, column) in request.pseudonymColumns.enumerated() where (1...Self.longestKey).contains(record.length(of: column)) {
+        for (position, column) in request.pseudonymColumns.enumerated()
+        where (1...Self.longestKey).contains(record.length(of: column)) {
             // Only the values matter for reuse (records, not individuals, are counted).
             let slot = pseudonymSlots[position]
             if slot != KHyperLogLog.slotUnknown, hasPrevious, record.fieldsEqual(previous, at: column) {
                 if slot >= 0 { pseudonyms[position].repeatInsert(at: slot) }
                 continue
             }
-            pseudonymSlots[position] = pseudonyms[position].insertKeepingSlot(value: record.fieldHash(at: column), individual: nil)
+            pseudonymSlots[position] = pseudonyms[position].insertKeepingSlot(
+                value: record.fieldHash(at: column), individual: nil)
         }
-        for (position, column) in request.columnSketches.enumerated() where (1...Self.longestKey).contains(record.length(of: column)) {
+        for (position, column) in request.columnSketches.enumerated()
+        where (1...Self.longestKey).contains(record.length(of: column)) {
             let slot = columnSlots[position]
-            if slot != KHyperLogLog.slotUnknown, hasPrevious, sameIndividual || !hasEntity, record.fieldsEqual(previous, at: column) {
+            if slot != KHyperLogLog.slotUnknown, hasPrevious, sameIndividual || !hasEntity,
+                record.fieldsEqual(previous, at: column)
+            {
                 if slot >= 0 { columns[position].repeatInsert(at: slot) }
                 continue
             }
-            columnSlots[position] = columns[position].insertKeepingSlot(value: record.fieldHash(at: column), individual: hasEntity ? individual : nil)
+            columnSlots[position] = columns[position].insertKeepingSlot(
+                value: record.fieldHash(at: column), individual: hasEntity ? individual : nil)
         }
     }
 
@@ -562,9 +602,13 @@ final class LinkMerger: @unchecked Sendable {
             if request.entity != nil { table.pairs = [] }
             return table
         }
-        side.sketches = request.joins.map { join in join.subsets.indices.map { KHyperLogLog(capacity: join.capacity(of: $0, request.sketchCapacity)) } }
+        side.sketches = request.joins.map { join in
+            join.subsets.indices.map { KHyperLogLog(capacity: join.capacity(of: $0, request.sketchCapacity)) }
+        }
         side.subsetMissing = request.joins.map { join in join.subsets.map { _ in 0 } }
-        side.pseudonyms = request.pseudonymColumns.map { _ in KHyperLogLog(capacity: LinkRequest.pseudonymSketchCapacity) }
+        side.pseudonyms = request.pseudonymColumns.map { _ in
+            KHyperLogLog(capacity: LinkRequest.pseudonymSketchCapacity)
+        }
         side.columns = request.columnSketches.map { _ in KHyperLogLog(capacity: request.columnSketchCapacity) }
         pairSets = request.joins.map { _ in HashTable64(capacity: 16, empty: false) }
         flatBase = LinkPlan(request).subsetStart

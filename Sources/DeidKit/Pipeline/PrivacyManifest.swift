@@ -10,7 +10,10 @@ public struct PrivacyManifest: Codable, Sendable, Equatable {
         public var lDiversity: [String: ManifestValue]?
         public var tCloseness: [String: ManifestValue]?
         enum CodingKeys: String, CodingKey {
-            case k, suppressionLimit = "suppression_limit", lDiversity = "l_diversity", tCloseness = "t_closeness"
+            case k
+            case suppressionLimit = "suppression_limit"
+            case lDiversity = "l_diversity"
+            case tCloseness = "t_closeness"
         }
     }
     public struct Search: Codable, Sendable, Equatable {
@@ -18,7 +21,11 @@ public struct PrivacyManifest: Codable, Sendable, Equatable {
         public var nodes: Int
         public var nodesChecked: Int
         public var milliseconds: Double
-        enum CodingKeys: String, CodingKey { case algorithm, nodes, nodesChecked = "nodes_checked", milliseconds }
+        enum CodingKeys: String, CodingKey {
+            case algorithm, nodes
+            case nodesChecked = "nodes_checked"
+            case milliseconds
+        }
     }
     public var models: Models
     public var metric: String
@@ -45,25 +52,43 @@ public struct PrivacyManifest: Codable, Sendable, Equatable {
     public var search: Search
 
     enum CodingKeys: String, CodingKey {
-        case models, metric, transformation, informationLoss = "information_loss", individuals,
-             suppressedRecords = "suppressed_records", suppressedEntities = "suppressed_entities", classes,
-             minClassSize = "min_class_size", classSizes = "class_sizes", entitiesInSeveralClasses = "entities_in_several_classes",
-             lowestDistinctL = "lowest_distinct_l", highestTDistance = "highest_t_distance", search,
-             tReference = "t_reference", highestTDistanceRelease = "highest_t_distance_release"
+        case models, metric, transformation
+        case informationLoss = "information_loss"
+        case individuals
+        case
+            suppressedRecords = "suppressed_records"
+        case suppressedEntities = "suppressed_entities"
+        case classes
+        case
+            minClassSize = "min_class_size"
+        case classSizes = "class_sizes"
+        case entitiesInSeveralClasses = "entities_in_several_classes"
+        case
+            lowestDistinctL = "lowest_distinct_l"
+        case highestTDistance = "highest_t_distance"
+        case search
+        case
+            tReference = "t_reference"
+        case highestTDistanceRelease = "highest_t_distance_release"
     }
 
     package init(outcome: PrivacyOutcome, spec: PrivacySpec) {
         var lDiversity: [String: ManifestValue]?
         if let model = spec.lDiversity {
-            lDiversity = ["column": .text(model.column), "l": .number(model.l), "variant": .text(model.variant.rawValue)]
+            lDiversity = [
+                "column": .text(model.column), "l": .number(model.l), "variant": .text(model.variant.rawValue),
+            ]
             if let c = model.c { lDiversity?["c"] = .number(c) }
         }
         var tCloseness: [String: ManifestValue]?
         if let model = spec.tCloseness {
-            tCloseness = ["column": .text(model.column), "t": .number(model.t),
-                          "distance": .text((outcome.tClosenessDistance ?? .equal).rawValue)]
+            tCloseness = [
+                "column": .text(model.column), "t": .number(model.t),
+                "distance": .text((outcome.tClosenessDistance ?? .equal).rawValue),
+            ]
         }
-        models = Models(k: spec.k, suppressionLimit: spec.suppressionLimit, lDiversity: lDiversity, tCloseness: tCloseness)
+        models = Models(
+            k: spec.k, suppressionLimit: spec.suppressionLimit, lDiversity: lDiversity, tCloseness: tCloseness)
         let result = outcome.result
         metric = result.metric.rawValue
         transformation = Dictionary(uniqueKeysWithValues: zip(outcome.statistics.columns, result.levels))
@@ -80,8 +105,10 @@ public struct PrivacyManifest: Codable, Sendable, Equatable {
         lowestDistinctL = result.lowestDistinctL
         highestTDistance = result.highestDistance
         tReference = spec.tCloseness != nil ? "input" : nil
-        search = Search(algorithm: "flash (full-domain lattice, monotone pruning)", nodes: result.nodes, nodesChecked: result.nodesChecked,
-                        milliseconds: (result.seconds * 1000 * 10).rounded() / 10)
+        search = Search(
+            algorithm: "flash (full-domain lattice, monotone pruning)", nodes: result.nodes,
+            nodesChecked: result.nodesChecked,
+            milliseconds: (result.seconds * 1000 * 10).rounded() / 10)
     }
 
     /// Size buckets: 1, 2, 3, 4, 5-9, 10-19, 20-49, 50-99, 100-999, 1000+.
@@ -89,7 +116,8 @@ public struct PrivacyManifest: Codable, Sendable, Equatable {
         let edges = [1, 2, 3, 4, 5, 10, 20, 50, 100, 1000]
         guard let index = edges.lastIndex(where: { $0 <= size }) else { return "0" }
         if index == edges.count - 1 { return "1000+" }
-        let low = edges[index], high = edges[index + 1] - 1
+        let low = edges[index]
+        let high = edges[index + 1] - 1
         return low == high ? "\(low)" : "\(low)-\(high)"
     }
 }

@@ -13,32 +13,46 @@ import Foundation
 /// statistics alone. Pass 2 reads the spool once, drops the frames of suppressed classes and
 /// entities, and writes the others with the chosen levels' values put in.
 extension TransformRun {
-    package func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
-                           progress: ((InputProgress) -> Void)? = nil, digest: OutputDigest? = nil) throws -> (RunSummary, PrivacyOutcome) {
+    package func runPrivate(
+        inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
+        progress: ((InputProgress) -> Void)? = nil, digest: OutputDigest? = nil
+    ) throws -> (RunSummary, PrivacyOutcome) {
         guard let spec = plan.policy.privacy else { preconditionFailure("no privacy section") }
-        var first = try passOne(inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: progress)
+        var first = try passOne(
+            inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: progress)
         let search = PrivacySearch(statistics: first.statistics, levels: first.levels, spec: spec)
         let result: PrivacyResult
-        do { result = try search.run() } catch let refusal as PrivacyRefusal { throw PrivacyGateError(refusal: refusal) }
-        let decided = PrivacyPlan(result: result, columns: first.statistics.columns, keyIDs: plan.keyIDs, seed: plan.seed)
-        let (kept, suppressed) = try passTwo(first, plan: decided, output: output, delimiter: delimiter, progress: progress, digest: digest)
+        do { result = try search.run() } catch let refusal as PrivacyRefusal {
+            throw PrivacyGateError(refusal: refusal)
+        }
+        let decided = PrivacyPlan(
+            result: result, columns: first.statistics.columns, keyIDs: plan.keyIDs, seed: plan.seed)
+        let (kept, suppressed) = try passTwo(
+            first, plan: decided, output: output, delimiter: delimiter, progress: progress, digest: digest)
         first.summary.recordsOut = kept
-        let outcome = PrivacyOutcome(statistics: first.statistics, levels: first.levels, result: result,
-                                     tClosenessDistance: spec.tCloseness != nil ? search.tClosenessDistance : nil,
-                                     suppressedRecords: suppressed, plan: decided)
+        let outcome = PrivacyOutcome(
+            statistics: first.statistics, levels: first.levels, result: result,
+            tClosenessDistance: spec.tCloseness != nil ? search.tClosenessDistance : nil,
+            suppressedRecords: suppressed, plan: decided)
         return (first.summary, outcome)
     }
 
     /// Applies a plan decided elsewhere (on the merged statistics of all shards) to `inputs`, a
     /// shard split by entity: pass 1 and pass 2 without a search. Returns the summary and the
     /// records suppressed.
-    package func runPrivate(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
-                           applying decided: PrivacyPlan, digest: OutputDigest? = nil) throws -> (RunSummary, suppressedRecords: Int) {
+    package func runPrivate(
+        inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
+        applying decided: PrivacyPlan, digest: OutputDigest? = nil
+    ) throws -> (RunSummary, suppressedRecords: Int) {
         var first = try passOne(inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: nil)
         guard decided.columns == first.statistics.columns, decided.levels.count == first.levels.count,
-              zip(decided.levels, first.levels).allSatisfy({ $0 <= $1.maxLevel }) else {
-            throw PolicyError([PolicyDiagnostic(file: plan.policy.source, line: nil, column: nil, path: "privacy",
-                                                message: "the plan was made for other quasi-identifiers or levels than this policy's")])
+            zip(decided.levels, first.levels).allSatisfy({ $0 <= $1.maxLevel })
+        else {
+            throw PolicyError([
+                PolicyDiagnostic(
+                    file: plan.policy.source, line: nil, column: nil, path: "privacy",
+                    message: "the plan was made for other quasi-identifiers or levels than this policy's")
+            ])
         }
         let (kept, suppressed) = try passTwo(first, plan: decided, output: output, delimiter: delimiter, digest: digest)
         first.summary.recordsOut = kept
@@ -58,64 +72,86 @@ extension TransformRun {
     }
 
     /// Pass 1 over every block: transform, spool, count; then the levels of each quasi-identifier.
-    func passOne(inputs: [BlockInput], delimiter: CSVDelimiter, spoolDirectory: String,
-                 progress: ((InputProgress) -> Void)?) throws -> FirstPass {
+    func passOne(
+        inputs: [BlockInput], delimiter: CSVDelimiter, spoolDirectory: String,
+        progress: ((InputProgress) -> Void)?
+    ) throws -> FirstPass {
         guard let layout = plan.privacy else { preconditionFailure("no privacy section") }
         let header = try outputHeader(checking: inputs, delimiter: delimiter)
         let spool = try SpoolFile(directory: spoolDirectory)
-        let accumulator = PrivacyAccumulator(columns: layout.columns, hasEntity: layout.entityInput != nil,
-                                             hasSensitive: layout.sensitiveOutput != nil)
+        let accumulator = PrivacyAccumulator(
+            columns: layout.columns, hasEntity: layout.entityInput != nil,
+            hasSensitive: layout.sensitiveOutput != nil)
         let width = layout.columns.count
         let frameHeader = SpoolFrame.fullHeader(width: width, measured: layout.measuredOutputs.count)
         let repeatHeader = SpoolFrame.repeatHeader(measured: layout.measuredOutputs.count)
         let workers = transformWorkers(delimiter: delimiter).map { SpoolingWorker(base: $0, layout: layout) }
-        let summary = try forEachBlock(inputs: inputs, workers: workers, progress: progress, consume: { result, place in
-            guard let statistics = result.statistics else { return }
-            let (tuples, entities) = accumulator.add(statistics, input: place.input, lineBase: place.lineBase, recordBase: place.recordBase)
-            // The frames' local codes become the run's, in place (a repeat frame has none).
-            SpoolFrame.recode(result.bytes, tuples: tuples, entities: entities, fullHeader: frameHeader, repeatHeader: repeatHeader)
-            try spool.write(result.bytes)
-        })
+        let summary = try forEachBlock(
+            inputs: inputs, workers: workers, progress: progress,
+            consume: { result, place in
+                guard let statistics = result.statistics else { return }
+                let (tuples, entities) = accumulator.add(
+                    statistics, input: place.input, lineBase: place.lineBase, recordBase: place.recordBase)
+                // The frames' local codes become the run's, in place (a repeat frame has none).
+                SpoolFrame.recode(
+                    result.bytes, tuples: tuples, entities: entities, fullHeader: frameHeader,
+                    repeatHeader: repeatHeader)
+                try spool.write(result.bytes)
+            })
         let statistics = accumulator.finish()
 
         var levels: [QuasiIdentifierLevels] = []
         for (column, name) in layout.columns.enumerated() {
             do {
-                levels.append(try QuasiIdentifierLevels(column: name, values: statistics.values[column],
-                                                        records: statistics.valueRecords[column], generalizer: layout.generalizers[column]))
+                levels.append(
+                    try QuasiIdentifierLevels(
+                        column: name, values: statistics.values[column],
+                        records: statistics.valueRecords[column], generalizer: layout.generalizers[column]))
             } catch {
                 switch error {
                 case .value(let index, let problem):
                     let seen = statistics.valuePositions[column][index]
-                    throw TransformError(position: InputPosition(source: inputs[seen.input].source.displayName, line: seen.line,
-                                                                 record: seen.record, column: name), problem: problem.message)
+                    throw TransformError(
+                        position: InputPosition(
+                            source: inputs[seen.input].source.displayName, line: seen.line,
+                            record: seen.record, column: name), problem: problem.message)
                 case .notNested(let level):
-                    throw PolicyError([PolicyDiagnostic(file: plan.policy.source, line: nil, column: nil, path: "columns.\(name).generalize",
-                                                        message: "level \(level) does not nest in level \(level - 1) on this data (values grouped at level \(level - 1) are split at level \(level)), so the search cannot choose among these levels: give 'level', or levels that nest")])
+                    throw PolicyError([
+                        PolicyDiagnostic(
+                            file: plan.policy.source, line: nil, column: nil, path: "columns.\(name).generalize",
+                            message:
+                                "level \(level) does not nest in level \(level - 1) on this data (values grouped at level \(level - 1) are split at level \(level)), so the search cannot choose among these levels: give 'level', or levels that nest"
+                        )
+                    ])
                 }
             }
         }
-        return FirstPass(summary: summary, statistics: statistics, levels: levels, spool: spool, accumulator: accumulator,
-                         header: header, frameHeader: frameHeader, repeatHeader: repeatHeader)
+        return FirstPass(
+            summary: summary, statistics: statistics, levels: levels, spool: spool, accumulator: accumulator,
+            header: header, frameHeader: frameHeader, repeatHeader: repeatHeader)
     }
 
     /// Pass 2: the spool read once; frames of the plan's suppressed classes and entities are
     /// dropped, the others written with the plan's levels put in. Returns (kept, suppressed).
-    func passTwo(_ first: FirstPass, plan decided: PrivacyPlan, output: OutputFile, delimiter: CSVDelimiter,
-                 progress: ((InputProgress) -> Void)? = nil, digest: OutputDigest?) throws -> (Int, Int) {
+    func passTwo(
+        _ first: FirstPass, plan decided: PrivacyPlan, output: OutputFile, delimiter: CSVDelimiter,
+        progress: ((InputProgress) -> Void)? = nil, digest: OutputDigest?
+    ) throws -> (Int, Int) {
         try output.write(bytes: first.header)
         digest?.update(first.header)
         try first.spool.rewind(bufferSize: spoolBufferSize)
         let copier = passTwoCopier(first, plan: decided, delimiter: delimiter)
         // The release is counted as its frames are copied (`deid publish`'s report).
         let measuring = try plan.privacyRelease.map { spec in
-            try ReleaseFrameCounter(spec: spec, statistics: first.statistics, levels: first.levels, plan: decided,
-                                    layout: plan.privacy!, outputHeader: plan.outputHeader, delimiter: delimiter)
+            try ReleaseFrameCounter(
+                spec: spec, statistics: first.statistics, levels: first.levels, plan: decided,
+                layout: plan.privacy!, outputHeader: plan.outputHeader, delimiter: delimiter)
         }
         copier.observer = measuring
         copier.chunkBytes = passTwoChunkBytes
-        try PassTwo.run(spool: first.spool, copier: copier, frameHeader: first.frameHeader, repeatHeader: first.repeatHeader,
-                        output: output, digest: digest, progress: progress)
+        try PassTwo.run(
+            spool: first.spool, copier: copier, frameHeader: first.frameHeader, repeatHeader: first.repeatHeader,
+            output: output, digest: digest, progress: progress)
         if let measuring { releaseCounted.data = try measuring.finish() }
         return (copier.kept, copier.suppressed)
     }
@@ -124,24 +160,31 @@ extension TransformRun {
     /// values and suppressed entities by their values; here they become this run's tuples and
     /// entity codes, and each quasi-identifier's values at the chosen level encoded fields.
     func passTwoCopier(_ first: FirstPass, plan decided: PrivacyPlan, delimiter: CSVDelimiter) -> PassTwoCopier {
-        let statistics = first.statistics, levels = first.levels
+        let statistics = first.statistics
+        let levels = first.levels
         let suppressedClasses = Set(decided.suppressedClasses.map { $0.map { Array($0) } })
         let suppressedTuples = (0..<statistics.tupleCount).map { tuple in
-            !suppressedClasses.isEmpty && suppressedClasses.contains((0..<statistics.width).map { column in
-                levels[column].label(of: statistics.code(tuple: tuple, column: column), level: decided.levels[column])
-            })
+            !suppressedClasses.isEmpty
+                && suppressedClasses.contains(
+                    (0..<statistics.width).map { column in
+                        levels[column].label(
+                            of: statistics.code(tuple: tuple, column: column), level: decided.levels[column])
+                    })
         }
-        let suppressedEntities = Set(decided.suppressedEntities.compactMap { first.accumulator.entityCode(of: Array($0)) })
+        let suppressedEntities = Set(
+            decided.suppressedEntities.compactMap { first.accumulator.entityCode(of: Array($0)) })
         let singleColumn = plan.outputHeader.count == 1
         let labels = (0..<statistics.width).map { column in
             (0..<statistics.values[column].count).map { code in
-                let label = CSVWriter.encode(field: levels[column].label(of: code, level: decided.levels[column]), delimiter: delimiter)
+                let label = CSVWriter.encode(
+                    field: levels[column].label(of: code, level: decided.levels[column]), delimiter: delimiter)
                 // A lone empty field would read back as a blank line.
                 return singleColumn && label.isEmpty ? [0x22, 0x22] : label
             }
         }
-        return PassTwoCopier(width: statistics.width, tuples: statistics.tuples, suppressedTuples: suppressedTuples,
-                             suppressedEntities: suppressedEntities, labels: labels, singleColumn: singleColumn)
+        return PassTwoCopier(
+            width: statistics.width, tuples: statistics.tuples, suppressedTuples: suppressedTuples,
+            suppressedEntities: suppressedEntities, labels: labels, singleColumn: singleColumn)
     }
 
 }
@@ -211,15 +254,17 @@ struct SpoolingWorker: BlockWorker {
                 try lines.endRecord()
                 let transformed = sink.captured
                 let unchanged = sink.repeatedFields > lastQuasiIdentifierOutput
-                let tuple = counter.tuple(of: transformed, fields: sink.quasiIdentifierFields, line: base.record.line,
-                                          number: base.record.number, unchanged: unchanged)
+                let tuple = counter.tuple(
+                    of: transformed, fields: sink.quasiIdentifierFields, line: base.record.line,
+                    number: base.record.number, unchanged: unchanged)
                 let entity = layout.entityInput.map { counter.entity(of: base.record, column: $0) } ?? UInt32.max
                 counter.group(entity: entity, tuple: tuple, sensitive: sink.sensitiveField.map { transformed[$0] })
                 let lineEnd = lines.byteCount
                 // Repeated from the previous frame: every quasi-identifier (so the tuple), the
                 // entity, and no measured field.
                 let prefix = sink.repeatedBytes
-                var compact = layout.repeatFrames && unchanged && outputCount > 1 && entity == previousEntity && prefix > 0
+                var compact =
+                    layout.repeatFrames && unchanged && outputCount > 1 && entity == previousEntity && prefix > 0
                 if compact { for range in sink.measured where range.lowerBound < prefix { compact = false } }
                 previousEntity = entity
                 let measuredCount = layout.measuredOutputs.count
@@ -258,4 +303,3 @@ struct SpoolingWorker: BlockWorker {
         return result
     }
 }
-

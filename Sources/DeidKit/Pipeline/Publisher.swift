@@ -28,8 +28,10 @@ public struct TransformRequest: Sendable {
     /// compare the two (tests).
     public var sketchReleaseInPass = true
 
-    public init(policyPath: String, inputs: [String], readOptions: CSVReadOptions = CSVReadOptions(), seed: UInt64? = nil,
-                compress: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment, workers: Int? = nil) {
+    public init(
+        policyPath: String, inputs: [String], readOptions: CSVReadOptions = CSVReadOptions(), seed: UInt64? = nil,
+        compress: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment, workers: Int? = nil
+    ) {
         self.policyPath = policyPath
         self.inputs = inputs
         self.readOptions = readOptions
@@ -62,36 +64,53 @@ public struct PublishOutcome: Sendable {
 /// and `report.md` into a staging directory that is renamed into place only when all succeeded.
 public enum Publisher {
     /// Opens the inputs (headers read), then loads and compiles the policy against the first header.
-    package static func prepare(_ request: TransformRequest, releaseID: String) throws -> (Policy, TransformPlan, [BlockInput]) {
+    package static func prepare(_ request: TransformRequest, releaseID: String) throws -> (
+        Policy, TransformPlan, [BlockInput]
+    ) {
         var inputs: [BlockInput] = []
-        for path in request.inputs { inputs.append(try BlockInput(path: path, options: request.readOptions, fingerprint: true)) }
-        guard let first = inputs.first else { throw TransformError(position: InputPosition(source: "<inputs>"), problem: "no input given") }
-        let policy = try request.policyText.map {
-            try Policy.parse($0, name: request.policyPath, columns: first.header.names, environment: request.environment)
-        } ?? Policy.load(path: request.policyPath, columns: first.header.names, environment: request.environment)
-        for input in inputs.dropFirst() where input.header.names != first.header.names {
-            throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
-                                 problem: "the header differs from \(first.source.displayName)'s; inputs of one dataset need the same columns in the same order")
+        for path in request.inputs {
+            inputs.append(try BlockInput(path: path, options: request.readOptions, fingerprint: true))
         }
-        let plan = try TransformPlan(policy: policy, header: first.header.names, releaseID: releaseID, seed: request.seed,
-                                     environment: request.environment)
+        guard let first = inputs.first else {
+            throw TransformError(position: InputPosition(source: "<inputs>"), problem: "no input given")
+        }
+        let policy =
+            try request.policyText.map {
+                try Policy.parse(
+                    $0, name: request.policyPath, columns: first.header.names, environment: request.environment)
+            } ?? Policy.load(path: request.policyPath, columns: first.header.names, environment: request.environment)
+        for input in inputs.dropFirst() where input.header.names != first.header.names {
+            throw TransformError(
+                position: InputPosition(source: input.source.displayName, line: 1),
+                problem:
+                    "the header differs from \(first.source.displayName)'s; inputs of one dataset need the same columns in the same order"
+            )
+        }
+        let plan = try TransformPlan(
+            policy: policy, header: first.header.names, releaseID: releaseID, seed: request.seed,
+            environment: request.environment)
         return (policy, plan, inputs)
     }
 
     /// `deid apply`: the transform pipeline alone, into `output` (a file or `-`).
     @discardableResult
-    public static func apply(_ request: TransformRequest, output: String, progress: ((InputProgress) -> Void)? = nil) throws -> RunSummary {
+    public static func apply(_ request: TransformRequest, output: String, progress: ((InputProgress) -> Void)? = nil)
+        throws -> RunSummary
+    {
         let (_, plan, inputs) = try prepare(request, releaseID: Release.newID())
-        let file = try OutputFile(path: output, compress: request.compress ? true : nil,
-                                  protecting: inputs.compactMap(\.source.identity))
+        let file = try OutputFile(
+            path: output, compress: request.compress ? true : nil,
+            protecting: inputs.compactMap(\.source.identity))
         let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
         let summary: RunSummary
         if plan.privacy != nil {
             // The spool goes beside the output (a regular file's directory), else to TMPDIR.
             let besideOutput = output != "-" && (FileStatus.of(path: output).map { $0.kind == .regular } ?? true)
             let directory = besideOutput ? PathName.directory(of: output) : temporaryDirectory(request.environment)
-            summary = try run.runPrivate(inputs: inputs, output: file, delimiter: inputs[0].delimiter, spoolDirectory: directory,
-                                         progress: progress).0
+            summary = try run.runPrivate(
+                inputs: inputs, output: file, delimiter: inputs[0].delimiter, spoolDirectory: directory,
+                progress: progress
+            ).0
         } else {
             summary = try run.run(inputs: inputs, output: file, delimiter: inputs[0].delimiter, progress: progress)
         }
@@ -101,8 +120,10 @@ public enum Publisher {
 
     /// `deid publish`: a release directory at `directory` (default: `NAME-RELEASEID` here), or,
     /// for a dry run, the same pass and report with nothing written.
-    public static func publish(_ request: TransformRequest, directory: String?, dryRun: Bool,
-                               progress: ((InputProgress) -> Void)? = nil) throws -> PublishOutcome {
+    public static func publish(
+        _ request: TransformRequest, directory: String?, dryRun: Bool,
+        progress: ((InputProgress) -> Void)? = nil
+    ) throws -> PublishOutcome {
         let releaseID = Release.newID()
         let created = Release.timestamp()
         let (policy, preparedPlan, inputs) = try prepare(request, releaseID: releaseID)
@@ -111,17 +132,20 @@ public enum Publisher {
         // values are counted during the transform pass itself.
         let changed = changedColumns(policy: policy, output: plan.outputHeader)
         // Input and release are charted from the same share of records, fewer for large inputs.
-        let chartSampleEvery = DistributionRequest.sampleEvery(forInputBytes: inputs.compactMap(\.source.totalBytes).reduce(0, +))
+        let chartSampleEvery = DistributionRequest.sampleEvery(
+            forInputBytes: inputs.compactMap(\.source.totalBytes).reduce(0, +))
         if !dryRun && !changed.isEmpty {
             // (A dry run writes no report pages, so it does not count the charts.)
-            plan.distributions = DistributionRequest(columns: changed.compactMap { name in plan.inputHeader.firstIndex(of: name).map { (name, $0) } },
-                                                     entity: policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) },
-                                                     individualsCap: RiskSpec(policy: policy).publicMinimumClassSize)
+            plan.distributions = DistributionRequest(
+                columns: changed.compactMap { name in plan.inputHeader.firstIndex(of: name).map { (name, $0) } },
+                entity: policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) },
+                individualsCap: RiskSpec(policy: policy).publicMinimumClassSize)
             plan.distributions?.sampleEvery = chartSampleEvery
         }
         // The release's risk is counted on the output fields as they are written (a privacy
         // run: as pass 2 copies them). A dry run measures the release too, and checks its gates.
-        var releaseSpec = releaseRiskSpec(policy: policy, header: plan.outputHeader, distributions: dryRun ? [] : changed)
+        var releaseSpec = releaseRiskSpec(
+            policy: policy, header: plan.outputHeader, distributions: dryRun ? [] : changed)
         releaseSpec?.chartSampleEvery = chartSampleEvery
         if let releaseSpec { try measure(release: releaseSpec, in: &plan, policy: policy) }
         // The catalog's sketches of the release, keyed as it is written, when nothing else
@@ -138,12 +162,18 @@ public enum Publisher {
         let destination = directory ?? "\(name)-\(releaseID)"
         // A dry run with a linkage check writes its data to a scratch directory that is removed:
         // the check reads the data as it would be published.
-        let workspace = dryRun ? (policy.linkage == nil ? nil : try StagingDirectory(destination: temporaryDirectory(request.environment) + "/deid-dry-run-\(releaseID)"))
+        let workspace =
+            dryRun
+            ? (policy.linkage == nil
+                ? nil
+                : try StagingDirectory(
+                    destination: temporaryDirectory(request.environment) + "/deid-dry-run-\(releaseID)"))
             : try StagingDirectory(destination: destination)
         let staging = dryRun ? nil : workspace
 
-        let file = try OutputFile(path: workspace?.file(dataFile) ?? "/dev/null", compress: request.compress,
-                                  protecting: inputs.compactMap(\.source.identity))
+        let file = try OutputFile(
+            path: workspace?.file(dataFile) ?? "/dev/null", compress: request.compress,
+            protecting: inputs.compactMap(\.source.identity))
         // The data's fingerprint is taken as it is written, unless it is compressed (the file's
         // bytes are then gzip's) or aggregated (written by the aggregator): then from the file.
         let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
@@ -151,9 +181,10 @@ public enum Publisher {
         var summary: RunSummary
         var privacy: PrivacyOutcome?
         if plan.privacy != nil {
-            (summary, privacy) = try run.runPrivate(inputs: inputs, output: file, delimiter: .comma,
-                                                    spoolDirectory: workspace?.path ?? temporaryDirectory(request.environment),
-                                                    progress: progress, digest: hashing)
+            (summary, privacy) = try run.runPrivate(
+                inputs: inputs, output: file, delimiter: .comma,
+                spoolDirectory: workspace?.path ?? temporaryDirectory(request.environment),
+                progress: progress, digest: hashing)
         } else {
             summary = try run.run(inputs: inputs, output: file, delimiter: .comma, progress: progress, digest: hashing)
         }
@@ -166,33 +197,44 @@ public enum Publisher {
         for index in summary.inputs.indices { summary.inputs[index].sha256 = inputs[index].fingerprint() }
 
         let dataPath = workspace?.file(dataFile)
-        let dataBytes = dataPath.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int } ?? 0
-        let dataHash = hashing?.isUsed == true ? hashing!.finish()
+        let dataBytes =
+            dataPath.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int } ?? 0
+        let dataHash =
+            hashing?.isUsed == true
+            ? hashing!.finish()
             : try dataPath.map { try Release.sha256(ofFile: $0) } ?? ""
         var manifest = ReleaseManifest(
             releaseID: releaseID, created: created, tool: .init(name: "deid", version: Release.toolVersion),
             dataset: policy.dataset, entity: policy.entity,
             policy: .init(file: PathName.base(of: request.policyPath), sha256: policy.sha256),
             inputs: summary.inputs,
-            data: .init(file: dataFile, bytes: dataBytes, sha256: dataHash, compressed: request.compress, columns: plan.outputHeader),
+            data: .init(
+                file: dataFile, bytes: dataBytes, sha256: dataHash, compressed: request.compress,
+                columns: plan.outputHeader),
             rows: .init(in: summary.recordsIn, filtered: summary.recordsFiltered, out: summary.recordsOut),
             columns: Release.manifestColumns(plan: plan, privacy: privacy),
             records: (plan.filterTechnique.map { [Release.filterStep($0, removed: summary.recordsFiltered)] } ?? [])
                 + (privacy.map { [Release.suppressionTechnique($0)] } ?? []),
             seed: request.seed, privacy: privacy.map { PrivacyManifest(outcome: $0, spec: policy.privacy!) })
         // The release's own risk, before anything is committed, as the transform pass counted it.
-        let measured = try measureRelease(policy: policy, spec: releaseSpec,
-                                          counted: run.releaseMerger?.finish(summary: summary) ?? run.releaseCounted.data,
-                                          dataFile: dataFile)
+        let measured = try measureRelease(
+            policy: policy, spec: releaseSpec,
+            counted: run.releaseMerger?.finish(summary: summary) ?? run.releaseCounted.data,
+            dataFile: dataFile)
         if manifest.privacy?.tReference != nil {
             manifest.privacy?.highestTDistanceRelease = measured?.report.attributeDisclosure?.highestTFile
         }
         let report = Release.report(manifest)
         if let failed = measured?.report.failedGates, !failed.isEmpty {
-            throw PrivacyGateError(refusal: PrivacyRefusal(reasons: failed.map { gate in
-                "the release exceeds risk.\(gate.name) \(DecimalText.label(gate.limit)): it measures \(gate.value == gate.value.rounded() ? DecimalText.label(gate.value) : String(format: "%.4f", gate.value))"
-            } + [dryRun ? "a release would not be written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"
-                 : "nothing was written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"]))
+            throw PrivacyGateError(
+                refusal: PrivacyRefusal(
+                    reasons: failed.map { gate in
+                        "the release exceeds risk.\(gate.name) \(DecimalText.label(gate.limit)): it measures \(gate.value == gate.value.rounded() ? DecimalText.label(gate.value) : String(format: "%.4f", gate.value))"
+                    } + [
+                        dryRun
+                            ? "a release would not be written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"
+                            : "nothing was written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"
+                    ]))
         }
         // Publishes into one catalog take turns from here to the rename, when the release is
         // checked against the catalog (a gate two of them must not both pass) or recorded in it.
@@ -204,12 +246,14 @@ public enum Publisher {
         // the catalog record: made while it was written, else by one read of the written data.
         var linkage: LinkOutcome?
         if let dataPath, let side = run.releaseSketches(records: summary.recordsOut) {
-            linkage = try sketchedOutcome(side, request: plan.releaseSketch!, dataPath: dataPath, entity: policy.entity,
-                                          readOptions: writtenDataOptions(request))
+            linkage = try sketchedOutcome(
+                side, request: plan.releaseSketch!, dataPath: dataPath, entity: policy.entity,
+                readOptions: writtenDataOptions(request))
         }
         if let dataPath, linkage == nil, policy.linkage != nil || catalogPath != nil {
-            linkage = try checkLinkage(policy: policy, manifest: manifest, dataPath: dataPath, displayName: dataFile,
-                                       request: request, dryRun: dryRun)
+            linkage = try checkLinkage(
+                policy: policy, manifest: manifest, dataPath: dataPath, displayName: dataFile,
+                request: request, dryRun: dryRun)
         }
         if !gatedByCatalog { try lockCatalog(commitLock, path: catalogPath) }
         if let staging {
@@ -218,12 +262,19 @@ public enum Publisher {
             }
             if let measured {
                 try staging.write(text: try measured.report.json() + "\n", to: "report.json")
-                let changes = zip(run.collected.distributions, measured.after).map { ColumnChange(column: $0.column, before: $0, after: $1) }
-                try staging.write(text: RiskHTML(report: measured.report, spec: measured.spec, confidential: false, changes: changes).render(),
-                                  to: "report.html")
-                try FileManager.default.createDirectory(atPath: staging.file("confidential"), withIntermediateDirectories: false)
-                try staging.write(text: RiskHTML(report: measured.report, spec: measured.spec, confidential: true, changes: changes).render(),
-                                  to: "confidential/report.html")
+                let changes = zip(run.collected.distributions, measured.after).map {
+                    ColumnChange(column: $0.column, before: $0, after: $1)
+                }
+                try staging.write(
+                    text: RiskHTML(report: measured.report, spec: measured.spec, confidential: false, changes: changes)
+                        .render(),
+                    to: "report.html")
+                try FileManager.default.createDirectory(
+                    atPath: staging.file("confidential"), withIntermediateDirectories: false)
+                try staging.write(
+                    text: RiskHTML(report: measured.report, spec: measured.spec, confidential: true, changes: changes)
+                        .render(),
+                    to: "confidential/report.html")
             }
             try staging.write(text: try manifest.json(), to: "manifest.json")
             try staging.write(text: report, to: "report.md")
@@ -235,8 +286,9 @@ public enum Publisher {
             // two steps leaves a pending entry the next run settles by looking at the directory.
             var catalog: Catalog?
             if let catalogPath, let linkage {
-                var entry = catalogEntry(manifest: manifest, policy: policy, location: staging.destination, spec: releaseSpec,
-                                         counted: measured?.counted, linkage: linkage)
+                var entry = catalogEntry(
+                    manifest: manifest, policy: policy, location: staging.destination, spec: releaseSpec,
+                    counted: measured?.counted, linkage: linkage)
                 entry.isPending = true
                 FaultPoint.reach("publish-before-record")
                 let opened = try Catalog(path: catalogPath, create: true)
@@ -259,14 +311,16 @@ public enum Publisher {
                 } catch let error as CatalogError {
                     // The release is in place and recorded as pending: the next command that
                     // opens this catalog marks it published.
-                    notes.append("the release is in place but still marked pending in \(catalogPath) (\(error.problem)); "
-                                 + "the next deid command on this catalog (deid catalog list) confirms it")
+                    notes.append(
+                        "the release is in place but still marked pending in \(catalogPath) (\(error.problem)); "
+                            + "the next deid command on this catalog (deid catalog list) confirms it")
                     recorded = catalogPath
                 }
             }
         }
-        return PublishOutcome(directory: staging?.destination, manifest: manifest, report: report, risk: measured?.report,
-                              linkage: policy.linkage == nil ? nil : linkage?.report, catalog: recorded, notes: notes)
+        return PublishOutcome(
+            directory: staging?.destination, manifest: manifest, report: report, risk: measured?.report,
+            linkage: policy.linkage == nil ? nil : linkage?.report, catalog: recorded, notes: notes)
     }
 
     /// Takes the catalog's lock (waiting for another publish into it) and settles what a killed
@@ -274,21 +328,26 @@ public enum Publisher {
     static func lockCatalog(_ lock: FileLock?, path: String?) throws {
         guard let lock, let path else { return }
         try lock.lock()
-        if FileManager.default.fileExists(atPath: path) { try Catalog(path: path, create: false).settlePendingReleases() }
+        if FileManager.default.fileExists(atPath: path) {
+            try Catalog(path: path, create: false).settlePendingReleases()
+        }
     }
 
     /// How the release's own data is read back (its sample, its linkage check): comma, and the
     /// run's limits with room to spare (an output field may be a little longer than its input,
     /// quoted), so that data the run accepted is never refused when read again.
     static func writtenDataOptions(_ request: TransformRequest) -> CSVReadOptions {
-        CSVReadOptions(delimiter: .comma, maxFieldBytes: 2 * max(request.readOptions.maxFieldBytes, 16 << 20),
-                       maxRecordBytes: 2 * max(request.readOptions.maxRecordBytes, 16 << 20))
+        CSVReadOptions(
+            delimiter: .comma, maxFieldBytes: 2 * max(request.readOptions.maxFieldBytes, 16 << 20),
+            maxRecordBytes: 2 * max(request.readOptions.maxRecordBytes, 16 << 20))
     }
 
     /// Checks the written data against the policy's linkage section (refusing with the reasons
     /// when a combination exceeds the limit) and sketches it for the catalog.
-    static func checkLinkage(policy: Policy, manifest: ReleaseManifest, dataPath: String, displayName: String,
-                             request: TransformRequest, dryRun: Bool) throws -> LinkOutcome {
+    static func checkLinkage(
+        policy: Policy, manifest: ReleaseManifest, dataPath: String, displayName: String,
+        request: TransformRequest, dryRun: Bool
+    ) throws -> LinkOutcome {
         var options = LinkOptions()
         options.entities = policy.entity.map { [$0] } ?? []
         options.firstFileOnly = true
@@ -297,7 +356,9 @@ public enum Publisher {
         options.workers = request.workers ?? ProcessInfo.processInfo.activeProcessorCount
         for column in manifest.columns where column.published {
             for technique in column.techniques where technique.technique == "pseudonymize" {
-                if case .text(let key)? = technique.parameters["key_id"], technique.parameters["per_release"] != .flag(true) {
+                if case .text(let key)? = technique.parameters["key_id"],
+                    technique.parameters["per_release"] != .flag(true)
+                {
                     options.firstFileKeys[column.name] = key
                 }
             }
@@ -306,7 +367,9 @@ public enum Publisher {
         if let linkage = policy.linkage {
             options.maxUniqueLinkShare = linkage.maxUniqueLinkShare
             for file in linkage.against { inputs.append(try BlockInput(path: file, options: request.readOptions)) }
-            if linkage.catalog, let catalogPath = request.catalogPath, FileManager.default.fileExists(atPath: catalogPath) {
+            if linkage.catalog, let catalogPath = request.catalogPath,
+                FileManager.default.fileExists(atPath: catalogPath)
+            {
                 options.catalog = try Catalog(path: catalogPath, create: false).all()
             }
         }
@@ -319,11 +382,15 @@ public enum Publisher {
                     + (pair.suggestion.map { "; \($0)" } ?? "")
             }
             for reuse in outcome.report.pseudonymReuse where reuse.left == displayName && reuse.sharedShare > limit {
-                reasons.append("the release's pseudonyms in \(reuse.column) share \(reuse.sharedValues) values with \(reuse.right).\(reuse.rightColumn) "
-                               + "(share \(String(format: "%.4f", reuse.sharedShare))): a join key; pseudonymize with per_release: true or another key")
+                reasons.append(
+                    "the release's pseudonyms in \(reuse.column) share \(reuse.sharedValues) values with \(reuse.right).\(reuse.rightColumn) "
+                        + "(share \(String(format: "%.4f", reuse.sharedShare))): a join key; pseudonymize with per_release: true or another key"
+                )
             }
             if !reasons.isEmpty {
-                throw PrivacyGateError(refusal: PrivacyRefusal(reasons: reasons + [dryRun ? "a release would not be written" : "nothing was written"]))
+                throw PrivacyGateError(
+                    refusal: PrivacyRefusal(
+                        reasons: reasons + [dryRun ? "a release would not be written" : "nothing was written"]))
             }
         }
         return outcome
@@ -338,10 +405,11 @@ public enum Publisher {
         var request = LinkRequest()
         request.entity = policy.entity.flatMap { header.firstIndex(of: $0) }
         request.sketchColumns(header.count)
-        let candidates = Set(policy.columns.filter { column in
-            if case .pseudonymize? = column.technique { return true }
-            return column.role == .identifier || column.name == policy.entity
-        }.map(\.name))
+        let candidates = Set(
+            policy.columns.filter { column in
+                if case .pseudonymize? = column.technique { return true }
+                return column.role == .identifier || column.name == policy.entity
+            }.map(\.name))
         request.pseudonymColumns = header.indices.filter { candidates.contains(header[$0]) }
         return request
     }
@@ -350,8 +418,10 @@ public enum Publisher {
     /// while the release was written: the value sets `deid link` would keep are those of the
     /// columns its sample of the written data calls pseudonyms, identifiers or the entity. Nil
     /// when it calls one that was not sketched as a value set (the data is then read again).
-    static func sketchedOutcome(_ side: LinkSide, request: LinkRequest, dataPath: String, entity: String?,
-                                readOptions: CSVReadOptions) throws -> LinkOutcome? {
+    static func sketchedOutcome(
+        _ side: LinkSide, request: LinkRequest, dataPath: String, entity: String?,
+        readOptions: CSVReadOptions
+    ) throws -> LinkOutcome? {
         let input = try BlockInput(path: dataPath, options: readOptions)
         let sample = try LinkSample(input: input)
         let valueColumns = LinkSession.valueColumns(sample, entity: entity.flatMap { input.header.index(of: $0) })
@@ -362,20 +432,25 @@ public enum Publisher {
         }
         var kept = side
         kept.pseudonyms = positions.map { side.pseudonyms[$0] }
-        return LinkOutcome(report: LinkReport(files: [], pairs: [], pseudonymReuse: [], sharedKeys: [], gate: nil),
-                           firstSide: kept, firstSample: sample, firstPseudonymColumns: valueColumns.map { input.header.names[$0] })
+        return LinkOutcome(
+            report: LinkReport(files: [], pairs: [], pseudonymReuse: [], sharedKeys: [], gate: nil),
+            firstSide: kept, firstSample: sample, firstPseudonymColumns: valueColumns.map { input.header.names[$0] })
     }
 
     /// What the catalog keeps of a written release.
-    static func catalogEntry(manifest: ReleaseManifest, policy: Policy, location: String, spec: RiskSpec?, counted: RiskData?,
-                             linkage: LinkOutcome) -> CatalogRelease {
+    static func catalogEntry(
+        manifest: ReleaseManifest, policy: Policy, location: String, spec: RiskSpec?, counted: RiskData?,
+        linkage: LinkOutcome
+    ) -> CatalogRelease {
         var classes: [(tuple: [String], individuals: Int)] = []
         var quasiIdentifiers: [String] = []
         if let statistics = counted?.statistics, spec != nil {
             quasiIdentifiers = statistics.columns
             for tuple in 0..<statistics.tupleCount {
                 let values = (0..<statistics.width).map { column in
-                    String(decoding: statistics.values[column][statistics.code(tuple: tuple, column: column)], as: UTF8.self)
+                    String(
+                        decoding: statistics.values[column][statistics.code(tuple: tuple, column: column)],
+                        as: UTF8.self)
                 }
                 classes.append((values, statistics.tupleIndividuals[tuple]))
             }
@@ -388,22 +463,28 @@ public enum Publisher {
                 keyID = key
                 perRelease = technique.parameters["per_release"] == .flag(true)
             }
-            return CatalogRelease.Column(name: column.name, role: column.role, technique: technique?.technique, family: technique?.family,
-                                         keyID: keyID, perRelease: perRelease)
+            return CatalogRelease.Column(
+                name: column.name, role: column.role, technique: technique?.technique, family: technique?.family,
+                keyID: keyID, perRelease: perRelease)
         }
-        var columnSketches: [String: KHyperLogLog] = [:], pseudonymSketches: [String: KHyperLogLog] = [:]
+        var columnSketches: [String: KHyperLogLog] = [:]
+        var pseudonymSketches: [String: KHyperLogLog] = [:]
         if let side = linkage.firstSide, let sample = linkage.firstSample {
             for (index, sketch) in side.columns.enumerated() { columnSketches[sample.columns[index].name] = sketch }
-            for (name, sketch) in zip(linkage.firstPseudonymColumns, side.pseudonyms) { pseudonymSketches[name] = sketch }
+            for (name, sketch) in zip(linkage.firstPseudonymColumns, side.pseudonyms) {
+                pseudonymSketches[name] = sketch
+            }
         }
         let absolute = location.hasPrefix("/") ? location : FileManager.default.currentDirectoryPath + "/" + location
-        return CatalogRelease(id: manifest.releaseID, name: manifest.dataset.name, created: manifest.created,
-                              policyFingerprint: manifest.policy.sha256, purpose: manifest.dataset.purpose,
-                              controller: manifest.dataset.controller, retention: manifest.dataset.retention, location: absolute,
-                              dataFile: manifest.data.file, dataSHA256: manifest.data.sha256, records: manifest.rows.out,
-                              individuals: linkage.firstSide?.individuals ?? manifest.rows.out, entity: manifest.entity.flatMap { manifest.data.columns.contains($0) ? $0 : nil },
-                              inputs: manifest.inputs, columns: columns, quasiIdentifiers: quasiIdentifiers, classes: classes,
-                              columnSketches: columnSketches, pseudonymSketches: pseudonymSketches)
+        return CatalogRelease(
+            id: manifest.releaseID, name: manifest.dataset.name, created: manifest.created,
+            policyFingerprint: manifest.policy.sha256, purpose: manifest.dataset.purpose,
+            controller: manifest.dataset.controller, retention: manifest.dataset.retention, location: absolute,
+            dataFile: manifest.data.file, dataSHA256: manifest.data.sha256, records: manifest.rows.out,
+            individuals: linkage.firstSide?.individuals ?? manifest.rows.out,
+            entity: manifest.entity.flatMap { manifest.data.columns.contains($0) ? $0 : nil },
+            inputs: manifest.inputs, columns: columns, quasiIdentifiers: quasiIdentifiers, classes: classes,
+            columnSketches: columnSketches, pseudonymSketches: pseudonymSketches)
     }
 
     /// The measures of the release: the policy's roles as far as the release still has the
@@ -416,7 +497,9 @@ public enum Publisher {
         guard !spec.quasiIdentifiers.isEmpty else { return nil }
         if let entity = spec.entity, !header.contains(entity) { spec.entity = nil }
         if let sensitive = spec.sensitive, !header.contains(sensitive) { spec.sensitive = nil }
-        if let trace = spec.trace, spec.entity == nil || !header.contains(trace.time) || !header.contains(trace.value) { spec.trace = nil }
+        if let trace = spec.trace, spec.entity == nil || !header.contains(trace.time) || !header.contains(trace.value) {
+            spec.trace = nil
+        }
         spec.discovery = nil
         return spec
     }
@@ -426,25 +509,32 @@ public enum Publisher {
         if var layout = plan.privacy {
             // A privacy run counts its release in pass 2, from the spooled lines: pass 1 notes
             // where the measured fields other than the quasi-identifiers lie in each line.
-            let names = Set([spec.sensitive, spec.trace?.time, spec.trace?.value].compactMap { $0 }
-                            + spec.distributionColumns).subtracting(layout.columns)
+            let names = Set(
+                [spec.sensitive, spec.trace?.time, spec.trace?.value].compactMap { $0 }
+                    + spec.distributionColumns
+            ).subtracting(layout.columns)
             layout.measuredOutputs = names.compactMap { plan.outputHeader.firstIndex(of: $0) }.sorted()
             plan.privacy = layout
             plan.privacyRelease = spec
         } else {
             // Record by record, the entity is read from the input; aggregated records carry
             // only their published form.
-            plan.releaseRisk = try ReleaseRiskPlan(spec: spec, outputHeader: plan.outputHeader,
-                                                   entityInput: plan.aggregation == nil ? policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) } : nil)
+            plan.releaseRisk = try ReleaseRiskPlan(
+                spec: spec, outputHeader: plan.outputHeader,
+                entityInput: plan.aggregation == nil
+                    ? policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) } : nil)
         }
     }
 
     /// The release's report from the counts the transform pass made (a privacy run's pass 2).
-    static func measureRelease(policy: Policy, spec: RiskSpec?, counted: RiskData?,
-                               dataFile: String) throws -> (report: RiskReport, spec: RiskSpec, after: [ValueDistribution], counted: RiskData)? {
+    static func measureRelease(
+        policy: Policy, spec: RiskSpec?, counted: RiskData?,
+        dataFile: String
+    ) throws -> (report: RiskReport, spec: RiskSpec, after: [ValueDistribution], counted: RiskData)? {
         guard let spec, let counted else { return nil }
-        let report = try RiskAnalysis.report(counted, spec: spec, inputs: [dataFile],
-                                             thresholds: policy.risk?.thresholds ?? RiskThresholds())
+        let report = try RiskAnalysis.report(
+            counted, spec: spec, inputs: [dataFile],
+            thresholds: policy.risk?.thresholds ?? RiskThresholds())
         return (report, spec, counted.distributions, counted)
     }
 

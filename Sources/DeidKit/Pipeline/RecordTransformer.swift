@@ -48,7 +48,8 @@ package struct RecordTransformer {
         kinds = steps.map(\.kind)
         inputs = steps.map(\.input)
         // Memos up to the last column that uses one (a wide file's copied columns need none).
-        memos = FieldMemos(count: (kinds.lastIndex { [.pseudonymize, .mask, .generalize].contains($0) } ?? -1) + 1, capacity: 1 << 18)
+        memos = FieldMemos(
+            count: (kinds.lastIndex { [.pseudonymize, .mask, .generalize].contains($0) } ?? -1) + 1, capacity: 1 << 18)
         hasFilters = !plan.filters.isEmpty
         repeatableCount = steps.firstIndex { !$0.isDeterministicInOneField } ?? steps.count
         repeats = LeadingFieldsMatcher(indices: Array(steps.prefix(repeatableCount).map(\.input)))
@@ -68,7 +69,9 @@ package struct RecordTransformer {
     /// writer whose record the caller ends); false, with nothing appended, when a filter drops
     /// the record.
     /// - Throws: `TransformError` naming the record and column when a value does not fit its technique.
-    package mutating func transform<Sink: CSVFieldSink>(_ record: CSVRecord, into output: inout Sink) throws(TransformError) -> Bool {
+    package mutating func transform<Sink: CSVFieldSink>(_ record: CSVRecord, into output: inout Sink)
+        throws(TransformError) -> Bool
+    {
         if hasFilters {
             for filter in plan.filters {
                 do {
@@ -115,8 +118,10 @@ package struct RecordTransformer {
     }
 
     private func failure(_ problem: ValueProblem, record: CSVRecord, column: Int) -> TransformError {
-        TransformError(position: InputPosition(source: sourceName, line: record.line, record: record.number,
-                                               column: plan.inputHeader[column]), problem: problem.message)
+        TransformError(
+            position: InputPosition(
+                source: sourceName, line: record.line, record: record.number,
+                column: plan.inputHeader[column]), problem: problem.message)
     }
 }
 
@@ -151,19 +156,37 @@ final class ColumnStep {
     init(_ column: TransformPlan.OutputColumn) {
         input = column.input
         let techniques = Techniques()
-        var level = 0, otherInput = -1
+        var level = 0
+        var otherInput = -1
         switch column.operation {
         case .copy, .aggregatedValue: kind = .copy
-        case .pseudonymize(let value): kind = .pseudonymize; techniques.pseudonymizer = value
-        case .mask(let value): kind = .mask; techniques.masker = value
-        case .suppress(let value): kind = .suppress; techniques.suppressor = value
+        case .pseudonymize(let value):
+            kind = .pseudonymize
+            techniques.pseudonymizer = value
+        case .mask(let value):
+            kind = .mask
+            techniques.masker = value
+        case .suppress(let value):
+            kind = .suppress
+            techniques.suppressor = value
         case .generalize(let value, let chosen, let latitude):
             techniques.generalizer = value
             level = chosen
-            if let latitude { kind = .generalizeWithLatitude; otherInput = latitude } else { kind = .generalize }
-        case .noise(let value): kind = .noise; techniques.adder = value
+            if let latitude {
+                kind = .generalizeWithLatitude
+                otherInput = latitude
+            } else {
+                kind = .generalize
+            }
+        case .noise(let value):
+            kind = .noise
+            techniques.adder = value
         case .shiftDate(let value, let entity, let then, let chosen):
-            kind = .shiftDate; techniques.shifter = value; otherInput = entity; techniques.generalizer = then; level = chosen
+            kind = .shiftDate
+            techniques.shifter = value
+            otherInput = entity
+            techniques.generalizer = then
+            level = chosen
         }
         self.techniques = kind == .copy ? nil : techniques
         self.level = level
@@ -200,12 +223,17 @@ final class ColumnStep {
         case .suppress:
             output.append(field: suppressor.unsafelyUnwrapped.suppress(record[input]))
         case .generalizeWithLatitude:
-            output.append(field: try generalizer.unsafelyUnwrapped.generalize(record[input], level: level, latitude: record[otherInput]))
+            output.append(
+                field: try generalizer.unsafelyUnwrapped.generalize(
+                    record[input], level: level, latitude: record[otherInput]))
         case .noise:
             try adder.unsafelyUnwrapped.apply(record, field: input, random: &random, to: &output)
         case .shiftDate:
             let value = record[input]
-            if value.isEmpty { output.append(field: []); return }
+            if value.isEmpty {
+                output.append(field: [])
+                return
+            }
             guard let time = TimestampValue.parse(value) else {
                 throw ValueProblem("not a date or timestamp in a known layout (YYYY-MM-DD[ HH:MM[:SS]])")
             }

@@ -5,8 +5,14 @@ import Foundation
 /// The machine-readable description of a release (`manifest.json`): what was published, from
 /// what, by whom and why, and what was done to every column.
 public struct ReleaseManifest: Codable, Sendable {
-    public struct Tool: Codable, Sendable { public var name: String; public var version: String }
-    public struct PolicyReference: Codable, Sendable { public var file: String; public var sha256: String }
+    public struct Tool: Codable, Sendable {
+        public var name: String
+        public var version: String
+    }
+    public struct PolicyReference: Codable, Sendable {
+        public var file: String
+        public var sha256: String
+    }
     public struct DataFile: Codable, Sendable {
         public var file: String
         public var bytes: Int
@@ -14,7 +20,11 @@ public struct ReleaseManifest: Codable, Sendable {
         public var compressed: Bool
         public var columns: [String]
     }
-    public struct Rows: Codable, Sendable { public var `in`: Int; public var filtered: Int; public var out: Int }
+    public struct Rows: Codable, Sendable {
+        public var `in`: Int
+        public var filtered: Int
+        public var out: Int
+    }
     public struct Column: Codable, Sendable {
         public var name: String
         public var role: String
@@ -42,8 +52,10 @@ public struct ReleaseManifest: Codable, Sendable {
     public var privacy: PrivacyManifest?
 
     enum CodingKeys: String, CodingKey {
-        case manifestVersion = "manifest_version", releaseID = "release_id", created, tool, dataset, entity, policy,
-             inputs, data, rows, columns, records, seed, privacy
+        case manifestVersion = "manifest_version"
+        case releaseID = "release_id"
+        case created, tool, dataset, entity, policy,
+            inputs, data, rows, columns, records, seed, privacy
     }
 
     /// Pretty, key-sorted JSON.
@@ -85,20 +97,23 @@ package enum Release {
     package static func sha256(of bytes: [UInt8]) -> String { Fingerprint.sha256(of: bytes) }
 
     /// The columns' part of a manifest.
-    package static func manifestColumns(plan: TransformPlan, privacy: PrivacyOutcome? = nil) -> [ReleaseManifest.Column] {
+    package static func manifestColumns(plan: TransformPlan, privacy: PrivacyOutcome? = nil) -> [ReleaseManifest.Column]
+    {
         let published = Set(plan.outputHeader)
         return plan.policy.columns.map { column in
             var techniques = plan.techniques[column.name] ?? []
             // A level chosen by the search: the generalization as applied.
             if let privacy, let position = privacy.statistics.columns.firstIndex(of: column.name),
-               case .generalize(var spec)? = column.technique, plan.privacy?.generalizers[position] != nil,
-               let index = techniques.firstIndex(where: { $0.family == "generalization" }) {
+                case .generalize(var spec)? = column.technique, plan.privacy?.generalizers[position] != nil,
+                let index = techniques.firstIndex(where: { $0.family == "generalization" })
+            {
                 spec.level = privacy.result.levels[position]
                 techniques[index] = TransformPlan.describe(spec)
                 techniques[index].parameters["chosen_by"] = .text("search")
             }
-            return ReleaseManifest.Column(name: column.name, role: column.role.rawValue, published: published.contains(column.name),
-                                          techniques: techniques)
+            return ReleaseManifest.Column(
+                name: column.name, role: column.role.rawValue, published: published.contains(column.name),
+                techniques: techniques)
         }
     }
 
@@ -111,10 +126,12 @@ package enum Release {
 
     /// The record suppression of the privacy models, for the manifest's record steps.
     static func suppressionTechnique(_ outcome: PrivacyOutcome) -> AppliedTechnique {
-        AppliedTechnique(technique: "record suppression (privacy models)", family: "suppression", parameters: [
-            "records": .number(Double(outcome.suppressedRecords)),
-            "individuals": .number(Double(outcome.result.suppressedIndividuals)),
-        ], traits: ["suppressing"])
+        AppliedTechnique(
+            technique: "record suppression (privacy models)", family: "suppression",
+            parameters: [
+                "records": .number(Double(outcome.suppressedRecords)),
+                "individuals": .number(Double(outcome.result.suppressedIndividuals)),
+            ], traits: ["suppressing"])
     }
 
     /// `report.md`: the release for people.
@@ -124,21 +141,30 @@ package enum Release {
         lines.append("")
         lines.append("Written by deid \(manifest.tool.version) on \(manifest.created).")
         lines.append("")
-        let facts: [(String, String?)] = [("Purpose", manifest.dataset.purpose), ("Controller", manifest.dataset.controller),
-                                          ("Retention", manifest.dataset.retention), ("License", manifest.dataset.license),
-                                          ("Description", manifest.dataset.description), ("Entity column", manifest.entity)]
+        let facts: [(String, String?)] = [
+            ("Purpose", manifest.dataset.purpose), ("Controller", manifest.dataset.controller),
+            ("Retention", manifest.dataset.retention), ("License", manifest.dataset.license),
+            ("Description", manifest.dataset.description), ("Entity column", manifest.entity),
+        ]
         for (label, value) in facts { if let value { lines.append("- \(label): \(value)") } }
         lines.append("- Policy: `\(manifest.policy.file)` (sha256 \(manifest.policy.sha256.prefix(16))…)")
-        lines.append("- Data: `\(manifest.data.file)`, \(manifest.rows.out) rows, \(manifest.data.columns.count) columns")
-        lines.append("- Rows: \(manifest.rows.in) read, \(manifest.rows.filtered) removed by filters, \(manifest.rows.out) written")
-        lines.append("- Noise: " + (manifest.seed.map { "reproducible from seed \($0)" } ?? "system randomness (not reproducible)"))
+        lines.append(
+            "- Data: `\(manifest.data.file)`, \(manifest.rows.out) rows, \(manifest.data.columns.count) columns")
+        lines.append(
+            "- Rows: \(manifest.rows.in) read, \(manifest.rows.filtered) removed by filters, \(manifest.rows.out) written"
+        )
+        lines.append(
+            "- Noise: "
+                + (manifest.seed.map { "reproducible from seed \($0)" } ?? "system randomness (not reproducible)"))
         lines.append("")
         lines.append("## Inputs")
         lines.append("")
         lines.append("| file | bytes | records | sha256 |")
         lines.append("|---|---:|---:|---|")
         for input in manifest.inputs {
-            lines.append("| `\(input.name)` | \(input.bytes.map(String.init) ?? "-") | \(input.records) | \(input.sha256.map { String($0.prefix(16)) + "…" } ?? "-") |")
+            lines.append(
+                "| `\(input.name)` | \(input.bytes.map(String.init) ?? "-") | \(input.records) | \(input.sha256.map { String($0.prefix(16)) + "…" } ?? "-") |"
+            )
         }
         lines.append("")
         lines.append("## Columns")
@@ -146,10 +172,15 @@ package enum Release {
         lines.append("| column | role | published | technique (ISO/IEC 20889 family) |")
         lines.append("|---|---|---|---|")
         for column in manifest.columns {
-            let techniques = column.techniques.isEmpty ? "passed through"
+            let techniques =
+                column.techniques.isEmpty
+                ? "passed through"
                 : column.techniques.map { technique in
-                    let parameters = technique.parameters.keys.sorted().map { "\($0)=\(render(technique.parameters[$0]!))" }
-                    return "\(technique.technique) (\(technique.family))" + (parameters.isEmpty ? "" : ": " + parameters.joined(separator: ", "))
+                    let parameters = technique.parameters.keys.sorted().map {
+                        "\($0)=\(render(technique.parameters[$0]!))"
+                    }
+                    return "\(technique.technique) (\(technique.family))"
+                        + (parameters.isEmpty ? "" : ": " + parameters.joined(separator: ", "))
                 }.joined(separator: "; ")
             lines.append("| `\(column.name)` | \(column.role) | \(column.published ? "yes" : "no") | \(techniques) |")
         }
@@ -175,30 +206,46 @@ package enum Release {
         let unit = entity.map { "individuals (distinct `\($0)`)" } ?? "individuals (one per row)"
         var models = ["k-anonymity, k=\(privacy.models.k)"]
         if let l = privacy.models.lDiversity {
-            models.append("l-diversity (\(l["variant"].map(render) ?? "")) l=\(l["l"].map(render) ?? "") on `\(l["column"].map(render) ?? "")`")
+            models.append(
+                "l-diversity (\(l["variant"].map(render) ?? "")) l=\(l["l"].map(render) ?? "") on `\(l["column"].map(render) ?? "")`"
+            )
         }
         if let t = privacy.models.tCloseness {
-            models.append("t-closeness (\(t["distance"].map(render) ?? "") distance) t=\(t["t"].map(render) ?? "") on `\(t["column"].map(render) ?? "")`")
+            models.append(
+                "t-closeness (\(t["distance"].map(render) ?? "") distance) t=\(t["t"].map(render) ?? "") on `\(t["column"].map(render) ?? "")`"
+            )
         }
         lines.append("- Models: \(models.joined(separator: "; ")), counted in \(unit)")
-        lines.append("- Suppression limit: \(PrivacySearch.percent(privacy.models.suppressionLimit)) of \(privacy.individuals) individuals")
+        lines.append(
+            "- Suppression limit: \(PrivacySearch.percent(privacy.models.suppressionLimit)) of \(privacy.individuals) individuals"
+        )
         lines.append("- Suppressed: \(privacy.suppressedEntities) individuals, \(privacy.suppressedRecords) records")
-        lines.append("- Published classes: \(privacy.classes), the smallest holding \(privacy.minClassSize) individuals")
+        lines.append(
+            "- Published classes: \(privacy.classes), the smallest holding \(privacy.minClassSize) individuals")
         if let l = privacy.lowestDistinctL { lines.append("- Fewest distinct sensitive values in a class: \(l)") }
         if let t = privacy.highestTDistance {
-            var line = "- Largest t-closeness distance of a class: \(String(format: "%.4f", t)) from the input's distribution (the model's reference)"
-            if let own = privacy.highestTDistanceRelease { line += "; \(String(format: "%.4f", own)) from the release's own distribution" }
+            var line =
+                "- Largest t-closeness distance of a class: \(String(format: "%.4f", t)) from the input's distribution (the model's reference)"
+            if let own = privacy.highestTDistanceRelease {
+                line += "; \(String(format: "%.4f", own)) from the release's own distribution"
+            }
             lines.append(line)
         }
         if privacy.entitiesInSeveralClasses > 0 {
-            lines.append("- Individuals whose rows fall in more than one class: \(privacy.entitiesInSeveralClasses) (each counts in every class it is in)")
+            lines.append(
+                "- Individuals whose rows fall in more than one class: \(privacy.entitiesInSeveralClasses) (each counts in every class it is in)"
+            )
         }
         lines.append("- Information loss (\(privacy.metric)): \(privacy.informationLoss)")
-        lines.append("- Search: \(privacy.search.nodesChecked) of \(privacy.search.nodes) transformations checked in \(DecimalText.label(privacy.search.milliseconds)) ms")
+        lines.append(
+            "- Search: \(privacy.search.nodesChecked) of \(privacy.search.nodes) transformations checked in \(DecimalText.label(privacy.search.milliseconds)) ms"
+        )
         lines.append("")
         lines.append("| quasi-identifier | level |")
         lines.append("|---|---:|")
-        for (column, level) in privacy.transformation.sorted(by: { $0.key < $1.key }) { lines.append("| `\(column)` | \(level) |") }
+        for (column, level) in privacy.transformation.sorted(by: { $0.key < $1.key }) {
+            lines.append("| `\(column)` | \(level) |")
+        }
         lines.append("")
         lines.append("| class size (individuals) | classes |")
         lines.append("|---|---:|")

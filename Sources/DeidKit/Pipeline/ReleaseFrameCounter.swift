@@ -42,8 +42,11 @@ final class ReleaseFrameCounter: KeptFrameObserver {
     @exclusivity(unchecked) private var traceSum = 0.0
     @exclusivity(unchecked) private var frames = 0
 
-    init(spec: RiskSpec, statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], plan: PrivacyPlan, layout: PrivacyLayout,
-         outputHeader: [String], delimiter: CSVDelimiter) throws {
+    init(
+        spec: RiskSpec, statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], plan: PrivacyPlan,
+        layout: PrivacyLayout,
+        outputHeader: [String], delimiter: CSVDelimiter
+    ) throws {
         self.spec = spec
         width = statistics.width
         tuples = statistics.tuples
@@ -59,7 +62,10 @@ final class ReleaseFrameCounter: KeptFrameObserver {
         riskLayout = try RiskLayout(spec: spec, columns: columns, source: "<release>")
         merger = RiskMerger(spec: spec, layout: riskLayout, columns: columns)
         charted = spec.distributionColumns.map { name in
-            (statistics.columns.firstIndex(of: name), statistics.columns.contains(name) ? nil : measuredNames.firstIndex(of: name))
+            (
+                statistics.columns.firstIndex(of: name),
+                statistics.columns.contains(name) ? nil : measuredNames.firstIndex(of: name)
+            )
         }
         if var request = riskLayout.distributions {
             // The frames are sampled here; the counter takes every record it is given.
@@ -80,13 +86,16 @@ final class ReleaseFrameCounter: KeptFrameObserver {
 
     /// Counts a kept frame.
     override func count(_ frame: KeptFrame) throws {
-        let tuple = frame.tuple, entity = frame.entity
+        let tuple = frame.tuple
+        let entity = frame.entity
         frames &+= 1
         tupleRecords[tuple] &+= 1
         var sensitive: UInt32 = 0
         if let sensitiveField {
             let value = field(sensitiveField, of: frame).unquoted()
-            if let code = sensitiveIndex[value] { sensitive = code } else {
+            if let code = sensitiveIndex[value] {
+                sensitive = code
+            } else {
                 sensitive = UInt32(sensitiveValues.count)
                 sensitiveIndex[value] = sensitive
                 sensitiveValues.append(value)
@@ -94,20 +103,27 @@ final class ReleaseFrameCounter: KeptFrameObserver {
         }
         // A household's frames come in runs of one (entity, tuple, sensitive): counted at once.
         let key = GroupKey(entity: entity, tuple: UInt32(tuple), sensitive: sensitive)
-        if key == runKey { runRecords &+= 1 } else {
+        if key == runKey {
+            runRecords &+= 1
+        } else {
             if runRecords > 0 { groups[runKey, default: 0] += runRecords }
             runKey = key
             runRecords = 1
         }
         if let traceTime, let traceValue {
-            let timeBytes = field(traceTime, of: frame), valueBytes = field(traceValue, of: frame)
+            let timeBytes = field(traceTime, of: frame)
+            let valueBytes = field(traceValue, of: frame)
             if !timeBytes.isEmpty && !valueBytes.isEmpty {
                 guard let time = TimestampValue.parse(timeBytes), let value = valueBytes.decimal?.value else {
-                    throw TransformError(position: InputPosition(source: "<release>", record: frames),
-                                         problem: "a trace time or value of the release is not a timestamp or a number")
+                    throw TransformError(
+                        position: InputPosition(source: "<release>", record: frames),
+                        problem: "a trace time or value of the release is not a timestamp or a number")
                 }
-                let pointKey = TracePointKey(entity: entity, bucket: Int64((timeUnit.map { time.truncated(to: $0) } ?? time).secondsSinceEpoch))
-                if pointKey == traceKey { traceSum += value } else {
+                let pointKey = TracePointKey(
+                    entity: entity, bucket: Int64((timeUnit.map { time.truncated(to: $0) } ?? time).secondsSinceEpoch))
+                if pointKey == traceKey {
+                    traceSum += value
+                } else {
                     if traceKey.entity != .max { trace[traceKey, default: 0] += traceSum }
                     traceKey = pointKey
                     traceSum = value
@@ -118,7 +134,8 @@ final class ReleaseFrameCounter: KeptFrameObserver {
             chartRecord.removeAll()
             for source in charted {
                 if let column = source.quasiIdentifier {
-                    chartRecord.append(field: levelLabels[column][Int(levelCodes[column][Int(tuples[tuple &* width &+ column])])])
+                    chartRecord.append(
+                        field: levelLabels[column][Int(levelCodes[column][Int(tuples[tuple &* width &+ column])])])
                 } else if let index = source.measured {
                     chartRecord.append(field: field(index, of: frame).unquoted())
                 }
@@ -141,7 +158,9 @@ final class ReleaseFrameCounter: KeptFrameObserver {
         for tuple in 0..<tupleRecords.count where tupleRecords[tuple] > 0 {
             local[tuple] = UInt32(block.tupleRecords.count)
             block.tupleRecords.append(tupleRecords[tuple])
-            for column in 0..<width { block.tupleCodes.append(levelCodes[column][Int(tuples[tuple &* width &+ column])]) }
+            for column in 0..<width {
+                block.tupleCodes.append(levelCodes[column][Int(tuples[tuple &* width &+ column])])
+            }
         }
         var entityLocal: [UInt32: UInt32] = [:]
         func localEntity(_ entity: UInt32) -> UInt32 {
@@ -152,17 +171,26 @@ final class ReleaseFrameCounter: KeptFrameObserver {
             return code
         }
         let hasEntity = riskLayout.entity != nil
-        let ordered = groups.sorted { ($0.key.entity, $0.key.tuple, $0.key.sensitive) < ($1.key.entity, $1.key.tuple, $1.key.sensitive) }
+        let ordered = groups.sorted {
+            ($0.key.entity, $0.key.tuple, $0.key.sensitive) < ($1.key.entity, $1.key.tuple, $1.key.sensitive)
+        }
         for (key, records) in ordered {
-            block.groups.append((entity: hasEntity ? localEntity(key.entity) : .max, tuple: local[Int(key.tuple)], sensitive: key.sensitive,
-                                 records: records))
+            block.groups.append(
+                (
+                    entity: hasEntity ? localEntity(key.entity) : .max, tuple: local[Int(key.tuple)],
+                    sensitive: key.sensitive,
+                    records: records
+                ))
         }
         block.sensitive = sensitiveValues
         var risk = RiskBlock()
-        for (key, sum) in trace { risk.trace[TracePointKey(entity: localEntity(key.entity), bucket: key.bucket), default: 0] += sum }
+        for (key, sum) in trace {
+            risk.trace[TracePointKey(entity: localEntity(key.entity), bucket: key.bucket), default: 0] += sum
+        }
         var charts = distributions
         if charts != nil { charts!.setSampling(every: 8) }
-        merger.add(RiskCounts(statistics: block, risk: risk, distributions: charts), input: 0, lineBase: 0, recordBase: 0)
+        merger.add(
+            RiskCounts(statistics: block, risk: risk, distributions: charts), input: 0, lineBase: 0, recordBase: 0)
         return merger.finish(summary: RunSummary())
     }
 }
@@ -171,4 +199,3 @@ final class ReleaseFrameCounter: KeptFrameObserver {
 package final class ReleaseCounted: @unchecked Sendable {
     var data: RiskData?
 }
-

@@ -40,7 +40,8 @@ struct SpoolSink: CSVFieldSink {
         if let sensitive = layout.sensitiveOutput { modes[sensitive] = 2 }
         self.modes = modes
         var capturedIndex = 0
-        var quasiIdentifierFields: [Int] = [], sensitiveField: Int?
+        var quasiIdentifierFields: [Int] = []
+        var sensitiveField: Int?
         for mode in modes where mode != 0 {
             if mode == 1 { quasiIdentifierFields.append(capturedIndex) } else { sensitiveField = capturedIndex }
             capturedIndex += 1
@@ -148,4 +149,3 @@ struct SpoolSink: CSVFieldSink {
         ended()
     }
 }
-

@@ -38,34 +38,47 @@ struct TimeSeriesAggregator {
     }
 
     /// Adds one transformed record of entity `entity`; completed buckets are passed to `emit`.
-    mutating func add(_ record: CSVRecord, entity: ArraySlice<UInt8>, sourceName: String, inputRecord: CSVRecord,
-                      header: [String], transformer: inout RecordTransformer,
-                      emit: (CSVRecord) throws -> Void) throws {
+    mutating func add(
+        _ record: CSVRecord, entity: ArraySlice<UInt8>, sourceName: String, inputRecord: CSVRecord,
+        header: [String], transformer: inout RecordTransformer,
+        emit: (CSVRecord) throws -> Void
+    ) throws {
         lastPosition = InputPosition(source: sourceName, line: inputRecord.line, record: inputRecord.number)
         if outputHeader.isEmpty { outputHeader = header }
         let timestamp = record[plan.timestampOutput]
         guard let start = TimestampValue.parse(timestamp)?.secondsSinceEpoch else {
-            throw TransformError(position: InputPosition(source: sourceName, line: inputRecord.line, record: inputRecord.number,
-                                                         column: header[plan.timestampOutput]),
-                                 problem: "not a timestamp; aggregation needs one in every record")
+            throw TransformError(
+                position: InputPosition(
+                    source: sourceName, line: inputRecord.line, record: inputRecord.number,
+                    column: header[plan.timestampOutput]),
+                problem: "not a timestamp; aggregation needs one in every record")
         }
         var values: [(Double, Int)] = []
         for value in plan.values {
             let field = record[value.output]
-            if field.isEmpty { values.append((.nan, 0)); continue }
+            if field.isEmpty {
+                values.append((.nan, 0))
+                continue
+            }
             guard let parsed = DecimalText.parse(field) else {
-                throw TransformError(position: InputPosition(source: sourceName, line: inputRecord.line, record: inputRecord.number,
-                                                             column: header[value.output]),
-                                     problem: "not a number; aggregated columns need numbers")
+                throw TransformError(
+                    position: InputPosition(
+                        source: sourceName, line: inputRecord.line, record: inputRecord.number,
+                        column: header[value.output]),
+                    problem: "not a number; aggregated columns need numbers")
             }
             values.append(parsed)
         }
         let entityKey = Array(entity)
         if var open = bucketByEntity[entityKey] {
             if start < open.start {
-                throw TransformError(position: InputPosition(source: sourceName, line: inputRecord.line, record: inputRecord.number,
-                                                             column: header[plan.timestampOutput]),
-                                     problem: "this entity's readings are not in time order; aggregation needs each entity's readings sorted by time")
+                throw TransformError(
+                    position: InputPosition(
+                        source: sourceName, line: inputRecord.line, record: inputRecord.number,
+                        column: header[plan.timestampOutput]),
+                    problem:
+                        "this entity's readings are not in time order; aggregation needs each entity's readings sorted by time"
+                )
             }
             if start > open.start {
                 try close(open, emit: emit, transformer: &transformer)
@@ -86,9 +99,16 @@ struct TimeSeriesAggregator {
         if let existing = groupByKey[key] {
             groupIndex = existing
         } else {
-            let group = Group(record: record, key: key, totals: Array(repeating: 0, count: values.count),
-                              decimals: Array(repeating: 0, count: values.count), count: 0)
-            if let free = freeGroups.popLast() { groups[free] = group; groupIndex = free } else { groups.append(group); groupIndex = groups.count - 1 }
+            let group = Group(
+                record: record, key: key, totals: Array(repeating: 0, count: values.count),
+                decimals: Array(repeating: 0, count: values.count), count: 0)
+            if let free = freeGroups.popLast() {
+                groups[free] = group
+                groupIndex = free
+            } else {
+                groups.append(group)
+                groupIndex = groups.count - 1
+            }
             groupByKey[key] = groupIndex
             bucketByEntity[entityKey]!.groups.append(groupIndex)
         }
@@ -108,7 +128,9 @@ struct TimeSeriesAggregator {
         entityOrder.removeAll()
     }
 
-    private mutating func close(_ bucket: OpenBucket, emit: (CSVRecord) throws -> Void, transformer: inout RecordTransformer) throws {
+    private mutating func close(
+        _ bucket: OpenBucket, emit: (CSVRecord) throws -> Void, transformer: inout RecordTransformer
+    ) throws {
         for index in bucket.groups {
             guard let group = groups[index] else { continue }
             var output = CSVRecord()
@@ -122,7 +144,9 @@ struct TimeSeriesAggregator {
                     var position = lastPosition
                     position.column = outputHeader[column]
                     guard total.isFinite else {
-                        throw TransformError(position: position, problem: "a bucket's total is not a finite number (the values are too large)")
+                        throw TransformError(
+                            position: position,
+                            problem: "a bucket's total is not a finite number (the values are too large)")
                     }
                     if let noise = value.noise {
                         do {

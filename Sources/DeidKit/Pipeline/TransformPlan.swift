@@ -13,7 +13,11 @@ public enum ManifestValue: Codable, Sendable, Equatable {
         switch self {
         case .text(let text): try container.encode(text)
         case .number(let number):
-            if number == number.rounded(), abs(number) < 1e15 { try container.encode(Int64(number)) } else { try container.encode(number) }
+            if number == number.rounded(), abs(number) < 1e15 {
+                try container.encode(Int64(number))
+            } else {
+                try container.encode(number)
+            }
         case .flag(let flag): try container.encode(flag)
         case .list(let items): try container.encode(items)
         }
@@ -21,9 +25,15 @@ public enum ManifestValue: Codable, Sendable, Equatable {
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if let flag = try? container.decode(Bool.self) { self = .flag(flag) } else if let number = try? container.decode(Double.self) {
+        if let flag = try? container.decode(Bool.self) {
+            self = .flag(flag)
+        } else if let number = try? container.decode(Double.self) {
             self = .number(number)
-        } else if let text = try? container.decode(String.self) { self = .text(text) } else { self = .list(try container.decode([ManifestValue].self)) }
+        } else if let text = try? container.decode(String.self) {
+            self = .text(text)
+        } else {
+            self = .list(try container.decode([ManifestValue].self))
+        }
     }
 }
 
@@ -99,8 +109,10 @@ package struct TransformPlan: Sendable {
     /// - Parameters:
     ///   - releaseID: the release's id, from which per-release keys are derived.
     ///   - seed: makes noise reproducible; nil uses the system CSPRNG.
-    package init(policy: Policy, header: [String], releaseID: String, seed: UInt64?,
-                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    package init(
+        policy: Policy, header: [String], releaseID: String, seed: UInt64?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         self.policy = policy
         self.inputHeader = header
         self.seed = seed
@@ -128,32 +140,46 @@ package struct TransformPlan: Sendable {
             do {
                 switch column.technique {
                 case .drop?:
-                    applied.append(AppliedTechnique(technique: "attribute removal", family: "suppression",
-                                                    parameters: [:], traits: ["suppressing"]))
+                    applied.append(
+                        AppliedTechnique(
+                            technique: "attribute removal", family: "suppression",
+                            parameters: [:], traits: ["suppressing"]))
                     techniques[column.name] = applied
                     continue
                 case .pseudonymize(let spec)?:
-                    let secret = try key(spec.key, perRelease: spec.perRelease, path: "\(path).pseudonymize.key", purpose: "pseudonymize/\(column.name)")
+                    let secret = try key(
+                        spec.key, perRelease: spec.perRelease, path: "\(path).pseudonymize.key",
+                        purpose: "pseudonymize/\(column.name)")
                     operation = .pseudonymize(Pseudonymizer(key: secret, length: spec.length, encoding: spec.encoding))
-                    applied.append(AppliedTechnique(technique: "keyed hash (HMAC-SHA256)", family: "pseudonymization", parameters: [
-                        "key_id": .text(keyIDs["\(path).pseudonymize.key"]!), "length": .number(Double(spec.length)),
-                        "encoding": .text(spec.encoding.rawValue), "per_release": .flag(spec.perRelease),
-                    ], traits: spec.perRelease ? ["randomized"] : ["deterministic"]))
+                    applied.append(
+                        AppliedTechnique(
+                            technique: "keyed hash (HMAC-SHA256)", family: "pseudonymization",
+                            parameters: [
+                                "key_id": .text(keyIDs["\(path).pseudonymize.key"]!),
+                                "length": .number(Double(spec.length)),
+                                "encoding": .text(spec.encoding.rawValue), "per_release": .flag(spec.perRelease),
+                            ], traits: spec.perRelease ? ["randomized"] : ["deterministic"]))
                 case .mask(let spec)?:
                     operation = .mask(try Masker(spec: spec))
                     var parameters: [String: ManifestValue] = ["char": .text(spec.character)]
-                    if let pattern = spec.pattern { parameters["pattern"] = .text(pattern) } else {
+                    if let pattern = spec.pattern {
+                        parameters["pattern"] = .text(pattern)
+                    } else {
                         parameters["keep_first"] = .number(Double(spec.keepFirst))
                         parameters["keep_last"] = .number(Double(spec.keepLast))
                     }
-                    applied.append(AppliedTechnique(technique: "masking", family: "suppression", parameters: parameters,
-                                                    traits: ["deterministic", "suppressing"]))
+                    applied.append(
+                        AppliedTechnique(
+                            technique: "masking", family: "suppression", parameters: parameters,
+                            traits: ["deterministic", "suppressing"]))
                 case .suppress(let spec)?:
                     operation = .suppress(CellSuppressor(spec: spec))
                     var parameters: [String: ManifestValue] = ["token": .text(spec.token)]
                     parameters["values"] = spec.values.map { .number(Double($0.count)) } ?? .text("all")
-                    applied.append(AppliedTechnique(technique: "local suppression", family: "suppression", parameters: parameters,
-                                                    traits: ["deterministic", "suppressing"]))
+                    applied.append(
+                        AppliedTechnique(
+                            technique: "local suppression", family: "suppression", parameters: parameters,
+                            traits: ["deterministic", "suppressing"]))
                 case .generalize(let spec)?:
                     let built = try Generalizer(spec: spec)
                     generalizer = built
@@ -167,7 +193,8 @@ package struct TransformPlan: Sendable {
                     operation = searched ? .copy : .generalize(built, level: level, latitudeInput: latitudeInput)
                     applied.append(TransformPlan.describe(spec))
                 case .noise(let spec)?:
-                    operation = aggregatedColumns.contains(column.name) ? .aggregatedValue : .noise(NoiseAdder(spec: spec))
+                    operation =
+                        aggregatedColumns.contains(column.name) ? .aggregatedValue : .noise(NoiseAdder(spec: spec))
                     var parameters: [String: ManifestValue] = [:]
                     switch spec.distribution {
                     case .laplace(let scale): parameters["laplace"] = .number(scale)
@@ -179,7 +206,10 @@ package struct TransformPlan: Sendable {
                     if let decimals = spec.decimals { parameters["round"] = .number(Double(decimals)) }
                     parameters["seeded"] = .flag(seed != nil)
                     if aggregatedColumns.contains(column.name) { parameters["applied_to"] = .text("aggregates") }
-                    applied.append(AppliedTechnique(technique: "noise addition", family: "randomization", parameters: parameters, traits: ["randomized"]))
+                    applied.append(
+                        AppliedTechnique(
+                            technique: "noise addition", family: "randomization", parameters: parameters,
+                            traits: ["randomized"]))
                 case nil:
                     if aggregatedColumns.contains(column.name) { operation = .aggregatedValue }
                 }
@@ -192,20 +222,30 @@ package struct TransformPlan: Sendable {
                     if !aggregate.sum.isEmpty { parameters["sum"] = .list(aggregate.sum.map { .text($0) }) }
                     if !aggregate.mean.isEmpty { parameters["mean"] = .list(aggregate.mean.map { .text($0) }) }
                     if let count = aggregate.countColumn { parameters["count_column"] = .text(count) }
-                    applied.append(AppliedTechnique(technique: "aggregation (time series per entity)", family: "statistical tools",
-                                                    parameters: parameters, traits: ["deterministic", "coarsening"]))
+                    applied.append(
+                        AppliedTechnique(
+                            technique: "aggregation (time series per entity)", family: "statistical tools",
+                            parameters: parameters, traits: ["deterministic", "coarsening"]))
                 }
                 if let shift = column.dateShift, let entity = policy.entity, let entityInput = index[entity] {
-                    let secret = try key(shift.key, perRelease: shift.perRelease, path: "\(path).date_shift.key", purpose: "date_shift")
-                    operation = .shiftDate(DateShifter(key: secret, maxDays: shift.maxDays), entityInput: entityInput,
-                                           then: generalizer, level: level)
-                    applied.insert(AppliedTechnique(technique: "date shift per entity", family: "randomization", parameters: [
-                        "max_days": .number(Double(shift.maxDays)), "key_id": .text(keyIDs["\(path).date_shift.key"]!),
-                        "per_release": .flag(shift.perRelease),
-                    ], traits: ["deterministic"]), at: 0)
+                    let secret = try key(
+                        shift.key, perRelease: shift.perRelease, path: "\(path).date_shift.key", purpose: "date_shift")
+                    operation = .shiftDate(
+                        DateShifter(key: secret, maxDays: shift.maxDays), entityInput: entityInput,
+                        then: generalizer, level: level)
+                    applied.insert(
+                        AppliedTechnique(
+                            technique: "date shift per entity", family: "randomization",
+                            parameters: [
+                                "max_days": .number(Double(shift.maxDays)),
+                                "key_id": .text(keyIDs["\(path).date_shift.key"]!),
+                                "per_release": .flag(shift.perRelease),
+                            ], traits: ["deterministic"]), at: 0)
                 }
             } catch let error as KeyError {
-                throw PolicyError([PolicyDiagnostic(file: policy.source, line: nil, column: nil, path: path, message: error.message)])
+                throw PolicyError([
+                    PolicyDiagnostic(file: policy.source, line: nil, column: nil, path: path, message: error.message)
+                ])
             }
             techniques[column.name] = applied
             columns.append(OutputColumn(name: column.name, input: input, operation: operation))
@@ -213,16 +253,20 @@ package struct TransformPlan: Sendable {
         var outputHeader = columns.map(\.name)
         var aggregation: AggregationPlan?
         if let timestamp = policy.columns.first(where: { $0.aggregate != nil }), let spec = timestamp.aggregate,
-           let entity = policy.entity, let entityInput = index[entity] {
+            let entity = policy.entity, let entityInput = index[entity]
+        {
             var values: [AggregationPlan.Value] = []
             for (position, column) in columns.enumerated() where aggregatedColumns.contains(column.name) {
                 var noise: NoiseAdder?
-                if case .noise(let noiseSpec)? = policy.column(column.name)?.technique { noise = NoiseAdder(spec: noiseSpec) }
+                if case .noise(let noiseSpec)? = policy.column(column.name)?.technique {
+                    noise = NoiseAdder(spec: noiseSpec)
+                }
                 values.append(.init(output: position, mean: spec.mean.contains(column.name), noise: noise))
             }
             if let count = spec.countColumn { outputHeader.append(count) }
-            aggregation = AggregationPlan(entityInput: entityInput, timestampOutput: columns.firstIndex { $0.name == timestamp.name }!,
-                                          values: values, addsCount: spec.countColumn != nil)
+            aggregation = AggregationPlan(
+                entityInput: entityInput, timestampOutput: columns.firstIndex { $0.name == timestamp.name }!,
+                values: values, addsCount: spec.countColumn != nil)
         }
         self.outputHeader = outputHeader
         self.columns = columns
@@ -234,17 +278,20 @@ package struct TransformPlan: Sendable {
             let quasiIdentifiers = policy.quasiIdentifiers.map(\.name)
             let outputs = quasiIdentifiers.map { name in columns.firstIndex { $0.name == name }! }
             let sensitive = policy.privacy?.lDiversity?.column ?? policy.privacy?.tCloseness?.column
-            privacy = PrivacyLayout(columns: quasiIdentifiers, outputs: outputs,
-                                    generalizers: quasiIdentifiers.map { searchedGeneralizations[$0] },
-                                    sensitiveOutput: sensitive.flatMap { name in columns.firstIndex { $0.name == name } },
-                                    entityInput: policy.entity.flatMap { index[$0] })
+            privacy = PrivacyLayout(
+                columns: quasiIdentifiers, outputs: outputs,
+                generalizers: quasiIdentifiers.map { searchedGeneralizations[$0] },
+                sensitiveOutput: sensitive.flatMap { name in columns.firstIndex { $0.name == name } },
+                entityInput: policy.entity.flatMap { index[$0] })
         } else {
             privacy = nil
         }
     }
 
     static func describe(_ spec: GeneralizationSpec) -> AppliedTechnique {
-        var parameters: [String: ManifestValue] = ["level": .number(Double(spec.level)), "levels": .number(Double(spec.levelCount))]
+        var parameters: [String: ManifestValue] = [
+            "level": .number(Double(spec.level)), "levels": .number(Double(spec.levelCount)),
+        ]
         let technique: String
         // Level 0 leaves values unchanged: the method is named, without a level's parameter.
         let step = spec.level - 1
@@ -254,7 +301,9 @@ package struct TransformPlan: Sendable {
             if step >= 0 { parameters["base"] = .number(bases[step]) }
         case .intervals(let breaks):
             technique = "rounding to intervals"
-            if step >= 0 { parameters["breaks"] = .list(Generalizer.breakPoints(breaks, level: spec.level).map { .number($0) }) }
+            if step >= 0 {
+                parameters["breaks"] = .list(Generalizer.breakPoints(breaks, level: spec.level).map { .number($0) })
+            }
         case .topBottom(let bottom, let top):
             technique = "top and bottom coding"
             if let bottom { parameters["bottom"] = .number(bottom) }
@@ -280,15 +329,17 @@ package struct TransformPlan: Sendable {
             technique = "full-domain generalization (hierarchy)"
             parameters["hierarchy"] = .text(PathName.base(of: path))
         }
-        return AppliedTechnique(technique: technique, family: "generalization", parameters: parameters,
-                                traits: ["deterministic", "coarsening"])
+        return AppliedTechnique(
+            technique: technique, family: "generalization", parameters: parameters,
+            traits: ["deterministic", "coarsening"])
     }
 
     /// The record-suppression step (filters), for the manifest.
     package var filterTechnique: AppliedTechnique? {
         guard !policy.filters.isEmpty else { return nil }
-        return AppliedTechnique(technique: "record filtering", family: "suppression",
-                                parameters: ["conditions": .number(Double(policy.filters.count))], traits: ["suppressing"])
+        return AppliedTechnique(
+            technique: "record filtering", family: "suppression",
+            parameters: ["conditions": .number(Double(policy.filters.count))], traits: ["suppressing"])
     }
 
     /// True when noise is drawn from a seed or is absent: the output is then a function of the
@@ -351,7 +402,10 @@ struct RecordFilter: Sendable {
 
     /// True when `value` passes the rule.
     func keeps(_ value: ArraySlice<UInt8>) throws(ValueProblem) -> Bool {
-        if value.isEmpty { return !rule.notEmpty && from == nil && before == nil && rule.minimum == nil && rule.maximum == nil && oneOf == nil }
+        if value.isEmpty {
+            return !rule.notEmpty && from == nil && before == nil && rule.minimum == nil && rule.maximum == nil
+                && oneOf == nil
+        }
         if from != nil || before != nil {
             guard let time = TimestampValue.parse(value)?.secondsSinceEpoch else {
                 throw ValueProblem("not a date or timestamp (the filter \(rule.path) compares dates)")
@@ -360,7 +414,9 @@ struct RecordFilter: Sendable {
             if let before, time >= before { return false }
         }
         if rule.minimum != nil || rule.maximum != nil {
-            guard let number = DecimalText.parse(value)?.value else { throw ValueProblem("not a number (the filter \(rule.path) compares numbers)") }
+            guard let number = DecimalText.parse(value)?.value else {
+                throw ValueProblem("not a number (the filter \(rule.path) compares numbers)")
+            }
             if let minimum = rule.minimum, number < minimum { return false }
             if let maximum = rule.maximum, number > maximum { return false }
         }

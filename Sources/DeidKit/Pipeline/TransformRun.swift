@@ -37,9 +37,12 @@ package struct TransformRun {
     package init(plan: TransformPlan, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.plan = plan
         self.workers = max(1, workers)
-        releaseMerger = plan.releaseRisk.map { RiskMerger(spec: $0.spec, layout: $0.layout, columns: $0.layout.columns) }
+        releaseMerger = plan.releaseRisk.map {
+            RiskMerger(spec: $0.spec, layout: $0.layout, columns: $0.layout.columns)
+        }
         let count = 2 * max(1, workers)
-        let states = plan.releaseSketch.map { request in (0..<count).map { _ in LinkWorkerState(request: request) } } ?? []
+        let states =
+            plan.releaseSketch.map { request in (0..<count).map { _ in LinkWorkerState(request: request) } } ?? []
         sketchStates = states
         sketchMerger = plan.releaseSketch.map { LinkMerger(request: $0, name: "<release>") }
         sketchBounds = states.first.map { SketchBounds($0.counter.cutoffs) }
@@ -57,8 +60,10 @@ package struct TransformRun {
     /// Transforms `inputs` into `output`, header first, with `delimiter`. Does not commit.
     /// - Parameter digest: takes every byte written, in order, when the plan works record by
     ///   record (to fingerprint the output while it is written); none when it aggregates.
-    package func run(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
-                    progress: ((InputProgress) -> Void)? = nil, digest: OutputDigest? = nil) throws -> RunSummary {
+    package func run(
+        inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
+        progress: ((InputProgress) -> Void)? = nil, digest: OutputDigest? = nil
+    ) throws -> RunSummary {
         let header = try outputHeader(checking: inputs, delimiter: delimiter)
         try output.write(bytes: header)
         if plan.aggregation != nil {
@@ -71,17 +76,23 @@ package struct TransformRun {
     /// The output's header line, after checking that every input has the plan's header.
     func outputHeader(checking inputs: [BlockInput], delimiter: CSVDelimiter) throws -> [UInt8] {
         for input in inputs where input.header.names != plan.inputHeader {
-            throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
-                                 problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
+            throw TransformError(
+                position: InputPosition(source: input.source.displayName, line: 1),
+                problem:
+                    "the header differs from the first input's; inputs of one dataset need the same columns in the same order"
+            )
         }
         let writer = CSVWriter(delimiter: delimiter)
         try writer.write(fields: plan.outputHeader)
         return writer.takeBytes()
     }
 
-    private func runParallel(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
-                             progress: ((InputProgress) -> Void)?, digest: OutputDigest?) throws -> RunSummary {
-        try forEachBlock(inputs: inputs, workers: transformWorkers(delimiter: delimiter), progress: progress) { outcome, _ in
+    private func runParallel(
+        inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
+        progress: ((InputProgress) -> Void)?, digest: OutputDigest?
+    ) throws -> RunSummary {
+        try forEachBlock(inputs: inputs, workers: transformWorkers(delimiter: delimiter), progress: progress) {
+            outcome, _ in
             try output.write(outcome.bytes)
             digest?.update(outcome.bytes)
         }
@@ -92,8 +103,10 @@ package struct TransformRun {
     func transformWorkers(delimiter: CSVDelimiter) -> [TransformWorker] {
         let steps = RecordTransformer.sharedSteps(plan: plan)
         return (0..<workers * 2).map { index in
-            TransformWorker(transformer: RecordTransformer(plan: plan, sourceName: "", shared: steps), writer: CSVWriter(delimiter: delimiter),
-                            sketch: sketchStates.isEmpty ? nil : sketchStates[index], sketchBounds: sketchBounds)
+            TransformWorker(
+                transformer: RecordTransformer(plan: plan, sourceName: "", shared: steps),
+                writer: CSVWriter(delimiter: delimiter),
+                sketch: sketchStates.isEmpty ? nil : sketchStates[index], sketchBounds: sketchBounds)
         }
     }
 
@@ -101,14 +114,19 @@ package struct TransformRun {
     /// `consume` in input order, after the observers of the transform pass took their part
     /// (the input's distributions, the release's risk counts and sketches). Counts records in
     /// the summary.
-    func forEachBlock<Worker: BlockWorker>(inputs: [BlockInput], workers: [Worker], progress: ((InputProgress) -> Void)?,
-                                           consume: (Worker.Outcome, BlockPlace) throws -> Void) throws -> RunSummary
+    func forEachBlock<Worker: BlockWorker>(
+        inputs: [BlockInput], workers: [Worker], progress: ((InputProgress) -> Void)?,
+        consume: (Worker.Outcome, BlockPlace) throws -> Void
+    ) throws -> RunSummary
     where Worker.Outcome: TransformedBlock {
-        let collected = self.collected, releaseMerger = self.releaseMerger, sketchMerger = self.sketchMerger
+        let collected = self.collected
+        let releaseMerger = self.releaseMerger
+        let sketchMerger = self.sketchMerger
         var summary = RunSummary()
         let counts = try BlockLoop.run(inputs: inputs, workers: workers, progress: progress) { outcome, place in
             collected.merge(outcome.distributions)
-            releaseMerger?.add(outcome.releaseCounts, input: place.input, lineBase: place.lineBase, recordBase: place.recordBase)
+            releaseMerger?.add(
+                outcome.releaseCounts, input: place.input, lineBase: place.lineBase, recordBase: place.recordBase)
             if let counts = outcome.sketchCounts { sketchMerger?.add(counts) }
             try consume(outcome, place)
             summary.recordsFiltered += outcome.filtered
@@ -137,20 +155,24 @@ extension TransformWorker: BlockWorker {
             result.failure = error
             return result
         }
-        let input = job.input, stream = job.number
+        let input = job.input
+        let stream = job.number
         var writer = self.writer
         var distributions = transformer.plan.distributions.map(DistributionCounter.init)
         let release = transformer.plan.releaseRisk
         var releaseCounter = release.map { RiskCounter(layout: $0.layout, source: input.source.displayName) }
         let sketch = self.sketch
         let sketchEntity = transformer.plan.releaseSketch?.entity
-        var tee = TeeSink(writer: writer, capture: release?.capture ?? [], sampledOnly: release?.sampledOnly ?? [],
-                          outputCount: transformer.plan.outputHeader.count, sketch: sketch)
+        var tee = TeeSink(
+            writer: writer, capture: release?.capture ?? [], sampledOnly: release?.sampledOnly ?? [],
+            outputCount: transformer.plan.outputHeader.count, sketch: sketch)
         // A record whose leading fields repeat up to past the last quasi-identifier has the
         // previous record's class.
-        let lastQuasiIdentifierOutput = release.map { plan in
-            plan.layout.quasiIdentifiers.map { $0 < plan.capture.count ? plan.capture[$0] : Int.max }.max() ?? Int.max
-        } ?? Int.max
+        let lastQuasiIdentifierOutput =
+            release.map { plan in
+                plan.layout.quasiIdentifiers.map { $0 < plan.capture.count ? plan.capture[$0] : Int.max }.max()
+                    ?? Int.max
+            } ?? Int.max
         sketch?.withParts { _, _, counter in counter.lower(to: sketchBounds!.current) }
         do {
             while try reader.readRecord(into: &record) {
@@ -163,12 +185,15 @@ extension TransformWorker: BlockWorker {
                     kept = try transformer.transform(record, into: &tee)
                     if kept {
                         if let entityInput = release?.entityInput { tee.appendInput(record, at: entityInput) }
-                        try releaseCounter?.count(tee.captured, line: record.line, number: record.number,
-                                                  unchangedTuple: tee.repeatedFields > lastQuasiIdentifierOutput)
+                        try releaseCounter?.count(
+                            tee.captured, line: record.line, number: record.number,
+                            unchangedTuple: tee.repeatedFields > lastQuasiIdentifierOutput)
                         if let sketch {
                             sketch.withParts { _, previous, counter in
-                                sketch.key(&tee.all, previous: &previous, counter: &counter, entity: sketchEntity, block: stream,
-                                           number: result.written + 1)
+                                sketch.key(
+                                    &tee.all, previous: &previous, counter: &counter, entity: sketchEntity,
+                                    block: stream,
+                                    number: result.written + 1)
                             }
                         }
                     }
@@ -200,8 +225,10 @@ extension TransformWorker: BlockWorker {
 }
 
 extension TransformRun {
-    private func runAggregating(inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
-                                progress: ((InputProgress) -> Void)?) throws -> RunSummary {
+    private func runAggregating(
+        inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter,
+        progress: ((InputProgress) -> Void)?
+    ) throws -> RunSummary {
         guard let aggregation = plan.aggregation else { preconditionFailure("no aggregation") }
         var summary = RunSummary()
         var transformer = RecordTransformer(plan: plan, sourceName: "")
@@ -233,13 +260,17 @@ extension TransformRun {
                 sketched.removeAll()
                 for index in 0..<output.count { sketched.append(fieldOf: output, at: index) }
                 sketch.withParts { _, previous, counter in
-                    sketch.key(&sketched, previous: &previous, counter: &counter, entity: plan.releaseSketch?.entity, block: 0, number: written)
+                    sketch.key(
+                        &sketched, previous: &previous, counter: &counter, entity: plan.releaseSketch?.entity, block: 0,
+                        number: written)
                 }
             }
         }
         for input in inputs {
             transformer.sourceName = input.source.displayName
-            var lineBase = 0, recordBase = 0, first = true
+            var lineBase = 0
+            var recordBase = 0
+            var first = true
             while let block = try input.nextBlock() {
                 var reader: CSVReader?
                 var recordsInBlock = 0
@@ -256,8 +287,10 @@ extension TransformRun {
                             summary.recordsFiltered += 1
                             continue
                         }
-                        try aggregator.add(transformed, entity: record[aggregation.entityInput], sourceName: input.source.displayName,
-                                           inputRecord: record, header: plan.outputHeader, transformer: &transformer) {
+                        try aggregator.add(
+                            transformed, entity: record[aggregation.entityInput], sourceName: input.source.displayName,
+                            inputRecord: record, header: plan.outputHeader, transformer: &transformer
+                        ) {
                             try emit($0)
                         }
                     }
@@ -270,8 +303,10 @@ extension TransformRun {
                 recordBase += recordsInBlock
                 progress?(input.source.progress)
             }
-            summary.inputs.append(InputSummary(name: input.source.displayName, bytes: input.source.totalBytes, sha256: nil,
-                                               records: recordBase, compressed: input.source.isCompressed))
+            summary.inputs.append(
+                InputSummary(
+                    name: input.source.displayName, bytes: input.source.totalBytes, sha256: nil,
+                    records: recordBase, compressed: input.source.isCompressed))
         }
         try aggregator.finish(transformer: &transformer) {
             try emit($0)
@@ -345,7 +380,8 @@ struct TeeSink: CSVFieldSink {
     /// fields, when kept, are copied back from the sketches' previous record). A sampled
     /// record does not repeat a field the previous record captured empty.
     mutating func repeatFields(_ count: Int) -> Bool {
-        guard position == 0, count <= capturedMarkCount, !(sampling && emptyFrom < count), writer.repeatFields(count) else { return false }
+        guard position == 0, count <= capturedMarkCount, !(sampling && emptyFrom < count), writer.repeatFields(count)
+        else { return false }
         if let sketch {
             all.removeAll()
             sketch.withParts { _, previous, _ in
@@ -394,7 +430,11 @@ struct TeeSink: CSVFieldSink {
     mutating func append(fieldOf record: CSVRecord, at index: Int) {
         if next() == .value { captured.append(fieldOf: record, at: index) }
         if keepingAll {
-            if keepsWhole(length: record.length(of: index)) { all.append(fieldOf: record, at: index) } else { all.append(field: []) }
+            if keepsWhole(length: record.length(of: index)) {
+                all.append(fieldOf: record, at: index)
+            } else {
+                all.append(field: [])
+            }
         }
         writer.append(fieldOf: record, at: index)
     }
@@ -408,7 +448,11 @@ struct TeeSink: CSVFieldSink {
     mutating func append(fieldFrom storage: [UInt8], range: Range<Int>, plain: Bool) {
         if next() == .value { captured.append(fieldFrom: storage, range: range, plain: plain) }
         if keepingAll {
-            if keepsWhole(length: range.count) { all.append(fieldFrom: storage, range: range, plain: plain) } else { all.append(field: []) }
+            if keepsWhole(length: range.count) {
+                all.append(fieldFrom: storage, range: range, plain: plain)
+            } else {
+                all.append(field: [])
+            }
         }
         writer.append(fieldFrom: storage, range: range, plain: plain)
     }
@@ -429,7 +473,10 @@ struct TeeSink: CSVFieldSink {
 
     mutating func appendField(_ body: (inout [UInt8]) throws -> Void) rethrows {
         let capture = next()
-        guard capture == .value || keepingAll else { try writer.appendField(body); return }
+        guard capture == .value || keepingAll else {
+            try writer.appendField(body)
+            return
+        }
         var bytes: [UInt8] = []
         try body(&bytes)
         if capture == .value { captured.append(field: bytes) }
@@ -454,7 +501,10 @@ struct TransformWorker {
     /// frame (made on first use).
     var spoolLines: CSVWriter?
 
-    init(transformer: RecordTransformer, writer: CSVWriter, sketch: LinkWorkerState? = nil, sketchBounds: SketchBounds? = nil) {
+    init(
+        transformer: RecordTransformer, writer: CSVWriter, sketch: LinkWorkerState? = nil,
+        sketchBounds: SketchBounds? = nil
+    ) {
         self.transformer = transformer
         self.writer = writer
         self.sketch = sketch

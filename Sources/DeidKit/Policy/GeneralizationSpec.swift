@@ -44,8 +44,12 @@ package struct GeneralizationSpec: Sendable, Equatable {
         switch method {
         case .round(let bases): return bases.count
         case .intervals(let breaks):
-            var intervals = breaks.count - 1, count = 1
-            while intervals > 1 { intervals = (intervals + 1) / 2; count += 1 }
+            var intervals = breaks.count - 1
+            var count = 1
+            while intervals > 1 {
+                intervals = (intervals + 1) / 2
+                count += 1
+            }
             return count
         case .topBottom: return 1
         case .time(let units): return units.count
@@ -62,4 +66,3 @@ package struct GeneralizationSpec: Sendable, Equatable {
 package enum CoordinateAxis: String, Sendable, CaseIterable {
     case latitude, longitude
 }
-

@@ -52,12 +52,16 @@ package final class HierarchyTable: @unchecked Sendable {
         var width = 0
         do {
             let options = CSVReadOptions(delimiter: Self.delimiter(of: contents))
-            let reader = try CSVReader(headerless: InputSource(bytes: contents, displayName: displayName), options: options) { column in
+            let reader = try CSVReader(
+                headerless: InputSource(bytes: contents, displayName: displayName), options: options
+            ) { column in
                 column == 0 ? "value" : "level \(column)"
             }
             width = reader.header.count
             guard width >= 2 else {
-                throw KeyError(message: "\(displayName):1: a hierarchy line needs a value and at least one level, separated by ';'")
+                throw KeyError(
+                    message: "\(displayName):1: a hierarchy line needs a value and at least one level, separated by ';'"
+                )
             }
             var record = CSVRecord()
             while try reader.readRecord(into: &record) {
@@ -87,9 +91,14 @@ package final class HierarchyTable: @unchecked Sendable {
             while slots[slot] != 0 {
                 let other = Int(slots[slot]) - 1
                 if bytes[Self.range(other * width, ends)] == bytes[value] {
-                    let same = (1..<width).allSatisfy { bytes[Self.range(line * width + $0, ends)] == bytes[Self.range(other * width + $0, ends)] }
+                    let same = (1..<width).allSatisfy {
+                        bytes[Self.range(line * width + $0, ends)] == bytes[Self.range(other * width + $0, ends)]
+                    }
                     guard same else {
-                        throw KeyError(message: "\(displayName):\(lineNumbers[line]): a value is listed twice, with different levels (first on line \(lineNumbers[other]))")
+                        throw KeyError(
+                            message:
+                                "\(displayName):\(lineNumbers[line]): a value is listed twice, with different levels (first on line \(lineNumbers[other]))"
+                        )
                     }
                     duplicate = true
                     break
@@ -107,7 +116,9 @@ package final class HierarchyTable: @unchecked Sendable {
     package static func delimiter(of contents: [UInt8]) -> CSVDelimiter {
         var quoted = false
         for byte in contents {
-            if byte == 0x22 { quoted.toggle() } else if !quoted {
+            if byte == 0x22 {
+                quoted.toggle()
+            } else if !quoted {
                 if byte == 0x0A || byte == 0x0D { break }
                 if byte == CSVDelimiter.semicolon.rawValue { return .semicolon }
             }
@@ -115,7 +126,9 @@ package final class HierarchyTable: @unchecked Sendable {
         return CSVDelimiter.detect(headerLine: contents)
     }
 
-    private static func range(_ field: Int, _ ends: [Int]) -> Range<Int> { (field == 0 ? 0 : ends[field - 1])..<ends[field] }
+    private static func range(_ field: Int, _ ends: [Int]) -> Range<Int> {
+        (field == 0 ? 0 : ends[field - 1])..<ends[field]
+    }
 
     private static func slot(_ bytes: [UInt8], _ range: Range<Int>, _ mask: Int) -> Int {
         Int(truncatingIfNeeded: FieldHash.hash(bytes[range])) & mask

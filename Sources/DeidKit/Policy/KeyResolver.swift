@@ -22,8 +22,9 @@ package struct SecretKey: Sendable, CustomStringConvertible {
     /// The key derived for one release (HKDF-SHA256 with the release id as info), so that
     /// pseudonyms of two releases cannot be joined.
     package func derived(forRelease releaseID: String, purpose: String) -> SecretKey {
-        let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: bytes), salt: Array("deid per-release".utf8),
-                                         info: Array("\(purpose)/\(releaseID)".utf8), outputByteCount: 32)
+        let key = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: bytes), salt: Array("deid per-release".utf8),
+            info: Array("\(purpose)/\(releaseID)".utf8), outputByteCount: 32)
         return SecretKey(bytes: key.bytes)
     }
 }
@@ -59,9 +60,14 @@ package enum KeyResolver {
                 bytes = known
                 break
             }
-            guard let status = FileStatus.of(path: path) else { throw KeyError(message: "cannot read the key file \(path)") }
+            guard let status = FileStatus.of(path: path) else {
+                throw KeyError(message: "cannot read the key file \(path)")
+            }
             guard status.permissions & 0o077 == 0 else {
-                throw KeyError(message: "the key file \(path) is readable by others (mode \(String(status.permissions & 0o777, radix: 8))); chmod 600 it")
+                throw KeyError(
+                    message:
+                        "the key file \(path) is readable by others (mode \(String(status.permissions & 0o777, radix: 8))); chmod 600 it"
+                )
             }
             guard var data = FileManager.default.contents(atPath: path).map(Array.init) else {
                 throw KeyError(message: "cannot read the key file \(path)")
@@ -72,7 +78,8 @@ package enum KeyResolver {
             files.withLock { $0[path] = data }
         }
         guard bytes.count >= minimumBytes else {
-            throw KeyError(message: "the key from \(reference) has \(bytes.count) bytes; at least \(minimumBytes) are needed")
+            throw KeyError(
+                message: "the key from \(reference) has \(bytes.count) bytes; at least \(minimumBytes) are needed")
         }
         return SecretKey(bytes: bytes)
     }

@@ -25,7 +25,9 @@ public struct PolicyDiagnostic: Error, Sendable, Equatable, CustomStringConverti
     public var description: String { problem.description }
 
     /// The diagnostic as a reported problem.
-    public var problem: ReportedProblem { ReportedProblem(message, at: .policy(file: file, line: line, column: column, path: path)) }
+    public var problem: ReportedProblem {
+        ReportedProblem(message, at: .policy(file: file, line: line, column: column, path: path))
+    }
 }
 
 /// Every problem found in a policy, reported together.
@@ -36,7 +38,9 @@ public struct PolicyError: Error, Sendable, CustomStringConvertible {
     public static let printedLimit = 50
 
     public init(_ diagnostics: [PolicyDiagnostic]) {
-        self.diagnostics = diagnostics.sorted { ($0.line ?? Int.max, $0.column ?? 0) < ($1.line ?? Int.max, $1.column ?? 0) }
+        self.diagnostics = diagnostics.sorted {
+            ($0.line ?? Int.max, $0.column ?? 0) < ($1.line ?? Int.max, $1.column ?? 0)
+        }
     }
 
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }

@@ -13,60 +13,83 @@ package enum PolicyLoader {
     static let traceKeys = ["time", "value", "points", "time_resolution", "value_resolution", "repetitions"]
     static let privacyKeys = ["k", "suppression_limit", "l_diversity", "t_closeness", "metric"]
     static let datasetKeys = ["name", "purpose", "controller", "retention", "description", "license"]
-    static let columnKeys = ["role", "drop", "pseudonymize", "mask", "suppress", "generalize", "noise",
-                             "date_shift", "aggregate", "note"]
+    static let columnKeys = [
+        "role", "drop", "pseudonymize", "mask", "suppress", "generalize", "noise",
+        "date_shift", "aggregate", "note",
+    ]
     static let techniqueKeys = ["drop", "pseudonymize", "mask", "suppress", "generalize", "noise"]
-    static let generalizeKeys = ["round", "intervals", "top", "bottom", "time", "age", "prefix", "decimals",
-                                 "grid", "hierarchy", "level"]
+    static let generalizeKeys = [
+        "round", "intervals", "top", "bottom", "time", "age", "prefix", "decimals",
+        "grid", "hierarchy", "level",
+    ]
     static let filterKeys = ["column", "from", "before", "min", "max", "in", "not_in", "not_empty"]
 
     /// Loads the policy at `path` and checks it against `header` (the input's column names).
     /// - Parameter name: the file name used in messages (defaults to `path`).
     /// - Parameter checkingKeys: false when only the roles are needed (`deid risk --policy`):
     ///   the keys are then not read.
-    package static func load(path: String, header: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
-                            checkingKeys: Bool = true) throws -> Policy {
+    package static func load(
+        path: String, header: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+        checkingKeys: Bool = true
+    ) throws -> Policy {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw PolicyError([PolicyDiagnostic(file: path, line: nil, column: nil, path: "",
-                                                message: "cannot read the policy file")])
+            throw PolicyError([
+                PolicyDiagnostic(
+                    file: path, line: nil, column: nil, path: "",
+                    message: "cannot read the policy file")
+            ])
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw PolicyError([PolicyDiagnostic(file: path, line: nil, column: nil, path: "", message: "the policy file is not UTF-8 text")])
+            throw PolicyError([
+                PolicyDiagnostic(
+                    file: path, line: nil, column: nil, path: "", message: "the policy file is not UTF-8 text")
+            ])
         }
-        var policy = try parse(text: text, file: path, directory: PathName.directory(of: path),
-                               header: header, environment: environment, checkingKeys: checkingKeys)
+        var policy = try parse(
+            text: text, file: path, directory: PathName.directory(of: path),
+            header: header, environment: environment, checkingKeys: checkingKeys)
         policy.sha256 = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
         return policy
     }
 
     /// Parses policy text; `directory` resolves relative file paths in it.
-    package static func parse(text: String, file: String, directory: String, header: [String],
-                             environment: [String: String] = [:], checkingKeys: Bool = true) throws -> Policy {
+    package static func parse(
+        text: String, file: String, directory: String, header: [String],
+        environment: [String: String] = [:], checkingKeys: Bool = true
+    ) throws -> Policy {
         let reader = PolicyReader(file: file)
         let document: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
-                throw PolicyError([PolicyDiagnostic(file: file, line: 1, column: 1, path: "", message: "the policy is empty")])
+                throw PolicyError([
+                    PolicyDiagnostic(file: file, line: 1, column: 1, path: "", message: "the policy is empty")
+                ])
             }
             document = node
         } catch let error as YamlError {
             throw PolicyError([syntaxDiagnostic(error, file: file)])
         }
-        var builder = Builder(reader: reader, directory: directory, header: header, environment: environment, checkingKeys: checkingKeys)
+        var builder = Builder(
+            reader: reader, directory: directory, header: header, environment: environment, checkingKeys: checkingKeys)
         let policy = builder.build(document)
         guard reader.diagnostics.isEmpty, let policy else { throw PolicyError(reader.diagnostics) }
-        return Policy(source: file, directory: directory, dataset: policy.dataset, entity: policy.entity,
-                      filters: policy.filters, columns: policy.columns, privacy: policy.privacy, risk: policy.risk,
-                      linkage: policy.linkage, sha256: SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined())
+        return Policy(
+            source: file, directory: directory, dataset: policy.dataset, entity: policy.entity,
+            filters: policy.filters, columns: policy.columns, privacy: policy.privacy, risk: policy.risk,
+            linkage: policy.linkage,
+            sha256: SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined())
     }
 
     static func syntaxDiagnostic(_ error: YamlError, file: String) -> PolicyDiagnostic {
         switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-            return PolicyDiagnostic(file: file, line: mark.line, column: mark.column, path: "", message: "YAML syntax: \(problem)")
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            return PolicyDiagnostic(
+                file: file, line: mark.line, column: mark.column, path: "", message: "YAML syntax: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return PolicyDiagnostic(file: file, line: context.mark.line, column: context.mark.column, path: "",
-                                    message: "key given twice: \(duplicates.sorted().joined(separator: ", "))")
+            return PolicyDiagnostic(
+                file: file, line: context.mark.line, column: context.mark.column, path: "",
+                message: "key given twice: \(duplicates.sorted().joined(separator: ", "))")
         default:
             return PolicyDiagnostic(file: file, line: nil, column: nil, path: "", message: "YAML syntax: \(error)")
         }
@@ -103,13 +126,19 @@ package enum PolicyLoader {
                 reader.report(document, "", "missing key 'version' (write version: 1)")
             }
             var dataset = DatasetDescription(name: "")
-            if let (_, value) = byKey["dataset"] { dataset = readDataset(value) } else {
+            if let (_, value) = byKey["dataset"] {
+                dataset = readDataset(value)
+            } else {
                 reader.report(document, "", "missing key 'dataset' (at least dataset: { name: ... })")
             }
             var entity: String?
             if let (_, value) = byKey["entity"], let name = reader.string(value, "entity") {
-                if header.contains(name) { entity = name } else {
-                    reader.report(value, "entity", "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
+                if header.contains(name) {
+                    entity = name
+                } else {
+                    reader.report(
+                        value, "entity",
+                        "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
                 }
             }
             var columns: [ColumnPolicy] = []
@@ -126,12 +155,16 @@ package enum PolicyLoader {
             if let (_, value) = byKey["risk"] { risk = readRisk(value, columns: columns, entity: entity) }
             var linkage: LinkagePolicy?
             if let (_, value) = byKey["linkage"] { linkage = readLinkage(value) }
-            return Parts(dataset: dataset, entity: entity, filters: filters, columns: columns, privacy: privacy, risk: risk, linkage: linkage)
+            return Parts(
+                dataset: dataset, entity: entity, filters: filters, columns: columns, privacy: privacy, risk: risk,
+                linkage: linkage)
         }
 
         func readDataset(_ node: Node) -> DatasetDescription {
             var dataset = DatasetDescription(name: "")
-            guard let entries = reader.mapping(node, "dataset", allowed: PolicyLoader.datasetKeys) else { return dataset }
+            guard let entries = reader.mapping(node, "dataset", allowed: PolicyLoader.datasetKeys) else {
+                return dataset
+            }
             var hasName = false
             for entry in entries {
                 let path = "dataset.\(entry.key)"
@@ -146,7 +179,9 @@ package enum PolicyLoader {
                 case "retention":
                     // The day the release is to be withdrawn: `deid catalog expired` compares it.
                     if CivilDate(iso: text) == nil {
-                        reader.report(entry.value, path, "expected a date as YYYY-MM-DD (the day after which the release is withdrawn)")
+                        reader.report(
+                            entry.value, path,
+                            "expected a date as YYYY-MM-DD (the day after which the release is withdrawn)")
                     } else {
                         dataset.retention = text
                     }
@@ -165,21 +200,31 @@ package enum PolicyLoader {
             for entry in entries {
                 let path = "columns.\(entry.key)"
                 guard known.contains(entry.key) else {
-                    reader.report(entry.keyNode, path, "no column '\(entry.key)' in the input\(Suggestion.phrase(for: entry.key, among: header))")
+                    reader.report(
+                        entry.keyNode, path,
+                        "no column '\(entry.key)' in the input\(Suggestion.phrase(for: entry.key, among: header))")
                     continue
                 }
-                if let policy = readColumn(entry.key, entry.value, path: path, entity: entity) { policies[entry.key] = policy }
+                if let policy = readColumn(entry.key, entry.value, path: path, entity: entity) {
+                    policies[entry.key] = policy
+                }
             }
             let named = Set(entries.map(\.key))
             let unnamed = header.filter { !named.contains($0) }
             if unnamed.count <= 10 {
                 for name in unnamed {
-                    reader.report(keyNode, "columns", "input column '\(name)' has no policy: every column needs a role (role: insensitive passes it through)")
+                    reader.report(
+                        keyNode, "columns",
+                        "input column '\(name)' has no policy: every column needs a role (role: insensitive passes it through)"
+                    )
                 }
             } else {
                 // One line for many: a wide file would otherwise get a line per column.
                 let first = unnamed.prefix(10).map { "'\($0)'" }.joined(separator: ", ")
-                reader.report(keyNode, "columns", "\(unnamed.count) input columns have no policy (\(first) and \(unnamed.count - 10) more): every column needs a role (role: insensitive passes it through; deid profile --policy-out writes a policy that names them all)")
+                reader.report(
+                    keyNode, "columns",
+                    "\(unnamed.count) input columns have no policy (\(first) and \(unnamed.count - 10) more): every column needs a role (role: insensitive passes it through; deid profile --policy-out writes a policy that names them all)"
+                )
             }
             let aggregated = policies.values.filter { $0.aggregate != nil }
             if aggregated.count > 1 {
@@ -190,20 +235,29 @@ package enum PolicyLoader {
             if let spec = aggregated.first?.aggregate {
                 let path = "columns.\(aggregated[0].name).aggregate"
                 if entity == nil && !entityGiven {
-                    reader.report(node, path, "aggregation needs 'entity': the column whose readings are summed per bucket")
+                    reader.report(
+                        node, path, "aggregation needs 'entity': the column whose readings are summed per bucket")
                 }
                 for name in spec.sum + spec.mean {
                     guard let policy = policies[name] else {
                         if !header.contains(name) {
-                            reader.report(node, path, "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
+                            reader.report(
+                                node, path,
+                                "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
                         }
                         continue
                     }
                     switch policy.technique {
                     case nil, .noise: break
-                    default: reader.report(node, path, "column '\(name)' is aggregated, so it can only take noise (applied to the totals), not \(policy.technique!.keyword)")
+                    default:
+                        reader.report(
+                            node, path,
+                            "column '\(name)' is aggregated, so it can only take noise (applied to the totals), not \(policy.technique!.keyword)"
+                        )
                     }
-                    if name == aggregated[0].name { reader.report(node, path, "the timestamp column cannot aggregate itself") }
+                    if name == aggregated[0].name {
+                        reader.report(node, path, "the timestamp column cannot aggregate itself")
+                    }
                 }
                 if Set(spec.sum + spec.mean).count != spec.sum.count + spec.mean.count {
                     reader.report(node, path, "a column is listed twice among sum and mean")
@@ -228,9 +282,12 @@ package enum PolicyLoader {
                 defer {
                     // Fail closed: a technique that could not be read is never left out in silence
                     // (the column would be published as it is).
-                    if PolicyLoader.techniqueKeys.contains(entry.key), let last = techniques.last, last.0 == entry.key, last.2 == nil,
-                       reader.diagnostics.count == reported {
-                        reader.report(entry.value, keyPath, "this technique could not be read; see Docs/POLICY.md for its form")
+                    if PolicyLoader.techniqueKeys.contains(entry.key), let last = techniques.last, last.0 == entry.key,
+                        last.2 == nil,
+                        reader.diagnostics.count == reported
+                    {
+                        reader.report(
+                            entry.value, keyPath, "this technique could not be read; see Docs/POLICY.md for its form")
                     }
                 }
                 switch entry.key {
@@ -239,35 +296,54 @@ package enum PolicyLoader {
                     guard let text = reader.string(entry.value, keyPath) else { continue }
                     role = ColumnRole(rawValue: text)
                     if role == nil {
-                        reader.report(entry.value, keyPath, "unknown role '\(text)'\(Suggestion.phrase(for: text, among: ColumnRole.allCases.map(\.rawValue))) (roles: identifier, quasi_identifier, sensitive, insensitive)")
+                        reader.report(
+                            entry.value, keyPath,
+                            "unknown role '\(text)'\(Suggestion.phrase(for: text, among: ColumnRole.allCases.map(\.rawValue))) (roles: identifier, quasi_identifier, sensitive, insensitive)"
+                        )
                     }
                 case "drop":
                     if let drop = reader.bool(entry.value, keyPath) {
                         if drop { techniques.append((entry.key, entry.keyNode, .drop)) }
                     }
                 case "pseudonymize":
-                    techniques.append((entry.key, entry.keyNode, readPseudonymize(entry.value, keyPath).map(ColumnTechnique.pseudonymize)))
+                    techniques.append(
+                        (
+                            entry.key, entry.keyNode,
+                            readPseudonymize(entry.value, keyPath).map(ColumnTechnique.pseudonymize)
+                        ))
                 case "mask":
-                    techniques.append((entry.key, entry.keyNode, readMask(entry.value, keyPath).map(ColumnTechnique.mask)))
+                    techniques.append(
+                        (entry.key, entry.keyNode, readMask(entry.value, keyPath).map(ColumnTechnique.mask)))
                 case "suppress":
-                    techniques.append((entry.key, entry.keyNode, readSuppress(entry.value, keyPath).map(ColumnTechnique.suppress)))
+                    techniques.append(
+                        (entry.key, entry.keyNode, readSuppress(entry.value, keyPath).map(ColumnTechnique.suppress)))
                 case "generalize":
-                    techniques.append((entry.key, entry.keyNode, readGeneralize(entry.value, keyPath).map(ColumnTechnique.generalize)))
+                    techniques.append(
+                        (entry.key, entry.keyNode, readGeneralize(entry.value, keyPath).map(ColumnTechnique.generalize))
+                    )
                 case "noise":
-                    techniques.append((entry.key, entry.keyNode, readNoise(entry.value, keyPath).map(ColumnTechnique.noise)))
+                    techniques.append(
+                        (entry.key, entry.keyNode, readNoise(entry.value, keyPath).map(ColumnTechnique.noise)))
                 case "date_shift":
                     dateShift = readDateShift(entry.value, keyPath)
-                    if entity == nil { reader.report(entry.keyNode, keyPath, "a date shift is per entity: set 'entity' at the top of the policy") }
+                    if entity == nil {
+                        reader.report(
+                            entry.keyNode, keyPath, "a date shift is per entity: set 'entity' at the top of the policy")
+                    }
                 case "aggregate":
                     aggregate = readAggregate(entry.value, keyPath)
                 default:
                     _ = reader.string(entry.value, keyPath)  // note: free text
                 }
             }
-            if !hasRole { reader.report(node, path, "missing key 'role' (identifier, quasi_identifier, sensitive or insensitive)") }
+            if !hasRole {
+                reader.report(node, path, "missing key 'role' (identifier, quasi_identifier, sensitive or insensitive)")
+            }
             if techniques.count > 1 {
                 for extra in techniques.dropFirst() {
-                    reader.report(extra.1, "\(path).\(extra.0)", "a column takes one technique; '\(techniques[0].0)' is already given")
+                    reader.report(
+                        extra.1, "\(path).\(extra.0)",
+                        "a column takes one technique; '\(techniques[0].0)' is already given")
                 }
             }
             let technique = techniques.first?.2
@@ -280,22 +356,33 @@ package enum PolicyLoader {
                 case .generalize(let spec)?:
                     switch spec.method {
                     case .time, .age: break
-                    default: reader.report(node, "\(path).generalize", "after a date shift only a time or age generalization applies")
+                    default:
+                        reader.report(
+                            node, "\(path).generalize", "after a date shift only a time or age generalization applies")
                     }
                 case let other?:
-                    reader.report(node, "\(path).\(other.keyword)", "after a date shift only a time or age generalization applies, not \(other.keyword)")
+                    reader.report(
+                        node, "\(path).\(other.keyword)",
+                        "after a date shift only a time or age generalization applies, not \(other.keyword)")
                 }
             }
             if aggregate != nil, case .generalize = technique {
-                reader.report(node, "\(path).generalize", "the aggregated timestamp is already truncated to 'every'; remove generalize")
+                reader.report(
+                    node, "\(path).generalize",
+                    "the aggregated timestamp is already truncated to 'every'; remove generalize")
             }
             if role == .identifier && techniques.isEmpty {
                 reader.report(node, path, "an identifier must be dropped, pseudonymized or masked")
-            } else if role == .identifier, let first = techniques.first, !["drop", "pseudonymize", "mask"].contains(first.0) {
-                reader.report(first.1, "\(path).\(first.0)", "an identifier must be dropped, pseudonymized or masked, not \(first.0)")
+            } else if role == .identifier, let first = techniques.first,
+                !["drop", "pseudonymize", "mask"].contains(first.0)
+            {
+                reader.report(
+                    first.1, "\(path).\(first.0)",
+                    "an identifier must be dropped, pseudonymized or masked, not \(first.0)")
             }
             guard let role else { return nil }
-            return ColumnPolicy(name: name, role: role, technique: technique, dateShift: dateShift, aggregate: aggregate)
+            return ColumnPolicy(
+                name: name, role: role, technique: technique, dateShift: dateShift, aggregate: aggregate)
         }
 
         func readKey(_ node: Node, _ path: String) -> KeyReference? {
@@ -321,7 +408,9 @@ package enum PolicyLoader {
         }
 
         func readPseudonymize(_ node: Node, _ path: String) -> PseudonymizeSpec? {
-            guard let entries = reader.mapping(node, path, allowed: ["key", "length", "encoding", "per_release"]) else { return nil }
+            guard let entries = reader.mapping(node, path, allowed: ["key", "length", "encoding", "per_release"]) else {
+                return nil
+            }
             var key: KeyReference?
             var spec = PseudonymizeSpec(key: .environment(""), length: 16, encoding: .hex, perRelease: false)
             var valid = true
@@ -330,10 +419,16 @@ package enum PolicyLoader {
                 switch entry.key {
                 case "key": key = readKey(entry.value, keyPath)
                 case "length":
-                    if let length = reader.integer(entry.value, keyPath, in: 8...64) { spec.length = length } else { valid = false }
+                    if let length = reader.integer(entry.value, keyPath, in: 8...64) {
+                        spec.length = length
+                    } else {
+                        valid = false
+                    }
                 case "encoding":
                     if let text = reader.string(entry.value, keyPath) {
-                        if let encoding = PseudonymizeSpec.Encoding(rawValue: text) { spec.encoding = encoding } else {
+                        if let encoding = PseudonymizeSpec.Encoding(rawValue: text) {
+                            spec.encoding = encoding
+                        } else {
                             reader.report(entry.value, keyPath, "unknown encoding '\(text)' (hex or base32)")
                             valid = false
                         }
@@ -348,7 +443,9 @@ package enum PolicyLoader {
                 valid = false
             }
             guard let key else {
-                if !entries.contains(where: { $0.key == "key" }) { reader.report(node, path, "missing key 'key' (env:NAME or file:PATH)") }
+                if !entries.contains(where: { $0.key == "key" }) {
+                    reader.report(node, path, "missing key 'key' (env:NAME or file:PATH)")
+                }
                 return nil
             }
             spec.key = key
@@ -356,7 +453,8 @@ package enum PolicyLoader {
         }
 
         func readMask(_ node: Node, _ path: String) -> MaskSpec? {
-            guard let entries = reader.mapping(node, path, allowed: ["keep_first", "keep_last", "pattern", "char"]) else { return nil }
+            guard let entries = reader.mapping(node, path, allowed: ["keep_first", "keep_last", "pattern", "char"])
+            else { return nil }
             var spec = MaskSpec(keepFirst: 0, keepLast: 0, pattern: nil, character: "*")
             for entry in entries {
                 let keyPath = "\(path).\(entry.key)"
@@ -367,11 +465,17 @@ package enum PolicyLoader {
                     if let pattern = reader.string(entry.value, keyPath) {
                         if (try? Regex(pattern)) == nil {
                             reader.report(entry.value, keyPath, "not a valid regular expression")
-                        } else { spec.pattern = pattern }
+                        } else {
+                            spec.pattern = pattern
+                        }
                     }
                 default:
                     if let text = reader.string(entry.value, keyPath) {
-                        if text.count == 1 { spec.character = text } else { reader.report(entry.value, keyPath, "must be one character") }
+                        if text.count == 1 {
+                            spec.character = text
+                        } else {
+                            reader.report(entry.value, keyPath, "must be one character")
+                        }
                     }
                 }
             }
@@ -388,7 +492,9 @@ package enum PolicyLoader {
                 let keyPath = "\(path).\(entry.key)"
                 if entry.key == "token" {
                     spec.token = reader.string(entry.value, keyPath) ?? "*"
-                } else if let items = reader.nonEmptyList(entry.value, keyPath, "value to suppress (leave 'values' out to suppress every value)") {
+                } else if let items = reader.nonEmptyList(
+                    entry.value, keyPath, "value to suppress (leave 'values' out to suppress every value)")
+                {
                     spec.values = items.compactMap { reader.string($0, keyPath) }
                 }
             }
@@ -396,7 +502,10 @@ package enum PolicyLoader {
         }
 
         func readNoise(_ node: Node, _ path: String) -> NoiseSpec? {
-            guard let entries = reader.mapping(node, path, allowed: ["laplace", "gaussian", "percent", "min", "max", "round"]) else { return nil }
+            guard
+                let entries = reader.mapping(
+                    node, path, allowed: ["laplace", "gaussian", "percent", "min", "max", "round"])
+            else { return nil }
             var distributions: [NoiseSpec.Distribution] = []
             var spec = NoiseSpec(distribution: .laplace(1), minimum: nil, maximum: nil, decimals: nil)
             for entry in entries {
@@ -406,14 +515,17 @@ package enum PolicyLoader {
                     // Noise beyond 10^12 would only overflow numbers (to infinity) or drown them.
                     guard let scale = reader.number(entry.value, keyPath, positive: true) else { continue }
                     guard scale <= NoiseSpec.maximumScale else {
-                        reader.report(entry.value, keyPath, "must be at most \(DecimalText.label(NoiseSpec.maximumScale))")
+                        reader.report(
+                            entry.value, keyPath, "must be at most \(DecimalText.label(NoiseSpec.maximumScale))")
                         continue
                     }
                     distributions.append(entry.key == "laplace" ? .laplace(scale) : .gaussian(scale))
                 case "percent":
                     guard let percent = reader.number(entry.value, keyPath, positive: true) else { continue }
                     guard percent <= NoiseSpec.maximumPercent else {
-                        reader.report(entry.value, keyPath, "must be at most \(DecimalText.label(NoiseSpec.maximumPercent)) (percent of the value)")
+                        reader.report(
+                            entry.value, keyPath,
+                            "must be at most \(DecimalText.label(NoiseSpec.maximumPercent)) (percent of the value)")
                         continue
                     }
                     distributions.append(.percent(percent))
@@ -429,7 +541,11 @@ package enum PolicyLoader {
                 let given = entries.contains { ["laplace", "gaussian", "percent"].contains($0.key) }
                 // A distribution given with a bad value was reported as such.
                 if !(distributions.isEmpty && given) {
-                    reader.report(node, path, distributions.isEmpty ? "give one of laplace, gaussian or percent" : "give only one of laplace, gaussian or percent")
+                    reader.report(
+                        node, path,
+                        distributions.isEmpty
+                            ? "give one of laplace, gaussian or percent"
+                            : "give only one of laplace, gaussian or percent")
                 }
                 return nil
             }
@@ -438,7 +554,9 @@ package enum PolicyLoader {
         }
 
         func readDateShift(_ node: Node, _ path: String) -> DateShiftSpec? {
-            guard let entries = reader.mapping(node, path, allowed: ["max_days", "key", "per_release"]) else { return nil }
+            guard let entries = reader.mapping(node, path, allowed: ["max_days", "key", "per_release"]) else {
+                return nil
+            }
             var maxDays: Int?
             var key: KeyReference?
             var perRelease = false
@@ -450,14 +568,20 @@ package enum PolicyLoader {
                 default: perRelease = reader.bool(entry.value, keyPath) ?? false
                 }
             }
-            if !entries.contains(where: { $0.key == "max_days" }) { reader.report(node, path, "missing key 'max_days'") }
-            if !entries.contains(where: { $0.key == "key" }) { reader.report(node, path, "missing key 'key' (env:NAME or file:PATH)") }
+            if !entries.contains(where: { $0.key == "max_days" }) {
+                reader.report(node, path, "missing key 'max_days'")
+            }
+            if !entries.contains(where: { $0.key == "key" }) {
+                reader.report(node, path, "missing key 'key' (env:NAME or file:PATH)")
+            }
             guard let maxDays, let key else { return nil }
             return DateShiftSpec(maxDays: maxDays, key: key, perRelease: perRelease)
         }
 
         func readAggregate(_ node: Node, _ path: String) -> AggregateSpec? {
-            guard let entries = reader.mapping(node, path, allowed: ["every", "sum", "mean", "count"]) else { return nil }
+            guard let entries = reader.mapping(node, path, allowed: ["every", "sum", "mean", "count"]) else {
+                return nil
+            }
             var spec = AggregateSpec(every: .day, sum: [], mean: [], countColumn: nil)
             var hasEvery = false
             for entry in entries {
@@ -466,13 +590,20 @@ package enum PolicyLoader {
                 case "every":
                     hasEvery = true
                     if let unit = readTimeUnit(entry.value, keyPath) { spec.every = unit }
-                case "sum": spec.sum = reader.list(entry.value, keyPath)?.compactMap { reader.string($0, keyPath) } ?? []
-                case "mean": spec.mean = reader.list(entry.value, keyPath)?.compactMap { reader.string($0, keyPath) } ?? []
+                case "sum":
+                    spec.sum = reader.list(entry.value, keyPath)?.compactMap { reader.string($0, keyPath) } ?? []
+                case "mean":
+                    spec.mean = reader.list(entry.value, keyPath)?.compactMap { reader.string($0, keyPath) } ?? []
                 default: spec.countColumn = reader.string(entry.value, keyPath)
                 }
             }
-            if !hasEvery { reader.report(node, path, "missing key 'every' (\(TimeUnit.allCases.map(\.rawValue).joined(separator: ", ")))") }
-            if spec.sum.isEmpty && spec.mean.isEmpty { reader.report(node, path, "name the columns to aggregate with sum: [...] or mean: [...]") }
+            if !hasEvery {
+                reader.report(
+                    node, path, "missing key 'every' (\(TimeUnit.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            if spec.sum.isEmpty && spec.mean.isEmpty {
+                reader.report(node, path, "name the columns to aggregate with sum: [...] or mean: [...]")
+            }
             return spec
         }
 
@@ -480,7 +611,10 @@ package enum PolicyLoader {
             guard let text = reader.string(node, path) else { return nil }
             guard let unit = TimeUnit(rawValue: text) else {
                 let names = TimeUnit.allCases.map(\.rawValue)
-                reader.report(node, path, "unknown unit '\(text)'\(Suggestion.phrase(for: text, among: names)) (units: \(names.joined(separator: ", ")))")
+                reader.report(
+                    node, path,
+                    "unknown unit '\(text)'\(Suggestion.phrase(for: text, among: names)) (units: \(names.joined(separator: ", ")))"
+                )
                 return nil
             }
             return unit
@@ -491,7 +625,8 @@ package enum PolicyLoader {
             var methods: [(String, GeneralizationSpec.Method?)] = []
             var level = 1
             var levelNode: Node?
-            var bottom: Double?, top: Double?
+            var bottom: Double?
+            var top: Double?
             var topBottomSeen = false
             for entry in entries {
                 let keyPath = "\(path).\(entry.key)"
@@ -500,12 +635,18 @@ package enum PolicyLoader {
                     levelNode = entry.value
                     level = reader.integer(entry.value, keyPath, in: 0...64) ?? 1
                 case "round":
-                    let bases = reader.nonEmptyList(entry.value, keyPath, "base")?.compactMap { reader.number($0, keyPath, positive: true) }
-                    if let bases, zip(bases, bases.dropFirst()).contains(where: { pair in
-                        let ratio = pair.1 / pair.0
-                        return ratio < 1.5 || abs(ratio - ratio.rounded()) > 1e-9
-                    }) {
-                        reader.report(entry.value, keyPath, "each base must be a multiple of the one before (5, 10, 100), so that levels nest")
+                    let bases = reader.nonEmptyList(entry.value, keyPath, "base")?.compactMap {
+                        reader.number($0, keyPath, positive: true)
+                    }
+                    if let bases,
+                        zip(bases, bases.dropFirst()).contains(where: { pair in
+                            let ratio = pair.1 / pair.0
+                            return ratio < 1.5 || abs(ratio - ratio.rounded()) > 1e-9
+                        })
+                    {
+                        reader.report(
+                            entry.value, keyPath,
+                            "each base must be a multiple of the one before (5, 10, 100), so that levels nest")
                     }
                     methods.append((entry.key, bases.flatMap { $0.isEmpty ? nil : .round($0) }))
                 case "intervals":
@@ -513,30 +654,49 @@ package enum PolicyLoader {
                     if breaks.count < 2 || zip(breaks, breaks.dropFirst()).contains(where: { $0 >= $1 }) {
                         reader.report(entry.value, keyPath, "give at least two break points in increasing order")
                         methods.append((entry.key, nil))
-                    } else { methods.append((entry.key, .intervals(breaks))) }
+                    } else {
+                        methods.append((entry.key, .intervals(breaks)))
+                    }
                 case "top", "bottom":
                     let value = reader.number(entry.value, keyPath)
                     if entry.key == "top" { top = value } else { bottom = value }
                     if !topBottomSeen { methods.append(("top/bottom", nil)) }
                     topBottomSeen = true
                 case "time":
-                    let units = reader.nonEmptyList(entry.value, keyPath, "time unit")?.compactMap { readTimeUnit($0, keyPath) } ?? []
-                    if units != units.sorted() { reader.report(entry.value, keyPath, "list units from finest to coarsest") }
+                    let units =
+                        reader.nonEmptyList(entry.value, keyPath, "time unit")?.compactMap { readTimeUnit($0, keyPath) }
+                        ?? []
+                    if units != units.sorted() {
+                        reader.report(entry.value, keyPath, "list units from finest to coarsest")
+                    }
                     methods.append((entry.key, units.isEmpty ? nil : .time(units)))
                 case "age":
                     methods.append((entry.key, readAge(entry.value, keyPath)))
                 case "prefix":
-                    let lengths = reader.nonEmptyList(entry.value, keyPath, "length")?.compactMap { reader.integer($0, keyPath, in: 0...1000) } ?? []
-                    if lengths != lengths.sorted(by: >) { reader.report(entry.value, keyPath, "list lengths from longest to shortest") }
+                    let lengths =
+                        reader.nonEmptyList(entry.value, keyPath, "length")?.compactMap {
+                            reader.integer($0, keyPath, in: 0...1000)
+                        } ?? []
+                    if lengths != lengths.sorted(by: >) {
+                        reader.report(entry.value, keyPath, "list lengths from longest to shortest")
+                    }
                     methods.append((entry.key, lengths.isEmpty ? nil : .prefix(lengths)))
                 case "decimals":
-                    let places = reader.nonEmptyList(entry.value, keyPath, "number of decimal places")?.compactMap { reader.integer($0, keyPath, in: 0...12) } ?? []
-                    if places != places.sorted(by: >) { reader.report(entry.value, keyPath, "list decimal places from most to fewest") }
+                    let places =
+                        reader.nonEmptyList(entry.value, keyPath, "number of decimal places")?.compactMap {
+                            reader.integer($0, keyPath, in: 0...12)
+                        } ?? []
+                    if places != places.sorted(by: >) {
+                        reader.report(entry.value, keyPath, "list decimal places from most to fewest")
+                    }
                     methods.append((entry.key, places.isEmpty ? nil : .decimals(places)))
                 case "grid":
                     methods.append((entry.key, readGrid(entry.value, keyPath)))
                 default:
-                    guard let file = reader.string(entry.value, keyPath) else { methods.append((entry.key, nil)); continue }
+                    guard let file = reader.string(entry.value, keyPath) else {
+                        methods.append((entry.key, nil))
+                        continue
+                    }
                     let resolved = file.hasPrefix("/") ? file : directory + "/" + file
                     do {
                         let table = try HierarchyTable.load(path: resolved, displayName: file)
@@ -548,19 +708,27 @@ package enum PolicyLoader {
                 }
             }
             if topBottomSeen, let index = methods.firstIndex(where: { $0.0 == "top/bottom" }) {
-                if top == nil && bottom == nil { methods[index].1 = nil } else { methods[index].1 = .topBottom(bottom: bottom, top: top) }
+                if top == nil && bottom == nil {
+                    methods[index].1 = nil
+                } else {
+                    methods[index].1 = .topBottom(bottom: bottom, top: top)
+                }
                 if let top, let bottom, bottom >= top { reader.report(node, path, "bottom must be below top") }
             }
             guard methods.count == 1 else {
-                reader.report(node, path, methods.isEmpty
-                    ? "give one method: \(PolicyLoader.generalizeKeys.filter { $0 != "level" }.joined(separator: ", "))"
-                    : "give one method, not \(methods.map(\.0).joined(separator: " and "))")
+                reader.report(
+                    node, path,
+                    methods.isEmpty
+                        ? "give one method: \(PolicyLoader.generalizeKeys.filter { $0 != "level" }.joined(separator: ", "))"
+                        : "give one method, not \(methods.map(\.0).joined(separator: " and "))")
                 return nil
             }
             guard let method = methods[0].1 else { return nil }
             let spec = GeneralizationSpec(method: method, level: level, levelGiven: levelNode != nil)
             if let levelNode, level > spec.levelCount {
-                reader.report(levelNode, "\(path).level", "this generalization has \(spec.levelCount) level\(spec.levelCount == 1 ? "" : "s")")
+                reader.report(
+                    levelNode, "\(path).level",
+                    "this generalization has \(spec.levelCount) level\(spec.levelCount == 1 ? "" : "s")")
                 return nil
             }
             return spec
@@ -575,15 +743,23 @@ package enum PolicyLoader {
                 case "k": spec.k = reader.integer(entry.value, path, in: 1...1_000_000) ?? 1
                 case "suppression_limit":
                     if let limit = reader.number(entry.value, path) {
-                        if (0...1).contains(limit) { spec.suppressionLimit = limit } else {
-                            reader.report(entry.value, path, "must be a share between 0 and 1 (0.02 = 2% of individuals)")
+                        if (0...1).contains(limit) {
+                            spec.suppressionLimit = limit
+                        } else {
+                            reader.report(
+                                entry.value, path, "must be a share between 0 and 1 (0.02 = 2% of individuals)")
                         }
                     }
                 case "metric":
                     guard let text = reader.string(entry.value, path) else { continue }
-                    if let metric = InformationLossMetric(rawValue: text) { spec.metric = metric } else {
+                    if let metric = InformationLossMetric(rawValue: text) {
+                        spec.metric = metric
+                    } else {
                         let names = InformationLossMetric.allCases.map(\.rawValue)
-                        reader.report(entry.value, path, "unknown metric '\(text)'\(Suggestion.phrase(for: text, among: names)) (metrics: \(names.joined(separator: ", ")))")
+                        reader.report(
+                            entry.value, path,
+                            "unknown metric '\(text)'\(Suggestion.phrase(for: text, among: names)) (metrics: \(names.joined(separator: ", ")))"
+                        )
                     }
                 case "l_diversity": spec.lDiversity = readLDiversity(entry.value, path, columns: columns)
                 default: spec.tCloseness = readTCloseness(entry.value, path, columns: columns)
@@ -595,15 +771,23 @@ package enum PolicyLoader {
                 return true
             }
             if quasiIdentifiers.isEmpty {
-                reader.report(node, "privacy", "the privacy models need at least one column with role quasi_identifier that is kept")
+                reader.report(
+                    node, "privacy",
+                    "the privacy models need at least one column with role quasi_identifier that is kept")
             }
             if columns.contains(where: { $0.aggregate != nil }) {
-                reader.report(node, "privacy", "privacy models and time-series aggregation in one policy are not supported yet: publish the aggregates, then check them with a second policy")
+                reader.report(
+                    node, "privacy",
+                    "privacy models and time-series aggregation in one policy are not supported yet: publish the aggregates, then check them with a second policy"
+                )
             }
             for column in quasiIdentifiers {
                 guard case .generalize(let generalization)? = column.technique, !generalization.levelGiven,
-                      case .grid(_, .longitude, _) = generalization.method else { continue }
-                reader.report(node, "columns.\(column.name).generalize", "a longitude grid depends on the latitude, so the search cannot choose its level: give 'level'")
+                    case .grid(_, .longitude, _) = generalization.method
+                else { continue }
+                reader.report(
+                    node, "columns.\(column.name).generalize",
+                    "a longitude grid depends on the latitude, so the search cannot choose its level: give 'level'")
             }
             return spec
         }
@@ -620,15 +804,23 @@ package enum PolicyLoader {
                         reader.report(entry.value, path, "must be between 0 and 1 (a risk or a share)")
                         continue
                     }
-                    if entry.key == "threshold" { risk.threshold = value } else if entry.key == "max_prosecutor_risk" {
+                    if entry.key == "threshold" {
+                        risk.threshold = value
+                    } else if entry.key == "max_prosecutor_risk" {
                         risk.thresholds.maxProsecutorRisk = value
-                    } else { risk.thresholds.maxTraceUniqueness = value }
-                case "min_class_size": risk.thresholds.minClassSize = reader.integer(entry.value, path, in: 1...1_000_000)
+                    } else {
+                        risk.thresholds.maxTraceUniqueness = value
+                    }
+                case "min_class_size":
+                    risk.thresholds.minClassSize = reader.integer(entry.value, path, in: 1...1_000_000)
                 default: risk.trace = readTrace(entry.value, path, columns: columns, entity: entity)
                 }
             }
-            if risk.thresholds.maxTraceUniqueness != nil && risk.trace == nil && !entries.contains(where: { $0.key == "trace" }) {
-                reader.report(node, "risk.max_trace_uniqueness", "needs risk.trace (which columns are the time and the value)")
+            if risk.thresholds.maxTraceUniqueness != nil && risk.trace == nil
+                && !entries.contains(where: { $0.key == "trace" })
+            {
+                reader.report(
+                    node, "risk.max_trace_uniqueness", "needs risk.trace (which columns are the time and the value)")
             }
             return risk
         }
@@ -644,20 +836,30 @@ package enum PolicyLoader {
                     for (index, item) in items.enumerated() {
                         guard let file = reader.string(item, "\(path)[\(index)]") else { continue }
                         let resolved = file.hasPrefix("/") || directory == "." ? file : directory + "/" + file
-                        if FileManager.default.fileExists(atPath: resolved) { linkage.against.append(resolved) } else {
-                            reader.report(item, "\(path)[\(index)]", "no file '\(file)' (relative paths are read from the policy's directory)")
+                        if FileManager.default.fileExists(atPath: resolved) {
+                            linkage.against.append(resolved)
+                        } else {
+                            reader.report(
+                                item, "\(path)[\(index)]",
+                                "no file '\(file)' (relative paths are read from the policy's directory)")
                         }
                     }
                 case "catalog": linkage.catalog = reader.bool(entry.value, path) ?? false
                 default:
                     guard let value = reader.number(entry.value, path) else { continue }
-                    if (0...1).contains(value) { linkage.maxUniqueLinkShare = value } else {
-                        reader.report(entry.value, path, "must be between 0 and 1 (a share of the release's individuals)")
+                    if (0...1).contains(value) {
+                        linkage.maxUniqueLinkShare = value
+                    } else {
+                        reader.report(
+                            entry.value, path, "must be between 0 and 1 (a share of the release's individuals)")
                     }
                 }
             }
             if linkage.maxUniqueLinkShare == nil {
-                reader.report(node, "linkage", "missing key 'max_unique_link_share': the largest share of individuals a combination may single out")
+                reader.report(
+                    node, "linkage",
+                    "missing key 'max_unique_link_share': the largest share of individuals a combination may single out"
+                )
             } else if linkage.against.isEmpty && !linkage.catalog && !entries.contains(where: { $0.key == "against" }) {
                 reader.report(node, "linkage", "nothing to check against: give 'against: [files]' or 'catalog: true'")
             }
@@ -666,7 +868,8 @@ package enum PolicyLoader {
 
         func readTrace(_ node: Node, _ path: String, columns: [ColumnPolicy], entity: String?) -> TraceSpec? {
             guard let entries = reader.mapping(node, path, allowed: PolicyLoader.traceKeys) else { return nil }
-            var time: String?, value: String?
+            var time: String?
+            var value: String?
             var spec = TraceSpec(time: "", value: "")
             for entry in entries {
                 let keyPath = "\(path).\(entry.key)"
@@ -674,25 +877,40 @@ package enum PolicyLoader {
                 case "time", "value":
                     guard let name = reader.string(entry.value, keyPath) else { continue }
                     guard let column = columns.first(where: { $0.name == name }) else {
-                        reader.report(entry.value, keyPath, "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
+                        reader.report(
+                            entry.value, keyPath,
+                            "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
                         continue
                     }
-                    if case .drop? = column.technique { reader.report(entry.value, keyPath, "column '\(name)' is dropped, so it is not published") }
+                    if case .drop? = column.technique {
+                        reader.report(entry.value, keyPath, "column '\(name)' is dropped, so it is not published")
+                    }
                     if entry.key == "time" { time = name } else { value = name }
                 case "points": spec.points = reader.integer(entry.value, keyPath, in: 1...64) ?? 4
                 case "repetitions": spec.repetitions = reader.integer(entry.value, keyPath, in: 1...1000) ?? 10
                 case "time_resolution":
                     guard let text = reader.string(entry.value, keyPath) else { continue }
-                    if let unit = TimeUnit(rawValue: text) { spec.timeUnit = unit } else {
+                    if let unit = TimeUnit(rawValue: text) {
+                        spec.timeUnit = unit
+                    } else {
                         let names = TimeUnit.allCases.map(\.rawValue)
-                        reader.report(entry.value, keyPath, "unknown unit '\(text)'\(Suggestion.phrase(for: text, among: names)) (units: \(names.joined(separator: ", ")))")
+                        reader.report(
+                            entry.value, keyPath,
+                            "unknown unit '\(text)'\(Suggestion.phrase(for: text, among: names)) (units: \(names.joined(separator: ", ")))"
+                        )
                     }
                 default: spec.valueStep = reader.number(entry.value, keyPath, positive: true)
                 }
             }
-            if entity == nil { reader.report(node, path, "trace uniqueness needs the policy's entity (whose trace the points are)") }
-            if !entries.contains(where: { $0.key == "time" }) { reader.report(node, path, "missing key 'time' (the timestamp column)") }
-            if !entries.contains(where: { $0.key == "value" }) { reader.report(node, path, "missing key 'value' (the measured column)") }
+            if entity == nil {
+                reader.report(node, path, "trace uniqueness needs the policy's entity (whose trace the points are)")
+            }
+            if !entries.contains(where: { $0.key == "time" }) {
+                reader.report(node, path, "missing key 'time' (the timestamp column)")
+            }
+            if !entries.contains(where: { $0.key == "value" }) {
+                reader.report(node, path, "missing key 'value' (the measured column)")
+            }
             guard let time, let value, entity != nil else { return nil }
             spec.time = time
             spec.value = value
@@ -703,34 +921,54 @@ package enum PolicyLoader {
         func sensitiveColumn(_ node: Node, _ path: String, columns: [ColumnPolicy]) -> String? {
             guard let name = reader.string(node, path) else { return nil }
             guard let column = columns.first(where: { $0.name == name }) else {
-                reader.report(node, path, "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
+                reader.report(
+                    node, path, "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
                 return nil
             }
-            if column.role != .sensitive { reader.report(node, path, "column '\(name)' has role \(column.role.rawValue); the model applies to a sensitive column") }
-            if case .drop? = column.technique { reader.report(node, path, "column '\(name)' is dropped, so it is not published") }
+            if column.role != .sensitive {
+                reader.report(
+                    node, path,
+                    "column '\(name)' has role \(column.role.rawValue); the model applies to a sensitive column")
+            }
+            if case .drop? = column.technique {
+                reader.report(node, path, "column '\(name)' is dropped, so it is not published")
+            }
             return name
         }
 
         func readLDiversity(_ node: Node, _ path: String, columns: [ColumnPolicy]) -> LDiversitySpec? {
             guard let entries = reader.mapping(node, path, allowed: ["column", "l", "variant", "c"]) else { return nil }
-            var column: String?, l: Double?, variant = LDiversitySpec.Variant.distinct, c: Double?
+            var column: String?
+            var l: Double?
+            var variant = LDiversitySpec.Variant.distinct
+            var c: Double?
             for entry in entries {
                 let keyPath = "\(path).\(entry.key)"
                 switch entry.key {
                 case "column": column = sensitiveColumn(entry.value, keyPath, columns: columns)
                 case "l":
                     l = reader.number(entry.value, keyPath, positive: true)
-                    if let value = l, value < 1 { reader.report(entry.value, keyPath, "l is at least 1"); l = nil }
+                    if let value = l, value < 1 {
+                        reader.report(entry.value, keyPath, "l is at least 1")
+                        l = nil
+                    }
                 case "c": c = reader.number(entry.value, keyPath, positive: true)
                 default:
                     guard let text = reader.string(entry.value, keyPath) else { continue }
-                    if let parsed = LDiversitySpec.Variant(rawValue: text) { variant = parsed } else {
+                    if let parsed = LDiversitySpec.Variant(rawValue: text) {
+                        variant = parsed
+                    } else {
                         let names = LDiversitySpec.Variant.allCases.map(\.rawValue)
-                        reader.report(entry.value, keyPath, "unknown variant '\(text)'\(Suggestion.phrase(for: text, among: names)) (variants: \(names.joined(separator: ", ")))")
+                        reader.report(
+                            entry.value, keyPath,
+                            "unknown variant '\(text)'\(Suggestion.phrase(for: text, among: names)) (variants: \(names.joined(separator: ", ")))"
+                        )
                     }
                 }
             }
-            if !entries.contains(where: { $0.key == "column" }) { reader.report(node, path, "missing key 'column' (the sensitive column)") }
+            if !entries.contains(where: { $0.key == "column" }) {
+                reader.report(node, path, "missing key 'column' (the sensitive column)")
+            }
             if !entries.contains(where: { $0.key == "l" }) { reader.report(node, path, "missing key 'l'") }
             if variant == .recursive && c == nil && entries.contains(where: { $0.key == "variant" }) {
                 reader.report(node, path, "recursive (c,l)-diversity needs 'c'")
@@ -738,30 +976,42 @@ package enum PolicyLoader {
             if variant != .recursive, let cNode = entries.first(where: { $0.key == "c" }) {
                 reader.report(cNode.keyNode, "\(path).c", "'c' belongs to variant: recursive")
             }
-            if variant == .distinct, let l, l != l.rounded() { reader.report(node, "\(path).l", "distinct l-diversity needs a whole number") }
+            if variant == .distinct, let l, l != l.rounded() {
+                reader.report(node, "\(path).l", "distinct l-diversity needs a whole number")
+            }
             guard let column, let l else { return nil }
             return LDiversitySpec(column: column, l: l, variant: variant, c: c)
         }
 
         func readTCloseness(_ node: Node, _ path: String, columns: [ColumnPolicy]) -> TClosenessSpec? {
             guard let entries = reader.mapping(node, path, allowed: ["column", "t", "distance"]) else { return nil }
-            var column: String?, t: Double?, distance: TClosenessSpec.Distance?
+            var column: String?
+            var t: Double?
+            var distance: TClosenessSpec.Distance?
             for entry in entries {
                 let keyPath = "\(path).\(entry.key)"
                 switch entry.key {
                 case "column": column = sensitiveColumn(entry.value, keyPath, columns: columns)
                 case "t":
                     t = reader.number(entry.value, keyPath)
-                    if let value = t, !(0...1).contains(value) { reader.report(entry.value, keyPath, "t is a distance between 0 and 1"); t = nil }
+                    if let value = t, !(0...1).contains(value) {
+                        reader.report(entry.value, keyPath, "t is a distance between 0 and 1")
+                        t = nil
+                    }
                 default:
                     guard let text = reader.string(entry.value, keyPath) else { continue }
                     distance = TClosenessSpec.Distance(rawValue: text)
                     if distance == nil {
-                        reader.report(entry.value, keyPath, "unknown distance '\(text)'\(Suggestion.phrase(for: text, among: ["equal", "ordered"])) (distances: equal, ordered)")
+                        reader.report(
+                            entry.value, keyPath,
+                            "unknown distance '\(text)'\(Suggestion.phrase(for: text, among: ["equal", "ordered"])) (distances: equal, ordered)"
+                        )
                     }
                 }
             }
-            if !entries.contains(where: { $0.key == "column" }) { reader.report(node, path, "missing key 'column' (the sensitive column)") }
+            if !entries.contains(where: { $0.key == "column" }) {
+                reader.report(node, path, "missing key 'column' (the sensitive column)")
+            }
             if !entries.contains(where: { $0.key == "t" }) { reader.report(node, path, "missing key 't'") }
             guard let column, let t else { return nil }
             return TClosenessSpec(column: column, t: t, distance: distance)
@@ -779,11 +1029,18 @@ package enum PolicyLoader {
                         if reference == nil { reader.report(entry.value, keyPath, "expected a date as YYYY-MM-DD") }
                     }
                 } else {
-                    bands = reader.nonEmptyList(entry.value, keyPath, "band width")?.compactMap { reader.integer($0, keyPath, in: 1...200) } ?? [1]
-                    if bands != bands.sorted() { reader.report(entry.value, keyPath, "list band widths from narrowest to widest") }
+                    bands =
+                        reader.nonEmptyList(entry.value, keyPath, "band width")?.compactMap {
+                            reader.integer($0, keyPath, in: 1...200)
+                        } ?? [1]
+                    if bands != bands.sorted() {
+                        reader.report(entry.value, keyPath, "list band widths from narrowest to widest")
+                    }
                 }
             }
-            if !entries.contains(where: { $0.key == "at" }) { reader.report(node, path, "missing key 'at' (the date ages are computed at)") }
+            if !entries.contains(where: { $0.key == "at" }) {
+                reader.report(node, path, "missing key 'at' (the date ages are computed at)")
+            }
             guard let reference, !bands.isEmpty else { return nil }
             return .age(reference: reference, bands: bands)
         }
@@ -796,7 +1053,11 @@ package enum PolicyLoader {
             for entry in entries {
                 let keyPath = "\(path).\(entry.key)"
                 switch entry.key {
-                case "metres": metres = reader.nonEmptyList(entry.value, keyPath, "cell size")?.compactMap { reader.number($0, keyPath, positive: true) } ?? []
+                case "metres":
+                    metres =
+                        reader.nonEmptyList(entry.value, keyPath, "cell size")?.compactMap {
+                            reader.number($0, keyPath, positive: true)
+                        } ?? []
                 case "axis":
                     if let text = reader.string(entry.value, keyPath) {
                         axis = CoordinateAxis(rawValue: text)
@@ -805,13 +1066,19 @@ package enum PolicyLoader {
                 default:
                     latitude = reader.string(entry.value, keyPath)
                     if let name = latitude, !header.contains(name) {
-                        reader.report(entry.value, keyPath, "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
+                        reader.report(
+                            entry.value, keyPath,
+                            "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
                     }
                 }
             }
             if metres.isEmpty { reader.report(node, path, "missing key 'metres' (the cell size)") }
-            if axis == nil && !entries.contains(where: { $0.key == "axis" }) { reader.report(node, path, "missing key 'axis' (latitude or longitude)") }
-            if axis == .longitude && latitude == nil { reader.report(node, path, "a longitude grid needs 'latitude': the column holding the row's latitude") }
+            if axis == nil && !entries.contains(where: { $0.key == "axis" }) {
+                reader.report(node, path, "missing key 'axis' (latitude or longitude)")
+            }
+            if axis == .longitude && latitude == nil {
+                reader.report(node, path, "a longitude grid needs 'latitude': the column holding the row's latitude")
+            }
             guard let axis, !metres.isEmpty else { return nil }
             return .grid(metres: metres, axis: axis, latitudeColumn: latitude)
         }
@@ -825,8 +1092,9 @@ package enum PolicyLoader {
             for (index, item) in items.enumerated() {
                 let path = "filter[\(index)]"
                 guard let entries = reader.mapping(item, path, allowed: PolicyLoader.filterKeys) else { continue }
-                var rule = RecordFilterRule(column: "", from: nil, before: nil, minimum: nil, maximum: nil,
-                                            oneOf: nil, noneOf: nil, notEmpty: false, path: path)
+                var rule = RecordFilterRule(
+                    column: "", from: nil, before: nil, minimum: nil, maximum: nil,
+                    oneOf: nil, noneOf: nil, notEmpty: false, path: path)
                 var conditions = 0
                 for entry in entries {
                     let keyPath = "\(path).\(entry.key)"
@@ -835,36 +1103,56 @@ package enum PolicyLoader {
                         if let name = reader.string(entry.value, keyPath) {
                             rule.column = name
                             if !header.contains(name) {
-                                reader.report(entry.value, keyPath, "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
+                                reader.report(
+                                    entry.value, keyPath,
+                                    "no column '\(name)' in the input\(Suggestion.phrase(for: name, among: header))")
                             }
                         }
                     case "from", "before":
                         conditions += 1
                         guard let text = reader.string(entry.value, keyPath) else { continue }
                         if TimestampValue.parse(Array(text.utf8)) == nil {
-                            reader.report(entry.value, keyPath, "expected a date or timestamp (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")
+                            reader.report(
+                                entry.value, keyPath, "expected a date or timestamp (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
+                            )
                         }
                         if entry.key == "from" { rule.from = text } else { rule.before = text }
-                    case "min": conditions += 1; rule.minimum = reader.number(entry.value, keyPath)
-                    case "max": conditions += 1; rule.maximum = reader.number(entry.value, keyPath)
+                    case "min":
+                        conditions += 1
+                        rule.minimum = reader.number(entry.value, keyPath)
+                    case "max":
+                        conditions += 1
+                        rule.maximum = reader.number(entry.value, keyPath)
                     case "in":
                         conditions += 1
-                        rule.oneOf = reader.nonEmptyList(entry.value, keyPath, "value (an empty list would keep no record)")?.compactMap { reader.string($0, keyPath) }
+                        rule.oneOf = reader.nonEmptyList(
+                            entry.value, keyPath, "value (an empty list would keep no record)")?.compactMap {
+                                reader.string($0, keyPath)
+                            }
                     case "not_in":
                         conditions += 1
-                        rule.noneOf = reader.nonEmptyList(entry.value, keyPath, "value")?.compactMap { reader.string($0, keyPath) }
-                    default: conditions += 1; rule.notEmpty = reader.bool(entry.value, keyPath) ?? false
+                        rule.noneOf = reader.nonEmptyList(entry.value, keyPath, "value")?.compactMap {
+                            reader.string($0, keyPath)
+                        }
+                    default:
+                        conditions += 1
+                        rule.notEmpty = reader.bool(entry.value, keyPath) ?? false
                     }
                 }
-                if !entries.contains(where: { $0.key == "column" }) { reader.report(item, path, "missing key 'column'") }
-                if conditions == 0 { reader.report(item, path, "give a condition: from, before, min, max, in, not_in or not_empty") }
+                if !entries.contains(where: { $0.key == "column" }) {
+                    reader.report(item, path, "missing key 'column'")
+                }
+                if conditions == 0 {
+                    reader.report(item, path, "give a condition: from, before, min, max, in, not_in or not_empty")
+                }
                 // Conditions no record can meet would publish nothing, silently.
                 if let minimum = rule.minimum, let maximum = rule.maximum, minimum > maximum {
                     reader.report(item, path, "min is greater than max: no record would be kept")
                 }
                 if let from = rule.from.flatMap({ TimestampValue.parse(Array($0.utf8)) }),
-                   let before = rule.before.flatMap({ TimestampValue.parse(Array($0.utf8)) }),
-                   from.secondsSinceEpoch >= before.secondsSinceEpoch {
+                    let before = rule.before.flatMap({ TimestampValue.parse(Array($0.utf8)) }),
+                    from.secondsSinceEpoch >= before.secondsSinceEpoch
+                {
                     reader.report(item, path, "'from' is not before 'before': no record would be kept")
                 }
                 rules.append(rule)
@@ -878,8 +1166,10 @@ extension Policy {
     /// Reads the policy file at `path` and checks it against an input's column names: every
     /// problem is reported at once, with its line and key path (`PolicyError`).
     /// - Parameter environment: where `env:` keys are found.
-    public static func load(path: String, columns: [String],
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Policy {
+    public static func load(
+        path: String, columns: [String],
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> Policy {
         try PolicyLoader.load(path: path, header: columns, environment: environment)
     }
 
@@ -887,8 +1177,11 @@ extension Policy {
     /// - Parameters:
     ///   - name: the name the policy goes by in messages; relative paths in it (hierarchy files)
     ///     start from its directory.
-    public static func parse(_ text: String, name: String = "policy.yaml", columns: [String],
-                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Policy {
-        try PolicyLoader.parse(text: text, file: name, directory: PathName.directory(of: name), header: columns, environment: environment)
+    public static func parse(
+        _ text: String, name: String = "policy.yaml", columns: [String],
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> Policy {
+        try PolicyLoader.parse(
+            text: text, file: name, directory: PathName.directory(of: name), header: columns, environment: environment)
     }
 }

@@ -9,8 +9,10 @@ final class PolicyReader {
     init(file: String) { self.file = file }
 
     func report(_ node: Node?, _ path: String, _ message: String) {
-        diagnostics.append(PolicyDiagnostic(file: file, line: node?.mark?.line, column: node?.mark?.column,
-                                            path: path, message: message))
+        diagnostics.append(
+            PolicyDiagnostic(
+                file: file, line: node?.mark?.line, column: node?.mark?.column,
+                path: path, message: message))
     }
 
     /// The entries of a mapping in document order, with unknown keys reported (with a

@@ -31,7 +31,10 @@ final class ClassTable {
             // An entity's pairs are sorted by class: count each class once.
             for entry in multi.offsets[entity]..<multi.offsets[entity + 1] {
                 let found = Int(multi.keys[entry])
-                if found != lastClass { sizes[found] += 1; lastClass = found }
+                if found != lastClass {
+                    sizes[found] += 1
+                    lastClass = found
+                }
             }
         }
         return sizes

@@ -37,7 +37,9 @@ final class ClassTables {
             let width = levels.count
             finest.keys = (0..<statistics.tupleCount).map { tuple in
                 var key: UInt64 = 0
-                for column in 0..<width { key |= UInt64(statistics.tuples[tuple * width + column]) << layout.shifts[column] }
+                for column in 0..<width {
+                    key |= UInt64(statistics.tuples[tuple * width + column]) << layout.shifts[column]
+                }
                 return key
             }
         }
@@ -87,12 +89,14 @@ final class ClassTables {
         // level mapped to the target level's codes.
         var fields = ChangedFields()
         for column in 0..<width where node[column] != source.node[column] {
-            fields.change(shift: layout.shifts[column], mask: layout.masks[column],
-                          map: levelMap(column: column, from: source.node[column], to: node[column]))
+            fields.change(
+                shift: layout.shifts[column], mask: layout.masks[column],
+                map: levelMap(column: column, from: source.node[column], to: node[column]))
         }
         let needsMap = statistics.hasSensitive || source.multi.rowCount > 0
-        let rolled = rollUps.rollUp(keys: source.keys, representatives: source.representative, records: source.records,
-                                    individuals: source.individuals, fields: fields, needsMap: needsMap)
+        let rolled = rollUps.rollUp(
+            keys: source.keys, representatives: source.representative, records: source.records,
+            individuals: source.individuals, fields: fields, needsMap: needsMap)
         let target = ClassTable(node: node)
         target.keys = rolled.keys
         target.representative = rolled.representative
@@ -106,11 +110,16 @@ final class ClassTables {
     private func rollUpTuples(_ source: ClassTable, to node: Transformation) -> ClassTable {
         let target = ClassTable(node: node)
         var map = [Int32](repeating: 0, count: source.count)
-        var representative: [Int32] = [], records: [Int] = [], individuals: [Int] = []
-        let sourceRepresentative = source.representative, sourceRecords = source.records, sourceIndividuals = source.individuals
+        var representative: [Int32] = []
+        var records: [Int] = []
+        var individuals: [Int] = []
+        let sourceRepresentative = source.representative
+        let sourceRecords = source.records
+        let sourceIndividuals = source.individuals
         let width = self.width
         // Codes at the node's levels, one flat table: column c's level-0 code v is at offsets[c] + v.
-        var offsets: [Int] = [], flat: [UInt32] = []
+        var offsets: [Int] = []
+        var flat: [UInt32] = []
         for column in 0..<width {
             offsets.append(flat.count)
             flat.append(contentsOf: levels[column].codes[node[column]])
@@ -125,8 +134,9 @@ final class ClassTables {
                     parts[offsets[column] + code] = UInt64(flat[offsets[column] + code]) &* strides[column]
                 }
             }
-            let rolled = rollUps.rollUp(tuples: statistics.tuples, width: width, parts: parts, offsets: offsets, identity: source === finest,
-                                        representatives: sourceRepresentative, records: sourceRecords, individuals: sourceIndividuals)
+            let rolled = rollUps.rollUp(
+                tuples: statistics.tuples, width: width, parts: parts, offsets: offsets, identity: source === finest,
+                representatives: sourceRepresentative, records: sourceRecords, individuals: sourceIndividuals)
             representative = rolled.representative
             records = rolled.records
             individuals = rolled.individuals
@@ -138,7 +148,9 @@ final class ClassTables {
                 let base = Int(sourceRepresentative[sourceClass]) * width
                 for column in 0..<width { key[column] = flat[offsets[column] + Int(statistics.tuples[base + column])] }
                 let found: Int32
-                if let existing = arrays[key] { found = existing } else {
+                if let existing = arrays[key] {
+                    found = existing
+                } else {
                     found = Int32(records.count)
                     arrays[key] = found
                     representative.append(sourceRepresentative[sourceClass])
@@ -201,7 +213,10 @@ final class ClassTables {
                 pairs.sort { $0.0 < $1.0 }
                 var last = UInt64.max
                 for (key, records) in pairs {
-                    if key == last { target.multi.counts[target.multi.counts.count - 1] += records; continue }
+                    if key == last {
+                        target.multi.counts[target.multi.counts.count - 1] += records
+                        continue
+                    }
                     last = key
                     target.multi.keys.append(UInt32(key >> 32))
                     target.multi.counts.append(records)

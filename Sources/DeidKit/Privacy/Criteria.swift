@@ -118,7 +118,9 @@ struct PrivacyCriteria {
             if !k.holds(size: sizes[found]) { return true }
             guard needsHistogram else { return false }
             entries.removeAll(keepingCapacity: true)
-            table.sensitiveValues(of: found, memberStarts: memberStarts, members: members, suppressedMulti: suppressedMulti, into: &entries)
+            table.sensitiveValues(
+                of: found, memberStarts: memberStarts, members: members, suppressedMulti: suppressedMulti,
+                into: &entries)
             return !sensitiveHold(entries, distribution: &distribution)
         }
         for found in 0..<classes { failing[found] = fails(found) }
@@ -137,35 +139,43 @@ struct PrivacyCriteria {
                     var lastClass = -1
                     for entry in range {
                         let found = Int(table.multi.keys[entry])
-                        if found != lastClass, !failing[found] { sizes[found] -= 1; affected.insert(found) }
+                        if found != lastClass, !failing[found] {
+                            sizes[found] -= 1
+                            affected.insert(found)
+                        }
                         lastClass = found
                     }
                 }
                 for found in affected where !failing[found] { failing[found] = fails(found) }
             }
         }
-        var suppressedIndividuals = 0, suppressedRecords = 0
+        var suppressedIndividuals = 0
+        var suppressedRecords = 0
         for found in 0..<classes where failing[found] {
             suppressedIndividuals += table.individuals[found]
             suppressedRecords += table.records[found]
         }
         for entity in 0..<multiCount where suppressedMulti[entity] {
             suppressedIndividuals += 1
-            for entry in table.multi.offsets[entity]..<table.multi.offsets[entity + 1] where !failing[Int(table.multi.keys[entry])] {
+            for entry in table.multi.offsets[entity]..<table.multi.offsets[entity + 1]
+            where !failing[Int(table.multi.keys[entry])] {
                 suppressedRecords += table.multi.counts[entry]
             }
         }
         let allowed = suppressionLimit * Double(individuals) + 1e-9
-        return Evaluation(satisfied: Double(suppressedIndividuals) <= allowed, suppressedIndividuals: suppressedIndividuals,
-                          suppressedRecords: suppressedRecords, failing: failing, sizes: sizes, suppressedMulti: suppressedMulti)
+        return Evaluation(
+            satisfied: Double(suppressedIndividuals) <= allowed, suppressedIndividuals: suppressedIndividuals,
+            suppressedRecords: suppressedRecords, failing: failing, sizes: sizes, suppressedMulti: suppressedMulti)
     }
 }
 
 extension ClassTable {
     /// The sensitive values of class `found` with the individuals holding each: its histogram,
     /// and one for each entity spanning several classes that is in it and not suppressed.
-    func sensitiveValues(of found: Int, memberStarts: [Int], members: [(entity: Int, entry: Int)], suppressedMulti: [Bool],
-                         into entries: inout [(Int, Int)]) {
+    func sensitiveValues(
+        of found: Int, memberStarts: [Int], members: [(entity: Int, entry: Int)], suppressedMulti: [Bool],
+        into entries: inout [(Int, Int)]
+    ) {
         for entry in histogram.offsets[found]..<histogram.offsets[found + 1] {
             entries.append((Int(histogram.keys[entry]), histogram.counts[entry]))
         }

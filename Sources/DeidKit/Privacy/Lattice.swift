@@ -41,7 +41,8 @@ struct Lattice {
 
     init(maxLevels: [Int]) {
         radices = maxLevels.map { $0 + 1 }
-        var strides: [Int] = [], scale = 1
+        var strides: [Int] = []
+        var scale = 1
         for radix in radices {
             strides.append(scale)
             scale *= radix
@@ -58,10 +59,11 @@ struct Lattice {
     /// The transformation of node `node`.
     func transformation(_ node: Int) -> Transformation {
         var rest = node
-        return Transformation(radices.map { radix in
-            defer { rest /= radix }
-            return rest % radix
-        })
+        return Transformation(
+            radices.map { radix in
+                defer { rest /= radix }
+                return rest % radix
+            })
     }
 
     /// The node of `transformation`.
@@ -116,13 +118,16 @@ struct FlashWalk {
             while true {
                 var next = -1
                 lattice.forEachSuccessor(of: current) { candidate in
-                    if state[candidate] == .unknown && (next < 0 || priority[candidate] < priority[next]) { next = candidate }
+                    if state[candidate] == .unknown && (next < 0 || priority[candidate] < priority[next]) {
+                        next = candidate
+                    }
                 }
                 if next < 0 { break }
                 path.append(next)
                 current = next
             }
-            var low = 0, high = path.count - 1
+            var low = 0
+            var high = path.count - 1
             while low <= high {
                 let middle = (low + high) / 2
                 let node = path[middle]

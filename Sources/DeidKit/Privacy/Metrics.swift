@@ -22,7 +22,9 @@ struct LossMeasure {
             var sum = 0.0
             for (column, level) in transformation.levels.enumerated() {
                 for code in 0..<levels[column].domainSizes[0] {
-                    sum += Double(statistics.valueRecords[column][code]) * levels[column].loss(level: level, code: Int(levels[column].codes[level][code]))
+                    sum +=
+                        Double(statistics.valueRecords[column][code])
+                        * levels[column].loss(level: level, code: Int(levels[column].codes[level][code]))
                 }
             }
             return sum / Double(max(1, statistics.records * width))
@@ -43,7 +45,8 @@ struct LossMeasure {
                 var cell = 0.0
                 for column in 0..<width {
                     let level = table.node[column]
-                    cell += levels[column].loss(level: level, code: Int(levels[column].codes[level][Int(statistics.tuples[base + column])]))
+                    cell += levels[column].loss(
+                        level: level, code: Int(levels[column].codes[level][Int(statistics.tuples[base + column])]))
                 }
                 sum += Double(table.records[found]) * cell
                 published += table.records[found]
@@ -52,7 +55,9 @@ struct LossMeasure {
             return (sum + Double(suppressed * width)) / Double(max(1, statistics.records * width))
         case .discernibility:
             var sum = 0.0
-            for found in 0..<table.count where !evaluation.failing[found] { sum += Double(evaluation.sizes[found]) * Double(evaluation.sizes[found]) }
+            for found in 0..<table.count where !evaluation.failing[found] {
+                sum += Double(evaluation.sizes[found]) * Double(evaluation.sizes[found])
+            }
             return sum + Double(evaluation.suppressedIndividuals) * Double(statistics.individuals)
         case .averageClassSize:
             let classes = (0..<table.count).filter { !evaluation.failing[$0] }.count

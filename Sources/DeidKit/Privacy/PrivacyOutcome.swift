@@ -29,8 +29,12 @@ package struct PrivacyPlan: Codable, Sendable, Equatable {
     package var seed: UInt64?
 
     enum CodingKeys: String, CodingKey {
-        case columns, levels, suppressedClasses = "suppressed_classes", suppressedEntities = "suppressed_entities",
-             keyIDs = "key_ids", seed
+        case columns, levels
+        case suppressedClasses = "suppressed_classes"
+        case suppressedEntities = "suppressed_entities"
+        case
+            keyIDs = "key_ids"
+        case seed
     }
 
     /// The plan of a search's result.

@@ -62,7 +62,9 @@ package final class PrivacySearch {
 
     /// - Parameter packKeys: roll classes up on bit-packed keys when the domains fit in 64 bits
     ///   (tests turn it off to compare with the roll-up through representative tuples).
-    package init(statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], spec: PrivacySpec, packKeys: Bool = true) {
+    package init(
+        statistics: PrivacyStatistics, levels: [QuasiIdentifierLevels], spec: PrivacySpec, packKeys: Bool = true
+    ) {
         self.statistics = statistics
         self.levels = levels
         self.spec = spec
@@ -96,9 +98,10 @@ package final class PrivacySearch {
         if let known = evaluations[node] { return known }
         checked += 1
         let evaluation = evaluate(table(for: lattice.transformation(node)))
-        evaluations[node] = PrivacyCriteria.Evaluation(satisfied: evaluation.satisfied, suppressedIndividuals: evaluation.suppressedIndividuals,
-                                                       suppressedRecords: evaluation.suppressedRecords, failing: [], sizes: [],
-                                                       suppressedMulti: [])
+        evaluations[node] = PrivacyCriteria.Evaluation(
+            satisfied: evaluation.satisfied, suppressedIndividuals: evaluation.suppressedIndividuals,
+            suppressedRecords: evaluation.suppressedRecords, failing: [], sizes: [],
+            suppressedMulti: [])
         return evaluation
     }
 
@@ -117,7 +120,9 @@ package final class PrivacySearch {
             guard bounded, let incumbent else { return true }
             return better((node, entropies[node]), than: incumbent, heights: heights)
         }
-        let order = (0..<lattice.count).sorted { heights[$0] != heights[$1] ? heights[$0] < heights[$1] : entropies[$0] < entropies[$1] }
+        let order = (0..<lattice.count).sorted {
+            heights[$0] != heights[$1] ? heights[$0] < heights[$1] : entropies[$0] < entropies[$1]
+        }
         var walk = FlashWalk(lattice: lattice)
         walk.run(order: order, priority: entropies, mayStart: mayWin) { node in
             let satisfied = check(node).satisfied
@@ -138,7 +143,9 @@ package final class PrivacySearch {
         return heights[a.0] != heights[b.0] ? heights[a.0] < heights[b.0] : a.0 < b.0
     }
 
-    private func chooseOptimum(_ satisfying: [Int], heights: [Int], entropies: [Double], state: [FlashWalk.State]) -> (node: Int, loss: Double) {
+    private func chooseOptimum(_ satisfying: [Int], heights: [Int], entropies: [Double], state: [FlashWalk.State]) -> (
+        node: Int, loss: Double
+    ) {
         func better(_ a: (Int, Double), than b: (Int, Double)?) -> Bool { self.better(a, than: b, heights: heights) }
         var best: (Int, Double)?
         if spec.metric == .entropy {
@@ -187,32 +194,38 @@ package final class PrivacySearch {
                     entries.append((Int(table.histogram.keys[entry]), table.histogram.counts[entry]))
                 }
                 for entity in 0..<table.multi.rowCount where !evaluation.suppressedMulti[entity] {
-                    for entry in table.multi.offsets[entity]..<table.multi.offsets[entity + 1] where Int(table.multi.keys[entry]) == found {
+                    for entry in table.multi.offsets[entity]..<table.multi.offsets[entity + 1]
+                    where Int(table.multi.keys[entry]) == found {
                         entries.append((Int(table.multiSensitive[entry]), 1))
                     }
                 }
                 let distinct = Set(entries.map(\.0)).count
                 lowestL = min(lowestL ?? Int.max, distinct)
-                if spec.tCloseness != nil, let distance = sensitive.closeness(entries) { highest = max(highest ?? 0, distance) }
+                if spec.tCloseness != nil, let distance = sensitive.closeness(entries) {
+                    highest = max(highest ?? 0, distance)
+                }
             }
         }
         var suppressedClasses: [[[UInt8]]] = []
         for found in 0..<table.count where evaluation.failing[found] {
             let representative = Int(table.representative[found])
-            suppressedClasses.append((0..<width).map { column in
-                levels[column].label(of: statistics.code(tuple: representative, column: column), level: node[column])
-            })
+            suppressedClasses.append(
+                (0..<width).map { column in
+                    levels[column].label(
+                        of: statistics.code(tuple: representative, column: column), level: node[column])
+                })
         }
         let suppressedEntityValues = evaluation.suppressedMulti.indices.filter { evaluation.suppressedMulti[$0] }
             .map { statistics.multiEntityValues[$0] }
-        return PrivacyResult(levels: node.levels, metric: spec.metric, informationLoss: loss,
-                             suppressedIndividuals: evaluation.suppressedIndividuals, suppressedRecords: evaluation.suppressedRecords,
-                             classes: sizes.values.reduce(0, +), minClassSize: minimum == Int.max ? 0 : minimum, classSizes: sizes,
-                             entitiesInSeveralClasses: statistics.multiEntities.rowCount,
-                             lowestDistinctL: spec.lDiversity != nil || spec.tCloseness != nil ? lowestL : nil,
-                             highestDistance: spec.tCloseness != nil ? (highest ?? 0) : nil,
-                             nodes: lattice.count, nodesChecked: checked, seconds: seconds,
-                             suppressedClasses: suppressedClasses, suppressedEntityValues: suppressedEntityValues)
+        return PrivacyResult(
+            levels: node.levels, metric: spec.metric, informationLoss: loss,
+            suppressedIndividuals: evaluation.suppressedIndividuals, suppressedRecords: evaluation.suppressedRecords,
+            classes: sizes.values.reduce(0, +), minClassSize: minimum == Int.max ? 0 : minimum, classSizes: sizes,
+            entitiesInSeveralClasses: statistics.multiEntities.rowCount,
+            lowestDistinctL: spec.lDiversity != nil || spec.tCloseness != nil ? lowestL : nil,
+            highestDistance: spec.tCloseness != nil ? (highest ?? 0) : nil,
+            nodes: lattice.count, nodesChecked: checked, seconds: seconds,
+            suppressedClasses: suppressedClasses, suppressedEntityValues: suppressedEntityValues)
     }
 
     /// Why even the most general transformation fails.
@@ -221,7 +234,9 @@ package final class PrivacySearch {
         let evaluation = evaluate(table(for: top))
         let share = Double(evaluation.suppressedIndividuals) / Double(max(1, statistics.individuals))
         var models = ["k=\(spec.k)"]
-        if let l = spec.lDiversity { models.append("\(l.variant.rawValue) l-diversity l=\(DecimalText.label(l.l)) on '\(l.column)'") }
+        if let l = spec.lDiversity {
+            models.append("\(l.variant.rawValue) l-diversity l=\(DecimalText.label(l.l)) on '\(l.column)'")
+        }
         if let t = spec.tCloseness { models.append("t-closeness t=\(DecimalText.label(t.t)) on '\(t.column)'") }
         let levelsText = zip(levels, top.levels).map { "\($0.column)=\($1)" }.joined(separator: ", ")
         return PrivacyRefusal(reasons: [

@@ -142,7 +142,8 @@ struct BlockCounter {
 
     /// The local tuple of `record`'s `fields`; `line` and `number` place its first record.
     /// `unchanged`: the caller knows the fields equal those of the record counted before.
-    mutating func tuple(of record: CSVRecord, fields: [Int], line: Int, number: Int, unchanged: Bool = false) -> UInt32 {
+    mutating func tuple(of record: CSVRecord, fields: [Int], line: Int, number: Int, unchanged: Bool = false) -> UInt32
+    {
         // Readings of one household come in runs: the previous record's tuple first.
         let tuple: UInt32
         if previousTuple != UInt32.max && (unchanged || record.fields(fields, equalCopy: previousFields)) {
@@ -158,7 +159,8 @@ struct BlockCounter {
             // blocks looks each distinct value up once, not once per tuple.
             codes.removeAll(keepingCapacity: true)
             for (position, field) in fields.enumerated() {
-                let (code, isNew) = digestsLongValues && record.length(of: field) > Self.longValue
+                let (code, isNew) =
+                    digestsLongValues && record.length(of: field) > Self.longValue
                     ? columnIndex[position].code(of: Self.digest(record, field)[...])
                     : columnIndex[position].code(of: record, field: field)
                 if isNew { statistics.columnFirst[position].append((line: line, record: number)) }
@@ -192,7 +194,9 @@ struct BlockCounter {
     /// The local code of the entity in `record`'s field `column`.
     /// `unchanged`: the caller knows the field equals the one of the record counted before.
     mutating func entity(of record: CSVRecord, column: Int, unchanged: Bool = false) -> UInt32 {
-        if previousEntity != UInt32.max && (unchanged || record.field(column, equals: entityIndex.values[Int(previousEntity)][...])) {
+        if previousEntity != UInt32.max
+            && (unchanged || record.field(column, equals: entityIndex.values[Int(previousEntity)][...]))
+        {
             return previousEntity
         }
         let entity = entityIndex.code(of: record, field: column).code
@@ -208,7 +212,9 @@ struct BlockCounter {
         // Entities, tuples and sensitive values of one block each fit in 21 bits many times
         // over (a block holds at most a few MiB of records).
         let groupKey = UInt64(entity & 0x1F_FFFF) << 42 | UInt64(tuple) << 21 | UInt64(sensitive)
-        if groupKey == previousGroupKey { groupRecords[previousGroup] += 1 } else if let found = groupIndex[groupKey] {
+        if groupKey == previousGroupKey {
+            groupRecords[previousGroup] += 1
+        } else if let found = groupIndex[groupKey] {
             groupRecords[found] += 1
             previousGroupKey = groupKey
             previousGroup = found
@@ -265,7 +271,9 @@ final class PrivacyAccumulator {
     }
 
     /// Adds a block; returns the run's codes of its local tuples and entities.
-    func add(_ block: BlockStatistics, input: Int, lineBase: Int, recordBase: Int) -> (tuples: [UInt32], entities: [UInt32]) {
+    func add(_ block: BlockStatistics, input: Int, lineBase: Int, recordBase: Int) -> (
+        tuples: [UInt32], entities: [UInt32]
+    ) {
         var tupleMap = [UInt32](repeating: 0, count: block.tupleCount)
         // Each column's block values to the run's codes, one lookup per distinct value.
         var columnMaps: [[UInt32]] = []
@@ -277,7 +285,8 @@ final class PrivacyAccumulator {
                 if isNew {
                     valueRecords[column].append(0)
                     let first = block.columnFirst[column][local]
-                    valuePositions[column].append(ValuePosition(input: input, line: first.line + lineBase, record: first.record + recordBase))
+                    valuePositions[column].append(
+                        ValuePosition(input: input, line: first.line + lineBase, record: first.record + recordBase))
                 }
                 map.append(code)
             }
@@ -298,7 +307,9 @@ final class PrivacyAccumulator {
             tupleMap[local] = tuple
         }
         var sensitiveMap = [UInt32](repeating: 0, count: block.sensitive.count)
-        for (local, value) in block.sensitive.enumerated() { sensitiveMap[local] = sensitiveCodes.code(of: value[...]).code }
+        for (local, value) in block.sensitive.enumerated() {
+            sensitiveMap[local] = sensitiveCodes.code(of: value[...]).code
+        }
         var entityMap = [UInt32](repeating: UInt32.max, count: block.entities.count)
         for (local, value) in block.entities.enumerated() {
             let (code, isNew) = entityCodes.code(of: value[...])
@@ -382,7 +393,9 @@ final class PrivacyAccumulator {
             for tuple in 0..<tupleCount {
                 while next < histogramPairs.count && histogramPairs[next].key >> 32 == UInt64(tuple) {
                     let code = UInt32(truncatingIfNeeded: histogramPairs[next].key)
-                    if histogram.keys.count > histogram.offsets[tuple] && histogram.keys[histogram.keys.count - 1] == code {
+                    if histogram.keys.count > histogram.offsets[tuple]
+                        && histogram.keys[histogram.keys.count - 1] == code
+                    {
                         histogram.counts[histogram.counts.count - 1] += histogramPairs[next].count
                     } else {
                         histogram.keys.append(code)
@@ -393,11 +406,14 @@ final class PrivacyAccumulator {
                 histogram.offsets.append(histogram.keys.count)
             }
         }
-        return PrivacyStatistics(columns: columns, values: valueCodes.map(\.values), valueRecords: valueRecords, valuePositions: valuePositions,
-                                 tuples: tupleCodes.tuples, tupleRecords: tupleRecords, tupleIndividuals: tupleIndividuals,
-                                 histogram: histogram, multiEntities: multi, multiSensitive: multiSensitive,
-                                 multiEntityIDs: multiIDs, multiEntityValues: multiValues, sensitiveValues: sensitiveCodes.values, hasEntity: hasEntity,
-                                 hasSensitive: hasSensitive, records: records, individuals: individuals)
+        return PrivacyStatistics(
+            columns: columns, values: valueCodes.map(\.values), valueRecords: valueRecords,
+            valuePositions: valuePositions,
+            tuples: tupleCodes.tuples, tupleRecords: tupleRecords, tupleIndividuals: tupleIndividuals,
+            histogram: histogram, multiEntities: multi, multiSensitive: multiSensitive,
+            multiEntityIDs: multiIDs, multiEntityValues: multiValues, sensitiveValues: sensitiveCodes.values,
+            hasEntity: hasEntity,
+            hasSensitive: hasSensitive, records: records, individuals: individuals)
     }
 }
 
@@ -405,8 +421,9 @@ extension PrivacyStatistics {
     /// Adds another shard's statistics (a shard split by entity: no entity in both). Codes of
     /// `other` are translated to this table's.
     package mutating func merge(_ other: PrivacyStatistics) {
-        precondition(other.columns == columns && other.hasEntity == hasEntity && other.hasSensitive == hasSensitive,
-                     "statistics of different quasi-identifiers")
+        precondition(
+            other.columns == columns && other.hasEntity == hasEntity && other.hasSensitive == hasSensitive,
+            "statistics of different quasi-identifiers")
         var valueMaps: [[UInt32]] = []
         for column in 0..<width {
             var index = Dictionary(uniqueKeysWithValues: values[column].enumerated().map { ($1, UInt32($0)) })
@@ -445,7 +462,9 @@ extension PrivacyStatistics {
         for tuple in 0..<other.tupleCount {
             let codes = (0..<width).map { valueMaps[$0][other.code(tuple: tuple, column: $0)] }
             let target: Int
-            if let existing = tupleIndex[codes] { target = existing } else {
+            if let existing = tupleIndex[codes] {
+                target = existing
+            } else {
                 target = tupleRecords.count
                 tupleIndex[codes] = target
                 tuples.append(contentsOf: codes)
@@ -457,7 +476,8 @@ extension PrivacyStatistics {
             tupleIndividuals[target] += other.tupleIndividuals[tuple]
             if hasSensitive {
                 for entry in other.histogram.offsets[tuple]..<other.histogram.offsets[tuple + 1] {
-                    histograms[target][sensitiveMap[Int(other.histogram.keys[entry])], default: 0] += other.histogram.counts[entry]
+                    histograms[target][sensitiveMap[Int(other.histogram.keys[entry])], default: 0] +=
+                        other.histogram.counts[entry]
                 }
             }
             tupleMap.append(UInt32(target))

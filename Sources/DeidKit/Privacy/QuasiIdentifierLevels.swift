@@ -37,7 +37,9 @@ package struct QuasiIdentifierLevels: Sendable {
                 do { label = try generalizer!.generalize(value[...], level: level) } catch {
                     throw LevelProblem.value(index: code, problem: error)
                 }
-                if let existing = index[label] { levelCodes[code] = existing } else {
+                if let existing = index[label] {
+                    levelCodes[code] = existing
+                } else {
                     let new = UInt32(levelLabels.count)
                     index[label] = new
                     levelLabels.append(label)
@@ -50,7 +52,9 @@ package struct QuasiIdentifierLevels: Sendable {
             var parent = [UInt32](repeating: UInt32.max, count: labels[level - 1].count)
             for code in 0..<values.count {
                 let lower = Int(below[code])
-                if parent[lower] == UInt32.max { parent[lower] = levelCodes[code] } else if parent[lower] != levelCodes[code] {
+                if parent[lower] == UInt32.max {
+                    parent[lower] = levelCodes[code]
+                } else if parent[lower] != levelCodes[code] {
                     throw LevelProblem.notNested(level: level)
                 }
             }

@@ -16,7 +16,8 @@ struct SensitiveDistribution {
     /// The distribution of `statistics`' whole table, or `reference` (another table's shares by
     /// value, such as the input's for the release: values it has and the table does not take
     /// codes after the table's own, held by no class).
-    init(statistics: PrivacyStatistics, distance given: TClosenessSpec.Distance?, reference: SensitiveReference? = nil) {
+    init(statistics: PrivacyStatistics, distance given: TClosenessSpec.Distance?, reference: SensitiveReference? = nil)
+    {
         var values = statistics.sensitiveValues
         var shares: [Double]
         if let reference {
@@ -46,7 +47,9 @@ struct SensitiveDistribution {
     /// counts once per value it has.
     static func counts(_ statistics: PrivacyStatistics) -> [Double] {
         var counts = [Double](repeating: 0, count: statistics.sensitiveValues.count)
-        for entry in 0..<statistics.histogram.keys.count { counts[Int(statistics.histogram.keys[entry])] += Double(statistics.histogram.counts[entry]) }
+        for entry in 0..<statistics.histogram.keys.count {
+            counts[Int(statistics.histogram.keys[entry])] += Double(statistics.histogram.counts[entry])
+        }
         for entity in 0..<(statistics.hasSensitive ? statistics.multiEntities.rowCount : 0) {
             let range = statistics.multiEntities.offsets[entity]..<statistics.multiEntities.offsets[entity + 1]
             for code in Set(range.map { statistics.multiSensitive[$0] }) { counts[Int(code)] += 1 }
@@ -85,7 +88,8 @@ struct SensitiveDistribution {
             guard count > 1 else { return 0 }
             var byRank = [Double](repeating: 0, count: count)
             for code in 0..<count { byRank[rank[code]] = dense[code] / total - global[code] }
-            var running = 0.0, sum = 0.0
+            var running = 0.0
+            var sum = 0.0
             for position in 0..<(count - 1) {
                 running += byRank[position]
                 sum += abs(running)
@@ -124,7 +128,9 @@ package struct SensitiveReference: Sendable, Equatable {
         let counts = SensitiveDistribution.counts(statistics)
         let total = counts.reduce(0, +)
         var shares: [[UInt8]: Double] = [:]
-        for (code, value) in statistics.sensitiveValues.enumerated() { shares[value] = total > 0 ? counts[code] / total : 0 }
+        for (code, value) in statistics.sensitiveValues.enumerated() {
+            shares[value] = total > 0 ? counts[code] / total : 0
+        }
         self.shares = shares
         self.name = name
     }

@@ -63,16 +63,22 @@ enum ColumnNameHint: Equatable {
         "health": "health", "religion": "religion", "kwh": "energy use", "energy": "energy use",
         "consumption": "energy use", "usage": "energy use",
     ]
-    private static let entityWords: Set<String> = ["id", "meter", "household", "medallion", "device", "sensor", "account", "customerid"]
+    private static let entityWords: Set<String> = [
+        "id", "meter", "household", "medallion", "device", "sensor", "account", "customerid",
+    ]
 
     static func of(_ name: String) -> ColumnNameHint {
         let words = words(of: name)
         for index in words.indices.dropLast() {
-            if let reason = directIdentifierPairs[[words[index], words[index + 1]]] { return .directIdentifier(reason) }
+            if let reason = directIdentifierPairs[[words[index], words[index + 1]]] {
+                return .directIdentifier(reason)
+            }
         }
         // An id column (`meter_id`, `LCLid`) names an entity, not a person's attribute.
         let last = words.last ?? ""
-        if last == "id" || (last.hasSuffix("id") && last.count > 2 && !last.hasSuffix("aid")) || entityWords.contains(last) {
+        if last == "id" || (last.hasSuffix("id") && last.count > 2 && !last.hasSuffix("aid"))
+            || entityWords.contains(last)
+        {
             if !(words.contains("name") || words.contains("email")) { return .entityKey }
         }
         for word in words { if let reason = directIdentifierWords[word] { return .directIdentifier(reason) } }

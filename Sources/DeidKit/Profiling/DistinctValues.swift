@@ -11,9 +11,9 @@ package struct DistinctValues: Sendable {
     package let exactLimit: Int
     /// The most bytes of values kept for exact counting.
     package let byteLimit: Int
-    private var slots: [Int32]          // open addressing: value index + 1, 0 = empty
-    private var hashes: [UInt64] = []   // by value index
-    private var ends: [Int] = []        // by value index: end offset in `storage`
+    private var slots: [Int32]  // open addressing: value index + 1, 0 = empty
+    private var hashes: [UInt64] = []  // by value index
+    private var ends: [Int] = []  // by value index: end offset in `storage`
     private var storage: [UInt8] = []
     /// The estimate once counting stops being exact (made then: a wide file's columns mostly
     /// never need one).

@@ -62,4 +62,3 @@ package struct HyperLogLog: Sendable, Equatable {
         return raw
     }
 }
-

@@ -10,7 +10,9 @@ extension FileProfile {
 
     /// A table for people: one line per column, then the suggested entity.
     package func table() -> String {
-        var lines = ["\(file): \(rows) rows, \(columns.count) columns, \(delimiter)-separated\(compressed ? ", gzip" : "")", ""]
+        var lines = [
+            "\(file): \(rows) rows, \(columns.count) columns, \(delimiter)-separated\(compressed ? ", gzip" : "")", "",
+        ]
         let headings = ["column", "type", "empty", "distinct", "role", "reason"]
         let body: [[String]] = columns.map { column in
             let type = column.format.map { "\(column.type.rawValue) \($0)" } ?? column.type.rawValue
@@ -20,7 +22,9 @@ extension FileProfile {
             return [column.name, type, empty, distinct, column.role.rawValue, column.reason]
         }
         var widths = headings.map(\.count)
-        for row in body { for (index, cell) in row.enumerated() where index < 5 { widths[index] = max(widths[index], cell.count) } }
+        for row in body {
+            for (index, cell) in row.enumerated() where index < 5 { widths[index] = max(widths[index], cell.count) }
+        }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
                 index < 5 ? cell.padding(toLength: widths[index], withPad: " ", startingAt: 0) : cell

@@ -51,13 +51,16 @@ package struct Profiler {
         let exactLimit = max(1, min(options.exactDistinctLimit, share / 2 / 28))
         let sketchPrecision = Profiler.sketchPrecision(columns: count, budgetBytes: options.sketchBudgetBytes)
         columns = (0..<count).map { _ in
-            ColumnStatistics(distinct: DistinctValues(exactLimit: exactLimit, byteLimit: byteLimit, sketchPrecision: sketchPrecision))
+            ColumnStatistics(
+                distinct: DistinctValues(exactLimit: exactLimit, byteLimit: byteLimit, sketchPrecision: sketchPrecision)
+            )
         }
         // The other columns' hashes at each distinct value fill the budget; each column's list
         // of the columns it may determine (8 bytes each) may take half as much again, else the
         // file is too wide to track.
         let tracked = count >= 2 && 8 * count * count <= options.dependencyBudgetBytes / 2
-        dependencyLimit = tracked ? min(options.exactDistinctLimit, options.dependencyBudgetBytes / (8 * count * count)) : 0
+        dependencyLimit =
+            tracked ? min(options.exactDistinctLimit, options.dependencyBudgetBytes / (8 * count * count)) : 0
         firstHashes = Array(repeating: [], count: count)
         determines = (0..<count).map { column in tracked ? (0..<count).filter { $0 != column } : [] }
         rowHashes = Array(repeating: 0, count: count)
@@ -145,21 +148,24 @@ package struct Profiler {
     /// The profile of everything added so far.
     package func finish(source: String, delimiter: CSVDelimiter, compressed: Bool) -> FileProfile {
         let facts = (0..<header.count).map { column in
-            ColumnFacts(name: header.names[column], statistics: columns[column], rows: rows,
-                        determines: Set(determines[column].map { header.names[$0] }),
-                        dependencyKnown: columns[column].distinct.isExact && columns[column].distinct.count <= dependencyLimit)
+            ColumnFacts(
+                name: header.names[column], statistics: columns[column], rows: rows,
+                determines: Set(determines[column].map { header.names[$0] }),
+                dependencyKnown: columns[column].distinct.isExact && columns[column].distinct.count <= dependencyLimit)
         }
         let advice = RoleAdvisor(columns: facts, rows: rows).advise()
         let profiles = facts.enumerated().map { offset, fact in
-            ColumnProfile(name: fact.name, type: fact.type, empty: fact.statistics.empty,
-                          distinct: fact.statistics.distinct.count, distinctExact: fact.statistics.distinct.isExact,
-                          format: fact.type == .timestamp || fact.type == .date ? fact.statistics.temporalFormat : nil,
-                          minimum: fact.statistics.minimum.isFinite ? fact.statistics.minimum : nil,
-                          maximum: fact.statistics.maximum.isFinite ? fact.statistics.maximum : nil,
-                          role: advice.roles[offset].role, reason: advice.roles[offset].reason, longest: fact.statistics.longest)
+            ColumnProfile(
+                name: fact.name, type: fact.type, empty: fact.statistics.empty,
+                distinct: fact.statistics.distinct.count, distinctExact: fact.statistics.distinct.isExact,
+                format: fact.type == .timestamp || fact.type == .date ? fact.statistics.temporalFormat : nil,
+                minimum: fact.statistics.minimum.isFinite ? fact.statistics.minimum : nil,
+                maximum: fact.statistics.maximum.isFinite ? fact.statistics.maximum : nil,
+                role: advice.roles[offset].role, reason: advice.roles[offset].reason, longest: fact.statistics.longest)
         }
-        return FileProfile(file: source, delimiter: delimiter.name, compressed: compressed, rows: rows,
-                           entity: advice.entity, columns: profiles)
+        return FileProfile(
+            file: source, delimiter: delimiter.name, compressed: compressed, rows: rows,
+            entity: advice.entity, columns: profiles)
     }
 }
 

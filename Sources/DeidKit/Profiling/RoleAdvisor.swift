@@ -38,8 +38,14 @@ struct RoleAdvisor {
         let statistics = column.statistics
         if let entity, columns[entity].name == column.name {
             let perEntity = Double(column.nonEmpty) / Double(max(column.distinct, 1))
-            let each = perEntity >= 10 ? "about \(Int(perEntity.rounded())) records each" : "\(column.distinct) values in \(column.nonEmpty) records"
-            return (.entity, "values repeat over time (\(each)): the person, household or vehicle each record belongs to; pseudonymize it")
+            let each =
+                perEntity >= 10
+                ? "about \(Int(perEntity.rounded())) records each"
+                : "\(column.distinct) values in \(column.nonEmpty) records"
+            return (
+                .entity,
+                "values repeat over time (\(each)): the person, household or vehicle each record belongs to; pseudonymize it"
+            )
         }
         if case .directIdentifier(let what) = column.hint {
             return (.identifier, "the name says \(what): drop or pseudonymize it")
@@ -54,24 +60,34 @@ struct RoleAdvisor {
             return (.identifier, "values look like person names")
         }
         if let entity, column.dependencyKnown, columns[entity].dependencyKnown,
-           column.determines.contains(columns[entity].name), columns[entity].determines.contains(column.name),
-           column.hint == .none || column.hint == .entityKey {
-            return (.identifier, "one value per \(columns[entity].name) and the reverse: it identifies the entity as well as the key does")
+            column.determines.contains(columns[entity].name), columns[entity].determines.contains(column.name),
+            column.hint == .none || column.hint == .entityKey
+        {
+            return (
+                .identifier,
+                "one value per \(columns[entity].name) and the reverse: it identifies the entity as well as the key does"
+            )
         }
         if column.distinct == column.nonEmpty, column.nonEmpty >= 2, statistics.distinct.isExact,
-           column.type != .decimal, column.type != .timestamp, column.type != .date, entity == nil,
-           column.hint == .none || column.hint == .entityKey {
+            column.type != .decimal, column.type != .timestamp, column.type != .date, entity == nil,
+            column.hint == .none || column.hint == .entityKey
+        {
             return (.identifier, "every value is unique: it singles out each record")
         }
         if case .quasiIdentifier(let what) = column.hint {
-            if column.type == .timestamp { return (.quasiIdentifier, "the name says \(what), and values are timestamps") }
+            if column.type == .timestamp {
+                return (.quasiIdentifier, "the name says \(what), and values are timestamps")
+            }
             return (.quasiIdentifier, "the name says \(what), which helps single people out in combination")
         }
         if statistics.share(statistics.ukPostcodes) >= patternShare {
             return (.quasiIdentifier, "values are UK postcodes")
         }
         if column.type == .timestamp || column.type == .date {
-            return (.timestamp, "\(column.type == .date ? "dates" : "timestamps"): generalize them to the coarsest unit the release needs")
+            return (
+                .timestamp,
+                "\(column.type == .date ? "dates" : "timestamps"): generalize them to the coarsest unit the release needs"
+            )
         }
         if case .sensitive(let what) = column.hint {
             return (.sensitive, "the name says \(what)")
@@ -83,8 +99,12 @@ struct RoleAdvisor {
             return (.sensitive, "a measure: numeric values that vary from record to record")
         }
         if let entity, column.dependencyKnown, column.type == .categorical || column.type == .integer,
-           columns[entity].determines.contains(column.name) {
-            return (.quasiIdentifier, "a fixed attribute of each \(columns[entity].name): it can single out entities in combination")
+            columns[entity].determines.contains(column.name)
+        {
+            return (
+                .quasiIdentifier,
+                "a fixed attribute of each \(columns[entity].name): it can single out entities in combination"
+            )
         }
         if column.type == .empty {
             return (.insensitive, rows == 0 ? "the file has no records" : "every value is empty")

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A starter policy in the `deid` policy format (version 1; see Docs/POLICY.md when it lands):
 /// every column named, with the suggested role and the reason as a comment. Identifiers get a
 /// technique so that the policy is complete: direct identifiers are dropped, the entity column
@@ -39,7 +41,9 @@ package struct StarterPolicy {
             case .sensitive: role = "sensitive"
             case .insensitive, .timestamp: role = "insensitive"
             }
-            let note = column.role == .timestamp || column.role == .entity ? "\(column.role.rawValue): \(column.reason)" : column.reason
+            let note =
+                column.role == .timestamp || column.role == .entity
+                ? "\(column.role.rawValue): \(column.reason)" : column.reason
             lines.append("  \(quoted(column.name)): { role: \(role)\(technique) }  # \(comment(note))")
         }
         return lines.joined(separator: "\n") + "\n"
@@ -56,7 +60,11 @@ package struct StarterPolicy {
             case "\r": result += "\\r"
             case "\t": result += "\\t"
             default:
-                if scalar.value < 0x20 { result += String(format: "\\u%04X", scalar.value) } else { result.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 {
+                    result += String(format: "\\u%04X", scalar.value)
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
             }
         }
         return result + "\""
@@ -66,5 +74,3 @@ package struct StarterPolicy {
         String(text.map { $0.isNewline ? " " : $0 })
     }
 }
-
-import Foundation

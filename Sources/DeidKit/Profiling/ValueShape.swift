@@ -31,7 +31,10 @@ struct ValueShape: Equatable {
     private mutating func classifyNumber(_ value: [UInt8]) {
         var index = 0
         if index < value.count, value[index] == 0x2D || value[index] == 0x2B { index += 1 }
-        var digits = 0, fraction = 0, dot = false, exponent = false
+        var digits = 0
+        var fraction = 0
+        var dot = false
+        var exponent = false
         while index < value.count {
             let byte = value[index]
             if byte >= 0x30 && byte <= 0x39 {
@@ -65,7 +68,9 @@ struct ValueShape: Equatable {
         var index = 0
         func digits(_ count: Int) -> Bool {
             guard index + count <= value.count else { return false }
-            for offset in 0..<count where !(value[index + offset] >= 0x30 && value[index + offset] <= 0x39) { return false }
+            for offset in 0..<count where !(value[index + offset] >= 0x30 && value[index + offset] <= 0x39) {
+                return false
+            }
             return true
         }
         func take(_ byte: UInt8) -> Bool {
@@ -98,10 +103,15 @@ struct ValueShape: Equatable {
             index += 2
             guard take(0x2F), digits(4) else { return }
             index += 4
-            if first > 12 && (1...12).contains(second) { format = "%d/%m/%Y" }
-            else if second > 12 && (1...12).contains(first) { format = "%m/%d/%Y" }
-            else if (1...12).contains(first) && (1...12).contains(second) { format = "%d/%m/%Y|%m/%d/%Y" }
-            else { return }
+            if first > 12 && (1...12).contains(second) {
+                format = "%d/%m/%Y"
+            } else if second > 12 && (1...12).contains(first) {
+                format = "%m/%d/%Y"
+            } else if (1...12).contains(first) && (1...12).contains(second) {
+                format = "%d/%m/%Y|%m/%d/%Y"
+            } else {
+                return
+            }
         } else {
             return
         }
@@ -124,7 +134,10 @@ struct ValueShape: Equatable {
             format += ":%S"
             if take(0x2E) {
                 var fractionDigits = 0
-                while index < value.count, value[index] >= 0x30 && value[index] <= 0x39 { index += 1; fractionDigits += 1 }
+                while index < value.count, value[index] >= 0x30 && value[index] <= 0x39 {
+                    index += 1
+                    fractionDigits += 1
+                }
                 guard fractionDigits > 0 else { return }
                 format += ".%\(fractionDigits)f"
             }
@@ -173,9 +186,11 @@ struct ValueShape: Equatable {
         func letter(_ byte: UInt8) -> Bool { byte >= 0x41 && byte <= 0x5A }
         func digit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
         guard let space = value.firstIndex(of: 0x20) else { return false }
-        let outward = value[..<space], inward = value[(space + 1)...]
+        let outward = value[..<space]
+        let inward = value[(space + 1)...]
         guard inward.count == 3, digit(inward[inward.startIndex]), letter(inward[inward.startIndex + 1]),
-              letter(inward[inward.startIndex + 2]) else { return false }
+            letter(inward[inward.startIndex + 2])
+        else { return false }
         guard (2...4).contains(outward.count), letter(outward[0]) else { return false }
         var index = 1
         if index < outward.count, letter(outward[index]) { index += 1 }

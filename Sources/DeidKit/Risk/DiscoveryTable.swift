@@ -15,7 +15,8 @@ public struct CombinationRisk: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case columns, distinction, separation
-        case uniqueIndividuals = "unique_individuals", uniqueShare = "unique_share"
+        case uniqueIndividuals = "unique_individuals"
+        case uniqueShare = "unique_share"
     }
 }
 
@@ -65,8 +66,10 @@ package struct DiscoveryTable: Sendable {
     /// identifiers or free text (a value over `longestCandidateValue` bytes).
     static func defaultCandidates(of input: BlockInput, excluding: [Int]) throws -> [Int] {
         guard let block = input.pendingFirstBlock else { return [] }
-        let reader = try CSVReader(source: InputSource(bytes: block.bytes, chunkSizes: [input.options.chunkSize], displayName: input.source.displayName),
-                                   options: input.options, endsInsideRecord: block.endsInsideRecord)
+        let reader = try CSVReader(
+            source: InputSource(
+                bytes: block.bytes, chunkSizes: [input.options.chunkSize], displayName: input.source.displayName),
+            options: input.options, endsInsideRecord: block.endsInsideRecord)
         let sample = try profile(reader: reader)
         return sample.columns.indices.filter { index in
             let column = sample.columns[index]
@@ -90,7 +93,8 @@ package struct DiscoveryTable: Sendable {
             }
         }
         let tupleCodes: [[UInt32]] = (0..<block.tupleCount).map { local in
-            positions.enumerated().map { index, position in maps[index][Int(block.tupleCodes[local * width + position])] }
+            positions.enumerated().map { index, position in maps[index][Int(block.tupleCodes[local * width + position])]
+            }
         }
         var key: [UInt32] = []
         for group in block.groups {
@@ -126,10 +130,13 @@ package struct DiscoveryTable: Sendable {
     /// - Complexity: O(combinations measured × rows), at most `spec.workLimit`.
     package func result(_ spec: DiscoverySpec, notCombinedBefore: Int) -> DiscoveryResult {
         let flat = rows.map { (row: $0.key, records: $0.value) }
-        let (size, count) = Self.plan(candidates: activeColumns.count, rows: flat.count, maxColumns: spec.maxColumns, workLimit: spec.workLimit)
+        let (size, count) = Self.plan(
+            candidates: activeColumns.count, rows: flat.count, maxColumns: spec.maxColumns, workLimit: spec.workLimit)
         // The candidates combined: all, or the `count` with the most distinct values (in file order).
-        let positions = activeColumns.indices.sorted { codes[activeColumns[$0]]!.count > codes[activeColumns[$1]]!.count }
-            .prefix(count).sorted()
+        let positions = activeColumns.indices.sorted {
+            codes[activeColumns[$0]]!.count > codes[activeColumns[$1]]!.count
+        }
+        .prefix(count).sorted()
         var best: [CombinationRisk] = []
         func better(_ a: CombinationRisk, _ b: CombinationRisk) -> Bool {
             if a.uniqueIndividuals != b.uniqueIndividuals { return a.uniqueIndividuals > b.uniqueIndividuals }
@@ -156,8 +163,9 @@ package struct DiscoveryTable: Sendable {
             }
         }
         visit(from: 0)
-        return DiscoveryResult(candidates: positions.map { header[activeColumns[$0]] }, leftOut: leftOut, combinations: best,
-                               maxColumns: size, notCombined: notCombinedBefore + activeColumns.count - count)
+        return DiscoveryResult(
+            candidates: positions.map { header[activeColumns[$0]] }, leftOut: leftOut, combinations: best,
+            maxColumns: size, notCombined: notCombinedBefore + activeColumns.count - count)
     }
 
     /// How many columns a combination holds and how many candidates are combined so that every
@@ -167,7 +175,8 @@ package struct DiscoveryTable: Sendable {
         // A combination costs its rows and a fixed setup (its tables), counted as 50 rows.
         let perCombination = rows + 50
         func combinations(_ n: Int, _ size: Int) -> Int {
-            var total = 0, term = 1
+            var total = 0
+            var term = 1
             for k in 1...max(size, 1) {
                 // C(n, k) from C(n, k-1), saturating: only the comparison with the limit matters.
                 term = term.multipliedReportingOverflow(by: n - k + 1).overflow ? Int.max / 2 : term * (n - k + 1) / k
@@ -176,8 +185,10 @@ package struct DiscoveryTable: Sendable {
             return total
         }
         var size = min(maxColumns, candidates)
-        while size > 1 && combinations(candidates, size).multipliedReportingOverflow(by: perCombination).partialValue > workLimit
-                || size > 1 && combinations(candidates, size).multipliedReportingOverflow(by: perCombination).overflow {
+        while size > 1
+            && combinations(candidates, size).multipliedReportingOverflow(by: perCombination).partialValue > workLimit
+            || size > 1 && combinations(candidates, size).multipliedReportingOverflow(by: perCombination).overflow
+        {
             size -= 1
         }
         let count = size == 1 ? min(candidates, max(1, workLimit / perCombination)) : candidates
@@ -194,7 +205,9 @@ package struct DiscoveryTable: Sendable {
         for (row, records) in flat {
             for (index, position) in positions.enumerated() { key[index] = row[position + 1] }
             let found: Int
-            if let existing = classOf[key] { found = existing } else {
+            if let existing = classOf[key] {
+                found = existing
+            } else {
                 found = sizes.count
                 classOf[key] = found
                 sizes.append(0)
@@ -210,11 +223,14 @@ package struct DiscoveryTable: Sendable {
             }
         }
         let records = flat.reduce(0) { $0 + $1.records }
-        var individuals = 0, unique = 0
+        var individuals = 0
+        var unique = 0
         if hasEntity {
             // An entity is singled out when any one of its classes holds it alone.
             var smallest: [UInt32: Int] = [:]
-            for member in members { smallest[member.entity] = min(smallest[member.entity] ?? Int.max, sizes[member.found]) }
+            for member in members {
+                smallest[member.entity] = min(smallest[member.entity] ?? Int.max, sizes[member.found])
+            }
             individuals = smallest.count
             unique = smallest.values.filter { $0 == 1 }.count
         } else {
@@ -225,9 +241,10 @@ package struct DiscoveryTable: Sendable {
         var samePairs = 0.0
         for size in sizes { samePairs += Double(size) * Double(size - 1) }
         let allPairs = memberships * (memberships - 1)
-        return CombinationRisk(columns: positions.map { header[activeColumns[$0]] }, uniqueIndividuals: unique,
-                               uniqueShare: individuals > 0 ? Double(unique) / Double(individuals) : 0,
-                               distinction: records > 0 ? Double(sizes.count) / Double(records) : 0,
-                               separation: allPairs > 0 ? 1 - samePairs / allPairs : 0)
+        return CombinationRisk(
+            columns: positions.map { header[activeColumns[$0]] }, uniqueIndividuals: unique,
+            uniqueShare: individuals > 0 ? Double(unique) / Double(individuals) : 0,
+            distinction: records > 0 ? Double(sizes.count) / Double(records) : 0,
+            separation: allPairs > 0 ? 1 - samePairs / allPairs : 0)
     }
 }

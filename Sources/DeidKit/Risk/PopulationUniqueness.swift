@@ -23,7 +23,9 @@ public struct PopulationUniqueness: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case pitman, zayatz, snb, dankar
-        case samplingFraction = "sampling_fraction", populationSize = "population_size", sampleUniques = "sample_uniques"
+        case samplingFraction = "sampling_fraction"
+        case populationSize = "population_size"
+        case sampleUniques = "sample_uniques"
         case dankarModel = "dankar_model"
     }
 
@@ -55,7 +57,11 @@ public struct PopulationUniqueness: Codable, Sendable, Equatable {
         // Zayatz and SNB; Zayatz when the chosen model has no solution.
         let fallback = zayatz ?? UniquenessEstimate(uniques: 0, share: 0)
         if samplingFraction <= 0.1 {
-            if let pitman { (dankar, dankarModel) = (pitman, "pitman") } else { (dankar, dankarModel) = (fallback, "zayatz") }
+            if let pitman {
+                (dankar, dankarModel) = (pitman, "pitman")
+            } else {
+                (dankar, dankarModel) = (fallback, "zayatz")
+            }
         } else if let snb, snb.uniques <= fallback.uniques || zayatz == nil {
             (dankar, dankarModel) = (snb, "snb")
         } else {
@@ -73,7 +79,9 @@ struct UniquenessEstimators {
     let populationSize: Double
 
     init(classSizes: [Int: Int], samplingFraction: Double) {
-        self.classSizes = classSizes.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { (size: $0.key, classes: $0.value) }
+        self.classSizes = classSizes.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map {
+            (size: $0.key, classes: $0.value)
+        }
         n = Double(self.classSizes.reduce(0) { $0 + $1.size * $1.classes })
         u = Double(self.classSizes.reduce(0) { $0 + $1.classes })
         f1 = Double(classSizes[1] ?? 0)
@@ -109,22 +117,27 @@ struct UniquenessEstimators {
         let theta0 = (n * u * c - f1 * (n - 1) * (2 * u + c)) / (2 * f1 * u + f1 * c - n * c)
         let alpha0 = (theta0 * (f1 - n) + (n - 1) * f1) / (n * u)
         let sizes = classSizes
-        let u = self.u, n = self.n
+        let u = self.u
+        let n = self.n
         // The two score equations, with their sums in closed form (digamma).
         func scores(_ theta: Double, _ alpha: Double) -> (Double, Double) {
             let s1 = (digamma(theta / alpha + u) - digamma(theta / alpha + 1)) / alpha  // sum_{i<u} 1/(theta + i alpha)
-            let s3 = (u - 1) / alpha - theta / alpha * s1                                  // sum_{i<u} i/(theta + i alpha)
-            let s2 = digamma(theta + n) - digamma(theta + 1)                               // sum_{i<n} 1/(theta + i)
-            var s4 = 0.0                                                                   // sum over classes of sum_{j<size} 1/(j - alpha)
+            let s3 = (u - 1) / alpha - theta / alpha * s1  // sum_{i<u} i/(theta + i alpha)
+            let s2 = digamma(theta + n) - digamma(theta + 1)  // sum_{i<n} 1/(theta + i)
+            var s4 = 0.0  // sum over classes of sum_{j<size} 1/(j - alpha)
             let base = digamma(1 - alpha)
-            for entry in sizes where entry.size > 1 { s4 += Double(entry.classes) * (digamma(Double(entry.size) - alpha) - base) }
+            for entry in sizes where entry.size > 1 {
+                s4 += Double(entry.classes) * (digamma(Double(entry.size) - alpha) - base)
+            }
             return (s1 - s2, s3 - s4)
         }
         var starts = [(theta0, alpha0)]
         if !(theta0.isFinite && alpha0.isFinite && theta0 > -alpha0 && alpha0 > 0 && alpha0 < 1) { starts = [] }
         starts.append((1, 0.5))
         for (theta, alpha) in starts {
-            guard let solution = newton(scores, from: (theta, alpha), valid: { $1 > 0 && $1 < 1 && $0 > -$1 }) else { continue }
+            guard let solution = newton(scores, from: (theta, alpha), valid: { $1 > 0 && $1 < 1 && $0 > -$1 }) else {
+                continue
+            }
             let (t, a) = solution
             let uniques = exp(lgamma(t + 1) - lgamma(t + a) + a * log(populationSize))
             if uniques.isFinite, uniques >= 0, uniques <= populationSize { return uniques }
@@ -139,9 +152,13 @@ struct UniquenessEstimators {
     func snb() -> Double? {
         guard f1 > 0, f2 > 0, fraction < 1 else { return nil }
         let f = fraction
-        var a1 = 0.0, a2 = 0.0, b1 = 0.0, b2 = 0.0
+        var a1 = 0.0
+        var a2 = 0.0
+        var b1 = 0.0
+        var b2 = 0.0
         for entry in classSizes {
-            let i = Double(entry.size), count = Double(entry.classes)
+            let i = Double(entry.size)
+            let count = Double(entry.classes)
             a1 += i * f * f * pow(1 - f * f, i - 1) * count
             a2 += pow(1 - f, i) * (pow(1 + f, i) - 1) * count
             b1 += pow(1 - f, i) * count
@@ -149,7 +166,8 @@ struct UniquenessEstimators {
         }
         guard a2 > 0, b2 > 0 else { return nil }
         let k = u + f1 * (a1 / a2) * (b1 / b2) * (b1 / b2)
-        let f1 = self.f1, f2 = self.f2
+        let f1 = self.f1
+        let f2 = self.f2
         func equations(_ alpha: Double, _ beta: Double) -> (Double, Double) {
             let d = (1 - f) * (1 - beta)
             let q = pow(beta / (1 - d), alpha)
@@ -158,7 +176,9 @@ struct UniquenessEstimators {
             return ((one - f1) / f1, (two - f2) / f2)
         }
         for start in [(1.0, 0.5), (0.5, 0.1), (2.0, 0.9), (0.1, 0.01)] {
-            guard let (alpha, beta) = newton(equations, from: start, valid: { $0 > 0 && $1 > 0 && $1 < 1 }) else { continue }
+            guard let (alpha, beta) = newton(equations, from: start, valid: { $0 > 0 && $1 > 0 && $1 < 1 }) else {
+                continue
+            }
             let uniques = k * pow(beta, alpha)
             if uniques.isFinite, uniques > 0, uniques <= populationSize { return uniques }
         }
@@ -168,20 +188,27 @@ struct UniquenessEstimators {
 
 /// Newton's method in two unknowns with a finite-difference Jacobian and step halving to stay
 /// where `valid` holds; nil when it does not converge.
-func newton(_ function: (Double, Double) -> (Double, Double), from start: (Double, Double),
-            valid: (Double, Double) -> Bool) -> (Double, Double)? {
+func newton(
+    _ function: (Double, Double) -> (Double, Double), from start: (Double, Double),
+    valid: (Double, Double) -> Bool
+) -> (Double, Double)? {
     var (x, y) = start
     for _ in 0..<200 {
         let (f, g) = function(x, y)
         guard f.isFinite, g.isFinite else { return nil }
         if abs(f) < 1e-10 && abs(g) < 1e-10 { return (x, y) }
-        let hx = max(1e-7, abs(x) * 1e-7), hy = max(1e-9, abs(y) * 1e-7)
+        let hx = max(1e-7, abs(x) * 1e-7)
+        let hy = max(1e-9, abs(y) * 1e-7)
         let (fx, gx) = function(x + hx, y)
         let (fy, gy) = function(x, y + hy)
-        let a = (fx - f) / hx, b = (fy - f) / hy, c = (gx - g) / hx, d = (gy - g) / hy
+        let a = (fx - f) / hx
+        let b = (fy - f) / hy
+        let c = (gx - g) / hx
+        let d = (gy - g) / hy
         let determinant = a * d - b * c
         guard determinant.isFinite, determinant != 0 else { return nil }
-        var dx = (d * f - b * g) / determinant, dy = (a * g - c * f) / determinant
+        var dx = (d * f - b * g) / determinant
+        var dy = (a * g - c * f) / determinant
         var halvings = 0
         while !valid(x - dx, y - dy) {
             dx /= 2
@@ -206,7 +233,8 @@ func logChoose(_ n: Double, _ k: Double) -> Double {
 
 /// The digamma function: recurrence up to x >= 6, then the asymptotic series.
 func digamma(_ value: Double) -> Double {
-    var x = value, result = 0.0
+    var x = value
+    var result = 0.0
     if x <= 0 && x == x.rounded(.down) { return .nan }
     if x < 0 {
         // Reflection: psi(1 - x) - psi(x) = pi cot(pi x).
@@ -216,8 +244,10 @@ func digamma(_ value: Double) -> Double {
         result -= 1 / x
         x += 1
     }
-    let inverse = 1 / x, square = inverse * inverse
-    result += log(x) - 0.5 * inverse
+    let inverse = 1 / x
+    let square = inverse * inverse
+    result +=
+        log(x) - 0.5 * inverse
         - square * (1.0 / 12 - square * (1.0 / 120 - square * (1.0 / 252 - square * (1.0 / 240 - square / 132))))
     return result
 }

@@ -33,15 +33,20 @@ public final class RiskAssessment {
         let policy = try PolicyLoader.load(path: policyPath, header: columns, checkingKeys: false)
         let spec = RiskSpec(policy: policy)
         guard !spec.quasiIdentifiers.isEmpty else {
-            throw PolicyError([PolicyDiagnostic(file: policyPath, line: nil, column: nil, path: "columns",
-                                                message: "the policy has no kept column with role quasi_identifier to measure")])
+            throw PolicyError([
+                PolicyDiagnostic(
+                    file: policyPath, line: nil, column: nil, path: "columns",
+                    message: "the policy has no kept column with role quasi_identifier to measure")
+            ])
         }
         return (spec, policy.risk?.thresholds ?? RiskThresholds())
     }
 
     /// Measures the input (read once: call it once) and checks the report against `thresholds`.
-    public func measure(_ spec: RiskSpec, thresholds: RiskThresholds = RiskThresholds(),
-                        progress: ((InputProgress) -> Void)? = nil) throws -> RiskReport {
+    public func measure(
+        _ spec: RiskSpec, thresholds: RiskThresholds = RiskThresholds(),
+        progress: ((InputProgress) -> Void)? = nil
+    ) throws -> RiskReport {
         let data = try RiskScan.run(inputs: [input], spec: spec, progress: progress)
         return try RiskAnalysis.report(data, spec: spec, inputs: [inputName], thresholds: thresholds)
     }

@@ -46,8 +46,12 @@ public struct AttributeDisclosure: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case column
-        case lowestDistinctL = "lowest_distinct_l", lowestEntropyL = "lowest_entropy_l", highestT = "highest_t"
-        case tDistance = "t_distance", homogeneousClasses = "homogeneous_classes", tReference = "t_reference"
+        case lowestDistinctL = "lowest_distinct_l"
+        case lowestEntropyL = "lowest_entropy_l"
+        case highestT = "highest_t"
+        case tDistance = "t_distance"
+        case homogeneousClasses = "homogeneous_classes"
+        case tReference = "t_reference"
         case highestTFile = "highest_t_file"
     }
 }
@@ -67,7 +71,9 @@ public struct DiscoveryResult: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case candidates, combinations
-        case leftOut = "left_out", maxColumns = "max_columns", notCombined = "not_combined"
+        case leftOut = "left_out"
+        case maxColumns = "max_columns"
+        case notCombined = "not_combined"
     }
 }
 
@@ -111,9 +117,14 @@ public struct RiskReport: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schema, inputs, entity, records, individuals, prosecutor, marketer, journalist, gates
-        case quasiIdentifiers = "quasi_identifiers", equivalenceClasses = "equivalence_classes", minClassSize = "min_class_size"
-        case sampleUniques = "sample_uniques", classSizes = "class_sizes", populationUniqueness = "population_uniqueness"
-        case attributeDisclosure = "attribute_disclosure", quasiIdentifierDiscovery = "quasi_identifier_discovery"
+        case quasiIdentifiers = "quasi_identifiers"
+        case equivalenceClasses = "equivalence_classes"
+        case minClassSize = "min_class_size"
+        case sampleUniques = "sample_uniques"
+        case classSizes = "class_sizes"
+        case populationUniqueness = "population_uniqueness"
+        case attributeDisclosure = "attribute_disclosure"
+        case quasiIdentifierDiscovery = "quasi_identifier_discovery"
         case traceUniqueness = "trace_uniqueness"
     }
 
@@ -133,17 +144,23 @@ extension RiskThresholds {
     public func gates(of report: RiskReport) -> [RiskGate] {
         var gates: [RiskGate] = []
         if let limit = maxProsecutorRisk {
-            gates.append(RiskGate(name: "max_prosecutor_risk", limit: limit, value: report.prosecutor.max,
-                                  passed: report.prosecutor.max <= limit + 1e-12))
+            gates.append(
+                RiskGate(
+                    name: "max_prosecutor_risk", limit: limit, value: report.prosecutor.max,
+                    passed: report.prosecutor.max <= limit + 1e-12))
         }
         if let limit = minClassSize {
-            gates.append(RiskGate(name: "min_class_size", limit: Double(limit), value: Double(report.minClassSize),
-                                  passed: report.records == 0 || report.minClassSize >= limit))
+            gates.append(
+                RiskGate(
+                    name: "min_class_size", limit: Double(limit), value: Double(report.minClassSize),
+                    passed: report.records == 0 || report.minClassSize >= limit))
         }
         if let limit = maxTraceUniqueness {
             let value = report.traceUniqueness?.share ?? 1
-            gates.append(RiskGate(name: "max_trace_uniqueness", limit: limit, value: value,
-                                  passed: report.traceUniqueness != nil && value <= limit + 1e-12))
+            gates.append(
+                RiskGate(
+                    name: "max_trace_uniqueness", limit: limit, value: value,
+                    passed: report.traceUniqueness != nil && value <= limit + 1e-12))
         }
         return gates
     }

@@ -39,23 +39,31 @@ package struct RiskData: Sendable {
 /// `deid publish` counts its release with the same `RiskCounter` and `RiskMerger` inside the
 /// transform pass, on the output fields as they are written (no second read of the data).
 package enum RiskScan {
-    package static func run(inputs: [BlockInput], spec: RiskSpec, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
-                           progress: ((InputProgress) -> Void)? = nil) throws -> RiskData {
+    package static func run(
+        inputs: [BlockInput], spec: RiskSpec, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+        progress: ((InputProgress) -> Void)? = nil
+    ) throws -> RiskData {
         guard let first = inputs.first else { preconditionFailure("no input") }
         let header = first.header
         for input in inputs.dropFirst() where input.header.names != header.names {
-            throw TransformError(position: InputPosition(source: input.source.displayName, line: 1),
-                                 problem: "the header differs from the first input's; inputs of one dataset need the same columns in the same order")
+            throw TransformError(
+                position: InputPosition(source: input.source.displayName, line: 1),
+                problem:
+                    "the header differs from the first input's; inputs of one dataset need the same columns in the same order"
+            )
         }
         // Every column the spec names must exist before anything is read: an unknown one is an
         // error at once, however wide the file.
         _ = try RiskLayout(spec: spec, columns: header.names, source: first.source.displayName, defaultCandidates: [])
         var candidates: [Int]?
         if let discovery = spec.discovery, discovery.candidates == nil {
-            let entity = spec.entity.flatMap(header.index(of:)), sensitive = spec.sensitive.flatMap(header.index(of:))
-            candidates = try DiscoveryTable.defaultCandidates(of: first, excluding: [entity, sensitive].compactMap { $0 })
+            let entity = spec.entity.flatMap(header.index(of:))
+            let sensitive = spec.sensitive.flatMap(header.index(of:))
+            candidates = try DiscoveryTable.defaultCandidates(
+                of: first, excluding: [entity, sensitive].compactMap { $0 })
         }
-        let layout = try RiskLayout(spec: spec, columns: header.names, source: first.source.displayName, defaultCandidates: candidates)
+        let layout = try RiskLayout(
+            spec: spec, columns: header.names, source: first.source.displayName, defaultCandidates: candidates)
         let merger = RiskMerger(spec: spec, layout: layout, columns: header.names)
         let states = (0..<max(1, workers) * 2).map { _ in RiskWorker(layout: layout) }
         let counts = try BlockLoop.run(inputs: inputs, workers: states, progress: progress) { result, place in
@@ -96,8 +104,10 @@ struct RiskWorker: BlockWorker {
         do {
             while try reader.readRecord(into: &record) {
                 result.recordsRead += 1
-                try counter.count(record, line: record.line, number: record.number, unchangedTuple: record.repeatedFields > lastQuasiIdentifier,
-                                  repeatedFields: record.repeatedFields)
+                try counter.count(
+                    record, line: record.line, number: record.number,
+                    unchangedTuple: record.repeatedFields > lastQuasiIdentifier,
+                    repeatedFields: record.repeatedFields)
             }
         } catch {
             result.failure = error
@@ -129,28 +139,36 @@ struct RiskLayout: Sendable {
         self.columns = columns
         func column(_ name: String, _ role: String) throws -> Int {
             if let index = columns.firstIndex(of: name) { return index }
-            throw TransformError(position: InputPosition(source: source, line: 1),
-                                 problem: "\(role) '\(name)' is not a column of the header\(Suggestion.phrase(for: name, among: columns))")
+            throw TransformError(
+                position: InputPosition(source: source, line: 1),
+                problem:
+                    "\(role) '\(name)' is not a column of the header\(Suggestion.phrase(for: name, among: columns))")
         }
         quasiIdentifiers = try spec.quasiIdentifiers.map { try column($0, "quasi-identifier") }
         entity = try spec.entity.map { try column($0, "entity column") }
         sensitive = try spec.sensitive.map { try column($0, "sensitive column") }
-        trace = try spec.trace.map { (time: try column($0.time, "time column"), value: try column($0.value, "value column")) }
+        trace = try spec.trace.map {
+            (time: try column($0.time, "time column"), value: try column($0.value, "value column"))
+        }
         timeUnit = spec.trace?.timeUnit
         if spec.trace != nil && entity == nil {
-            throw TransformError(position: InputPosition(source: source, line: 1),
-                                 problem: "trace uniqueness needs an entity column: whose trace the points are")
+            throw TransformError(
+                position: InputPosition(source: source, line: 1),
+                problem: "trace uniqueness needs an entity column: whose trace the points are")
         }
         if let discoverySpec = spec.discovery {
-            let all = try discoverySpec.candidates.map { try $0.map { try column($0, "candidate column") } } ?? defaultCandidates ?? []
+            let all =
+                try discoverySpec.candidates.map { try $0.map { try column($0, "candidate column") } }
+                ?? defaultCandidates ?? []
             // The first ones only: the file's width must not decide discovery's memory.
             candidates = Array(all.prefix(discoverySpec.maxCandidates))
             candidatesBeyondLimit = all.count - candidates.count
             discovery = DiscoveryColumns(candidates)
         }
         if !spec.distributionColumns.isEmpty {
-            distributions = DistributionRequest(columns: try spec.distributionColumns.map { ($0, try column($0, "distribution column")) },
-                                                entity: entity, individualsCap: spec.publicMinimumClassSize)
+            distributions = DistributionRequest(
+                columns: try spec.distributionColumns.map { ($0, try column($0, "distribution column")) },
+                entity: entity, individualsCap: spec.publicMinimumClassSize)
             distributions?.sampleEvery = spec.chartSampleEvery
         }
     }
@@ -219,25 +237,34 @@ struct RiskCounter {
     /// Counts `record`; `line` and `number` place it in its input (for the first position of a
     /// value, and for errors). What the caller knows to equal the record counted before:
     /// `unchangedTuple`, the quasi-identifiers; `repeatedFields`, that many leading fields.
-    mutating func count(_ record: CSVRecord, line: Int, number: Int, unchangedTuple: Bool = false, repeatedFields: Int = 0) throws {
+    mutating func count(
+        _ record: CSVRecord, line: Int, number: Int, unchangedTuple: Bool = false, repeatedFields: Int = 0
+    ) throws {
         distributions?.add(record)
-        let tuple = classes.tuple(of: record, fields: layout.quasiIdentifiers, line: line, number: number, unchanged: unchangedTuple)
-        let entity = layout.entity.map { classes.entity(of: record, column: $0, unchanged: $0 < repeatedFields) } ?? UInt32.max
+        let tuple = classes.tuple(
+            of: record, fields: layout.quasiIdentifiers, line: line, number: number, unchanged: unchangedTuple)
+        let entity =
+            layout.entity.map { classes.entity(of: record, column: $0, unchanged: $0 < repeatedFields) } ?? UInt32.max
         classes.group(entity: entity, tuple: tuple, sensitive: layout.sensitive.map { record[$0] })
         if discovery != nil {
-            let row = discovery!.tuple(of: record, fields: risk.discoveryColumns, line: line, number: number,
-                                       unchanged: repeatedFields > lastDiscoveryColumn)
+            let row = discovery!.tuple(
+                of: record, fields: risk.discoveryColumns, line: line, number: number,
+                unchanged: repeatedFields > lastDiscoveryColumn)
             discovery!.group(entity: entity, tuple: row, sensitive: nil)
         }
         // A missing reading (an empty time or value) is no point of the trace.
         if let trace = layout.trace, !record[trace.time].isEmpty, !record[trace.value].isEmpty {
             guard let time = TimestampValue.parse(record[trace.time]) else {
-                throw TransformError(position: InputPosition(source: source, line: line, record: number, column: layout.columns[trace.time]),
-                                     problem: "not a date or timestamp (trace uniqueness places each value in time)")
+                throw TransformError(
+                    position: InputPosition(
+                        source: source, line: line, record: number, column: layout.columns[trace.time]),
+                    problem: "not a date or timestamp (trace uniqueness places each value in time)")
             }
             guard let value = DecimalText.parse(record[trace.value])?.value else {
-                throw TransformError(position: InputPosition(source: source, line: line, record: number, column: layout.columns[trace.value]),
-                                     problem: "not a number (trace uniqueness sums the values of each time bucket)")
+                throw TransformError(
+                    position: InputPosition(
+                        source: source, line: line, record: number, column: layout.columns[trace.value]),
+                    problem: "not a number (trace uniqueness sums the values of each time bucket)")
             }
             let bucket = Int64((layout.timeUnit.map { time.truncated(to: $0) } ?? time).secondsSinceEpoch)
             risk.trace[TracePointKey(entity: entity, bucket: bucket), default: 0] += value
@@ -295,10 +322,12 @@ final class RiskMerger: @unchecked Sendable {
     private let collected = DistributionCollector()
 
     init(spec: RiskSpec, layout: RiskLayout, columns: [String]) {
-        accumulator = PrivacyAccumulator(columns: spec.quasiIdentifiers, hasEntity: layout.entity != nil, hasSensitive: layout.sensitive != nil)
+        accumulator = PrivacyAccumulator(
+            columns: spec.quasiIdentifiers, hasEntity: layout.entity != nil, hasSensitive: layout.sensitive != nil)
         discovery = spec.discovery.map {
-            DiscoveryTable(header: layout.columns, candidates: layout.candidates, hasEntity: layout.entity != nil, spec: $0,
-                           candidatesBeyondLimit: layout.candidatesBeyondLimit)
+            DiscoveryTable(
+                header: layout.columns, candidates: layout.candidates, hasEntity: layout.entity != nil, spec: $0,
+                candidatesBeyondLimit: layout.candidatesBeyondLimit)
         }
         discoveryColumns = layout.discovery
         points = spec.trace.map { TracePoints(spec: $0) }
@@ -317,7 +346,9 @@ final class RiskMerger: @unchecked Sendable {
     }
 
     func finish(summary: RunSummary) -> RiskData {
-        RiskData(statistics: accumulator.finish(), discovery: discovery, trace: points, distributions: collected.distributions, summary: summary)
+        RiskData(
+            statistics: accumulator.finish(), discovery: discovery, trace: points,
+            distributions: collected.distributions, summary: summary)
     }
 }
 

@@ -33,8 +33,10 @@ public struct TraceUniqueness: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case entity, time, value, points, share, min, max, stddev, repetitions, seed, entities
-        case timeResolution = "time_resolution", valueResolution = "value_resolution"
-        case distinctPoints = "distinct_points", byPoints = "by_points"
+        case timeResolution = "time_resolution"
+        case valueResolution = "value_resolution"
+        case distinctPoints = "distinct_points"
+        case byPoints = "by_points"
     }
 }
 
@@ -62,9 +64,14 @@ package struct TracePoints: Sendable {
     /// The test: for each repetition and each entity, draw `p` of its points at random (all of
     /// them when it has fewer); it is singled out when no other entity's trace holds all `p`.
     package func measure(entityColumn: String, timeColumn: String, valueColumn: String) -> TraceUniqueness {
-        struct Point: Hashable { var bucket: Int64; var value: Int64 }
+        struct Point: Hashable {
+            var bucket: Int64
+            var value: Int64
+        }
         var traces: [UInt32: [Point]] = [:]
-        for (key, sum) in sums { traces[key.entity, default: []].append(Point(bucket: key.bucket, value: quantized(sum))) }
+        for (key, sum) in sums {
+            traces[key.entity, default: []].append(Point(bucket: key.bucket, value: quantized(sum)))
+        }
         let entities = traces.keys.sorted()
         var postings: [Point: [UInt32]] = [:]
         for entity in entities {
@@ -88,16 +95,19 @@ package struct TracePoints: Sendable {
             }
             let mean = shares.reduce(0, +) / Double(Swift.max(1, shares.count))
             let variance = shares.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(Swift.max(1, shares.count - 1))
-            curve.append(TraceShare(points: points, share: mean, min: shares.min() ?? 0, max: shares.max() ?? 0,
-                                    stddev: shares.count > 1 ? variance.squareRoot() : 0))
+            curve.append(
+                TraceShare(
+                    points: points, share: mean, min: shares.min() ?? 0, max: shares.max() ?? 0,
+                    stddev: shares.count > 1 ? variance.squareRoot() : 0))
         }
         let chosen = curve[spec.points - 1]
-        return TraceUniqueness(entity: entityColumn, time: timeColumn, value: valueColumn,
-                               timeResolution: spec.timeUnit?.rawValue ?? "as written",
-                               valueResolution: spec.valueStep.map(DecimalText.label) ?? "as written",
-                               points: spec.points, share: chosen.share, min: chosen.min, max: chosen.max, stddev: chosen.stddev,
-                               repetitions: spec.repetitions, seed: spec.seed, entities: entities.count,
-                               distinctPoints: postings.count, byPoints: curve)
+        return TraceUniqueness(
+            entity: entityColumn, time: timeColumn, value: valueColumn,
+            timeResolution: spec.timeUnit?.rawValue ?? "as written",
+            valueResolution: spec.valueStep.map(DecimalText.label) ?? "as written",
+            points: spec.points, share: chosen.share, min: chosen.min, max: chosen.max, stddev: chosen.stddev,
+            repetitions: spec.repetitions, seed: spec.seed, entities: entities.count,
+            distinctPoints: postings.count, byPoints: curve)
     }
 
     /// `count` distinct indices below `total`, uniformly (a partial Fisher-Yates shuffle).
@@ -125,7 +135,8 @@ package struct TracePoints: Sendable {
     }
 
     private static func contains(_ sorted: [UInt32], _ value: UInt32) -> Bool {
-        var low = 0, high = sorted.count
+        var low = 0
+        var high = sorted.count
         while low < high {
             let middle = (low + high) / 2
             if sorted[middle] < value { low = middle + 1 } else { high = middle }

@@ -18,7 +18,8 @@ package struct DistributionRequest: Sendable {
     /// twice as many each time the input doubles (at most one in 64), so that a large input's
     /// charts take about as many records as a 256 MiB input's (a 1 GB input: one in 32).
     package static func sampleEvery(forInputBytes bytes: Int) -> Int {
-        var every = 8, covered = 256 << 20
+        var every = 8
+        var covered = 256 << 20
         while bytes > covered && every < 64 {
             every *= 2
             covered *= 2
@@ -114,7 +115,8 @@ package struct ValueDistribution: Sendable {
     var numbers: [Int64: ValueCount] { Dictionary(uniqueKeysWithValues: zip(bins.keys, binCounts)) }
 
     /// Counts field `field` of `record` (in place).
-    @inline(__always) mutating func add(_ record: CSVRecord, field: Int, count: Int = 1, individual: UInt64?, cap: Int) {
+    @inline(__always) mutating func add(_ record: CSVRecord, field: Int, count: Int = 1, individual: UInt64?, cap: Int)
+    {
         if record.length(of: field) == 0 {
             emptyRecords += count
         } else if previousText >= 0, record.field(field, equals: texts.values[previousText][...]) {
@@ -195,7 +197,9 @@ package struct ValueDistribution: Sendable {
     /// Bars for a chart: numbers in at most `bins` equal ranges, or the most frequent texts.
     /// With `minimumIndividuals` > 1, a bar held by fewer individuals is left out and its
     /// records reported as hidden (the public report).
-    func bars(bins binCount: Int = 20, top: Int = 15, minimumIndividuals: Int) -> (bars: [(label: String, records: Int)], hidden: Int, numeric: Bool) {
+    func bars(bins binCount: Int = 20, top: Int = 15, minimumIndividuals: Int) -> (
+        bars: [(label: String, records: Int)], hidden: Int, numeric: Bool
+    ) {
         var hidden = 0
         func shown(_ count: ValueCount) -> Bool {
             minimumIndividuals <= 1 || count.individualCount >= minimumIndividuals
@@ -208,15 +212,24 @@ package struct ValueDistribution: Sendable {
             hidden += textRecords
             var width = max(1, Int64((Double(high - low + 1) / Double(binCount)).rounded(.up)))
             // Whole numbers over a short range (household sizes, ages): one bar per number.
-            if unit >= 1, keys.allSatisfy({ $0 % unit == 0 }), (high - low) / unit < Int64(binCount) * 2 { width = unit }
+            if unit >= 1, keys.allSatisfy({ $0 % unit == 0 }), (high - low) / unit < Int64(binCount) * 2 {
+                width = unit
+            }
             var grouped: [Int64: ValueCount] = [:]
-            for (key, count) in zip(keys, binCounts) { grouped[(key - low) / width, default: ValueCount()].merge(count, cap: Int.max) }
+            for (key, count) in zip(keys, binCounts) {
+                grouped[(key - low) / width, default: ValueCount()].merge(count, cap: Int.max)
+            }
             var result: [(String, Int)] = []
             for bin in grouped.keys.sorted() {
                 let count = grouped[bin]!
-                guard shown(count) else { hidden += count.records; continue }
-                let from = Double(low + bin * width) * scale, to = Double(low + (bin + 1) * width) * scale
-                result.append((width == unit ? Self.short(from) : "\(Self.short(from))-\(Self.short(to))", count.records))
+                guard shown(count) else {
+                    hidden += count.records
+                    continue
+                }
+                let from = Double(low + bin * width) * scale
+                let to = Double(low + (bin + 1) * width) * scale
+                result.append(
+                    (width == unit ? Self.short(from) : "\(Self.short(from))-\(Self.short(to))", count.records))
             }
             return (result, hidden, true)
         }
@@ -224,12 +237,16 @@ package struct ValueDistribution: Sendable {
         var result: [(String, Int)] = []
         let values = texts.values
         let order = textCounts.indices.sorted {
-            textCounts[$0].records != textCounts[$1].records ? textCounts[$0].records > textCounts[$1].records
+            textCounts[$0].records != textCounts[$1].records
+                ? textCounts[$0].records > textCounts[$1].records
                 : values[$0].lexicographicallyPrecedes(values[$1])
         }
         for code in order {
             let count = textCounts[code]
-            guard shown(count), result.count < top else { hidden += count.records; continue }
+            guard shown(count), result.count < top else {
+                hidden += count.records
+                continue
+            }
             result.append((String(decoding: values[code], as: UTF8.self), count.records))
         }
         return (result, hidden + otherRecords, false)
@@ -299,7 +316,8 @@ package struct DistributionCounter: Sendable {
             individual = UInt64(bitPattern: Int64(record.number))
         }
         for (position, column) in request.columns.enumerated() {
-            distributions[position].add(record, field: column.index, individual: individual, cap: request.individualsCap)
+            distributions[position].add(
+                record, field: column.index, individual: individual, cap: request.individualsCap)
         }
     }
 
@@ -309,7 +327,9 @@ package struct DistributionCounter: Sendable {
     }
 
     mutating func merge(_ other: DistributionCounter) {
-        for position in distributions.indices { distributions[position].merge(other.distributions[position], cap: request.individualsCap) }
+        for position in distributions.indices {
+            distributions[position].merge(other.distributions[position], cap: request.individualsCap)
+        }
     }
 }
 

@@ -13,6 +13,8 @@ enum SampleNames {
         "Clarke", "Khan", "Hughes", "Edwards", "Turner", "Hill", "O'Brien", "Cooper", "Ward", "Morris",
         "Okafor", "Martin", "Lewis", "Ahmed", "Baker", "Harris", "King", "Lee", "Murphy", "Scott",
     ]
-    static let postcodeAreas = ["E", "EC", "N", "NW", "SE", "SW", "W", "WC", "BR", "CR", "DA", "EN", "HA", "IG",
-                                "KT", "RM", "SM", "TW", "UB"]
+    static let postcodeAreas = [
+        "E", "EC", "N", "NW", "SE", "SW", "W", "WC", "BR", "CR", "DA", "EN", "HA", "IG",
+        "KT", "RM", "SM", "TW", "UB",
+    ]
 }

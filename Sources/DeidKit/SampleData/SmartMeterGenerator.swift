@@ -18,7 +18,10 @@ package struct SmartMeterGenerator: Sendable {
         package var seed: UInt64
 
         /// Settings starting on 2013-01-01 unless `startDay` says otherwise.
-        package init(households: Int, days: Int, startDay: Int = SmartMeterGenerator.day(year: 2013, month: 1, day: 1), seed: UInt64) {
+        package init(
+            households: Int, days: Int, startDay: Int = SmartMeterGenerator.day(year: 2013, month: 1, day: 1),
+            seed: UInt64
+        ) {
             self.households = households
             self.days = days
             self.startDay = startDay
@@ -27,8 +30,10 @@ package struct SmartMeterGenerator: Sendable {
     }
 
     /// The header the generator writes.
-    package static let columns = ["meter_id", "customer_name", "email", "postcode", "dwelling_type",
-                                 "occupants", "tariff", "reading_time", "kwh"]
+    package static let columns = [
+        "meter_id", "customer_name", "email", "postcode", "dwelling_type",
+        "occupants", "tariff", "reading_time", "kwh",
+    ]
 
     struct Household {
         var fields: [[UInt8]]  // the seven fixed columns
@@ -56,7 +61,9 @@ package struct SmartMeterGenerator: Sendable {
         var random = SeededRandom(seed: settings.seed)
         let households = (0..<settings.households).map { makeHousehold($0, random: &random) }
         try writer.write(fields: SmartMeterGenerator.columns)
-        let times: [[UInt8]] = (0..<48).map { Array(String(format2(($0 / 2)) + ":" + ($0 % 2 == 0 ? "00" : "30") + ":00").utf8) }
+        let times: [[UInt8]] = (0..<48).map {
+            Array(String(format2(($0 / 2)) + ":" + ($0 % 2 == 0 ? "00" : "30") + ":00").utf8)
+        }
         var dates: [[UInt8]] = []
         var seasons: [Double] = []
         for offset in 0..<settings.days {
@@ -92,10 +99,14 @@ package struct SmartMeterGenerator: Sendable {
 
     /// Half-hourly energy in kWh: base load, a morning and an evening peak, more in winter and
     /// at weekends, time-of-use households shifting load into the night, and noise with spikes.
-    private func load(_ household: Household, slot: Int, season: Double, weekend: Bool,
-                      random: inout SeededRandom) -> Double {
+    private func load(
+        _ household: Household, slot: Int, season: Double, weekend: Bool,
+        random: inout SeededRandom
+    ) -> Double {
         let hour = Double(slot) / 2 + household.phase
-        func bump(_ center: Double, _ width: Double) -> Double { exp(-((hour - center) * (hour - center)) / (2 * width * width)) }
+        func bump(_ center: Double, _ width: Double) -> Double {
+            exp(-((hour - center) * (hour - center)) / (2 * width * width))
+        }
         var shape = 0.06 + 0.025 * Double(household.occupants)
         shape += 0.18 * bump(7.5, 1.0) * (weekend ? 0.6 : 1)
         shape += (weekend ? 0.12 : 0.04) * bump(13, 2.5)
@@ -109,27 +120,34 @@ package struct SmartMeterGenerator: Sendable {
     private func makeHousehold(_ index: Int, random: inout SeededRandom) -> Household {
         let first = SampleNames.first[random.integer(in: 0...(SampleNames.first.count - 1))]
         let last = SampleNames.last[random.integer(in: 0...(SampleNames.last.count - 1))]
-        let meter = "MTR-" + String(String((index * 104_729 + Int(settings.seed % 1000) * 7919) % 1_000_000 + 1_000_000).dropFirst())
+        let meter =
+            "MTR-"
+            + String(String((index * 104_729 + Int(settings.seed % 1000) * 7919) % 1_000_000 + 1_000_000).dropFirst())
         let emailLocal = (first + "." + last).lowercased().filter { $0.isLetter || $0 == "." }
         let domain = ["example.com", "example.org", "example.net"][random.integer(in: 0...2)]
         let email = "\(emailLocal)\(random.integer(in: 1...99))@\(domain)"
         let area = SampleNames.postcodeAreas[random.integer(in: 0...(SampleNames.postcodeAreas.count - 1))]
         let letters = Array("ABDEFGHJLNPQRSTUWXYZ")
-        let postcode = "\(area)\(random.integer(in: 1...20)) \(random.integer(in: 1...9))"
+        let postcode =
+            "\(area)\(random.integer(in: 1...20)) \(random.integer(in: 1...9))"
             + "\(letters[random.integer(in: 0...(letters.count - 1))])\(letters[random.integer(in: 0...(letters.count - 1))])"
-        let dwelling: String = random.pick([("detached", 0.16), ("semi-detached", 0.24), ("terraced", 0.26),
-                                            ("flat, purpose-built", 0.22), ("flat, converted", 0.07), ("bungalow", 0.05)])
+        let dwelling: String = random.pick([
+            ("detached", 0.16), ("semi-detached", 0.24), ("terraced", 0.26),
+            ("flat, purpose-built", 0.22), ("flat, converted", 0.07), ("bungalow", 0.05),
+        ])
         let occupants: Int = random.pick([(1, 0.29), (2, 0.35), (3, 0.16), (4, 0.13), (5, 0.05), (6, 0.02)])
         let timeOfUse = random.unit() < 0.25
         let scale = 0.6 + random.unit() * random.unit() * 1.6
         let phase = (random.unit() - 0.5) * 1.5
         let fields = [meter, "\(first) \(last)", email, postcode, dwelling, "\(occupants)", timeOfUse ? "ToU" : "Std"]
-        return Household(fields: fields.map { Array($0.utf8) }, occupants: occupants, timeOfUse: timeOfUse,
-                         scale: scale, phase: phase)
+        return Household(
+            fields: fields.map { Array($0.utf8) }, occupants: occupants, timeOfUse: timeOfUse,
+            scale: scale, phase: phase)
     }
 
     static func appendThousandths(_ value: Int, to bytes: inout [UInt8]) {
-        let whole = value / 1000, fraction = value % 1000
+        let whole = value / 1000
+        let fraction = value % 1000
         bytes.append(contentsOf: String(whole).utf8)
         bytes.append(0x2E)
         bytes.append(UInt8(0x30 + fraction / 100))
@@ -150,4 +168,3 @@ package struct SmartMeterGenerator: Sendable {
 }
 
 private func format2(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-

@@ -1,5 +1,5 @@
-import Foundation
 import DeidCSV
+import Foundation
 
 /// A generalization with all its levels: `generalize(_:level:)` coarsens one value to any level
 /// (0 leaves it unchanged), so a search can try levels and a policy can fix one. Empty values
@@ -30,14 +30,17 @@ package struct Generalizer: Sendable {
 
     /// The value at `level`.
     /// - Parameter latitude: the row's latitude, for a longitude grid.
-    package func generalize(_ value: ArraySlice<UInt8>, level: Int, latitude: ArraySlice<UInt8>? = nil) throws(ValueProblem) -> [UInt8] {
+    package func generalize(_ value: ArraySlice<UInt8>, level: Int, latitude: ArraySlice<UInt8>? = nil)
+        throws(ValueProblem) -> [UInt8]
+    {
         if level == 0 || value.isEmpty { return Array(value) }
         let step = min(level, levelCount) - 1
         switch spec.method {
         case .round(let bases):
             let number = try Generalizer.number(value)
             let base = bases[step]
-            return DecimalText.format((number / base + 1e-9).rounded(.down) * base, decimals: DecimalText.places(of: base))
+            return DecimalText.format(
+                (number / base + 1e-9).rounded(.down) * base, decimals: DecimalText.places(of: base))
         case .intervals(let breaks):
             let number = try Generalizer.number(value)
             let points = Generalizer.breakPoints(breaks, level: step + 1)
@@ -52,12 +55,16 @@ package struct Generalizer: Sendable {
             if let bottom, number <= bottom { return Array("<=\(DecimalText.label(bottom))".utf8) }
             return Array(value)
         case .time(let units):
-            guard let time = TimestampValue.parse(value) else { throw ValueProblem("not a date or timestamp in a known layout (YYYY-MM-DD[ HH:MM[:SS]])") }
+            guard let time = TimestampValue.parse(value) else {
+                throw ValueProblem("not a date or timestamp in a known layout (YYYY-MM-DD[ HH:MM[:SS]])")
+            }
             var output: [UInt8] = []
             time.truncated(to: units[step]).write(into: &output)
             return output
         case .age(let reference, let bands):
-            guard let birth = TimestampValue.parse(value)?.date else { throw ValueProblem("not a birth date in a known layout (YYYY-MM-DD)") }
+            guard let birth = TimestampValue.parse(value)?.date else {
+                throw ValueProblem("not a birth date in a known layout (YYYY-MM-DD)")
+            }
             var age = reference.year - birth.year
             if (reference.month, reference.day) < (birth.month, birth.day) { age -= 1 }
             guard age >= 0 else { throw ValueProblem("the birth date is after the reference date of the age") }

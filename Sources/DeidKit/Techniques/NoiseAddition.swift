@@ -64,25 +64,33 @@ package struct NoiseAdder: Sendable {
         }
         if let minimum = spec.minimum { noisy = max(noisy, minimum) }
         if let maximum = spec.maximum { noisy = min(noisy, maximum) }
-        guard noisy.isFinite else { throw ValueProblem("the value with noise is not a finite number (the value is too large)") }
+        guard noisy.isFinite else {
+            throw ValueProblem("the value with noise is not a finite number (the value is too large)")
+        }
         return noisy
     }
 
     /// Appends the noisy form of field `field` of `record` to `output` as one field; empty
     /// stays empty.
-    func apply<Sink: CSVFieldSink>(_ record: CSVRecord, field: Int, random: inout NoiseRandom, to output: inout Sink) throws(ValueProblem) {
+    func apply<Sink: CSVFieldSink>(_ record: CSVRecord, field: Int, random: inout NoiseRandom, to output: inout Sink)
+        throws(ValueProblem)
+    {
         if record.length(of: field) == 0 {
             output.append(field: [])
             return
         }
-        guard let (number, decimals) = record.decimal(at: field) else { throw ValueProblem("not a number (noise needs numbers)") }
+        guard let (number, decimals) = record.decimal(at: field) else {
+            throw ValueProblem("not a number (noise needs numbers)")
+        }
         output.append(decimal: try noisy(number, random: &random), places: spec.decimals ?? decimals)
     }
 
     /// Noise added to a field's number; empty stays empty.
     package func apply(_ value: ArraySlice<UInt8>, random: inout NoiseRandom) throws(ValueProblem) -> [UInt8] {
         if value.isEmpty { return [] }
-        guard let (number, decimals) = DecimalText.parse(value) else { throw ValueProblem("not a number (noise needs numbers)") }
+        guard let (number, decimals) = DecimalText.parse(value) else {
+            throw ValueProblem("not a number (noise needs numbers)")
+        }
         return try perturb(number, decimals: decimals, random: &random)
     }
 }

@@ -43,7 +43,8 @@ package struct Pseudonymizer: Sendable {
                 if output.count < length { output.append(hexDigits[Int(byte & 15)]) }
             }
         case .base32:
-            var buffer = 0, bits = 0
+            var buffer = 0
+            var bits = 0
             for byte in bytes where output.count < length {
                 buffer = buffer << 8 | Int(byte)
                 bits += 8

@@ -16,7 +16,8 @@ public struct TransformError: PositionedError, Sendable, Equatable, CustomString
 extension TransformError: ReportedError {
     /// The record and column, when known, lead the message: the line is the location's.
     public var problems: [ReportedProblem] {
-        let place = [position.record.map { "record \($0)" }, position.column.map { "column '\($0)'" }].compactMap { $0 }.joined(separator: ", ")
+        let place = [position.record.map { "record \($0)" }, position.column.map { "column '\($0)'" }].compactMap { $0 }
+            .joined(separator: ", ")
         return [ReportedProblem((place.isEmpty ? "" : place + ": ") + problem, at: .input(position))]
     }
 }

@@ -5,7 +5,8 @@ import Foundation
 enum DecimalText {
     /// The number in `bytes` and its count of decimal places, or nil when the bytes are not a
     /// plain decimal (`-12`, `0.196`, `+3.5`, `1e3`): `DecimalParse`.
-    static func parse<Bytes: Collection>(_ bytes: Bytes) -> (value: Double, decimals: Int)? where Bytes.Element == UInt8 {
+    static func parse<Bytes: Collection>(_ bytes: Bytes) -> (value: Double, decimals: Int)?
+    where Bytes.Element == UInt8 {
         DecimalParse.parse(bytes)
     }
 

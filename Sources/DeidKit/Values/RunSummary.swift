@@ -27,7 +27,10 @@ extension RunSummary {
     /// Adds what the inputs of a pass gave.
     mutating func add(_ counts: [InputCount]) {
         for count in counts {
-            inputs.append(InputSummary(name: count.name, bytes: count.bytes, sha256: nil, records: count.records, compressed: count.compressed))
+            inputs.append(
+                InputSummary(
+                    name: count.name, bytes: count.bytes, sha256: nil, records: count.records,
+                    compressed: count.compressed))
             recordsIn += count.records
         }
     }

@@ -20,7 +20,8 @@ enum Suggestion {
     /// Levenshtein distance over Unicode scalars.
     /// - Complexity: O(m n) for words of lengths m and n.
     static func editDistance(_ a: String, _ b: String) -> Int {
-        let x = Array(a.unicodeScalars), y = Array(b.unicodeScalars)
+        let x = Array(a.unicodeScalars)
+        let y = Array(b.unicodeScalars)
         if x.isEmpty { return y.count }
         if y.isEmpty { return x.count }
         var previous = Array(0...y.count)

@@ -20,12 +20,14 @@ package struct TimestampValue: Sendable, Equatable {
     package var hasTime: Bool { timeSeparator != 0 }
 
     /// Parses a field's bytes; nil when they are not a date or timestamp in a known layout.
-    package static func parse<Bytes: Collection>(_ bytes: Bytes) -> TimestampValue? where Bytes.Element == UInt8, Bytes.Index == Int {
-        let start = bytes.startIndex, count = bytes.count
+    package static func parse<Bytes: Collection>(_ bytes: Bytes) -> TimestampValue?
+    where Bytes.Element == UInt8, Bytes.Index == Int {
+        let start = bytes.startIndex
+        let count = bytes.count
         guard count >= 10 else { return nil }
         func digits(_ offset: Int, _ length: Int) -> Int? {
             var value = 0
-            for index in start + offset ..< start + offset + length {
+            for index in start + offset..<start + offset + length {
                 let byte = bytes[index]
                 guard byte >= 0x30 && byte <= 0x39 else { return nil }
                 value = value * 10 + Int(byte - 0x30)
@@ -34,14 +36,16 @@ package struct TimestampValue: Sendable, Equatable {
         }
         let separator = bytes[start + 4]
         guard separator == 0x2D || separator == 0x2F, bytes[start + 7] == separator,
-              let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
-              (1...12).contains(month), day >= 1, day <= CivilDate.daysIn(month: month, year: year) else { return nil }
+            let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
+            (1...12).contains(month), day >= 1, day <= CivilDate.daysIn(month: month, year: year)
+        else { return nil }
         var value = TimestampValue(date: CivilDate(year: year, month: month, day: day))
         value.dateSeparator = separator
         var offset = 10
         if count > 10 && (bytes[start + 10] == 0x54 || bytes[start + 10] == 0x20) {
             guard count >= 16, bytes[start + 13] == 0x3A, let hour = digits(11, 2), let minute = digits(14, 2),
-                  hour < 24, minute < 60 else { return nil }
+                hour < 24, minute < 60
+            else { return nil }
             value.timeSeparator = bytes[start + 10]
             value.hour = hour
             value.minute = minute
@@ -89,7 +93,9 @@ package struct TimestampValue: Sendable, Equatable {
             switch unit {
             case .week: value.date = CivilDate(daysSinceEpoch: date.daysSinceEpoch - (date.isoWeekday - 1))
             case .month: value.date.day = 1
-            case .year: value.date.day = 1; value.date.month = 1
+            case .year:
+                value.date.day = 1
+                value.date.month = 1
             default: break
             }
         }
@@ -115,12 +121,23 @@ package struct TimestampValue: Sendable, Equatable {
                 divisor /= 10
             }
         }
-        put(date.year, 4); output.append(dateSeparator); put(date.month, 2); output.append(dateSeparator); put(date.day, 2)
+        put(date.year, 4)
+        output.append(dateSeparator)
+        put(date.month, 2)
+        output.append(dateSeparator)
+        put(date.day, 2)
         guard hasTime else { return }
-        output.append(timeSeparator); put(hour, 2); output.append(0x3A); put(minute, 2)
+        output.append(timeSeparator)
+        put(hour, 2)
+        output.append(0x3A)
+        put(minute, 2)
         if hasSeconds {
-            output.append(0x3A); put(second, 2)
-            if !fraction.isEmpty { output.append(0x2E); output.append(contentsOf: fraction) }
+            output.append(0x3A)
+            put(second, 2)
+            if !fraction.isEmpty {
+                output.append(0x2E)
+                output.append(contentsOf: fraction)
+            }
         }
         output.append(contentsOf: zone)
     }
