@@ -3,7 +3,8 @@
 # DeidEngine (the streaming engine) -> DeidKit (the domain library) -> the thin CLIs. Fails,
 # naming the file and line, when a module imports a module that is not below it, or when
 # DeidKit reaches for C (Glibc, Darwin, the C modules) or holds pointer code, or when one of
-# DeidKit's folders uses a folder above it (Scripts/check-folders.py). `make test` runs it.
+# DeidKit's folders uses a folder above it (Scripts/check-folders.py), or when a file grows past
+# 600 lines in DeidKit or 800 in DeidCSV and DeidEngine. `make test` runs it.
 #
 # DeidKit holds no pointer code at all: `Unsafe...`, `withUnsafe...`, `Unmanaged`, `unsafeBitCast`
 # belong in DeidCSV or DeidEngine, each fast path beside its slow twin and a test that they agree.
@@ -40,6 +41,15 @@ while IFS=: read -r file line _; do
   problem "$file:$line: pointer code in DeidKit (it belongs in DeidCSV or DeidEngine)"
 done < <(grep -rnE '\b(Unsafe[A-Za-z]*|withUnsafe[A-Za-z]*|Unmanaged|unsafeBitCast|_withUnsafeGuaranteedRef)\b' Sources/DeidKit --include='*.swift' || true)
 
+# Files stay readable: at most 600 lines in DeidKit, 800 in DeidCSV and DeidEngine.
+for limit_dir in "DeidKit 600" "DeidCSV 800" "DeidEngine 800"; do
+  read -r module limit <<<"$limit_dir"
+  while read -r count file; do
+    [ "$file" = total ] && continue
+    [ "$count" -le "$limit" ] || problem "$file: $count lines, over $module's $limit: split it where its parts meet"
+  done < <(find "Sources/$module" -name '*.swift' -print0 | xargs -0 wc -l)
+done
+
 # DeidKit's folders are layers too (Scripts/check-folders.py).
 python3 Scripts/check-folders.py || problems=$((problems + 1))
 
@@ -47,4 +57,4 @@ if [ $problems -gt 0 ]; then
   echo "check-layers: $problems problems" >&2
   exit 1
 fi
-echo "check-layers: the modules import only what is below them; DeidKit holds no pointer code"
+echo "check-layers: the modules import only what is below them; DeidKit holds no pointer code; no file is too long"
