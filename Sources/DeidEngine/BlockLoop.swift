@@ -41,6 +41,12 @@ public struct BlockPlace: Sendable {
     public let input: Int
     public let lineBase: Int
     public let recordBase: Int
+
+    public init(input: Int, lineBase: Int, recordBase: Int) {
+        self.input = input
+        self.lineBase = lineBase
+        self.recordBase = recordBase
+    }
 }
 
 /// What one input gave a pass.

@@ -385,22 +385,22 @@ import Testing
         var request = TransformRequest(
             policyPath: policyPath, inputs: [sample], seed: 5, environment: environment, workers: 2)
         request.catalogPath = directory.file("unused.sqlite")
-        var (policy, plan, inputs) = try Publisher.prepare(request, releaseID: "test")
-        plan.releaseSketch = Publisher.releaseSketchRequest(policy: policy, header: plan.outputHeader)
+        let (policy, plan, inputs) = try Publisher.prepare(request, releaseID: "test")
+        let sketch = Publisher.releaseSketchRequest(policy: policy, header: plan.outputHeader)
         let output = directory.file("out.csv")
         let file = try OutputFile(path: output)
-        let run = TransformRun(plan: plan, workers: 2)
+        let run = TransformRun(plan: plan, observers: ReleaseObservers(releaseSketch: sketch), workers: 2)
         let summary = try run.run(inputs: inputs, output: file, delimiter: .comma)
         try file.commit()
-        let side = try #require(run.releaseSketches(records: summary.recordsOut))
+        let side = try #require(run.observation.releaseSketches(records: summary.recordsOut))
         let scanned = try LinkScan.run(
             input: BlockInput(path: output, options: CSVReadOptions(), blockSize: 64 << 10),
-            request: plan.releaseSketch!, workers: 2)
+            request: sketch, workers: 2)
         #expect(side.records == scanned.records && side.individuals == scanned.individuals)
         #expect(side.columns == scanned.columns)
         #expect(side.pseudonyms == scanned.pseudonyms)
         let outcome = try Publisher.sketchedOutcome(
-            side, request: plan.releaseSketch!, dataPath: output, entity: policy.entity,
+            side, request: sketch, dataPath: output, entity: policy.entity,
             readOptions: CSVReadOptions())
         #expect((outcome == nil) == (variant == "identifier passed through"))
         #expect(outcome?.firstPseudonymColumns == (outcome == nil ? nil : ["meter_id"]))

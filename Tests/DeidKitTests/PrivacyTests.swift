@@ -247,11 +247,12 @@ import Testing
                 Publisher.releaseRiskSpec(
                     policy: policy, header: plan.outputHeader,
                     distributions: Publisher.changedColumns(policy: policy, output: plan.outputHeader)))
-            try Publisher.measure(release: spec, in: &plan, policy: policy)
-            #expect(plan.privacy?.measuredOutputs.contains(plan.outputHeader.firstIndex(of: "diagnosis")!) == true)
+            var observers = ReleaseObservers()
+            try Publisher.measure(release: spec, of: plan, by: &observers, policy: policy)
+            #expect(observers.measuredOutputs.contains(plan.outputHeader.firstIndex(of: "diagnosis")!))
             plan.privacy!.repeatFrames = repeating
             spools.append(
-                try TransformRun(plan: plan, workers: 2).passOne(
+                try TransformRun(plan: plan, observers: observers, workers: 2).passOne(
                     inputs: inputs, delimiter: .comma, spoolDirectory: directory.path,
                     progress: nil
                 ).spool.size)
@@ -261,14 +262,14 @@ import Testing
                 let (_, _, inputs) = try Publisher.prepare(request, releaseID: "test")
                 let name = "out-\(repeating)-\(bufferSize).csv"
                 let output = try OutputFile(path: directory.file(name))
-                var run = TransformRun(plan: plan, workers: 2)
+                var run = TransformRun(plan: plan, observers: observers, workers: 2)
                 run.spoolBufferSize = bufferSize
                 run.passTwoChunkBytes = chunkBytes
                 _ = try run.runPrivate(
                     inputs: inputs, output: output, delimiter: .comma, spoolDirectory: directory.path)
                 try output.commit()
                 outputs.append(try directory.read(name))
-                let counted = try #require(run.releaseCounted.data)
+                let counted = try #require(run.observation.privacyReleaseCounts)
                 statistics.append(counted.statistics)
                 reports.append(
                     try RiskAnalysis.report(counted, spec: spec, inputs: [name], thresholds: RiskThresholds()))

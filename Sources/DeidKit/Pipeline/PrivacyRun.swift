@@ -76,7 +76,7 @@ extension TransformRun {
         inputs: [BlockInput], delimiter: CSVDelimiter, spoolDirectory: String,
         progress: ((InputProgress) -> Void)?
     ) throws -> FirstPass {
-        guard let layout = plan.privacy else { preconditionFailure("no privacy section") }
+        guard let layout = privacy else { preconditionFailure("no privacy section") }
         let header = try outputHeader(checking: inputs, delimiter: delimiter)
         let spool = try SpoolFile(directory: spoolDirectory)
         let accumulator = PrivacyAccumulator(
@@ -142,17 +142,17 @@ extension TransformRun {
         try first.spool.rewind(bufferSize: spoolBufferSize)
         let copier = passTwoCopier(first, plan: decided, delimiter: delimiter)
         // The release is counted as its frames are copied (`deid publish`'s report).
-        let measuring = try plan.privacyRelease.map { spec in
+        let measuring = try observation.observers.privacyReleaseRisk.map { spec in
             try ReleaseFrameCounter(
                 spec: spec, statistics: first.statistics, levels: first.levels, plan: decided,
-                layout: plan.privacy!, outputHeader: plan.outputHeader, delimiter: delimiter)
+                layout: privacy!, outputHeader: plan.outputHeader, delimiter: delimiter)
         }
         copier.observer = measuring
         copier.chunkBytes = passTwoChunkBytes
         try PassTwo.run(
             spool: first.spool, copier: copier, frameHeader: first.frameHeader, repeatHeader: first.repeatHeader,
             output: output, digest: digest, progress: progress)
-        if let measuring { releaseCounted.data = try measuring.finish() }
+        if let measuring { observation.privacyReleaseCounts = try measuring.finish() }
         return (copier.kept, copier.suppressed)
     }
 
@@ -199,9 +199,9 @@ struct SpoolBlock: TransformedBlock {
     var written = 0
     var failure: (any Error)?
     var statistics: BlockStatistics?
-    var distributions: DistributionCounter?
-    var releaseCounts: RiskCounts? { nil }
-    var sketchCounts: LinkBlockCounts? { nil }
+    /// The input's distributions (a privacy run counts its release in pass 2, and is not
+    /// sketched as it is written).
+    var observed = ObservedBlock()
 }
 
 /// Privacy pass 1's worker: a transform worker that writes spool frames and counts the
@@ -227,7 +227,7 @@ struct SpoolingWorker: BlockWorker {
         let lines = base.spoolLines!
         lines.discard(from: 0)
         let width = layout.outputs.count
-        var distributions = base.transformer.plan.distributions.map(DistributionCounter.init)
+        var distributions = base.observers.inputDistributions.map(DistributionCounter.init)
         let outputCount = base.transformer.plan.outputHeader.count
         var sink = SpoolSink(writer: lines, layout: layout, outputCount: outputCount)
         // A record whose leading fields repeat up to past the last quasi-identifier has the
@@ -297,7 +297,7 @@ struct SpoolingWorker: BlockWorker {
             result.failure = error
         }
         result.statistics = counter.finish()
-        result.distributions = distributions
+        result.observed.distributions = distributions
         result.linesRead = reader.linesConsumed
         result.bytes = writer.takeBlock()
         return result

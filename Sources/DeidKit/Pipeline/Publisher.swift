@@ -126,8 +126,9 @@ public enum Publisher {
     ) throws -> PublishOutcome {
         let releaseID = Release.newID()
         let created = Release.timestamp()
-        let (policy, preparedPlan, inputs) = try prepare(request, releaseID: releaseID)
-        var plan = preparedPlan
+        let (policy, plan, inputs) = try prepare(request, releaseID: releaseID)
+        // What the pass watches for this release, besides transforming.
+        var observers = ReleaseObservers()
         // The report shows each generalized or noised column before and after: the input's
         // values are counted during the transform pass itself.
         let changed = changedColumns(policy: policy, output: plan.outputHeader)
@@ -136,18 +137,18 @@ public enum Publisher {
             forInputBytes: inputs.compactMap(\.source.totalBytes).reduce(0, +))
         if !dryRun && !changed.isEmpty {
             // (A dry run writes no report pages, so it does not count the charts.)
-            plan.distributions = DistributionRequest(
+            observers.inputDistributions = DistributionRequest(
                 columns: changed.compactMap { name in plan.inputHeader.firstIndex(of: name).map { (name, $0) } },
                 entity: policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) },
                 individualsCap: RiskSpec(policy: policy).publicMinimumClassSize)
-            plan.distributions?.sampleEvery = chartSampleEvery
+            observers.inputDistributions?.sampleEvery = chartSampleEvery
         }
         // The release's risk is counted on the output fields as they are written (a privacy
         // run: as pass 2 copies them). A dry run measures the release too, and checks its gates.
         var releaseSpec = releaseRiskSpec(
             policy: policy, header: plan.outputHeader, distributions: dryRun ? [] : changed)
         releaseSpec?.chartSampleEvery = chartSampleEvery
-        if let releaseSpec { try measure(release: releaseSpec, in: &plan, policy: policy) }
+        if let releaseSpec { try measure(release: releaseSpec, of: plan, by: &observers, policy: policy) }
         // The catalog's sketches of the release, keyed as it is written, when nothing else
         // needs the written data read again (a linkage check does; a privacy run writes its
         // release in pass 2 from spooled lines).
@@ -155,7 +156,7 @@ public enum Publisher {
         // A catalog that cannot be read (or made) is an error now, before anything is written.
         if let catalogPath { _ = try Catalog.checkWritable(path: catalogPath) }
         if catalogPath != nil && policy.linkage == nil && plan.privacy == nil && request.sketchReleaseInPass {
-            plan.releaseSketch = releaseSketchRequest(policy: policy, header: plan.outputHeader)
+            observers.releaseSketch = releaseSketchRequest(policy: policy, header: plan.outputHeader)
         }
         let name = safeName(policy.dataset.name)
         let dataFile = name + (request.compress ? ".csv.gz" : ".csv")
@@ -176,7 +177,8 @@ public enum Publisher {
             protecting: inputs.compactMap(\.source.identity))
         // The data's fingerprint is taken as it is written, unless it is compressed (the file's
         // bytes are then gzip's) or aggregated (written by the aggregator): then from the file.
-        let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        let run = TransformRun(
+            plan: plan, observers: observers, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
         let hashing = request.compress ? nil : OutputDigest()
         var summary: RunSummary
         var privacy: PrivacyOutcome?
@@ -219,7 +221,7 @@ public enum Publisher {
         // The release's own risk, before anything is committed, as the transform pass counted it.
         let measured = try measureRelease(
             policy: policy, spec: releaseSpec,
-            counted: run.releaseMerger?.finish(summary: summary) ?? run.releaseCounted.data,
+            counted: run.observation.releaseCounts(summary: summary),
             dataFile: dataFile)
         if manifest.privacy?.tReference != nil {
             manifest.privacy?.highestTDistanceRelease = measured?.report.attributeDisclosure?.highestTFile
@@ -245,9 +247,11 @@ public enum Publisher {
         // Linkage: the release against the policy's files and the catalog; and its sketches for
         // the catalog record: made while it was written, else by one read of the written data.
         var linkage: LinkOutcome?
-        if let dataPath, let side = run.releaseSketches(records: summary.recordsOut) {
+        if let dataPath, let sketch = observers.releaseSketch,
+            let side = run.observation.releaseSketches(records: summary.recordsOut)
+        {
             linkage = try sketchedOutcome(
-                side, request: plan.releaseSketch!, dataPath: dataPath, entity: policy.entity,
+                side, request: sketch, dataPath: dataPath, entity: policy.entity,
                 readOptions: writtenDataOptions(request))
         }
         if let dataPath, linkage == nil, policy.linkage != nil || catalogPath != nil {
@@ -504,22 +508,23 @@ public enum Publisher {
         return spec
     }
 
-    /// Sets `plan` to count its release for `spec` as the transform pass writes it.
-    static func measure(release spec: RiskSpec, in plan: inout TransformPlan, policy: Policy) throws {
-        if var layout = plan.privacy {
+    /// Has `observers` count the release for `spec` as the transform pass writes it.
+    static func measure(
+        release spec: RiskSpec, of plan: TransformPlan, by observers: inout ReleaseObservers, policy: Policy
+    ) throws {
+        if let layout = plan.privacy {
             // A privacy run counts its release in pass 2, from the spooled lines: pass 1 notes
             // where the measured fields other than the quasi-identifiers lie in each line.
             let names = Set(
                 [spec.sensitive, spec.trace?.time, spec.trace?.value].compactMap { $0 }
                     + spec.distributionColumns
             ).subtracting(layout.columns)
-            layout.measuredOutputs = names.compactMap { plan.outputHeader.firstIndex(of: $0) }.sorted()
-            plan.privacy = layout
-            plan.privacyRelease = spec
+            observers.measuredOutputs = names.compactMap { plan.outputHeader.firstIndex(of: $0) }.sorted()
+            observers.privacyReleaseRisk = spec
         } else {
             // Record by record, the entity is read from the input; aggregated records carry
             // only their published form.
-            plan.releaseRisk = try ReleaseRiskPlan(
+            observers.releaseRisk = try ReleaseRiskPlan(
                 spec: spec, outputHeader: plan.outputHeader,
                 entityInput: plan.aggregation == nil
                     ? policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) } : nil)

@@ -194,8 +194,3 @@ final class ReleaseFrameCounter: KeptFrameObserver {
         return merger.finish(summary: RunSummary())
     }
 }
-
-/// Where a privacy run leaves the release's counts made in pass 2.
-package final class ReleaseCounted: @unchecked Sendable {
-    var data: RiskData?
-}

@@ -85,16 +85,6 @@ package struct TransformPlan: Sendable {
     package let keyIDs: [String: String]
     /// The seed of the noise, when reproducible.
     package let seed: UInt64?
-    /// Input columns whose values the run counts for the report (before the policy); nil: none.
-    package var distributions: DistributionRequest?
-    /// How the run measures the release it writes (record-by-record and aggregating plans).
-    var releaseRisk: ReleaseRiskPlan?
-    /// The catalog's sketches of the release, keyed from the output fields as they are written
-    /// (record-by-record and aggregating plans; `Publisher.releaseSketchRequest`).
-    var releaseSketch: LinkRequest?
-    /// What a privacy run measures of its release, counted in pass 2 (the measured fields'
-    /// output positions are in `privacy.measuredOutputs`).
-    var privacyRelease: RiskSpec?
     /// Where the privacy models' columns are, when the policy has a `privacy` section.
     var privacy: PrivacyLayout?
 

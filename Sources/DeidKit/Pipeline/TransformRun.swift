@@ -22,40 +22,29 @@ package struct TransformRun {
     package var spoolBufferSize = 4 << 20
     /// The size of the chunks privacy pass 2 hands to the writing thread.
     package var passTwoChunkBytes = 1 << 20
-    /// The input distributions of the plan's `distributions` columns, once the run is done.
-    package let collected = DistributionCollector()
-    /// The release's counts, when the plan measures its release (`releaseRisk`).
-    let releaseMerger: RiskMerger?
-    /// A privacy run's release counts, made in pass 2 (`privacyRelease`).
-    let releaseCounted = ReleaseCounted()
-    /// The release's sketches (`releaseSketch`): one state per block in flight (the aggregating
-    /// pass uses the first), their blocks' counts merged in order, their cut-offs shared.
-    let sketchStates: [LinkWorkerState]
-    let sketchMerger: LinkMerger?
-    let sketchBounds: SketchBounds?
+    /// What the pass watches for a publish, and what it saw.
+    let observation: Observation
+    /// Where a privacy run's columns are, with the fields its release observer measures.
+    let privacy: PrivacyLayout?
 
+    /// - Parameter observers: what a publish watches while the pass writes (none: the pass
+    ///   only transforms).
     package init(plan: TransformPlan, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.init(plan: plan, observers: ReleaseObservers(), workers: workers)
+    }
+
+    init(plan: TransformPlan, observers: ReleaseObservers, workers: Int = ProcessInfo.processInfo.activeProcessorCount)
+    {
         self.plan = plan
         self.workers = max(1, workers)
-        releaseMerger = plan.releaseRisk.map {
-            RiskMerger(spec: $0.spec, layout: $0.layout, columns: $0.layout.columns)
-        }
-        let count = 2 * max(1, workers)
-        let states =
-            plan.releaseSketch.map { request in (0..<count).map { _ in LinkWorkerState(request: request) } } ?? []
-        sketchStates = states
-        sketchMerger = plan.releaseSketch.map { LinkMerger(request: $0, name: "<release>") }
-        sketchBounds = states.first.map { SketchBounds($0.counter.cutoffs) }
+        observation = Observation(observers, blocksInFlight: 2 * max(1, workers))
+        var privacy = plan.privacy
+        privacy?.measuredOutputs = observers.measuredOutputs
+        self.privacy = privacy
     }
 
-    /// The release's sketches, once the run is done (nil when the plan does not sketch it).
-    /// The workers' sketches are merged into the result and let go (a wide release's take
-    /// tens of MB, and the publish goes on to sample the written data).
-    func releaseSketches(records: Int) -> LinkSide? {
-        let side = sketchMerger?.finish(records: records, counters: sketchStates.map(\.counter))
-        for state in sketchStates { state.release() }
-        return side
-    }
+    /// The input's distributions of the observed columns, once the run is done.
+    package var collected: DistributionCollector { observation.inputDistributions }
 
     /// Transforms `inputs` into `output`, header first, with `delimiter`. Does not commit.
     /// - Parameter digest: takes every byte written, in order, when the plan works record by
@@ -102,11 +91,13 @@ package struct TransformRun {
     /// once), sharing the plan's compiled steps.
     func transformWorkers(delimiter: CSVDelimiter) -> [TransformWorker] {
         let steps = RecordTransformer.sharedSteps(plan: plan)
+        let observation = self.observation
         return (0..<workers * 2).map { index in
             TransformWorker(
                 transformer: RecordTransformer(plan: plan, sourceName: "", shared: steps),
-                writer: CSVWriter(delimiter: delimiter),
-                sketch: sketchStates.isEmpty ? nil : sketchStates[index], sketchBounds: sketchBounds)
+                writer: CSVWriter(delimiter: delimiter), observers: observation.observers,
+                sketch: observation.sketchStates.isEmpty ? nil : observation.sketchStates[index],
+                sketchBounds: observation.sketchBounds)
         }
     }
 
@@ -119,15 +110,10 @@ package struct TransformRun {
         consume: (Worker.Outcome, BlockPlace) throws -> Void
     ) throws -> RunSummary
     where Worker.Outcome: TransformedBlock {
-        let collected = self.collected
-        let releaseMerger = self.releaseMerger
-        let sketchMerger = self.sketchMerger
+        let observation = self.observation
         var summary = RunSummary()
         let counts = try BlockLoop.run(inputs: inputs, workers: workers, progress: progress) { outcome, place in
-            collected.merge(outcome.distributions)
-            releaseMerger?.add(
-                outcome.releaseCounts, input: place.input, lineBase: place.lineBase, recordBase: place.recordBase)
-            if let counts = outcome.sketchCounts { sketchMerger?.add(counts) }
+            observation.merge(outcome.observed, place: place)
             try consume(outcome, place)
             summary.recordsFiltered += outcome.filtered
             summary.recordsOut += outcome.written
@@ -158,11 +144,11 @@ extension TransformWorker: BlockWorker {
         let input = job.input
         let stream = job.number
         var writer = self.writer
-        var distributions = transformer.plan.distributions.map(DistributionCounter.init)
-        let release = transformer.plan.releaseRisk
+        var distributions = observers.inputDistributions.map(DistributionCounter.init)
+        let release = observers.releaseRisk
         var releaseCounter = release.map { RiskCounter(layout: $0.layout, source: input.source.displayName) }
         let sketch = self.sketch
-        let sketchEntity = transformer.plan.releaseSketch?.entity
+        let sketchEntity = observers.releaseSketch?.entity
         var tee = TeeSink(
             writer: writer, capture: release?.capture ?? [], sampledOnly: release?.sampledOnly ?? [],
             outputCount: transformer.plan.outputHeader.count, sketch: sketch)
@@ -210,16 +196,16 @@ extension TransformWorker: BlockWorker {
         } catch {
             result.failure = error
         }
-        result.releaseCounts = releaseCounter?.finish()
+        result.observed.releaseCounts = releaseCounter?.finish()
         if let sketch {
             sketch.withParts { _, _, counter in
-                result.sketchCounts = counter.takeBlock()
+                result.observed.sketchCounts = counter.takeBlock()
                 sketchBounds!.lower(to: counter.cutoffs)
             }
         }
         result.linesRead = reader.linesConsumed
         result.bytes = self.writer.takeBlock()
-        result.distributions = distributions
+        result.observed.distributions = distributions
         return result
     }
 }
@@ -237,21 +223,23 @@ extension TransformRun {
         var record = CSVRecord()
         var transformed = CSVRecord()
         var written = 0
-        var distributions = plan.distributions.map(DistributionCounter.init)
-        defer { collected.merge(distributions) }
-        var releaseCounter = plan.releaseRisk.map { RiskCounter(layout: $0.layout, source: "<release>") }
+        let observers = observation.observers
+        var distributions = observers.inputDistributions.map(DistributionCounter.init)
+        var releaseCounter = observers.releaseRisk.map { RiskCounter(layout: $0.layout, source: "<release>") }
         var captured = CSVRecord()
         // The release's sketches: one state on this thread, its counts merged at the end.
-        let sketch = sketchStates.first
+        let sketch = observation.sketchStates.first
         var sketched = CSVRecord()
         defer {
-            if let sketch { sketch.withParts { _, _, counter in sketchMerger?.add(counter.takeBlock()) } }
+            var observed = ObservedBlock(distributions: distributions)
+            if let sketch { sketch.withParts { _, _, counter in observed.sketchCounts = counter.takeBlock() } }
+            observation.merge(observed, place: BlockPlace(input: 0, lineBase: 0, recordBase: 0))
         }
         /// Writes an aggregated record, counting (and sketching) it for the release.
         func emit(_ output: CSVRecord) throws {
             try writer.write(record: output)
             written += 1
-            if let capture = plan.releaseRisk?.capture {
+            if let capture = observers.releaseRisk?.capture {
                 captured.removeAll()
                 for index in capture { captured.append(fieldOf: output, at: index) }
                 try releaseCounter!.count(captured, line: 0, number: written)
@@ -261,7 +249,8 @@ extension TransformRun {
                 for index in 0..<output.count { sketched.append(fieldOf: output, at: index) }
                 sketch.withParts { _, previous, counter in
                     sketch.key(
-                        &sketched, previous: &previous, counter: &counter, entity: plan.releaseSketch?.entity, block: 0,
+                        &sketched, previous: &previous, counter: &counter, entity: observers.releaseSketch?.entity,
+                        block: 0,
                         number: written)
                 }
             }
@@ -311,7 +300,7 @@ extension TransformRun {
         try aggregator.finish(transformer: &transformer) {
             try emit($0)
         }
-        releaseMerger?.add(releaseCounter?.finish(), input: 0, lineBase: 0, recordBase: 0)
+        observation.releaseMerger?.add(releaseCounter?.finish(), input: 0, lineBase: 0, recordBase: 0)
         try writer.flush()
         summary.recordsOut = written
         return summary
@@ -493,8 +482,10 @@ struct TransformWorker {
     let writer: CSVWriter
     var record = CSVRecord()
     var transformed = CSVRecord()
-    /// The release's sketches this worker keys (`TransformPlan.releaseSketch`), and the cut-offs
-    /// all workers share.
+    /// What the pass watches for a publish.
+    let observers: ReleaseObservers
+    /// The release's sketches this worker keys (`ReleaseObservers.releaseSketch`), and the
+    /// cut-offs all workers share.
     var sketch: LinkWorkerState?
     var sketchBounds: SketchBounds?
     /// Where a privacy run's pass 1 writes each record's line before it goes into a spool
@@ -502,24 +493,23 @@ struct TransformWorker {
     var spoolLines: CSVWriter?
 
     init(
-        transformer: RecordTransformer, writer: CSVWriter, sketch: LinkWorkerState? = nil,
+        transformer: RecordTransformer, writer: CSVWriter, observers: ReleaseObservers, sketch: LinkWorkerState? = nil,
         sketchBounds: SketchBounds? = nil
     ) {
         self.transformer = transformer
         self.writer = writer
+        self.observers = observers
         self.sketch = sketch
         self.sketchBounds = sketchBounds
     }
 }
 
-/// What the transform pass's observers took from a block: the input's distributions and the
-/// release's risk counts and sketches (each nil when the run does not observe it).
+/// A block of the transform pass (or of privacy pass 1): its records kept and filtered, and
+/// what the observers took from it.
 protocol TransformedBlock: BlockOutcome {
     var filtered: Int { get }
     var written: Int { get }
-    var distributions: DistributionCounter? { get }
-    var releaseCounts: RiskCounts? { get }
-    var sketchCounts: LinkBlockCounts? { get }
+    var observed: ObservedBlock { get }
 }
 
 /// What a transform worker made of one block.
@@ -531,7 +521,5 @@ struct TransformBlock: TransformedBlock {
     var filtered = 0
     var written = 0
     var failure: (any Error)?
-    var distributions: DistributionCounter?
-    var releaseCounts: RiskCounts?
-    var sketchCounts: LinkBlockCounts?
+    var observed = ObservedBlock()
 }
