@@ -78,6 +78,13 @@ public struct CSVRecord: Sendable {
         repeatedFields = 0
     }
 
+    /// Says that the first `count` fields hold the same bytes as those of the record this one
+    /// was made after (a sink that repeats a record's leading fields from the one before keeps
+    /// what it captured of them): its consumers may reuse what they made of them.
+    public mutating func markRepeated(leadingFields count: Int) {
+        repeatedFields = max(0, min(count, fieldEnds.count))
+    }
+
     /// Keeps the first `count` fields (at most the record's count).
     @inlinable public mutating func truncate(toFieldCount count: Int) {
         if fieldEnds.count > count { fieldEnds.removeLast(fieldEnds.count &- max(count, 0)) }

@@ -581,7 +581,7 @@ import Testing
                 } else {
                     #expect(sparseTee.captured[1] == fullTee.captured[1], "record \(index)")
                 }
-                if sparseTee.repeatedFields > 1 { repeated += 1 }
+                if sparseTee.captured.repeatedFields > 0 { repeated += 1 }
                 #expect(sparseTee.writer.byteCount == fullTee.writer.byteCount, "record \(index)")
             }
             #expect(sparseTee.writer.takeBytes() == fullTee.writer.takeBytes())

@@ -256,7 +256,7 @@ struct SpoolingWorker: BlockWorker {
                 let unchanged = sink.repeatedFields > lastQuasiIdentifierOutput
                 let tuple = counter.tuple(
                     of: transformed, fields: sink.quasiIdentifierFields, line: base.record.line,
-                    number: base.record.number, unchanged: unchanged)
+                    number: base.record.number)
                 let entity = layout.entityInput.map { counter.entity(of: base.record, column: $0) } ?? UInt32.max
                 counter.group(entity: entity, tuple: tuple, sensitive: sink.sensitiveField.map { transformed[$0] })
                 let lineEnd = lines.byteCount

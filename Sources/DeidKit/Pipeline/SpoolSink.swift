@@ -73,6 +73,7 @@ struct SpoolSink: CSVFieldSink {
         guard position == 0, count <= markCount, writer.repeatFields(count) else { return false }
         let mark = marks[count - 1]
         captured.truncate(toFieldCount: mark.captured)
+        captured.markRepeated(leadingFields: mark.captured)
         offsets.removeLast(offsets.count - mark.offsets)
         measured.removeLast(measured.count - mark.measured)
         markCount = count

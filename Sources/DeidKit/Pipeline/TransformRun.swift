@@ -152,13 +152,6 @@ extension TransformWorker: BlockWorker {
         var tee = TeeSink(
             writer: writer, capture: release?.capture ?? [], sampledOnly: release?.sampledOnly ?? [],
             outputCount: transformer.plan.outputHeader.count, sketch: sketch)
-        // A record whose leading fields repeat up to past the last quasi-identifier has the
-        // previous record's class.
-        let lastQuasiIdentifierOutput =
-            release.map { plan in
-                plan.layout.quasiIdentifiers.map { $0 < plan.capture.count ? plan.capture[$0] : Int.max }.max()
-                    ?? Int.max
-            } ?? Int.max
         sketch?.withParts { _, _, counter in counter.lower(to: sketchBounds!.current) }
         do {
             while try reader.readRecord(into: &record) {
@@ -171,9 +164,8 @@ extension TransformWorker: BlockWorker {
                     kept = try transformer.transform(record, into: &tee)
                     if kept {
                         if let entityInput = release?.entityInput { tee.appendInput(record, at: entityInput) }
-                        try releaseCounter?.count(
-                            tee.captured, line: record.line, number: record.number,
-                            unchangedTuple: tee.repeatedFields > lastQuasiIdentifierOutput)
+                        // The captured fields say which of them repeat the record before's.
+                        try releaseCounter?.count(tee.captured, line: record.line, number: record.number)
                         if let sketch {
                             sketch.withParts { _, previous, counter in
                                 sketch.key(
@@ -331,8 +323,6 @@ struct TeeSink: CSVFieldSink {
     /// For each marked leading field of the record: the fields captured up to it.
     private var capturedMarks: [Int]
     private var capturedMarkCount = 0
-    /// How many leading fields of the current record were repeated from the record before.
-    private(set) var repeatedFields = 0
 
     /// - Parameter sketch: when given, every output field is kept too, for its sketches (which
     ///   take each record's fields away and keep them as their previous record).
@@ -378,8 +368,8 @@ struct TeeSink: CSVFieldSink {
             }
         }
         captured.truncate(toFieldCount: capturedMarks[count - 1])
+        captured.markRepeated(leadingFields: capturedMarks[count - 1])
         capturedMarkCount = count
-        repeatedFields = count
         position = count
         if emptyFrom >= count { emptyFrom = Int.max }
         return true
@@ -397,7 +387,6 @@ struct TeeSink: CSVFieldSink {
         if position == 0 {
             captured.removeAll()
             capturedMarkCount = 0
-            repeatedFields = 0
             emptyFrom = Int.max
             if keepingAll { all.removeAll() }
         }

@@ -117,6 +117,11 @@ struct BlockCounter {
     private var columnIndex: [ByteCodeIndex] = []
     private var tupleIndex = CodeTupleIndex(width: 0)
     private var started = false
+    /// The last of the fields a tuple is made of (they are the same for every record).
+    private var lastField: Int?
+    /// The numbers of the records whose tuple and entity were counted last.
+    private var lastTupleRecord = -1
+    private var lastEntityRecord = -1
     private var codes: [UInt32] = []
     private var entityIndex = ByteCodeIndex()
     private var sensitiveIndex = ByteCodeIndex()
@@ -141,10 +146,14 @@ struct BlockCounter {
     }
 
     /// The local tuple of `record`'s `fields`; `line` and `number` place its first record.
-    /// `unchanged`: the caller knows the fields equal those of the record counted before.
-    mutating func tuple(of record: CSVRecord, fields: [Int], line: Int, number: Int, unchanged: Bool = false) -> UInt32
-    {
-        // Readings of one household come in runs: the previous record's tuple first.
+    mutating func tuple(of record: CSVRecord, fields: [Int], line: Int, number: Int) -> UInt32 {
+        // Readings of one household come in runs: the previous record's tuple first. When the
+        // record's leading fields repeat the record before's past the last of `fields` (the
+        // reader or the sink knows, `CSVRecord.repeatedFields`), they need no comparison.
+        if lastField == nil { lastField = fields.max() ?? -1 }
+        let unchanged =
+            Self.follows(record, counted: lastTupleRecord) && record.repeatedFields > lastField.unsafelyUnwrapped
+        lastTupleRecord = record.number
         let tuple: UInt32
         if previousTuple != UInt32.max && (unchanged || record.fields(fields, equalCopy: previousFields)) {
             tuple = previousTuple
@@ -182,6 +191,14 @@ struct BlockCounter {
         return tuple
     }
 
+    /// Whether `record`'s repeated leading fields (`CSVRecord.repeatedFields`) repeat the record
+    /// counted before, numbered `counted`: a record read just after it does (a filter dropped
+    /// nothing in between), and so does one a sink made (numbered 0), which repeats the record
+    /// it made before, the one counted before.
+    @inline(__always) static func follows(_ record: CSVRecord, counted: Int) -> Bool {
+        record.number == 0 || record.number == counted &+ 1
+    }
+
     /// A long value's stand-in: a byte no short value of the column starts its 17 bytes with
     /// (0xFF is not UTF-8), its hash and its length.
     static func digest(_ record: CSVRecord, _ field: Int) -> [UInt8] {
@@ -192,8 +209,9 @@ struct BlockCounter {
     }
 
     /// The local code of the entity in `record`'s field `column`.
-    /// `unchanged`: the caller knows the field equals the one of the record counted before.
-    mutating func entity(of record: CSVRecord, column: Int, unchanged: Bool = false) -> UInt32 {
+    mutating func entity(of record: CSVRecord, column: Int) -> UInt32 {
+        let unchanged = Self.follows(record, counted: lastEntityRecord) && column < record.repeatedFields
+        lastEntityRecord = record.number
         if previousEntity != UInt32.max
             && (unchanged || record.field(column, equals: entityIndex.values[Int(previousEntity)][...]))
         {

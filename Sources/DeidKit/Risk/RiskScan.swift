@@ -100,14 +100,10 @@ struct RiskWorker: BlockWorker {
         var counter = RiskCounter(layout: layout, source: job.sourceName)
         // Every record of the block is counted, in the reader's order: fields the reader took
         // from the record before are that record's, and so are the codes made of them.
-        let lastQuasiIdentifier = layout.quasiIdentifiers.max() ?? -1
         do {
             while try reader.readRecord(into: &record) {
                 result.recordsRead += 1
-                try counter.count(
-                    record, line: record.line, number: record.number,
-                    unchangedTuple: record.repeatedFields > lastQuasiIdentifier,
-                    repeatedFields: record.repeatedFields)
+                try counter.count(record, line: record.line, number: record.number)
             }
         } catch {
             result.failure = error
@@ -216,8 +212,6 @@ struct RiskCounter {
     private var discovery: BlockCounter?
     private var risk: RiskBlock
     private var distributions: DistributionCounter?
-    /// The highest discovery column (`Int.max` without any).
-    private let lastDiscoveryColumn: Int
 
     init(layout: RiskLayout, source: String) {
         self.layout = layout
@@ -226,7 +220,6 @@ struct RiskCounter {
         let discoveryColumns = layout.discovery?.current() ?? []
         discovery = layout.discovery != nil ? BlockCounter(countsGroups: true, digestsLongValues: true) : nil
         risk = RiskBlock(discoveryColumns: discoveryColumns)
-        lastDiscoveryColumn = discoveryColumns.max() ?? Int.max
         distributions = layout.distributions.map(DistributionCounter.init)
     }
 
@@ -235,21 +228,14 @@ struct RiskCounter {
     var samplesNext: Bool { distributions?.samplesNext ?? false }
 
     /// Counts `record`; `line` and `number` place it in its input (for the first position of a
-    /// value, and for errors). What the caller knows to equal the record counted before:
-    /// `unchangedTuple`, the quasi-identifiers; `repeatedFields`, that many leading fields.
-    mutating func count(
-        _ record: CSVRecord, line: Int, number: Int, unchangedTuple: Bool = false, repeatedFields: Int = 0
-    ) throws {
+    /// value, and for errors).
+    mutating func count(_ record: CSVRecord, line: Int, number: Int) throws {
         distributions?.add(record)
-        let tuple = classes.tuple(
-            of: record, fields: layout.quasiIdentifiers, line: line, number: number, unchanged: unchangedTuple)
-        let entity =
-            layout.entity.map { classes.entity(of: record, column: $0, unchanged: $0 < repeatedFields) } ?? UInt32.max
+        let tuple = classes.tuple(of: record, fields: layout.quasiIdentifiers, line: line, number: number)
+        let entity = layout.entity.map { classes.entity(of: record, column: $0) } ?? UInt32.max
         classes.group(entity: entity, tuple: tuple, sensitive: layout.sensitive.map { record[$0] })
         if discovery != nil {
-            let row = discovery!.tuple(
-                of: record, fields: risk.discoveryColumns, line: line, number: number,
-                unchanged: repeatedFields > lastDiscoveryColumn)
+            let row = discovery!.tuple(of: record, fields: risk.discoveryColumns, line: line, number: number)
             discovery!.group(entity: entity, tuple: row, sensitive: nil)
         }
         // A missing reading (an empty time or value) is no point of the trace.
