@@ -67,4 +67,34 @@ import Testing
         #expect(index.count == expected.count)
         for (key, position) in expected { #expect(index.keys[position] == key) }
     }
+
+    /// The 64-bit hash table holds what a dictionary holds, through its growths, key 0 (stored
+    /// as 1) included; filtering and iterating give the same entries.
+    @Test func hashTable64AgreesWithADictionary() {
+        var random = TestRandom(seed: 13)
+        var table = CountTable()
+        var pairs = HashTable64<Int32>(capacity: 4, empty: -1)
+        var expected: [UInt64: Int] = [:]
+        var expectedPairs: [UInt64: Int32] = [:]
+        for step in 0..<40_000 {
+            // Small keys repeat; 0 and 1 share a slot by design, so only 1 of them is used.
+            let key = Bool.random(using: &random) ? UInt64.random(in: 1...3_000, using: &random) : random.next()
+            let amount = Int.random(in: 1...5, using: &random)
+            table.add(key, amount)
+            expected[key, default: 0] += amount
+            let (slot, inserted) = pairs.slot(key)
+            #expect(inserted == (expectedPairs[key] == nil))
+            pairs.update(at: slot) { $0 = Int32(step % 1000) }
+            expectedPairs[key] = Int32(step % 1000)
+        }
+        #expect(table.count == expected.count && pairs.count == expectedPairs.count)
+        for (key, value) in expected { #expect(table[key] == value) }
+        #expect(table[0xDEAD_BEEF_0000_0001] == expected[0xDEAD_BEEF_0000_0001])
+        var seen: [UInt64: Int] = [:]
+        table.forEach { key, value in seen[key] = value }
+        #expect(seen == expected)
+        let even = table.filtered { $0 % 2 == 0 }
+        #expect(even.count == expected.keys.filter { $0 % 2 == 0 }.count)
+        for (key, value) in expected where key % 2 == 0 { #expect(even[key] == value) }
+    }
 }

@@ -1,4 +1,5 @@
 import DeidCSV
+import DeidEngine
 import Foundation
 
 /// The individuals holding one value, counted exactly while they are few and by a small

@@ -1,3 +1,4 @@
+import DeidEngine
 import Foundation
 
 /// How many individuals of the left file one join singles out in the right file.
