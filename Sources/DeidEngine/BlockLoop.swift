@@ -29,6 +29,16 @@ public protocol BlockOutcome: Sendable {
     var failure: (any Error)? { get }
 }
 
+/// The outcome of a pass that counts: what a block counted, in the pass's own type.
+public struct CountedBlock<Counts: Sendable>: BlockOutcome {
+    public var counts: Counts?
+    public var recordsRead = 0
+    public var linesRead = 0
+    public var failure: (any Error)?
+
+    public init() {}
+}
+
 /// A pass over blocks of records: one worker per block in flight, kept from block to block (its
 /// buffers and tables are made once).
 public protocol BlockWorker {

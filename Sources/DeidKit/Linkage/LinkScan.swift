@@ -118,22 +118,14 @@ package enum LinkScan {
     }
 }
 
-/// What `deid link` keyed in one block.
-struct LinkBlock: BlockOutcome {
-    var counts: LinkBlockCounts?
-    var recordsRead = 0
-    var linesRead = 0
-    var failure: (any Error)?
-}
-
 /// `deid link`'s worker: keys a block's records into its state's tables and sketches.
 struct LinkWorker: BlockWorker {
     let request: LinkRequest
     let state: LinkWorkerState
     let bounds: SketchBounds
 
-    func process(_ job: BlockJob) -> LinkBlock {
-        var result = LinkBlock()
+    func process(_ job: BlockJob) -> CountedBlock<LinkBlockCounts> {
+        var result = CountedBlock<LinkBlockCounts>()
         let reader: CSVReader
         do { reader = try job.reader() } catch {
             result.failure = error

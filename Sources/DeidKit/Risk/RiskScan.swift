@@ -75,14 +75,6 @@ package enum RiskScan {
     }
 }
 
-/// What `deid risk` counted in one block.
-struct RiskScanBlock: BlockOutcome {
-    var counts: RiskCounts?
-    var recordsRead = 0
-    var linesRead = 0
-    var failure: (any Error)?
-}
-
 /// `deid risk`'s worker: counts a block's classes, discovery rows and trace points.
 struct RiskWorker: BlockWorker {
     let layout: RiskLayout
@@ -90,8 +82,8 @@ struct RiskWorker: BlockWorker {
 
     init(layout: RiskLayout) { self.layout = layout }
 
-    mutating func process(_ job: BlockJob) -> RiskScanBlock {
-        var result = RiskScanBlock()
+    mutating func process(_ job: BlockJob) -> CountedBlock<RiskCounts> {
+        var result = CountedBlock<RiskCounts>()
         let reader: CSVReader
         do { reader = try job.reader() } catch {
             result.failure = error
