@@ -148,6 +148,43 @@ import Testing
         }
     }
 
+    /// A policy given as text (`TransformRequest.policyText`) publishes what the same policy
+    /// read from its file publishes: the same data, and the same policy fingerprint; its
+    /// problems are reported under the name it was given.
+    @Test func aPolicyGivenAsTextPublishesLikeItsFile() throws {
+        let directory = try TemporaryDirectory()
+        let sample = Paths.root + "/Datasets/smart_meter_sample.csv"
+        let policyPath = Paths.root + "/Datasets/smart_meter_policy.yaml"
+        let text = String(decoding: try TemporaryDirectory.readFile(policyPath), as: UTF8.self)
+        let fromFile = try Publisher.publish(
+            TransformRequest(policyPath: policyPath, inputs: [sample], seed: 5, environment: Self.environment),
+            directory: directory.file("file"), dryRun: false)
+        var request = TransformRequest(
+            policyPath: Paths.root + "/Datasets/inline.yaml", inputs: [sample], seed: 5, environment: Self.environment)
+        request.policyText = text
+        let fromText = try Publisher.publish(request, directory: directory.file("text"), dryRun: false)
+        #expect(fromText.manifest.policy.sha256 == fromFile.manifest.policy.sha256)
+        #expect(fromText.manifest.policy.file == "inline.yaml")
+        #expect(fromText.manifest.data.sha256 == fromFile.manifest.data.sha256)
+        #expect(
+            try directory.read("text/smart-meter-readings.csv") == (try directory.read("file/smart-meter-readings.csv"))
+        )
+        // Policy.parse names its problems by the name given, with lines and key paths.
+        #expect {
+            try Policy.parse(
+                text.replacingOccurrences(of: "role: quasi_identifier", with: "role: quasi"), name: "inline.yaml",
+                columns: Self.sampleColumns)
+        } throws: { error in
+            (error as? PolicyError)?.diagnostics.first.map {
+                $0.file == "inline.yaml" && $0.line != nil && $0.path.hasPrefix("columns.")
+            } == true
+        }
+    }
+
+    static let sampleColumns = [
+        "meter_id", "customer_name", "email", "postcode", "dwelling_type", "occupants", "tariff", "reading_time", "kwh",
+    ]
+
     @Test func publishWritesDataManifestAndReportTogether() throws {
         let directory = try TemporaryDirectory()
         let sample = Paths.root + "/Datasets/smart_meter_sample.csv"
