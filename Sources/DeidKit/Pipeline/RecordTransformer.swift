@@ -127,12 +127,16 @@ package struct RecordTransformer {
 
 /// One output column's operation, unpacked from the plan for the hot loop.
 final class ColumnStep {
-    enum Kind { case copy, pseudonymize, mask, suppress, generalize, generalizeWithLatitude, noise, shiftDate }
+    enum Kind {
+        case copy, pseudonymize, pseudonymizeRotating, mask, suppress, generalize, generalizeWithLatitude, noise,
+            shiftDate
+    }
 
     /// The techniques of a step that is not a copy, in an object of their own: a copy (most
     /// columns of a wide file) is a few words, not the size of every technique's settings.
     private final class Techniques {
         var pseudonymizer: Pseudonymizer?
+        var rotation: RotationState?
         var masker: Masker?
         var suppressor: CellSuppressor?
         var generalizer: Generalizer?
@@ -163,6 +167,10 @@ final class ColumnStep {
         case .pseudonymize(let value):
             kind = .pseudonymize
             techniques.pseudonymizer = value
+        case .pseudonymizeRotating(let value, let time):
+            kind = .pseudonymizeRotating
+            techniques.rotation = RotationState(value)
+            otherInput = time
         case .mask(let value):
             kind = .mask
             techniques.masker = value
@@ -194,13 +202,13 @@ final class ColumnStep {
     }
 
     /// True when transformers on other threads may use this step too (`RecordTransformer.sharedSteps`).
-    var isShareable: Bool { kind != .mask }
+    var isShareable: Bool { kind != .mask && kind != .pseudonymizeRotating }
 
     /// True when the column's output depends on its one input field alone, the same every time.
     var isDeterministicInOneField: Bool {
         switch kind {
         case .copy, .pseudonymize, .mask, .suppress, .generalize: true
-        case .generalizeWithLatitude, .noise, .shiftDate: false
+        case .pseudonymizeRotating, .generalizeWithLatitude, .noise, .shiftDate: false
         }
     }
 
@@ -222,6 +230,19 @@ final class ColumnStep {
             output.append(field: try compute(record[input]))
         case .suppress:
             output.append(field: suppressor.unsafelyUnwrapped.suppress(record[input]))
+        case .pseudonymizeRotating:
+            let value = record[input]
+            if value.isEmpty {
+                output.append(field: [])
+                return
+            }
+            guard let time = TimestampValue.parse(record[otherInput]) else {
+                throw ValueProblem(
+                    "the rotation's time field of the record is not a date or timestamp in a known layout (YYYY-MM-DD[ HH:MM[:SS]])"
+                )
+            }
+            output.append(
+                field: techniques.unsafelyUnwrapped.rotation.unsafelyUnwrapped.pseudonym(for: value, at: time))
         case .generalizeWithLatitude:
             output.append(
                 field: try generalizer.unsafelyUnwrapped.generalize(

@@ -56,6 +56,8 @@ package struct TransformPlan: Sendable {
     enum Operation: Sendable {
         case copy
         case pseudonymize(Pseudonymizer)
+        /// A pseudonym whose key changes every period of the time in `timeInput`.
+        case pseudonymizeRotating(RotatingPseudonyms, timeInput: Int)
         case mask(Masker)
         case suppress(CellSuppressor)
         case generalize(Generalizer, level: Int, latitudeInput: Int?)
@@ -140,15 +142,27 @@ package struct TransformPlan: Sendable {
                     let secret = try key(
                         spec.key, perRelease: spec.perRelease, path: "\(path).pseudonymize.key",
                         purpose: "pseudonymize/\(column.name)")
-                    operation = .pseudonymize(Pseudonymizer(key: secret, length: spec.length, encoding: spec.encoding))
+                    var parameters: [String: ManifestValue] = [
+                        "key_id": .text(keyIDs["\(path).pseudonymize.key"]!),
+                        "length": .number(Double(spec.length)),
+                        "encoding": .text(spec.encoding.rawValue), "per_release": .flag(spec.perRelease),
+                    ]
+                    if let rotation = spec.rotation {
+                        operation = .pseudonymizeRotating(
+                            RotatingPseudonyms(
+                                key: secret, length: spec.length, encoding: spec.encoding, every: rotation.every,
+                                purpose: "pseudonymize/\(column.name)"),
+                            timeInput: index[rotation.column]!)
+                        parameters["rotate"] = .text(rotation.every.rawValue)
+                        parameters["rotate_column"] = .text(rotation.column)
+                    } else {
+                        operation = .pseudonymize(
+                            Pseudonymizer(key: secret, length: spec.length, encoding: spec.encoding))
+                    }
                     applied.append(
                         AppliedTechnique(
                             technique: "keyed hash (HMAC-SHA256)", family: "pseudonymization",
-                            parameters: [
-                                "key_id": .text(keyIDs["\(path).pseudonymize.key"]!),
-                                "length": .number(Double(spec.length)),
-                                "encoding": .text(spec.encoding.rawValue), "per_release": .flag(spec.perRelease),
-                            ], traits: spec.perRelease ? ["randomized"] : ["deterministic"]))
+                            parameters: parameters, traits: spec.perRelease ? ["randomized"] : ["deterministic"]))
                 case .mask(let spec)?:
                     operation = .mask(try Masker(spec: spec))
                     var parameters: [String: ManifestValue] = ["char": .text(spec.character)]

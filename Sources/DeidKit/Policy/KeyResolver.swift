@@ -29,6 +29,17 @@ package struct SecretKey: Sendable, CustomStringConvertible {
     }
 }
 
+extension SecretKey {
+    /// The key derived for one period of a rotating pseudonym (HKDF-SHA256 with the period as
+    /// info): the pseudonyms of two periods cannot be joined without the key.
+    package func derived(forPeriod period: String, purpose: String) -> SecretKey {
+        let key = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: bytes), salt: Array("deid rotation".utf8),
+            info: Array("\(purpose)/\(period)".utf8), outputByteCount: 32)
+        return SecretKey(bytes: key.bytes)
+    }
+}
+
 /// Why a key could not be used; the message names the source, never the key.
 public struct KeyError: ReportedError, Sendable, Equatable, CustomStringConvertible {
     public var message: String

@@ -186,6 +186,17 @@ package struct PseudonymizeSpec: Sendable, Equatable {
     package var encoding: Encoding
     /// Derive the key per release (HKDF with the release id): two releases cannot be joined.
     package var perRelease: Bool
+    /// Derive the key per period of a time column: one entity's pseudonym changes every period.
+    package var rotation: Rotation?
+
+    /// A new key every day, week (from Monday) or month of the record's time in `column`.
+    package struct Rotation: Sendable, Equatable {
+        package var every: TimeUnit
+        package var column: String
+    }
+
+    /// The periods a pseudonym may rotate over.
+    package static let rotationUnits: [TimeUnit] = [.day, .week, .month]
 }
 
 /// Masking: keep the first and last characters, or replace what a pattern matches.

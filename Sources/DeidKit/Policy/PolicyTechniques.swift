@@ -28,7 +28,8 @@ extension PolicyLoader.Builder {
     }
 
     func readPseudonymize(_ node: Node, _ path: String) -> PseudonymizeSpec? {
-        guard let entries = reader.mapping(node, path, allowed: ["key", "length", "encoding", "per_release"]) else {
+        guard let entries = reader.mapping(node, path, allowed: ["key", "length", "encoding", "per_release", "rotate"])
+        else {
             return nil
         }
         var key: KeyReference?
@@ -53,6 +54,8 @@ extension PolicyLoader.Builder {
                         valid = false
                     }
                 }
+            case "rotate":
+                if let rotation = readRotation(entry.value, keyPath) { spec.rotation = rotation } else { valid = false }
             default:
                 if let flag = reader.bool(entry.value, keyPath) { spec.perRelease = flag }
             }
@@ -70,6 +73,39 @@ extension PolicyLoader.Builder {
         }
         spec.key = key
         return valid ? spec : nil
+    }
+
+    /// `rotate: { every: day | week | month, column: TIME_COLUMN }`.
+    func readRotation(_ node: Node, _ path: String) -> PseudonymizeSpec.Rotation? {
+        guard let entries = reader.mapping(node, path, allowed: ["every", "column"]) else { return nil }
+        var every: TimeUnit?
+        var column: String?
+        for entry in entries {
+            let keyPath = "\(path).\(entry.key)"
+            guard let text = reader.string(entry.value, keyPath) else { continue }
+            if entry.key == "every" {
+                if let unit = TimeUnit(rawValue: text), PseudonymizeSpec.rotationUnits.contains(unit) {
+                    every = unit
+                } else {
+                    let units = PseudonymizeSpec.rotationUnits.map(\.rawValue)
+                    reader.report(
+                        entry.value, keyPath,
+                        "unknown period '\(text)' (\(units.joined(separator: ", ")))\(Suggestion.phrase(for: text, among: units))"
+                    )
+                }
+            } else if header.contains(text) {
+                column = text
+            } else {
+                reader.report(
+                    entry.value, keyPath,
+                    "'\(text)' is not a column of the input\(Suggestion.phrase(for: text, among: header))")
+            }
+        }
+        for key in ["every", "column"] where !entries.contains(where: { $0.key == key }) {
+            reader.report(node, path, "missing key '\(key)' (rotate: { every: day, column: reading_time })")
+        }
+        guard let every, let column else { return nil }
+        return PseudonymizeSpec.Rotation(every: every, column: column)
     }
 
     func readMask(_ node: Node, _ path: String) -> MaskSpec? {

@@ -58,6 +58,69 @@ package struct Pseudonymizer: Sendable {
     }
 }
 
+/// Pseudonyms whose key changes every period (day, week from Monday, or month) of a time
+/// column: one entity's pseudonym is the same within a period and unrelated across periods, so
+/// a published series cannot be followed from one period to the next. The key of a period is
+/// derived from the column's key with HKDF (`SecretKey.derived(forPeriod:purpose:)`), the period
+/// named by its first day (`2013-01-07`).
+package struct RotatingPseudonyms: Sendable {
+    let key: SecretKey
+    let length: Int
+    let encoding: PseudonymizeSpec.Encoding
+    let every: TimeUnit
+    /// What the keys are derived for (the column), so two columns' keys differ.
+    let purpose: String
+
+    package init(key: SecretKey, length: Int, encoding: PseudonymizeSpec.Encoding, every: TimeUnit, purpose: String) {
+        self.key = key
+        self.length = length
+        self.encoding = encoding
+        self.every = every
+        self.purpose = purpose
+    }
+
+    /// The first day of the period of `time`, in days since 1970.
+    func period(of time: TimestampValue) -> Int { time.truncated(to: every).date.daysSinceEpoch }
+
+    /// The pseudonymizer of the period starting on day `period`.
+    func pseudonymizer(forPeriod period: Int) -> Pseudonymizer {
+        let label = CivilDate(daysSinceEpoch: period).description
+        return Pseudonymizer(key: key.derived(forPeriod: label, purpose: purpose), length: length, encoding: encoding)
+    }
+}
+
+/// One worker's state for a rotating pseudonym column: the pseudonymizer of each period met (a
+/// key derivation costs two HKDF rounds), and the last value's pseudonym (a household's
+/// readings of one period come one after the other).
+package final class RotationState {
+    let rotation: RotatingPseudonyms
+    private var pseudonymizers: [Int: Pseudonymizer] = [:]
+    private var lastPeriod = Int.min
+    private var lastValue: [UInt8] = []
+    private var lastPseudonym: [UInt8] = []
+
+    package init(_ rotation: RotatingPseudonyms) { self.rotation = rotation }
+
+    /// The pseudonym of `value` at `time`.
+    package func pseudonym(for value: ArraySlice<UInt8>, at time: TimestampValue) -> [UInt8] {
+        let period = rotation.period(of: time)
+        if period == lastPeriod && value.elementsEqual(lastValue) { return lastPseudonym }
+        // Periods met are few (a day's key for each day of the data); bounded all the same.
+        if pseudonymizers.count >= 4096 && pseudonymizers[period] == nil { pseudonymizers.removeAll() }
+        let pseudonymizer =
+            pseudonymizers[period]
+            ?? {
+                let made = rotation.pseudonymizer(forPeriod: period)
+                pseudonymizers[period] = made
+                return made
+            }()
+        lastPeriod = period
+        lastValue = Array(value)
+        lastPseudonym = pseudonymizer.pseudonym(for: value)
+        return lastPseudonym
+    }
+}
+
 /// A consistent random date shift per entity: the shift is derived from a keyed hash of the
 /// entity value (domain-separated from pseudonyms), uniform in ±maxDays, so all of one entity's
 /// dates move together and intervals are kept.
