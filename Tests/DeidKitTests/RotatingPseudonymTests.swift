@@ -161,4 +161,42 @@ import Testing
             return error.position.line == 3 && error.position.column == "id" && !error.description.contains("SECRET")
         }
     }
+
+    /// An aggregated release whose entity rotates is measured by its households, not its
+    /// pseudonyms: the release's classes and individuals are those of the unrotated release, so a
+    /// risk gate cannot be passed by rotating (the published file itself shows a pseudonym a day).
+    @Test func anAggregatedReleaseIsMeasuredByItsEntitiesNotItsPseudonyms() throws {
+        let directory = try TemporaryDirectory()
+        func aggregating(_ rotation: String) -> String {
+            """
+            version: 1
+            dataset: { name: rotation }
+            entity: meter_id
+            columns:
+              meter_id:      { role: identifier, pseudonymize: { key: "env:DEID_KEY"\(rotation) } }
+              customer_name: { role: identifier, drop: true }
+              email:         { role: identifier, drop: true }
+              postcode:      { role: quasi_identifier, generalize: { prefix: 2 } }
+              dwelling_type: { role: quasi_identifier }
+              occupants:     { role: insensitive }
+              tariff:        { role: insensitive }
+              reading_time:  { role: insensitive, aggregate: { every: hour, sum: [kwh] } }
+              kwh:           { role: sensitive }
+            """
+        }
+        var reports: [RiskReport] = []
+        for (name, rotation) in [("plain", ""), ("daily", ", rotate: { every: day, column: reading_time }")] {
+            let policyPath = try directory.write(name + ".yaml", text: aggregating(rotation))
+            let outcome = try Publisher.publish(
+                TransformRequest(policyPath: policyPath, inputs: [Self.sample], seed: 3, environment: Self.environment),
+                directory: directory.file(name), dryRun: false)
+            reports.append(try #require(outcome.risk))
+        }
+        #expect(reports[0].individuals == 30 && reports[1].individuals == 30)
+        #expect(reports[1].minClassSize == reports[0].minClassSize)
+        #expect(reports[1].classSizes == reports[0].classSizes)
+        // The published data names each meter by a pseudonym a day.
+        let published = referenceParse(try directory.read("daily/rotation.csv")).dropFirst()
+        #expect(Set(published.map { $0[0] }).count > 10 * 30)
+    }
 }

@@ -523,10 +523,16 @@ public enum Publisher {
             observers.privacyReleaseRisk = spec
         } else {
             // Record by record, the entity is read from the input; aggregated records carry
-            // only their published form.
+            // their published form, unless it is a rotating pseudonym (one entity, a value per
+            // period): then the aggregator hands each record's entity over as it was read.
+            let rotates =
+                policy.entity.flatMap(policy.column).map { column in
+                    if case .pseudonymize(let spec)? = column.technique { return spec.rotation != nil }
+                    return false
+                } ?? false
             observers.releaseRisk = try ReleaseRiskPlan(
                 spec: spec, outputHeader: plan.outputHeader,
-                entityInput: plan.aggregation == nil
+                entityInput: plan.aggregation == nil || rotates
                     ? policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) } : nil)
         }
     }

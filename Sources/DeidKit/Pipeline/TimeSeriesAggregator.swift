@@ -41,7 +41,7 @@ struct TimeSeriesAggregator {
     mutating func add(
         _ record: CSVRecord, entity: ArraySlice<UInt8>, sourceName: String, inputRecord: CSVRecord,
         header: [String], transformer: inout RecordTransformer,
-        emit: (CSVRecord) throws -> Void
+        emit: (CSVRecord, _ entity: [UInt8]) throws -> Void
     ) throws {
         lastPosition = InputPosition(source: sourceName, line: inputRecord.line, record: inputRecord.number)
         if outputHeader.isEmpty { outputHeader = header }
@@ -81,7 +81,7 @@ struct TimeSeriesAggregator {
                 )
             }
             if start > open.start {
-                try close(open, emit: emit, transformer: &transformer)
+                try close(open, entity: entityKey, emit: emit, transformer: &transformer)
                 open = OpenBucket(start: start, groups: [])
                 bucketByEntity[entityKey] = open
             }
@@ -120,16 +120,21 @@ struct TimeSeriesAggregator {
     }
 
     /// Writes every open bucket, entities in order of first appearance.
-    mutating func finish(transformer: inout RecordTransformer, emit: (CSVRecord) throws -> Void) throws {
+    mutating func finish(transformer: inout RecordTransformer, emit: (CSVRecord, _ entity: [UInt8]) throws -> Void)
+        throws
+    {
         for entity in entityOrder {
-            if let open = bucketByEntity[entity] { try close(open, emit: emit, transformer: &transformer) }
+            if let open = bucketByEntity[entity] {
+                try close(open, entity: entity, emit: emit, transformer: &transformer)
+            }
         }
         bucketByEntity.removeAll()
         entityOrder.removeAll()
     }
 
     private mutating func close(
-        _ bucket: OpenBucket, emit: (CSVRecord) throws -> Void, transformer: inout RecordTransformer
+        _ bucket: OpenBucket, entity: [UInt8], emit: (CSVRecord, _ entity: [UInt8]) throws -> Void,
+        transformer: inout RecordTransformer
     ) throws {
         for index in bucket.groups {
             guard let group = groups[index] else { continue }
@@ -163,7 +168,7 @@ struct TimeSeriesAggregator {
                 }
             }
             if plan.addsCount { output.append(field: Array(String(group.count).utf8)) }
-            try emit(output)
+            try emit(output, entity)
             groupByKey.removeValue(forKey: group.key)
             groups[index] = nil
             freeGroups.append(index)

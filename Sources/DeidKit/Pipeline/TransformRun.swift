@@ -227,13 +227,16 @@ extension TransformRun {
             if let sketch { sketch.withParts { _, _, counter in observed.sketchCounts = counter.takeBlock() } }
             observation.merge(observed, place: BlockPlace(input: 0, lineBase: 0, recordBase: 0))
         }
-        /// Writes an aggregated record, counting (and sketching) it for the release.
-        func emit(_ output: CSVRecord) throws {
+        /// Writes an aggregated record of `entity` (its input value), counting (and sketching) it
+        /// for the release.
+        func emit(_ output: CSVRecord, entity: [UInt8]) throws {
             try writer.write(record: output)
             written += 1
-            if let capture = observers.releaseRisk?.capture {
+            if let release = observers.releaseRisk {
                 captured.removeAll()
-                for index in capture { captured.append(fieldOf: output, at: index) }
+                for index in release.capture { captured.append(fieldOf: output, at: index) }
+                // A rotating pseudonym names one entity by many values: it is counted by its input.
+                if release.entityInput != nil { captured.append(field: entity) }
                 try releaseCounter!.count(captured, line: 0, number: written)
             }
             if let sketch {
@@ -272,7 +275,7 @@ extension TransformRun {
                             transformed, entity: record[aggregation.entityInput], sourceName: input.source.displayName,
                             inputRecord: record, header: plan.outputHeader, transformer: &transformer
                         ) {
-                            try emit($0)
+                            try emit($0, entity: $1)
                         }
                     }
                 } catch is BrokenPipe {
@@ -290,7 +293,7 @@ extension TransformRun {
                     records: recordBase, compressed: input.source.isCompressed))
         }
         try aggregator.finish(transformer: &transformer) {
-            try emit($0)
+            try emit($0, entity: $1)
         }
         observation.releaseMerger?.add(releaseCounter?.finish(), input: 0, lineBase: 0, recordBase: 0)
         try writer.flush()
