@@ -11,8 +11,11 @@ import Testing
     static let environment = ["DEID_KEY": "rotating-test-key-0123456789abcdef"]
     static let sample = Paths.root + "/Datasets/smart_meter_sample.csv"
 
-    static func policy(rotate: String?) -> String {
+    /// The sample's policy with `meter_id` pseudonymized (rotated by `rotate`), its readings
+    /// summed per hour when `aggregate`.
+    static func policy(rotate: String?, aggregate: Bool = false) -> String {
         let rotation = rotate.map { ", rotate: \($0)" } ?? ""
+        let aggregation = aggregate ? ", aggregate: { every: hour, sum: [kwh] }" : ""
         return """
             version: 1
             dataset: { name: rotation }
@@ -22,10 +25,10 @@ import Testing
               customer_name: { role: identifier, drop: true }
               email:         { role: identifier, drop: true }
               postcode:      { role: quasi_identifier, generalize: { prefix: 2 } }
-              dwelling_type: { role: insensitive }
+              dwelling_type: { role: quasi_identifier }
               occupants:     { role: insensitive }
               tariff:        { role: insensitive }
-              reading_time:  { role: insensitive }
+              reading_time:  { role: insensitive\(aggregation) }
               kwh:           { role: sensitive }
             """
     }
@@ -167,26 +170,9 @@ import Testing
     /// risk gate cannot be passed by rotating (the published file itself shows a pseudonym a day).
     @Test func anAggregatedReleaseIsMeasuredByItsEntitiesNotItsPseudonyms() throws {
         let directory = try TemporaryDirectory()
-        func aggregating(_ rotation: String) -> String {
-            """
-            version: 1
-            dataset: { name: rotation }
-            entity: meter_id
-            columns:
-              meter_id:      { role: identifier, pseudonymize: { key: "env:DEID_KEY"\(rotation) } }
-              customer_name: { role: identifier, drop: true }
-              email:         { role: identifier, drop: true }
-              postcode:      { role: quasi_identifier, generalize: { prefix: 2 } }
-              dwelling_type: { role: quasi_identifier }
-              occupants:     { role: insensitive }
-              tariff:        { role: insensitive }
-              reading_time:  { role: insensitive, aggregate: { every: hour, sum: [kwh] } }
-              kwh:           { role: sensitive }
-            """
-        }
         var reports: [RiskReport] = []
-        for (name, rotation) in [("plain", ""), ("daily", ", rotate: { every: day, column: reading_time }")] {
-            let policyPath = try directory.write(name + ".yaml", text: aggregating(rotation))
+        for (name, rotation) in [("plain", nil), ("daily", "{ every: day, column: reading_time }")] {
+            let policyPath = try directory.write(name + ".yaml", text: Self.policy(rotate: rotation, aggregate: true))
             let outcome = try Publisher.publish(
                 TransformRequest(policyPath: policyPath, inputs: [Self.sample], seed: 3, environment: Self.environment),
                 directory: directory.file(name), dryRun: false)

@@ -89,7 +89,7 @@ extension TransformRun {
         let summary = try forEachBlock(
             inputs: inputs, workers: workers, progress: progress,
             consume: { result, place in
-                guard let statistics = result.statistics else { return }
+                guard let statistics = result.counts else { return }
                 let (tuples, entities) = accumulator.add(
                     statistics, input: place.input, lineBase: place.lineBase, recordBase: place.recordBase)
                 // The frames' local codes become the run's, in place (a repeat frame has none).
@@ -190,19 +190,9 @@ extension TransformRun {
 }
 
 /// What privacy pass 1 made of one block: its spool frames, with the block's own tuple and
-/// entity codes, and the block's statistics in those codes.
-struct SpoolBlock: TransformedBlock {
-    var bytes = OwnedBytes()
-    var recordsRead = 0
-    var linesRead = 0
-    var filtered = 0
-    var written = 0
-    var failure: (any Error)?
-    var statistics: BlockStatistics?
-    /// The input's distributions (a privacy run counts its release in pass 2, and is not
-    /// sketched as it is written).
-    var observed = ObservedBlock()
-}
+/// entity codes, and the block's statistics in those codes (its observed part is the input's
+/// distributions: a privacy run counts its release in pass 2, and is not sketched as written).
+typealias SpoolBlock = WrittenBlock<BlockStatistics>
 
 /// Privacy pass 1's worker: a transform worker that writes spool frames and counts the
 /// quasi-identifiers instead of writing the output.
@@ -296,7 +286,7 @@ struct SpoolingWorker: BlockWorker {
         } catch {
             result.failure = error
         }
-        result.statistics = counter.finish()
+        result.counts = counter.finish()
         result.observed.distributions = distributions
         result.linesRead = reader.linesConsumed
         result.bytes = writer.takeBlock()

@@ -504,9 +504,10 @@ protocol TransformedBlock: BlockOutcome {
     var observed: ObservedBlock { get }
 }
 
-/// What a transform worker made of one block.
-struct TransformBlock: TransformedBlock {
-    /// The block's output, handed over by the worker's writer.
+/// What a worker of the transform pass (or of privacy pass 1) made of one block: its bytes, and
+/// what the pass counts beside them (`Counts`).
+struct WrittenBlock<Counts: Sendable>: TransformedBlock {
+    /// The block's output (or spool frames), handed over by the worker's writer.
     var bytes = OwnedBytes()
     var recordsRead = 0
     var linesRead = 0
@@ -514,4 +515,8 @@ struct TransformBlock: TransformedBlock {
     var written = 0
     var failure: (any Error)?
     var observed = ObservedBlock()
+    var counts: Counts?
 }
+
+/// A block of the transform pass: its output, nothing counted beside it.
+typealias TransformBlock = WrittenBlock<Never>

@@ -293,14 +293,7 @@ package enum PolicyLoader {
                 switch entry.key {
                 case "role":
                     hasRole = true
-                    guard let text = reader.string(entry.value, keyPath) else { continue }
-                    role = ColumnRole(rawValue: text)
-                    if role == nil {
-                        reader.report(
-                            entry.value, keyPath,
-                            "unknown role '\(text)'\(Suggestion.phrase(for: text, among: ColumnRole.allCases.map(\.rawValue))) (roles: identifier, quasi_identifier, sensitive, insensitive)"
-                        )
-                    }
+                    role = reader.choice(entry.value, keyPath, "role", among: ColumnRole.allCases)
                 case "drop":
                     if let drop = reader.bool(entry.value, keyPath) {
                         if drop { techniques.append((entry.key, entry.keyNode, .drop)) }

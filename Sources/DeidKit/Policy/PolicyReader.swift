@@ -50,6 +50,20 @@ final class PolicyReader {
         return scalar.string
     }
 
+    /// One of `choices`, named by its text: another text is reported as `unknown NOUN 'x'`,
+    /// with a "did you mean" and the choices (`NOUNs: a, b`).
+    func choice<Value: RawRepresentable>(_ node: Node, _ path: String, _ noun: String, among choices: [Value]) -> Value?
+    where Value.RawValue == String {
+        guard let text = string(node, path) else { return nil }
+        if let value = choices.first(where: { $0.rawValue == text }) { return value }
+        let names = choices.map(\.rawValue)
+        report(
+            node, path,
+            "unknown \(noun) '\(text)'\(Suggestion.phrase(for: text, among: names)) (\(noun)s: \(names.joined(separator: ", ")))"
+        )
+        return nil
+    }
+
     func bool(_ node: Node, _ path: String) -> Bool? {
         guard case .scalar = node, let value = node.bool else {
             report(node, path, "expected true or false")

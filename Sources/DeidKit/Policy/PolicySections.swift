@@ -22,15 +22,8 @@ extension PolicyLoader.Builder {
                     }
                 }
             case "metric":
-                guard let text = reader.string(entry.value, path) else { continue }
-                if let metric = InformationLossMetric(rawValue: text) {
+                if let metric = reader.choice(entry.value, path, "metric", among: InformationLossMetric.allCases) {
                     spec.metric = metric
-                } else {
-                    let names = InformationLossMetric.allCases.map(\.rawValue)
-                    reader.report(
-                        entry.value, path,
-                        "unknown metric '\(text)'\(Suggestion.phrase(for: text, among: names)) (metrics: \(names.joined(separator: ", ")))"
-                    )
                 }
             case "l_diversity": spec.lDiversity = readLDiversity(entry.value, path, columns: columns)
             default: spec.tCloseness = readTCloseness(entry.value, path, columns: columns)
@@ -160,15 +153,8 @@ extension PolicyLoader.Builder {
             case "points": spec.points = reader.integer(entry.value, keyPath, in: 1...64) ?? 4
             case "repetitions": spec.repetitions = reader.integer(entry.value, keyPath, in: 1...1000) ?? 10
             case "time_resolution":
-                guard let text = reader.string(entry.value, keyPath) else { continue }
-                if let unit = TimeUnit(rawValue: text) {
+                if let unit = reader.choice(entry.value, keyPath, "unit", among: TimeUnit.allCases) {
                     spec.timeUnit = unit
-                } else {
-                    let names = TimeUnit.allCases.map(\.rawValue)
-                    reader.report(
-                        entry.value, keyPath,
-                        "unknown unit '\(text)'\(Suggestion.phrase(for: text, among: names)) (units: \(names.joined(separator: ", ")))"
-                    )
                 }
             default: spec.valueStep = reader.number(entry.value, keyPath, positive: true)
             }
@@ -225,15 +211,8 @@ extension PolicyLoader.Builder {
                 }
             case "c": c = reader.number(entry.value, keyPath, positive: true)
             default:
-                guard let text = reader.string(entry.value, keyPath) else { continue }
-                if let parsed = LDiversitySpec.Variant(rawValue: text) {
+                if let parsed = reader.choice(entry.value, keyPath, "variant", among: LDiversitySpec.Variant.allCases) {
                     variant = parsed
-                } else {
-                    let names = LDiversitySpec.Variant.allCases.map(\.rawValue)
-                    reader.report(
-                        entry.value, keyPath,
-                        "unknown variant '\(text)'\(Suggestion.phrase(for: text, among: names)) (variants: \(names.joined(separator: ", ")))"
-                    )
                 }
             }
         }
@@ -270,14 +249,7 @@ extension PolicyLoader.Builder {
                     t = nil
                 }
             default:
-                guard let text = reader.string(entry.value, keyPath) else { continue }
-                distance = TClosenessSpec.Distance(rawValue: text)
-                if distance == nil {
-                    reader.report(
-                        entry.value, keyPath,
-                        "unknown distance '\(text)'\(Suggestion.phrase(for: text, among: ["equal", "ordered"])) (distances: equal, ordered)"
-                    )
-                }
+                distance = reader.choice(entry.value, keyPath, "distance", among: TClosenessSpec.Distance.allCases)
             }
         }
         if !entries.contains(where: { $0.key == "column" }) {

@@ -82,18 +82,12 @@ extension PolicyLoader.Builder {
         var column: String?
         for entry in entries {
             let keyPath = "\(path).\(entry.key)"
-            guard let text = reader.string(entry.value, keyPath) else { continue }
             if entry.key == "every" {
-                if let unit = TimeUnit(rawValue: text), PseudonymizeSpec.rotationUnits.contains(unit) {
-                    every = unit
-                } else {
-                    let units = PseudonymizeSpec.rotationUnits.map(\.rawValue)
-                    reader.report(
-                        entry.value, keyPath,
-                        "unknown period '\(text)' (\(units.joined(separator: ", ")))\(Suggestion.phrase(for: text, among: units))"
-                    )
-                }
-            } else if header.contains(text) {
+                every = reader.choice(entry.value, keyPath, "period", among: PseudonymizeSpec.rotationUnits)
+                continue
+            }
+            guard let text = reader.string(entry.value, keyPath) else { continue }
+            if header.contains(text) {
                 column = text
             } else {
                 reader.report(
@@ -264,16 +258,7 @@ extension PolicyLoader.Builder {
     }
 
     func readTimeUnit(_ node: Node, _ path: String) -> TimeUnit? {
-        guard let text = reader.string(node, path) else { return nil }
-        guard let unit = TimeUnit(rawValue: text) else {
-            let names = TimeUnit.allCases.map(\.rawValue)
-            reader.report(
-                node, path,
-                "unknown unit '\(text)'\(Suggestion.phrase(for: text, among: names)) (units: \(names.joined(separator: ", ")))"
-            )
-            return nil
-        }
-        return unit
+        reader.choice(node, path, "unit", among: TimeUnit.allCases)
     }
 
     func readGeneralize(_ node: Node, _ path: String) -> GeneralizationSpec? {
