@@ -55,10 +55,12 @@ package struct TracePoints: Sendable {
     }
 
     /// A point's value in whole steps (or in millionths when values are compared as written, so
-    /// that sums of decimals compare equal).
-    private func quantized(_ value: Double) -> Int64 {
-        let step = spec.valueStep ?? 1e-6
-        return Int64((value / step).rounded(.toNearestOrAwayFromZero))
+    /// that sums of decimals compare equal). A value too large for 64-bit steps is compared by
+    /// its exact bits instead (`huge`), never clamped into another value's step.
+    private func quantized(_ value: Double) -> (steps: Int64, huge: UInt64) {
+        let steps = (value / (spec.valueStep ?? 1e-6)).rounded(.toNearestOrAwayFromZero)
+        guard steps.isFinite, abs(steps) < 0x1p62 else { return (0, value.bitPattern) }
+        return (Int64(steps), 0)
     }
 
     /// The test: for each repetition and each entity, draw `p` of its points at random (all of
@@ -67,10 +69,12 @@ package struct TracePoints: Sendable {
         struct Point: Hashable {
             var bucket: Int64
             var value: Int64
+            var huge: UInt64
         }
         var traces: [UInt32: [Point]] = [:]
         for (key, sum) in sums {
-            traces[key.entity, default: []].append(Point(bucket: key.bucket, value: quantized(sum)))
+            let value = quantized(sum)
+            traces[key.entity, default: []].append(Point(bucket: key.bucket, value: value.steps, huge: value.huge))
         }
         let entities = traces.keys.sorted()
         var postings: [Point: [UInt32]] = [:]
