@@ -18,8 +18,33 @@ struct CatalogCommand: ParsableCommand {
               deid catalog show 20261129T101500Z-3f2a
               deid catalog expired --json
               deid catalog remove 20261129T101500Z-3f2a
+              deid catalog budget
             """,
-        subcommands: [List.self, Show.self, Remove.self, Expired.self])
+        subcommands: [List.self, Show.self, Remove.self, Expired.self, Budget.self])
+
+    struct Budget: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show each dataset's privacy budget: epsilon spent and left.",
+            discussion: """
+                Every differentially private release (aggregate.dp) records its epsilon and delta
+                against its dataset's name. Spending composes sequentially: a dataset has spent
+                the sum of its releases' epsilons (and deltas). Its lifetime epsilon is the one
+                its latest policy set (aggregate.budget.lifetime_epsilon); a publish that would
+                go past it is refused. Removing a release from the catalog does not give its
+                budget back: its data was published.
+
+                Examples:
+                  deid catalog budget
+                  deid catalog budget --json
+                """)
+        @OptionGroup var location: CatalogLocation
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let budgets = try location.open()?.budgets() ?? []
+            try StandardOutput.write(json ? try CatalogText.json(budgets) : CatalogText.table(budgets))
+        }
+    }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(

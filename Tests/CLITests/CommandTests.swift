@@ -61,7 +61,7 @@ struct CommandTests {
             ),
             (
                 ["catalog", "frob", "--help"],
-                "deid: unknown command 'deid catalog frob' (commands: list, show, remove, expired)"
+                "deid: unknown command 'deid catalog frob' (commands: list, show, remove, expired, budget)"
             ),
         ]
         for (arguments, message) in cases {
@@ -92,7 +92,7 @@ struct CommandTests {
         lines[7] = fields.joined(separator: ",")
         let bytes = Array((lines.joined(separator: "\n") + "\n").utf8).map { $0 == 0x01 ? UInt8(0xB1) : $0 }
         _ = try directory.write("latin.csv", bytes)
-        let policy = Paths.root + "/Datasets/smart_meter_policy.yaml"
+        let policy = Paths.root + "/Tests/Fixtures/hourly-series-policy.yaml"
         let environment = ["DEID_KEY": "cli-test-key-0123456789abcdef-0123456789"]
         let expected =
             "deid: latin.csv:8: error: record 7, column 'tariff': the field is not valid UTF-8 (a Latin-1 or Windows-1252 file?"
@@ -118,7 +118,7 @@ struct CommandTests {
         let fifo = directory.file("meters.fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
         let environment = ["DEID_KEY": "cli-test-key-0123456789abcdef-0123456789"]
-        let policy = Paths.root + "/Datasets/smart_meter_policy.yaml"
+        let policy = Paths.root + "/Tests/Fixtures/hourly-series-policy.yaml"
         let published = try CLI.shell(
             "cat '\(Self.sample)' > meters.fifo & deid publish -p '\(policy)' --seed 1 --no-catalog -o release meters.fifo",
             in: directory.path, environment: environment)

@@ -40,6 +40,8 @@ public struct CatalogRelease: Sendable {
     /// Recorded by a publish that had not yet renamed its directory into place (or was killed
     /// before it could say so): settled by the next command that takes the catalog's lock.
     public var isPending = false
+    /// What a differentially private release spent of its dataset's budget.
+    package var privacySpend: PrivacySpend?
 
     /// Whether the retention date (its leading YYYY-MM-DD) is before `day`.
     public func isExpired(on day: String) -> Bool {
@@ -47,6 +49,44 @@ public struct CatalogRelease: Sendable {
         let date = String(retention.prefix(10))
         guard TimestampValue.parse(Array(date.utf8)) != nil else { return false }
         return date < day
+    }
+}
+
+/// One release's entry in the privacy budget ledger.
+package struct PrivacySpend: Sendable, Equatable {
+    package var epsilon: Double
+    package var delta: Double
+    /// The lifetime epsilon the release's policy set for its dataset, if any.
+    package var lifetimeEpsilon: Double?
+}
+
+/// What a dataset (by name) has spent of its privacy budget: sequential composition, the sum
+/// of the epsilons and of the deltas of its releases (pending ones included).
+package struct DatasetBudget: Sendable, Equatable, Encodable {
+    package var dataset: String
+    package var releases: Int
+    package var epsilonSpent: Double
+    package var deltaSpent: Double
+    /// The lifetime epsilon of the dataset's latest release that set one.
+    package var lifetimeEpsilon: Double?
+    package var epsilonLeft: Double? { lifetimeEpsilon.map { max(0, $0 - epsilonSpent) } }
+
+    enum CodingKeys: String, CodingKey {
+        case dataset, releases
+        case epsilonSpent = "epsilon_spent"
+        case deltaSpent = "delta_spent"
+        case lifetimeEpsilon = "lifetime_epsilon"
+        case epsilonLeft = "epsilon_left"
+    }
+
+    package func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(dataset, forKey: .dataset)
+        try container.encode(releases, forKey: .releases)
+        try container.encode(epsilonSpent, forKey: .epsilonSpent)
+        try container.encode(deltaSpent, forKey: .deltaSpent)
+        try container.encodeIfPresent(lifetimeEpsilon, forKey: .lifetimeEpsilon)
+        try container.encodeIfPresent(epsilonLeft, forKey: .epsilonLeft)
     }
 }
 
@@ -175,7 +215,46 @@ public final class Catalog: Sendable {
                     "ALTER TABLE release ADD COLUMN status TEXT NOT NULL DEFAULT 'published' CHECK (status IN ('pending', 'published'))"
             )
         }
+        migrator.registerMigration("3: the privacy budget ledger") { db in
+            // Not tied to the release row: removing a published release from the catalog does
+            // not give its privacy loss back (its data is out). Only a publish that never put
+            // its directory in place is refunded (`remove(id:refund:)`).
+            try db.execute(
+                sql: """
+                    CREATE TABLE budget_spend (
+                      release_id TEXT PRIMARY KEY, dataset TEXT NOT NULL, created TEXT NOT NULL,
+                      epsilon REAL NOT NULL, delta REAL NOT NULL, lifetime_epsilon REAL);
+                    CREATE INDEX budget_spend_dataset ON budget_spend(dataset);
+                    """)
+        }
         return migrator
+    }
+
+    /// Every dataset's spending, by name.
+    package func budgets() throws -> [DatasetBudget] {
+        try wrapped {
+            try pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT dataset, COUNT(*) AS releases, SUM(epsilon) AS epsilon, SUM(delta) AS delta,
+                          (SELECT lifetime_epsilon FROM budget_spend AS latest WHERE latest.dataset = spend.dataset
+                             AND lifetime_epsilon IS NOT NULL ORDER BY created DESC, release_id DESC LIMIT 1) AS lifetime
+                        FROM budget_spend AS spend GROUP BY dataset ORDER BY dataset
+                        """
+                ).map { row in
+                    DatasetBudget(
+                        dataset: row["dataset"], releases: row["releases"], epsilonSpent: row["epsilon"],
+                        deltaSpent: row["delta"], lifetimeEpsilon: row["lifetime"])
+                }
+            }
+        }
+    }
+
+    /// What `dataset` has spent so far.
+    package func budget(of dataset: String) throws -> DatasetBudget {
+        try budgets().first { $0.dataset == dataset }
+            ?? DatasetBudget(dataset: dataset, releases: 0, epsilonSpent: 0, deltaSpent: 0, lifetimeEpsilon: nil)
     }
 
     /// The applied schema migrations, oldest first.
@@ -214,6 +293,14 @@ public final class Catalog: Sendable {
                 let insertClass = try db.makeStatement(sql: "INSERT INTO release_class VALUES (?,?,?)")
                 for entry in release.classes {
                     try insertClass.execute(arguments: [release.id, Self.json(entry.tuple), entry.individuals])
+                }
+                if let spend = release.privacySpend {
+                    try db.execute(
+                        sql: "INSERT INTO budget_spend VALUES (?,?,?,?,?,?)",
+                        arguments: [
+                            release.id, release.name, release.created, spend.epsilon, spend.delta,
+                            spend.lifetimeEpsilon,
+                        ])
                 }
                 for (kind, sketches) in [("column", release.columnSketches), ("pseudonym", release.pseudonymSketches)] {
                     for (column, sketch) in sketches {
@@ -296,7 +383,7 @@ public final class Catalog: Sendable {
                 try markPublished(id: id)
                 published.append(id)
             } else {
-                _ = try remove(id: id)
+                _ = try remove(id: id, refund: true)
                 removed.append(id)
             }
         }
@@ -320,10 +407,14 @@ public final class Catalog: Sendable {
         return object["release_id"] as? String
     }
 
-    /// Removes a release (and everything recorded with it); false when there was none.
-    public func remove(id: String) throws -> Bool {
+    /// Removes a release (and everything recorded with it); false when there was none. Its
+    /// privacy budget stays spent unless `refund` (a release that was never put in place).
+    public func remove(id: String) throws -> Bool { try remove(id: id, refund: false) }
+
+    package func remove(id: String, refund: Bool) throws -> Bool {
         try wrapped {
             try pool.write { db in
+                if refund { try db.execute(sql: "DELETE FROM budget_spend WHERE release_id = ?", arguments: [id]) }
                 try db.execute(sql: "DELETE FROM release WHERE id = ?", arguments: [id])
                 return db.changesCount > 0
             }

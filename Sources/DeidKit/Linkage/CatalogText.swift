@@ -13,6 +13,24 @@ package enum CatalogText {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// One line per dataset that spent privacy budget.
+    package static func table(_ budgets: [DatasetBudget]) -> String {
+        if budgets.isEmpty { return "no privacy budget spent\n" }
+        var lines = ["dataset\treleases\tepsilon_spent\tdelta_spent\tlifetime_epsilon\tepsilon_left"]
+        for budget in budgets {
+            lines.append(
+                "\(budget.dataset)\t\(budget.releases)\t\(DecimalText.label(budget.epsilonSpent))\t\(String(format: "%.3g", budget.deltaSpent))\t\(budget.lifetimeEpsilon.map(DecimalText.label) ?? "-")\t\(budget.epsilonLeft.map(DecimalText.label) ?? "-")"
+            )
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    package static func json(_ budgets: [DatasetBudget]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(budgets), as: UTF8.self) + "\n"
+    }
+
     package static func details(_ release: CatalogRelease) -> String {
         var lines = [
             "release \(release.id)\(release.isPending ? " (pending: its publish was interrupted, or is under way)" : "")",

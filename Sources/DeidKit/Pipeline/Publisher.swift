@@ -127,6 +127,11 @@ public enum Publisher {
         let releaseID = Release.newID()
         let created = Release.timestamp()
         let (policy, plan, inputs) = try prepare(request, releaseID: releaseID)
+        if policy.aggregateRelease != nil {
+            return try publishAggregate(
+                request, policy: policy, inputs: inputs, releaseID: releaseID, created: created, directory: directory,
+                dryRun: dryRun, progress: progress)
+        }
         // What the pass watches for this release, besides transforming.
         var observers = ReleaseObservers()
         // The report shows each generalized or noised column before and after: the input's
@@ -231,7 +236,10 @@ public enum Publisher {
             throw PrivacyGateError(
                 refusal: PrivacyRefusal(
                     reasons: failed.map { gate in
-                        "the release exceeds risk.\(gate.name) \(DecimalText.label(gate.limit)): it measures \(gate.value == gate.value.rounded() ? DecimalText.label(gate.value) : String(format: "%.4f", gate.value))"
+                        "the release exceeds risk.\(gate.name) \(DecimalText.label(gate.limit))"
+                            + (defaultGates
+                                ? " (the default: the policy has no privacy, risk or aggregate section)" : "")
+                            + ": it measures \(gate.value == gate.value.rounded() ? DecimalText.label(gate.value) : String(format: "%.4f", gate.value))"
                     } + [
                         dryRun
                             ? "a release would not be written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"
@@ -304,7 +312,7 @@ public enum Publisher {
                 try staging.commit()
             } catch {
                 // Not renamed: the pending entry goes, and the error is the run's.
-                _ = try? catalog?.remove(id: releaseID)
+                _ = try? catalog?.remove(id: releaseID, refund: true)
                 throw error
             }
             FaultPoint.reach("publish-after-rename")

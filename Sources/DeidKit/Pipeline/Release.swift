@@ -50,12 +50,14 @@ public struct ReleaseManifest: Codable, Sendable {
     public var seed: UInt64?
     /// The privacy models and the transformation chosen to satisfy them.
     public var privacy: PrivacyManifest?
+    /// An aggregate release's rules, cell counts and noise.
+    package var aggregate: AggregateManifest?
 
     enum CodingKeys: String, CodingKey {
         case manifestVersion = "manifest_version"
         case releaseID = "release_id"
         case created, tool, dataset, entity, policy,
-            inputs, data, rows, columns, records, seed, privacy
+            inputs, data, rows, columns, records, seed, privacy, aggregate
     }
 
     /// Pretty, key-sorted JSON.
@@ -195,6 +197,7 @@ package enum Release {
             }
         }
         if let privacy = manifest.privacy { lines += privacyReport(privacy, entity: manifest.entity) }
+        if let aggregate = manifest.aggregate { lines += aggregateReport(aggregate, entity: manifest.entity) }
         lines.append("")
         lines.append("Keys are named by their id only; the keys themselves are not in this release.")
         return lines.joined(separator: "\n") + "\n"

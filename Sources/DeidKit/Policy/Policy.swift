@@ -20,6 +20,8 @@ public struct Policy: Sendable {
     package var risk: RiskPolicy?
     /// The linkage gate of the release (Docs/LINKAGE.md), if any.
     package var linkage: LinkagePolicy? = nil
+    /// An aggregate release (Docs/AGGREGATES.md): cells instead of records, if any.
+    package var aggregateRelease: AggregateReleaseSpec? = nil
     /// The SHA-256 of the policy's bytes as read (the manifest's policy fingerprint: the file is
     /// read once, so a policy from a pipe is fingerprinted too).
     public var sha256 = ""

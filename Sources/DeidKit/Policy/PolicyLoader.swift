@@ -7,7 +7,9 @@ import Yams
 /// Every problem is collected and reported at once (`PolicyError`), each with the policy file's
 /// line and column and the key path; unknown keys and column names get a "did you mean".
 package enum PolicyLoader {
-    static let topKeys = ["version", "dataset", "entity", "filter", "columns", "privacy", "risk", "linkage"]
+    static let topKeys = [
+        "version", "dataset", "entity", "filter", "columns", "privacy", "risk", "linkage", "aggregate",
+    ]
     static let linkageKeys = ["against", "catalog", "max_unique_link_share"]
     static let riskKeys = ["max_prosecutor_risk", "min_class_size", "max_trace_uniqueness", "threshold", "trace"]
     static let traceKeys = ["time", "value", "points", "time_resolution", "value_resolution", "repetitions"]
@@ -76,7 +78,7 @@ package enum PolicyLoader {
         return Policy(
             source: file, directory: directory, dataset: policy.dataset, entity: policy.entity,
             filters: policy.filters, columns: policy.columns, privacy: policy.privacy, risk: policy.risk,
-            linkage: policy.linkage,
+            linkage: policy.linkage, aggregateRelease: policy.aggregate,
             sha256: SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined())
     }
 
@@ -104,6 +106,7 @@ package enum PolicyLoader {
         var privacy: PrivacySpec?
         var risk: RiskPolicy?
         var linkage: LinkagePolicy?
+        var aggregate: AggregateReleaseSpec?
     }
 
     struct Builder {
@@ -155,9 +158,19 @@ package enum PolicyLoader {
             if let (_, value) = byKey["risk"] { risk = readRisk(value, columns: columns, entity: entity) }
             var linkage: LinkagePolicy?
             if let (_, value) = byKey["linkage"] { linkage = readLinkage(value) }
+            var aggregate: AggregateReleaseSpec?
+            if let (keyNode, value) = byKey["aggregate"] {
+                aggregate = readAggregate(value, columns: columns, entity: entity, filters: filters)
+                for section in ["privacy", "risk"] where byKey[section] != nil {
+                    reader.report(
+                        keyNode, "aggregate",
+                        "an aggregate release publishes cells under its own rules; '\(section)' measures records: remove it"
+                    )
+                }
+            }
             return Parts(
                 dataset: dataset, entity: entity, filters: filters, columns: columns, privacy: privacy, risk: risk,
-                linkage: linkage)
+                linkage: linkage, aggregate: aggregate)
         }
 
         func readDataset(_ node: Node) -> DatasetDescription {
