@@ -41,18 +41,24 @@ build: deps
 DEMO_KEY = demo-only-key-published-in-the-makefile-do-not-use
 demo: build
 	@mkdir -p .build/demo
-	@rm -rf .build/demo/release .build/demo/catalog.sqlite .build/demo/catalog.sqlite-wal .build/demo/catalog.sqlite-shm
+	@rm -rf .build/demo/release .build/demo/areas .build/demo/catalog.sqlite .build/demo/catalog.sqlite-wal .build/demo/catalog.sqlite-shm
+	@echo "--- a record-level release: one row per household and month (Datasets/smart_meter_policy.yaml)"
 	DEID_KEY="$${DEID_KEY:-$(DEMO_KEY)}" .build/release/deid publish --policy Datasets/smart_meter_policy.yaml \
 	  --seed 1 --out .build/demo/release --catalog-path .build/demo/catalog.sqlite Datasets/smart_meter_sample.csv
-	@echo "--- first rows of the published data"
 	@head -4 .build/demo/release/smart-meter-readings.csv
-	@echo "--- .build/demo/release/report.md"
-	@cat .build/demo/release/report.md
-	@echo "--- the release joined with the register it came from (deid link; Docs/LINKAGE.md)"
+	@echo "--- an aggregate release: daily totals per postcode area (Datasets/smart_meter_aggregate.yaml)"
+	.build/release/deid publish --policy Datasets/smart_meter_aggregate.yaml \
+	  --out .build/demo/areas --catalog-path .build/demo/catalog.sqlite Datasets/smart_meter_sample.csv
+	@head -6 .build/demo/areas/smart-meter-areas.csv
+	@echo "--- .build/demo/areas/report.md (its aggregate section)"
+	@sed -n '/^## Aggregate release/,$$p' .build/demo/areas/report.md
+	@echo "--- each release joined with the register it came from (deid link; Docs/LINKAGE.md)"
 	@.build/release/deid link .build/demo/release/smart-meter-readings.csv Datasets/smart_meter_sample.csv \
-	  --entity meter_id --columns postcode,occupants | sed -n '4p;12,17p'
-	@echo "The release is in .build/demo/release/ (its measured risk: report.json, report.html; keep confidential/ private),"
-	@echo "recorded in the catalog .build/demo/catalog.sqlite (deid catalog list --catalog-path .build/demo/catalog.sqlite)"
+	  --entity meter_id --columns dwelling_type,occupants --max-unique-link-share 0.05 | grep -E '^  (unique links|gate)'
+	@.build/release/deid link .build/demo/areas/smart-meter-areas.csv Datasets/smart_meter_sample.csv \
+	  --columns postcode --max-unique-link-share 0.05 | grep -E '^  (unique links|gate)'
+	@echo "--- the catalog"
+	@.build/release/deid catalog list --catalog-path .build/demo/catalog.sqlite
 
 # The layer check (Docs/ARCHITECTURE.md), the formatting check (swift format with
 # .swift-format), the whole suite, then a short fuzzing smoke run of

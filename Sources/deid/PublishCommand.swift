@@ -24,7 +24,15 @@ struct PublishCommand: ParsableCommand {
             (the smallest classes with their values: keep it, do not publish it). A policy's
             risk section sets gates (max_prosecutor_risk, min_class_size, max_trace_uniqueness);
             a release that exceeds one is not written (exit 1, reasons listed). --dry-run checks
-            the gates too.
+            the gates too. Safe by default: a policy with no privacy, risk or aggregate section
+            gets the gates min_class_size 5 and max_trace_uniqueness 0.5 (4 points).
+
+            With an aggregate section the release is a table of cells (by columns and a time
+            bucket) counting distinct entities and totalling the measures, under min_entities
+            and dominance rules (failing cells merged or suppressed; margins with complementary
+            suppression) or with differential privacy (aggregate.dp: discrete Laplace noise). A
+            private release spends its epsilon from the dataset's lifetime budget in the catalog
+            (deid catalog budget); one that would overspend is refused (exit 1).
 
             Every release is recorded in the release catalog (--catalog-path, else $DEID_CATALOG,
             else .deid/catalog.sqlite here; --no-catalog: not recorded): its metadata, class table
@@ -41,6 +49,7 @@ struct PublishCommand: ParsableCommand {
               DEID_KEY=... deid publish --policy policy.yaml --out release-2026-11 meters.csv.gz
               deid publish -p policy.yaml --dry-run january.csv february.csv
               deid publish -p policy.yaml --catalog-path /srv/open-data/catalog.sqlite meters.csv
+              deid publish -p Datasets/smart_meter_aggregate.yaml --out areas Datasets/smart_meter_sample.csv
             """)
 
     @OptionGroup var policyOptions: PolicyOptions

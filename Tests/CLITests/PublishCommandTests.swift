@@ -8,7 +8,7 @@ struct PublishCommandTests {
     static let key = "cli-test-key-0123456789abcdef-0123456789"
     static let environment = ["DEID_KEY": key]
     static let sample = Paths.root + "/Datasets/smart_meter_sample.csv"
-    static let policy = Paths.root + "/Datasets/smart_meter_policy.yaml"
+    static let policy = Paths.root + "/Tests/Fixtures/hourly-series-policy.yaml"
 
     @Test func publishWritesARelease() throws {
         let directory = try TemporaryDirectory()
@@ -142,7 +142,7 @@ struct PublishCommandTests {
         #expect(result.status == 2)
         #expect(
             result.stderr.contains(
-                "smart_meter_policy.yaml:13:59: error: columns.meter_id.pseudonymize.key: the environment variable DEID_KEY holding the key is not set"
+                "hourly-series-policy.yaml:13:59: error: columns.meter_id.pseudonymize.key: the environment variable DEID_KEY holding the key is not set"
             ))
         #expect(try directory.listing().isEmpty)
     }
@@ -156,15 +156,33 @@ struct PublishCommandTests {
         #expect(try directory.listing().isEmpty)
     }
 
-    @Test func starterPolicyFromProfilePublishes() throws {
+    /// The starter policy is safe by default: it carries a privacy section (k=5, levels to
+    /// search for the postcode and the household size), so publishing the sample with it as
+    /// it is refuses with the search's reasons instead of publishing unique households.
+    @Test func starterPolicyFromProfileIsProtected() throws {
         let directory = try TemporaryDirectory()
         let profile = try CLI.run(["profile", Self.sample, "--policy-out", "starter.yaml"], in: directory.path)
         #expect(profile.status == 0, "\(profile.stderr)")
+        let starter = String(decoding: try directory.read("starter.yaml"), as: UTF8.self)
+        #expect(starter.contains("privacy:\n  k: 5\n  suppression_limit: 0.05\n"))
+        #expect(starter.contains("\"postcode\": { role: quasi_identifier, generalize: { prefix: [4, 3, 2, 1, 0] } }"))
         let result = try CLI.run(
-            ["publish", "-p", "starter.yaml", "--dry-run", Self.sample], in: directory.path,
+            ["publish", "-p", "starter.yaml", "-o", "release", Self.sample], in: directory.path,
             environment: Self.environment)
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("| `customer_name` | identifier | no | attribute removal (suppression) |"))
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("deid: refused: no transformation satisfies k=5"))
+        #expect(try directory.listing() == ["starter.yaml"])
+        // With the dwelling type and tariff left out, the search finds levels that pass.
+        let edited = starter.replacingOccurrences(
+            of: "\"dwelling_type\": { role: quasi_identifier }",
+            with: "\"dwelling_type\": { role: quasi_identifier, drop: true }"
+        ).replacingOccurrences(of: "\"tariff\": { role: quasi_identifier }", with: "\"tariff\": { role: insensitive }")
+        try directory.write("edited.yaml", text: edited)
+        let passed = try CLI.run(
+            ["publish", "-p", "edited.yaml", "--dry-run", Self.sample], in: directory.path,
+            environment: Self.environment)
+        #expect(passed.status == 0, "\(passed.stderr)")
+        #expect(passed.stdout.contains("| `customer_name` | identifier | no | attribute removal (suppression) |"))
     }
 
     @Test func interruptedPublishLeavesNoRelease() throws {
@@ -414,8 +432,9 @@ struct PublishCommandTests {
     /// one fails, and nothing written either way.
     @Test func dryRunChecksTheRiskGates() throws {
         let directory = try TemporaryDirectory()
-        let base = try String(contentsOfFile: Self.policy, encoding: .utf8)
-            .replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/")
+        let base = PolicyText.withoutRisk(
+            try String(contentsOfFile: Self.policy, encoding: .utf8)
+                .replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/"))
         try directory.write("within.yaml", text: base + "risk:\n  min_class_size: 1\n")
         let within = try CLI.run(
             ["publish", "-p", "within.yaml", "--dry-run", "--seed", "1", Self.sample], in: directory.path,

@@ -418,8 +418,9 @@ import Testing
         // "+l": with distinct 2-diversity of the (noised) readings, so that the sensitive column
         // is measured too.
         let file = policyFile.replacingOccurrences(of: "+l", with: "").replacingOccurrences(of: "+moves", with: "")
-        var text = try String(contentsOfFile: Paths.root + "/" + file, encoding: .utf8)
-            .replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/")
+        var text = PolicyText.withoutRisk(
+            try String(contentsOfFile: Paths.root + "/" + file, encoding: .utf8)
+                .replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/"))
         if policyFile.hasSuffix("+l") {
             text = text.replacingOccurrences(
                 of: "  suppression_limit: 0.1\n",

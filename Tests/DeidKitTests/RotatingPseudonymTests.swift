@@ -30,6 +30,7 @@ import Testing
               tariff:        { role: insensitive }
               reading_time:  { role: insensitive\(aggregation) }
               kwh:           { role: sensitive }
+            risk: { threshold: 0.2 }
             """
     }
 

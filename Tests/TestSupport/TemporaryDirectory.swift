@@ -58,3 +58,25 @@ public func output(of command: [String]) throws -> (status: Int32, stdout: Data)
     process.waitUntilExit()
     return (process.terminationStatus, data)
 }
+
+/// Edits of policy texts that tests make.
+public enum PolicyText {
+    /// The text without its top-level `risk` section (the last section of the bundled
+    /// policies), so that a test can give its own.
+    public static func withoutRisk(_ text: String) -> String {
+        var kept: [Substring] = []
+        var inRisk = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("risk:") {
+                inRisk = true
+                continue
+            }
+            if inRisk && (line.hasPrefix(" ") || line.hasPrefix("#") || line.isEmpty) { continue }
+            inRisk = false
+            kept.append(line)
+        }
+        var result = kept.joined(separator: "\n")
+        if !result.hasSuffix("\n") { result += "\n" }
+        return result
+    }
+}

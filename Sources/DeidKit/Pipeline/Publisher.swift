@@ -126,7 +126,10 @@ public enum Publisher {
     ) throws -> PublishOutcome {
         let releaseID = Release.newID()
         let created = Release.timestamp()
-        let (policy, plan, inputs) = try prepare(request, releaseID: releaseID)
+        var (policy, plan, inputs) = try prepare(request, releaseID: releaseID)
+        // Safe by default: a policy that chose no protection gets the default gates.
+        let defaultGates = !policy.choosesProtection
+        if defaultGates { policy.risk = policy.defaultRisk }
         if policy.aggregateRelease != nil {
             return try publishAggregate(
                 request, policy: policy, inputs: inputs, releaseID: releaseID, created: created, directory: directory,

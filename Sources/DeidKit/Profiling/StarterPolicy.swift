@@ -37,7 +37,9 @@ package struct StarterPolicy {
             case .entity:
                 role = "identifier"
                 technique = ", pseudonymize: { key: \"env:DEID_KEY\", length: 16 }"
-            case .quasiIdentifier: role = "quasi_identifier"
+            case .quasiIdentifier:
+                role = "quasi_identifier"
+                technique = searchLevels(column)
             case .sensitive: role = "sensitive"
             case .insensitive, .timestamp: role = "insensitive"
             }
@@ -46,7 +48,31 @@ package struct StarterPolicy {
                 ? "\(column.role.rawValue): \(column.reason)" : column.reason
             lines.append("  \(quoted(column.name)): { role: \(role)\(technique) }  # \(comment(note))")
         }
+        if profile.columns.contains(where: { $0.role == .quasiIdentifier }) {
+            // Safe by default: the release must be 5-anonymous, counted in entities; the search
+            // chooses the levels of the quasi-identifiers' generalizations.
+            lines.append("# Every class of quasi-identifier values must hold 5 or more individuals; the search")
+            lines.append(
+                "# chooses each generalization's level, suppressing at most 5% of individuals (Docs/PRIVACY.md).")
+            lines.append("privacy:")
+            lines.append("  k: 5")
+            lines.append("  suppression_limit: 0.05")
+        }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Levels the privacy search can choose among for a quasi-identifier: postcodes by prefix,
+    /// whole numbers rounded, timestamps truncated; other values have no levels to suggest.
+    private func searchLevels(_ column: ColumnProfile) -> String {
+        let name = column.name.lowercased()
+        if name.contains("postcode") || name.contains("zip") || name.contains("postal") {
+            return ", generalize: { prefix: [4, 3, 2, 1, 0] }"
+        }
+        switch column.type {
+        case .integer: return ", generalize: { round: [2, 10, 100] }"
+        case .timestamp, .date: return ", generalize: { time: [day, week, month, year] }"
+        default: return ""
+        }
     }
 
     /// A YAML double-quoted scalar (JSON escapes are valid YAML).
