@@ -18,7 +18,7 @@ import Testing
 
     @Test func everyExampleLoads() throws {
         let examples = try Self.examples()
-        #expect(examples.count == 10)
+        #expect(examples.count == 11)
         let environment = [
             "DEID_KEY": String(repeating: "k", count: 32), "METER_KEY": String(repeating: "m", count: 32),
         ]
