@@ -240,8 +240,8 @@ extension Release {
                     "| `\(key)` | \(String(format: "%.4g", dp.scales[key]!)) | ±\(DecimalText.label(dp.error95[key]!)) |"
                 )
             }
+            lines.append("")
             if let budget = aggregate.budget {
-                lines.append("")
                 lines.append(
                     "- Budget of `\(budget.dataset)`: \(DecimalText.label(budget.spentAfter)) of \(DecimalText.label(budget.lifetimeEpsilon)) spent with this release (\(DecimalText.label(budget.spentBefore)) before)"
                 )

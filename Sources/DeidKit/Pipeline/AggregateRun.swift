@@ -175,8 +175,31 @@ struct AggregateWorker: BlockWorker {
             result.failure = error
             return result
         }
+        // What the loop reads, in locals: a property of `self` read per record costs a retain.
         let measures = layout.measureInputs.count
         let keyed = layout.byOutputs + [layout.timeOutput]
+        let keyedCount = keyed.count
+        let measureInputs = layout.measureInputs
+        let lower = layout.bounds?.map(\.lowerBound) ?? []
+        let upper = layout.bounds?.map(\.upperBound) ?? []
+        let clamps = layout.bounds != nil
+        let entityInput = layout.entityInput
+        let timeOutput = layout.timeOutput
+        let firstByInput = layout.firstByInput
+        var keys = pairs.keys
+        pairs.keys = []
+        var index = pairs.pairs
+        pairs.pairs = CodeTupleIndex(width: layout.width)
+        var sums = pairs.sums
+        var readings = pairs.readings
+        var decimals = pairs.decimals
+        var representatives = pairs.representatives
+        var codes = self.codes
+        // The pair of the record before: a household's readings of one day follow each other in
+        // a meter export, and are added to it without a lookup when every key field is equal.
+        var previous = CSVRecord()
+        var previousEntity: [UInt8] = []
+        var previousNumber: UInt32?
         do {
             while try reader.readRecord(into: &record) {
                 result.recordsRead += 1
@@ -185,46 +208,61 @@ struct AggregateWorker: BlockWorker {
                     result.filtered += 1
                     continue
                 }
-                for (field, output) in keyed.enumerated() {
-                    let (code, isNew) = pairs.keys[field].code(of: transformed, field: output)
-                    codes[field] = code
-                    if field == 0 && isNew, let first = layout.firstByInput {
-                        pairs.representatives.append(Array(record[first]))
-                    }
+                if let number = previousNumber, record.field(entityInput, equals: previousEntity),
+                    (0..<keyedCount).allSatisfy({ transformed.fieldsEqual(previous, at: keyed[$0]) })
+                {
+                    try add(record, to: number)
+                    swap(&transformed, &previous)
+                    continue
                 }
-                if transformed[layout.timeOutput].isEmpty {
+                for field in 0..<keyedCount {
+                    let (code, isNew) = keys[field].code(of: transformed, field: keyed[field])
+                    codes[field] = code
+                    if field == 0 && isNew, let firstByInput { representatives.append(Array(record[firstByInput])) }
+                }
+                if transformed.length(of: timeOutput) == 0 {
                     throw problem(
                         "no time: every record of an aggregate release needs one", column: layout.timeName, job)
                 }
-                if record[layout.entityInput].isEmpty {
+                if record.length(of: entityInput) == 0 {
                     throw problem("no entity: every record of an aggregate release needs one", column: nil, job)
                 }
-                codes[keyed.count] = pairs.keys[keyed.count].code(of: record, field: layout.entityInput).code
-                let (number, isNew) = pairs.pairs.number(of: codes)
+                codes[keyedCount] = keys[keyedCount].code(of: record, field: entityInput).code
+                let (number, isNew) = index.number(of: codes)
                 if isNew {
-                    pairs.sums.append(contentsOf: repeatElement(0, count: measures))
-                    pairs.readings.append(contentsOf: repeatElement(0, count: measures))
+                    sums.append(contentsOf: repeatElement(0, count: measures))
+                    readings.append(contentsOf: repeatElement(0, count: measures))
                 }
-                for (measure, input) in layout.measureInputs.enumerated() {
-                    let field = record[input]
-                    if field.isEmpty { continue }
-                    guard let (value, decimals) = DecimalText.parse(field), value.isFinite else {
-                        throw problem(
-                            "not a number; a measure needs numbers", column: layout.measureNames[measure], job)
-                    }
-                    var reading = value
-                    if let bounds = layout.bounds {
-                        reading = min(max(reading, bounds[measure].lowerBound), bounds[measure].upperBound)
-                    }
-                    let slot = Int(number) * measures + measure
-                    pairs.sums[slot] += reading
-                    pairs.readings[slot] += 1
-                    if decimals > pairs.decimals[measure] { pairs.decimals[measure] = decimals }
-                }
+                try add(record, to: number)
+                previousNumber = number
+                previousEntity.removeAll(keepingCapacity: true)
+                previousEntity.append(contentsOf: record[entityInput])
+                swap(&transformed, &previous)
             }
         } catch {
             result.failure = error
         }
+        /// Adds the measures of `record` to pair `number`.
+        func add(_ record: CSVRecord, to number: UInt32) throws {
+            for measure in 0..<measures {
+                let input = measureInputs[measure]
+                if record.length(of: input) == 0 { continue }
+                guard let (value, places) = record.decimal(at: input), value.isFinite else {
+                    throw problem("not a number; a measure needs numbers", column: layout.measureNames[measure], job)
+                }
+                let reading = clamps ? min(max(value, lower[measure]), upper[measure]) : value
+                let slot = Int(number) &* measures &+ measure
+                sums[slot] += reading
+                readings[slot] += 1
+                if places > decimals[measure] { decimals[measure] = places }
+            }
+        }
+        pairs.keys = keys
+        pairs.pairs = index
+        pairs.sums = sums
+        pairs.readings = readings
+        pairs.decimals = decimals
+        pairs.representatives = representatives
         result.linesRead = reader.linesConsumed
         result.counts = pairs
         return result
