@@ -77,9 +77,7 @@ extension Publisher {
         try file.commit()
 
         var manifest = ReleaseManifest(
-            releaseID: releaseID, created: created, tool: .init(name: "deid", version: Release.toolVersion),
-            dataset: policy.dataset, entity: policy.entity,
-            policy: .init(file: PathName.base(of: request.policyPath), sha256: policy.sha256),
+            releaseID: releaseID, created: created, policy: policy, policyPath: request.policyPath,
             inputs: summary.inputs,
             data: .init(
                 file: dataFile,
@@ -154,36 +152,21 @@ extension Publisher {
                 policy: recordedPolicy, manifest: manifest, dataPath: dataPath, displayName: dataFile, request: request,
                 dryRun: false)
         }
-        var catalog: Catalog?
-        if let catalogPath, let linkage {
-            var entry = catalogEntry(
-                manifest: manifest, policy: recordedPolicy, location: staging.destination, spec: nil, counted: nil,
-                linkage: linkage)
-            entry.isPending = true
-            entry.privacySpend = noise.map {
-                PrivacySpend(epsilon: $0.privacy.epsilon, delta: $0.delta, lifetimeEpsilon: spec.lifetimeEpsilon)
+        var entry =
+            catalogPath == nil
+            ? nil
+            : linkage.map {
+                catalogEntry(
+                    manifest: manifest, policy: recordedPolicy, location: staging.destination, spec: nil, counted: nil,
+                    linkage: $0)
             }
-            FaultPoint.reach("publish-before-record")
-            let opened = try Catalog(path: catalogPath, create: true)
-            try opened.record(entry)
-            catalog = opened
+        entry?.privacySpend = noise.map {
+            PrivacySpend(epsilon: $0.privacy.epsilon, delta: $0.delta, lifetimeEpsilon: spec.lifetimeEpsilon)
         }
-        do { try staging.commit() } catch {
-            _ = try? catalog?.remove(id: releaseID, refund: true)
-            throw error
-        }
-        FaultPoint.reach("publish-after-rename")
-        var notes: [String] = []
-        if let catalog, let catalogPath {
-            do { try catalog.markPublished(id: releaseID) } catch let error as CatalogError {
-                notes.append(
-                    "the release is in place but still marked pending in \(catalogPath) (\(error.problem)); "
-                        + "the next deid command on this catalog (deid catalog list) confirms it")
-            }
-        }
+        let (recorded, notes) = try commit(staging, recording: entry, in: catalogPath)
         return PublishOutcome(
             directory: staging.destination, manifest: manifest, report: report, risk: nil,
-            linkage: policy.linkage == nil ? nil : linkage?.report, catalog: catalogPath, notes: notes)
+            linkage: policy.linkage == nil ? nil : linkage?.report, catalog: recorded, notes: notes)
     }
 
     /// Refuses a release that would take its dataset past its lifetime epsilon.

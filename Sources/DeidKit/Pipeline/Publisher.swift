@@ -214,9 +214,7 @@ public enum Publisher {
             ? hashing!.finish()
             : try dataPath.map { try Release.sha256(ofFile: $0) } ?? ""
         var manifest = ReleaseManifest(
-            releaseID: releaseID, created: created, tool: .init(name: "deid", version: Release.toolVersion),
-            dataset: policy.dataset, entity: policy.entity,
-            policy: .init(file: PathName.base(of: request.policyPath), sha256: policy.sha256),
+            releaseID: releaseID, created: created, policy: policy, policyPath: request.policyPath,
             inputs: summary.inputs,
             data: .init(
                 file: dataFile, bytes: dataBytes, sha256: dataHash, compressed: request.compress,
@@ -297,55 +295,19 @@ public enum Publisher {
         var recorded: String?
         var notes: [String] = []
         if let staging {
-            // Recorded as pending, renamed into place, marked published: a run killed between
-            // two steps leaves a pending entry the next run settles by looking at the directory.
-            var catalog: Catalog?
-            if let catalogPath, let linkage {
-                var entry = catalogEntry(
-                    manifest: manifest, policy: policy, location: staging.destination, spec: releaseSpec,
-                    counted: measured?.counted, linkage: linkage)
-                entry.isPending = true
-                FaultPoint.reach("publish-before-record")
-                let opened = try Catalog(path: catalogPath, create: true)
-                try opened.record(entry)
-                catalog = opened
-                FaultPoint.reach("publish-after-record")
-            }
-            do {
-                try staging.commit()
-            } catch {
-                // Not renamed: the pending entry goes, and the error is the run's.
-                _ = try? catalog?.remove(id: releaseID, refund: true)
-                throw error
-            }
-            FaultPoint.reach("publish-after-rename")
-            if let catalog, let catalogPath {
-                do {
-                    try catalog.markPublished(id: releaseID)
-                    recorded = catalogPath
-                } catch let error as CatalogError {
-                    // The release is in place and recorded as pending: the next command that
-                    // opens this catalog marks it published.
-                    notes.append(
-                        "the release is in place but still marked pending in \(catalogPath) (\(error.problem)); "
-                            + "the next deid command on this catalog (deid catalog list) confirms it")
-                    recorded = catalogPath
+            let entry =
+                catalogPath == nil
+                ? nil
+                : linkage.map {
+                    catalogEntry(
+                        manifest: manifest, policy: policy, location: staging.destination, spec: releaseSpec,
+                        counted: measured?.counted, linkage: $0)
                 }
-            }
+            (recorded, notes) = try commit(staging, recording: entry, in: catalogPath)
         }
         return PublishOutcome(
             directory: staging?.destination, manifest: manifest, report: report, risk: measured?.report,
             linkage: policy.linkage == nil ? nil : linkage?.report, catalog: recorded, notes: notes)
-    }
-
-    /// Takes the catalog's lock (waiting for another publish into it) and settles what a killed
-    /// run left pending.
-    static func lockCatalog(_ lock: FileLock?, path: String?) throws {
-        guard let lock, let path else { return }
-        try lock.lock()
-        if FileManager.default.fileExists(atPath: path) {
-            try Catalog(path: path, create: false).settlePendingReleases()
-        }
     }
 
     /// How the release's own data is read back (its sample, its linkage check): comma, and the

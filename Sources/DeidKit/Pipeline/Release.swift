@@ -68,6 +68,22 @@ public struct ReleaseManifest: Codable, Sendable {
     }
 }
 
+extension ReleaseManifest {
+    /// A release's manifest: the tool, the dataset, entity and policy reference from `policy`
+    /// (read from `policyPath`), the rest as given.
+    init(
+        releaseID: String, created: String, policy: Policy, policyPath: String, inputs: [InputSummary],
+        data: DataFile, rows: Rows, columns: [Column], records: [AppliedTechnique], seed: UInt64?,
+        privacy: PrivacyManifest?
+    ) {
+        self.init(
+            releaseID: releaseID, created: created, tool: Tool(name: "deid", version: Release.toolVersion),
+            dataset: policy.dataset, entity: policy.entity,
+            policy: PolicyReference(file: PathName.base(of: policyPath), sha256: policy.sha256), inputs: inputs,
+            data: data, rows: rows, columns: columns, records: records, seed: seed, privacy: privacy)
+    }
+}
+
 /// Release ids, fingerprints and the human report.
 package enum Release {
     /// The tool's version, written into manifests.
