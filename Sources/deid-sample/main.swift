@@ -20,12 +20,18 @@ struct SampleCommand: ParsableCommand {
             Examples:
               deid-sample --households 30 --days 28 --seed 42 -o Datasets/smart_meter_sample.csv
               deid-sample --households 600 --days 365 -o big.csv.gz
+              deid-sample --households 1000 --days 220 --order time -o time-ordered.csv
             """)
 
     @Option(help: "Number of households.") var households: Int = 30
     @Option(help: "Number of days of half-hourly readings.") var days: Int = 28
     @Option(help: ArgumentHelp("First day, YYYY-MM-DD.", valueName: "date")) var start: String = "2013-01-01"
     @Option(help: "Random seed.") var seed: UInt64 = 42
+    @Option(
+        help: ArgumentHelp(
+            "Row order: household (each meter's series in turn) or time (every meter's reading of a half hour, then the next, as a meter-data system exports).",
+            valueName: "order"))
+    var order: String = "household"
     @Option(
         name: .shortAndLong,
         help: ArgumentHelp("Output file (gzip when it ends in .gz), or - for stdout.", valueName: "file"))
@@ -35,6 +41,9 @@ struct SampleCommand: ParsableCommand {
         if !(1...900_000).contains(households) { throw ValidationError("--households must be 1 to 900000") }
         if !(1...36_600).contains(days) { throw ValidationError("--days must be 1 to 36600") }
         if startDay == nil { throw ValidationError("--start must be a date YYYY-MM-DD (got '\(start)')") }
+        if SmartMeterGenerator.Settings.Order(rawValue: order) == nil {
+            throw ValidationError("--order must be household or time (got '\(order)')")
+        }
         if output.isEmpty { throw ValidationError("--output needs a file name; an empty one was given") }
     }
 
@@ -45,7 +54,8 @@ struct SampleCommand: ParsableCommand {
     }
 
     func run() throws {
-        let settings = SmartMeterGenerator.Settings(households: households, days: days, startDay: startDay!, seed: seed)
+        var settings = SmartMeterGenerator.Settings(households: households, days: days, startDay: startDay!, seed: seed)
+        settings.order = SmartMeterGenerator.Settings.Order(rawValue: order)!
         let file = try OutputFile(path: output, compressionLevel: 6)
         let writer = CSVWriter(output: file)
         try SmartMeterGenerator(settings: settings).write(to: writer)

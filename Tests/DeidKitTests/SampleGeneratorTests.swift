@@ -27,6 +27,28 @@ struct SampleGeneratorTests {
         #expect(first.filter { $0 == 0x0A }.count == 1 + 5 * 3 * 48)
     }
 
+    /// `--order time` writes the same households over the same half hours as the household
+    /// order, every meter's reading of one half hour before the next half hour's, in the same
+    /// order of meters each time: a meter-data system's export.
+    @Test func timeOrderHoldsTheSameSeriesOrderedByTime() throws {
+        let directory = try TemporaryDirectory()
+        var settings = SmartMeterGenerator.Settings(households: 4, days: 2, seed: 5)
+        let byHousehold = referenceParse(try generate(settings, in: directory, name: "household.csv"))
+        settings.order = .time
+        let byTime = referenceParse(try generate(settings, in: directory, name: "time.csv"))
+        #expect(byTime.count == byHousehold.count && byTime[0] == byHousehold[0])
+        let key = { (row: [String]) in row.prefix(8).joined(separator: ",") }
+        #expect(Set(byTime.dropFirst().map(key)) == Set(byHousehold.dropFirst().map(key)))
+        let meters = Array(
+            byHousehold.dropFirst().map { $0[0] }.reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } })
+        #expect(meters.count == 4)
+        for (index, row) in byTime.dropFirst().enumerated() {
+            #expect(row[0] == meters[index % 4])
+            #expect(row[7] == byTime[1 + index / 4 * 4][7])
+        }
+        #expect(byTime[1][7] == "2013-01-01 00:00:00" && byTime[5][7] == "2013-01-01 00:30:00")
+    }
+
     @Test func bundledSampleIsReproducible() throws {
         // Datasets/README.md: deid-sample --households 30 --days 28 --seed 42
         let directory = try TemporaryDirectory()

@@ -16,6 +16,13 @@ package struct SmartMeterGenerator: Sendable {
         package var startDay: Int
         /// The seed: same settings, same bytes.
         package var seed: UInt64
+        /// The order of the rows: each household's series in turn (a per-meter extract), or
+        /// every meter's reading of one half hour, then the next (a meter-data system's export).
+        package var order: Order = .household
+
+        package enum Order: String, Sendable, CaseIterable {
+            case household, time
+        }
 
         /// Settings starting on 2013-01-01 unless `startDay` says otherwise.
         package init(
@@ -74,24 +81,34 @@ package struct SmartMeterGenerator: Sendable {
         }
         var stamp: [UInt8] = []
         var reading: [UInt8] = []
-        for household in households {
+        func writeRow(_ household: Household, day: Int, slot: Int) throws {
+            let weekend = (settings.startDay + day + 3) % 7 >= 5  // 1970-01-01 was a Thursday
+            for field in household.fields { writer.writeField(field) }
+            stamp.removeAll(keepingCapacity: true)
+            stamp.append(contentsOf: dates[day])
+            stamp.append(contentsOf: times[slot])
+            writer.writeField(stamp)
+            if random.unit() < 0.0005 {
+                writer.writeField(EmptyCollection<UInt8>())  // a missed reading
+            } else {
+                let kwh = load(household, slot: slot, season: seasons[day], weekend: weekend, random: &random)
+                reading.removeAll(keepingCapacity: true)
+                SmartMeterGenerator.appendThousandths(Int((kwh * 1000).rounded()), to: &reading)
+                writer.writeField(reading)
+            }
+            try writer.endRecord()
+        }
+        switch settings.order {
+        case .household:
+            for household in households {
+                for day in 0..<settings.days {
+                    for slot in 0..<48 { try writeRow(household, day: day, slot: slot) }
+                }
+            }
+        case .time:
             for day in 0..<settings.days {
-                let weekend = (settings.startDay + day + 3) % 7 >= 5  // 1970-01-01 was a Thursday
                 for slot in 0..<48 {
-                    for field in household.fields { writer.writeField(field) }
-                    stamp.removeAll(keepingCapacity: true)
-                    stamp.append(contentsOf: dates[day])
-                    stamp.append(contentsOf: times[slot])
-                    writer.writeField(stamp)
-                    if random.unit() < 0.0005 {
-                        writer.writeField(EmptyCollection<UInt8>())  // a missed reading
-                    } else {
-                        let kwh = load(household, slot: slot, season: seasons[day], weekend: weekend, random: &random)
-                        reading.removeAll(keepingCapacity: true)
-                        SmartMeterGenerator.appendThousandths(Int((kwh * 1000).rounded()), to: &reading)
-                        writer.writeField(reading)
-                    }
-                    try writer.endRecord()
+                    for household in households { try writeRow(household, day: day, slot: slot) }
                 }
             }
         }
