@@ -134,6 +134,9 @@ struct LinkCounter: Sendable {
     /// (`KHyperLogLog.insertKeepingSlot`).
     private var pseudonymSlots: [Int]
     private var columnSlots: [Int]
+    /// Per pseudonym and column sketch: the hash of the last value counted.
+    private var pseudonymHashes: [UInt64]
+    private var columnHashes: [UInt64]
     private var roots: [RootTable]
     /// Per join column: its key's mix (0 when empty), for the record being counted.
     private var mixes: [UInt64]
@@ -165,6 +168,8 @@ struct LinkCounter: Sendable {
         }
         pseudonymSlots = request.pseudonymColumns.map { _ in KHyperLogLog.slotUnknown }
         columnSlots = request.columnSketches.map { _ in KHyperLogLog.slotUnknown }
+        pseudonymHashes = request.pseudonymColumns.map { _ in 0 }
+        columnHashes = request.columnSketches.map { _ in 0 }
         roots = request.joins.enumerated().flatMap { join, value in
             (plan.rootStart[join]..<plan.rootStart[join + 1]).map { _ in RootTable(width: value.columns.count) }
         }
@@ -206,10 +211,23 @@ struct LinkCounter: Sendable {
     /// value repeated from it (for the same individual, when individuals are tracked) at the
     /// slot that value took, without hashing it or looking it up: the same counts as a full
     /// insert, since the individual is already counted for it.
+    /// The slot of a column whose last value was skipped (empty, or too long to be a key).
+    static let skippedSlot = -3
+
+    /// True when the counter keys only value sketches (no joins), so that a record's fields
+    /// repeated from the previous one need not be read.
+    var keysSketchesOnly: Bool { plan.exact.isEmpty }
+
+    ///
+    /// `repeated`: the record's leading fields known to equal `previous`'s (left empty, not
+    /// read: their values' hashes are kept from when they were counted); only for a counter
+    /// without joins (`keysSketchesOnly`). `previousBlank`: the leading fields `previous` left
+    /// empty that way, which a field of this record is not compared with.
     mutating func count(
         _ record: CSVRecord, individual: UInt64, previous: CSVRecord = CSVRecord(), hasPrevious: Bool = false,
-        sameIndividual: Bool = false
+        sameIndividual: Bool = false, repeated: Int = 0, previousBlank: Int = 0
     ) {
+        precondition(repeated == 0 || (keysSketchesOnly && hasPrevious), "repeated fields without their values")
         let hasEntity = request.entity != nil
         if hasEntity && !sameIndividual { block.individuals.insert(individual) }
         for join in 0..<plan.exact.count {
@@ -286,28 +304,60 @@ struct LinkCounter: Sendable {
                 block.counts[join].add(tuple)
             }
         }
-        for (position, column) in request.pseudonymColumns.enumerated()
-        where (1...Self.longestKey).contains(record.length(of: column)) {
+        for (position, column) in request.pseudonymColumns.enumerated() {
             // Only the values matter for reuse (records, not individuals, are counted).
             let slot = pseudonymSlots[position]
-            if slot != KHyperLogLog.slotUnknown, hasPrevious, record.fieldsEqual(previous, at: column) {
+            if column < repeated {
+                // Equal to the previous record's value: its hash is known, its bytes not read.
+                if slot == Self.skippedSlot { continue }
+                if slot != KHyperLogLog.slotUnknown {
+                    if slot >= 0 { pseudonyms[position].repeatInsert(at: slot) }
+                    continue
+                }
+                pseudonymSlots[position] = pseudonyms[position].insertKeepingSlot(
+                    value: pseudonymHashes[position], individual: nil)
+                continue
+            }
+            guard (1...Self.longestKey).contains(record.length(of: column)) else {
+                pseudonymSlots[position] = Self.skippedSlot
+                continue
+            }
+            if slot != KHyperLogLog.slotUnknown, slot != Self.skippedSlot, hasPrevious, column >= previousBlank,
+                record.fieldsEqual(previous, at: column)
+            {
                 if slot >= 0 { pseudonyms[position].repeatInsert(at: slot) }
                 continue
             }
-            pseudonymSlots[position] = pseudonyms[position].insertKeepingSlot(
-                value: record.fieldHash(at: column), individual: nil)
+            let hash = record.fieldHash(at: column)
+            pseudonymHashes[position] = hash
+            pseudonymSlots[position] = pseudonyms[position].insertKeepingSlot(value: hash, individual: nil)
         }
-        for (position, column) in request.columnSketches.enumerated()
-        where (1...Self.longestKey).contains(record.length(of: column)) {
+        for (position, column) in request.columnSketches.enumerated() {
             let slot = columnSlots[position]
-            if slot != KHyperLogLog.slotUnknown, hasPrevious, sameIndividual || !hasEntity,
-                record.fieldsEqual(previous, at: column)
+            if column < repeated {
+                if slot == Self.skippedSlot { continue }
+                if slot != KHyperLogLog.slotUnknown && (sameIndividual || !hasEntity) {
+                    if slot >= 0 { columns[position].repeatInsert(at: slot) }
+                    continue
+                }
+                columnSlots[position] = columns[position].insertKeepingSlot(
+                    value: columnHashes[position], individual: hasEntity ? individual : nil)
+                continue
+            }
+            guard (1...Self.longestKey).contains(record.length(of: column)) else {
+                columnSlots[position] = Self.skippedSlot
+                continue
+            }
+            if slot != KHyperLogLog.slotUnknown, slot != Self.skippedSlot, hasPrevious, sameIndividual || !hasEntity,
+                column >= previousBlank, record.fieldsEqual(previous, at: column)
             {
                 if slot >= 0 { columns[position].repeatInsert(at: slot) }
                 continue
             }
+            let hash = record.fieldHash(at: column)
+            columnHashes[position] = hash
             columnSlots[position] = columns[position].insertKeepingSlot(
-                value: record.fieldHash(at: column), individual: hasEntity ? individual : nil)
+                value: hash, individual: hasEntity ? individual : nil)
         }
     }
 

@@ -134,21 +134,21 @@ struct LinkWorker: BlockWorker {
         let request = self.request
         let bounds = self.bounds
         let index = job.number
-        state.withParts { record, previous, counter in
-            counter.lower(to: bounds.current)
-            do {
-                while try reader.readRecord(into: &record) {
-                    result.recordsRead += 1
-                    state.key(
-                        &record, previous: &previous, counter: &counter, entity: request.entity, block: index,
-                        number: result.recordsRead)
-                }
-            } catch {
-                result.failure = error
+        var keying = state.takeKeying()
+        var record = state.record
+        keying.counter.lower(to: bounds.current)
+        do {
+            while try reader.readRecord(into: &record) {
+                result.recordsRead += 1
+                keying.key(&record, entity: request.entity, block: index, number: result.recordsRead)
             }
-            result.counts = counter.takeBlock()
-            bounds.lower(to: counter.cutoffs)
+        } catch {
+            result.failure = error
         }
+        result.counts = keying.counter.takeBlock()
+        bounds.lower(to: keying.counter.cutoffs)
+        state.putKeying(keying)
+        state.record = record
         result.linesRead = reader.linesConsumed
         return result
     }
@@ -159,48 +159,73 @@ struct LinkWorker: BlockWorker {
 /// at a time).
 final class LinkWorkerState: @unchecked Sendable {
     var record = CSVRecord()
-    /// The record counted before `record` (the two swap places), and its individual: the
-    /// counter recognises values repeated from it.
-    var previous = CSVRecord()
-    var hasPrevious = false
-    var previousIndividual: UInt64 = 0
-    var counter: LinkCounter
+    /// What keys records into the counter, between blocks. A block takes it out
+    /// (`takeKeying`) and puts it back when done, so that its records are keyed in a local
+    /// value: no access to this class, no closure, no uniqueness check per record.
+    private var keying: LinkKeying
+    /// The counter (merged after the last block).
+    var counter: LinkCounter { keying.counter }
 
-    init(request: LinkRequest) { counter = LinkCounter(request: request) }
+    init(request: LinkRequest) { keying = LinkKeying(counter: LinkCounter(request: request)) }
 
     /// Lets go of the sketches and records, once they are merged: the state counts nothing more.
     func release() {
-        counter = LinkCounter(request: LinkRequest())
+        keying = LinkKeying(counter: LinkCounter(request: LinkRequest()))
         record = CSVRecord()
-        previous = CSVRecord()
-        hasPrevious = false
     }
 
-    /// The parts for a whole block, with one access each (not one per record).
-    func withParts(_ body: (inout CSVRecord, inout CSVRecord, inout LinkCounter) -> Void) {
-        body(&record, &previous, &counter)
+    /// The keying, for one block (the state holds an empty one until `putKeying`).
+    func takeKeying() -> LinkKeying {
+        var taken = LinkKeying(counter: LinkCounter(request: LinkRequest()))
+        swap(&taken, &keying)
+        return taken
     }
 
-    /// Keys `record` into `counter` (this state's parts, from `withParts`) and keeps it as the
-    /// previous record: `record` gets the previous record's storage back. Without an entity, a
-    /// record is an individual: block number and record number. An entity repeated from the
-    /// record before (a meter's readings in a row) is not hashed again.
-    @inline(__always) func key(
-        _ record: inout CSVRecord, previous: inout CSVRecord, counter: inout LinkCounter,
-        entity: Int?, block: UInt64, number: Int
+    /// Gives the keying back after a block.
+    func putKeying(_ keying: LinkKeying) { self.keying = keying }
+}
+
+/// Keys records into a `LinkCounter`, remembering the record before: the counter recognises
+/// values repeated from it, and an entity repeated from it (a meter's readings in a row) is not
+/// hashed again.
+struct LinkKeying {
+    /// The record counted before (the record keyed and this one swap places).
+    var previous = CSVRecord()
+    var hasPrevious = false
+    var previousIndividual: UInt64 = 0
+    /// The leading fields of `previous` left empty because they repeated the record before
+    /// it (not compared with).
+    var previousBlank = 0
+    var counter: LinkCounter
+
+    init(counter: LinkCounter) { self.counter = counter }
+
+    /// Keys `record` and keeps it as the previous record: `record` gets the previous record's
+    /// storage back. Without an entity, a record is an individual: block number and record
+    /// number. Its first `repeated` fields are known to equal the previous record's (they may
+    /// be left empty: they are not read).
+    @inline(__always) mutating func key(
+        _ record: inout CSVRecord, entity: Int?, block: UInt64, number: Int, repeated: Int = 0
     ) {
         var sameIndividual = false
         let individual: UInt64
         if let entity {
-            sameIndividual = hasPrevious && record.fieldsEqual(previous, at: entity)
+            sameIndividual =
+                hasPrevious
+                && (entity < repeated || (entity >= previousBlank && record.fieldsEqual(previous, at: entity)))
             individual = sameIndividual ? previousIndividual : record.fieldHash(at: entity)
         } else {
             individual = FieldHash.finalize(block << 32 | UInt64(number))
         }
         counter.count(
-            record, individual: individual, previous: previous, hasPrevious: hasPrevious, sameIndividual: sameIndividual
-        )
+            record, individual: individual, previous: previous, hasPrevious: hasPrevious,
+            sameIndividual: sameIndividual,
+            repeated: hasPrevious ? repeated : 0, previousBlank: previousBlank)
+        // (A record whose repeated fields were left empty becomes the previous record: the next
+        // one compares equal to it only where it says it repeats it, and is counted in full
+        // elsewhere, which counts the same.)
         swap(&record, &previous)
+        previousBlank = hasPrevious ? repeated : 0
         hasPrevious = true
         previousIndividual = individual
     }

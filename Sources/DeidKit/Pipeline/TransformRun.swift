@@ -151,8 +151,8 @@ extension TransformWorker: BlockWorker {
         let sketchEntity = observers.releaseSketch?.entity
         var tee = TeeSink(
             writer: writer, capture: release?.capture ?? [], sampledOnly: release?.sampledOnly ?? [],
-            outputCount: transformer.plan.outputHeader.count, sketch: sketch)
-        sketch?.withParts { _, _, counter in counter.lower(to: sketchBounds!.current) }
+            outputCount: transformer.plan.outputHeader.count, keying: sketch?.takeKeying())
+        tee.keying?.counter.lower(to: sketchBounds!.current)
         do {
             while try reader.readRecord(into: &record) {
                 result.recordsRead += 1
@@ -166,13 +166,10 @@ extension TransformWorker: BlockWorker {
                         if let entityInput = release?.entityInput { tee.appendInput(record, at: entityInput) }
                         // The captured fields say which of them repeat the record before's.
                         try releaseCounter?.count(tee.captured, line: record.line, number: record.number)
-                        if let sketch {
-                            sketch.withParts { _, previous, counter in
-                                sketch.key(
-                                    &tee.all, previous: &previous, counter: &counter, entity: sketchEntity,
-                                    block: stream,
-                                    number: result.written + 1)
-                            }
+                        if sketch != nil {
+                            tee.keying!.key(
+                                &tee.all, entity: sketchEntity, block: stream, number: result.written + 1,
+                                repeated: tee.allRepeated)
                         }
                     }
                 } else {
@@ -189,11 +186,10 @@ extension TransformWorker: BlockWorker {
             result.failure = error
         }
         result.observed.releaseCounts = releaseCounter?.finish()
-        if let sketch {
-            sketch.withParts { _, _, counter in
-                result.observed.sketchCounts = counter.takeBlock()
-                sketchBounds!.lower(to: counter.cutoffs)
-            }
+        if let sketch, var keying = tee.keying {
+            result.observed.sketchCounts = keying.counter.takeBlock()
+            sketchBounds!.lower(to: keying.counter.cutoffs)
+            sketch.putKeying(keying)
         }
         result.linesRead = reader.linesConsumed
         result.bytes = self.writer.takeBlock()
@@ -221,10 +217,14 @@ extension TransformRun {
         var captured = CSVRecord()
         // The release's sketches: one state on this thread, its counts merged at the end.
         let sketch = observation.sketchStates.first
+        var keying = sketch?.takeKeying()
         var sketched = CSVRecord()
         defer {
             var observed = ObservedBlock(distributions: distributions)
-            if let sketch { sketch.withParts { _, _, counter in observed.sketchCounts = counter.takeBlock() } }
+            if let sketch, var keying {
+                observed.sketchCounts = keying.counter.takeBlock()
+                sketch.putKeying(keying)
+            }
             observation.merge(observed, place: BlockPlace(input: 0, lineBase: 0, recordBase: 0))
         }
         /// Writes an aggregated record of `entity` (its input value), counting (and sketching) it
@@ -239,15 +239,10 @@ extension TransformRun {
                 if release.entityInput != nil { captured.append(field: entity) }
                 try releaseCounter!.count(captured, line: 0, number: written)
             }
-            if let sketch {
+            if keying != nil {
                 sketched.removeAll()
                 for index in 0..<output.count { sketched.append(fieldOf: output, at: index) }
-                sketch.withParts { _, previous, counter in
-                    sketch.key(
-                        &sketched, previous: &previous, counter: &counter, entity: observers.releaseSketch?.entity,
-                        block: 0,
-                        number: written)
-                }
+                keying!.key(&sketched, entity: observers.releaseSketch?.entity, block: 0, number: written)
             }
         }
         for input in inputs {
@@ -319,7 +314,11 @@ struct TeeSink: CSVFieldSink {
     /// Every output field, when `keepingAll` (the release's sketches key the whole record).
     var all = CSVRecord()
     private let keepingAll: Bool
-    private let sketch: LinkWorkerState?
+    /// The leading fields of `all` that repeat the sketches' previous record (kept empty).
+    private(set) var allRepeated = 0
+    /// The release's sketches' keying, for the block (which takes each record's fields away
+    /// and keeps them as its previous record).
+    var keying: LinkKeying?
     /// The output column of the sketches' entity (-1 without one).
     private let sketchEntity: Int
     private var position = 0
@@ -327,9 +326,9 @@ struct TeeSink: CSVFieldSink {
     private var capturedMarks: [Int]
     private var capturedMarkCount = 0
 
-    /// - Parameter sketch: when given, every output field is kept too, for its sketches (which
-    ///   take each record's fields away and keep them as their previous record).
-    init(writer: CSVWriter, capture: [Int], sampledOnly: [Int] = [], outputCount: Int, sketch: LinkWorkerState? = nil) {
+    /// - Parameter keying: when given, every output field is kept too, for the release's
+    ///   sketches.
+    init(writer: CSVWriter, capture: [Int], sampledOnly: [Int] = [], outputCount: Int, keying: LinkKeying? = nil) {
         self.writer = writer
         var captures = [Bool](repeating: false, count: outputCount)
         for index in capture { captures[index] = true }
@@ -338,15 +337,16 @@ struct TeeSink: CSVFieldSink {
         for index in sampledOnly { sampled[index] = true }
         self.sampledOnly = sampled
         capturedMarks = [Int](repeating: 0, count: outputCount)
-        self.sketch = sketch
-        keepingAll = sketch != nil
-        sketchEntity = sketch?.counter.request.entity ?? -1
+        self.keying = keying
+        keepingAll = keying != nil
+        sketchEntity = keying?.counter.request.entity ?? -1
     }
 
     /// Starts a record (its first field clears the kept fields, unless the leading fields
     /// repeat); `sampling`: whether the fields only sampled records need are captured.
     mutating func begin(sampling: Bool = true) {
         position = 0
+        allRepeated = 0
         self.sampling = sampling
     }
 
@@ -362,12 +362,18 @@ struct TeeSink: CSVFieldSink {
     /// fields, when kept, are copied back from the sketches' previous record). A sampled
     /// record does not repeat a field the previous record captured empty.
     mutating func repeatFields(_ count: Int) -> Bool {
-        guard position == 0, count <= capturedMarkCount, !(sampling && emptyFrom < count), writer.repeatFields(count)
+        guard position == 0, count <= capturedMarkCount, !(sampling && emptyFrom < count),
+            keying?.hasPrevious ?? true, writer.repeatFields(count)
         else { return false }
-        if let sketch {
+        if let keying {
             all.removeAll()
-            sketch.withParts { _, previous, _ in
-                for index in 0..<count { all.append(fieldOf: previous, at: index) }
+            if keying.counter.keysSketchesOnly {
+                // The sketches know these fields equal their previous record's (`allRepeated`):
+                // they are kept empty here, not copied.
+                for _ in 0..<count { all.append(field: []) }
+                allRepeated = count
+            } else {
+                for index in 0..<count { all.append(fieldOf: keying.previous, at: index) }
             }
         }
         captured.truncate(toFieldCount: capturedMarks[count - 1])
