@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# deid beside DuckDB on every layout (issue 22), as users run it: `deid publish` with the
+# catalog on, the same with --no-catalog, and DuckDB with 2 threads doing the same job in SQL,
+# one after the other in each round. Prints each round, then per file the medians and the
+# median of the per-round ratio DuckDB/deid (above 1: deid is faster), with peak RSS.
+#
+# The inputs are made in Benchmarks/work (never in the repository):
+#   meters-time   1,000 meters x 220 days, ordered by time (deid-sample --order time), 1.1 GB,
+#                 Benchmarks/publish-policy.yaml beside duckdb_publish.py
+#   meters-house  550 meters x 365 days, each meter's series in turn, 1.0 GB, the same policy
+#   taxi          the NYC 2013 trip sample (../shared/datasets/nyc_taxi_2013) repeated 40 times,
+#                 842 MB, Benchmarks/taxi-policy.yaml beside duckdb_taxi.py
+#
+#   Benchmarks/layouts.sh [ROUNDS] [FILE...]     # 5 rounds, every file
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+shift || true
+files=${*:-meters-time meters-house taxi}
+work=$PWD/Benchmarks/work
+deid=$PWD/.build/release/deid
+mkdir -p "$work"
+export DEID_KEY=layouts-benchmark-key-0123456789abcdef0123
+
+input() {
+  case $1 in
+    meters-time)
+      [ -s "$work/meters_time_1000x220.csv" ] || .build/release/deid-sample --households 1000 --days 220 --seed 1 \
+        --order time -o "$work/meters_time_1000x220.csv"
+      echo "$work/meters_time_1000x220.csv" ;;
+    meters-house)
+      [ -s "$work/meters_550x365.csv" ] || .build/release/deid-sample --households 550 --days 365 --seed 1 \
+        -o "$work/meters_550x365.csv"
+      echo "$work/meters_550x365.csv" ;;
+    taxi)
+      if [ ! -s "$work/taxi_40x.csv" ]; then
+        sample=../shared/datasets/nyc_taxi_2013/trip_data_2013_sample_all_months.csv.gz
+        { zcat "$sample" | head -n 1; for _ in $(seq 1 40); do zcat "$sample" | tail -n +2; done; } > "$work/taxi_40x.csv"
+      fi
+      echo "$work/taxi_40x.csv" ;;
+  esac
+}
+
+policy() { case $1 in taxi) echo Benchmarks/taxi-policy.yaml ;; *) echo Benchmarks/publish-policy.yaml ;; esac; }
+peer() { case $1 in taxi) echo Benchmarks/duckdb_taxi.py ;; *) echo Benchmarks/duckdb_publish.py ;; esac; }
+
+# run NAME COMMAND...: prints "seconds peak-KB" of one run.
+run() {
+  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || { cat "$work/stderr.txt" >&2; exit 1; }
+  cat "$work/time.txt"
+}
+
+for file in $files; do
+  data=$(input "$file")
+  results=$work/layouts-$file.txt
+  : > "$results"
+  for round in $(seq 1 "$rounds"); do
+    rm -rf "$work/l-cat" "$work/l-cat.sqlite"* "$work/l-nocat" "$work/l-duck.csv"
+    cat=$(run "$deid" publish -p "$(policy "$file")" -o "$work/l-cat" --catalog-path "$work/l-cat.sqlite" "$data")
+    nocat=$(run "$deid" publish -p "$(policy "$file")" -o "$work/l-nocat" --no-catalog "$data")
+    duck=$(run python3 "$(peer "$file")" "$data" "$work/l-duck.csv" 2)
+    echo "$cat $nocat $duck" >> "$results"
+    echo "$file round $round: deid $cat, deid --no-catalog $nocat, DuckDB $duck (seconds, peak KB)"
+  done
+  python3 - "$file" "$results" <<'PY'
+import statistics, sys
+rows = [list(map(float, line.split())) for line in open(sys.argv[2])]
+med = lambda i: statistics.median(r[i] for r in rows)
+print(f"{sys.argv[1]}: deid {med(0):.2f} s ({med(1) / 1024:.0f} MB), --no-catalog {med(2):.2f} s, "
+      f"DuckDB {med(4):.2f} s ({med(5) / 1024:.0f} MB); DuckDB/deid per round {statistics.median(r[4] / r[0] for r in rows):.2f}, "
+      f"catalog cost {statistics.median(r[0] / r[2] - 1 for r in rows) * 100:.0f}%")
+PY
+done
+rm -rf "$work/l-cat" "$work/l-cat.sqlite"* "$work/l-nocat" "$work/l-duck.csv"
