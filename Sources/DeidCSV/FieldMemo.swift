@@ -1,27 +1,32 @@
 /// A memo from field values to computed bytes (pseudonyms, generalized values), so that a value
-/// repeated on every row is computed once. Keys and values live in two flat byte arrays; an
-/// open-addressing table of hashes finds them. When `capacity` entries are held the memo starts
-/// afresh, which bounds its memory whatever the number of distinct values.
+/// repeated on every row is computed once. Each entry's key and value lie side by side in one
+/// flat byte array; an open-addressing table of slots finds them, each slot holding the entry's
+/// hash and where its bytes are, so that a lookup reads a slot and then one run of bytes (two
+/// cache lines, where separate key, value and entry arrays took four). When `capacity` entries
+/// are held the memo starts afresh, which bounds its memory whatever the number of distinct
+/// values.
 public struct FieldMemo: Sendable {
-    /// Where one entry's key and value lie in `keyBytes` and `valueBytes`.
+    /// Where one entry's key and value lie in `bytes`: the key at `start`, the value after it.
     struct Entry {
-        var keyStart: Int
-        var keyEnd: Int
-        var valueStart: Int
-        var valueEnd: Int
-        /// True when the value needs no quoting under any delimiter.
-        var plain: Bool
+        var start: UInt32 = 0
+        var keyLength: UInt32 = 0
+        /// The value's length; the top bit: the value needs no quoting under any delimiter.
+        var valueLength: UInt32 = 0
+
+        var plain: Bool { valueLength & Entry.plainBit != 0 }
+        var valueCount: Int { Int(valueLength & ~Entry.plainBit) }
+        static let plainBit: UInt32 = 1 << 31
     }
 
-    /// One slot of the table: an entry's hash and its index + 1 (0 = empty), side by side so
-    /// that a probe reads one cache line.
+    /// One slot of the table: an entry's hash, its index + 1 (0 = empty) and where its bytes
+    /// are, side by side, so that a probe reads one cache line.
     struct Slot {
         var hash: UInt64 = 0
-        var entry: Int = 0
+        var entry: UInt32 = 0
+        var place = Entry()
     }
 
-    private var keyBytes: [UInt8] = []
-    private var valueBytes: [UInt8] = []
+    private var bytes: [UInt8] = []
     private var entries: [Entry] = []
     private var slots: [Slot]
     private var mask: Int
@@ -58,16 +63,27 @@ public struct FieldMemo: Sendable {
         precondition(start >= 0 && length >= 0 && start &+ length <= record.bytes.count, "field outside the record")
         var hash: UInt64 = 0
         var slot = 0
+        var place = Entry()
         let found: Int = record.bytes.withUnsafeBytes { raw in
             // A record whose storage never held a byte has only empty fields, and no address.
             let field = raw.baseAddress.map { $0 + start } ?? FieldMemo.nowhere
             if lastEntry >= 0 {
-                if matches(lastEntry, field, length) { return lastEntry }
+                let last = entries[lastEntry]
+                if matches(last, field, length) {
+                    place = last
+                    return lastEntry
+                }
                 // Series repeat their values in the order they were first stored (every meter's
                 // timestamps): the entry after the last one is tried before hashing, which also
                 // walks the memo's arrays in order instead of jumping around the table.
                 let next = lastEntry &+ 1
-                if next < entries.count && matches(next, field, length) { return next }
+                if next < entries.count {
+                    let following = entries[next]
+                    if matches(following, field, length) {
+                        place = following
+                        return next
+                    }
+                }
             }
             hash = FieldHash.hash(UnsafeRawBufferPointer(start: field, count: length))
             return slots.withUnsafeBufferPointer { table in
@@ -75,8 +91,9 @@ public struct FieldMemo: Sendable {
                 while true {
                     let candidate = table[slot]
                     if candidate.entry == 0 { return -1 }
-                    if candidate.hash == hash && matches(candidate.entry &- 1, field, length) {
-                        return candidate.entry &- 1
+                    if candidate.hash == hash && matches(candidate.place, field, length) {
+                        place = candidate.place
+                        return Int(candidate.entry &- 1)
                     }
                     slot = (slot &+ 1) & mask
                 }
@@ -84,8 +101,8 @@ public struct FieldMemo: Sendable {
         }
         guard found >= 0 else { return Miss(hash: hash, slot: slot) }
         lastEntry = found
-        let entry = entries[found]
-        output.append(fieldFrom: valueBytes, range: entry.valueStart..<entry.valueEnd, plain: entry.plain)
+        let valueStart = Int(place.start &+ place.keyLength)
+        output.append(fieldFrom: bytes, range: valueStart..<(valueStart &+ place.valueCount), plain: place.plain)
         return nil
     }
 
@@ -93,13 +110,12 @@ public struct FieldMemo: Sendable {
     nonisolated(unsafe) private static let nowhere = UnsafeRawPointer(
         UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1))
 
-    /// True when entry `entry`'s key is the `length` bytes at `field`.
-    @inline(__always) private func matches(_ entry: Int, _ field: UnsafeRawPointer, _ length: Int) -> Bool {
-        let stored = entries[entry]
-        guard stored.keyEnd &- stored.keyStart == length else { return false }
+    /// True when the key at `place` is the `length` bytes at `field`.
+    @inline(__always) private func matches(_ place: Entry, _ field: UnsafeRawPointer, _ length: Int) -> Bool {
+        guard Int(place.keyLength) == length else { return false }
         guard length > 0 else { return true }
-        return keyBytes.withUnsafeBytes {
-            shortEqual($0.baseAddress.unsafelyUnwrapped + stored.keyStart, field, length)
+        return bytes.withUnsafeBytes {
+            shortEqual($0.baseAddress.unsafelyUnwrapped + Int(place.start), field, length)
         }
     }
 
@@ -111,26 +127,26 @@ public struct FieldMemo: Sendable {
     }
 
     /// Memoizes `value` for field `index` of `record` (after `appendMemoized` missed) and
-    /// appends it to `output`.
+    /// appends it to `output`. A key or value too long to place (over 2 GiB together with the
+    /// memo's bytes) is not memoized.
     public mutating func store<Sink: CSVFieldSink>(
         _ value: [UInt8], for miss: Miss, fieldAt index: Int, of record: CSVRecord,
         appendingTo output: inout Sink
     ) {
         output.append(field: value)
+        let key = record[index]
+        guard key.count + value.count < Int(Entry.plainBit) else { return }
         var slot = miss.slot
-        if entries.count >= capacity {
+        if entries.count >= capacity || bytes.count + key.count + value.count >= Int(Entry.plainBit) {
             removeAll()
             slot = home(of: miss.hash)
         }
-        let keyStart = keyBytes.count
-        keyBytes.append(contentsOf: record[index])
-        let valueStart = valueBytes.count
-        valueBytes.append(contentsOf: value)
-        entries.append(
-            Entry(
-                keyStart: keyStart, keyEnd: keyBytes.count, valueStart: valueStart, valueEnd: valueBytes.count,
-                plain: !ByteScan.mayNeedQuoting(value)))
-        slots[slot] = Slot(hash: miss.hash, entry: entries.count)
+        var place = Entry(start: UInt32(bytes.count), keyLength: UInt32(key.count), valueLength: UInt32(value.count))
+        if !ByteScan.mayNeedQuoting(value) { place.valueLength |= Entry.plainBit }
+        bytes.append(contentsOf: key)
+        bytes.append(contentsOf: value)
+        entries.append(place)
+        slots[slot] = Slot(hash: miss.hash, entry: UInt32(entries.count), place: place)
         lastEntry = entries.count - 1
         if entries.count * 2 > slots.count { grow() }
     }
@@ -146,8 +162,7 @@ public struct FieldMemo: Sendable {
     }
 
     private mutating func removeAll() {
-        keyBytes.removeAll(keepingCapacity: true)
-        valueBytes.removeAll(keepingCapacity: true)
+        bytes.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
         for index in slots.indices { slots[index] = Slot() }
         lastEntry = -1
