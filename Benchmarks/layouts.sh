@@ -10,13 +10,19 @@
 #   meters-house  550 meters x 365 days, each meter's series in turn, 1.0 GB, the same policy
 #   taxi          the NYC 2013 trip sample (../shared/datasets/nyc_taxi_2013) repeated 40 times,
 #                 842 MB, Benchmarks/taxi-policy.yaml beside duckdb_taxi.py
+#   adult         ARX's adult extract repeated 200 times as the records of its 30,162 people (a
+#                 `person` column), 540 MB, Benchmarks/adult-k5-policy.yaml (k=5) beside
+#                 duckdb_adult.py (the levels deid chose)
+#
+# Then `deid risk` on each file (its quasi-identifiers and entity, no discovery) beside one
+# DuckDB GROUP BY with 2 threads (risk_peers.py duckdb).
 #
 #   Benchmarks/layouts.sh [ROUNDS] [FILE...]     # 5 rounds, every file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 shift || true
-files=${*:-meters-time meters-house taxi}
+files=${*:-meters-time meters-house taxi adult}
 work=$PWD/Benchmarks/work
 deid=$PWD/.build/release/deid
 mkdir -p "$work"
@@ -38,11 +44,43 @@ input() {
         { zcat "$sample" | head -n 1; for _ in $(seq 1 40); do zcat "$sample" | tail -n +2; done; } > "$work/taxi_40x.csv"
       fi
       echo "$work/taxi_40x.csv" ;;
+    adult)
+      if [ ! -s "$work/adult_people_200x.csv" ]; then
+        python3 - ../shared/datasets/arx_adult/adult.csv "$work/adult_people_200x.csv" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+with open(sys.argv[2], "w") as out:
+    out.write("person," + lines[0].replace(";", ",") + "\n")
+    rows = [line.replace(";", ",") for line in lines[1:]]
+    for _ in range(200):
+        for index, row in enumerate(rows):
+            out.write(f"P{index:05d},{row}\n")
+PY
+      fi
+      echo "$work/adult_people_200x.csv" ;;
   esac
 }
 
-policy() { case $1 in taxi) echo Benchmarks/taxi-policy.yaml ;; *) echo Benchmarks/publish-policy.yaml ;; esac; }
-peer() { case $1 in taxi) echo Benchmarks/duckdb_taxi.py ;; *) echo Benchmarks/duckdb_publish.py ;; esac; }
+policy() {
+  case $1 in
+    taxi) echo Benchmarks/taxi-policy.yaml ;; adult) echo Benchmarks/adult-k5-policy.yaml ;;
+    *) echo Benchmarks/publish-policy.yaml ;;
+  esac
+}
+peer() {
+  case $1 in
+    taxi) echo Benchmarks/duckdb_taxi.py ;; adult) echo Benchmarks/duckdb_adult.py ;;
+    *) echo Benchmarks/duckdb_publish.py ;;
+  esac
+}
+# The quasi-identifiers and the entity `deid risk` measures.
+quasi() {
+  case $1 in
+    taxi) echo "vendor_id,rate_code,store_and_fwd_flag,passenger_count medallion" ;;
+    adult) echo "sex,age,race,marital-status,education,native-country,workclass,occupation,salary-class person" ;;
+    *) echo "postcode,dwelling_type,occupants,tariff meter_id" ;;
+  esac
+}
 
 # run NAME COMMAND...: prints "seconds peak-KB" of one run.
 run() {
@@ -59,8 +97,11 @@ for file in $files; do
     cat=$(run "$deid" publish -p "$(policy "$file")" -o "$work/l-cat" --catalog-path "$work/l-cat.sqlite" "$data")
     nocat=$(run "$deid" publish -p "$(policy "$file")" -o "$work/l-nocat" --no-catalog "$data")
     duck=$(run python3 "$(peer "$file")" "$data" "$work/l-duck.csv" 2)
-    echo "$cat $nocat $duck" >> "$results"
-    echo "$file round $round: deid $cat, deid --no-catalog $nocat, DuckDB $duck (seconds, peak KB)"
+    read -r columns entity <<<"$(quasi "$file")"
+    risk=$(run "$deid" risk "$data" -q "$columns" --entity "$entity" --no-discovery)
+    duckrisk=$(run python3 Benchmarks/risk_peers.py duckdb "$data" , "$columns" "$entity" 2)
+    echo "$cat $nocat $duck $risk $duckrisk" >> "$results"
+    echo "$file round $round: deid $cat, deid --no-catalog $nocat, DuckDB $duck; deid risk $risk, DuckDB group-by $duckrisk (seconds, peak KB)"
   done
   python3 - "$file" "$results" <<'PY'
 import statistics, sys
@@ -68,7 +109,9 @@ rows = [list(map(float, line.split())) for line in open(sys.argv[2])]
 med = lambda i: statistics.median(r[i] for r in rows)
 print(f"{sys.argv[1]}: deid {med(0):.2f} s ({med(1) / 1024:.0f} MB), --no-catalog {med(2):.2f} s, "
       f"DuckDB {med(4):.2f} s ({med(5) / 1024:.0f} MB); DuckDB/deid per round {statistics.median(r[4] / r[0] for r in rows):.2f}, "
-      f"catalog cost {statistics.median(r[0] / r[2] - 1 for r in rows) * 100:.0f}%")
+      f"catalog cost {statistics.median(r[0] / r[2] - 1 for r in rows) * 100:.0f}%; "
+      f"deid risk {med(6):.2f} s ({med(7) / 1024:.0f} MB), DuckDB group-by {med(8):.2f} s ({med(9) / 1024:.0f} MB), "
+      f"DuckDB/deid per round {statistics.median(r[8] / r[6] for r in rows):.2f}")
 PY
 done
 rm -rf "$work/l-cat" "$work/l-cat.sqlite"* "$work/l-nocat" "$work/l-duck.csv"
