@@ -291,6 +291,14 @@ import Testing
             ),
             ("  by: [postcode]\n  measures: [kwh]", "missing key 'time'"),
             (
+                "  by: [postcode, kwh]\n  time: { column: reading_time }\n  measures: [kwh]",
+                "aggregate.by: column 'kwh' cannot be both grouped by and totalled"
+            ),
+            (
+                "  time: { column: reading_time }\n  measures: [kwh, meter_id]",
+                "aggregate: the entity column 'meter_id' is counted, not grouped by or totalled"
+            ),
+            (
                 "  time: { column: reading_time, every: day }\n  measures: [kwh]\n  budget: { lifetime_epsilon: 5 }",
                 "aggregate.budget: a budget is spent by differential privacy"
             ),

@@ -133,18 +133,15 @@ extension PolicyLoader.Builder {
         } else if byKey["time"] == nil {
             reader.report(node, "aggregate", "missing key 'time': { column: TIMESTAMP, every: day } (the time buckets)")
         }
-        for (name, path) in [(entity, "entity")] + spec.by.map { ($0, "aggregate.by") } {
-            guard let name, spec.measures.contains(name) || name == spec.timeColumn && path != "entity" else {
-                continue
-            }
+        for name in spec.by where spec.measures.contains(name) {
             reader.report(
-                byKey["by"] ?? node, path, "column '\(name)' cannot be both grouped by and totalled or bucketed")
+                byKey["by"] ?? node, "aggregate.by", "column '\(name)' cannot be both grouped by and totalled")
         }
         if spec.by.contains(spec.timeColumn) {
             reader.report(
                 byKey["by"] ?? node, "aggregate.by", "the time column is bucketed by 'time'; leave it out of 'by'")
         }
-        for name in spec.measures + [spec.timeColumn] + spec.by {
+        for name in spec.measures + [spec.timeColumn] + spec.by where name != entity {
             guard let column = columns.first(where: { $0.name == name }) else { continue }
             if case .drop? = column.technique {
                 reader.report(
