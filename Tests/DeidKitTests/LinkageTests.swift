@@ -494,6 +494,30 @@ import Testing
                 "combinations not ranked: 40 join columns (at most 31 are); name fewer with --columns"))
     }
 
+    /// A pair's JSON holds its measures flat, every key present (`joined_min_class_size` null
+    /// when the files share no join value), and reads back as the same pair.
+    @Test func pairsWriteTheirMeasuresFlatAndReadBack() throws {
+        let directory = try TemporaryDirectory()
+        let left = try directory.write("left.csv", text: "zone,b\nA,x\nB,y\nB,z\nA,w\n")
+        let shared = try directory.write("shared.csv", text: "zone,c\nA,u\nB,v\nB,w\n")
+        let apart = try directory.write("apart.csv", text: "zone,c\nC,u\nD,v\nD,w\n")
+        for (right, joined) in [(shared, 1), (apart, nil)] {
+            let pair = try #require(try Self.link([left, right]).pairs.first)
+            #expect(pair.measures.joinedMinClassSize == joined)
+            let data = try JSONEncoder().encode(pair)
+            let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            for key in [
+                "left_records", "unique_links", "unique_link_share", "also_unique_in_left", "joined_min_class_size",
+                "joinability", "method", "left", "right", "columns",
+            ] {
+                #expect(object.keys.contains(key), "\(key)")
+            }
+            #expect(object["measures"] == nil)
+            let back = try JSONDecoder().decode(LinkPair.self, from: data)
+            #expect(back.measures == pair.measures && back.left == pair.left && back.joinColumns == pair.joinColumns)
+        }
+    }
+
     /// Coordinates gridded by a release (cell centres of 500 m) join raw coordinates at the
     /// grid: the raw side is placed in the release's cells, and the links match pandas doing
     /// the same; they were compared as equal numbers and matched almost nothing.

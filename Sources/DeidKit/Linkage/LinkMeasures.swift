@@ -26,6 +26,19 @@ public struct LinkMeasures: Codable, Sendable, Equatable {
         case joinedMinClassSize = "joined_min_class_size"
         case joinability, method
     }
+
+    /// Every key, `joined_min_class_size` too (`null` when the files hold no join value in
+    /// common): the fixed keys of a pair in `deid link --json` (Docs/LINKAGE.md).
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(leftRecords, forKey: .leftRecords)
+        try container.encode(uniqueLinks, forKey: .uniqueLinks)
+        try container.encode(uniqueLinkShare, forKey: .uniqueLinkShare)
+        try container.encode(alsoUniqueInLeft, forKey: .alsoUniqueInLeft)
+        try container.encode(joinedMinClassSize, forKey: .joinedMinClassSize)
+        try container.encode(joinability, forKey: .joinability)
+        try container.encode(method, forKey: .method)
+    }
 }
 
 /// The right side of a measured join: join value -> individuals, complete for every value up

@@ -102,12 +102,6 @@ public struct LinkPair: Codable, Sendable {
         case sharedColumns = "shared_columns"
         case joinColumns = "join_columns"
         case rightIdentifiers = "right_identifiers"
-        case leftRecords = "left_records"
-        case uniqueLinks = "unique_links"
-        case uniqueLinkShare = "unique_link_share"
-        case alsoUniqueInLeft = "also_unique_in_left"
-        case joinedMinClassSize = "joined_min_class_size"
-        case joinability, method
     }
 
     package init(
@@ -126,7 +120,8 @@ public struct LinkPair: Codable, Sendable {
         self.suggestion = suggestion
     }
 
-    // The measures sit flat in the pair's object (the fixed keys scripts read).
+    // The measures sit flat in the pair's object (the fixed keys scripts read): they are
+    // encoded into the same object, with their own keys (`LinkMeasures.CodingKeys`).
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(left, forKey: .left)
@@ -134,13 +129,7 @@ public struct LinkPair: Codable, Sendable {
         try container.encode(sharedColumns, forKey: .sharedColumns)
         try container.encode(columns, forKey: .columns)
         try container.encode(joinColumns, forKey: .joinColumns)
-        try container.encode(measures.leftRecords, forKey: .leftRecords)
-        try container.encode(measures.uniqueLinks, forKey: .uniqueLinks)
-        try container.encode(measures.uniqueLinkShare, forKey: .uniqueLinkShare)
-        try container.encode(measures.alsoUniqueInLeft, forKey: .alsoUniqueInLeft)
-        try container.encode(measures.joinedMinClassSize, forKey: .joinedMinClassSize)
-        try container.encode(measures.joinability, forKey: .joinability)
-        try container.encode(measures.method, forKey: .method)
+        try measures.encode(to: encoder)
         try container.encode(reidentification, forKey: .reidentification)
         try container.encode(rightIdentifiers, forKey: .rightIdentifiers)
         try container.encode(combinations, forKey: .combinations)
@@ -154,14 +143,7 @@ public struct LinkPair: Codable, Sendable {
         sharedColumns = try container.decode([String].self, forKey: .sharedColumns)
         columns = try container.decode([SharedColumnReport].self, forKey: .columns)
         joinColumns = try container.decode([String].self, forKey: .joinColumns)
-        measures = LinkMeasures(
-            leftRecords: try container.decode(Int.self, forKey: .leftRecords),
-            uniqueLinks: try container.decode(Int.self, forKey: .uniqueLinks),
-            uniqueLinkShare: try container.decode(Double.self, forKey: .uniqueLinkShare),
-            alsoUniqueInLeft: try container.decode(Int.self, forKey: .alsoUniqueInLeft),
-            joinedMinClassSize: try container.decodeIfPresent(Int.self, forKey: .joinedMinClassSize),
-            joinability: try container.decode(Double.self, forKey: .joinability),
-            method: try container.decode(String.self, forKey: .method))
+        measures = try LinkMeasures(from: decoder)
         reidentification = try container.decode(Bool.self, forKey: .reidentification)
         rightIdentifiers = try container.decode([String].self, forKey: .rightIdentifiers)
         combinations = try container.decode([LinkCombination].self, forKey: .combinations)
