@@ -8,27 +8,14 @@ import Testing
     static let sample = PublishCommandTests.sample
     static let environment = PublishCommandTests.environment
 
-    static let privatePolicy = """
-        version: 1
-        dataset: { name: daily-totals }
-        entity: meter_id
-        columns:
-          meter_id:      { role: identifier, drop: true }
-          customer_name: { role: identifier, drop: true }
-          email:         { role: identifier, drop: true }
-          postcode:      { role: quasi_identifier }
-          dwelling_type: { role: quasi_identifier }
-          occupants:     { role: quasi_identifier }
-          tariff:        { role: insensitive }
-          reading_time:  { role: insensitive }
-          kwh:           { role: sensitive }
-        aggregate:
+    static let privatePolicy = PolicyText.sampleAggregate(
+        """
           time: { column: reading_time, every: day }
           measures: [kwh]
           min_entities: 23
           dp: { epsilon: 10, bounds: { kwh: [0, 2] }, max_cells: 7 }
           budget: { lifetime_epsilon: 30 }
-        """
+        """, dataset: "daily-totals")
 
     /// Five publishes at once with budget for three: exactly three are written and recorded,
     /// the other two are refused (exit 1) with nothing written; `deid catalog budget` shows

@@ -13,25 +13,8 @@ import Testing
     static let sample = Paths.root + "/Datasets/smart_meter_sample.csv"
     static let oracle = Paths.root + "/Tests/Oracles/aggregate_oracle.py"
 
-    /// The sample's policy with an `aggregate` section (`extra` lines under it).
     static func samplePolicy(_ aggregate: String, filter: String = "") -> String {
-        """
-        version: 1
-        dataset: { name: meter-areas }
-        entity: meter_id
-        \(filter)columns:
-          meter_id:      { role: identifier, drop: true }
-          customer_name: { role: identifier, drop: true }
-          email:         { role: identifier, drop: true }
-          postcode:      { role: quasi_identifier, generalize: { prefix: [4, 2, 1], level: 2 } }
-          dwelling_type: { role: quasi_identifier }
-          occupants:     { role: quasi_identifier }
-          tariff:        { role: insensitive }
-          reading_time:  { role: insensitive }
-          kwh:           { role: sensitive }
-        aggregate:
-        \(aggregate)
-        """
+        PolicyText.sampleAggregate(aggregate, filter: filter)
     }
 
     static func publish(

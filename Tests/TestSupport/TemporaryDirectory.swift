@@ -79,4 +79,29 @@ public enum PolicyText {
         if !result.hasSuffix("\n") { result += "\n" }
         return result
     }
+
+    /// A policy for the bundled sample with an `aggregate` section (its lines, indented by two):
+    /// identifiers dropped, the postcode cut to its area (levels above it to merge into),
+    /// every other column kept as read; `filter` is a whole `filter:` section, if any.
+    public static func sampleAggregate(_ aggregate: String, dataset: String = "meter-areas", filter: String = "")
+        -> String
+    {
+        """
+        version: 1
+        dataset: { name: \(dataset) }
+        entity: meter_id
+        \(filter)columns:
+          meter_id:      { role: identifier, drop: true }
+          customer_name: { role: identifier, drop: true }
+          email:         { role: identifier, drop: true }
+          postcode:      { role: quasi_identifier, generalize: { prefix: [4, 2, 1], level: 2 } }
+          dwelling_type: { role: quasi_identifier }
+          occupants:     { role: quasi_identifier }
+          tariff:        { role: insensitive }
+          reading_time:  { role: insensitive }
+          kwh:           { role: sensitive }
+        aggregate:
+        \(aggregate)
+        """
+    }
 }
