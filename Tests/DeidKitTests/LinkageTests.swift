@@ -469,6 +469,46 @@ import Testing
         #expect(merged.count > IndividualCount.exactLimit)
     }
 
+    /// A sketched count skips register updates its summary says change nothing: its registers
+    /// are those of HyperLogLog's update applied to every individual (computed here apart, and
+    /// read back through the catalog's encoding), from a few individuals to 100,000, each met
+    /// several times in a shuffled order, and after a merge.
+    @Test(arguments: [20, 1_000, 100_000])
+    func sketchedCountsKeepEveryRegister(individuals: Int) throws {
+        var random = TestRandom(seed: UInt64(individuals))
+        var order = (0..<individuals * 3).map { FieldHash.finalize(UInt64($0 % individuals)) }
+        order.shuffle(using: &random)
+        var count = IndividualCount()
+        var registers = [UInt8](repeating: 0, count: 256)
+        for individual in order {
+            count.insert(individual)
+            let index = Int(individual >> 56)
+            let rank = UInt8(((individual << 8) | (1 << 7)).leadingZeroBitCount + 1)
+            registers[index] = max(registers[index], rank)
+        }
+        func reference(_ registers: [UInt8], records: Int) throws -> IndividualCount {
+            var bytes: [UInt8] = []
+            bytes.appendLittleEndian(UInt64(records))
+            bytes.append(0xFF)
+            bytes.append(contentsOf: registers)
+            var offset = 0
+            return try IndividualCount.decode(bytes, at: &offset)
+        }
+        #expect(count == (try reference(registers, records: order.count)))
+        // Merged with another count, then updated further: still every register.
+        var other = IndividualCount()
+        for value in 0..<500 as Range<UInt64> {
+            let individual = FieldHash.finalize(value &+ 1 << 40)
+            other.insert(individual)
+            registers[Int(individual >> 56)] = max(
+                registers[Int(individual >> 56)], UInt8(((individual << 8) | (1 << 7)).leadingZeroBitCount + 1))
+        }
+        count.merge(other)
+        let again = order.prefix(1_000)
+        for individual in again { count.insert(individual) }
+        #expect(count == (try reference(registers, records: order.count + 500 + again.count)))
+    }
+
     /// Ranked combinations stay at most 63 and the full join, whatever the number of join
     /// columns; past `maxRankedJoinColumns` only the full join is measured, and the text says so.
     @Test func rankingIsBoundedByTheJoinsWidth() throws {
