@@ -14,7 +14,8 @@
 #   duckdb       the DuckDB peer with 2 threads (the same table, no risk, no catalog, no
 #                fingerprints)
 #
-# The inputs and policies are those of Benchmarks/layouts.sh (run it first to make the files).
+# The inputs and policies are those of Benchmarks/layouts.sh (Benchmarks/layouts-files.sh makes
+# the files when missing).
 #
 #   Benchmarks/floors.sh [ROUNDS] [FILE...]     # 3 rounds; meters-time meters-house taxi adult
 set -euo pipefail
@@ -24,29 +25,11 @@ shift || true
 files=${*:-meters-time meters-house taxi adult}
 work=$PWD/Benchmarks/work
 deid=$PWD/.build/release/deid
+mkdir -p "$work"
 export DEID_KEY=layouts-benchmark-key-0123456789abcdef0123
 cc -O2 -o "$work/csvparse" Benchmarks/csvparse.c -lcsv -lz
 
-input() {
-  case $1 in
-    meters-time) echo "$work/meters_time_1000x220.csv" ;;
-    meters-house) echo "$work/meters_550x365.csv" ;;
-    taxi) echo "$work/taxi_40x.csv" ;;
-    adult) echo "$work/adult_people_200x.csv" ;;
-  esac
-}
-policy() {
-  case $1 in
-    taxi) echo Benchmarks/taxi-policy.yaml ;; adult) echo Benchmarks/adult-k5-policy.yaml ;;
-    *) echo Benchmarks/publish-policy.yaml ;;
-  esac
-}
-peer() {
-  case $1 in
-    taxi) echo Benchmarks/duckdb_taxi.py ;; adult) echo Benchmarks/duckdb_adult.py ;;
-    *) echo Benchmarks/duckdb_publish.py ;;
-  esac
-}
+. Benchmarks/layouts-files.sh
 
 run() {
   /usr/bin/time -f "%e" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || { cat "$work/stderr.txt" >&2; exit 1; }
@@ -55,7 +38,6 @@ run() {
 
 for file in $files; do
   data=$(input "$file")
-  [ -s "$data" ] || { echo "$data is missing: run Benchmarks/layouts.sh 1 $file first" >&2; exit 1; }
   # A policy copying every column, measuring nothing (its risk section sets no gate).
   {
     echo "version: 1"

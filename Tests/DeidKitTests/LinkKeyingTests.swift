@@ -10,6 +10,14 @@ import Testing
 /// trims (small capacities), skipped values (empty fields) and individuals that change inside
 /// a run of repeated fields.
 @Suite struct LinkKeyingTests {
+    /// The slowest twin's step: every value of `record` a sketch counts (not empty, not too
+    /// long for a key) inserted into its column's sketch, held by the record's individual.
+    static func insertEveryValue(of record: CSVRecord, individualAt entity: Int, into sketches: inout [KHyperLogLog]) {
+        for column in sketches.indices where (1...LinkCounter.longestKey).contains(record.length(of: column)) {
+            sketches[column].insert(value: record.fieldHash(at: column), individual: record.fieldHash(at: entity))
+        }
+    }
+
     @Test(arguments: [UInt64(1), 2, 3, 4])
     func repeatedFieldsSketchLikeFullRecords(seed: UInt64) {
         var random = TestRandom(seed: seed)
@@ -36,9 +44,7 @@ import Testing
             for field in fields { whole.append(field: field) }
             var sparse = CSVRecord()
             for (column, field) in fields.enumerated() { sparse.append(field: column < repeated ? [] : field) }
-            for column in 0..<5 where (1...LinkCounter.longestKey).contains(whole.length(of: column)) {
-                twins[column].insert(value: whole.fieldHash(at: column), individual: whole.fieldHash(at: 1))
-            }
+            Self.insertEveryValue(of: whole, individualAt: 1, into: &twins)
             full.key(&whole, entity: 1, block: 0, number: number)
             fast.key(&sparse, entity: 1, block: 0, number: number, repeated: repeated)
             if repeated > 0 { shortcuts += 1 }
@@ -80,10 +86,7 @@ import Testing
                     record.append(field: second % 11 == 0 ? [] : Array("b\(second)".utf8))
                     record.append(field: Array("h\(step / 2)".utf8))
                     record.append(field: Array("r\(Int.random(in: 0..<5_000, using: &random))".utf8))
-                    let entity = record.fieldHash(at: 0)
-                    for column in 0..<5 where (1...LinkCounter.longestKey).contains(record.length(of: column)) {
-                        twins[column].insert(value: record.fieldHash(at: column), individual: entity)
-                    }
+                    Self.insertEveryValue(of: record, individualAt: 0, into: &twins)
                     keying.key(&record, entity: 0, block: 0, number: number)
                 }
             }
@@ -118,10 +121,7 @@ import Testing
                 let value = Int.random(in: 0..<choices, using: &random)
                 record.append(field: value % 13 == 0 ? [] : Array("k\(value)".utf8))
                 record.append(field: Array("d\(individual % 7)".utf8))
-                let entity = record.fieldHash(at: 0)
-                for column in 0..<4 where (1...LinkCounter.longestKey).contains(record.length(of: column)) {
-                    twins[column].insert(value: record.fieldHash(at: column), individual: entity)
-                }
+                Self.insertEveryValue(of: record, individualAt: 0, into: &twins)
                 keying.key(&record, entity: 0, block: 0, number: number)
             }
         }
