@@ -23,13 +23,8 @@ cd "$(dirname "$0")/.."
 rounds=${1:-3}
 shift || true
 files=${*:-meters-time meters-house taxi adult}
-work=$PWD/Benchmarks/work
-deid=$PWD/.build/release/deid
-mkdir -p "$work"
-export DEID_KEY=layouts-benchmark-key-0123456789abcdef0123
-cc -O2 -o "$work/csvparse" Benchmarks/csvparse.c -lcsv -lz
-
 . Benchmarks/layouts-files.sh
+cc -O2 -o "$work/csvparse" Benchmarks/csvparse.c -lcsv -lz
 
 run() {
   /usr/bin/time -f "%e" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || { cat "$work/stderr.txt" >&2; exit 1; }

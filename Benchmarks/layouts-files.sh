@@ -1,9 +1,15 @@
 # The four files of issue 22 and what runs on each, for Benchmarks/layouts.sh and floors.sh
-# (sourced; `work` names the directory the files are made in, never the repository).
+# (sourced from the repository's root): the files are made in Benchmarks/work (`work`, never
+# the repository), `deid` is the release build, and the pseudonyms' key is fixed.
 #
 #   input FILE    the file's path, made first when missing
 #   policy FILE   its benchmark policy;  peer FILE   its DuckDB twin
 #   quasi FILE    the quasi-identifiers and the entity `deid risk` measures
+
+work=$PWD/Benchmarks/work
+deid=$PWD/.build/release/deid
+mkdir -p "$work"
+export DEID_KEY=layouts-benchmark-key-0123456789abcdef0123
 
 input() {
   case $1 in

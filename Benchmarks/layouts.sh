@@ -23,11 +23,6 @@ cd "$(dirname "$0")/.."
 rounds=${1:-5}
 shift || true
 files=${*:-meters-time meters-house taxi adult}
-work=$PWD/Benchmarks/work
-deid=$PWD/.build/release/deid
-mkdir -p "$work"
-export DEID_KEY=layouts-benchmark-key-0123456789abcdef0123
-
 . Benchmarks/layouts-files.sh
 
 # run NAME COMMAND...: prints "seconds peak-KB" of one run.
