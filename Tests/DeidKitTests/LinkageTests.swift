@@ -469,10 +469,10 @@ import Testing
         #expect(merged.count > IndividualCount.exactLimit)
     }
 
-    /// A sketched count skips register updates its summary says change nothing: its registers
-    /// are those of HyperLogLog's update applied to every individual (computed here apart, and
-    /// read back through the catalog's encoding), from a few individuals to 100,000, each met
-    /// several times in a shuffled order, and after a merge.
+    /// A sketched count's registers are those of HyperLogLog's update applied to every
+    /// individual (computed here apart, and read back through the catalog's encoding), from a
+    /// few individuals to 100,000, each met several times in a shuffled order, and after a
+    /// merge and further updates.
     @Test(arguments: [20, 1_000, 100_000])
     func sketchedCountsKeepEveryRegister(individuals: Int) throws {
         var random = TestRandom(seed: UInt64(individuals))
