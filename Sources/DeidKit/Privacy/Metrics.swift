@@ -19,15 +19,15 @@ struct LossMeasure {
     func lowerBound(_ transformation: Transformation) -> Double {
         switch metric {
         case .loss:
-            var sum = 0.0
+            var terms: [Double] = []
             for (column, level) in transformation.levels.enumerated() {
                 for code in 0..<levels[column].domainSizes[0] {
-                    sum +=
+                    terms.append(
                         Double(statistics.valueRecords[column][code])
-                        * levels[column].loss(level: level, code: Int(levels[column].codes[level][code]))
+                            * levels[column].loss(level: level, code: Int(levels[column].codes[level][code])))
                 }
             }
-            return sum / Double(max(1, statistics.records * width))
+            return orderFreeSum(terms) / Double(max(1, statistics.records * width))
         default: return 0
         }
     }
@@ -38,7 +38,8 @@ struct LossMeasure {
         case .entropy:
             return entropy(table.node)
         case .loss:
-            var sum = 0.0
+            // Summed in an order that does not depend on the data's (`orderFreeSum`).
+            var terms: [Double] = []
             var published = 0
             for found in 0..<table.count where !evaluation.failing[found] {
                 let base = Int(table.representative[found]) * width
@@ -48,11 +49,11 @@ struct LossMeasure {
                     cell += levels[column].loss(
                         level: level, code: Int(levels[column].codes[level][Int(statistics.tuples[base + column])]))
                 }
-                sum += Double(table.records[found]) * cell
+                terms.append(Double(table.records[found]) * cell)
                 published += table.records[found]
             }
             let suppressed = statistics.records - published
-            return (sum + Double(suppressed * width)) / Double(max(1, statistics.records * width))
+            return (orderFreeSum(terms) + Double(suppressed * width)) / Double(max(1, statistics.records * width))
         case .discernibility:
             var sum = 0.0
             for found in 0..<table.count where !evaluation.failing[found] {

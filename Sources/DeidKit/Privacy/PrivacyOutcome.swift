@@ -41,8 +41,13 @@ package struct PrivacyPlan: Codable, Sendable, Equatable {
     package init(result: PrivacyResult, columns: [String], keyIDs: [String: String], seed: UInt64?) {
         self.columns = columns
         levels = result.levels
-        suppressedClasses = result.suppressedClasses.map { $0.map { Data($0) } }
-        suppressedEntities = result.suppressedEntityValues.map { Data($0) }
+        // Sorted by their values: the plan does not depend on the order the data was read in.
+        suppressedClasses = result.suppressedClasses.map { $0.map { Data($0) } }.sorted {
+            $0.lexicographicallyPrecedes($1) { $0.lexicographicallyPrecedes($1) }
+        }
+        suppressedEntities = result.suppressedEntityValues.map { Data($0) }.sorted {
+            $0.lexicographicallyPrecedes($1)
+        }
         self.keyIDs = keyIDs
         self.seed = seed
     }

@@ -73,12 +73,12 @@ package struct QuasiIdentifierLevels: Sendable {
                 groupRecords[Int(codes[level][code])] += records[code]
                 groupLeaves[Int(codes[level][code])] += 1
             }
-            var sum = 0.0
+            var terms: [Double] = []
             for code in 0..<values.count where records[code] > 0 {
                 let count = Double(records[code])
-                sum += count * log2(Double(groupRecords[Int(codes[level][code])]) / count)
+                terms.append(count * log2(Double(groupRecords[Int(codes[level][code])]) / count))
             }
-            entropy.append(sum)
+            entropy.append(orderFreeSum(terms))
             leaves.append(groupLeaves)
         }
         self.entropy = entropy
@@ -95,6 +95,13 @@ package struct QuasiIdentifierLevels: Sendable {
 
     /// The published value of level-0 value `code` at `level`.
     package func label(of code: Int, level: Int) -> [UInt8] { labels[level][Int(codes[level][code])] }
+}
+
+/// The sum of `terms` whatever order they come in: a value's code depends on the order the data
+/// was read in (one machine or merged shards), and a floating-point sum on the order of its
+/// terms; summed sorted, the same terms give the same bits.
+func orderFreeSum(_ terms: [Double]) -> Double {
+    terms.sorted().reduce(0, +)
 }
 
 enum LevelProblem: Error {
