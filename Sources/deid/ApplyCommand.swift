@@ -18,6 +18,11 @@ struct ApplyCommand: ParsableCommand {
             Examples:
               DEID_KEY=... deid apply --policy policy.yaml meters.csv.gz meters-open.csv.gz
               zcat meters.csv.gz | deid apply -p policy.yaml --seed 7 - - | head
+
+            With --plan (a plan file from deid plan, Docs/SCALE-OUT.md) the input is one shard
+            of a run split over machines: no search, the plan's levels, suppressions, seed and
+            release id are applied, and the keys must be those the plan was made with.
+              DEID_KEY=... deid apply --policy policy.yaml --plan plan.json part-0.csv.gz part-0-out.csv
             """)
 
     @OptionGroup var policyOptions: PolicyOptions
@@ -33,9 +38,18 @@ struct ApplyCommand: ParsableCommand {
     @Flag(help: "gzip the output whatever its name.")
     var compress = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Apply this plan (deid plan) to the input, a shard, instead of searching.", valueName: "file"))
+    var plan: String?
+
     func validate() throws {
         try requirePath(input, "the input")
         try requirePath(output, "the output")
+        try requirePath(plan, "--plan")
+        if plan != nil && policyOptions.seed != nil {
+            throw ValidationError("--seed comes from the plan with --plan (give it to deid plan)")
+        }
     }
 
     func run() throws {
@@ -44,6 +58,11 @@ struct ApplyCommand: ParsableCommand {
         let request = TransformRequest(
             policyPath: policyOptions.policy, inputs: [input], readOptions: dialect.readOptions,
             seed: policyOptions.seed, compress: compress)
-        try Publisher.apply(request, output: output) { progress.update($0) }
+        if let plan {
+            let decided = try ScaleOut.load(PlanFile.self, path: plan, what: "plan")
+            try ScaleOut.apply(request, plan: decided, output: output) { progress.update($0) }
+        } else {
+            try Publisher.apply(request, output: output) { progress.update($0) }
+        }
     }
 }

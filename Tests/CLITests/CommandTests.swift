@@ -56,8 +56,8 @@ struct CommandTests {
                 "Error: The value 'x' is invalid for '--seed <n>': a seed is a whole number from 0 to 18446744073709551615"
             ),
             (
-                ["stats", "--help"],
-                "deid: unknown command 'deid stats' (commands: publish, apply, risk, link, catalog, profile, convert)"
+                ["summary", "--help"],
+                "deid: unknown command 'deid summary' (commands: publish, apply, risk, link, catalog, profile, convert, stats, plan)"
             ),
             (
                 ["catalog", "frob", "--help"],

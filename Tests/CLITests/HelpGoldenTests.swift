@@ -15,6 +15,8 @@ struct HelpGoldenTests {
         ("deid-catalog", "deid", ["catalog", "--help"]),
         ("deid-profile", "deid", ["profile", "--help"]),
         ("deid-convert", "deid", ["convert", "--help"]),
+        ("deid-stats", "deid", ["stats", "--help"]),
+        ("deid-plan", "deid", ["plan", "--help"]),
         ("deid-sample", "deid-sample", ["--help"]),
     ]
 

@@ -42,9 +42,10 @@ extension TransformRun {
     /// records suppressed.
     package func runPrivate(
         inputs: [BlockInput], output: OutputFile, delimiter: CSVDelimiter, spoolDirectory: String,
-        applying decided: PrivacyPlan, digest: OutputDigest? = nil
+        applying decided: PrivacyPlan, progress: ((InputProgress) -> Void)? = nil, digest: OutputDigest? = nil
     ) throws -> (RunSummary, suppressedRecords: Int) {
-        var first = try passOne(inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: nil)
+        var first = try passOne(
+            inputs: inputs, delimiter: delimiter, spoolDirectory: spoolDirectory, progress: progress)
         guard decided.columns == first.statistics.columns, decided.levels.count == first.levels.count,
             zip(decided.levels, first.levels).allSatisfy({ $0 <= $1.maxLevel })
         else {
@@ -54,7 +55,8 @@ extension TransformRun {
                     message: "the plan was made for other quasi-identifiers or levels than this policy's")
             ])
         }
-        let (kept, suppressed) = try passTwo(first, plan: decided, output: output, delimiter: delimiter, digest: digest)
+        let (kept, suppressed) = try passTwo(
+            first, plan: decided, output: output, delimiter: delimiter, progress: progress, digest: digest)
         first.summary.recordsOut = kept
         return (first.summary, suppressed)
     }
@@ -100,6 +102,17 @@ extension TransformRun {
             })
         let statistics = accumulator.finish()
 
+        let levels = try quasiIdentifierLevels(statistics, layout: layout) { inputs[$0].source.displayName }
+        return FirstPass(
+            summary: summary, statistics: statistics, levels: levels, spool: spool, accumulator: accumulator,
+            header: header, frameHeader: frameHeader, repeatHeader: repeatHeader)
+    }
+
+    /// Each quasi-identifier's levels on the values `statistics` holds; a value a generalizer
+    /// cannot take is an error at the place it was first seen (`source` names an input).
+    func quasiIdentifierLevels(
+        _ statistics: PrivacyStatistics, layout: PrivacyLayout, source: (Int) -> String
+    ) throws -> [QuasiIdentifierLevels] {
         var levels: [QuasiIdentifierLevels] = []
         for (column, name) in layout.columns.enumerated() {
             do {
@@ -113,7 +126,7 @@ extension TransformRun {
                     let seen = statistics.valuePositions[column][index]
                     throw TransformError(
                         position: InputPosition(
-                            source: inputs[seen.input].source.displayName, line: seen.line,
+                            source: source(seen.input), line: seen.line,
                             record: seen.record, column: name), problem: problem.message)
                 case .notNested(let level):
                     throw PolicyError([
@@ -126,9 +139,7 @@ extension TransformRun {
                 }
             }
         }
-        return FirstPass(
-            summary: summary, statistics: statistics, levels: levels, spool: spool, accumulator: accumulator,
-            header: header, frameHeader: frameHeader, repeatHeader: repeatHeader)
+        return levels
     }
 
     /// Pass 2: the spool read once; frames of the plan's suppressed classes and entities are

@@ -1,5 +1,6 @@
 import DeidCSV
 import DeidEngine
+import Foundation
 
 /// Rows of sparse counts: for row `i`, `keys[offsets[i]..<offsets[i+1]]` with their `counts`.
 package struct SparseRows: Codable, Sendable, Equatable {
@@ -356,6 +357,35 @@ final class PrivacyAccumulator {
             }
         }
         return (tupleMap, entityMap)
+    }
+
+    /// Everything added, as a shard's counts (`ShardCounts`, canonical): every entity with its
+    /// pairs. `sources` names the run's inputs, which `ValuePosition.input` numbers.
+    func shardCounts(sources: [String]) -> ShardCounts {
+        var counts = ShardCounts(
+            columns: columns, hasEntity: hasEntity, hasSensitive: hasSensitive, sources: sources,
+            values: valueCodes.map { $0.values.map { Data($0) } }, valueRecords: valueRecords,
+            valuePositions: valuePositions, tuples: tupleCodes.tuples, tupleRecords: tupleRecords,
+            sensitiveValues: sensitiveCodes.values.map { Data($0) }, entities: [], pairOffsets: [0], pairKeys: [],
+            pairRecords: [], records: records)
+        func addRow(_ pairs: [UInt64: Int]) {
+            for (key, records) in pairs {
+                counts.pairKeys.append(key)
+                counts.pairRecords.append(records)
+            }
+            counts.pairOffsets.append(counts.pairKeys.count)
+        }
+        if hasEntity {
+            for entity in 0..<entityFirst.count where entityFirst[entity] != UInt64.max {
+                counts.entities.append(Data(entityCodes.values[entity]))
+                var pairs = entityMore[UInt32(entity)] ?? [:]
+                pairs[entityFirst[entity], default: 0] += entityFirstRecords[entity]
+                addRow(pairs)
+            }
+        } else if hasSensitive {
+            addRow(pairCounts)
+        }
+        return counts.canonical()
     }
 
     /// The run's code of an entity value, if it was seen.

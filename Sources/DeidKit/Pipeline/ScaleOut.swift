@@ -1,0 +1,250 @@
+import DeidCSV
+import DeidEngine
+import Foundation
+
+/// One shard's statistics, as `deid stats` writes them (Docs/SCALE-OUT.md): what the search
+/// needs of the shard's records, the shard's inputs and their fingerprints, and what they were
+/// made for (the policy's fingerprint and the input header).
+package struct StatisticsFile: Codable, Sendable, Equatable {
+    package static let formatName = "deid-statistics"
+    package static let currentVersion = 1
+
+    package var format = Self.formatName
+    package var version = Self.currentVersion
+    package var policySHA256: String
+    package var header: [String]
+    /// Records read, filtered and counted, over the shard's inputs (sorted by name).
+    package var summary: RunSummary
+    package var counts: ShardCounts
+
+    enum CodingKeys: String, CodingKey {
+        case format, version
+        case policySHA256 = "policy_sha256"
+        case header, summary, counts
+    }
+}
+
+/// A plan made on the merged statistics of every shard, as `deid plan` writes it: the search's
+/// decision (levels, suppressed classes and entities by value, key ids, the seed) with the
+/// release id that per-release keys are derived from, and what the release's manifest says
+/// of it. It names suppressed entities, so it is as confidential as the input; it holds no key.
+package struct PlanFile: Codable, Sendable, Equatable {
+    package static let formatName = "deid-plan"
+    package static let currentVersion = 1
+
+    package var format = Self.formatName
+    package var version = Self.currentVersion
+    package var policySHA256: String
+    package var header: [String]
+    package var releaseID: String
+    package var plan: PrivacyPlan
+    /// The manifest's `privacy` object for the whole release.
+    package var privacy: PrivacyManifest
+    /// The merged statistics' counts of records and inputs.
+    package var summary: RunSummary
+    /// SHA-256 of the merged statistics file's bytes (`ScaleOut.encode`).
+    package var statisticsSHA256: String
+
+    enum CodingKeys: String, CodingKey {
+        case format, version
+        case policySHA256 = "policy_sha256"
+        case header
+        case releaseID = "release_id"
+        case plan, privacy, summary
+        case statisticsSHA256 = "statistics_sha256"
+    }
+}
+
+/// The three steps of a run cut into shards (Docs/SCALE-OUT.md): each shard's statistics, one
+/// plan on their merge, and the plan applied to each shard. The shards may be cut anywhere
+/// between records: an entity with records in several shards is merged by its value.
+package enum ScaleOut {
+    /// `deid stats`: privacy pass 1 over `request`'s inputs (one shard), counted, not written.
+    package static func statistics(
+        _ request: TransformRequest, progress: ((InputProgress) -> Void)? = nil
+    ) throws -> StatisticsFile {
+        let (policy, plan, inputs) = try Publisher.prepare(request, releaseID: "statistics")
+        try checkScalable(policy)
+        let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        let first = try run.passOne(
+            inputs: inputs, delimiter: inputs[0].delimiter,
+            spoolDirectory: Publisher.temporaryDirectory(request.environment), progress: progress)
+        var summary = first.summary
+        for index in summary.inputs.indices { summary.inputs[index].sha256 = inputs[index].fingerprint() }
+        summary.inputs.sort(by: inputOrder)
+        return StatisticsFile(
+            policySHA256: policy.sha256, header: plan.inputHeader, summary: summary,
+            counts: first.accumulator.shardCounts(sources: inputs.map(\.source.displayName)))
+    }
+
+    /// Merges statistics files (named by `names` in errors): the same value for any grouping
+    /// and order of the same shards.
+    package static func merge(_ files: [StatisticsFile], names: [String]) throws -> StatisticsFile {
+        guard var merged = files.first else { throw usage("no statistics file given") }
+        for (file, name) in zip(files, names) {
+            guard file.format == StatisticsFile.formatName, file.version == StatisticsFile.currentVersion else {
+                throw usage(
+                    "not a version-\(StatisticsFile.currentVersion) statistics file (format \(file.format), version \(file.version))",
+                    file: name)
+            }
+            guard file.policySHA256 == merged.policySHA256, file.header == merged.header,
+                file.counts.sameShape(as: merged.counts)
+            else {
+                throw usage(
+                    "made with another policy or header than \(names[0]); every shard needs the same", file: name)
+            }
+        }
+        merged.counts = ShardCounts.merged(files.map(\.counts))
+        merged.summary = RunSummary()
+        for file in files {
+            merged.summary.inputs += file.summary.inputs
+            merged.summary.recordsIn += file.summary.recordsIn
+            merged.summary.recordsFiltered += file.summary.recordsFiltered
+            merged.summary.recordsOut += file.summary.recordsOut
+        }
+        merged.summary.inputs.sort(by: inputOrder)
+        return merged
+    }
+
+    /// `deid plan`: the search on merged statistics. Throws `PrivacyGateError` (exit 1) when no
+    /// transformation satisfies the models.
+    package static func plan(
+        _ statistics: StatisticsFile, policyPath: String, seed: UInt64?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> PlanFile {
+        let policy = try Policy.load(path: policyPath, columns: statistics.header, environment: environment)
+        try checkScalable(policy)
+        guard policy.sha256 == statistics.policySHA256 else {
+            throw usage("the statistics were made with another policy than \(policyPath) (its fingerprint differs)")
+        }
+        let releaseID = Release.newID()
+        let transform = try TransformPlan(
+            policy: policy, header: statistics.header, releaseID: releaseID, seed: seed, environment: environment)
+        let run = TransformRun(plan: transform, workers: 1)
+        guard let layout = run.privacy, let spec = policy.privacy else { preconditionFailure("checked above") }
+        let counts = statistics.counts
+        let merged = counts.statistics()
+        let levels = try run.quasiIdentifierLevels(merged, layout: layout) { counts.sources[$0] }
+        let search = PrivacySearch(statistics: merged, levels: levels, spec: spec)
+        let result: PrivacyResult
+        do { result = try search.run() } catch let refusal as PrivacyRefusal {
+            throw PrivacyGateError(refusal: refusal)
+        }
+        let decided = PrivacyPlan(result: result, columns: merged.columns, keyIDs: transform.keyIDs, seed: seed)
+        let outcome = PrivacyOutcome(
+            statistics: merged, levels: levels, result: result,
+            tClosenessDistance: spec.tCloseness != nil ? search.tClosenessDistance : nil,
+            suppressedRecords: result.suppressedRecords, plan: decided)
+        return PlanFile(
+            policySHA256: policy.sha256, header: statistics.header, releaseID: releaseID, plan: decided,
+            privacy: PrivacyManifest(outcome: outcome, spec: spec), summary: statistics.summary,
+            statisticsSHA256: Fingerprint.sha256(of: try encode(statistics)))
+    }
+
+    /// `deid apply --plan`: one shard transformed under `plan`, into `output` (a file or `-`).
+    /// Its records are those a one-machine run with the same plan writes for the shard's inputs.
+    @discardableResult
+    package static func apply(
+        _ request: TransformRequest, plan decided: PlanFile, output: String,
+        progress: ((InputProgress) -> Void)? = nil
+    ) throws -> (summary: RunSummary, suppressedRecords: Int) {
+        var shard = request
+        shard.seed = decided.plan.seed
+        let (policy, plan, inputs) = try Publisher.prepare(shard, releaseID: decided.releaseID)
+        try checkScalable(policy)
+        guard policy.sha256 == decided.policySHA256 else {
+            throw usage("the plan was made with another policy than \(request.policyPath) (its fingerprint differs)")
+        }
+        guard plan.inputHeader == decided.header else {
+            throw TransformError(
+                position: InputPosition(source: inputs[0].source.displayName, line: 1),
+                problem: "the header differs from the one the plan was made for")
+        }
+        for (path, id) in decided.plan.keyIDs where plan.keyIDs[path] != id {
+            throw PolicyError([
+                PolicyDiagnostic(
+                    file: policy.source, line: nil, column: nil, path: path,
+                    message:
+                        "this key (id \(plan.keyIDs[path] ?? "none")) is not the one the plan was made with (id \(id)): give every shard the same key"
+                )
+            ])
+        }
+        let file = try OutputFile(
+            path: output, compress: request.compress ? true : nil, protecting: inputs.compactMap(\.source.identity))
+        let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        let besideOutput = output != "-" && (FileStatus.of(path: output).map { $0.kind == .regular } ?? true)
+        let result = try run.runPrivate(
+            inputs: inputs, output: file, delimiter: inputs[0].delimiter,
+            spoolDirectory: besideOutput
+                ? PathName.directory(of: output) : Publisher.temporaryDirectory(request.environment),
+            applying: decided.plan, progress: progress)
+        try file.commit()
+        return result
+    }
+
+    /// A statistics or plan file's bytes: JSON with sorted keys, so that equal values are
+    /// equal bytes.
+    package static func encode<Value: Encodable>(_ value: Value) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(value)) + [0x0A]
+    }
+
+    /// A statistics or plan file read from `path`; its problems name the file.
+    package static func load<Value: Decodable>(_ type: Value.Type, path: String, what: String) throws -> Value {
+        let bytes: Data
+        do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw usage("cannot read the \(what) file", file: path)
+        }
+        do { return try JSONDecoder().decode(type, from: bytes) } catch {
+            throw usage("not a \(what) file written by deid (\(what) files are JSON)", file: path)
+        }
+    }
+
+    /// What a sharded run can do today: a privacy section's search on merged statistics. A
+    /// policy whose gates are measured on the written release (risk, linkage) or that
+    /// aggregates records is published on one machine, so that no gate is skipped.
+    static func checkScalable(_ policy: Policy) throws {
+        var problems: [PolicyDiagnostic] = []
+        func refuse(_ path: String, _ message: String) {
+            problems.append(PolicyDiagnostic(file: policy.source, line: nil, column: nil, path: path, message: message))
+        }
+        if policy.privacy == nil {
+            refuse(
+                "privacy",
+                "scale-out runs a privacy section's search on merged statistics; this policy has none (publish it on one machine, where its risk gates are measured)"
+            )
+        }
+        if policy.risk != nil {
+            refuse(
+                "risk",
+                "a risk section's gates are measured on the written release, which no shard sees: publish on one machine"
+            )
+        }
+        if policy.linkage != nil {
+            refuse("linkage", "a linkage check reads the written release, which no shard sees: publish on one machine")
+        }
+        if policy.aggregateRelease != nil || policy.columns.contains(where: { $0.aggregate != nil }) {
+            refuse(
+                "aggregate",
+                "aggregating records per entity and period is not split into shards yet: publish on one machine")
+        }
+        if !problems.isEmpty { throw PolicyError(problems) }
+    }
+
+    static func inputOrder(_ a: InputSummary, _ b: InputSummary) -> Bool {
+        (a.name, a.sha256 ?? "") < (b.name, b.sha256 ?? "")
+    }
+
+    static func usage(_ message: String, file: String? = nil) -> ScaleOutError {
+        ScaleOutError(message: message, file: file)
+    }
+}
+
+/// A statistics or plan file that cannot be used (exit 2), named when it is one file's fault.
+package struct ScaleOutError: ReportedError, Sendable, CustomStringConvertible {
+    package var message: String
+    package var file: String?
+    package var problems: [ReportedProblem] { [ReportedProblem(message, at: file.map { .file($0) })] }
+    package var description: String { problems[0].description }
+}

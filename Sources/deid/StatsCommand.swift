@@ -1,0 +1,69 @@
+import ArgumentParser
+import DeidCSV
+import DeidKit
+
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Count one shard's statistics for a plan made on several machines (Docs/SCALE-OUT.md).",
+        discussion: """
+            The first of three steps that split a privacy run over machines: deid stats counts
+            each shard (privacy pass 1: the policy's techniques applied, the quasi-identifiers'
+            classes, entities and sensitive values counted, nothing written but the statistics);
+            deid plan merges them and searches; deid apply --plan transforms each shard.
+
+            A shard is any set of whole input files of one dataset; an individual's records may
+            lie in several shards. The statistics file is versioned JSON that grows with the
+            classes and entities, not the records. With --merge the arguments are statistics
+            files and their merge is written: merging in any grouping or order gives the same
+            bytes. The statistics hold every entity's value and the quasi-identifiers' values:
+            keep them as confidential as the input.
+
+            Only policies with a privacy section and no risk, linkage or aggregate section run
+            in shards (their gates are measured on the written release).
+
+            Examples:
+              deid stats --policy policy.yaml --out part-0.stats.json part-0.csv.gz
+              deid stats --merge --out all.stats.json part-0.stats.json part-1.stats.json
+            """)
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The policy file (YAML, see Docs/POLICY.md).", valueName: "file"))
+    var policy: String?
+
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp("The statistics file to write, or - for standard output.", valueName: "file"))
+    var out: String = "-"
+
+    @Flag(help: "The arguments are statistics files: write their merge.")
+    var merge = false
+
+    @Argument(help: "The shard's CSV inputs (plain or gzip; - for standard input), or statistics files with --merge.")
+    var inputs: [String]
+
+    @OptionGroup var dialect: DialectOptions
+
+    func validate() throws {
+        if inputs.isEmpty { throw ValidationError("give at least one input") }
+        for input in inputs { try requirePath(input, "an input") }
+        try requirePath(out, "--out")
+        if !merge && policy == nil { throw ValidationError("--policy is required (except with --merge)") }
+        if let policy { try requirePath(policy, "--policy") }
+    }
+
+    func run() throws {
+        let statistics: StatisticsFile
+        if merge {
+            let files = try inputs.map { try ScaleOut.load(StatisticsFile.self, path: $0, what: "statistics") }
+            statistics = try ScaleOut.merge(files, names: inputs)
+        } else {
+            let progress = ProgressBar(label: "counting \(inputs.count == 1 ? inputs[0] : "\(inputs.count) inputs")")
+            defer { progress.finish() }
+            let request = TransformRequest(policyPath: policy!, inputs: inputs, readOptions: dialect.readOptions)
+            statistics = try ScaleOut.statistics(request) { progress.update($0) }
+        }
+        let file = try OutputFile(path: out, compress: false)
+        try file.write(bytes: try ScaleOut.encode(statistics))
+        try file.commit()
+    }
+}

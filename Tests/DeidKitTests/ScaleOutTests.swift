@@ -1,0 +1,188 @@
+import DeidCSV
+import DeidTestSupport
+import Foundation
+import Testing
+
+@testable import DeidKit
+
+/// The three scale-out steps (`deid stats`, `deid plan`, `deid apply --plan`) against a publish
+/// of the whole file on one machine, on shards cut so that most people's records lie in several.
+@Suite struct ScaleOutTests {
+    /// The whole file and `count` shards dealt from its records in turn: a person with two or
+    /// more records has them in two or more shards.
+    static func shards(_ csv: String, count: Int) -> [String] {
+        let lines = csv.split(separator: "\n").map(String.init)
+        return (0..<count).map { shard in
+            let dealt = lines.dropFirst().enumerated().filter { $0.offset % count == shard }.map(\.element)
+            return ([lines[0]] + dealt).joined(separator: "\n") + "\n"
+        }
+    }
+
+    /// Each shard's statistics, made by `ScaleOut.statistics` from its own file.
+    static func statistics(_ shards: [String], policy: String, in directory: TemporaryDirectory) throws
+        -> [StatisticsFile]
+    {
+        try shards.enumerated().map { index, shard in
+            let input = try directory.write("shard\(index).csv", text: shard)
+            return try ScaleOut.statistics(
+                TransformRequest(policyPath: policy, inputs: [input], environment: [:], workers: 2))
+        }
+    }
+
+    @Test(arguments: PrivacyTests.cases) func shardsPublishWhatOneMachinePublishes(_ test: PrivacyTests.Case) throws {
+        let data = PrivacyTests.Generated(seed: test.seed, people: 240, moving: max(test.moving, 0.3))
+        let policyText = PrivacyTests.policy(privacy: test.privacy, entity: test.entity)
+        let (directory, policy, input) = try PrivacyTests.fixture(data.csv, policyText: policyText)
+        let whole = try Publisher.publish(
+            TransformRequest(policyPath: policy, inputs: [input], environment: [:], workers: 2),
+            directory: directory.file("release"), dryRun: false)
+        let wholeRows = String(decoding: try directory.read("release/people.csv"), as: UTF8.self)
+            .split(separator: "\n").dropFirst()
+
+        let parts = Self.shards(data.csv, count: 3)
+        let files = try Self.statistics(parts, policy: policy, in: directory)
+        // Any grouping and order of the merge gives the same bytes.
+        let names = ["a", "b", "c"]
+        let flat = try ScaleOut.encode(try ScaleOut.merge(files, names: names))
+        let reordered = try ScaleOut.encode(try ScaleOut.merge([files[2], files[0], files[1]], names: names))
+        let leftFirst = try ScaleOut.merge(
+            [try ScaleOut.merge([files[0], files[1]], names: names), files[2]], names: names)
+        let rightFirst = try ScaleOut.merge(
+            [files[0], try ScaleOut.merge([files[1], files[2]], names: names)], names: names)
+        #expect(flat == reordered)
+        #expect(flat == (try ScaleOut.encode(leftFirst)))
+        #expect(flat == (try ScaleOut.encode(rightFirst)))
+        let merged = try ScaleOut.merge(files, names: names)
+        #expect(merged.summary.recordsIn == whole.manifest.rows.in)
+        #expect(merged.summary.inputs.count == 3)
+        #expect(merged.counts.entities.count == (test.entity ? data.people.count : 0))
+
+        // The plan is the one-machine search's decision, and the manifest's privacy object the same.
+        let planned = try ScaleOut.plan(merged, policyPath: policy, seed: nil, environment: [:])
+        // (Less the search's time, and the distance measured on the written release, which a
+        // plan has not seen.)
+        var expected = try #require(whole.manifest.privacy)
+        expected.search.milliseconds = planned.privacy.search.milliseconds
+        expected.highestTDistanceRelease = nil
+        #expect(planned.privacy == expected)
+        // A saved plan, applied to each shard: together they write the whole's rows.
+        let saved = try JSONDecoder().decode(PlanFile.self, from: Data(try ScaleOut.encode(planned)))
+        #expect(saved == planned)
+        var shardRows: [Substring] = []
+        var suppressed = 0
+        for index in parts.indices {
+            let output = directory.file("out\(index).csv")
+            let request = TransformRequest(
+                policyPath: policy, inputs: [directory.file("shard\(index).csv")], environment: [:], workers: 2)
+            suppressed += try ScaleOut.apply(request, plan: saved, output: output).suppressedRecords
+            shardRows += String(decoding: try directory.read("out\(index).csv"), as: UTF8.self)
+                .split(separator: "\n").dropFirst()
+        }
+        #expect(shardRows.sorted() == wholeRows.sorted())
+        #expect(suppressed == expected.suppressedRecords)
+    }
+
+    /// The counts of shards merged are the counts of the whole file read at once: the same
+    /// values, tuples, entities and pairs (only where each value was first seen differs).
+    @Test func mergedCountsAreTheWholeFilesCounts() throws {
+        let data = PrivacyTests.Generated(seed: 77, people: 300, moving: 0.4)
+        let privacy = "{ k: 3, l_diversity: { column: diagnosis, l: 2 } }"
+        let (directory, policy, input) = try PrivacyTests.fixture(
+            data.csv, policyText: PrivacyTests.policy(privacy: privacy))
+        let whole = try ScaleOut.statistics(
+            TransformRequest(policyPath: policy, inputs: [input], environment: [:], workers: 2))
+        let merged = try ScaleOut.merge(
+            try Self.statistics(Self.shards(data.csv, count: 4), policy: policy, in: directory),
+            names: ["1", "2", "3", "4"])
+        var counts = merged.counts
+        counts.sources = whole.counts.sources
+        counts.valuePositions = whole.counts.valuePositions
+        #expect(counts == whole.counts)
+        #expect(merged.counts.statistics().individuals == whole.counts.statistics().individuals)
+        #expect(merged.counts.statistics().multiEntities.rowCount > 0)
+    }
+
+    @Test func mismatchesAreRefused() throws {
+        let data = PrivacyTests.Generated(seed: 5, people: 60, moving: 0.2)
+        let (directory, policy, input) = try PrivacyTests.fixture(
+            data.csv, policyText: PrivacyTests.policy(privacy: "{ k: 2, suppression_limit: 0.1 }"))
+        let request = TransformRequest(policyPath: policy, inputs: [input], environment: [:], workers: 2)
+        let statistics = try ScaleOut.statistics(request)
+        let plan = try ScaleOut.plan(statistics, policyPath: policy, seed: nil, environment: [:])
+
+        // Another policy: its statistics do not merge with these, and the plan is not applied.
+        let other = try directory.write("other.yaml", text: PrivacyTests.policy(privacy: "{ k: 3 }"))
+        let otherStatistics = try ScaleOut.statistics(
+            TransformRequest(policyPath: other, inputs: [input], environment: [:], workers: 2))
+        #expect(throws: ScaleOutError.self) { try ScaleOut.merge([statistics, otherStatistics], names: ["a", "b"]) }
+        #expect(throws: ScaleOutError.self) {
+            try ScaleOut.plan(statistics, policyPath: other, seed: nil, environment: [:])
+        }
+        var otherRequest = request
+        otherRequest.policyPath = other
+        #expect(throws: ScaleOutError.self) {
+            try ScaleOut.apply(otherRequest, plan: plan, output: directory.file("out.csv"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.file("out.csv")))
+
+        // A file of another format or version is named.
+        var future = statistics
+        future.version = 2
+        let error = #expect(throws: ScaleOutError.self) {
+            try ScaleOut.merge([statistics, future], names: ["a", "b"])
+        }
+        #expect(error?.file == "b")
+        let garbage = try directory.write("garbage.json", text: "{\"format\": 1")
+        #expect(throws: ScaleOutError.self) {
+            try ScaleOut.load(StatisticsFile.self, path: garbage, what: "statistics")
+        }
+
+        // Policies whose gates are measured on the written release do not run in shards.
+        let gated = try directory.write(
+            "gated.yaml",
+            text: PrivacyTests.policy(privacy: "{ k: 2 }") + "\nrisk: { min_class_size: 2 }\n")
+        let refused = #expect(throws: PolicyError.self) {
+            try ScaleOut.statistics(TransformRequest(policyPath: gated, inputs: [input], environment: [:]))
+        }
+        #expect(refused?.diagnostics.map(\.path) == ["risk"])
+    }
+
+    /// A pseudonymizing policy: each shard must be given the key the plan was made with, and
+    /// per-release pseudonyms come from the plan's release id, so every shard writes the same
+    /// pseudonym for one person.
+    @Test func keysMustBeThePlans() throws {
+        let data = PrivacyTests.Generated(seed: 9, people: 120, moving: 0.3)
+        let policyText = PrivacyTests.policy(privacy: "{ k: 2 }").replacingOccurrences(
+            of: "person: { role: insensitive }",
+            with: "person: { role: identifier, pseudonymize: { key: \"env:KEY\", per_release: true } }")
+        let (directory, policy, _) = try PrivacyTests.fixture(data.csv, policyText: policyText)
+        let key = ["KEY": String(repeating: "k", count: 32)]
+        let parts = Self.shards(data.csv, count: 2)
+        var files: [StatisticsFile] = []
+        for (index, part) in parts.enumerated() {
+            let input = try directory.write("shard\(index).csv", text: part)
+            files.append(
+                try ScaleOut.statistics(TransformRequest(policyPath: policy, inputs: [input], environment: key)))
+        }
+        let plan = try ScaleOut.plan(
+            try ScaleOut.merge(files, names: ["0", "1"]), policyPath: policy, seed: nil, environment: key)
+        #expect(plan.plan.keyIDs.count == 1)
+        var pseudonyms: [Set<String>] = []
+        for index in parts.indices {
+            let request = TransformRequest(
+                policyPath: policy, inputs: [directory.file("shard\(index).csv")], environment: key)
+            try ScaleOut.apply(request, plan: plan, output: directory.file("out\(index).csv"))
+            let rows = String(decoding: try directory.read("out\(index).csv"), as: UTF8.self).split(separator: "\n")
+            pseudonyms.append(Set(rows.dropFirst().map { String($0.prefix { $0 != "," }) }))
+        }
+        // People are in both shards: the same pseudonyms.
+        #expect(pseudonyms[0].intersection(pseudonyms[1]).count > 30)
+        let otherKey = ["KEY": String(repeating: "o", count: 32)]
+        let wrong = TransformRequest(
+            policyPath: policy, inputs: [directory.file("shard0.csv")], environment: otherKey)
+        let error = #expect(throws: PolicyError.self) {
+            try ScaleOut.apply(wrong, plan: plan, output: directory.file("wrong.csv"))
+        }
+        #expect(error?.diagnostics.first?.path == "columns.person.pseudonymize.key")
+    }
+}
