@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""The Spark integration against `deid publish` on one machine (run by `make test`).
+
+Runs deid_spark.py with pyspark in local[2] mode on two inputs cut into several files:
+  - the London smart-meter readings (../shared/datasets/lcl_smartmeter) joined with each
+    household's tariff and ACORN group, cut at line counts that split households between files;
+  - a generated table whose free-text column holds quoted line breaks, commas and quotes.
+Each must give what `deid publish` gives on the whole input: the same records (compared as
+parsed CSV records, sorted), the same manifest privacy object (less the search's time and the
+distance measured on the written release), the same record counts. Fails loudly when the
+London data is missing.
+"""
+import argparse
+import csv
+import gzip
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+LCL = os.path.join(ROOT, "..", "shared", "datasets", "lcl_smartmeter")
+KEY = "spark-test-key-of-at-least-thirty-two-bytes"
+
+
+def london_files(directory, cuts):
+    """The 100 households' 2013 readings with tariff and ACORN group, cut into files."""
+    readings = os.path.join(LCL, "lcl_2013_100households_halfhourly.csv.gz")
+    households = os.path.join(LCL, "informations_households.csv")
+    for path in (readings, households):
+        if not os.path.exists(path):
+            raise SystemExit(f"test_deid_spark: {path} is missing (../shared/datasets)")
+    info = {}
+    with open(households, newline="") as handle:
+        for row in csv.DictReader(handle):
+            info[row["LCLid"]] = (row["stdorToU"], row["Acorn"])
+    lines = ["LCLid,tariff,acorn,tstp,energy_kwh_hh\n"]
+    with gzip.open(readings, "rt", newline="") as handle:
+        next(handle)
+        for line in handle:
+            household, rest = line.split(",", 1)
+            tariff, acorn = info[household]
+            lines.append(f"{household},{tariff},{acorn},{rest}")
+    with open(os.path.join(directory, "acorn.csv"), "w") as handle:
+        for letter in "ABCDEFGHIJKLMNOPQU":
+            group = "affluent" if letter in "ABCDE" else "comfortable" if letter in "FGHIJ" else "other"
+            handle.write(f"ACORN-{letter};{group};*\n")
+        handle.write("ACORN-;other;*\nACORN-0;other;*\n")
+    policy = os.path.join(directory, "london.yaml")
+    with open(policy, "w") as handle:
+        handle.write(
+            "version: 1\n"
+            "dataset: { name: london-meters }\n"
+            "entity: LCLid\n"
+            "privacy: { k: 5, suppression_limit: 0.2 }\n"
+            "columns:\n"
+            '  LCLid: { role: identifier, pseudonymize: { key: "env:DEID_KEY", length: 16 } }\n'
+            "  tariff: { role: quasi_identifier }\n"
+            "  acorn: { role: quasi_identifier, generalize: { hierarchy: acorn.csv } }\n"
+            "  tstp: { role: insensitive, generalize: { time: hour } }\n"
+            "  energy_kwh_hh: { role: insensitive }\n")
+    return policy, write_cut(directory, "london", lines, cuts, gzip_index=1)
+
+
+def quoted_files(directory, cuts):
+    """A generated table with quoted line breaks, commas and quotes in its free text."""
+    generator = random.Random(7)
+    lines = ["person,district,age,note,value\n"]
+    for row in range(6000):
+        person = f"P{generator.randrange(900):04d}"
+        district = generator.choice(["N1 2AB", "N1 9ZZ", "E8 1QQ", "E8 4RT", "SW1A 1AA", "SE15 3JJ"])
+        note = generator.choice(["plain", 'said "hello"', "line one\nline two", "a, b\r\nand c", ""])
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(
+            [person, district, 20 + int(person[1:]) % 60, note, generator.randrange(1000)])
+        lines.append(buffer.getvalue())
+    policy = os.path.join(directory, "quoted.yaml")
+    with open(policy, "w") as handle:
+        handle.write(
+            "version: 1\n"
+            "dataset: { name: notes }\n"
+            "entity: person\n"
+            "privacy: { k: 3, suppression_limit: 0.1 }\n"
+            "columns:\n"
+            '  person: { role: identifier, pseudonymize: { key: "env:DEID_KEY" } }\n'
+            "  district: { role: quasi_identifier, generalize: { prefix: [3, 2, 0] } }\n"
+            "  age: { role: quasi_identifier, generalize: { round: [5, 10, 20] } }\n"
+            "  note: { role: insensitive }\n"
+            "  value: { role: insensitive }\n")
+    return policy, write_cut(directory, "quoted", lines, cuts, gzip_index=None)
+
+
+def write_cut(directory, name, lines, cuts, gzip_index):
+    """`lines` (a header and records) cut before the given record numbers, a file each."""
+    header, records = lines[0], lines[1:]
+    bounds = [0] + [int(len(records) * cut) for cut in cuts] + [len(records)]
+    paths = []
+    for index in range(len(bounds) - 1):
+        path = os.path.join(directory, f"{name}-{index}.csv" + (".gz" if index == gzip_index else ""))
+        opener = gzip.open if index == gzip_index else open
+        with opener(path, "wt", newline="") as handle:
+            handle.write(header)
+            handle.writelines(records[bounds[index]:bounds[index + 1]])
+        paths.append(path)
+    return paths
+
+
+def records_of(paths):
+    """Every record of CSV files (headers checked equal, then dropped), sorted."""
+    header, rows = None, []
+    for path in paths:
+        with open(path, newline="") as handle:
+            reader = csv.reader(handle)
+            first = next(reader)
+            if header is not None and first != header:
+                raise AssertionError(f"{path}: header {first} differs from {header}")
+            header = first
+            rows.extend(tuple(row) for row in reader)
+    return header, sorted(rows)
+
+
+def compare(name, deid, policy, inputs, directory, expect_suppressed):
+    env = dict(os.environ, DEID_KEY=KEY)
+    release = os.path.join(directory, f"{name}-one-machine")
+    subprocess.run(
+        [deid, "publish", "--policy", policy, "--no-catalog", "--out", release] + inputs,
+        check=True, env=env, stdout=subprocess.DEVNULL)
+    with open(os.path.join(release, "manifest.json")) as handle:
+        manifest = json.load(handle)
+    spark_out = os.path.join(directory, f"{name}-spark")
+    result = subprocess.run(
+        [sys.executable, os.path.join(HERE, "deid_spark.py"), "--master", "local[2]", "--partitions", "2",
+         "--deid", deid, "--policy", policy, "--out", spark_out] + inputs,
+        env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AssertionError(f"{name}: deid_spark.py exited {result.returncode}:\n{result.stderr[-3000:]}")
+    with open(os.path.join(spark_out, "shards.json")) as handle:
+        shards = json.load(handle)
+    one_header, one_rows = records_of([os.path.join(release, manifest["data"]["file"])])
+    parts = [os.path.join(spark_out, "data", part["part"]) for part in shards["parts"]]
+    spark_header, spark_rows = records_of(parts)
+    failures = []
+    if spark_header != one_header:
+        failures.append(f"header {spark_header} != {one_header}")
+    if spark_rows != one_rows:
+        failures.append(f"records differ: {len(spark_rows)} from Spark, {len(one_rows)} from one machine")
+    if shards["records_out"] != manifest["rows"]["out"] or len(spark_rows) != manifest["rows"]["out"]:
+        failures.append(f"records_out {shards['records_out']} != manifest rows.out {manifest['rows']['out']}")
+    expected = dict(manifest["privacy"])
+    actual = dict(shards["privacy"])
+    for side in (expected, actual):
+        side["search"] = {k: v for k, v in side["search"].items() if k != "milliseconds"}
+        side.pop("highest_t_distance_release", None)
+    if actual != expected:
+        failures.append(f"privacy objects differ:\n  spark {actual}\n  one   {expected}")
+    if expect_suppressed and manifest["privacy"]["suppressed_records"] == 0:
+        failures.append("the test data suppresses nothing; it should exercise suppression")
+    quoted = sum(1 for row in one_rows for field in row if "\n" in field)
+    if name == "quoted" and quoted == 0:
+        failures.append("no quoted line break reached the release")
+    if failures:
+        raise AssertionError(f"{name}: " + "\n".join(failures))
+    print(
+        f"test_deid_spark: {name}: {len(spark_rows)} records from {len(inputs)} files on 2 partitions equal "
+        f"the one-machine release (suppressed {manifest['privacy']['suppressed_records']}, "
+        f"transformation {manifest['privacy']['transformation']}, Spark steps {shards['seconds']})")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--deid", default=os.path.join(ROOT, ".build", "debug", "deid"))
+    args = parser.parse_args()
+    deid = os.path.abspath(args.deid)
+    with tempfile.TemporaryDirectory(prefix="deid-spark-test-") as directory:
+        policy, inputs = quoted_files(directory, [0.3, 0.55])
+        compare("quoted", deid, policy, inputs, directory, expect_suppressed=False)
+        policy, inputs = london_files(directory, [0.23, 0.5, 0.77])
+        compare("london", deid, policy, inputs, directory, expect_suppressed=True)
+
+        # A refusal: nothing is left, exit 1, the reasons printed.
+        with open(policy) as handle:
+            strict = handle.read().replace("k: 5, suppression_limit: 0.2", "k: 90")
+        strict_policy = os.path.join(directory, "strict.yaml")
+        with open(strict_policy, "w") as handle:
+            handle.write(strict)
+        out = os.path.join(directory, "refused")
+        result = subprocess.run(
+            [sys.executable, os.path.join(HERE, "deid_spark.py"), "--master", "local[2]", "--deid", deid,
+             "--policy", strict_policy, "--out", out] + inputs,
+            env=dict(os.environ, DEID_KEY=KEY), capture_output=True, text=True)
+        if result.returncode != 1 or "no transformation satisfies" not in result.stderr or os.path.exists(out):
+            raise AssertionError(f"refusal: exit {result.returncode}, exists {os.path.exists(out)}:\n{result.stderr[-2000:]}")
+        leftovers = [name for name in os.listdir(directory) if name.startswith(".refused")]
+        if leftovers:
+            raise AssertionError(f"refusal left {leftovers}")
+        print("test_deid_spark: a refused plan leaves nothing and exits 1")
+
+
+if __name__ == "__main__":
+    main()
