@@ -3,8 +3,9 @@
 SWIFT ?= swift
 SYSTEM_PACKAGES = libcsv-dev zlib1g-dev gzip
 # The tests also run Python oracles (the linkage one with pandas, installed with pip when
-# missing) and render the risk report in a headless browser.
-TEST_PACKAGES = python3 chromium
+# missing), render the risk report in a headless browser, and run the Spark integration on
+# pyspark (from pip; it needs Java).
+TEST_PACKAGES = python3 python3-pip chromium openjdk-17-jre-headless
 
 .PHONY: all deps test-deps install-missing build demo test fuzz bench bench-memory clean
 
@@ -17,6 +18,8 @@ test-deps:
 	@$(MAKE) --no-print-directory install-missing PACKAGES="$(SYSTEM_PACKAGES) $(TEST_PACKAGES)"
 	@# The linkage oracle (Tests/Oracles/link_oracle.py) is an independent pandas computation.
 	@python3 -c "import pandas" 2>/dev/null || python3 -m pip install --quiet pandas
+	@# The Spark integration's test (Integrations/spark) runs on pyspark in local mode.
+	@python3 -c "import pyspark" 2>/dev/null || python3 -m pip install --quiet pyspark
 
 install-missing:
 	@missing=""; \
@@ -61,13 +64,15 @@ demo: build
 	@.build/release/deid catalog list --catalog-path .build/demo/catalog.sqlite
 
 # The layer check (Docs/ARCHITECTURE.md), the formatting check (swift format with
-# .swift-format), the whole suite, then a short fuzzing smoke run of
-# every target (Fuzz/run.sh: libFuzzer and AddressSanitizer; its first build takes a few minutes).
+# .swift-format), the whole suite, the Spark integration against one machine (pyspark in
+# local[2] mode), then a short fuzzing smoke run of every target (Fuzz/run.sh: libFuzzer and
+# AddressSanitizer; its first build takes a few minutes).
 test: test-deps
 	Scripts/check-layers.sh
 	Scripts/check-format.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	python3 Integrations/spark/test_deid_spark.py --deid .build/debug/deid
 	Fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 FUZZ_SMOKE_SECONDS ?= 10

@@ -74,9 +74,10 @@ extension TransformRun {
     }
 
     /// Pass 1 over every block: transform, spool, count; then the levels of each quasi-identifier.
+    /// Without `spooling` (a shard's statistics) the frames are not kept: only the counts.
     func passOne(
         inputs: [BlockInput], delimiter: CSVDelimiter, spoolDirectory: String,
-        progress: ((InputProgress) -> Void)?
+        progress: ((InputProgress) -> Void)?, spooling: Bool = true
     ) throws -> FirstPass {
         guard let layout = privacy else { preconditionFailure("no privacy section") }
         let header = try outputHeader(checking: inputs, delimiter: delimiter)
@@ -98,7 +99,7 @@ extension TransformRun {
                 SpoolFrame.recode(
                     result.bytes, tuples: tuples, entities: entities, fullHeader: frameHeader,
                     repeatHeader: repeatHeader)
-                try spool.write(result.bytes)
+                if spooling { try spool.write(result.bytes) }
             })
         let statistics = accumulator.finish()
 

@@ -59,7 +59,8 @@ package struct PlanFile: Codable, Sendable, Equatable {
 /// plan on their merge, and the plan applied to each shard. The shards may be cut anywhere
 /// between records: an entity with records in several shards is merged by its value.
 package enum ScaleOut {
-    /// `deid stats`: privacy pass 1 over `request`'s inputs (one shard), counted, not written.
+    /// `deid stats`: privacy pass 1 over `request`'s inputs (one shard), counted; nothing is
+    /// written or spooled.
     package static func statistics(
         _ request: TransformRequest, progress: ((InputProgress) -> Void)? = nil
     ) throws -> StatisticsFile {
@@ -68,7 +69,7 @@ package enum ScaleOut {
         let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
         let first = try run.passOne(
             inputs: inputs, delimiter: inputs[0].delimiter,
-            spoolDirectory: Publisher.temporaryDirectory(request.environment), progress: progress)
+            spoolDirectory: Publisher.temporaryDirectory(request.environment), progress: progress, spooling: false)
         var summary = first.summary
         for index in summary.inputs.indices { summary.inputs[index].sha256 = inputs[index].fingerprint() }
         summary.inputs.sort(by: inputOrder)
