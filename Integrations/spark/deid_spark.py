@@ -1,22 +1,23 @@
 #!/usr/bin/env python3
-"""deid on Apache Spark: the same privacy release as `deid publish` on one machine, made by
-the executors (Docs/SCALE-OUT.md).
+"""deid on Apache Spark: the release `deid publish` writes on one machine, made by the
+executors (Docs/SCALE-OUT.md).
 
-    spark-submit --files deid,policy.yaml Integrations/spark/deid_spark.py \\
+    spark-submit --files deid,policy.yaml Integrations/spark/deid_spark.py \
         --policy policy.yaml --out release-dir /shared/meters/*.csv.gz
 
-Three steps, each the `deid` binary on the executors (shipped with --files, or --deid PATH):
+Four steps, each the `deid` binary (shipped with --files, or --deid PATH):
   1. per partition: `deid stats` over the partition's whole input files (a file is never
      split, so a quoted line break stays inside its record);
-  2. on the driver: `deid plan` on every partition's statistics (the merge does not depend on
-     how files were grouped: an individual may have records in several partitions);
-  3. per partition: `deid apply --plan` on each of its files, writing one part file per input.
+  2. on the driver: `deid stats --merge` and `deid plan` (the merge does not depend on how
+     files were grouped: an individual may have records in several partitions);
+  3. per partition: `deid apply --plan` on each of its files, one part file per input;
+  4. on the driver: `deid publish --plan` assembles the parts, in input order, into the
+     release directory (data, manifest.json, reports) and records it in the catalog.
 
-The output directory holds data/part-NNNNN.csv (each with the header), plan.json (confidential:
-it names suppressed entities), stats/ and shards.json (what was written, the manifest's
-privacy object, the inputs). It is written beside its destination and renamed into place only
-when every step succeeded; on a refusal (the models cannot be met) nothing is left and the
-exit code is 1, as with `deid publish`.
+The release directory is the one `deid publish --out DIR` writes, all or nothing. The work
+files (statistics, the plan, the parts) are written beside it and removed, or kept with
+--keep-work DIR (the plan and statistics are confidential: they name entities). On a refusal
+(the models cannot be met) nothing is left and the exit code is 1, as with `deid publish`.
 """
 import argparse
 import json
@@ -41,6 +42,9 @@ def parse_args(argv):
     parser.add_argument("--partitions", type=int, help="partitions (default: Spark's default parallelism)")
     parser.add_argument("--seed", help="seed for noise (tests only: seeded noise is not private)")
     parser.add_argument("--master", help="Spark master when not run by spark-submit (for example local[2])")
+    parser.add_argument("--catalog-path", help="the release catalog (default: deid publish's)")
+    parser.add_argument("--no-catalog", action="store_true", help="do not record the release in a catalog")
+    parser.add_argument("--keep-work", help="keep the statistics, plan and parts in this new directory")
     parser.add_argument("inputs", nargs="+", help="CSV files (plain or gzip) or directories of them")
     return parser.parse_args(argv)
 
@@ -130,23 +134,8 @@ def shard_apply(shard, deid, policy, plan_bytes, data_dir):
         for position, path in members:
             part = os.path.join(data_dir, f"part-{position:05d}.csv")
             run([binary, "apply", "--policy", policy_path, "--plan", plan_path, path, part])
-            with open(part, "rb") as handle:
-                records = count_records(handle)
-            written.append({"input": path, "part": os.path.basename(part), "records": records})
+            written.append({"input": path, "part": os.path.basename(part)})
     return written
-
-
-def count_records(handle):
-    """Records of a part file deid wrote (RFC 4180: a line break inside quotes is data)."""
-    records, quoted, last = 0, False, b"\n"
-    for chunk in iter(lambda: handle.read(1 << 20), b""):
-        for piece in chunk.split(b'"')[:-1]:
-            records += 0 if quoted else piece.count(b"\n")
-            quoted = not quoted
-        tail = chunk.split(b'"')[-1]
-        records += 0 if quoted else tail.count(b"\n")
-        last = chunk[-1:]
-    return records - 1 + (0 if last == b"\n" else 1)  # less the header
 
 
 def main(argv):
@@ -154,8 +143,9 @@ def main(argv):
     from pyspark.sql import SparkSession
 
     out = os.path.abspath(args.out)
-    if os.path.exists(out):
-        raise SystemExit(f"deid_spark: {args.out}: already exists; give a new output directory")
+    for path in (args.out, args.keep_work):
+        if path and os.path.exists(path):
+            raise SystemExit(f"deid_spark: {path}: already exists; give a new directory")
     files = input_files(args.inputs)
     builder = SparkSession.builder.appName("deid")
     if args.master:
@@ -163,8 +153,9 @@ def main(argv):
     spark = builder.getOrCreate()
     context = spark.sparkContext
     deid = args.deid and os.path.abspath(args.deid)
+    driver_deid = deid or resolve(None, "deid")
     policy = os.path.abspath(args.policy)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}-", dir=os.path.dirname(out))
+    work = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}-work-", dir=os.path.dirname(out))
     try:
         started = time.time()
         partitions = args.partitions or context.defaultParallelism
@@ -172,21 +163,23 @@ def main(argv):
         rdd = context.parallelize(shards, len(shards))
 
         statistics = rdd.map(lambda shard: shard_statistics(shard, deid, policy)).collect()
-        os.makedirs(os.path.join(staging, "stats"))
+        os.makedirs(os.path.join(work, "stats"))
         stats_paths = []
         for index, content in sorted(statistics):
-            path = os.path.join(staging, "stats", f"shard-{index:05d}.json")
+            path = os.path.join(work, "stats", f"shard-{index:05d}.json")
             with open(path, "wb") as handle:
                 handle.write(content)
             stats_paths.append(path)
         counted = time.time()
 
-        plan_path = os.path.join(staging, "plan.json")
-        command = [deid or resolve(None, "deid"), "plan", "--policy", policy, "--out", plan_path]
+        merged = os.path.join(work, "merged.stats.json")
+        run([driver_deid, "stats", "--merge", "--out", merged] + stats_paths)
+        plan_path = os.path.join(work, "plan.json")
+        command = [driver_deid, "plan", "--policy", policy, "--out", plan_path]
         if args.seed is not None:
             command += ["--seed", args.seed]
         try:
-            run(command + stats_paths)
+            run(command + [merged])
         except DeidFailure as failure:
             if failure.code == 1:  # the models cannot be met: refused, nothing written
                 print(failure.message, file=sys.stderr)
@@ -196,37 +189,44 @@ def main(argv):
             plan_bytes = handle.read()
         planned = time.time()
 
-        data_dir = os.path.join(staging, "data")
+        data_dir = os.path.join(work, "data")
         os.makedirs(data_dir)
         broadcast = context.broadcast(plan_bytes)
         parts = rdd.flatMap(lambda shard: shard_apply(shard, deid, policy, broadcast.value, data_dir)).collect()
+        parts.sort(key=lambda part: part["part"])
         applied = time.time()
 
-        plan = json.loads(plan_bytes)
-        summary = {
-            "format": "deid-spark-release",
-            "version": 1,
-            "release_id": plan["release_id"],
-            "records_out": sum(part["records"] for part in parts),
-            "parts": sorted(parts, key=lambda part: part["part"]),
-            "privacy": plan["privacy"],
-            "inputs": plan["summary"]["inputs"],
-            "partitions": len(shards),
-            "seconds": {
-                "stats": round(counted - started, 3),
-                "plan": round(planned - counted, 3),
-                "apply": round(applied - planned, 3),
-            },
+        command = [driver_deid, "publish", "--policy", policy, "--plan", plan_path, "--statistics", merged,
+                   "--out", out]
+        if args.no_catalog:
+            command.append("--no-catalog")
+        elif args.catalog_path:
+            command += ["--catalog-path", args.catalog_path]
+        try:
+            published = run(command + [os.path.join(data_dir, part["part"]) for part in parts])
+        except DeidFailure as failure:
+            if failure.code == 1:  # a gate refused the assembled release
+                print(failure.message, file=sys.stderr)
+                return 1
+            raise
+        assembled = time.time()
+        sys.stdout.write(published.decode("utf-8", "replace"))
+        seconds = {
+            "stats": round(counted - started, 3),
+            "plan": round(planned - counted, 3),
+            "apply": round(applied - planned, 3),
+            "assemble": round(assembled - applied, 3),
         }
-        with open(os.path.join(staging, "shards.json"), "w") as handle:
-            json.dump(summary, handle, indent=2, sort_keys=True)
+        with open(os.path.join(work, "shards.json"), "w") as handle:
+            json.dump({"parts": parts, "partitions": len(shards), "seconds": seconds}, handle, indent=2,
+                      sort_keys=True)
             handle.write("\n")
-        os.rename(staging, out)
-        staging = None
+        if args.keep_work:
+            os.rename(work, os.path.abspath(args.keep_work))
+            work = None
         print(
-            f"deid_spark: {summary['records_out']} records in {len(parts)} parts from {len(files)} inputs "
-            f"on {len(shards)} partitions -> {args.out} (stats {summary['seconds']['stats']} s, "
-            f"plan {summary['seconds']['plan']} s, apply {summary['seconds']['apply']} s)",
+            f"deid_spark: {len(files)} inputs on {len(shards)} partitions -> {args.out} "
+            + ", ".join(f"{step} {value} s" for step, value in seconds.items()),
             file=sys.stderr)
         return 0
     except DeidFailure as failure:
@@ -236,8 +236,8 @@ def main(argv):
         print(f"deid_spark: {error}", file=sys.stderr)
         return 2
     finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
         spark.stop()
 
 

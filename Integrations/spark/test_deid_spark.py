@@ -129,45 +129,59 @@ def compare(name, deid, policy, inputs, directory, expect_suppressed):
     subprocess.run(
         [deid, "publish", "--policy", policy, "--no-catalog", "--out", release] + inputs,
         check=True, env=env, stdout=subprocess.DEVNULL)
-    with open(os.path.join(release, "manifest.json")) as handle:
-        manifest = json.load(handle)
-    spark_out = os.path.join(directory, f"{name}-spark")
+    spark_release = os.path.join(directory, f"{name}-spark")
+    work = os.path.join(directory, f"{name}-spark-work")
     result = subprocess.run(
         [sys.executable, os.path.join(HERE, "deid_spark.py"), "--master", "local[2]", "--partitions", "2",
-         "--deid", deid, "--policy", policy, "--out", spark_out] + inputs,
+         "--deid", deid, "--policy", policy, "--no-catalog", "--keep-work", work, "--out", spark_release] + inputs,
         env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise AssertionError(f"{name}: deid_spark.py exited {result.returncode}:\n{result.stderr[-3000:]}")
-    with open(os.path.join(spark_out, "shards.json")) as handle:
-        shards = json.load(handle)
-    one_header, one_rows = records_of([os.path.join(release, manifest["data"]["file"])])
-    parts = [os.path.join(spark_out, "data", part["part"]) for part in shards["parts"]]
-    spark_header, spark_rows = records_of(parts)
+    one, spark = (load_release(path) for path in (release, spark_release))
     failures = []
-    if spark_header != one_header:
-        failures.append(f"header {spark_header} != {one_header}")
-    if spark_rows != one_rows:
-        failures.append(f"records differ: {len(spark_rows)} from Spark, {len(one_rows)} from one machine")
-    if shards["records_out"] != manifest["rows"]["out"] or len(spark_rows) != manifest["rows"]["out"]:
-        failures.append(f"records_out {shards['records_out']} != manifest rows.out {manifest['rows']['out']}")
-    expected = dict(manifest["privacy"])
-    actual = dict(shards["privacy"])
-    for side in (expected, actual):
-        side["search"] = {k: v for k, v in side["search"].items() if k != "milliseconds"}
-        side.pop("highest_t_distance_release", None)
-    if actual != expected:
-        failures.append(f"privacy objects differ:\n  spark {actual}\n  one   {expected}")
-    if expect_suppressed and manifest["privacy"]["suppressed_records"] == 0:
+    if sorted(spark["files"]) != sorted(one["files"]):
+        failures.append(f"files {spark['files']} != {one['files']}")
+    # The parts are assembled in input order: the data is the same bytes.
+    if spark["data"] != one["data"]:
+        failures.append("the data files differ")
+    for key in ("rows", "columns", "records", "privacy", "seed"):
+        if spark["manifest"].get(key) != one["manifest"].get(key):
+            failures.append(f"manifest {key}:\n  spark {spark['manifest'].get(key)}\n  one   {one['manifest'].get(key)}")
+    for key in ("sha256", "bytes", "columns", "file"):
+        if spark["manifest"]["data"][key] != one["manifest"]["data"][key]:
+            failures.append(f"manifest data.{key} differs")
+    if sorted(spark["manifest"]["inputs"], key=str) != sorted(one["manifest"]["inputs"], key=str):
+        failures.append("manifest inputs differ")
+    if spark["report"] != one["report"]:
+        keys = [k for k in one["report"] if spark["report"].get(k) != one["report"][k]]
+        failures.append(f"report.json differs in {keys}")
+    if expect_suppressed and one["manifest"]["privacy"]["suppressed_records"] == 0:
         failures.append("the test data suppresses nothing; it should exercise suppression")
-    quoted = sum(1 for row in one_rows for field in row if "\n" in field)
-    if name == "quoted" and quoted == 0:
+    _, rows = records_of([os.path.join(release, one["manifest"]["data"]["file"])])
+    if name == "quoted" and not any("\n" in field for row in rows for field in row):
         failures.append("no quoted line break reached the release")
     if failures:
         raise AssertionError(f"{name}: " + "\n".join(failures))
+    with open(os.path.join(work, "shards.json")) as handle:
+        seconds = json.load(handle)["seconds"]
+    privacy = one["manifest"]["privacy"]
     print(
-        f"test_deid_spark: {name}: {len(spark_rows)} records from {len(inputs)} files on 2 partitions equal "
-        f"the one-machine release (suppressed {manifest['privacy']['suppressed_records']}, "
-        f"transformation {manifest['privacy']['transformation']}, Spark steps {shards['seconds']})")
+        f"test_deid_spark: {name}: {len(rows)} records from {len(inputs)} files on 2 partitions: the same data, "
+        f"manifest and report.json as one machine (suppressed {privacy['suppressed_records']}, "
+        f"transformation {privacy['transformation']}; Spark steps {seconds})")
+
+
+def load_release(path):
+    """A release directory's files, manifest (less what differs between any two releases),
+    report.json (less the release id and the time) and data bytes."""
+    with open(os.path.join(path, "manifest.json")) as handle:
+        manifest = json.load(handle)
+    manifest["privacy"]["search"].pop("milliseconds")
+    with open(os.path.join(path, "report.json")) as handle:
+        report = json.load(handle)
+    with open(os.path.join(path, manifest["data"]["file"]), "rb") as handle:
+        data = handle.read()
+    return {"files": os.listdir(path), "manifest": manifest, "report": report, "data": data}
 
 
 def main():

@@ -50,6 +50,11 @@ struct PublishCommand: ParsableCommand {
               deid publish -p policy.yaml --dry-run january.csv february.csv
               deid publish -p policy.yaml --catalog-path /srv/open-data/catalog.sqlite meters.csv
               deid publish -p Datasets/smart_meter_aggregate.yaml --out areas Datasets/smart_meter_sample.csv
+
+            With --plan and --statistics the inputs are the parts a run in shards wrote (deid
+            apply --plan, Docs/SCALE-OUT.md): they are assembled into the release directory and
+            catalog entry one machine writes, the release's risk measured on the assembled data.
+              deid publish -p policy.yaml --plan plan.json --statistics all.stats.json --out release part-*.csv
             """)
 
     @OptionGroup var policyOptions: PolicyOptions
@@ -71,6 +76,15 @@ struct PublishCommand: ParsableCommand {
     @Flag(help: "Do not record the release in the catalog.")
     var noCatalog = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Assemble the parts a run in shards wrote under this plan (deid plan); needs --statistics.",
+            valueName: "file"))
+    var plan: String?
+
+    @Option(help: ArgumentHelp("The merged statistics the plan was made on (deid stats --merge).", valueName: "file"))
+    var statistics: String?
+
     @OptionGroup var location: CatalogLocation
 
     @OptionGroup var dialect: DialectOptions
@@ -81,6 +95,12 @@ struct PublishCommand: ParsableCommand {
         if inputs.isEmpty { throw ValidationError("give at least one input file") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be given once") }
         if dryRun && out != nil { throw ValidationError("--dry-run writes nothing; leave out --out") }
+        try requirePath(plan, "--plan")
+        try requirePath(statistics, "--statistics")
+        if (plan == nil) != (statistics == nil) { throw ValidationError("--plan and --statistics go together") }
+        if plan != nil && (dryRun || policyOptions.seed != nil || inputs.contains("-")) {
+            throw ValidationError("with --plan the inputs are part files; --dry-run, --seed and - do not apply")
+        }
         if noCatalog && location.catalogPath != nil {
             throw ValidationError("--no-catalog records nowhere; leave out --catalog-path")
         }
@@ -95,7 +115,15 @@ struct PublishCommand: ParsableCommand {
         request.recordInCatalog = !noCatalog
         let outcome: PublishOutcome
         do {
-            outcome = try Publisher.publish(request, directory: out, dryRun: dryRun) { progress.update($0) }
+            if let plan, let statistics {
+                let decided = try ScaleOut.load(PlanFile.self, path: plan, what: "plan")
+                let merged = try ScaleOut.load(StatisticsFile.self, path: statistics, what: "statistics")
+                outcome = try ScaleOut.assemble(
+                    request, plan: decided, statistics: merged, statisticsName: statistics, directory: out
+                ) { progress.update($0) }
+            } else {
+                outcome = try Publisher.publish(request, directory: out, dryRun: dryRun) { progress.update($0) }
+            }
             progress.finish()
         } catch {
             progress.finish()

@@ -63,6 +63,32 @@ struct ScaleOutCommandTests {
         let shardRows = try rows(["out0.csv", "out1.csv"])
         #expect(shardRows.count == 36288)
         #expect(shardRows == (try rows(["release/smart-meter-readings-k5.csv"])))
+
+        // The parts assembled into a release, recorded in the catalog (the default one here).
+        #expect(
+            try CLI.run(
+                ["stats", "--merge", "-o", "all.stats.json", "part0.stats.json", "part1.stats.json"],
+                in: directory.path
+            ).status == 0)
+        let assembled = try CLI.run(
+            [
+                "publish", "--policy", Self.policy, "--plan", "plan.json", "--statistics", "all.stats.json", "--out",
+                "assembled", "out0.csv", "out1.csv",
+            ], in: directory.path, environment: Self.environment)
+        #expect(assembled.status == 0, "\(assembled.stderr)")
+        #expect(assembled.stdout.hasPrefix("published 36288 rows of smart-meter-readings-k5 to assembled/\n"))
+        #expect(assembled.stdout.contains("recorded in .deid/catalog.sqlite"))
+        #expect(try rows(["assembled/smart-meter-readings-k5.csv"]) == shardRows)
+        let listed = try CLI.run(["catalog", "list"], in: directory.path)
+        #expect(listed.status == 0 && listed.stdout.contains("smart-meter-readings-k5"))
+        // A part given twice: refused, no release.
+        let repeated = try CLI.run(
+            [
+                "publish", "--policy", Self.policy, "--plan", "plan.json", "--statistics", "all.stats.json", "--out",
+                "twice", "out0.csv", "out1.csv", "out1.csv",
+            ], in: directory.path, environment: Self.environment)
+        #expect(repeated.status == 2 && repeated.stderr.contains("the parts hold"))
+        #expect(!FileManager.default.fileExists(atPath: directory.file("twice")))
     }
 
     @Test func refusalsAndMismatchesWriteNothing() throws {

@@ -18,6 +18,12 @@ import Testing
         }
     }
 
+    static func json<Value: Encodable>(_ value: Value) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
     /// Each shard's statistics, made by `ScaleOut.statistics` from its own file.
     static func statistics(_ shards: [String], policy: String, in directory: TemporaryDirectory) throws
         -> [StatisticsFile]
@@ -80,6 +86,25 @@ import Testing
         }
         #expect(shardRows.sorted() == wholeRows.sorted())
         #expect(suppressed == expected.suppressedRecords)
+
+        // The parts assembled: the release one machine writes, its risk counted on the parts.
+        let assembled = try ScaleOut.assemble(
+            TransformRequest(
+                policyPath: policy, inputs: parts.indices.map { directory.file("out\($0).csv") }, environment: [:]),
+            plan: saved, statistics: merged, statisticsName: "merged", directory: directory.file("assembled"))
+        var manifest = assembled.manifest
+        manifest.privacy?.search.milliseconds = try #require(whole.manifest.privacy).search.milliseconds
+        #expect(manifest.privacy == whole.manifest.privacy)
+        #expect(try Self.json(manifest.rows) == Self.json(whole.manifest.rows))
+        #expect(try Self.json(manifest.columns) == Self.json(whole.manifest.columns))
+        #expect(try Self.json(manifest.records) == Self.json(whole.manifest.records))
+        #expect(try assembled.risk?.json() == whole.risk?.json())
+        let assembledRows = String(decoding: try directory.read("assembled/people.csv"), as: UTF8.self)
+            .split(separator: "\n").dropFirst()
+        #expect(assembledRows.sorted() == wholeRows.sorted())
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.file("assembled")).sorted()
+                == FileManager.default.contentsOfDirectory(atPath: directory.file("release")).sorted())
     }
 
     /// The counts of shards merged are the counts of the whole file read at once: the same
@@ -145,6 +170,37 @@ import Testing
             try ScaleOut.statistics(TransformRequest(policyPath: gated, inputs: [input], environment: [:]))
         }
         #expect(refused?.diagnostics.map(\.path) == ["risk"])
+    }
+
+    /// Parts missing, repeated or foreign, or statistics other than the plan's: the assembly is
+    /// refused and no release directory is left.
+    @Test func assemblyChecksItsParts() throws {
+        let data = PrivacyTests.Generated(seed: 12, people: 150, moving: 0.3)
+        let (directory, policy, _) = try PrivacyTests.fixture(
+            data.csv, policyText: PrivacyTests.policy(privacy: "{ k: 2, suppression_limit: 0.1 }"))
+        let parts = Self.shards(data.csv, count: 2)
+        let files = try Self.statistics(parts, policy: policy, in: directory)
+        let merged = try ScaleOut.merge(files, names: ["0", "1"])
+        let plan = try ScaleOut.plan(merged, policyPath: policy, seed: nil, environment: [:])
+        for index in parts.indices {
+            let request = TransformRequest(
+                policyPath: policy, inputs: [directory.file("shard\(index).csv")], environment: [:])
+            try ScaleOut.apply(request, plan: plan, output: directory.file("out\(index).csv"))
+        }
+        func assemble(_ outputs: [String], statistics: StatisticsFile = merged) throws {
+            _ = try ScaleOut.assemble(
+                TransformRequest(policyPath: policy, inputs: outputs.map(directory.file), environment: [:]),
+                plan: plan, statistics: statistics, statisticsName: "merged", directory: directory.file("release"))
+        }
+        let missing = #expect(throws: ScaleOutError.self) { try assemble(["out0.csv"]) }
+        #expect(missing?.message.hasPrefix("the parts hold") == true)
+        #expect(throws: ScaleOutError.self) { try assemble(["out0.csv", "out1.csv", "out1.csv"]) }
+        _ = try directory.write("foreign.csv", text: "a,b\n1,2\n")
+        #expect(throws: TransformError.self) { try assemble(["out0.csv", "foreign.csv"]) }
+        #expect(throws: ScaleOutError.self) { try assemble(["out0.csv", "out1.csv"], statistics: files[0]) }
+        #expect(!FileManager.default.fileExists(atPath: directory.file("release")))
+        try assemble(["out0.csv", "out1.csv"])
+        #expect(FileManager.default.fileExists(atPath: directory.file("release/manifest.json")))
     }
 
     /// A pseudonymizing policy: each shard must be given the key the plan was made with, and

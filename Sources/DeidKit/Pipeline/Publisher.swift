@@ -207,107 +207,20 @@ public enum Publisher {
         for index in summary.inputs.indices { summary.inputs[index].sha256 = inputs[index].fingerprint() }
 
         let dataPath = workspace?.file(dataFile)
-        let dataBytes =
-            dataPath.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int } ?? 0
         let dataHash =
             hashing?.isUsed == true
             ? hashing!.finish()
             : try dataPath.map { try Release.sha256(ofFile: $0) } ?? ""
-        var manifest = ReleaseManifest(
-            releaseID: releaseID, created: created, policy: policy, policyPath: request.policyPath,
-            inputs: summary.inputs,
-            data: .init(
-                file: dataFile, bytes: dataBytes, sha256: dataHash, compressed: request.compress,
-                columns: plan.outputHeader),
-            rows: .init(in: summary.recordsIn, filtered: summary.recordsFiltered, out: summary.recordsOut),
-            columns: Release.manifestColumns(plan: plan, privacy: privacy),
-            records: (plan.filterTechnique.map { [Release.filterStep($0, removed: summary.recordsFiltered)] } ?? [])
-                + (privacy.map { [Release.suppressionTechnique($0)] } ?? []),
-            seed: request.seed, privacy: privacy.map { PrivacyManifest(outcome: $0, spec: policy.privacy!) })
-        // The release's own risk, before anything is committed, as the transform pass counted it.
-        let measured = try measureRelease(
-            policy: policy, spec: releaseSpec,
-            counted: run.observation.releaseCounts(summary: summary),
-            dataFile: dataFile)
-        if manifest.privacy?.tReference != nil {
-            manifest.privacy?.highestTDistanceRelease = measured?.report.attributeDisclosure?.highestTFile
-        }
-        let report = Release.report(manifest)
-        if let failed = measured?.report.failedGates, !failed.isEmpty {
-            throw PrivacyGateError(
-                refusal: PrivacyRefusal(
-                    reasons: failed.map { gate in
-                        "the release exceeds risk.\(gate.name) \(DecimalText.label(gate.limit))"
-                            + (defaultGates
-                                ? " (the default: the policy has no privacy, risk or aggregate section)" : "")
-                            + ": it measures \(gate.value == gate.value.rounded() ? DecimalText.label(gate.value) : String(format: "%.4f", gate.value))"
-                    } + [
-                        dryRun
-                            ? "a release would not be written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"
-                            : "nothing was written; coarsen the quasi-identifiers or the trace's resolution, or add privacy models"
-                    ]))
-        }
-        // Publishes into one catalog take turns from here to the rename, when the release is
-        // checked against the catalog (a gate two of them must not both pass) or recorded in it.
-        let commitLock = try catalogPath.map { try Catalog.lock(path: $0) }
-        defer { commitLock?.unlock() }
-        let gatedByCatalog = policy.linkage?.catalog == true && !dryRun
-        if gatedByCatalog { try lockCatalog(commitLock, path: catalogPath) }
-        // Linkage: the release against the policy's files and the catalog; and its sketches for
-        // the catalog record: made while it was written, else by one read of the written data.
-        var linkage: LinkOutcome?
-        if let dataPath, let sketch = observers.releaseSketch,
-            let side = run.observation.releaseSketches(records: summary.recordsOut)
-        {
-            linkage = try sketchedOutcome(
-                side, request: sketch, dataPath: dataPath, entity: policy.entity,
-                readOptions: writtenDataOptions(request))
-        }
-        if let dataPath, linkage == nil, policy.linkage != nil || catalogPath != nil {
-            linkage = try checkLinkage(
-                policy: policy, manifest: manifest, dataPath: dataPath, displayName: dataFile,
-                request: request, dryRun: dryRun)
-        }
-        if !gatedByCatalog { try lockCatalog(commitLock, path: catalogPath) }
-        if let staging {
-            if policy.linkage != nil, let report = linkage?.report {
-                try staging.write(text: try report.json() + "\n", to: "linkage.json")
-            }
-            if let measured {
-                try staging.write(text: try measured.report.json() + "\n", to: "report.json")
-                let changes = zip(run.collected.distributions, measured.after).map {
-                    ColumnChange(column: $0.column, before: $0, after: $1)
-                }
-                try staging.write(
-                    text: RiskHTML(report: measured.report, spec: measured.spec, confidential: false, changes: changes)
-                        .render(),
-                    to: "report.html")
-                try FileManager.default.createDirectory(
-                    atPath: staging.file("confidential"), withIntermediateDirectories: false)
-                try staging.write(
-                    text: RiskHTML(report: measured.report, spec: measured.spec, confidential: true, changes: changes)
-                        .render(),
-                    to: "confidential/report.html")
-            }
-            try staging.write(text: try manifest.json(), to: "manifest.json")
-            try staging.write(text: report, to: "report.md")
-        }
-        var recorded: String?
-        var notes: [String] = []
-        if let staging {
-            let entry =
-                catalogPath == nil
-                ? nil
-                : linkage.map {
-                    catalogEntry(
-                        manifest: manifest, policy: policy, location: staging.destination, spec: releaseSpec,
-                        counted: measured?.counted, linkage: $0)
-                }
-            (recorded, notes) = try commit(staging, recording: entry, in: catalogPath)
-        }
-        return PublishOutcome(
-            directory: staging?.destination, manifest: manifest, report: report, risk: measured?.report,
-            linkage: policy.linkage == nil ? nil : linkage?.report, catalog: recorded, notes: notes)
+        let manifest = draftManifest(
+            releaseID: releaseID, created: created, policy: policy, request: request, summary: summary,
+            dataFile: dataFile, dataPath: dataPath, dataHash: dataHash, plan: plan, privacy: privacy)
+        return try finish(
+            WrittenRelease(
+                policy: policy, request: request, manifest: manifest, spec: releaseSpec,
+                counted: run.observation.releaseCounts(summary: summary), dataFile: dataFile, dataPath: dataPath,
+                staging: staging, dryRun: dryRun, defaultGates: defaultGates, catalogPath: catalogPath,
+                inputDistributions: run.collected.distributions, sketchRequest: observers.releaseSketch,
+                sketches: { run.observation.releaseSketches(records: summary.recordsOut) }))
     }
 
     /// How the release's own data is read back (its sample, its linkage check): comma, and the

@@ -121,8 +121,19 @@ package enum ScaleOut {
         let releaseID = Release.newID()
         let transform = try TransformPlan(
             policy: policy, header: statistics.header, releaseID: releaseID, seed: seed, environment: environment)
+        let outcome = try decide(statistics, transform: transform, policy: policy, seed: seed)
+        return PlanFile(
+            policySHA256: policy.sha256, header: statistics.header, releaseID: releaseID, plan: outcome.plan,
+            privacy: PrivacyManifest(outcome: outcome, spec: policy.privacy!), summary: statistics.summary,
+            statisticsSHA256: Fingerprint.sha256(of: try encode(statistics)))
+    }
+
+    /// The search on merged statistics, as one machine runs it on its own.
+    static func decide(_ statistics: StatisticsFile, transform: TransformPlan, policy: Policy, seed: UInt64?) throws
+        -> PrivacyOutcome
+    {
         let run = TransformRun(plan: transform, workers: 1)
-        guard let layout = run.privacy, let spec = policy.privacy else { preconditionFailure("checked above") }
+        guard let layout = run.privacy, let spec = policy.privacy else { preconditionFailure("checked before") }
         let counts = statistics.counts
         let merged = counts.statistics()
         let levels = try run.quasiIdentifierLevels(merged, layout: layout) { counts.sources[$0] }
@@ -131,15 +142,11 @@ package enum ScaleOut {
         do { result = try search.run() } catch let refusal as PrivacyRefusal {
             throw PrivacyGateError(refusal: refusal)
         }
-        let decided = PrivacyPlan(result: result, columns: merged.columns, keyIDs: transform.keyIDs, seed: seed)
-        let outcome = PrivacyOutcome(
+        return PrivacyOutcome(
             statistics: merged, levels: levels, result: result,
             tClosenessDistance: spec.tCloseness != nil ? search.tClosenessDistance : nil,
-            suppressedRecords: result.suppressedRecords, plan: decided)
-        return PlanFile(
-            policySHA256: policy.sha256, header: statistics.header, releaseID: releaseID, plan: decided,
-            privacy: PrivacyManifest(outcome: outcome, spec: spec), summary: statistics.summary,
-            statisticsSHA256: Fingerprint.sha256(of: try encode(statistics)))
+            suppressedRecords: result.suppressedRecords,
+            plan: PrivacyPlan(result: result, columns: merged.columns, keyIDs: transform.keyIDs, seed: seed))
     }
 
     /// `deid apply --plan`: one shard transformed under `plan`, into `output` (a file or `-`).
@@ -153,22 +160,11 @@ package enum ScaleOut {
         shard.seed = decided.plan.seed
         let (policy, plan, inputs) = try Publisher.prepare(shard, releaseID: decided.releaseID)
         try checkScalable(policy)
-        guard policy.sha256 == decided.policySHA256 else {
-            throw usage("the plan was made with another policy than \(request.policyPath) (its fingerprint differs)")
-        }
+        try check(decided, policy: policy, keyIDs: plan.keyIDs, policyPath: request.policyPath)
         guard plan.inputHeader == decided.header else {
             throw TransformError(
                 position: InputPosition(source: inputs[0].source.displayName, line: 1),
                 problem: "the header differs from the one the plan was made for")
-        }
-        for (path, id) in decided.plan.keyIDs where plan.keyIDs[path] != id {
-            throw PolicyError([
-                PolicyDiagnostic(
-                    file: policy.source, line: nil, column: nil, path: path,
-                    message:
-                        "this key (id \(plan.keyIDs[path] ?? "none")) is not the one the plan was made with (id \(id)): give every shard the same key"
-                )
-            ])
         }
         let file = try OutputFile(
             path: output, compress: request.compress ? true : nil, protecting: inputs.compactMap(\.source.identity))
@@ -181,6 +177,22 @@ package enum ScaleOut {
             applying: decided.plan, progress: progress)
         try file.commit()
         return result
+    }
+
+    /// Whether `decided` was made with this policy and these keys (compared by id).
+    static func check(_ decided: PlanFile, policy: Policy, keyIDs: [String: String], policyPath: String) throws {
+        guard policy.sha256 == decided.policySHA256 else {
+            throw usage("the plan was made with another policy than \(policyPath) (its fingerprint differs)")
+        }
+        for (path, id) in decided.plan.keyIDs where keyIDs[path] != id {
+            throw PolicyError([
+                PolicyDiagnostic(
+                    file: policy.source, line: nil, column: nil, path: path,
+                    message:
+                        "this key (id \(keyIDs[path] ?? "none")) is not the one the plan was made with (id \(id)): give every shard the same key"
+                )
+            ])
+        }
     }
 
     /// A statistics or plan file's bytes: JSON with sorted keys, so that equal values are

@@ -69,7 +69,9 @@ struct SensitiveDistribution {
     static func entropyL(_ counts: [Double]) -> Double? {
         let total = counts.reduce(0, +)
         guard total > 0 else { return nil }
-        let entropy = -counts.reduce(0) { $0 + ($1 / total) * log($1 / total) }
+        // (Counts are whole numbers: their total is exact in any order; the terms are summed
+        // sorted, so that the value does not depend on the order of the codes.)
+        let entropy = -orderFreeSum(counts.map { ($0 / total) * log($0 / total) })
         return exp(entropy)
     }
 
@@ -80,8 +82,7 @@ struct SensitiveDistribution {
         guard total > 0 else { return nil }
         switch distance {
         case .equal:
-            var sum = 1.0
-            for code in touched { sum += abs(dense[code] / total - global[code]) - global[code] }
+            let sum = 1.0 + orderFreeSum(touched.map { abs(dense[$0] / total - global[$0]) - global[$0] })
             return max(0, sum / 2)
         case .ordered:
             let count = global.count

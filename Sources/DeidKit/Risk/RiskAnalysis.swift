@@ -86,15 +86,15 @@ package enum RiskAnalysis {
     static func summary(of risks: [Double], threshold: Double) -> RiskSummary {
         guard !risks.isEmpty else { return RiskSummary(max: 0, average: 0, atRiskShare: 0, threshold: threshold) }
         var highest = 0.0
-        var sum = 0.0
         var above = 0
         for risk in risks {
             highest = max(highest, risk)
-            sum += risk
             if risk > threshold + 1e-12 { above += 1 }
         }
+        // Summed in sorted order: the individuals' order depends on how the data was read.
         return RiskSummary(
-            max: highest, average: sum / Double(risks.count), atRiskShare: Double(above) / Double(risks.count),
+            max: highest, average: orderFreeSum(risks) / Double(risks.count),
+            atRiskShare: Double(above) / Double(risks.count),
             threshold: threshold)
     }
 
