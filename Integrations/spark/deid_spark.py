@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -140,6 +141,9 @@ def shard_apply(shard, deid, policy, plan_bytes, data_dir):
 
 def main(argv):
     args = parse_args(argv)
+    # Stopped (SIGTERM from a scheduler, Ctrl-C): the work files and a half-made release are
+    # removed on the way out (`finally` below); deid removes its own temporary files.
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     from pyspark.sql import SparkSession
 
     out = os.path.abspath(args.out)

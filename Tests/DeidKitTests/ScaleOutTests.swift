@@ -172,6 +172,40 @@ import Testing
         #expect(refused?.diagnostics.map(\.path) == ["risk"])
     }
 
+    /// Seeded noise is drawn per record from the seed and the record's fields: shards dealt in
+    /// turn write the same noised values as one machine reading the whole file.
+    @Test func seededNoiseIsTheSameInShards() throws {
+        let data = PrivacyTests.Generated(seed: 31, people: 200, moving: 0.3)
+        let policyText = PrivacyTests.policy(privacy: "{ k: 2, suppression_limit: 0.1 }").replacingOccurrences(
+            of: "income: { role: sensitive }", with: "income: { role: insensitive, noise: { laplace: 5, round: 1 } }")
+        #expect(policyText.contains("laplace"))
+        let (directory, policy, input) = try PrivacyTests.fixture(data.csv, policyText: policyText)
+        let whole = try Publisher.publish(
+            TransformRequest(policyPath: policy, inputs: [input], seed: 8, environment: [:], workers: 2),
+            directory: directory.file("release"), dryRun: false)
+        let parts = Self.shards(data.csv, count: 3)
+        let merged = try ScaleOut.merge(
+            try Self.statistics(parts, policy: policy, in: directory), names: ["a", "b", "c"])
+        let plan = try ScaleOut.plan(merged, policyPath: policy, seed: 8, environment: [:])
+        for index in parts.indices {
+            let request = TransformRequest(
+                policyPath: policy, inputs: [directory.file("shard\(index).csv")], environment: [:], workers: 1)
+            try ScaleOut.apply(request, plan: plan, output: directory.file("out\(index).csv"))
+        }
+        let assembled = try ScaleOut.assemble(
+            TransformRequest(
+                policyPath: policy, inputs: parts.indices.map { directory.file("out\($0).csv") }, environment: [:]),
+            plan: plan, statistics: merged, statisticsName: "merged", directory: directory.file("assembled"))
+        func rows(_ path: String) throws -> [Substring] {
+            String(decoding: try directory.read(path), as: UTF8.self).split(separator: "\n").dropFirst().sorted()
+        }
+        let wholeRows = try rows("release/people.csv")
+        #expect(try rows("assembled/people.csv") == wholeRows)
+        #expect(assembled.manifest.seed == 8 && whole.manifest.seed == 8)
+        // The noise is there: the published incomes are not the input's multiples of 10.
+        #expect(wholeRows.contains { !$0.hasSuffix("0.0") && !$0.hasSuffix(",0") })
+    }
+
     /// Parts missing, repeated or foreign, or statistics other than the plan's: the assembly is
     /// refused and no release directory is left.
     @Test func assemblyChecksItsParts() throws {

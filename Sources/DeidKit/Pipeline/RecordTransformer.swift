@@ -17,6 +17,10 @@ package struct RecordTransformer {
     /// shares them (one per thread).
     private let memos: FieldMemos
     private var random: NoiseRandom
+    /// A seeded record-by-record plan with noise: each record's noise is drawn from a stream
+    /// of the seed and the record's own fields (`recordStream`), so that a record gets the same
+    /// noise however the input is cut into blocks, files or shards (Docs/SCALE-OUT.md).
+    private let recordSeed: UInt64?
     private let hasFilters: Bool
     /// The leading output columns that are computed from one input field each, the same way
     /// every time (copies, pseudonyms, masks, generalizations, suppressed cells), and their
@@ -54,6 +58,19 @@ package struct RecordTransformer {
         repeatableCount = steps.firstIndex { !$0.isDeterministicInOneField } ?? steps.count
         repeats = LeadingFieldsMatcher(indices: Array(steps.prefix(repeatableCount).map(\.input)))
         random = plan.seed.map { NoiseRandom.seeded($0, stream: stream) } ?? .system()
+        let hasNoise = plan.columns.contains { if case .noise = $0.operation { true } else { false } }
+        recordSeed = hasNoise && plan.aggregation == nil ? plan.seed : nil
+    }
+
+    /// A record's noise stream: its fields' hashes, each with its place, mixed. Records with
+    /// the same fields draw the same noise.
+    static func recordStream(_ record: CSVRecord) -> UInt64 {
+        var mixed: UInt64 = 0x6E6F_6973_6520_7265
+        for field in 0..<record.count {
+            mixed = (mixed ^ record.fieldHash(at: field)) &* 0x9E37_79B9_7F4A_7C15
+            mixed ^= mixed >> 29
+        }
+        return mixed
     }
 
     /// Steps that transformers running at once may share: they are immutable, but a mask holds
@@ -81,6 +98,7 @@ package struct RecordTransformer {
                 }
             }
         }
+        if let recordSeed { random = .seeded(recordSeed, stream: Self.recordStream(record)) }
         var first = 0
         if Sink.repeatsFields && repeatableCount > 0 {
             // The leading repeatable fields equal to the previous record's are repeated at once.
