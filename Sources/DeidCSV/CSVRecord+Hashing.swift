@@ -16,6 +16,18 @@ extension CSVRecord {
         }
     }
 
+    /// A 64-bit hash of the whole record: its fields' bytes in one pass, and where each ends
+    /// (so that fields split differently hash differently). The same on every run and machine.
+    /// - Complexity: O(length of the record).
+    @inlinable public func recordHash() -> UInt64 {
+        let end = fieldEnds.last ?? 0
+        var mixed = bytes.withUnsafeBytes { raw in FieldHash.hash(UnsafeRawBufferPointer(rebasing: raw[0..<end])) }
+        for fieldEnd in fieldEnds {
+            mixed = (mixed ^ UInt64(truncatingIfNeeded: fieldEnd)) &* 0x9E37_79B9_7F4A_7C15
+        }
+        return mixed ^ (mixed >> 29)
+    }
+
     /// True when field `index` holds exactly the bytes `storage[range]`.
     @inlinable public func field(_ index: Int, equals storage: [UInt8], in range: Range<Int>) -> Bool {
         let start = index == 0 ? 0 : fieldEnds[index - 1]

@@ -102,4 +102,26 @@ import Testing
             }
         }
     }
+
+    /// A record's hash (seeded noise's per-record stream) depends on its fields' bytes and where
+    /// they split, not on its position or on what the record held before.
+    @Test func recordHashIsTheFieldsOnly() {
+        func record(_ fields: [String], line: Int = 1, before: [String] = []) -> CSVRecord {
+            var record = CSVRecord()
+            for field in before { record.append(field: Array(field.utf8)) }
+            record.removeAll()
+            for field in fields { record.append(field: Array(field.utf8)) }
+            record.setPosition(line: line, number: line)
+            return record
+        }
+        let plain = record(["MTR-1", "2013-01-01 00:30", "0.25"])
+        #expect(plain.recordHash() == record(["MTR-1", "2013-01-01 00:30", "0.25"], line: 900).recordHash())
+        #expect(
+            plain.recordHash()
+                == record(["MTR-1", "2013-01-01 00:30", "0.25"], before: [String(repeating: "x", count: 300)])
+                .recordHash())
+        #expect(plain.recordHash() != record(["MTR-", "12013-01-01 00:30", "0.25"]).recordHash())
+        #expect(plain.recordHash() != record(["MTR-1", "2013-01-01 00:30", "0.26"]).recordHash())
+        #expect(record([]).recordHash() != record([""]).recordHash())
+    }
 }

@@ -62,16 +62,9 @@ package struct RecordTransformer {
         recordSeed = hasNoise && plan.aggregation == nil ? plan.seed : nil
     }
 
-    /// A record's noise stream: its fields' hashes, each with its place, mixed. Records with
-    /// the same fields draw the same noise.
-    static func recordStream(_ record: CSVRecord) -> UInt64 {
-        var mixed: UInt64 = 0x6E6F_6973_6520_7265
-        for field in 0..<record.count {
-            mixed = (mixed ^ record.fieldHash(at: field)) &* 0x9E37_79B9_7F4A_7C15
-            mixed ^= mixed >> 29
-        }
-        return mixed
-    }
+    /// A record's noise stream: a hash of its fields (`CSVRecord.recordHash`). Records with the
+    /// same fields draw the same noise.
+    static func recordStream(_ record: CSVRecord) -> UInt64 { record.recordHash() }
 
     /// Steps that transformers running at once may share: they are immutable, but a mask holds
     /// a `Regex<AnyRegexOutput>`, which is not `Sendable`: each transformer makes its own masks.
