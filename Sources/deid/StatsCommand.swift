@@ -19,8 +19,9 @@ struct StatsCommand: ParsableCommand {
             bytes. The statistics hold every entity's value and the quasi-identifiers' values:
             keep them as confidential as the input.
 
-            Only policies with a privacy section and no risk, linkage or aggregate section run
-            in shards (their gates are measured on the written release).
+            Policies with a privacy section run in shards; their risk gates and linkage check
+            are measured when deid publish --plan assembles the parts. Aggregating policies run
+            on one machine.
 
             Examples:
               deid stats --policy policy.yaml --out part-0.stats.json part-0.csv.gz

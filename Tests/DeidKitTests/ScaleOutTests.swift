@@ -162,14 +162,63 @@ import Testing
             try ScaleOut.load(StatisticsFile.self, path: garbage, what: "statistics")
         }
 
-        // Policies whose gates are measured on the written release do not run in shards.
-        let gated = try directory.write(
-            "gated.yaml",
-            text: PrivacyTests.policy(privacy: "{ k: 2 }") + "\nrisk: { min_class_size: 2 }\n")
+        // A policy without a privacy section does not run in shards.
+        let plain = try directory.write(
+            "plain.yaml",
+            text: PrivacyTests.policy(privacy: "{ k: 2 }").replacingOccurrences(
+                of: "privacy: { k: 2 }\n", with: "risk: { min_class_size: 2 }\n"))
         let refused = #expect(throws: PolicyError.self) {
-            try ScaleOut.statistics(TransformRequest(policyPath: gated, inputs: [input], environment: [:]))
+            try ScaleOut.statistics(TransformRequest(policyPath: plain, inputs: [input], environment: [:]))
         }
-        #expect(refused?.diagnostics.map(\.path) == ["risk"])
+        #expect(refused?.diagnostics.map(\.path) == ["privacy"])
+    }
+
+    /// A risk section's gates are checked on the assembled release, as one machine checks them on
+    /// its own: a gate the release fails refuses it (nothing written); one it passes gives one
+    /// machine's report.
+    @Test func riskGatesAreCheckedOnTheAssembledRelease() throws {
+        let data = PrivacyTests.Generated(seed: 23, people: 200, moving: 0.3)
+        for (gate, passes) in [("min_class_size: 2, max_prosecutor_risk: 0.5", true), ("min_class_size: 40", false)] {
+            let policyText = PrivacyTests.policy(privacy: "{ k: 2, suppression_limit: 0.1 }") + "\nrisk: { \(gate) }\n"
+            let (directory, policy, input) = try PrivacyTests.fixture(data.csv, policyText: policyText)
+            let lines = data.csv.split(separator: "\n")
+            let cut = lines.count / 2 + 3
+            let parts = [lines[1..<cut], lines[cut...]].map { ([lines[0]] + $0).joined(separator: "\n") + "\n" }
+            let merged = try ScaleOut.merge(
+                try Self.statistics(parts, policy: policy, in: directory), names: ["a", "b"])
+            let plan = try ScaleOut.plan(merged, policyPath: policy, seed: nil, environment: [:])
+            for index in parts.indices {
+                let request = TransformRequest(
+                    policyPath: policy, inputs: [directory.file("shard\(index).csv")], environment: [:])
+                try ScaleOut.apply(request, plan: plan, output: directory.file("out\(index).csv"))
+            }
+            let request = TransformRequest(
+                policyPath: policy, inputs: parts.indices.map { directory.file("out\($0).csv") }, environment: [:])
+            let whole = Result {
+                try Publisher.publish(
+                    TransformRequest(policyPath: policy, inputs: [input], environment: [:]),
+                    directory: directory.file("release"), dryRun: false)
+            }
+            let assembled = Result {
+                try ScaleOut.assemble(
+                    request, plan: plan, statistics: merged, statisticsName: "merged",
+                    directory: directory.file("assembled"))
+            }
+            if passes {
+                let (one, sharded) = (try whole.get(), try assembled.get())
+                #expect(try sharded.risk?.json() == one.risk?.json())
+                #expect(try directory.read("assembled/people.csv") == directory.read("release/people.csv"))
+            } else {
+                for result in [whole.map { _ in () }, assembled.map { _ in () }] {
+                    #expect(throws: PrivacyGateError.self) { try result.get() }
+                }
+                #expect(!FileManager.default.fileExists(atPath: directory.file("assembled")))
+                if case .failure(let error as PrivacyGateError) = assembled {
+                    #expect(
+                        error.refusal.reasons.first?.hasPrefix("the release exceeds risk.min_class_size 40") == true)
+                }
+            }
+        }
     }
 
     /// Seeded noise is drawn per record from the seed and the record's fields: shards dealt in
