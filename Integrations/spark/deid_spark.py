@@ -33,7 +33,7 @@ import time
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="deid_spark.py",
-        description="Publish a privacy release with deid on Spark (Docs/SCALE-OUT.md).",
+        description="Publish a release with deid on Spark (Docs/SCALE-OUT.md).",
         epilog="Example: spark-submit --files deid,policy.yaml deid_spark.py --policy policy.yaml "
         "--out release /data/meters/",
     )

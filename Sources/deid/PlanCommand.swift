@@ -7,13 +7,15 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Merge shards' statistics and choose the privacy transformation for all of them (Docs/SCALE-OUT.md).",
         discussion: """
-            The second of three steps (deid stats, deid plan, deid apply --plan). The statistics
+            The second of four steps (deid stats, deid plan, deid apply --plan, deid publish
+            --plan). The statistics
             files are merged (any order gives the same result), the policy's privacy models are
             searched on the merge exactly as deid publish searches one machine's statistics,
             and the plan is written: the levels, the suppressed classes and entities, the key
             ids (never the keys), the seed, the release id per-release keys derive from, and
-            the manifest's privacy object. The plan names suppressed entities: keep it as
-            confidential as the input.
+            the manifest's privacy object. A policy without a privacy section has no search: its
+            plan holds the key ids, the seed and the release id. The plan names suppressed
+            entities: keep it as confidential as the input.
 
             Exit codes: 0 a plan was written; 1 no transformation satisfies the models (the
             reasons are printed, nothing is written); 2 bad input.
@@ -55,11 +57,15 @@ struct PlanCommand: ParsableCommand {
         try file.write(bytes: try ScaleOut.encode(plan))
         try file.commit()
         if out != "-" {
-            let levels = plan.privacy.transformation.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            try StandardOutput.write(
-                "plan \(out): \(plan.summary.recordsOut) records in \(plan.summary.inputs.count) inputs; levels \(levels.joined(separator: ", ")); "
-                    + "\(plan.privacy.suppressedRecords) records suppressed; smallest class \(plan.privacy.minClassSize)\n"
-            )
+            var line = "plan \(out): \(plan.summary.recordsOut) records in \(plan.summary.inputs.count) inputs"
+            if let privacy = plan.privacy {
+                let levels = privacy.transformation.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                line +=
+                    "; levels \(levels.joined(separator: ", ")); \(privacy.suppressedRecords) records suppressed; smallest class \(privacy.minClassSize)"
+            } else {
+                line += "; no privacy section, so no search (the release's gates are checked when it is assembled)"
+            }
+            try StandardOutput.write(line + "\n")
         }
     }
 }

@@ -7,10 +7,12 @@ struct StatsCommand: ParsableCommand {
         commandName: "stats",
         abstract: "Count one shard's statistics for a plan made on several machines (Docs/SCALE-OUT.md).",
         discussion: """
-            The first of three steps that split a privacy run over machines: deid stats counts
-            each shard (privacy pass 1: the policy's techniques applied, the quasi-identifiers'
-            classes, entities and sensitive values counted, nothing written but the statistics);
-            deid plan merges them and searches; deid apply --plan transforms each shard.
+            The first of four steps that split a publish over machines: deid stats counts each
+            shard (with a privacy section, privacy pass 1: the policy's techniques applied, the
+            quasi-identifiers' classes, entities and sensitive values counted; without, the
+            records read, filtered and written; nothing written but the statistics); deid plan
+            merges them and searches; deid apply --plan transforms each shard; deid publish
+            --plan assembles the parts into the release.
 
             A shard is any set of whole input files of one dataset; an individual's records may
             lie in several shards. The statistics file is versioned JSON that grows with the
@@ -19,9 +21,9 @@ struct StatsCommand: ParsableCommand {
             bytes. The statistics hold every entity's value and the quasi-identifiers' values:
             keep them as confidential as the input.
 
-            Policies with a privacy section run in shards; their risk gates and linkage check
-            are measured when deid publish --plan assembles the parts. Aggregating policies run
-            on one machine.
+            Record-by-record policies run in shards; their risk gates (a policy's own, or the
+            defaults) and linkage check are measured when deid publish --plan assembles the
+            parts. Aggregating policies run on one machine.
 
             Examples:
               deid stats --policy policy.yaml --out part-0.stats.json part-0.csv.gz

@@ -133,13 +133,13 @@ struct ScaleOutCommandTests {
         #expect(wrongKey.status == 2)
         #expect(wrongKey.stderr.contains("columns.meter_id.pseudonymize.key: this key"))
         #expect(!FileManager.default.fileExists(atPath: directory.file("out.csv")))
-        // A policy without a privacy section does not run in shards.
-        let plain = try CLI.run(
-            ["stats", "--policy", PublishCommandTests.policy, "-o", "plain.json", parts[0]], in: directory.path,
+        // A policy that aggregates records per entity and period does not run in shards.
+        let aggregating = try CLI.run(
+            ["stats", "--policy", PublishCommandTests.policy, "-o", "aggregating.json", parts[0]], in: directory.path,
             environment: Self.environment)
-        #expect(plain.status == 2)
-        #expect(plain.stderr.contains("error: privacy: scale-out runs a privacy section's search"))
-        #expect(!FileManager.default.fileExists(atPath: directory.file("plain.json")))
+        #expect(aggregating.status == 2)
+        #expect(aggregating.stderr.contains("error: aggregate: aggregating records per entity and period"))
+        #expect(!FileManager.default.fileExists(atPath: directory.file("aggregating.json")))
         // --seed belongs to the plan.
         let seeded = try CLI.run(
             ["apply", "--policy", Self.policy, "--plan", "plan.json", "--seed", "1", parts[0], "out.csv"],

@@ -61,14 +61,14 @@ import Testing
         let merged = try ScaleOut.merge(files, names: names)
         #expect(merged.summary.recordsIn == whole.manifest.rows.in)
         #expect(merged.summary.inputs.count == 3)
-        #expect(merged.counts.entities.count == (test.entity ? data.people.count : 0))
+        #expect(merged.counts?.entities.count == (test.entity ? data.people.count : 0))
 
         // The plan is the one-machine search's decision, and the manifest's privacy object the same.
         let planned = try ScaleOut.plan(merged, policyPath: policy, seed: nil, environment: [:])
         // (Less the search's time, and the distance measured on the written release, which a
         // plan has not seen.)
         var expected = try #require(whole.manifest.privacy)
-        expected.search.milliseconds = planned.privacy.search.milliseconds
+        expected.search.milliseconds = try #require(planned.privacy).search.milliseconds
         expected.highestTDistanceRelease = nil
         #expect(planned.privacy == expected)
         // A saved plan, applied to each shard: together they write the whole's rows.
@@ -119,12 +119,13 @@ import Testing
         let merged = try ScaleOut.merge(
             try Self.statistics(Self.shards(data.csv, count: 4), policy: policy, in: directory),
             names: ["1", "2", "3", "4"])
-        var counts = merged.counts
-        counts.sources = whole.counts.sources
-        counts.valuePositions = whole.counts.valuePositions
-        #expect(counts == whole.counts)
-        #expect(merged.counts.statistics().individuals == whole.counts.statistics().individuals)
-        #expect(merged.counts.statistics().multiEntities.rowCount > 0)
+        var counts = try #require(merged.counts)
+        let wholeCounts = try #require(whole.counts)
+        counts.sources = wholeCounts.sources
+        counts.valuePositions = wholeCounts.valuePositions
+        #expect(counts == wholeCounts)
+        #expect(counts.statistics().individuals == wholeCounts.statistics().individuals)
+        #expect(counts.statistics().multiEntities.rowCount > 0)
     }
 
     @Test func mismatchesAreRefused() throws {
@@ -162,15 +163,60 @@ import Testing
             try ScaleOut.load(StatisticsFile.self, path: garbage, what: "statistics")
         }
 
-        // A policy without a privacy section does not run in shards.
-        let plain = try directory.write(
-            "plain.yaml",
-            text: PrivacyTests.policy(privacy: "{ k: 2 }").replacingOccurrences(
-                of: "privacy: { k: 2 }\n", with: "risk: { min_class_size: 2 }\n"))
-        let refused = #expect(throws: PolicyError.self) {
-            try ScaleOut.statistics(TransformRequest(policyPath: plain, inputs: [input], environment: [:]))
+    }
+
+    /// A record-by-record policy without privacy models runs in shards too (no search): with a
+    /// risk section the release is one machine's; with no protection chosen, the default gates
+    /// refuse it on the assembled data as on one machine.
+    @Test func policiesWithoutPrivacyModelsRunInShards() throws {
+        let data = PrivacyTests.Generated(seed: 44, people: 300, moving: 0.3)
+        let base = PrivacyTests.policy(privacy: "{ k: 2 }").replacingOccurrences(
+            of: "income: { role: sensitive }", with: "income: { role: insensitive, noise: { laplace: 5, round: 1 } }")
+        for risk in ["risk: { min_class_size: 1 }\n", ""] {
+            let policyText = base.replacingOccurrences(of: "privacy: { k: 2 }\n", with: risk)
+            #expect(!policyText.contains("privacy"))
+            let (directory, policy, input) = try PrivacyTests.fixture(data.csv, policyText: policyText)
+            let parts = Self.shards(data.csv, count: 3)
+            let files = try Self.statistics(parts, policy: policy, in: directory)
+            #expect(files.allSatisfy { $0.counts == nil })
+            let merged = try ScaleOut.merge(files, names: ["a", "b", "c"])
+            let plan = try ScaleOut.plan(merged, policyPath: policy, seed: 6, environment: [:])
+            #expect(plan.plan == nil && plan.privacy == nil && plan.seed == 6)
+            for index in parts.indices {
+                let request = TransformRequest(
+                    policyPath: policy, inputs: [directory.file("shard\(index).csv")], environment: [:])
+                try ScaleOut.apply(request, plan: plan, output: directory.file("out\(index).csv"))
+            }
+            let whole = Result {
+                try Publisher.publish(
+                    TransformRequest(policyPath: policy, inputs: [input], seed: 6, environment: [:]),
+                    directory: directory.file("release"), dryRun: false)
+            }
+            let assembled = Result {
+                try ScaleOut.assemble(
+                    TransformRequest(
+                        policyPath: policy, inputs: parts.indices.map { directory.file("out\($0).csv") },
+                        environment: [:]),
+                    plan: plan, statistics: merged, statisticsName: "merged", directory: directory.file("assembled"))
+            }
+            if risk.isEmpty {
+                for result in [whole.map { _ in () }, assembled.map { _ in () }] {
+                    let error = #expect(throws: PrivacyGateError.self) { try result.get() }
+                    #expect(error?.refusal.reasons.first?.contains("(the default: the policy has no privacy") == true)
+                }
+                #expect(!FileManager.default.fileExists(atPath: directory.file("assembled")))
+            } else {
+                let (one, sharded) = (try whole.get(), try assembled.get())
+                #expect(try sharded.risk?.json() == one.risk?.json())
+                #expect(try Self.json(sharded.manifest.rows) == Self.json(one.manifest.rows))
+                #expect(try Self.json(sharded.manifest.columns) == Self.json(one.manifest.columns))
+                func rows(_ path: String) throws -> [Substring] {
+                    String(decoding: try directory.read(path), as: UTF8.self).split(separator: "\n").dropFirst()
+                        .sorted()
+                }
+                #expect(try rows("assembled/people.csv") == rows("release/people.csv"))
+            }
         }
-        #expect(refused?.diagnostics.map(\.path) == ["privacy"])
     }
 
     /// A risk section's gates are checked on the assembled release, as one machine checks them on
@@ -305,7 +351,7 @@ import Testing
         }
         let plan = try ScaleOut.plan(
             try ScaleOut.merge(files, names: ["0", "1"]), policyPath: policy, seed: nil, environment: key)
-        #expect(plan.plan.keyIDs.count == 1)
+        #expect(plan.keyIDs.count == 1 && plan.plan?.keyIDs == plan.keyIDs)
         var pseudonyms: [Set<String>] = []
         for index in parts.indices {
             let request = TransformRequest(

@@ -15,7 +15,8 @@ package struct StatisticsFile: Codable, Sendable, Equatable {
     package var header: [String]
     /// Records read, filtered and counted, over the shard's inputs (sorted by name).
     package var summary: RunSummary
-    package var counts: ShardCounts
+    /// The privacy models' counts; nil for a policy without a privacy section.
+    package var counts: ShardCounts?
 
     enum CodingKeys: String, CodingKey {
         case format, version
@@ -37,9 +38,13 @@ package struct PlanFile: Codable, Sendable, Equatable {
     package var policySHA256: String
     package var header: [String]
     package var releaseID: String
-    package var plan: PrivacyPlan
-    /// The manifest's `privacy` object for the whole release.
-    package var privacy: PrivacyManifest
+    /// The keys' ids (by policy path) and the seed every shard uses.
+    package var keyIDs: [String: String]
+    package var seed: UInt64?
+    /// The search's decision, and the manifest's `privacy` object for the whole release (nil
+    /// without a privacy section: there is no search).
+    package var plan: PrivacyPlan?
+    package var privacy: PrivacyManifest?
     /// The merged statistics' counts of records and inputs.
     package var summary: RunSummary
     /// SHA-256 of the merged statistics file's bytes (`ScaleOut.encode`).
@@ -50,7 +55,8 @@ package struct PlanFile: Codable, Sendable, Equatable {
         case policySHA256 = "policy_sha256"
         case header
         case releaseID = "release_id"
-        case plan, privacy, summary
+        case keyIDs = "key_ids"
+        case seed, plan, privacy, summary
         case statisticsSHA256 = "statistics_sha256"
     }
 }
@@ -60,22 +66,31 @@ package struct PlanFile: Codable, Sendable, Equatable {
 /// between records: an entity with records in several shards is merged by its value.
 package enum ScaleOut {
     /// `deid stats`: privacy pass 1 over `request`'s inputs (one shard), counted; nothing is
-    /// written or spooled.
+    /// written or spooled. Without a privacy section: the transform pass, to count records.
     package static func statistics(
         _ request: TransformRequest, progress: ((InputProgress) -> Void)? = nil
     ) throws -> StatisticsFile {
         let (policy, plan, inputs) = try Publisher.prepare(request, releaseID: "statistics")
         try checkScalable(policy)
         let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
-        let first = try run.passOne(
-            inputs: inputs, delimiter: inputs[0].delimiter,
-            spoolDirectory: Publisher.temporaryDirectory(request.environment), progress: progress, spooling: false)
-        var summary = first.summary
+        var summary: RunSummary
+        var counts: ShardCounts?
+        if plan.privacy != nil {
+            let first = try run.passOne(
+                inputs: inputs, delimiter: inputs[0].delimiter,
+                spoolDirectory: Publisher.temporaryDirectory(request.environment), progress: progress,
+                spooling: false)
+            summary = first.summary
+            counts = first.accumulator.shardCounts(sources: inputs.map(\.source.displayName))
+        } else {
+            // No search: the shard's records read, filtered and written are all it needs.
+            summary = try run.run(
+                inputs: inputs, output: try OutputFile(path: "/dev/null"), delimiter: inputs[0].delimiter,
+                progress: progress)
+        }
         for index in summary.inputs.indices { summary.inputs[index].sha256 = inputs[index].fingerprint() }
         summary.inputs.sort(by: inputOrder)
-        return StatisticsFile(
-            policySHA256: policy.sha256, header: plan.inputHeader, summary: summary,
-            counts: first.accumulator.shardCounts(sources: inputs.map(\.source.displayName)))
+        return StatisticsFile(policySHA256: policy.sha256, header: plan.inputHeader, summary: summary, counts: counts)
     }
 
     /// Merges statistics files (named by `names` in errors): the same value for any grouping
@@ -88,14 +103,15 @@ package enum ScaleOut {
                     "not a version-\(StatisticsFile.currentVersion) statistics file (format \(file.format), version \(file.version))",
                     file: name)
             }
-            guard file.policySHA256 == merged.policySHA256, file.header == merged.header,
-                file.counts.sameShape(as: merged.counts)
-            else {
+            let sameShape =
+                file.counts.map { counts in merged.counts.map { counts.sameShape(as: $0) } ?? false }
+                ?? (merged.counts == nil)
+            guard file.policySHA256 == merged.policySHA256, file.header == merged.header, sameShape else {
                 throw usage(
                     "made with another policy or header than \(names[0]); every shard needs the same", file: name)
             }
         }
-        merged.counts = ShardCounts.merged(files.map(\.counts))
+        if merged.counts != nil { merged.counts = ShardCounts.merged(files.compactMap(\.counts)) }
         merged.summary = RunSummary()
         for file in files {
             merged.summary.inputs += file.summary.inputs
@@ -123,18 +139,21 @@ package enum ScaleOut {
             policy: policy, header: statistics.header, releaseID: releaseID, seed: seed, environment: environment)
         let outcome = try decide(statistics, transform: transform, policy: policy, seed: seed)
         return PlanFile(
-            policySHA256: policy.sha256, header: statistics.header, releaseID: releaseID, plan: outcome.plan,
-            privacy: PrivacyManifest(outcome: outcome, spec: policy.privacy!), summary: statistics.summary,
+            policySHA256: policy.sha256, header: statistics.header, releaseID: releaseID, keyIDs: transform.keyIDs,
+            seed: seed, plan: outcome?.plan,
+            privacy: outcome.map { PrivacyManifest(outcome: $0, spec: policy.privacy!) }, summary: statistics.summary,
             statisticsSHA256: Fingerprint.sha256(of: try encode(statistics)))
     }
 
-    /// The search on merged statistics, as one machine runs it on its own.
+    /// The search on merged statistics, as one machine runs it on its own; nil without a
+    /// privacy section.
     static func decide(_ statistics: StatisticsFile, transform: TransformPlan, policy: Policy, seed: UInt64?) throws
-        -> PrivacyOutcome
+        -> PrivacyOutcome?
     {
         let run = TransformRun(plan: transform, workers: 1)
-        guard let layout = run.privacy, let spec = policy.privacy else { preconditionFailure("checked before") }
-        let counts = statistics.counts
+        guard let layout = run.privacy, let spec = policy.privacy, let counts = statistics.counts else {
+            return nil
+        }
         let merged = counts.statistics()
         let levels = try run.quasiIdentifierLevels(merged, layout: layout) { counts.sources[$0] }
         let search = PrivacySearch(statistics: merged, levels: levels, spec: spec)
@@ -157,7 +176,7 @@ package enum ScaleOut {
         progress: ((InputProgress) -> Void)? = nil
     ) throws -> (summary: RunSummary, suppressedRecords: Int) {
         var shard = request
-        shard.seed = decided.plan.seed
+        shard.seed = decided.seed
         let (policy, plan, inputs) = try Publisher.prepare(shard, releaseID: decided.releaseID)
         try checkScalable(policy)
         try check(decided, policy: policy, keyIDs: plan.keyIDs, policyPath: request.policyPath)
@@ -169,12 +188,19 @@ package enum ScaleOut {
         let file = try OutputFile(
             path: output, compress: request.compress ? true : nil, protecting: inputs.compactMap(\.source.identity))
         let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
-        let besideOutput = output != "-" && (FileStatus.of(path: output).map { $0.kind == .regular } ?? true)
-        let result = try run.runPrivate(
-            inputs: inputs, output: file, delimiter: inputs[0].delimiter,
-            spoolDirectory: besideOutput
-                ? PathName.directory(of: output) : Publisher.temporaryDirectory(request.environment),
-            applying: decided.plan, progress: progress)
+        let result: (summary: RunSummary, suppressedRecords: Int)
+        if let privacyPlan = decided.plan {
+            let besideOutput = output != "-" && (FileStatus.of(path: output).map { $0.kind == .regular } ?? true)
+            result = try run.runPrivate(
+                inputs: inputs, output: file, delimiter: inputs[0].delimiter,
+                spoolDirectory: besideOutput
+                    ? PathName.directory(of: output) : Publisher.temporaryDirectory(request.environment),
+                applying: privacyPlan, progress: progress)
+        } else {
+            result = (
+                try run.run(inputs: inputs, output: file, delimiter: inputs[0].delimiter, progress: progress), 0
+            )
+        }
         try file.commit()
         return result
     }
@@ -184,7 +210,7 @@ package enum ScaleOut {
         guard policy.sha256 == decided.policySHA256 else {
             throw usage("the plan was made with another policy than \(policyPath) (its fingerprint differs)")
         }
-        for (path, id) in decided.plan.keyIDs where keyIDs[path] != id {
+        for (path, id) in decided.keyIDs where keyIDs[path] != id {
             throw PolicyError([
                 PolicyDiagnostic(
                     file: policy.source, line: nil, column: nil, path: path,
@@ -214,20 +240,14 @@ package enum ScaleOut {
         }
     }
 
-    /// What a sharded run can do today: a privacy section's search on merged statistics. The
-    /// release's risk gates (`risk`) and linkage check (`linkage`) are measured when the parts
-    /// are assembled (`assemble`), on the release as written. A policy that aggregates records
-    /// is published on one machine.
+    /// What a sharded run can do today: record-by-record policies, a privacy section's search on
+    /// merged statistics. The release's risk gates (`risk`, or the defaults) and linkage check
+    /// (`linkage`) are measured when the parts are assembled (`assemble`), on the release as
+    /// written. A policy that aggregates records is published on one machine.
     static func checkScalable(_ policy: Policy) throws {
         var problems: [PolicyDiagnostic] = []
         func refuse(_ path: String, _ message: String) {
             problems.append(PolicyDiagnostic(file: policy.source, line: nil, column: nil, path: path, message: message))
-        }
-        if policy.privacy == nil {
-            refuse(
-                "privacy",
-                "scale-out runs a privacy section's search on merged statistics; this policy has none (publish it on one machine)"
-            )
         }
         if policy.aggregateRelease != nil || policy.columns.contains(where: { $0.aggregate != nil }) {
             refuse(

@@ -16,16 +16,19 @@ extension ScaleOut {
             throw usage("not the merged statistics the plan was made on (deid stats --merge)", file: statisticsName)
         }
         var request = request
-        request.seed = decided.plan.seed
-        let policy = try Policy.load(
+        request.seed = decided.seed
+        var policy = try Policy.load(
             path: request.policyPath, columns: statistics.header, environment: request.environment)
         try checkScalable(policy)
+        // Safe by default, as on one machine: a policy that chose no protection gets the default gates.
+        let defaultGates = !policy.choosesProtection
+        if defaultGates { policy.risk = policy.defaultRisk }
         let transform = try TransformPlan(
-            policy: policy, header: statistics.header, releaseID: decided.releaseID, seed: decided.plan.seed,
+            policy: policy, header: statistics.header, releaseID: decided.releaseID, seed: decided.seed,
             environment: request.environment)
         try check(decided, policy: policy, keyIDs: transform.keyIDs, policyPath: request.policyPath)
-        let outcome = try decide(statistics, transform: transform, policy: policy, seed: decided.plan.seed)
-        guard outcome.plan == decided.plan else {
+        let outcome = try decide(statistics, transform: transform, policy: policy, seed: decided.seed)
+        guard outcome?.plan == decided.plan else {
             throw usage("the statistics do not give this plan's decision: give the statistics it was made on")
         }
 
@@ -47,7 +50,7 @@ extension ScaleOut {
         spec?.chartSampleEvery = DistributionRequest.sampleEvery(
             forInputBytes: statistics.summary.inputs.compactMap(\.bytes).reduce(0, +))
         if policy.privacy?.tCloseness != nil {
-            spec?.tReference = SensitiveReference(statistics: outcome.statistics, name: "input")
+            spec?.tReference = outcome.map { SensitiveReference(statistics: $0.statistics, name: "input") }
         }
         let written = try BlockInput(path: dataPath, options: Publisher.writtenDataOptions(request))
         let counted = try spec.map {
@@ -57,7 +60,7 @@ extension ScaleOut {
         }
         let records = try counted?.summary.recordsIn ?? countRecords(dataPath, request: request)
         var summary = statistics.summary
-        summary.recordsOut = summary.recordsOut - outcome.suppressedRecords
+        summary.recordsOut = summary.recordsOut - (outcome?.suppressedRecords ?? 0)
         guard records == summary.recordsOut else {
             throw usage(
                 "the parts hold \(records) records where the plan's release has \(summary.recordsOut): a part is missing or repeated, or was made with another plan"
@@ -70,7 +73,7 @@ extension ScaleOut {
         return try Publisher.finish(
             WrittenRelease(
                 policy: policy, request: request, manifest: manifest, spec: spec, counted: counted,
-                dataFile: dataFile, dataPath: dataPath, staging: staging, dryRun: false, defaultGates: false,
+                dataFile: dataFile, dataPath: dataPath, staging: staging, dryRun: false, defaultGates: defaultGates,
                 catalogPath: catalogPath, inputDistributions: [], sketchRequest: nil, sketches: { nil }))
     }
 
