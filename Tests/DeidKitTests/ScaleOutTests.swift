@@ -162,7 +162,16 @@ import Testing
         #expect(throws: ScaleOutError.self) {
             try ScaleOut.load(StatisticsFile.self, path: garbage, what: "statistics")
         }
-
+        // A plan of a later version, or a statistics file given as a plan: named, refused.
+        var laterPlan = plan
+        laterPlan.version = 2
+        let saved = try directory.write(
+            "later-plan.json", text: String(decoding: try ScaleOut.encode(laterPlan), as: UTF8.self))
+        let later = #expect(throws: ScaleOutError.self) { try ScaleOut.load(PlanFile.self, path: saved, what: "plan") }
+        #expect(later?.message == "not a version-1 deid-plan file (format deid-plan, version 2)")
+        let statisticsPath = try directory.write(
+            "statistics.json", text: String(decoding: try ScaleOut.encode(statistics), as: UTF8.self))
+        #expect(throws: ScaleOutError.self) { try ScaleOut.load(PlanFile.self, path: statisticsPath, what: "plan") }
     }
 
     /// A record-by-record policy without privacy models runs in shards too (no search): with a

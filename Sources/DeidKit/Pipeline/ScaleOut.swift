@@ -2,10 +2,19 @@ import DeidCSV
 import DeidEngine
 import Foundation
 
+/// A file one scale-out step writes for the next: its format's name and version, checked when
+/// it is read (`ScaleOut.load`), and what it was made for.
+package protocol ScaleOutFile: Codable {
+    static var formatName: String { get }
+    static var currentVersion: Int { get }
+    var format: String { get }
+    var version: Int { get }
+}
+
 /// One shard's statistics, as `deid stats` writes them (Docs/SCALE-OUT.md): what the search
 /// needs of the shard's records, the shard's inputs and their fingerprints, and what they were
 /// made for (the policy's fingerprint and the input header).
-package struct StatisticsFile: Codable, Sendable, Equatable {
+package struct StatisticsFile: ScaleOutFile, Sendable, Equatable {
     package static let formatName = "deid-statistics"
     package static let currentVersion = 1
 
@@ -29,7 +38,7 @@ package struct StatisticsFile: Codable, Sendable, Equatable {
 /// decision (levels, suppressed classes and entities by value, key ids, the seed) with the
 /// release id that per-release keys are derived from, and what the release's manifest says
 /// of it. It names suppressed entities, so it is as confidential as the input; it holds no key.
-package struct PlanFile: Codable, Sendable, Equatable {
+package struct PlanFile: ScaleOutFile, Sendable, Equatable {
     package static let formatName = "deid-plan"
     package static let currentVersion = 1
 
@@ -98,11 +107,7 @@ package enum ScaleOut {
     package static func merge(_ files: [StatisticsFile], names: [String]) throws -> StatisticsFile {
         guard var merged = files.first else { throw usage("no statistics file given") }
         for (file, name) in zip(files, names) {
-            guard file.format == StatisticsFile.formatName, file.version == StatisticsFile.currentVersion else {
-                throw usage(
-                    "not a version-\(StatisticsFile.currentVersion) statistics file (format \(file.format), version \(file.version))",
-                    file: name)
-            }
+            try checkFormat(file, name: name)
             let sameShape =
                 file.counts.map { counts in merged.counts.map { counts.sameShape(as: $0) } ?? false }
                 ?? (merged.counts == nil)
@@ -229,14 +234,26 @@ package enum ScaleOut {
         return Array(try encoder.encode(value)) + [0x0A]
     }
 
-    /// A statistics or plan file read from `path`; its problems name the file.
-    package static func load<Value: Decodable>(_ type: Value.Type, path: String, what: String) throws -> Value {
+    /// A statistics or plan file read from `path`, of this version; its problems name the file.
+    package static func load<File: ScaleOutFile>(_ type: File.Type, path: String, what: String) throws -> File {
         let bytes: Data
         do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw usage("cannot read the \(what) file", file: path)
         }
-        do { return try JSONDecoder().decode(type, from: bytes) } catch {
+        let file: File
+        do { file = try JSONDecoder().decode(type, from: bytes) } catch {
             throw usage("not a \(what) file written by deid (\(what) files are JSON)", file: path)
+        }
+        try checkFormat(file, name: path)
+        return file
+    }
+
+    /// A file of another format, or of a version this deid does not read, is refused.
+    static func checkFormat<File: ScaleOutFile>(_ file: File, name: String) throws {
+        guard file.format == File.formatName, file.version == File.currentVersion else {
+            throw usage(
+                "not a version-\(File.currentVersion) \(File.formatName) file (format \(file.format), version \(file.version))",
+                file: name)
         }
     }
 
