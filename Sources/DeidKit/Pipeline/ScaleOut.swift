@@ -70,9 +70,10 @@ package struct PlanFile: ScaleOutFile, Sendable, Equatable {
     }
 }
 
-/// The three steps of a run cut into shards (Docs/SCALE-OUT.md): each shard's statistics, one
-/// plan on their merge, and the plan applied to each shard. The shards may be cut anywhere
-/// between records: an entity with records in several shards is merged by its value.
+/// The steps of a publish cut into shards (Docs/SCALE-OUT.md): each shard's statistics, one
+/// plan on their merge, the plan applied to each shard, and the parts assembled into the
+/// release (`assemble`, ScaleOutRelease.swift). The shards may be cut anywhere between
+/// records: an entity with records in several shards is merged by its value.
 package enum ScaleOut {
     /// `deid stats`: privacy pass 1 over `request`'s inputs (one shard), counted; nothing is
     /// written or spooled. Without a privacy section: the transform pass, to count records.
@@ -262,16 +263,15 @@ package enum ScaleOut {
     /// (`linkage`) are measured when the parts are assembled (`assemble`), on the release as
     /// written. A policy that aggregates records is published on one machine.
     static func checkScalable(_ policy: Policy) throws {
-        var problems: [PolicyDiagnostic] = []
-        func refuse(_ path: String, _ message: String) {
-            problems.append(PolicyDiagnostic(file: policy.source, line: nil, column: nil, path: path, message: message))
+        guard policy.aggregateRelease == nil && !policy.columns.contains(where: { $0.aggregate != nil }) else {
+            throw PolicyError([
+                PolicyDiagnostic(
+                    file: policy.source, line: nil, column: nil, path: "aggregate",
+                    message:
+                        "aggregating records per entity and period is not split into shards yet: publish on one machine"
+                )
+            ])
         }
-        if policy.aggregateRelease != nil || policy.columns.contains(where: { $0.aggregate != nil }) {
-            refuse(
-                "aggregate",
-                "aggregating records per entity and period is not split into shards yet: publish on one machine")
-        }
-        if !problems.isEmpty { throw PolicyError(problems) }
     }
 
     static func inputOrder(_ a: InputSummary, _ b: InputSummary) -> Bool {
