@@ -139,6 +139,19 @@ def shard_apply(shard, deid, policy, plan_bytes, data_dir):
     return written
 
 
+def task_failure(text):
+    """A failed task's deid messages, from the Java and Python traces Spark wraps them in (the
+    whole text when none is found)."""
+    found = []
+    for line in text.splitlines():
+        marker = line.find("DeidFailure: ")
+        if marker >= 0:
+            found.append(line[marker + len("DeidFailure: "):])
+        elif found and line.startswith("deid: "):
+            found.append(line)
+    return "\n".join(dict.fromkeys(found)) if found else text
+
+
 def main(argv):
     args = parse_args(argv)
     # Stopped (SIGTERM from a scheduler, Ctrl-C): the work files and a half-made release are
@@ -237,7 +250,7 @@ def main(argv):
         print(f"deid_spark: {failure}", file=sys.stderr)
         return 2
     except Exception as error:  # a Spark task's failure arrives wrapped: its deid message inside
-        print(f"deid_spark: {error}", file=sys.stderr)
+        print(f"deid_spark: {task_failure(str(error))}", file=sys.stderr)
         return 2
     finally:
         if work is not None:

@@ -225,6 +225,23 @@ def main():
             raise AssertionError(f"refusal left {leftovers}")
         print("test_deid_spark: a refused plan leaves nothing and exits 1")
 
+        # A malformed file among the inputs: the executor's deid names it and its line; exit 2,
+        # nothing left.
+        broken = os.path.join(directory, "london-broken.csv")
+        with open(broken, "w") as handle:
+            handle.write("LCLid,tariff,acorn,tstp,energy_kwh_hh\nMAC000002,Std,ACORN-A,2013-01-01 00:00:00\n")
+        out = os.path.join(directory, "broken")
+        result = subprocess.run(
+            [sys.executable, os.path.join(HERE, "deid_spark.py"), "--master", "local[2]", "--deid", deid,
+             "--policy", policy, "--out", out] + inputs + [broken],
+            env=dict(os.environ, DEID_KEY=KEY), capture_output=True, text=True)
+        last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+        if result.returncode != 2 or "london-broken.csv:2" not in result.stderr or os.path.exists(out):
+            raise AssertionError(f"bad input: exit {result.returncode}:\n{result.stderr[-2000:]}")
+        if "Traceback" in result.stderr.split("deid_spark:")[-1]:
+            raise AssertionError(f"bad input: the deid message is buried in a trace:\n{result.stderr[-2000:]}")
+        print(f"test_deid_spark: a malformed input is named and nothing is left ({last.strip()[:120]})")
+
 
 if __name__ == "__main__":
     main()
