@@ -21,9 +21,10 @@ struct StatsCommand: ParsableCommand {
             bytes. The statistics hold every entity's value and the quasi-identifiers' values:
             keep them as confidential as the input.
 
-            Record-by-record policies run in shards; their risk gates (a policy's own, or the
-            defaults) and linkage check are measured when deid publish --plan assembles the
-            parts. Aggregating policies run on one machine.
+            Record-by-record policies run in shards, and policies that aggregate per entity and
+            period when each entity's records are in one shard (the merge checks); their risk
+            gates (a policy's own, or the defaults) and linkage check are measured when deid
+            publish --plan assembles the parts. An aggregate section runs on one machine.
 
             Examples:
               deid stats --policy policy.yaml --out part-0.stats.json part-0.csv.gz

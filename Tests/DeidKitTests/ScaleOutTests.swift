@@ -310,6 +310,57 @@ import Testing
         #expect(wholeRows.contains { !$0.hasSuffix("0.0") && !$0.hasSuffix(",0") })
     }
 
+    /// The bundled policy aggregates each meter's readings per month (noised, gated by a trace
+    /// risk): shards that each hold whole meters give one machine's release, seeded noise
+    /// included; shards that split a meter are refused when merged.
+    @Test func aggregatingPoliciesNeedWholeEntitiesPerShard() throws {
+        let directory = try TemporaryDirectory()
+        let policyText = String(
+            decoding: try TemporaryDirectory.readFile(Paths.root + "/Datasets/smart_meter_policy.yaml"), as: UTF8.self
+        ).replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/")
+        let policy = try directory.write("policy.yaml", text: policyText)
+        let sample = Paths.root + "/Datasets/smart_meter_sample.csv"
+        let lines = String(decoding: try TemporaryDirectory.readFile(sample), as: UTF8.self).split(separator: "\n")
+        let key = ["DEID_KEY": String(repeating: "k", count: 32)]
+        // The sample holds 30 meters of 1,344 readings each, one meter after the other.
+        for (cut, whole) in [(1 + 1_344 * 11, true), (1 + 1_344 * 11 + 500, false)] {
+            let parts = [lines[1..<cut], lines[cut...]].map { ([lines[0]] + $0).joined(separator: "\n") + "\n" }
+            var files: [StatisticsFile] = []
+            for (index, part) in parts.enumerated() {
+                let input = try directory.write("part\(index).csv", text: part)
+                files.append(
+                    try ScaleOut.statistics(TransformRequest(policyPath: policy, inputs: [input], environment: key)))
+            }
+            #expect(files.map { $0.entities?.count } == (whole ? [11, 19] : [12, 19]))
+            guard whole else {
+                let error = #expect(throws: ScaleOutError.self) { try ScaleOut.merge(files, names: ["0", "1"]) }
+                #expect(error?.message.hasPrefix("an entity has records in this shard and in 0") == true)
+                continue
+            }
+            let merged = try ScaleOut.merge(files, names: ["0", "1"])
+            let plan = try ScaleOut.plan(merged, policyPath: policy, seed: 1, environment: key)
+            for index in parts.indices {
+                try ScaleOut.apply(
+                    TransformRequest(
+                        policyPath: policy, inputs: [directory.file("part\(index).csv")], environment: key),
+                    plan: plan, output: directory.file("out\(index).csv"))
+            }
+            let assembled = try ScaleOut.assemble(
+                TransformRequest(
+                    policyPath: policy, inputs: parts.indices.map { directory.file("out\($0).csv") }, environment: key),
+                plan: plan, statistics: merged, statisticsName: "merged", directory: directory.file("assembled"))
+            let one = try Publisher.publish(
+                TransformRequest(policyPath: policy, inputs: [sample], seed: 1, environment: key),
+                directory: directory.file("release"), dryRun: false)
+            #expect(assembled.manifest.rows.out == 30 && one.manifest.rows.out == 30)
+            #expect(try Self.json(assembled.manifest.columns) == Self.json(one.manifest.columns))
+            #expect(try assembled.risk?.json() == one.risk?.json())
+            #expect(
+                try directory.read("assembled/smart-meter-readings.csv")
+                    == directory.read("release/smart-meter-readings.csv"))
+        }
+    }
+
     /// Parts missing, repeated or foreign, or statistics other than the plan's: the assembly is
     /// refused and no release directory is left.
     @Test func assemblyChecksItsParts() throws {

@@ -70,7 +70,7 @@ package struct RecordTransformer {
     /// a `Regex<AnyRegexOutput>`, which is not `Sendable`: each transformer makes its own masks.
     static func sharedSteps(plan: TransformPlan) -> [ColumnStep] { plan.columns.map(ColumnStep.init) }
 
-    /// Restarts the noise stream (a seeded run's block `stream`).
+    /// Restarts the noise stream (a seeded run's `stream`: an aggregated row's).
     package mutating func reseed(stream: UInt64) {
         if let seed = plan.seed { random = .seeded(seed, stream: stream) }
     }

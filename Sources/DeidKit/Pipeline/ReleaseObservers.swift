@@ -16,6 +16,8 @@ struct ReleaseObservers: Sendable {
     var measuredOutputs: [Int] = []
     /// The catalog's sketches of the release, keyed from the output fields as they are written.
     var releaseSketch: LinkRequest?
+    /// An aggregating pass notes the entities it wrote rows of (a shard's, `ScaleOut`).
+    var collectsEntities = false
 }
 
 /// What one block gave the observers (each nil when the run does not observe it).
@@ -35,6 +37,8 @@ final class Observation: @unchecked Sendable {
     let releaseMerger: RiskMerger?
     /// A privacy run's release counts, made in pass 2 (`privacyReleaseRisk`).
     var privacyReleaseCounts: RiskData?
+    /// The entities an aggregating pass wrote rows of (`collectsEntities`), by input value.
+    var entities = Set<[UInt8]>()
     /// The release's sketches: one state per block in flight (the aggregating pass uses the
     /// first), their blocks' counts merged in order, their cut-offs shared.
     let sketchStates: [LinkWorkerState]

@@ -26,11 +26,14 @@ package struct StatisticsFile: ScaleOutFile, Sendable, Equatable {
     package var summary: RunSummary
     /// The privacy models' counts; nil for a policy without a privacy section.
     package var counts: ShardCounts?
+    /// A policy that aggregates per entity: the entities of the shard, sorted (every entity's
+    /// records must be in one shard).
+    package var entities: [Data]?
 
     enum CodingKeys: String, CodingKey {
         case format, version
         case policySHA256 = "policy_sha256"
-        case header, summary, counts
+        case header, summary, counts, entities
     }
 }
 
@@ -82,7 +85,11 @@ package enum ScaleOut {
     ) throws -> StatisticsFile {
         let (policy, plan, inputs) = try Publisher.prepare(request, releaseID: "statistics")
         try checkScalable(policy)
-        let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        var observers = ReleaseObservers()
+        observers.collectsEntities = plan.aggregation != nil
+        let run = TransformRun(
+            plan: plan, observers: observers,
+            workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
         var summary: RunSummary
         var counts: ShardCounts?
         if plan.privacy != nil {
@@ -100,7 +107,10 @@ package enum ScaleOut {
         }
         for index in summary.inputs.indices { summary.inputs[index].sha256 = inputs[index].fingerprint() }
         summary.inputs.sort(by: inputOrder)
-        return StatisticsFile(policySHA256: policy.sha256, header: plan.inputHeader, summary: summary, counts: counts)
+        return StatisticsFile(
+            policySHA256: policy.sha256, header: plan.inputHeader, summary: summary, counts: counts,
+            entities: plan.aggregation == nil
+                ? nil : run.observation.entities.map { Data($0) }.sorted { $0.lexicographicallyPrecedes($1) })
     }
 
     /// Merges statistics files (named by `names` in errors): the same value for any grouping
@@ -110,14 +120,28 @@ package enum ScaleOut {
         for (file, name) in zip(files, names) {
             try checkFormat(file, name: name)
             let sameShape =
-                file.counts.map { counts in merged.counts.map { counts.sameShape(as: $0) } ?? false }
-                ?? (merged.counts == nil)
+                (file.counts.map { counts in merged.counts.map { counts.sameShape(as: $0) } ?? false }
+                    ?? (merged.counts == nil)) && (file.entities == nil) == (merged.entities == nil)
             guard file.policySHA256 == merged.policySHA256, file.header == merged.header, sameShape else {
                 throw usage(
                     "made with another policy or header than \(names[0]); every shard needs the same", file: name)
             }
         }
         if merged.counts != nil { merged.counts = ShardCounts.merged(files.compactMap(\.counts)) }
+        if merged.entities != nil {
+            // Rows aggregated per entity are whole only when each entity is in one shard.
+            var shardOf: [Data: String] = [:]
+            for (file, name) in zip(files, names) {
+                for entity in file.entities ?? [] {
+                    if let other = shardOf.updateValue(name, forKey: entity), other != name {
+                        throw usage(
+                            "an entity has records in this shard and in \(other): a policy that aggregates per entity needs each entity's records in one shard (split the input by entity)",
+                            file: name)
+                    }
+                }
+            }
+            merged.entities = shardOf.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        }
         merged.summary = RunSummary()
         for file in files {
             merged.summary.inputs += file.summary.inputs
@@ -258,20 +282,31 @@ package enum ScaleOut {
         }
     }
 
-    /// What a sharded run can do today: record-by-record policies, a privacy section's search on
-    /// merged statistics. The release's risk gates (`risk`, or the defaults) and linkage check
-    /// (`linkage`) are measured when the parts are assembled (`assemble`), on the release as
-    /// written. A policy that aggregates records is published on one machine.
+    /// What a sharded run can do today: record-by-record policies (a privacy section's search on
+    /// merged statistics), and policies that aggregate per entity and period when each entity
+    /// is in one shard (checked by `merge`). The release's risk gates (`risk`, or the defaults)
+    /// and linkage check (`linkage`) are measured when the parts are assembled (`assemble`), on
+    /// the release as written. An `aggregate` section's release, and a rotating pseudonym in
+    /// an aggregating policy, are published on one machine.
     static func checkScalable(_ policy: Policy) throws {
-        guard policy.aggregateRelease == nil && !policy.columns.contains(where: { $0.aggregate != nil }) else {
-            throw PolicyError([
-                PolicyDiagnostic(
-                    file: policy.source, line: nil, column: nil, path: "aggregate",
-                    message:
-                        "aggregating records per entity and period is not split into shards yet: publish on one machine"
-                )
-            ])
+        var problems: [PolicyDiagnostic] = []
+        func refuse(_ path: String, _ message: String) {
+            problems.append(PolicyDiagnostic(file: policy.source, line: nil, column: nil, path: path, message: message))
         }
+        if policy.aggregateRelease != nil {
+            refuse("aggregate", "an aggregate release's cells are not split into shards yet: publish on one machine")
+        }
+        if policy.columns.contains(where: { $0.aggregate != nil }) {
+            for column in policy.columns {
+                if case .pseudonymize(let spec)? = column.technique, spec.rotation != nil {
+                    refuse(
+                        "columns.\(column.name).pseudonymize.rotate",
+                        "a rotating pseudonym's release is counted by the input's entity, which assembled parts do not hold: publish on one machine"
+                    )
+                }
+            }
+        }
+        if !problems.isEmpty { throw PolicyError(problems) }
     }
 
     static func inputOrder(_ a: InputSummary, _ b: InputSummary) -> Bool {

@@ -138,6 +138,14 @@ struct TimeSeriesAggregator {
     ) throws {
         for index in bucket.groups {
             guard let group = groups[index] else { continue }
+            // A seeded run draws each row's noise from the seed, the entity and the row's fields
+            // other than its totals: the same row gets the same noise however the input was cut.
+            var stream = FieldHash.hash(entity[...])
+            for column in 0..<group.record.count where !valueColumns.contains(column) {
+                stream = (stream ^ group.record.fieldHash(at: column)) &* 0x9E37_79B9_7F4A_7C15
+                stream ^= stream >> 29
+            }
+            transformer.reseed(stream: stream)
             var output = CSVRecord()
             var valueIndex = 0
             for column in 0..<group.record.count {

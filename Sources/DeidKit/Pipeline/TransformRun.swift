@@ -232,6 +232,7 @@ extension TransformRun {
         func emit(_ output: CSVRecord, entity: [UInt8]) throws {
             try writer.write(record: output)
             written += 1
+            if observers.collectsEntities { observation.entities.insert(entity) }
             if let release = observers.releaseRisk {
                 captured.removeAll()
                 for index in release.capture { captured.append(fieldOf: output, at: index) }
