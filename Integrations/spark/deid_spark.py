@@ -239,7 +239,7 @@ def main(argv):
                       sort_keys=True)
             handle.write("\n")
         if args.keep_work:
-            os.rename(work, os.path.abspath(args.keep_work))
+            shutil.move(work, os.path.abspath(args.keep_work))  # (may be on another file system)
             work = None
         print(
             f"deid_spark: {len(files)} inputs on {len(shards)} partitions -> {args.out} "
