@@ -70,7 +70,8 @@ package struct RecordTransformer {
     /// a `Regex<AnyRegexOutput>`, which is not `Sendable`: each transformer makes its own masks.
     static func sharedSteps(plan: TransformPlan) -> [ColumnStep] { plan.columns.map(ColumnStep.init) }
 
-    /// Restarts the noise stream (a seeded run's `stream`: an aggregated row's).
+    /// Restarts a seeded run's noise stream: per block (`TransformRun`, `AggregateRun`; a record-by-record
+    /// plan then restarts it per record), or per aggregated row (`TimeSeriesAggregator`).
     package mutating func reseed(stream: UInt64) {
         if let seed = plan.seed { random = .seeded(seed, stream: stream) }
     }
