@@ -20,10 +20,8 @@
 #   Benchmarks/floors.sh [ROUNDS] [FILE...]     # 3 rounds; meters-time meters-house taxi adult
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-3}
-shift || true
-files=${*:-meters-time meters-house taxi adult}
 . Benchmarks/layouts-files.sh
+arguments 3 "$@"
 cc -O2 -o "$work/csvparse" Benchmarks/csvparse.c -lcsv -lz
 
 run() {

@@ -5,11 +5,20 @@
 #   input FILE    the file's path, made first when missing
 #   policy FILE   its benchmark policy;  peer FILE   its DuckDB twin
 #   quasi FILE    the quasi-identifiers and the entity `deid risk` measures
+#   arguments DEFAULT_ROUNDS "$@"   sets `rounds` and `files` from the command line
 
 work=$PWD/Benchmarks/work
 deid=$PWD/.build/release/deid
 mkdir -p "$work"
 export DEID_KEY=layouts-benchmark-key-0123456789abcdef0123
+
+arguments() {
+  local default=$1
+  shift
+  rounds=${1:-$default}
+  shift || true
+  files=${*:-meters-time meters-house taxi adult}
+}
 
 input() {
   case $1 in

@@ -20,10 +20,8 @@
 #   Benchmarks/layouts.sh [ROUNDS] [FILE...]     # 5 rounds, every file
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-5}
-shift || true
-files=${*:-meters-time meters-house taxi adult}
 . Benchmarks/layouts-files.sh
+arguments 5 "$@"
 
 # run NAME COMMAND...: prints "seconds peak-KB" of one run.
 run() {
