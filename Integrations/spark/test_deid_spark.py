@@ -27,6 +27,17 @@ LCL = os.path.join(ROOT, "..", "shared", "datasets", "lcl_smartmeter")
 KEY = "spark-test-key-of-at-least-thirty-two-bytes"
 
 
+def write_policy(directory, name, entity, protection, columns):
+    """`name`.yaml in `directory`: a policy of dataset `name` with its entity, its protection
+    section (one YAML line) and each column's entry; returns its path."""
+    path = os.path.join(directory, f"{name}.yaml")
+    with open(path, "w") as handle:
+        handle.write(f"version: 1\ndataset: {{ name: {name} }}\nentity: {entity}\n{protection}\ncolumns:\n")
+        for column, entry in columns.items():
+            handle.write(f"  {column}: {entry}\n")
+    return path
+
+
 def london_files(directory, cuts):
     """The 100 households' 2013 readings with tariff and ACORN group, cut into files."""
     readings = os.path.join(LCL, "lcl_2013_100households_halfhourly.csv.gz")
@@ -50,19 +61,13 @@ def london_files(directory, cuts):
             group = "affluent" if letter in "ABCDE" else "comfortable" if letter in "FGHIJ" else "other"
             handle.write(f"ACORN-{letter};{group};*\n")
         handle.write("ACORN-;other;*\nACORN-0;other;*\n")
-    policy = os.path.join(directory, "london.yaml")
-    with open(policy, "w") as handle:
-        handle.write(
-            "version: 1\n"
-            "dataset: { name: london-meters }\n"
-            "entity: LCLid\n"
-            "privacy: { k: 5, suppression_limit: 0.2 }\n"
-            "columns:\n"
-            '  LCLid: { role: identifier, pseudonymize: { key: "env:DEID_KEY", length: 16 } }\n'
-            "  tariff: { role: quasi_identifier }\n"
-            "  acorn: { role: quasi_identifier, generalize: { hierarchy: acorn.csv } }\n"
-            "  tstp: { role: insensitive, generalize: { time: hour } }\n"
-            "  energy_kwh_hh: { role: insensitive, noise: { laplace: 0.02, min: 0, round: 3 } }\n")
+    policy = write_policy(directory, "london", "LCLid", "privacy: { k: 5, suppression_limit: 0.2 }", {
+        "LCLid": '{ role: identifier, pseudonymize: { key: "env:DEID_KEY", length: 16 } }',
+        "tariff": "{ role: quasi_identifier }",
+        "acorn": "{ role: quasi_identifier, generalize: { hierarchy: acorn.csv } }",
+        "tstp": "{ role: insensitive, generalize: { time: hour } }",
+        "energy_kwh_hh": "{ role: insensitive, noise: { laplace: 0.02, min: 0, round: 3 } }",
+    })
     return policy, write_cut(directory, "london", lines, cuts, gzip_index=1)
 
 
@@ -107,19 +112,13 @@ def quoted_files(directory, cuts):
         csv.writer(buffer, lineterminator="\n").writerow(
             [person, district, 20 + int(person[1:]) % 60, note, generator.randrange(1000)])
         lines.append(buffer.getvalue())
-    policy = os.path.join(directory, "quoted.yaml")
-    with open(policy, "w") as handle:
-        handle.write(
-            "version: 1\n"
-            "dataset: { name: notes }\n"
-            "entity: person\n"
-            "privacy: { k: 3, suppression_limit: 0.1 }\n"
-            "columns:\n"
-            '  person: { role: identifier, pseudonymize: { key: "env:DEID_KEY" } }\n'
-            "  district: { role: quasi_identifier, generalize: { prefix: [3, 2, 0] } }\n"
-            "  age: { role: quasi_identifier, generalize: { round: [5, 10, 20] } }\n"
-            "  note: { role: insensitive }\n"
-            "  value: { role: insensitive }\n")
+    policy = write_policy(directory, "quoted", "person", "privacy: { k: 3, suppression_limit: 0.1 }", {
+        "person": '{ role: identifier, pseudonymize: { key: "env:DEID_KEY" } }',
+        "district": "{ role: quasi_identifier, generalize: { prefix: [3, 2, 0] } }",
+        "age": "{ role: quasi_identifier, generalize: { round: [5, 10, 20] } }",
+        "note": "{ role: insensitive }",
+        "value": "{ role: insensitive }",
+    })
     return policy, write_cut(directory, "quoted", lines, cuts, gzip_index=None)
 
 
