@@ -18,14 +18,21 @@ import Testing
         }
     }
 
+    /// A request that sketches `columns` columns of records whose field `entity` names the
+    /// individual, each column sketch trimmed at `capacity` values.
+    static func columnSketches(_ columns: Int, entity: Int, capacity: Int) -> LinkRequest {
+        var request = LinkRequest()
+        request.entity = entity
+        request.sketchColumns(columns)
+        request.columnSketchCapacity = capacity
+        return request
+    }
+
     @Test(arguments: [UInt64(1), 2, 3, 4])
     func repeatedFieldsSketchLikeFullRecords(seed: UInt64) {
         var random = TestRandom(seed: seed)
-        var request = LinkRequest()
-        request.entity = 1
-        request.sketchColumns(5)
+        var request = Self.columnSketches(5, entity: 1, capacity: 16)
         request.pseudonymColumns = [0, 2]
-        request.columnSketchCapacity = 16
         var full = LinkKeying(counter: LinkCounter(request: request))
         var fast = LinkKeying(counter: LinkCounter(request: request))
         var fields: [[UInt8]] = (0..<5).map { _ in [] }
@@ -64,10 +71,7 @@ import Testing
     @Test(arguments: [UInt64(1), 2, 3])
     func individualsTakingTurnsSketchLikeEveryInsert(seed: UInt64) {
         var random = TestRandom(seed: seed)
-        var request = LinkRequest()
-        request.entity = 0
-        request.sketchColumns(5)
-        request.columnSketchCapacity = 32
+        let request = Self.columnSketches(5, entity: 0, capacity: 32)
         let individuals = seed == 3 ? 20_000 : 300
         var keying = LinkKeying(counter: LinkCounter(request: request))
         var twins = (0..<5).map { _ in KHyperLogLog(capacity: 32) }
@@ -103,10 +107,7 @@ import Testing
     @Test(arguments: [UInt64(1), 2, 3])
     func runsOfOneIndividualSketchLikeEveryInsert(seed: UInt64) {
         var random = TestRandom(seed: seed)
-        var request = LinkRequest()
-        request.entity = 0
-        request.sketchColumns(4)
-        request.columnSketchCapacity = seed == 3 ? 4096 : 64
+        let request = Self.columnSketches(4, entity: 0, capacity: seed == 3 ? 4096 : 64)
         var keying = LinkKeying(counter: LinkCounter(request: request))
         var twins = (0..<4).map { _ in KHyperLogLog(capacity: request.columnSketchCapacity) }
         var number = 0
