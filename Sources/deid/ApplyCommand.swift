@@ -23,15 +23,19 @@ struct ApplyCommand: ParsableCommand {
             of a run split over machines: no search, the plan's levels, suppressions, seed and
             release id are applied, and the keys must be those the plan was made with.
               DEID_KEY=... deid apply --policy policy.yaml --plan plan.json part-0.csv.gz part-0-out.csv
+              DEID_KEY=... deid apply -p monthly.yaml --plan plan.json split/*/part-00003.csv shard-3.csv
             """)
 
     @OptionGroup var policyOptions: PolicyOptions
 
-    @Argument(help: "The CSV input (plain or gzip), or - for standard input.")
-    var input: String
+    @Argument(
+        help: ArgumentHelp(
+            "The CSV input (plain or gzip; - for standard input), then the output file (- for standard output). Several inputs of one header, before the output, are read in order as one.",
+            valueName: "input ... output"))
+    var paths: [String] = []
 
-    @Argument(help: "The output file, or - for standard output.")
-    var output: String
+    var inputs: [String] { Array(paths.dropLast()) }
+    var output: String { paths.last! }
 
     @OptionGroup var dialect: DialectOptions
 
@@ -44,7 +48,8 @@ struct ApplyCommand: ParsableCommand {
     var plan: String?
 
     func validate() throws {
-        try requirePath(input, "the input")
+        guard paths.count >= 2 else { throw ValidationError("give the input and the output") }
+        for input in inputs { try requirePath(input, "an input") }
         try requirePath(output, "the output")
         try requirePath(plan, "--plan")
         if plan != nil && policyOptions.seed != nil {
@@ -56,7 +61,7 @@ struct ApplyCommand: ParsableCommand {
         let progress = ProgressBar(label: "applying \(policyOptions.policy)")
         defer { progress.finish() }
         let request = TransformRequest(
-            policyPath: policyOptions.policy, inputs: [input], readOptions: dialect.readOptions,
+            policyPath: policyOptions.policy, inputs: inputs, readOptions: dialect.readOptions,
             seed: policyOptions.seed, compress: compress)
         if let plan {
             let decided = try ScaleOut.load(PlanFile.self, path: plan, what: "plan")

@@ -13,7 +13,7 @@ struct Deid: ParsableCommand {
         version: "0.3.0",
         subcommands: [
             PublishCommand.self, ApplyCommand.self, RiskCommand.self, LinkCommand.self, CatalogCommand.self,
-            ProfileCommand.self, ConvertCommand.self, StatsCommand.self, PlanCommand.self,
+            ProfileCommand.self, ConvertCommand.self, SplitCommand.self, StatsCommand.self, PlanCommand.self,
         ])
 
     static func main() { CommandRunner.run(Deid.self) }

@@ -22,13 +22,20 @@ struct StatsCommand: ParsableCommand {
             keep them as confidential as the input.
 
             Record-by-record policies run in shards, and policies that aggregate per entity and
-            period when each entity's records are in one shard (the merge checks); their risk
+            period when each entity's records are in one shard (the merge checks; deid split
+            makes such shards from any inputs); their risk
             gates (a policy's own, or the defaults) and linkage check are measured when deid
             publish --plan assembles the parts. An aggregate section runs on one machine.
+
+            When the shards are the parts of deid split (whole entities from time-ordered
+            inputs), give the splits' receipts (split.json) among the files to merge: the merge
+            checks that every part was counted once, and lists the original inputs instead of
+            the parts.
 
             Examples:
               deid stats --policy policy.yaml --out part-0.stats.json part-0.csv.gz
               deid stats --merge --out all.stats.json part-0.stats.json part-1.stats.json
+              deid stats --merge --out all.stats.json split/*/split.json shard-*.stats.json
             """)
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The policy file (YAML, see Docs/POLICY.md).", valueName: "file"))
@@ -42,7 +49,10 @@ struct StatsCommand: ParsableCommand {
     @Flag(help: "The arguments are statistics files: write their merge.")
     var merge = false
 
-    @Argument(help: "The shard's CSV inputs (plain or gzip; - for standard input), or statistics files with --merge.")
+    @Argument(
+        help:
+            "The shard's CSV inputs (plain or gzip; - for standard input), or statistics files (and split receipts) with --merge."
+    )
     var inputs: [String]
 
     @OptionGroup var dialect: DialectOptions
@@ -58,8 +68,7 @@ struct StatsCommand: ParsableCommand {
     func run() throws {
         let statistics: StatisticsFile
         if merge {
-            let files = try inputs.map { try ScaleOut.load(StatisticsFile.self, path: $0, what: "statistics") }
-            statistics = try ScaleOut.merge(files, names: inputs)
+            statistics = try ScaleOut.merge(paths: inputs)
         } else {
             let progress = ProgressBar(label: "counting \(inputs.count == 1 ? inputs[0] : "\(inputs.count) inputs")")
             defer { progress.finish() }

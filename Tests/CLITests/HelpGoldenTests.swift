@@ -15,6 +15,7 @@ struct HelpGoldenTests {
         ("deid-catalog", "deid", ["catalog", "--help"]),
         ("deid-profile", "deid", ["profile", "--help"]),
         ("deid-convert", "deid", ["convert", "--help"]),
+        ("deid-split", "deid", ["split", "--help"]),
         ("deid-stats", "deid", ["stats", "--help"]),
         ("deid-plan", "deid", ["plan", "--help"]),
         ("deid-sample", "deid-sample", ["--help"]),

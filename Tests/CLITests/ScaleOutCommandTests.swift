@@ -149,4 +149,79 @@ struct ScaleOutCommandTests {
             in: directory.path, environment: Self.environment)
         #expect(seeded.status == 2 && seeded.stderr.contains("--seed comes from the plan"))
     }
+
+    /// Time-ordered files (each holds a period of every meter) under the monthly-totals policy:
+    /// split by meter, each part index counted and applied as one shard, merged with the
+    /// receipts, and assembled into the rows one publish of the files writes.
+    @Test func splitPartsRunThroughTheCommands() throws {
+        let directory = try TemporaryDirectory()
+        let policy = Paths.root + "/Datasets/smart_meter_policy.yaml"
+        let lines = String(decoding: try TemporaryDirectory.readFile(Self.sample), as: UTF8.self)
+            .split(separator: "\n").map(String.init)
+        let byTime = lines.dropFirst().sorted { $0.split(separator: ",")[7] < $1.split(separator: ",")[7] }
+        let half = byTime.count / 2
+        let periods = try [byTime[..<half], byTime[half...]].enumerated().map { index, records in
+            try directory.write("period\(index).csv", text: ([lines[0]] + records).joined(separator: "\n") + "\n")
+        }
+        // The split needs no key: it runs no technique.
+        for (index, period) in periods.enumerated() {
+            let split = try CLI.run(
+                ["split", "--policy", policy, "--parts", "3", "--out", "split\(index)", period], in: directory.path,
+                environment: ["DEID_KEY": ""])
+            #expect(split.status == 0, "\(split.stderr)")
+        }
+        var shards: [[String]] = []
+        for part in 0..<3 {
+            let files = (0..<2).map { "split\($0)/part-0000\(part).csv" }
+                .filter { FileManager.default.fileExists(atPath: directory.file($0)) }
+            let stats = try CLI.run(
+                ["stats", "--policy", policy, "-o", "shard\(part).json"] + files, in: directory.path,
+                environment: Self.environment)
+            #expect(stats.status == 0, "\(stats.stderr)")
+            shards.append(files)
+        }
+        let receipts = ["split0/split.json", "split1/split.json"]
+        let missing = try CLI.run(
+            ["stats", "--merge", "-o", "missing.json"] + receipts + ["shard0.json", "shard1.json"], in: directory.path)
+        #expect(missing.status == 2 && missing.stderr.contains("was counted by no shard"))
+        #expect(!FileManager.default.fileExists(atPath: directory.file("missing.json")))
+        let merged = try CLI.run(
+            ["stats", "--merge", "-o", "all.json"] + receipts + ["shard0.json", "shard1.json", "shard2.json"],
+            in: directory.path)
+        #expect(merged.status == 0, "\(merged.stderr)")
+        let plan = try CLI.run(
+            ["plan", "--policy", policy, "--seed", "3", "-o", "plan.json", "all.json"], in: directory.path,
+            environment: Self.environment)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        for (index, files) in shards.enumerated() {
+            let apply = try CLI.run(
+                ["apply", "--policy", policy, "--plan", "plan.json"] + files + ["out\(index).csv"],
+                in: directory.path, environment: Self.environment)
+            #expect(apply.status == 0, "\(apply.stderr)")
+        }
+        let assembled = try CLI.run(
+            [
+                "publish", "--policy", policy, "--plan", "plan.json", "--statistics", "all.json", "--no-catalog",
+                "--out", "assembled", "out0.csv", "out1.csv", "out2.csv",
+            ], in: directory.path, environment: Self.environment)
+        #expect(assembled.status == 0, "\(assembled.stderr)")
+        let one = try CLI.run(
+            ["publish", "--policy", policy, "--seed", "3", "--no-catalog", "--out", "release"] + periods,
+            in: directory.path, environment: Self.environment)
+        #expect(one.status == 0, "\(one.stderr)")
+        func rows(_ file: String) throws -> [Substring] {
+            String(decoding: try directory.read(file), as: UTF8.self).split(separator: "\n").sorted()
+        }
+        #expect(try rows("assembled/smart-meter-readings.csv") == rows("release/smart-meter-readings.csv"))
+        // The manifest names the periods, with their fingerprints, not the parts.
+        let manifest = String(decoding: try directory.read("assembled/manifest.json"), as: UTF8.self)
+        #expect(manifest.contains("period0.csv") && manifest.contains("period1.csv") && !manifest.contains("part-0"))
+        // A directory in use, and a part count out of range: exit 2.
+        let used = try CLI.run(
+            ["split", "--policy", policy, "--parts", "3", "--out", "split0", periods[0]], in: directory.path)
+        #expect(used.status == 2 && used.stderr.contains("split0: exists and is not an empty directory"))
+        let zero = try CLI.run(
+            ["split", "--policy", policy, "--parts", "0", "--out", "split9", periods[0]], in: directory.path)
+        #expect(zero.status == 2 && zero.stderr.contains("--parts must be 1 to 100000"))
+    }
 }

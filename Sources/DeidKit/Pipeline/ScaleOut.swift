@@ -114,8 +114,11 @@ package enum ScaleOut {
     }
 
     /// Merges statistics files (named by `names` in errors): the same value for any grouping
-    /// and order of the same shards.
-    package static func merge(_ files: [StatisticsFile], names: [String]) throws -> StatisticsFile {
+    /// and order of the same shards. When the shards counted the parts of `splits` (`deid
+    /// split`), every part must have been counted once, and the merge lists the split inputs.
+    package static func merge(
+        _ files: [StatisticsFile], names: [String], splits: [SplitFile] = [], splitNames: [String] = []
+    ) throws -> StatisticsFile {
         guard var merged = files.first else { throw usage("no statistics file given") }
         for (file, name) in zip(files, names) {
             try checkFormat(file, name: name)
@@ -150,6 +153,11 @@ package enum ScaleOut {
             merged.summary.recordsOut += file.summary.recordsOut
         }
         merged.summary.inputs.sort(by: inputOrder)
+        if !splits.isEmpty {
+            merged.summary.inputs = try splitInputs(
+                counted: files, names: names, splits: splits, splitNames: splitNames,
+                policySHA256: merged.policySHA256, header: merged.header)
+        }
         return merged
     }
 
