@@ -14,6 +14,14 @@ Four steps, each the `deid` binary (shipped with --files, or --deid PATH):
   4. on the driver: `deid publish --plan` assembles the parts, in input order, into the
      release directory (data, manifest.json, reports) and records it in the catalog.
 
+A policy that aggregates per entity needs each entity's records in one partition. When the
+input files do not keep them together (a time-ordered export: each file holds a period of every
+meter), the records are first moved by entity (--layout entity, or found by --layout auto, the
+default, from the first step's statistics): `deid split` deals each input's records into one
+part per partition by a hash of the entity, in the work directory; partition N is then part N
+of every input, in input order, counted and applied as one shard, and the merge checks the
+splits' receipts (every part counted once) so that the manifest lists the original inputs.
+
 The release directory is the one `deid publish --out DIR` writes, all or nothing. The work
 files (statistics, the plan, the parts) are written beside it and removed, or kept with
 --keep-work DIR (the plan and statistics are confidential: they name entities). On a refusal
@@ -46,6 +54,10 @@ def parse_args(argv):
     parser.add_argument("--catalog-path", help="the release catalog (default: deid publish's)")
     parser.add_argument("--no-catalog", action="store_true", help="do not record the release in a catalog")
     parser.add_argument("--keep-work", help="keep the statistics, plan and parts in this new directory")
+    parser.add_argument(
+        "--layout", choices=("auto", "files", "entity"), default="auto",
+        help="partitions of whole files, or of whole entities (deid split); auto: whole files, unless the "
+        "policy aggregates per entity and an entity's records are in several files")
     parser.add_argument("inputs", nargs="+", help="CSV files (plain or gzip) or directories of them")
     return parser.parse_args(argv)
 
@@ -122,9 +134,10 @@ def shard_statistics(shard, deid, policy):
             return index, handle.read()
 
 
-def shard_apply(shard, deid, policy, plan_bytes, data_dir):
-    """Step 3 on an executor: the plan applied to each of the partition's files."""
-    _, members = shard
+def shard_apply(shard, deid, policy, plan_bytes, data_dir, together):
+    """Step 3 on an executor: the plan applied to each of the partition's files, or to all of
+    them as one input (`together`: the parts of one entity split, which share entities)."""
+    index, members = shard
     binary = resolve(deid, "deid")
     policy_path = resolve(None, policy)
     written = []
@@ -132,11 +145,39 @@ def shard_apply(shard, deid, policy, plan_bytes, data_dir):
         plan_path = os.path.join(scratch, "plan.json")
         with open(plan_path, "wb") as handle:
             handle.write(plan_bytes)
-        for position, path in members:
-            part = os.path.join(data_dir, f"part-{position:05d}.csv")
-            run([binary, "apply", "--policy", policy_path, "--plan", plan_path, path, part])
-            written.append({"input": path, "part": os.path.basename(part)})
+        runs = [(index, [path for _, path in members])] if together else [(position, [path]) for position, path in members]
+        for number, paths in runs:
+            part = os.path.join(data_dir, f"part-{number:05d}.csv")
+            run([binary, "apply", "--policy", policy_path, "--plan", plan_path] + paths + [part])
+            written.append({"inputs": paths, "part": os.path.basename(part)})
     return written
+
+
+def split_input(job, deid, policy, split_dir, parts):
+    """The moving by entity, on an executor: one input's records dealt into `parts` parts
+    (`deid split`); returns the receipt's path and the parts that received records."""
+    position, path = job
+    binary = resolve(deid, "deid")
+    out = os.path.join(split_dir, f"{position:05d}")
+    run([binary, "split", "--policy", resolve(None, policy), "--parts", str(parts), "--out", out, path])
+    receipt = os.path.join(out, "split.json")
+    with open(receipt) as handle:
+        indices = [part["index"] for part in json.load(handle)["parts"]]
+    return position, receipt, indices
+
+
+def overlapping_entities(statistics):
+    """True when the statistics list entities (the policy aggregates per entity) and one of
+    them is in two partitions."""
+    seen = set()
+    for _, content in statistics:
+        entities = json.loads(content).get("entities")
+        if entities is None:
+            return False
+        if not seen.isdisjoint(entities):
+            return True
+        seen.update(entities)
+    return False
 
 
 def task_failure(text):
@@ -176,10 +217,33 @@ def main(argv):
     try:
         started = time.time()
         partitions = args.partitions or context.defaultParallelism
-        shards = assign(files, partitions)
-        rdd = context.parallelize(shards, len(shards))
-
-        statistics = rdd.map(lambda shard: shard_statistics(shard, deid, policy)).collect()
+        layout = "files"
+        receipts = []
+        split_seconds = None
+        if args.layout != "entity":
+            shards = assign(files, partitions)
+            rdd = context.parallelize(shards, len(shards))
+            statistics = rdd.map(lambda shard: shard_statistics(shard, deid, policy)).collect()
+        if args.layout == "entity" or (args.layout == "auto" and overlapping_entities(statistics)):
+            # Each entity's records into one partition: part N of every input's split.
+            layout = "entity"
+            split_started = time.time()
+            split_dir = os.path.join(work, "split")
+            os.makedirs(split_dir)
+            jobs = list(enumerate(files))
+            splits = context.parallelize(jobs, min(len(jobs), partitions)).map(
+                lambda job: split_input(job, deid, policy, split_dir, partitions)).collect()
+            splits.sort()
+            split_seconds = time.time() - split_started
+            receipts = [receipt for _, receipt, _ in splits]
+            shards = []
+            for index in range(partitions):
+                members = [(position, os.path.join(split_dir, f"{position:05d}", f"part-{index:05d}.csv"))
+                           for position, _, indices in splits if index in indices]
+                if members:
+                    shards.append((index, members))
+            rdd = context.parallelize(shards, len(shards))
+            statistics = rdd.map(lambda shard: shard_statistics(shard, deid, policy)).collect()
         os.makedirs(os.path.join(work, "stats"))
         stats_paths = []
         for index, content in sorted(statistics):
@@ -190,7 +254,7 @@ def main(argv):
         counted = time.time()
 
         merged = os.path.join(work, "merged.stats.json")
-        run([driver_deid, "stats", "--merge", "--out", merged] + stats_paths)
+        run([driver_deid, "stats", "--merge", "--out", merged] + receipts + stats_paths)
         plan_path = os.path.join(work, "plan.json")
         command = [driver_deid, "plan", "--policy", policy, "--out", plan_path]
         if args.seed is not None:
@@ -209,7 +273,9 @@ def main(argv):
         data_dir = os.path.join(work, "data")
         os.makedirs(data_dir)
         broadcast = context.broadcast(plan_bytes)
-        parts = rdd.flatMap(lambda shard: shard_apply(shard, deid, policy, broadcast.value, data_dir)).collect()
+        together = layout == "entity"
+        parts = rdd.flatMap(
+            lambda shard: shard_apply(shard, deid, policy, broadcast.value, data_dir, together)).collect()
         parts.sort(key=lambda part: part["part"])
         applied = time.time()
 
@@ -229,20 +295,23 @@ def main(argv):
         assembled = time.time()
         sys.stdout.write(published.decode("utf-8", "replace"))
         seconds = {
-            "stats": round(counted - started, 3),
+            "stats": round(counted - started - (split_seconds or 0), 3),
             "plan": round(planned - counted, 3),
             "apply": round(applied - planned, 3),
             "assemble": round(assembled - applied, 3),
         }
+        if split_seconds is not None:
+            seconds["split"] = round(split_seconds, 3)
         with open(os.path.join(work, "shards.json"), "w") as handle:
-            json.dump({"parts": parts, "partitions": len(shards), "seconds": seconds}, handle, indent=2,
+            json.dump({"parts": parts, "partitions": len(shards), "layout": layout, "seconds": seconds}, handle,
+                      indent=2,
                       sort_keys=True)
             handle.write("\n")
         if args.keep_work:
             shutil.move(work, os.path.abspath(args.keep_work))  # (may be on another file system)
             work = None
         print(
-            f"deid_spark: {len(files)} inputs on {len(shards)} partitions -> {args.out} "
+            f"deid_spark: {len(files)} inputs on {len(shards)} partitions of whole {'entities' if layout == 'entity' else 'files'} -> {args.out} "
             + ", ".join(f"{step} {value} s" for step, value in seconds.items()),
             file=sys.stderr)
         return 0

@@ -3,8 +3,11 @@
 
 Runs deid_spark.py with pyspark in local[2] mode on two inputs cut into several files:
   - the London smart-meter readings (../shared/datasets/lcl_smartmeter) joined with each
-    household's tariff and ACORN group, cut at line counts that split households between files;
-  - a generated table whose free-text column holds quoted line breaks, commas and quotes.
+    household's tariff and ACORN group, cut at line counts that split households between files,
+    and for monthly totals cut at household boundaries, then sorted by time and cut into
+    periods (the job moves the records by household: `deid split`);
+  - a generated table whose free-text column holds quoted line breaks, commas and quotes
+    (whole files, and moved by person).
 Each must give the release `deid publish` writes from the whole input with the same seed: the
 same data bytes (the London policy adds noise: seeded per record, it is the same), the same
 manifest (less the release id, the time and the search's milliseconds) and report.json. Fails
@@ -100,6 +103,18 @@ def london_monthly_files(directory, london_policy):
     return policy, paths
 
 
+def time_ordered_files(directory, monthly_inputs):
+    """The monthly files' records sorted by time and cut into three periods (one gzip): every
+    household has records in every file, as in a meter export written day by day."""
+    header, records = None, []
+    for path in monthly_inputs:
+        with open(path, newline="") as handle:
+            header = next(handle)
+            records.extend(handle)
+    records.sort(key=lambda line: (line.split(",")[3], line))
+    return write_cut(directory, "by-time", [header] + records, [0.34, 0.67], gzip_index=2)
+
+
 def quoted_files(directory, cuts):
     """A generated table with quoted line breaks, commas and quotes in its free text."""
     generator = random.Random(7)
@@ -151,10 +166,12 @@ def records_of(paths):
     return header, sorted(rows)
 
 
-def compare(name, deid, policy, inputs, directory, expect_suppressed, same_order=True):
+def compare(name, deid, policy, inputs, directory, expect_suppressed, same_order=True, layout="auto",
+            expect_layout="files"):
     """The Spark job's release of `inputs` against deid publish's. With `same_order` the data
     files must be the same bytes; else (rows aggregated per entity and period, which one
-    machine writes as each entity's buckets close) the same records in another order."""
+    machine writes as each entity's buckets close; records moved by entity) the same records in
+    another order. `expect_layout`: whether the job must have moved records by entity."""
     env = dict(os.environ, DEID_KEY=KEY)
     release = os.path.join(directory, f"{name}-one-machine")
     subprocess.run(
@@ -164,7 +181,7 @@ def compare(name, deid, policy, inputs, directory, expect_suppressed, same_order
     work = os.path.join(directory, f"{name}-spark-work")
     result = subprocess.run(
         [sys.executable, os.path.join(HERE, "deid_spark.py"), "--master", "local[2]", "--partitions", "2",
-         "--deid", deid, "--policy", policy, "--no-catalog", "--seed", "5", "--keep-work", work,
+         "--deid", deid, "--policy", policy, "--no-catalog", "--seed", "5", "--keep-work", work, "--layout", layout,
          "--out", spark_release] + inputs,
         env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -197,12 +214,16 @@ def compare(name, deid, policy, inputs, directory, expect_suppressed, same_order
     if failures:
         raise AssertionError(f"{name}: " + "\n".join(failures))
     with open(os.path.join(work, "shards.json")) as handle:
-        seconds = json.load(handle)["seconds"]
+        shards = json.load(handle)
+    seconds = shards["seconds"]
+    if shards["layout"] != expect_layout:
+        raise AssertionError(f"{name}: partitions of layout {shards['layout']}, expected {expect_layout}")
     privacy = one["manifest"].get("privacy")
     searched = (f"suppressed {privacy['suppressed_records']}, transformation {privacy['transformation']}"
                 if privacy else "no privacy models")
     print(
-        f"test_deid_spark: {name}: {len(rows)} records from {len(inputs)} files on 2 partitions: the same data"
+        f"test_deid_spark: {name}: {len(rows)} records from {len(inputs)} files on 2 partitions of whole "
+        f"{'entities' if expect_layout == 'entity' else 'files'}: the same data"
         f"{'' if same_order else ' (sorted)'}, "
         f"manifest and report.json as one machine ({searched}; Spark steps {seconds})")
 
@@ -229,6 +250,9 @@ def main():
     with tempfile.TemporaryDirectory(prefix="deid-spark-test-") as directory:
         policy, inputs = quoted_files(directory, [0.3, 0.55])
         compare("quoted", deid, policy, inputs, directory, expect_suppressed=False)
+        # The same records moved by entity first (deid split keeps the quoted line breaks).
+        compare("quoted-split", deid, policy, inputs, directory, expect_suppressed=False, same_order=False,
+                layout="entity", expect_layout="entity")
         policy, inputs = london_files(directory, [0.23, 0.5, 0.77])
         compare("london", deid, policy, inputs, directory, expect_suppressed=True)
 
@@ -246,6 +270,10 @@ def main():
         monthly_policy, monthly_inputs = london_monthly_files(directory, policy)
         compare("london-monthly", deid, monthly_policy, monthly_inputs, directory, expect_suppressed=False,
                 same_order=False)
+        # The same readings exported by time: every household in every file. The first step's
+        # statistics show entities in both partitions, so the job moves records by entity.
+        compare("london-by-time", deid, monthly_policy, time_ordered_files(directory, monthly_inputs), directory,
+                expect_suppressed=False, same_order=False, expect_layout="entity")
 
         # A refusal: nothing is left, exit 1, the reasons printed.
         with open(policy) as handle:
