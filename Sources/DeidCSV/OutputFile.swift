@@ -214,6 +214,21 @@ public enum PathName {
     }
 }
 
+/// The process's limit on open files.
+public enum OpenFileLimit {
+    /// Raises the soft limit on open files, up to the hard limit, so that `count` more files
+    /// can be open at once (a split into many parts); returns false when the hard limit is too
+    /// low (opening then fails with a message naming the file).
+    @discardableResult public static func allow(_ count: Int) -> Bool {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return false }
+        let wanted = rlim_t(count + 64)
+        if limit.rlim_cur >= wanted { return true }
+        limit.rlim_cur = min(wanted, limit.rlim_max)
+        return setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur >= wanted
+    }
+}
+
 /// Starts the kernel writing a file's pages to disk while the run goes on, so that the sync
 /// before the rename (the release is durable before it appears) finds little left to write.
 /// Synced at the end only, a 650 MB output kept both cores idle for 0.28 s at the end of a

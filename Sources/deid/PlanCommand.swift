@@ -39,7 +39,10 @@ struct PlanCommand: ParsableCommand {
         transform: Seed.parse)
     var seed: UInt64?
 
-    @Argument(help: "The shards' statistics files (deid stats).")
+    @Argument(
+        help:
+            "The shards' statistics files (deid stats), and split receipts (deid split) when the shards are split parts."
+    )
     var statistics: [String]
 
     func validate() throws {
@@ -50,8 +53,7 @@ struct PlanCommand: ParsableCommand {
     }
 
     func run() throws {
-        let files = try statistics.map { try ScaleOut.load(StatisticsFile.self, path: $0, what: "statistics") }
-        let merged = try ScaleOut.merge(files, names: statistics)
+        let merged = try ScaleOut.merge(paths: statistics)
         let plan = try ScaleOut.plan(merged, policyPath: policy, seed: seed)
         let file = try OutputFile(path: out, compress: false)
         try file.write(bytes: try ScaleOut.encode(plan))

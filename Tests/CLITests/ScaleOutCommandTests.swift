@@ -216,6 +216,12 @@ struct ScaleOutCommandTests {
         // The manifest names the periods, with their fingerprints, not the parts.
         let manifest = String(decoding: try directory.read("assembled/manifest.json"), as: UTF8.self)
         #expect(manifest.contains("period0.csv") && manifest.contains("period1.csv") && !manifest.contains("part-0"))
+        // More parts than the soft limit on open files allows: the limit is raised (up to the hard one).
+        let many = try CLI.shell(
+            "ulimit -S -n 256 && \(CLI.deid) split --policy \(policy) --parts 600 --out many \(periods[0])",
+            in: directory.path)
+        #expect(many.status == 0, "\(many.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.file("many")).contains("split.json"))
         // A directory in use, and a part count out of range: exit 2.
         let used = try CLI.run(
             ["split", "--policy", policy, "--parts", "3", "--out", "split0", periods[0]], in: directory.path)

@@ -77,6 +77,7 @@ extension ScaleOut {
                     message: "the policy names no entity column: there is nothing to split the records by")
             ])
         }
+        OpenFileLimit.allow(parts)
         let made = try makeEmptyDirectory(directory)
         var outputs: [OutputFile] = []
         do {
