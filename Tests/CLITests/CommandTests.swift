@@ -57,7 +57,7 @@ struct CommandTests {
             ),
             (
                 ["summary", "--help"],
-                "deid: unknown command 'deid summary' (commands: publish, apply, risk, link, catalog, profile, convert, stats, plan)"
+                "deid: unknown command 'deid summary' (commands: publish, apply, risk, link, catalog, profile, convert, split, stats, plan)"
             ),
             (
                 ["catalog", "frob", "--help"],
