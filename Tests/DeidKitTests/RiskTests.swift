@@ -177,6 +177,38 @@ import Testing
 
     /// de Montjoye's test on 100 London households: 4 daily totals rounded to 1 kWh single out
     /// about 98% of them.
+    /// The trace test's early-stopping check on posting lists (sorted arrays, and bit sets when
+    /// dense) against its slow twin, the whole intersection, on random lists of small and large
+    /// universes, sparse and dense, with and without the entity.
+    @Test func aloneInAgreesWithTheWholeIntersection() {
+        var random = SeededRandom(seed: 11)
+        var alone = 0
+        for universe in [3, 70, 4_000] {
+            for _ in 0..<400 {
+                let entity = UInt32(random.next(upperBound: UInt64(universe)))
+                let count = 1 + Int(random.next(upperBound: UInt64(4)))
+                var lists: [[UInt32]] = []
+                for _ in 0..<count {
+                    // One in 2 to one in 256 of the universe, the entity in it nearly always.
+                    let share = UInt64(1) << (1 + random.next(upperBound: UInt64(8)))
+                    var members = (0..<UInt32(universe)).filter { _ in random.next(upperBound: share) == 0 }
+                    if random.next(upperBound: UInt64(20)) != 0, !members.contains(entity) {
+                        members.append(entity)
+                        members.sort()
+                    }
+                    lists.append(members)
+                }
+                lists.sort { $0.count < $1.count }
+                let postings = lists.map { PostingList(sorted: $0, universe: universe) }
+                let expected = TracePoints.aloneInByIntersection(lists, entity: entity)
+                #expect(TracePoints.aloneIn(postings, entity: entity) == expected, "\(lists) \(entity)")
+                if expected { alone += 1 }
+            }
+        }
+        // Both answers were exercised.
+        #expect(alone > 20 && alone < 1_100)
+    }
+
     @Test func fourDailyTotalsSingleOutNearlyEveryHousehold() throws {
         let path = try Paths.shared("lcl_smartmeter/lcl_2013_100households_halfhourly.csv.gz")
         let spec = Self.dailyTraceSpec(step: 1)

@@ -77,11 +77,27 @@ package struct TracePoints: Sendable {
             traces[key.entity, default: []].append(Point(bucket: key.bucket, value: value.steps, huge: value.huge))
         }
         let entities = traces.keys.sorted()
-        var postings: [Point: [UInt32]] = [:]
-        for entity in entities {
+        // Each distinct point's posting list: the entities holding it, by their index in
+        // `entities` (so each list is sorted); each entity's points as list numbers.
+        var listOf: [Point: Int] = [:]
+        var members: [[UInt32]] = []
+        var traceLists: [[Int]] = []
+        for (index, entity) in entities.enumerated() {
             traces[entity]!.sort { $0.bucket < $1.bucket }
-            for point in traces[entity]! { postings[point, default: []].append(entity) }
+            traceLists.append(
+                traces[entity]!.map { point in
+                    let list =
+                        listOf[point]
+                        ?? {
+                            members.append([])
+                            listOf[point] = members.count - 1
+                            return members.count - 1
+                        }()
+                    members[list].append(UInt32(index))
+                    return list
+                })
         }
+        let postings = members.map { PostingList(sorted: $0, universe: entities.count) }
         let top = Swift.max(spec.points, spec.maxPoints)
         var curve: [TraceShare] = []
         var random = SeededRandom(seed: spec.seed)
@@ -89,11 +105,10 @@ package struct TracePoints: Sendable {
             var shares: [Double] = []
             for _ in 0..<spec.repetitions {
                 var singled = 0
-                for entity in entities {
-                    let trace = traces[entity]!
+                for (index, trace) in traceLists.enumerated() {
                     let drawn = Self.draw(Swift.min(points, trace.count), from: trace.count, using: &random)
-                    let lists = drawn.map { postings[trace[$0]]! }.sorted { $0.count < $1.count }
-                    if Self.aloneIn(lists, entity: entity) { singled += 1 }
+                    let lists = drawn.map { postings[trace[$0]] }.sorted { $0.count < $1.count }
+                    if Self.aloneIn(lists, entity: UInt32(index)) { singled += 1 }
                 }
                 shares.append(entities.isEmpty ? 0 : Double(singled) / Double(entities.count))
             }
@@ -128,17 +143,30 @@ package struct TracePoints: Sendable {
         return result
     }
 
-    /// Whether `entity` is the only entity in every one of the sorted posting lists.
-    static func aloneIn(_ lists: [[UInt32]], entity: UInt32) -> Bool {
+    /// Whether `entity` is the only entity in every one of the posting lists (given shortest
+    /// first): it is in all of them, and no other entity of the first is. Stops at the first
+    /// other entity found in all of them: with coarse points most entities share their points
+    /// with many others, and one is enough. (The whole intersection, as `aloneInByIntersection`
+    /// takes it, cost the measure of 10,000 monthly traces 79 s.)
+    static func aloneIn(_ lists: [PostingList], entity: UInt32) -> Bool {
+        guard let first = lists.first, lists.allSatisfy({ $0.contains(entity) }) else { return false }
+        let others = lists.dropFirst()
+        for candidate in first.sorted where candidate != entity {
+            if others.allSatisfy({ $0.contains(candidate) }) { return false }
+        }
+        return true
+    }
+
+    /// `aloneIn`'s slow twin: the whole intersection, then whether it is `entity` alone.
+    static func aloneInByIntersection(_ lists: [[UInt32]], entity: UInt32) -> Bool {
         guard var candidates = lists.first else { return false }
         for list in lists.dropFirst() {
-            if candidates.count == 1 { break }
             candidates = candidates.filter { Self.contains(list, $0) }
         }
         return candidates == [entity]
     }
 
-    private static func contains(_ sorted: [UInt32], _ value: UInt32) -> Bool {
+    static func contains(_ sorted: [UInt32], _ value: UInt32) -> Bool {
         var low = 0
         var high = sorted.count
         while low < high {
@@ -146,5 +174,33 @@ package struct TracePoints: Sendable {
             if sorted[middle] < value { low = middle + 1 } else { high = middle }
         }
         return low < sorted.count && sorted[low] == value
+    }
+}
+
+/// The entities (numbered 0..<universe) holding one trace point: sorted, and as a bit set too
+/// when they are many (one in 64 or more), so that a test is one load instead of a search.
+struct PostingList: Sendable {
+    let sorted: [UInt32]
+    private let bits: [UInt64]?
+
+    init(sorted: [UInt32], universe: Int) {
+        self.sorted = sorted
+        if sorted.count * 64 >= universe {
+            var bits = [UInt64](repeating: 0, count: (universe + 63) / 64)
+            for member in sorted { bits[Int(member) >> 6] |= 1 << (UInt64(member) & 63) }
+            self.bits = bits
+        } else {
+            bits = nil
+        }
+    }
+
+    var count: Int { sorted.count }
+
+    @inline(__always) func contains(_ member: UInt32) -> Bool {
+        if let bits {
+            let word = Int(member) >> 6
+            return word < bits.count && bits[word] & (1 << (UInt64(member) & 63)) != 0
+        }
+        return TracePoints.contains(sorted, member)
     }
 }
