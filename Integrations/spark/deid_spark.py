@@ -162,7 +162,7 @@ def split_input(job, deid, policy, split_dir, parts):
     run([binary, "split", "--policy", resolve(None, policy), "--parts", str(parts), "--out", out, path])
     receipt = os.path.join(out, "split.json")
     with open(receipt) as handle:
-        indices = [part["index"] for part in json.load(handle)["parts"]]
+        indices = {part["index"] for part in json.load(handle)["parts"]}
     return position, receipt, indices
 
 
