@@ -10,7 +10,8 @@ Four steps, each the `deid` binary (shipped with --files, or --deid PATH):
      split, so a quoted line break stays inside its record);
   2. on the driver: `deid stats --merge` and `deid plan` (the merge does not depend on how
      files were grouped: an individual may have records in several partitions);
-  3. per partition: `deid apply --plan` on each of its files, one part file per input;
+  3. per partition: `deid apply --plan` on each of its files, one part file per input (and
+     its input charts, for the report's before/after charts);
   4. on the driver: `deid publish --plan` assembles the parts, in input order, into the
      release directory (data, manifest.json, reports) and records it in the catalog.
 
@@ -148,8 +149,9 @@ def shard_apply(shard, deid, policy, plan_bytes, data_dir, together):
         runs = [(index, [path for _, path in members])] if together else [(position, [path]) for position, path in members]
         for number, paths in runs:
             part = os.path.join(data_dir, f"part-{number:05d}.csv")
-            run([binary, "apply", "--policy", policy_path, "--plan", plan_path] + paths + [part])
-            written.append({"inputs": paths, "part": os.path.basename(part)})
+            charts = os.path.join(data_dir, f"part-{number:05d}.charts.json")
+            run([binary, "apply", "--policy", policy_path, "--plan", plan_path, "--charts", charts] + paths + [part])
+            written.append({"inputs": paths, "part": os.path.basename(part), "charts": os.path.basename(charts)})
     return written
 
 
@@ -285,6 +287,8 @@ def main(argv):
             command.append("--no-catalog")
         elif args.catalog_path:
             command += ["--catalog-path", args.catalog_path]
+        for part in parts:  # the input charts of the report, in the parts' order
+            command += ["--charts", os.path.join(data_dir, part["charts"])]
         try:
             published = run(command + [os.path.join(data_dir, part["part"]) for part in parts])
         except DeidFailure as failure:

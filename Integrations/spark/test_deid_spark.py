@@ -206,6 +206,15 @@ def compare(name, deid, policy, inputs, directory, expect_suppressed, same_order
     if spark["report"] != one["report"]:
         keys = [k for k in one["report"] if spark["report"].get(k) != one["report"][k]]
         failures.append(f"report.json differs in {keys}")
+    # The confidential report charts each changed column's input: one machine's charts when
+    # the partitions are whole files (cut into blocks as one machine cuts them), charts of
+    # another sample of the same input when the records were moved.
+    if same_order and spark["before"] != one["before"]:
+        failures.append("the report's input charts differ")
+    if name == "london" and not one["before"]:
+        failures.append("one machine's confidential report charts no input: nothing was compared")
+    if len(spark["before"]) != len(one["before"]):
+        failures.append(f"{len(spark['before'])} input charts where one machine has {len(one['before'])}")
     if expect_suppressed and one["manifest"]["privacy"]["suppressed_records"] == 0:
         failures.append("the test data suppresses nothing; it should exercise suppression")
     _, rows = records_of([os.path.join(release, one["manifest"]["data"]["file"])])
@@ -239,7 +248,12 @@ def load_release(path):
         report = json.load(handle)
     with open(os.path.join(path, manifest["data"]["file"]), "rb") as handle:
         data = handle.read()
-    return {"files": os.listdir(path), "manifest": manifest, "report": report, "data": data}
+    before = []
+    confidential = os.path.join(path, "confidential", "report.html")
+    if os.path.exists(confidential):
+        with open(confidential) as handle:
+            before = [chart.split("</svg>")[0] for chart in handle.read().split("before (input)")[1:]]
+    return {"files": os.listdir(path), "manifest": manifest, "report": report, "data": data, "before": before}
 
 
 def main():

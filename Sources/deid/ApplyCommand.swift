@@ -47,11 +47,19 @@ struct ApplyCommand: ParsableCommand {
             "Apply this plan (deid plan) to the input, a shard, instead of searching.", valueName: "file"))
     var plan: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "With --plan: also write the input's sampled values of the changed columns here, for the assembled release's charts (deid publish --plan --charts).",
+            valueName: "file"))
+    var charts: String?
+
     func validate() throws {
         guard paths.count >= 2 else { throw ValidationError("give the input and the output") }
         for input in inputs { try requirePath(input, "an input") }
         try requirePath(output, "the output")
         try requirePath(plan, "--plan")
+        try requirePath(charts, "--charts")
+        if charts != nil && plan == nil { throw ValidationError("--charts goes with --plan") }
         if plan != nil && policyOptions.seed != nil {
             throw ValidationError("--seed comes from the plan with --plan (give it to deid plan)")
         }
@@ -65,7 +73,7 @@ struct ApplyCommand: ParsableCommand {
             seed: policyOptions.seed, compress: compress)
         if let plan {
             let decided = try ScaleOut.load(PlanFile.self, path: plan, what: "plan")
-            try ScaleOut.apply(request, plan: decided, output: output) { progress.update($0) }
+            try ScaleOut.apply(request, plan: decided, output: output, charts: charts) { progress.update($0) }
         } else {
             try Publisher.apply(request, output: output) { progress.update($0) }
         }

@@ -54,6 +54,8 @@ struct PublishCommand: ParsableCommand {
             With --plan and --statistics the inputs are the parts a run in shards wrote (deid
             apply --plan, Docs/SCALE-OUT.md): they are assembled into the release directory and
             catalog entry one machine writes, the release's risk measured on the assembled data.
+            With --charts (one per part, in the parts' order, from deid apply --plan --charts)
+            report.html charts each changed column before and after, as one machine's does.
               deid publish -p policy.yaml --plan plan.json --statistics all.stats.json --out release part-*.csv
             """)
 
@@ -85,6 +87,12 @@ struct PublishCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The merged statistics the plan was made on (deid stats --merge).", valueName: "file"))
     var statistics: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "With --plan: a part's input charts (deid apply --plan --charts), once per part in the parts' order, for the report's before/after charts.",
+            valueName: "file"))
+    var charts: [String] = []
+
     @OptionGroup var location: CatalogLocation
 
     @OptionGroup var dialect: DialectOptions
@@ -98,6 +106,8 @@ struct PublishCommand: ParsableCommand {
         try requirePath(plan, "--plan")
         try requirePath(statistics, "--statistics")
         if (plan == nil) != (statistics == nil) { throw ValidationError("--plan and --statistics go together") }
+        for file in charts { try requirePath(file, "--charts") }
+        if !charts.isEmpty && plan == nil { throw ValidationError("--charts goes with --plan") }
         if plan != nil && (dryRun || policyOptions.seed != nil || inputs.contains("-")) {
             throw ValidationError("with --plan the inputs are part files; --dry-run, --seed and - do not apply")
         }
@@ -118,8 +128,10 @@ struct PublishCommand: ParsableCommand {
             if let plan, let statistics {
                 let decided = try ScaleOut.load(PlanFile.self, path: plan, what: "plan")
                 let merged = try ScaleOut.load(StatisticsFile.self, path: statistics, what: "statistics")
+                let inputCharts = try charts.map { try ScaleOut.load(InputChartsFile.self, path: $0, what: "charts") }
                 outcome = try ScaleOut.assemble(
-                    request, plan: decided, statistics: merged, statisticsName: statistics, directory: out
+                    request, plan: decided, statistics: merged, statisticsName: statistics, charts: inputCharts,
+                    chartNames: charts, directory: out
                 ) { progress.update($0) }
             } else {
                 outcome = try Publisher.publish(request, directory: out, dryRun: dryRun) { progress.update($0) }

@@ -361,6 +361,67 @@ import Testing
         }
     }
 
+    /// The report's "before" charts of an assembled release: each shard's apply counts its
+    /// input's sampled values (`--charts`), and the assembly merges them in the parts' order.
+    /// The shards are files, cut into blocks as one machine cuts them, so the charts are one
+    /// machine's; without them the report has none. Charts of another plan are refused.
+    @Test func assembledReportsChartTheInputLikeOneMachine() throws {
+        let directory = try TemporaryDirectory()
+        let policy = try directory.write(
+            "policy.yaml",
+            text: String(
+                decoding: try TemporaryDirectory.readFile(Paths.root + "/Datasets/smart_meter_k_anonymity.yaml"),
+                as: UTF8.self
+            ).replacingOccurrences(of: "hierarchies/", with: Paths.root + "/Datasets/hierarchies/"))
+        let key = ["DEID_KEY": String(repeating: "k", count: 32)]
+        let lines = String(
+            decoding: try TemporaryDirectory.readFile(Paths.root + "/Datasets/smart_meter_sample.csv"), as: UTF8.self
+        ).split(separator: "\n")
+        let inputs = try [lines[1..<20_001], lines[20_001...]].enumerated().map { index, part in
+            try directory.write("part\(index).csv", text: ([lines[0]] + part).joined(separator: "\n") + "\n")
+        }
+        let statistics = try inputs.map {
+            try ScaleOut.statistics(TransformRequest(policyPath: policy, inputs: [$0], environment: key))
+        }
+        let merged = try ScaleOut.merge(statistics, names: ["0", "1"])
+        let plan = try ScaleOut.plan(merged, policyPath: policy, seed: 1, environment: key)
+        var charts: [InputChartsFile] = []
+        for (index, input) in inputs.enumerated() {
+            try ScaleOut.apply(
+                TransformRequest(policyPath: policy, inputs: [input], environment: key), plan: plan,
+                output: directory.file("out\(index).csv"), charts: directory.file("charts\(index).json"))
+            charts.append(
+                try ScaleOut.load(InputChartsFile.self, path: directory.file("charts\(index).json"), what: "charts"))
+        }
+        func assemble(_ name: String, charts: [InputChartsFile], plan: PlanFile = plan) throws {
+            try ScaleOut.assemble(
+                TransformRequest(
+                    policyPath: policy, inputs: [directory.file("out0.csv"), directory.file("out1.csv")],
+                    environment: key), plan: plan, statistics: merged, statisticsName: "merged", charts: charts,
+                chartNames: charts.indices.map { "charts\($0).json" }, directory: directory.file(name))
+        }
+        try assemble("charted", charts: charts)
+        try assemble("uncharted", charts: [])
+        _ = try Publisher.publish(
+            TransformRequest(policyPath: policy, inputs: inputs, seed: 1, environment: key),
+            directory: directory.file("one"), dryRun: false)
+        // Each "before" chart of the confidential page: its note and its picture.
+        func beforeCharts(_ release: String) throws -> [String] {
+            let page = String(decoding: try directory.read("\(release)/confidential/report.html"), as: UTF8.self)
+            return page.components(separatedBy: "before (input)").dropFirst().map {
+                $0.components(separatedBy: "</svg>")[0]
+            }
+        }
+        let one = try beforeCharts("one")
+        #expect(one.count == 4 && one.allSatisfy { $0.contains("<rect") })
+        #expect(try beforeCharts("charted") == one)
+        #expect(try beforeCharts("uncharted").isEmpty)
+        // Charts of another plan (another release id): refused, no release.
+        let other = try ScaleOut.plan(merged, policyPath: policy, seed: 1, environment: key)
+        #expect(throws: ScaleOutError.self) { try assemble("foreign", charts: charts, plan: other) }
+        #expect(!FileManager.default.fileExists(atPath: directory.file("foreign")))
+    }
+
     /// Parts missing, repeated or foreign, or statistics other than the plan's: the assembly is
     /// refused and no release directory is left.
     @Test func assemblyChecksItsParts() throws {

@@ -141,15 +141,11 @@ public enum Publisher {
         // values are counted during the transform pass itself.
         let changed = changedColumns(policy: policy, output: plan.outputHeader)
         // Input and release are charted from the same share of records, fewer for large inputs.
-        let chartSampleEvery = DistributionRequest.sampleEvery(
-            forInputBytes: inputs.compactMap(\.source.totalBytes).reduce(0, +))
-        if !dryRun && !changed.isEmpty {
+        let inputBytes = inputs.compactMap(\.source.totalBytes).reduce(0, +)
+        let chartSampleEvery = DistributionRequest.sampleEvery(forInputBytes: inputBytes)
+        if !dryRun {
             // (A dry run writes no report pages, so it does not count the charts.)
-            observers.inputDistributions = DistributionRequest(
-                columns: changed.compactMap { name in plan.inputHeader.firstIndex(of: name).map { (name, $0) } },
-                entity: policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) },
-                individualsCap: RiskSpec(policy: policy).publicMinimumClassSize)
-            observers.inputDistributions?.sampleEvery = chartSampleEvery
+            observers.inputDistributions = inputCharts(policy: policy, plan: plan, inputBytes: inputBytes)
         }
         // The release's risk is counted on the output fields as they are written (a privacy
         // run: as pass 2 copies them). A dry run measures the release too, and checks its gates.
@@ -221,6 +217,20 @@ public enum Publisher {
                 staging: staging, dryRun: dryRun, defaultGates: defaultGates, catalogPath: catalogPath,
                 inputDistributions: run.collected.distributions, sketchRequest: observers.releaseSketch,
                 sketches: { run.observation.releaseSketches(records: summary.recordsOut) }))
+    }
+
+    /// The report's "before" charts: the input's values of the columns the policy generalizes
+    /// or noises, one record in `DistributionRequest.sampleEvery(forInputBytes:)`; nil when
+    /// the policy changes none.
+    static func inputCharts(policy: Policy, plan: TransformPlan, inputBytes: Int) -> DistributionRequest? {
+        let changed = changedColumns(policy: policy, output: plan.outputHeader)
+        guard !changed.isEmpty else { return nil }
+        var request = DistributionRequest(
+            columns: changed.compactMap { name in plan.inputHeader.firstIndex(of: name).map { (name, $0) } },
+            entity: policy.entity.flatMap { plan.inputHeader.firstIndex(of: $0) },
+            individualsCap: RiskSpec(policy: policy).publicMinimumClassSize)
+        request.sampleEvery = DistributionRequest.sampleEvery(forInputBytes: inputBytes)
+        return request
     }
 
     /// How the release's own data is read back (its sample, its linkage check): comma, and the

@@ -208,9 +208,10 @@ package enum ScaleOut {
 
     /// `deid apply --plan`: one shard transformed under `plan`, into `output` (a file or `-`).
     /// Its records are those a one-machine run with the same plan writes for the shard's inputs.
+    /// With `charts`, the shard's input charts are written there too (`InputChartsFile`).
     @discardableResult
     package static func apply(
-        _ request: TransformRequest, plan decided: PlanFile, output: String,
+        _ request: TransformRequest, plan decided: PlanFile, output: String, charts: String? = nil,
         progress: ((InputProgress) -> Void)? = nil
     ) throws -> (summary: RunSummary, suppressedRecords: Int) {
         var shard = request
@@ -225,7 +226,15 @@ package enum ScaleOut {
         }
         let file = try OutputFile(
             path: output, compress: request.compress ? true : nil, protecting: inputs.compactMap(\.source.identity))
-        let run = TransformRun(plan: plan, workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        var observers = ReleaseObservers()
+        if charts != nil {
+            // Sampled as one machine samples the whole input: by the size of every input.
+            observers.inputDistributions = Publisher.inputCharts(
+                policy: policy, plan: plan, inputBytes: decided.summary.inputs.compactMap(\.bytes).reduce(0, +))
+        }
+        let run = TransformRun(
+            plan: plan, observers: observers,
+            workers: request.workers ?? ProcessInfo.processInfo.activeProcessorCount)
         let result: (summary: RunSummary, suppressedRecords: Int)
         if let privacyPlan = decided.plan {
             let besideOutput = output != "-" && (FileStatus.of(path: output).map { $0.kind == .regular } ?? true)
@@ -239,7 +248,21 @@ package enum ScaleOut {
                 try run.run(inputs: inputs, output: file, delimiter: inputs[0].delimiter, progress: progress), 0
             )
         }
-        try file.commit()
+        if let charts {
+            let chartsFile = try OutputFile(path: charts, compress: false)
+            try chartsFile.write(
+                bytes: try encode(
+                    InputChartsFile(
+                        policySHA256: policy.sha256, header: plan.inputHeader, releaseID: decided.releaseID,
+                        distributions: run.collected.distributions)))
+            try chartsFile.commit()
+            do { try file.commit() } catch {
+                try? FileManager.default.removeItem(atPath: charts)
+                throw error
+            }
+        } else {
+            try file.commit()
+        }
         return result
     }
 

@@ -10,7 +10,8 @@ extension ScaleOut {
     /// the plan was made on; the search is run on it again and must give the plan.
     package static func assemble(
         _ request: TransformRequest, plan decided: PlanFile, statistics: StatisticsFile, statisticsName: String,
-        directory: String?, progress: ((InputProgress) -> Void)? = nil
+        charts: [InputChartsFile] = [], chartNames: [String] = [], directory: String?,
+        progress: ((InputProgress) -> Void)? = nil
     ) throws -> PublishOutcome {
         guard Fingerprint.sha256(of: try encode(statistics)) == decided.statisticsSHA256 else {
             throw usage("not the merged statistics the plan was made on (deid stats --merge)", file: statisticsName)
@@ -32,6 +33,7 @@ extension ScaleOut {
             throw usage("the statistics do not give this plan's decision: give the statistics it was made on")
         }
 
+        let before = try inputDistributions(charts, names: chartNames, plan: decided, policy: policy)
         let catalogPath = request.recordInCatalog ? request.catalogPath : nil
         if let catalogPath { _ = try Catalog.checkWritable(path: catalogPath) }
         let name = Publisher.safeName(policy.dataset.name)
@@ -74,7 +76,7 @@ extension ScaleOut {
             WrittenRelease(
                 policy: policy, request: request, manifest: manifest, spec: spec, counted: counted,
                 dataFile: dataFile, dataPath: dataPath, staging: staging, dryRun: false, defaultGates: defaultGates,
-                catalogPath: catalogPath, inputDistributions: [], sketchRequest: nil, sketches: { nil }))
+                catalogPath: catalogPath, inputDistributions: before, sketchRequest: nil, sketches: { nil }))
     }
 
     /// The parts, each a plain CSV file starting with the release's header, copied into one

@@ -43,6 +43,8 @@ struct ValueCount: Sendable {
     private var first: UInt64 = 0
     private var hasFirst = false
     private var others: [UInt64] = []
+    var firstIndividual: UInt64 { first }
+    var otherIndividuals: [UInt64] { others }
 
     /// The number of distinct individuals counted (at most the cap).
     var individualCount: Int { hasFirst ? 1 &+ others.count : 0 }
@@ -85,12 +87,12 @@ struct ValueCount: Sendable {
 package struct ValueDistribution: Sendable {
     package let column: String
     /// Number bins: key * scale is the bin's lower bound, in thousandths at first.
-    private var bins = BinIndex()
-    private var binCounts: [ValueCount] = []
-    private(set) var scale: Double = 0.001
+    private(set) var bins = BinIndex()
+    private(set) var binCounts: [ValueCount] = []
+    var scale: Double = 0.001
     /// Text values by code, and their counts.
-    private var texts = ByteCodeIndex()
-    private var textCounts: [ValueCount] = []
+    private(set) var texts = ByteCodeIndex()
+    private(set) var textCounts: [ValueCount] = []
     /// Records of values not counted one by one: texts past the bound, numbers too large to bin.
     var otherRecords = 0
     var emptyRecords = 0
@@ -255,6 +257,75 @@ package struct ValueDistribution: Sendable {
     static func short(_ value: Double) -> String {
         if value == value.rounded() && abs(value) < 1e12 { return String(Int64(value)) }
         return String(format: "%.3g", value)
+    }
+}
+
+/// A distribution as a file holds it (`deid apply --plan --charts`, Docs/SCALE-OUT.md): its bins
+/// and texts in the order they were first counted, each with its records and (up to the cap)
+/// the hashes of its individuals. Decoding rebuilds the same distribution.
+extension ValueDistribution: Codable {
+    private struct Entry: Codable {
+        var key: Int64?
+        var text: Data?
+        var records: Int
+        var individuals: [UInt64]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case column, scale, entries
+        case otherRecords = "other_records"
+        case emptyRecords = "empty_records"
+        case byEntity = "by_entity"
+        case sampleEvery = "sample_every"
+    }
+
+    package func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(column, forKey: .column)
+        try container.encode(scale, forKey: .scale)
+        let entries =
+            zip(bins.keys, binCounts).map {
+                Entry(key: $0, text: nil, records: $1.records, individuals: $1.individuals)
+            }
+            + zip(texts.values, textCounts).map {
+                Entry(key: nil, text: Data($0), records: $1.records, individuals: $1.individuals)
+            }
+        try container.encode(entries, forKey: .entries)
+        try container.encode(otherRecords, forKey: .otherRecords)
+        try container.encode(emptyRecords, forKey: .emptyRecords)
+        try container.encode(byEntity, forKey: .byEntity)
+        try container.encode(sampleEvery, forKey: .sampleEvery)
+    }
+
+    package init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(column: try container.decode(String.self, forKey: .column))
+        scale = try container.decode(Double.self, forKey: .scale)
+        for entry in try container.decode([Entry].self, forKey: .entries) {
+            let count = ValueCount(records: entry.records, individuals: entry.individuals)
+            if let key = entry.key {
+                _ = bins.position(of: key)
+                binCounts.append(count)
+            } else if let text = entry.text {
+                _ = texts.code(of: Array(text)[...])
+                textCounts.append(count)
+            }
+        }
+        otherRecords = try container.decode(Int.self, forKey: .otherRecords)
+        emptyRecords = try container.decode(Int.self, forKey: .emptyRecords)
+        byEntity = try container.decode(Bool.self, forKey: .byEntity)
+        sampleEvery = try container.decode(Int.self, forKey: .sampleEvery)
+    }
+}
+
+extension ValueCount {
+    /// The individuals' hashes, the first counted first.
+    var individuals: [UInt64] { individualCount == 0 ? [] : [firstIndividual] + otherIndividuals }
+
+    init(records: Int, individuals: [UInt64]) {
+        self.init()
+        self.records = records
+        for individual in individuals { add(records: 0, individual: individual, cap: Int.max) }
     }
 }
 
