@@ -2,77 +2,6 @@ import DeidCSV
 import DeidEngine
 import Foundation
 
-/// A file one scale-out step writes for the next: its format's name and version, checked when
-/// it is read (`ScaleOut.load`), and what it was made for.
-package protocol ScaleOutFile: Codable {
-    static var formatName: String { get }
-    static var currentVersion: Int { get }
-    var format: String { get }
-    var version: Int { get }
-}
-
-/// One shard's statistics, as `deid stats` writes them (Docs/SCALE-OUT.md): what the search
-/// needs of the shard's records, the shard's inputs and their fingerprints, and what they were
-/// made for (the policy's fingerprint and the input header).
-package struct StatisticsFile: ScaleOutFile, Sendable, Equatable {
-    package static let formatName = "deid-statistics"
-    package static let currentVersion = 1
-
-    package var format = Self.formatName
-    package var version = Self.currentVersion
-    package var policySHA256: String
-    package var header: [String]
-    /// Records read, filtered and counted, over the shard's inputs (sorted by name).
-    package var summary: RunSummary
-    /// The privacy models' counts; nil for a policy without a privacy section.
-    package var counts: ShardCounts?
-    /// A policy that aggregates per entity: the entities of the shard, sorted (every entity's
-    /// records must be in one shard).
-    package var entities: [Data]?
-
-    enum CodingKeys: String, CodingKey {
-        case format, version
-        case policySHA256 = "policy_sha256"
-        case header, summary, counts, entities
-    }
-}
-
-/// A plan made on the merged statistics of every shard, as `deid plan` writes it: the search's
-/// decision (levels, suppressed classes and entities by value, key ids, the seed) with the
-/// release id that per-release keys are derived from, and what the release's manifest says
-/// of it. It names suppressed entities, so it is as confidential as the input; it holds no key.
-package struct PlanFile: ScaleOutFile, Sendable, Equatable {
-    package static let formatName = "deid-plan"
-    package static let currentVersion = 1
-
-    package var format = Self.formatName
-    package var version = Self.currentVersion
-    package var policySHA256: String
-    package var header: [String]
-    package var releaseID: String
-    /// The keys' ids (by policy path) and the seed every shard uses.
-    package var keyIDs: [String: String]
-    package var seed: UInt64?
-    /// The search's decision, and the manifest's `privacy` object for the whole release (nil
-    /// without a privacy section: there is no search).
-    package var plan: PrivacyPlan?
-    package var privacy: PrivacyManifest?
-    /// The merged statistics' counts of records and inputs.
-    package var summary: RunSummary
-    /// SHA-256 of the merged statistics file's bytes (`ScaleOut.encode`).
-    package var statisticsSHA256: String
-
-    enum CodingKeys: String, CodingKey {
-        case format, version
-        case policySHA256 = "policy_sha256"
-        case header
-        case releaseID = "release_id"
-        case keyIDs = "key_ids"
-        case seed, plan, privacy, summary
-        case statisticsSHA256 = "statistics_sha256"
-    }
-}
-
 /// The steps of a publish cut into shards (Docs/SCALE-OUT.md): each shard's statistics, one
 /// plan on their merge, the plan applied to each shard, and the parts assembled into the
 /// release (`assemble`, ScaleOutRelease.swift). The shards may be cut anywhere between
@@ -108,9 +37,11 @@ package enum ScaleOut {
         for index in summary.inputs.indices { summary.inputs[index].sha256 = inputs[index].fingerprint() }
         summary.inputs.sort(by: inputOrder)
         return StatisticsFile(
-            policySHA256: policy.sha256, header: plan.inputHeader, summary: summary, counts: counts,
-            entities: plan.aggregation == nil
-                ? nil : run.observation.entities.map { Data($0) }.sorted { $0.lexicographicallyPrecedes($1) })
+            policySHA256: policy.sha256, header: plan.inputHeader,
+            ShardStatistics(
+                summary: summary, counts: counts,
+                entities: plan.aggregation == nil
+                    ? nil : run.observation.entities.map { Data($0) }.sorted { $0.lexicographicallyPrecedes($1) }))
     }
 
     /// Merges statistics files (named by `names` in errors): the same value for any grouping
@@ -177,10 +108,11 @@ package enum ScaleOut {
             policy: policy, header: statistics.header, releaseID: releaseID, seed: seed, environment: environment)
         let outcome = try decide(statistics, transform: transform, policy: policy, seed: seed)
         return PlanFile(
-            policySHA256: policy.sha256, header: statistics.header, releaseID: releaseID, keyIDs: transform.keyIDs,
-            seed: seed, plan: outcome?.plan,
-            privacy: outcome.map { PrivacyManifest(outcome: $0, spec: policy.privacy!) }, summary: statistics.summary,
-            statisticsSHA256: Fingerprint.sha256(of: try encode(statistics)))
+            policySHA256: policy.sha256, header: statistics.header,
+            ShardPlan(
+                releaseID: releaseID, keyIDs: transform.keyIDs, seed: seed, plan: outcome?.plan,
+                privacy: outcome.map { PrivacyManifest(outcome: $0, spec: policy.privacy!) },
+                summary: statistics.summary, statisticsSHA256: Fingerprint.sha256(of: try encode(statistics))))
     }
 
     /// The search on merged statistics, as one machine runs it on its own; nil without a
@@ -253,8 +185,8 @@ package enum ScaleOut {
             try chartsFile.write(
                 bytes: try encode(
                     InputChartsFile(
-                        policySHA256: policy.sha256, header: plan.inputHeader, releaseID: decided.releaseID,
-                        distributions: run.collected.distributions)))
+                        policySHA256: policy.sha256, header: plan.inputHeader,
+                        InputCharts(releaseID: decided.releaseID, distributions: run.collected.distributions))))
             try chartsFile.commit()
             do { try file.commit() } catch {
                 try? FileManager.default.removeItem(atPath: charts)

@@ -5,22 +5,17 @@ import Foundation
 /// the sampled values of the columns the policy generalizes or noises, counted as the shard was
 /// read, for the release report's "before" charts. The assembly merges the shards' files in
 /// the parts' order. It holds input values: keep it as confidential as the input.
-package struct InputChartsFile: ScaleOutFile, Sendable {
+package typealias InputChartsFile = ScaleOutDocument<InputCharts>
+
+package struct InputCharts: ScaleOutBody {
     package static let formatName = "deid-input-charts"
     package static let currentVersion = 1
 
-    package var format = Self.formatName
-    package var version = Self.currentVersion
-    package var policySHA256: String
-    package var header: [String]
     /// The plan's release id: the charts of another run are refused.
     package var releaseID: String
     package var distributions: [ValueDistribution]
 
     enum CodingKeys: String, CodingKey {
-        case format, version
-        case policySHA256 = "policy_sha256"
-        case header
         case releaseID = "release_id"
         case distributions
     }

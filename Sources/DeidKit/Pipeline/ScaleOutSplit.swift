@@ -6,14 +6,12 @@ import Foundation
 /// lists it, and the parts its records were dealt to by entity. A merge given the receipts
 /// (`ScaleOut.merge(_:names:splits:)`) checks that the shards counted every part once, and
 /// lists the original inputs in the release's manifest instead of the parts.
-package struct SplitFile: ScaleOutFile, Sendable, Equatable {
+package typealias SplitFile = ScaleOutDocument<SplitReceipt>
+
+package struct SplitReceipt: ScaleOutBody, Equatable {
     package static let formatName = "deid-split"
     package static let currentVersion = 1
 
-    package var format = Self.formatName
-    package var version = Self.currentVersion
-    package var policySHA256: String
-    package var header: [String]
     /// The column the records were dealt by, and into how many parts.
     package var entity: String
     package var partCount: Int
@@ -23,9 +21,7 @@ package struct SplitFile: ScaleOutFile, Sendable, Equatable {
     package var parts: [SplitPart]
 
     enum CodingKeys: String, CodingKey {
-        case format, version
-        case policySHA256 = "policy_sha256"
-        case header, entity
+        case entity
         case partCount = "part_count"
         case input, parts
     }
@@ -103,11 +99,13 @@ extension ScaleOut {
             }
             let count = routed.counts[0]
             let receipt = SplitFile(
-                policySHA256: policy.sha256, header: input.header.names, entity: entity, partCount: parts,
-                input: InputSummary(
-                    name: count.name, bytes: count.bytes, sha256: input.fingerprint(), records: count.records,
-                    compressed: count.compressed),
-                parts: written)
+                policySHA256: policy.sha256, header: input.header.names,
+                SplitReceipt(
+                    entity: entity, partCount: parts,
+                    input: InputSummary(
+                        name: count.name, bytes: count.bytes, sha256: input.fingerprint(), records: count.records,
+                        compressed: count.compressed),
+                    parts: written))
             let file = try OutputFile(path: partPath(directory, splitReceiptName), compress: false)
             try file.write(bytes: try encode(receipt))
             try file.commit()
